@@ -1,0 +1,120 @@
+"""Staff tokens: issued by the articles service, verified by every service.
+
+Tokens are EdDSA (Ed25519) JWTs: only the articles service holds the private key, every other
+service verifies with the public key, so no service but articles can mint one. The algorithm is
+pinned, so ``alg=none`` and HMAC-confusion tokens are refused. No request header other than a
+valid ``Authorization: Bearer`` token ever grants a role.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Literal
+from uuid import uuid4
+
+import jwt
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from broadsheet_shared.http.problems import Problem
+
+Role = Literal["editor", "admin"]
+ALGORITHM = "EdDSA"
+ROLES: tuple[Role, ...] = ("editor", "admin")
+
+
+@dataclass(frozen=True)
+class Principal:
+    subject: str
+    role: Role
+    name: str
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+
+class InvalidToken(Exception):
+    pass
+
+
+class TokenVerifier:
+    def __init__(self, public_key: str, *, issuer: str, audience: str) -> None:
+        self._public_key = public_key
+        self._issuer = issuer
+        self._audience = audience
+
+    def verify(self, token: str) -> Principal:
+        try:
+            claims = jwt.decode(
+                token,
+                self._public_key,
+                algorithms=[ALGORITHM],
+                issuer=self._issuer,
+                audience=self._audience,
+                options={"require": ["exp", "iat", "sub", "iss", "aud"]},
+                leeway=5,
+            )
+        except jwt.PyJWTError as exc:
+            raise InvalidToken(str(exc)) from exc
+        role = claims.get("role")
+        if role not in ROLES or claims.get("typ") != "access":
+            raise InvalidToken("not an access token")
+        return Principal(subject=str(claims["sub"]), role=role, name=str(claims.get("name", "")))
+
+
+class TokenIssuer:
+    def __init__(self, private_key: str, *, issuer: str, audience: str, ttl: timedelta) -> None:
+        self._private_key = private_key
+        self._issuer = issuer
+        self._audience = audience
+        self.ttl = ttl
+
+    def issue(self, principal: Principal, *, now: datetime | None = None) -> str:
+        issued = now or datetime.now(UTC)
+        claims: dict[str, Any] = {
+            "sub": principal.subject,
+            "role": principal.role,
+            "name": principal.name,
+            "typ": "access",
+            "iss": self._issuer,
+            "aud": self._audience,
+            "iat": issued,
+            "nbf": issued,
+            "exp": issued + self.ttl,
+            "jti": uuid4().hex,
+        }
+        return jwt.encode(claims, self._private_key, algorithm=ALGORITHM)
+
+
+_bearer = HTTPBearer(auto_error=False)
+
+_UNAUTHORIZED_HEADERS = {"WWW-Authenticate": "Bearer"}
+
+
+def current_principal(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    """The caller, from a valid bearer token (401 otherwise). Needs ``app.state.token_verifier``."""
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Problem(401, "A bearer token is required.", headers=_UNAUTHORIZED_HEADERS)
+    verifier: TokenVerifier = request.app.state.token_verifier
+    try:
+        return verifier.verify(credentials.credentials)
+    except InvalidToken:
+        raise Problem(
+            401, "The token is invalid or expired.", headers=_UNAUTHORIZED_HEADERS
+        ) from None
+
+
+def require_admin(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+    if not principal.is_admin:
+        raise Problem(403, "This needs the admin role.")
+    return principal
+
+
+# Editors and admins are staff: both may moderate and edit.
+StaffPrincipal = Annotated[Principal, Depends(current_principal)]
+AdminPrincipal = Annotated[Principal, Depends(require_admin)]

@@ -1,0 +1,17 @@
+"""Development-only signing keys, so that `make run` works with no configuration.
+
+They are public (they are in the repository): settings refuse them when ENVIRONMENT=prod.
+"""
+
+DEV_JWT_PRIVATE_KEY = """-----BEGIN PRIVATE KEY-----
+MC4CAQAwBQYDK2VwBCIEIPndnZagqlYYRMpCQMdmYiEmp7ibNc27cTLAipxIDEkq
+-----END PRIVATE KEY-----
+"""
+
+DEV_JWT_PUBLIC_KEY = """-----BEGIN PUBLIC KEY-----
+MCowBQYDK2VwAyEA3D30xU5og9gd5sGq9e4BxFpR/8UqnsVIUUliR3OyNS0=
+-----END PUBLIC KEY-----
+"""
+
+# HMAC secret for signed links (unsubscribe, confirm) and edit tokens in dev.
+DEV_SIGNING_SECRET = "dev-only-signing-secret-change-me-in-prod"  # noqa: S105

@@ -1,0 +1,123 @@
+"""Events published by the comments service on the ``broadsheet.comments`` topic.
+
+A comment that is approved on posting gets both ``comment.posted`` (status ``approved``) and
+``comment.approved``; one held for moderation gets ``comment.approved`` when a moderator approves
+it. Readers of public comments (notifications, live updates) listen to ``comment.approved`` only.
+
+The commenter's email travels only in ``comment.posted`` with ``notify_replies`` set, which is
+how the notifications service learns whom to email. Elsewhere an ``author_email_hash`` lets it
+recognise self-replies without seeing the address.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from typing import ClassVar, Literal
+
+from pydantic import EmailStr, model_validator
+
+from broadsheet_shared.events import topics
+from broadsheet_shared.events.base import EventData, IntegrationEvent
+
+CommentStatus = Literal["approved", "pending", "spam"]
+
+
+def email_hash(email: str) -> str:
+    """A stable, non-reversible-at-a-glance identity for an address (lowercased, sha256)."""
+    return hashlib.sha256(email.strip().lower().encode()).hexdigest()
+
+
+class CommentPostedData(EventData):
+    comment_id: str
+    article_id: str
+    article_slug: str
+    parent_id: str | None
+    author_name: str
+    status: CommentStatus
+    created_at: datetime
+    notify_replies: bool = False
+    author_email: EmailStr | None = None
+    author_email_hash: str | None = None
+
+    @model_validator(mode="after")
+    def _email_only_for_notifications(self) -> CommentPostedData:
+        if self.author_email is not None and not self.notify_replies:
+            raise ValueError("author_email travels only with notify_replies")
+        return self
+
+
+class CommentApprovedData(EventData):
+    comment_id: str
+    article_id: str
+    article_slug: str
+    article_title: str
+    article_url_path: str
+    parent_id: str | None
+    parent_author_name: str | None = None
+    author_name: str
+    author_email_hash: str | None = None
+    excerpt: str
+    body_html: str = ""
+    depth: int = 0
+    created_at: datetime
+    approved_at: datetime
+
+
+class CommentRejectedData(EventData):
+    comment_id: str
+    article_id: str
+    parent_id: str | None
+    reason: Literal["rejected", "spam"]
+
+
+class CommentEditedData(EventData):
+    comment_id: str
+    article_id: str
+    excerpt: str
+    body_html: str = ""
+    edited_at: datetime
+
+
+class CommentDeletedData(EventData):
+    comment_id: str
+    article_id: str
+
+
+class _CommentEvent(IntegrationEvent):
+    TOPIC: ClassVar[str] = topics.COMMENTS
+    source: str = "comments"
+
+    def article_key(self) -> str:
+        article_id: str = self.data.article_id  # type: ignore[attr-defined]
+        return article_id
+
+
+class CommentPostedV1(_CommentEvent):
+    type: Literal["comment.posted"] = "comment.posted"
+    version: Literal[1] = 1
+    data: CommentPostedData
+
+
+class CommentApprovedV1(_CommentEvent):
+    type: Literal["comment.approved"] = "comment.approved"
+    version: Literal[1] = 1
+    data: CommentApprovedData
+
+
+class CommentRejectedV1(_CommentEvent):
+    type: Literal["comment.rejected"] = "comment.rejected"
+    version: Literal[1] = 1
+    data: CommentRejectedData
+
+
+class CommentEditedV1(_CommentEvent):
+    type: Literal["comment.edited"] = "comment.edited"
+    version: Literal[1] = 1
+    data: CommentEditedData
+
+
+class CommentDeletedV1(_CommentEvent):
+    type: Literal["comment.deleted"] = "comment.deleted"
+    version: Literal[1] = 1
+    data: CommentDeletedData

@@ -1,0 +1,47 @@
+"""Events published by the notifications service on ``broadsheet.notifications``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import ClassVar, Literal
+
+from broadsheet_shared.events import topics
+from broadsheet_shared.events.base import EventData, IntegrationEvent
+
+NotificationKind = Literal["reply", "follow", "digest", "confirmation"]
+
+
+class NotificationSentData(EventData):
+    delivery_id: str
+    kind: NotificationKind
+    article_id: str | None
+    source_event_id: str | None
+    recipient_hash: str
+    sent_at: datetime
+
+
+class NotificationFailedData(EventData):
+    delivery_id: str
+    kind: NotificationKind
+    article_id: str | None
+    source_event_id: str | None
+    recipient_hash: str
+    error: str
+    attempts: int
+    failed_at: datetime
+
+
+class NotificationSentV1(IntegrationEvent):
+    TOPIC: ClassVar[str] = topics.NOTIFICATIONS
+    type: Literal["notification.sent"] = "notification.sent"
+    version: Literal[1] = 1
+    source: str = "notifications"
+    data: NotificationSentData
+
+
+class NotificationFailedV1(IntegrationEvent):
+    TOPIC: ClassVar[str] = topics.NOTIFICATIONS
+    type: Literal["notification.failed"] = "notification.failed"
+    version: Literal[1] = 1
+    source: str = "notifications"
+    data: NotificationFailedData

@@ -1,0 +1,71 @@
+"""The app factory every service uses: problems, request ids, logs, health and metrics."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import Any
+
+from asgi_correlation_id import CorrelationIdMiddleware
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import JSONResponse, Response
+
+from broadsheet_shared.http.limits import BodySizeLimitMiddleware
+from broadsheet_shared.http.logging import configure_logging
+from broadsheet_shared.http.metrics import MetricsMiddleware, metrics_endpoint
+from broadsheet_shared.http.problems import install_problem_handlers, problem_response
+from broadsheet_shared.runtime import ReadinessCheck
+from broadsheet_shared.settings import ServiceSettings
+
+Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[Any]]
+
+
+def health_router(checks: Callable[[], Mapping[str, ReadinessCheck]]) -> APIRouter:
+    router = APIRouter(include_in_schema=False)
+
+    @router.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get("/readyz")
+    async def readyz() -> Response:
+        named = dict(checks())
+        results = await asyncio.gather(*(check() for check in named.values()))
+        status = dict(zip(named, (("ok" if ok else "down") for ok in results), strict=True))
+        if all(results):
+            return JSONResponse({"status": "ready", "checks": status})
+        return problem_response(503, "Not ready.", checks=status)
+
+    router.add_api_route("/metrics", metrics_endpoint, methods=["GET"])
+    return router
+
+
+def create_service_app(
+    settings: ServiceSettings,
+    *,
+    title: str,
+    description: str,
+    lifespan: Lifespan,
+    routers: Sequence[APIRouter],
+    max_body_bytes: int = 1_000_000,
+) -> FastAPI:
+    configure_logging(settings.service_name, settings.log_level, json=settings.log_json)
+    app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
+    app.state.settings = settings
+    app.state.readiness_checks = {}
+    install_problem_handlers(app)
+
+    def checks() -> Mapping[str, ReadinessCheck]:
+        registered: Mapping[str, ReadinessCheck] = app.state.readiness_checks
+        return registered
+
+    app.include_router(health_router(checks))
+    for router in routers:
+        app.include_router(router)
+    # Last added runs first: request id outermost, so every log line of the request carries it.
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=max_body_bytes)
+    app.add_middleware(MetricsMiddleware, service=settings.service_name)
+    app.add_middleware(CorrelationIdMiddleware, header_name="X-Request-ID")
+
+    return app

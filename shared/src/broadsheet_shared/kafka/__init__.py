@@ -1,0 +1,1 @@
+"""Kafka plumbing: the producer, the consumer runner and topic administration."""

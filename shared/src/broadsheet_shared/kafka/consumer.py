@@ -1,0 +1,234 @@
+"""The consumer runner every service uses.
+
+- One consumer group per service; offsets are committed only after the handler succeeded, as
+  explicit per-partition offsets, never auto-committed.
+- A commit refused because the group rebalanced is logged and ignored: the new owner of the
+  partition gets the messages again and the idempotent handlers drop what they already did
+  (aiokafka issues 929 and 933).
+- A failing handler is retried with exponential backoff; after ``max_attempts`` the message goes
+  to the group's dead-letter topic with the error in its headers, and consumption moves on.
+  Database outages are not the message's fault: those are retried until the database is back.
+- Consumer lag per partition is exported as a Prometheus gauge.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import traceback
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import structlog
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.errors import (
+    CommitFailedError,
+    IllegalStateError,
+    KafkaError,
+    RebalanceInProgressError,
+)
+from prometheus_client import Counter, Gauge
+from pymongo.errors import ConnectionFailure
+
+from broadsheet_shared.events.base import IntegrationEvent
+from broadsheet_shared.events.codec import EventDecodeError, UnknownEventType, decode_event
+from broadsheet_shared.kafka.producer import EventProducer
+from broadsheet_shared.kafka.router import EventRouter
+from broadsheet_shared.outbox import OutgoingMessage
+
+log = structlog.get_logger(__name__)
+
+CONSUMER_LAG = Gauge(
+    "broadsheet_consumer_lag",
+    "Messages behind the end of the partition",
+    ["group", "topic", "partition"],
+)
+EVENTS_HANDLED = Counter(
+    "broadsheet_events_handled_total", "Events handled", ["group", "type", "outcome"]
+)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int = 5
+    initial_backoff: float = 0.2
+    max_backoff: float = 30.0
+
+    def backoff(self, attempt: int) -> float:
+        return float(min(self.initial_backoff * (2 ** (attempt - 1)), self.max_backoff))
+
+
+_COMMIT_REFUSED = (CommitFailedError, RebalanceInProgressError, IllegalStateError, KafkaError)
+
+
+class ConsumerRunner:
+    def __init__(
+        self,
+        *,
+        bootstrap_servers: str,
+        group_id: str,
+        topics: Sequence[str],
+        router: EventRouter,
+        producer: EventProducer,
+        dead_letter_topic: str,
+        retry: RetryPolicy | None = None,
+        max_poll_records: int = 100,
+    ) -> None:
+        self._group_id = group_id
+        self._topics = list(topics)
+        self._router = router
+        self._producer = producer
+        self._dead_letter_topic = dead_letter_topic
+        self._retry = retry or RetryPolicy()
+        self._consumer = AIOKafkaConsumer(
+            *self._topics,
+            bootstrap_servers=bootstrap_servers,
+            group_id=group_id,
+            client_id=group_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_poll_records=max_poll_records,
+            # Handlers may back off for a while; leave room before the group evicts us.
+            max_poll_interval_ms=300_000,
+            session_timeout_ms=10_000,
+            heartbeat_interval_ms=3_000,
+        )
+        self._stopping = asyncio.Event()
+        self._started = False
+        # Next offset to handle per partition, for the lag gauge.
+        self._handled_up_to: dict[TopicPartition, int] = {}
+
+    async def start(self) -> None:
+        await self._consumer.start()
+        self._started = True
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        if self._started:
+            self._started = False
+            await self._consumer.stop()
+
+    def request_stop(self) -> None:
+        self._stopping.set()
+
+    async def run(self) -> None:
+        """Poll, handle, commit, until stopped. Start it with :meth:`start` first."""
+        while not self._stopping.is_set():
+            try:
+                batches = await self._consumer.getmany(timeout_ms=500)
+            except KafkaError as exc:
+                log.warning("poll failed", error=repr(exc))
+                await asyncio.sleep(1)
+                continue
+            for tp, records in batches.items():
+                if self._stopping.is_set():
+                    return
+                await self._handle_partition_batch(tp, records)
+            self._record_lag()
+
+    async def _handle_partition_batch(
+        self, tp: TopicPartition, records: Sequence[ConsumerRecord[bytes, bytes]]
+    ) -> None:
+        next_offset: int | None = None
+        for record in records:
+            if tp not in self._consumer.assignment():
+                break  # revoked mid-batch: the new owner takes over from the last commit
+            if self._stopping.is_set():
+                break
+            await self._handle_record(record)
+            next_offset = record.offset + 1
+        if next_offset is not None:
+            self._handled_up_to[tp] = next_offset
+            await self._commit(tp, next_offset)
+
+    async def _commit(self, tp: TopicPartition, offset: int) -> None:
+        try:
+            await self._consumer.commit({tp: offset})
+        except _COMMIT_REFUSED as exc:
+            # The partition may now belong to another member: it will be delivered again there
+            # and the idempotent handlers skip it. Crashing here would only make it worse.
+            log.warning("commit refused; messages will be redelivered", tp=str(tp), error=repr(exc))
+
+    async def _handle_record(self, record: ConsumerRecord[bytes, bytes]) -> None:
+        headers = list(record.headers or ())
+        try:
+            event = decode_event(record.value, headers)
+        except UnknownEventType as exc:
+            log.info("skipping unknown event type", error=str(exc), offset=record.offset)
+            return
+        except EventDecodeError as exc:
+            await self._dead_letter(record, exc, attempts=0)
+            return
+        if not self._router.handles(event):
+            return
+        with structlog.contextvars.bound_contextvars(event_id=str(event.id), event_type=event.type):
+            await self._dispatch_with_retries(record, event)
+
+    async def _dispatch_with_retries(
+        self, record: ConsumerRecord[bytes, bytes], event: IntegrationEvent
+    ) -> None:
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                await self._router.dispatch(event)
+            except asyncio.CancelledError:
+                raise
+            except ConnectionFailure as exc:
+                # The database is down; the message is fine. Wait for it, however long.
+                log.warning("database unavailable, retrying", error=repr(exc))
+                await self._pause(self._retry.backoff(min(attempt, 6)))
+                attempt = min(attempt, self._retry.max_attempts - 1)
+                continue
+            except Exception as exc:
+                if attempt >= self._retry.max_attempts:
+                    log.error("handler failed, dead-lettering", error=repr(exc), attempts=attempt)
+                    EVENTS_HANDLED.labels(self._group_id, event.type, "dead_lettered").inc()
+                    await self._dead_letter(record, exc, attempts=attempt)
+                    return
+                delay = self._retry.backoff(attempt)
+                log.warning(
+                    "handler failed, retrying", error=repr(exc), attempt=attempt, delay=delay
+                )
+                await self._pause(delay)
+                if self._stopping.is_set():
+                    raise asyncio.CancelledError from exc
+                continue
+            EVENTS_HANDLED.labels(self._group_id, event.type, "ok").inc()
+            return
+
+    async def _pause(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), seconds)
+
+    async def _dead_letter(
+        self, record: ConsumerRecord[bytes, bytes], exc: BaseException, *, attempts: int
+    ) -> None:
+        headers = [
+            *(record.headers or ()),
+            ("dlq_error_type", type(exc).__name__.encode()),
+            ("dlq_error_message", str(exc)[:2000].encode()),
+            ("dlq_error_trace", "".join(traceback.format_exception(exc))[-4000:].encode()),
+            ("dlq_original_topic", record.topic.encode()),
+            ("dlq_original_partition", str(record.partition).encode()),
+            ("dlq_original_offset", str(record.offset).encode()),
+            ("dlq_consumer_group", self._group_id.encode()),
+            ("dlq_attempts", str(attempts).encode()),
+        ]
+        message = OutgoingMessage(
+            topic=self._dead_letter_topic,
+            key=record.key or b"",
+            value=record.value or b"",
+            headers=headers,
+        )
+        await self._producer.send_batch([message])
+
+    def _record_lag(self) -> None:
+        for tp in self._consumer.assignment():
+            highwater = self._consumer.highwater(tp)
+            position = self._handled_up_to.get(tp)
+            if highwater is None or position is None:
+                continue
+            CONSUMER_LAG.labels(self._group_id, tp.topic, str(tp.partition)).set(
+                max(0, highwater - position)
+            )

@@ -1,0 +1,93 @@
+"""MongoDB plumbing: the client factory, transactions and index creation.
+
+The code runs unchanged against real MongoDB (a replica set, which transactions need) and the
+local wire-compatible server. Only :mod:`repository` modules should touch collections.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from bson.codec_options import CodecOptions
+from pymongo import AsyncMongoClient, IndexModel
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import ConnectionFailure, OperationFailure, PyMongoError
+from pymongo.read_concern import ReadConcern
+from pymongo.write_concern import WriteConcern
+
+from broadsheet_shared.settings import ServiceSettings
+
+T = TypeVar("T")
+Document = dict[str, Any]
+MongoClient = AsyncMongoClient[Document]
+Database = AsyncDatabase[Document]
+Session = AsyncClientSession
+
+
+def create_mongo_client(settings: ServiceSettings) -> MongoClient:
+    return AsyncMongoClient(
+        settings.mongo_url,
+        appname=settings.service_name,
+        tz_aware=True,
+        uuidRepresentation="standard",
+        serverSelectionTimeoutMS=settings.mongo_timeout_ms,
+        connectTimeoutMS=settings.mongo_timeout_ms,
+    )
+
+
+def service_database(client: MongoClient, settings: ServiceSettings) -> Database:
+    return client.get_database(
+        settings.mongo_database,
+        codec_options=CodecOptions(tz_aware=True, uuid_representation=4),
+        write_concern=WriteConcern("majority"),
+        read_concern=ReadConcern("majority"),
+    )
+
+
+@dataclass(frozen=True)
+class IndexSpec:
+    collection: str
+    indexes: Sequence[IndexModel]
+
+
+async def ensure_indexes(db: Database, specs: Sequence[IndexSpec]) -> None:
+    """Create every index at start-up; creating an existing identical index is a no-op."""
+    for spec in specs:
+        if spec.indexes:
+            await db[spec.collection].create_indexes(list(spec.indexes))
+
+
+async def ping(client: MongoClient) -> bool:
+    try:
+        await client.admin.command("ping")
+    except PyMongoError:
+        return False
+    return True
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Errors worth retrying as they are: the server was unreachable or the write conflicted."""
+    if isinstance(exc, ConnectionFailure):
+        return True
+    if isinstance(exc, OperationFailure | PyMongoError):
+        return exc.has_error_label("TransientTransactionError") or exc.has_error_label(
+            "RetryableWriteError"
+        )
+    return False
+
+
+@asynccontextmanager
+async def transaction(client: MongoClient) -> AsyncIterator[Session]:
+    """One multi-document transaction: committed when the block exits, aborted on error."""
+    async with client.start_session() as session, await session.start_transaction():
+        yield session
+
+
+async def run_in_transaction(client: MongoClient, work: Callable[[Session], Awaitable[T]]) -> T:
+    """Run ``work`` in a transaction, retried as a whole on transient errors (write conflicts)."""
+    async with client.start_session() as session:
+        return await session.with_transaction(work)

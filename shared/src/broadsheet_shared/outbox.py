@@ -1,0 +1,228 @@
+"""The transactional outbox (eShop's IntegrationEventLog) for MongoDB.
+
+A use case writes its state change and its events in one transaction; the relay publishes what is
+pending, in order, and marks it published. A crash between any two steps loses nothing: an event
+that was sent but not yet marked is sent again, and consumers drop the duplicate by event id.
+
+States: ``pending`` → ``in_flight`` (the relay took it) → ``published``; ``failed`` when an event
+cannot be sent at all (e.g. larger than the broker accepts) and needs a person.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any, Protocol
+
+import structlog
+from bson import Binary, ObjectId
+from prometheus_client import Counter, Gauge
+from pymongo import ASCENDING, IndexModel
+from pymongo.errors import DuplicateKeyError, PyMongoError
+
+from broadsheet_shared.events.base import IntegrationEvent
+from broadsheet_shared.events.codec import encode_event
+from broadsheet_shared.mongo import Database, IndexSpec, Session
+
+log = structlog.get_logger(__name__)
+
+OUTBOX = "outbox"
+RELAY_LEASES = "outbox_relay_lease"
+
+OUTBOX_PUBLISHED = Counter(
+    "broadsheet_outbox_published_total", "Events the relay published", ["service"]
+)
+OUTBOX_PENDING = Gauge("broadsheet_outbox_pending", "Events waiting in the outbox", ["service"])
+
+
+class OutboxState(StrEnum):
+    PENDING = "pending"
+    IN_FLIGHT = "in_flight"
+    PUBLISHED = "published"
+    FAILED = "failed"
+
+
+OUTBOX_INDEXES = [
+    IndexSpec(
+        OUTBOX,
+        [
+            IndexModel([("event_id", ASCENDING)], unique=True),
+            IndexModel([("state", ASCENDING), ("_id", ASCENDING)]),
+            # Published rows are kept a week for inspection, then expire.
+            IndexModel([("published_at", ASCENDING)], expireAfterSeconds=7 * 24 * 3600),
+        ],
+    )
+]
+
+
+def outbox_document(event: IntegrationEvent, topic: str) -> dict[str, Any]:
+    key, value, headers = encode_event(event)
+    return {
+        # ObjectIds grow with time, so sorting by _id publishes in commit order per process.
+        "_id": ObjectId(),
+        "event_id": str(event.id),
+        "type": event.type,
+        "topic": topic,
+        "key": Binary(key),
+        "value": Binary(value),
+        "headers": [[name, Binary(val)] for name, val in headers],
+        "state": OutboxState.PENDING.value,
+        "attempts": 0,
+        "created_at": datetime.now(UTC),
+        "published_at": None,
+    }
+
+
+class Outbox:
+    """Adds events to the outbox inside the caller's transaction."""
+
+    def __init__(self, db: Database, topic_for: TopicResolver) -> None:
+        self._collection = db[OUTBOX]
+        self._topic_for = topic_for
+        self._wake = asyncio.Event()
+
+    async def add(self, events: Sequence[IntegrationEvent], session: Session) -> None:
+        if not events:
+            return
+        documents = [outbox_document(event, self._topic_for(event.TOPIC)) for event in events]
+        await self._collection.insert_many(documents, session=session)
+
+    def notify_committed(self) -> None:
+        """Wake the relay now instead of at its next poll (called after a commit)."""
+        self._wake.set()
+
+    async def wait_for_work(self, timeout: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), timeout)
+        self._wake.clear()
+
+
+class TopicResolver(Protocol):
+    def __call__(self, name: str, /) -> str: ...
+
+
+class RawPublisher(Protocol):
+    async def send_batch(self, messages: Sequence[OutgoingMessage]) -> None: ...
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    topic: str
+    key: bytes
+    value: bytes
+    headers: list[tuple[str, bytes]]
+
+
+class OutboxRelay:
+    """Publishes pending outbox rows in order. One relay per database holds a lease at a time."""
+
+    def __init__(
+        self,
+        db: Database,
+        outbox: Outbox,
+        publisher: RawPublisher,
+        *,
+        service: str,
+        batch_size: int = 200,
+        poll_interval: float = 0.25,
+        lease_seconds: float = 10.0,
+    ) -> None:
+        self._db = db
+        self._outbox = outbox
+        self._publisher = publisher
+        self._service = service
+        self._batch_size = batch_size
+        self._poll_interval = poll_interval
+        self._lease = timedelta(seconds=lease_seconds)
+        self._owner = f"{socket.gethostname()}:{os.getpid()}:{id(self)}"
+        self._stopping = asyncio.Event()
+
+    async def run(self) -> None:
+        backoff = self._poll_interval
+        while not self._stopping.is_set():
+            try:
+                if not await self._hold_lease():
+                    await self._sleep(self._lease.total_seconds() / 3)
+                    continue
+                published = await self.publish_pending()
+                backoff = self._poll_interval
+                if published == 0:
+                    await self._outbox.wait_for_work(self._poll_interval)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the relay must outlive broker and database outages
+                log.warning("outbox relay error", error=repr(exc), retry_in=backoff)
+                await self._sleep(backoff)
+                backoff = min(backoff * 2, 10.0)
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._outbox.notify_committed()
+
+    async def _sleep(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), seconds)
+
+    async def _hold_lease(self) -> bool:
+        now = datetime.now(UTC)
+        try:
+            await self._db[RELAY_LEASES].find_one_and_update(
+                {"_id": "relay", "$or": [{"owner": self._owner}, {"until": {"$lt": now}}]},
+                {"$set": {"owner": self._owner, "until": now + self._lease}},
+                upsert=True,
+            )
+        except DuplicateKeyError:
+            return False  # another relay holds a live lease
+        return True
+
+    async def publish_pending(self) -> int:
+        """Publish one batch; returns how many events went out."""
+        collection = self._db[OUTBOX]
+        # in_flight rows are those a crashed relay took but never marked: send them again.
+        rows = (
+            await collection.find(
+                {"state": {"$in": [OutboxState.PENDING.value, OutboxState.IN_FLIGHT.value]}}
+            )
+            .sort("_id", ASCENDING)
+            .limit(self._batch_size)
+            .to_list()
+        )
+        if not rows:
+            OUTBOX_PENDING.labels(self._service).set(0)
+            return 0
+        ids = [row["_id"] for row in rows]
+        await collection.update_many(
+            {"_id": {"$in": ids}},
+            {"$set": {"state": OutboxState.IN_FLIGHT.value}, "$inc": {"attempts": 1}},
+        )
+        messages = [
+            OutgoingMessage(
+                topic=row["topic"],
+                key=bytes(row["key"]),
+                value=bytes(row["value"]),
+                headers=[(name, bytes(value)) for name, value in row["headers"]],
+            )
+            for row in rows
+        ]
+        try:
+            await self._publisher.send_batch(messages)
+        except Exception as exc:
+            with contextlib.suppress(PyMongoError):
+                await collection.update_many(
+                    {"_id": {"$in": ids}},
+                    {"$set": {"state": OutboxState.PENDING.value, "last_error": repr(exc)}},
+                )
+            raise
+        await collection.update_many(
+            {"_id": {"$in": ids}},
+            {"$set": {"state": OutboxState.PUBLISHED.value, "published_at": datetime.now(UTC)}},
+        )
+        OUTBOX_PUBLISHED.labels(self._service).inc(len(rows))
+        log.debug("outbox published", count=len(rows))
+        return len(rows)

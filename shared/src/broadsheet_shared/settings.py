@@ -1,0 +1,115 @@
+"""Settings base shared by every service.
+
+Each service subclasses :class:`ServiceSettings` with its own env prefix (``ARTICLES_``,
+``COMMENTS_`` …). Infrastructure settings that every process shares (``MONGO_URL``,
+``KAFKA_BOOTSTRAP_SERVERS``, ``JWT_PUBLIC_KEY`` …) may also be given once, unprefixed: a
+prefixed variable wins over the unprefixed one, so one service can still be pointed elsewhere.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from broadsheet_shared import devkeys
+
+Environment = Literal["dev", "test", "prod"]
+
+
+class _UnprefixedSharedEnv(EnvSettingsSource):
+    """Reads the shared infrastructure fields from unprefixed variables (``MONGO_URL``)."""
+
+    def __init__(self, settings_cls: type[BaseSettings], shared_fields: frozenset[str]) -> None:
+        super().__init__(settings_cls, env_prefix="", case_sensitive=False)
+        self._shared_fields = shared_fields
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        if field_name not in self._shared_fields:
+            return None, field_name, False
+        return super().get_field_value(field, field_name)
+
+
+class ServiceSettings(BaseSettings):
+    """What every Broadsheet process needs: where Kafka and MongoDB are, and who it is."""
+
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    # Fields that may also be set without the service prefix.
+    SHARED_FIELDS: ClassVar[frozenset[str]] = frozenset(
+        {
+            "environment",
+            "log_level",
+            "log_json",
+            "mongo_url",
+            "kafka_bootstrap_servers",
+            "kafka_topic_prefix",
+            "jwt_public_key",
+            "public_base_url",
+            "data_dir",
+        }
+    )
+
+    service_name: str = "broadsheet"
+    environment: Environment = "dev"
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    log_level: str = "INFO"
+    log_json: bool = True
+    data_dir: Path = Path(".data")
+
+    mongo_url: str = "mongodb://127.0.0.1:27017/?directConnection=true"
+    mongo_database: str = "broadsheet"
+    mongo_timeout_ms: int = Field(default=5000, ge=100)
+
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    kafka_topic_prefix: str = ""
+    kafka_consumer_group: str = ""
+    # Run the outbox relay and the event consumers inside the API process.
+    run_workers: bool = True
+
+    # Ed25519 public key (PEM) that verifies staff tokens issued by the articles service.
+    jwt_public_key: str = devkeys.DEV_JWT_PUBLIC_KEY
+    jwt_issuer: str = "broadsheet-articles"
+    jwt_audience: str = "broadsheet"
+
+    # Where readers reach the site; used to build absolute links (feeds, emails).
+    public_base_url: str = "http://127.0.0.1:8000"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        shared = _UnprefixedSharedEnv(settings_cls, cls.SHARED_FIELDS)
+        return init_settings, env_settings, shared, dotenv_settings, file_secret_settings
+
+    @model_validator(mode="after")
+    def _refuse_dev_keys_in_prod(self) -> ServiceSettings:
+        if self.environment == "prod" and self.jwt_public_key == devkeys.DEV_JWT_PUBLIC_KEY:
+            raise ValueError("JWT_PUBLIC_KEY must be set in prod: the embedded key is for dev only")
+        return self
+
+    def topic(self, name: str) -> str:
+        """The full Kafka topic name for one of :mod:`broadsheet_shared.events.topics`."""
+        return f"{self.kafka_topic_prefix}{name}"
+
+    @property
+    def consumer_group(self) -> str:
+        return self.kafka_consumer_group or f"{self.kafka_topic_prefix}{self.service_name}"
+
+
+def secret_value(secret: SecretStr | None) -> str | None:
+    return secret.get_secret_value() if secret is not None else None
