@@ -147,7 +147,7 @@ class OutboxRelay:
         backoff = self._poll_interval
         while not self._stopping.is_set():
             try:
-                if not await self._hold_lease():
+                if not await self.hold_lease():
                     await self._sleep(self._lease.total_seconds() / 3)
                     continue
                 published = await self.publish_pending()
@@ -169,7 +169,8 @@ class OutboxRelay:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stopping.wait(), seconds)
 
-    async def _hold_lease(self) -> bool:
+    async def hold_lease(self) -> bool:
+        """Take or renew the relay lease; False while another relay holds a live one."""
         now = datetime.now(UTC)
         try:
             await self._db[RELAY_LEASES].find_one_and_update(

@@ -58,31 +58,58 @@ class ServiceSettings(BaseSettings):
         }
     )
 
-    service_name: str = "broadsheet"
-    environment: Environment = "dev"
-    host: str = "127.0.0.1"
-    port: int = Field(default=8000, ge=1, le=65535)
-    log_level: str = "INFO"
-    log_json: bool = True
-    data_dir: Path = Path(".data")
+    service_name: str = Field(
+        default="broadsheet",
+        description="Name in logs, metrics, Kafka client ids and the consumer group",
+    )
+    environment: Environment = Field(
+        default="dev", description="dev, test or prod; prod refuses the embedded development keys"
+    )
+    host: str = Field(default="127.0.0.1", description="Interface the HTTP server binds")
+    port: int = Field(default=8000, ge=1, le=65535, description="HTTP port")
+    log_level: str = Field(default="INFO", description="Log level")
+    log_json: bool = Field(default=True, description="JSON log lines (false: human-readable)")
+    data_dir: Path = Field(
+        default=Path(".data"), description="Local data folder (Kafka, database, mail, logs)"
+    )
 
-    mongo_url: str = "mongodb://127.0.0.1:27017/?directConnection=true"
-    mongo_database: str = "broadsheet"
-    mongo_timeout_ms: int = Field(default=5000, ge=100)
+    mongo_url: str = Field(
+        default="mongodb://127.0.0.1:27017/?directConnection=true",
+        description="MongoDB connection string (a replica set: transactions need one)",
+    )
+    mongo_database: str = Field(default="broadsheet", description="The service's own database")
+    mongo_timeout_ms: int = Field(
+        default=5000, ge=100, description="Server selection and connect timeout"
+    )
 
-    kafka_bootstrap_servers: str = "127.0.0.1:9092"
-    kafka_topic_prefix: str = ""
-    kafka_consumer_group: str = ""
+    kafka_bootstrap_servers: str = Field(
+        default="127.0.0.1:9092", description="Kafka bootstrap servers"
+    )
+    kafka_topic_prefix: str = Field(
+        default="",
+        description="Prefix for every topic and consumer group (isolates tests, tenants)",
+    )
+    kafka_consumer_group: str = Field(
+        default="", description="Consumer group (default: prefix + service name)"
+    )
     # Run the outbox relay and the event consumers inside the API process.
-    run_workers: bool = True
+    run_workers: bool = Field(
+        default=True, description="Run the outbox relay and consumers in the API process"
+    )
 
     # Ed25519 public key (PEM) that verifies staff tokens issued by the articles service.
-    jwt_public_key: str = devkeys.DEV_JWT_PUBLIC_KEY
-    jwt_issuer: str = "broadsheet-articles"
-    jwt_audience: str = "broadsheet"
+    jwt_public_key: str = Field(
+        default=devkeys.DEV_JWT_PUBLIC_KEY,
+        description="Ed25519 public key (PEM) verifying staff tokens",
+    )
+    jwt_issuer: str = Field(default="broadsheet-articles", description="Expected token issuer")
+    jwt_audience: str = Field(default="broadsheet", description="Expected token audience")
 
     # Where readers reach the site; used to build absolute links (feeds, emails).
-    public_base_url: str = "http://127.0.0.1:8000"
+    public_base_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="Where readers reach the site; absolute links in feeds and emails",
+    )
 
     @classmethod
     def settings_customise_sources(

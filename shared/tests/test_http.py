@@ -1,0 +1,100 @@
+from __future__ import annotations
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from pydantic import BaseModel, Field
+
+from broadsheet_shared.http.limits import BodySizeLimitMiddleware
+from broadsheet_shared.http.problems import Problem, install_problem_handlers
+
+pytestmark = pytest.mark.unit
+
+
+class Body(BaseModel):
+    title: str = Field(max_length=10)
+
+
+def app() -> FastAPI:
+    api = FastAPI()
+    install_problem_handlers(api)
+    api.add_middleware(BodySizeLimitMiddleware, max_bytes=100)
+
+    @api.post("/things")
+    async def create(body: Body) -> dict[str, str]:
+        return {"title": body.title}
+
+    @api.get("/teapot")
+    async def teapot() -> None:
+        raise Problem(409, "Already brewing.", retry=True)
+
+    @api.get("/boom")
+    async def boom() -> None:
+        raise RuntimeError("secret stack detail")
+
+    return api
+
+
+async def call(method: str, path: str, **kwargs: object) -> httpx.Response:
+    transport = httpx.ASGITransport(app=app(), raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        return await client.request(method, path, **kwargs)  # type: ignore[arg-type]
+
+
+async def test_validation_error_is_422_problem_with_field_errors() -> None:
+    response = await call("POST", "/things", json={"title": "x" * 11})
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    body = response.json()
+    assert body["status"] == 422
+    assert body["errors"][0]["loc"] == ["body", "title"]
+
+
+async def test_malformed_json_is_422_not_500() -> None:
+    response = await call(
+        "POST", "/things", content=b"{", headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 422
+
+
+async def test_raised_problem_keeps_status_and_extensions() -> None:
+    response = await call("GET", "/teapot")
+    assert response.status_code == 409
+    assert response.json() == {
+        "type": "about:blank",
+        "title": "Conflict",
+        "status": 409,
+        "detail": "Already brewing.",
+        "instance": "/teapot",
+        "retry": True,
+    }
+
+
+async def test_unknown_route_is_404_problem() -> None:
+    response = await call("GET", "/nowhere")
+    assert response.status_code == 404
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_unexpected_error_is_500_problem_without_details() -> None:
+    response = await call("GET", "/boom")
+    assert response.status_code == 500
+    assert "secret" not in response.text
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_declared_oversized_body_is_413() -> None:
+    response = await call("POST", "/things", content=b"x" * 101)
+    assert response.status_code == 413
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_streamed_oversized_body_is_413() -> None:
+    async def chunks():  # type: ignore[no-untyped-def]
+        for _ in range(5):
+            yield b"x" * 50
+
+    response = await call(
+        "POST", "/things", content=chunks(), headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 413

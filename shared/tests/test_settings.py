@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+from pydantic_settings import SettingsConfigDict
+
+from broadsheet_shared.settings import ServiceSettings
+
+pytestmark = pytest.mark.unit
+
+
+class DemoSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="DEMO_", extra="ignore", frozen=True)
+    service_name: str = "demo"
+
+
+def test_unprefixed_shared_variable_applies(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MONGO_URL", "mongodb://db.example:27017")
+    assert DemoSettings().mongo_url == "mongodb://db.example:27017"
+
+
+def test_prefixed_variable_wins_over_unprefixed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MONGO_URL", "mongodb://shared:27017")
+    monkeypatch.setenv("DEMO_MONGO_URL", "mongodb://own:27017")
+    assert DemoSettings().mongo_url == "mongodb://own:27017"
+
+
+def test_service_fields_are_not_read_unprefixed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PORT", "9999")
+    assert DemoSettings().port == 8000
+    monkeypatch.setenv("DEMO_PORT", "9001")
+    assert DemoSettings().port == 9001
+
+
+def test_topics_and_group_carry_the_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KAFKA_TOPIC_PREFIX", "t1.")
+    settings = DemoSettings()
+    assert settings.topic("broadsheet.articles") == "t1.broadsheet.articles"
+    assert settings.consumer_group == "t1.demo"
+
+
+def test_prod_refuses_the_embedded_dev_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ENVIRONMENT", "prod")
+    with pytest.raises(ValidationError, match="JWT_PUBLIC_KEY"):
+        DemoSettings()

@@ -1,0 +1,181 @@
+"""The toolkit against the real Kafka and database: dead letters, retries, rate limits, order."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaConsumer
+from pydantic_settings import SettingsConfigDict
+
+from broadsheet_shared.events import ArticleRef, ArticleUnpublishedV1, decode_event, topics
+from broadsheet_shared.events.codec import header
+from broadsheet_shared.kafka.consumer import RetryPolicy
+from broadsheet_shared.kafka.router import EventRouter
+from broadsheet_shared.outbox import OutgoingMessage
+from broadsheet_shared.ratelimit import MongoRateLimiter, RateLimit
+from broadsheet_shared.runtime import ServiceRuntime
+from broadsheet_shared.settings import ServiceSettings
+from broadsheet_shared.unit_of_work import Transaction
+
+pytestmark = pytest.mark.integration
+
+
+class ToolkitSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="TOOLKIT_", extra="ignore", frozen=True)
+    service_name: str = "toolkit"
+
+
+def unpublished(article_id: str, n: int = 0) -> ArticleUnpublishedV1:
+    return ArticleUnpublishedV1(
+        subject=article_id,
+        data=ArticleRef(article_id=article_id, slug=f"s{n}", url_path=f"/articles/s{n}"),
+    )
+
+
+@pytest.fixture
+def settings(infra: Any, unique_prefix: str) -> ToolkitSettings:
+    return ToolkitSettings(
+        mongo_url=infra.mongo_url,
+        kafka_bootstrap_servers=infra.kafka_bootstrap,
+        kafka_topic_prefix=f"{unique_prefix}.",
+        mongo_database=f"{unique_prefix}_toolkit",
+    )
+
+
+@contextlib.asynccontextmanager
+async def running(
+    settings: ToolkitSettings, router: EventRouter | None = None
+) -> AsyncIterator[ServiceRuntime]:
+    runtime = ServiceRuntime(
+        settings, retry=RetryPolicy(max_attempts=3, initial_backoff=0.05, max_backoff=0.2)
+    )
+    await runtime.start(router)
+    try:
+        yield runtime
+    finally:
+        await runtime.stop()
+
+
+async def read_all(bootstrap: str, topic: str, expected: int) -> list[Any]:
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False
+    )
+    await consumer.start()
+    records: list[Any] = []
+    try:
+        async with asyncio.timeout(30):
+            while len(records) < expected:
+                batch = await consumer.getmany(timeout_ms=500)
+                for partition_records in batch.values():
+                    records.extend(partition_records)
+    finally:
+        await consumer.stop()
+    return records
+
+
+async def test_outbox_events_reach_kafka_in_order_per_article(settings: ToolkitSettings) -> None:
+    async with running(settings) as runtime:
+        for n in range(10):
+
+            async def work(tx: Transaction, n: int = n) -> None:
+                tx.emit(unpublished(f"article-{n % 2}", n))
+
+            await runtime.uow.run(work)
+        records = await read_all(
+            settings.kafka_bootstrap_servers, settings.topic(topics.ARTICLES), 10
+        )
+    slugs: dict[bytes, list[int]] = {}
+    for record in sorted(records, key=lambda r: (r.partition, r.offset)):
+        event = decode_event(record.value, record.headers)
+        assert isinstance(event, ArticleUnpublishedV1)
+        slugs.setdefault(record.key, []).append(int(event.data.slug[1:]))
+    assert slugs[b"article-0"] == [0, 2, 4, 6, 8]
+    assert slugs[b"article-1"] == [1, 3, 5, 7, 9]
+
+
+async def test_aborted_transaction_leaves_no_event(settings: ToolkitSettings) -> None:
+    async with running(settings) as runtime:
+
+        async def work(tx: Transaction) -> None:
+            tx.emit(unpublished("a-abort"))
+            await runtime.db["things"].insert_one({"_id": 1}, session=tx.session)
+            raise RuntimeError("use case failed")
+
+        with pytest.raises(RuntimeError):
+            await runtime.uow.run(work)
+        assert await runtime.db["outbox"].count_documents({}) == 0
+        assert await runtime.db["things"].count_documents({}) == 0
+
+
+async def test_failing_handler_is_retried_then_dead_lettered(settings: ToolkitSettings) -> None:
+    router = EventRouter()
+    attempts: list[str] = []
+    handled: list[str] = []
+
+    @router.subscribe(ArticleUnpublishedV1)
+    async def on_unpublished(event: ArticleUnpublishedV1) -> None:
+        attempts.append(event.data.slug)
+        if event.data.slug == "poison":
+            raise ValueError("cannot handle this one")
+        if event.data.slug == "flaky" and attempts.count("flaky") < 2:
+            raise RuntimeError("transient")
+        handled.append(event.data.slug)
+
+    async with running(settings, router) as runtime:
+        for slug in ("poison", "flaky", "fine"):
+            await runtime.producer.publish(
+                ArticleUnpublishedV1(
+                    subject="same-article",
+                    data=ArticleRef(article_id="same-article", slug=slug, url_path="/x"),
+                ),
+                settings.topic(topics.ARTICLES),
+            )
+        dead = await read_all(settings.kafka_bootstrap_servers, runtime.dead_letter_topic, 1)
+        async with asyncio.timeout(20):
+            while handled != ["flaky", "fine"]:
+                await asyncio.sleep(0.05)
+    assert attempts.count("poison") == 3
+    assert header(dead[0].headers, "dlq_error_type") == "ValueError"
+    assert header(dead[0].headers, "dlq_error_message") == "cannot handle this one"
+    assert header(dead[0].headers, "ce_type") == "article.unpublished"
+    assert header(dead[0].headers, "dlq_attempts") == "3"
+
+
+async def test_undecodable_message_goes_to_dead_letters(settings: ToolkitSettings) -> None:
+    router = EventRouter()
+
+    @router.subscribe(ArticleUnpublishedV1)
+    async def on_unpublished(event: ArticleUnpublishedV1) -> None:
+        return None
+
+    async with running(settings, router) as runtime:
+        await runtime.producer.send_batch(
+            [OutgoingMessage(settings.topic(topics.ARTICLES), b"k", b"{broken", [])]
+        )
+        dead = await read_all(settings.kafka_bootstrap_servers, runtime.dead_letter_topic, 1)
+    assert dead[0].value == b"{broken"
+    assert header(dead[0].headers, "dlq_error_type") == "EventDecodeError"
+
+
+async def test_rate_limit_counts_per_key_in_the_database(settings: ToolkitSettings) -> None:
+    async with running(settings) as runtime:
+        limiter = MongoRateLimiter(runtime.db)
+        rule = RateLimit(limit=3, window_seconds=60)
+        results = [await limiter.hit("client:1", rule) for _ in range(4)]
+        other = await limiter.hit("client:2", rule)
+    assert [r.allowed for r in results] == [True, True, True, False]
+    assert 1 <= results[-1].retry_after <= 60
+    assert other.allowed
+
+
+async def test_readiness_reports_both_dependencies(settings: ToolkitSettings) -> None:
+    async with running(settings) as runtime:
+        checks = runtime.readiness_checks()
+        assert {name: await check() for name, check in checks.items()} == {
+            "mongo": True,
+            "kafka": True,
+        }
