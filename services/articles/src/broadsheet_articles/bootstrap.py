@@ -1,0 +1,108 @@
+"""The composition root: settings in, a wired container out."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass
+from datetime import timedelta
+
+import structlog
+
+from broadsheet_articles.consumers import build_router
+from broadsheet_articles.repository import (
+    INDEXES,
+    MongoArticleRepository,
+    MongoEditorRepository,
+    MongoRefreshTokenRepository,
+    MongoSectionRepository,
+)
+from broadsheet_articles.service import (
+    ArticleService,
+    AuthService,
+    LoginLimits,
+    SectionService,
+    password_hasher,
+)
+from broadsheet_articles.settings import Settings
+from broadsheet_shared.auth import TokenIssuer, TokenVerifier
+from broadsheet_shared.kafka.router import EventRouter
+from broadsheet_shared.ratelimit import MongoRateLimiter, RateLimit
+from broadsheet_shared.runtime import ServiceRuntime
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass
+class Container:
+    settings: Settings
+    runtime: ServiceRuntime
+    articles: ArticleService
+    sections: SectionService
+    auth: AuthService
+    token_verifier: TokenVerifier
+    router: EventRouter
+
+    async def start(self) -> None:
+        await self.runtime.start(self.router)
+        await self.sections.seed(self.settings.default_sections)
+        await self.auth.ensure_admin(
+            self.settings.editor_email,
+            self.settings.editor_password.get_secret_value(),
+            self.settings.editor_name,
+        )
+        if self.settings.run_workers:
+            self.runtime.add_task(self.run_scheduler(), "scheduler")
+
+    async def stop(self) -> None:
+        await self.runtime.stop()
+
+    async def run_scheduler(self) -> None:
+        """Publish due articles every tick; the claim itself makes it safe to run anywhere."""
+        while True:
+            try:
+                await self.articles.publish_due()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the loop must outlive database hiccups
+                log.warning("scheduler tick failed", error=repr(exc))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.sleep(self.settings.scheduler_interval_seconds)
+
+
+def bootstrap(settings: Settings) -> Container:
+    runtime = ServiceRuntime(settings, indexes=INDEXES)
+    articles = MongoArticleRepository(runtime.db)
+    sections = MongoSectionRepository(runtime.db)
+    issuer = TokenIssuer(
+        settings.jwt_private_key.get_secret_value(),
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        ttl=timedelta(minutes=settings.access_token_minutes),
+    )
+    window = settings.login_window_seconds
+    auth = AuthService(
+        MongoEditorRepository(runtime.db),
+        MongoRefreshTokenRepository(runtime.db),
+        hasher=password_hasher(
+            settings.argon2_memory_kib, settings.argon2_time_cost, settings.argon2_parallelism
+        ),
+        issuer=issuer,
+        limiter=MongoRateLimiter(runtime.db),
+        limits=LoginLimits(
+            per_account=RateLimit(settings.login_attempts_per_account, window),
+            per_client=RateLimit(settings.login_attempts_per_client, window),
+        ),
+        refresh_ttl=timedelta(days=settings.refresh_token_days),
+    )
+    return Container(
+        settings=settings,
+        runtime=runtime,
+        articles=ArticleService(runtime.uow, articles, sections),
+        sections=SectionService(sections, articles),
+        auth=auth,
+        token_verifier=TokenVerifier(
+            settings.jwt_public_key, issuer=settings.jwt_issuer, audience=settings.jwt_audience
+        ),
+        router=build_router(),
+    )

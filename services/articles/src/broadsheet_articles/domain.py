@@ -1,0 +1,358 @@
+"""The articles domain: the lifecycle of an article, slugs, sections and revisions. No I/O."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+import nh3
+from markdown_it import MarkdownIt
+from slugify import slugify
+
+from broadsheet_shared.events import ArticleData, ArticleRef, SectionRef
+
+SLUG_MAX_LENGTH = 120
+SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
+_SLUG_RE = re.compile(SLUG_PATTERN)
+
+
+class ArticleStatus(StrEnum):
+    DRAFT = "draft"
+    SCHEDULED = "scheduled"
+    PUBLISHED = "published"
+    UNPUBLISHED = "unpublished"
+
+
+class DomainError(Exception):
+    """A rule of the domain refused the change; the service turns it into a 4xx."""
+
+
+class InvalidTransition(DomainError):
+    pass
+
+
+class NotDeletable(DomainError):
+    pass
+
+
+class ScheduleInPast(DomainError):
+    pass
+
+
+@dataclass(frozen=True)
+class Section:
+    slug: str
+    name: str
+    position: int = 0
+
+    def ref(self) -> SectionRef:
+        return SectionRef(slug=self.slug, name=self.name)
+
+
+def section_slug(name: str) -> str:
+    return slugify(name, max_length=SLUG_MAX_LENGTH, word_boundary=True) or "section"
+
+
+def resolve_section(sections: list[Section], wanted: str) -> Section | None:
+    """``section`` in requests is a section's slug or its name (case-insensitive)."""
+    needle = wanted.strip()
+    for section in sections:
+        if section.slug == needle:
+            return section
+    folded = needle.casefold()
+    for section in sections:
+        if section.name.casefold() == folded or section.slug == section_slug(needle):
+            return section
+    return None
+
+
+def slug_from_title(title: str) -> str:
+    return slugify(title, max_length=SLUG_MAX_LENGTH, word_boundary=True) or "article"
+
+
+def is_valid_slug(slug: str) -> bool:
+    return len(slug) <= SLUG_MAX_LENGTH and _SLUG_RE.fullmatch(slug) is not None
+
+
+def slug_candidates(base: str) -> list[str]:
+    """``base``, then ``base-2``, ``base-3``…: how a collision is resolved by a suffix."""
+    candidates = [base]
+    for n in range(2, 52):
+        suffix = f"-{n}"
+        candidates.append(base[: SLUG_MAX_LENGTH - len(suffix)].rstrip("-") + suffix)
+    return candidates
+
+
+def normalize_tags(tags: list[str]) -> list[str]:
+    """Tags are matched case-insensitively, so they are stored trimmed and lower-cased, once."""
+    seen: dict[str, None] = {}
+    for tag in tags:
+        cleaned = " ".join(tag.split()).lower()
+        if cleaned:
+            seen.setdefault(cleaned, None)
+    return list(seen)
+
+
+_markdown = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
+
+
+def render_markdown(body: str) -> str:
+    """Markdown to HTML that is safe to embed: raw HTML is off and nh3 cleans what remains."""
+    return nh3.clean(_markdown.render(body), link_rel="noopener noreferrer nofollow")
+
+
+def url_path(slug: str) -> str:
+    return f"/articles/{slug}"
+
+
+@dataclass(frozen=True)
+class ArticleChanges:
+    """An editor's PATCH; ``None`` means "leave as it is"."""
+
+    title: str | None = None
+    summary: str | None = None
+    body: str | None = None
+    section: Section | None = None
+    tags: list[str] | None = None
+    authors: list[str] | None = None
+    hero_image_url: str | None = None
+    clear_hero_image: bool = False
+    comments_open: bool | None = None
+    slug: str | None = None
+
+
+@dataclass
+class Article:
+    id: str
+    slug: str
+    title: str
+    summary: str
+    body: str
+    body_html: str
+    section: Section
+    tags: list[str]
+    authors: list[str]
+    hero_image_url: str | None
+    status: ArticleStatus
+    comments_open: bool
+    created_at: datetime
+    updated_at: datetime
+    published_at: datetime | None = None
+    scheduled_at: datetime | None = None
+    revision: int = 1
+    previous_slugs: list[str] = field(default_factory=list)
+
+    @classmethod
+    def draft(
+        cls,
+        *,
+        id: str,
+        slug: str,
+        title: str,
+        body: str,
+        section: Section,
+        now: datetime,
+        summary: str = "",
+        tags: list[str] | None = None,
+        authors: list[str] | None = None,
+        hero_image_url: str | None = None,
+        comments_open: bool = True,
+    ) -> Article:
+        return cls(
+            id=id,
+            slug=slug,
+            title=title,
+            summary=summary,
+            body=body,
+            body_html=render_markdown(body),
+            section=section,
+            tags=normalize_tags(tags or []),
+            authors=list(authors or []),
+            hero_image_url=hero_image_url,
+            status=ArticleStatus.DRAFT,
+            comments_open=comments_open,
+            created_at=now,
+            updated_at=now,
+        )
+
+    # -- rules ---------------------------------------------------------------------------------
+
+    @property
+    def is_public(self) -> bool:
+        return self.status is ArticleStatus.PUBLISHED
+
+    @property
+    def slug_is_fixed(self) -> bool:
+        """Once an article has been public, its slug follows the title no more."""
+        return self.published_at is not None
+
+    def publish(self, now: datetime) -> None:
+        if self.status is ArticleStatus.PUBLISHED:
+            raise InvalidTransition("The article is already published.")
+        self.status = ArticleStatus.PUBLISHED
+        self.scheduled_at = None
+        # The first publication time is what readers see; republishing keeps it.
+        if self.published_at is None:
+            self.published_at = now
+        self._touch(now)
+
+    def schedule(self, at: datetime, now: datetime) -> None:
+        if at <= now:
+            raise ScheduleInPast("The scheduled time must be in the future.")
+        if self.status is ArticleStatus.PUBLISHED:
+            raise InvalidTransition("The article is already published; unpublish it first.")
+        self.status = ArticleStatus.SCHEDULED
+        self.scheduled_at = at
+        self._touch(now)
+
+    def unpublish(self, now: datetime) -> bool:
+        """Take the article off the site (or cancel its schedule). True if it was public."""
+        was_public = self.is_public
+        if self.status is ArticleStatus.PUBLISHED:
+            self.status = ArticleStatus.UNPUBLISHED
+        elif self.status is ArticleStatus.SCHEDULED:
+            self.status = (
+                ArticleStatus.UNPUBLISHED if self.published_at is not None else ArticleStatus.DRAFT
+            )
+            self.scheduled_at = None
+        else:
+            raise InvalidTransition(f"A {self.status.value} article cannot be unpublished.")
+        self._touch(now)
+        return was_public
+
+    def ensure_deletable(self) -> None:
+        if self.status is not ArticleStatus.DRAFT:
+            raise NotDeletable("Only drafts can be deleted; unpublish this article instead.")
+
+    def edit(self, changes: ArticleChanges, now: datetime) -> bool:
+        """Apply an editor's changes; True (and a new revision) when anything changed."""
+        before = self.snapshot()
+        if changes.title is not None:
+            self.title = changes.title
+        if changes.summary is not None:
+            self.summary = changes.summary
+        if changes.body is not None and changes.body != self.body:
+            self.body = changes.body
+            self.body_html = render_markdown(changes.body)
+        if changes.section is not None:
+            self.section = changes.section
+        if changes.tags is not None:
+            self.tags = normalize_tags(changes.tags)
+        if changes.authors is not None:
+            self.authors = list(changes.authors)
+        if changes.clear_hero_image:
+            self.hero_image_url = None
+        elif changes.hero_image_url is not None:
+            self.hero_image_url = changes.hero_image_url
+        if changes.comments_open is not None:
+            self.comments_open = changes.comments_open
+        if changes.slug is not None:
+            self.change_slug(changes.slug)
+        if self.snapshot() == before:
+            return False
+        self._touch(now)
+        return True
+
+    def change_slug(self, new_slug: str) -> str | None:
+        """Move to ``new_slug``; returns the old slug when readers may still know it."""
+        if new_slug == self.slug:
+            return None
+        old = self.slug
+        self.slug = new_slug
+        if new_slug in self.previous_slugs:
+            self.previous_slugs.remove(new_slug)
+        if self.slug_is_fixed:
+            self.previous_slugs.append(old)
+            return old
+        return None
+
+    def _touch(self, now: datetime) -> None:
+        self.updated_at = now
+        self.revision += 1
+
+    def snapshot(self) -> dict[str, Any]:
+        """The editable content of this revision (what the revision history keeps)."""
+        return {
+            "slug": self.slug,
+            "title": self.title,
+            "summary": self.summary,
+            "body": self.body,
+            "section": self.section.slug,
+            "tags": list(self.tags),
+            "authors": list(self.authors),
+            "hero_image_url": self.hero_image_url,
+            "comments_open": self.comments_open,
+        }
+
+    # -- events --------------------------------------------------------------------------------
+
+    def event_data(self) -> ArticleData:
+        return ArticleData(
+            article_id=self.id,
+            slug=self.slug,
+            previous_slugs=list(self.previous_slugs),
+            title=self.title,
+            summary=self.summary,
+            section=self.section.ref(),
+            tags=list(self.tags),
+            authors=list(self.authors),
+            url_path=url_path(self.slug),
+            comments_open=self.comments_open,
+            published_at=self.published_at,
+            revision=self.revision,
+        )
+
+    def event_ref(self) -> ArticleRef:
+        return ArticleRef(article_id=self.id, slug=self.slug, url_path=url_path(self.slug))
+
+    def copy(self) -> Article:
+        return replace(
+            self,
+            tags=list(self.tags),
+            authors=list(self.authors),
+            previous_slugs=list(self.previous_slugs),
+        )
+
+
+@dataclass(frozen=True)
+class Revision:
+    article_id: str
+    revision: int
+    reason: str
+    editor: str
+    created_at: datetime
+    status: ArticleStatus
+    content: dict[str, Any]
+
+
+def revision_of(article: Article, *, reason: str, editor: str) -> Revision:
+    return Revision(
+        article_id=article.id,
+        revision=article.revision,
+        reason=reason,
+        editor=editor,
+        created_at=article.updated_at,
+        status=article.status,
+        content=article.snapshot(),
+    )
+
+
+# -- editors -------------------------------------------------------------------------------------
+
+
+@dataclass
+class Editor:
+    id: str
+    email: str
+    name: str
+    role: str
+    password_hash: str
+    disabled: bool
+    created_at: datetime
+
+
+def normalize_email(email: str) -> str:
+    return email.strip().lower()

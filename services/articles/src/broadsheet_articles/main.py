@@ -1,0 +1,39 @@
+"""The app factory: ``uvicorn --factory broadsheet_articles.main:create_app``."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from broadsheet_articles.api import ROUTERS
+from broadsheet_articles.bootstrap import bootstrap
+from broadsheet_articles.settings import Settings
+from broadsheet_shared.http.app import create_service_app
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    container = bootstrap(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await container.start()
+        try:
+            yield
+        finally:
+            await container.stop()
+
+    app: FastAPI = create_service_app(
+        settings,
+        title="Broadsheet articles",
+        description="Articles, sections, editors and staff tokens; public reads and feeds.",
+        lifespan=lifespan,
+        routers=ROUTERS,
+        max_body_bytes=settings.max_request_bytes,
+    )
+    app.state.container = container
+    app.state.readiness_checks = container.runtime.readiness_checks()
+    app.state.token_verifier = container.token_verifier
+    return app

@@ -1,0 +1,447 @@
+"""The only code that touches MongoDB: articles, slugs, revisions, sections, editors, tokens."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
+from pymongo.errors import DuplicateKeyError
+
+from broadsheet_articles.domain import Article, ArticleStatus, Editor, Revision, Section
+from broadsheet_shared.mongo import Database, IndexSpec, Session
+
+ARTICLES = "articles"
+SLUGS = "slugs"
+REVISIONS = "revisions"
+SECTIONS = "sections"
+EDITORS = "editors"
+REFRESH_TOKENS = "refresh_tokens"
+
+INDEXES: list[IndexSpec] = [
+    IndexSpec(
+        ARTICLES,
+        [
+            IndexModel([("slug", ASCENDING)], unique=True),
+            IndexModel([("status", ASCENDING), ("published_at", DESCENDING), ("_id", DESCENDING)]),
+            IndexModel(
+                [("status", ASCENDING), ("section.slug", ASCENDING), ("published_at", DESCENDING)]
+            ),
+            IndexModel([("status", ASCENDING), ("tags", ASCENDING), ("published_at", DESCENDING)]),
+            IndexModel([("status", ASCENDING), ("scheduled_at", ASCENDING)]),
+            IndexModel([("updated_at", DESCENDING), ("_id", DESCENDING)]),
+        ],
+    ),
+    IndexSpec(SLUGS, [IndexModel([("article_id", ASCENDING)])]),
+    IndexSpec(REVISIONS, [IndexModel([("article_id", ASCENDING), ("revision", DESCENDING)])]),
+    IndexSpec(SECTIONS, [IndexModel([("position", ASCENDING)])]),
+    IndexSpec(EDITORS, [IndexModel([("email", ASCENDING)], unique=True)]),
+    IndexSpec(
+        REFRESH_TOKENS,
+        [
+            IndexModel([("expires_at", ASCENDING)], expireAfterSeconds=0),
+            IndexModel([("family", ASCENDING)]),
+        ],
+    ),
+]
+
+
+PublicCursor = tuple[datetime, str]
+
+
+class SlugRace(Exception):
+    """Another transaction claimed the same slug first; the use case retries with a fresh read."""
+
+
+@dataclass(frozen=True)
+class StaffFilter:
+    status: ArticleStatus | None = None
+    section: str | None = None
+    tag: str | None = None
+
+
+@dataclass(frozen=True)
+class RefreshRecord:
+    token_hash: str
+    editor_id: str
+    family: str
+    expires_at: datetime
+    used: bool
+
+
+class ArticleRepository(Protocol):
+    async def get(self, article_id: str, session: Session | None = None) -> Article | None: ...
+    async def add(self, article: Article, session: Session | None) -> None: ...
+    async def save(
+        self, article: Article, expected_revision: int, session: Session | None
+    ) -> bool: ...
+    async def delete(self, article_id: str, session: Session | None) -> None: ...
+    async def published_by_slug(self, slug: str) -> Article | None: ...
+    async def list_published(
+        self, *, section: str | None, tag: str | None, after: PublicCursor | None, limit: int
+    ) -> list[Article]: ...
+    async def list_staff(
+        self, staff_filter: StaffFilter, *, offset: int, limit: int
+    ) -> tuple[list[Article], int]: ...
+    async def due_scheduled(self, now: datetime, limit: int) -> list[str]: ...
+    async def count_in_section(self, section_slug: str) -> int: ...
+    async def rename_section(self, section: Section, session: Session | None) -> None: ...
+    # Slugs: every slug an article ever had points at it, so old ones can redirect.
+    async def slug_owner(self, slug: str, session: Session | None = None) -> str | None: ...
+    async def claim_slug(self, slug: str, article_id: str, session: Session | None) -> bool: ...
+    async def release_slugs(self, article_id: str, session: Session | None) -> None: ...
+    async def release_slug(self, slug: str, session: Session | None) -> None: ...
+    async def add_revision(self, revision: Revision, session: Session | None) -> None: ...
+    async def revisions(self, article_id: str) -> list[Revision]: ...
+
+
+class SectionRepository(Protocol):
+    async def all(self) -> list[Section]: ...
+    async def add(self, section: Section) -> bool: ...
+    async def rename(self, slug: str, name: str, session: Session | None) -> bool: ...
+    async def delete(self, slug: str) -> bool: ...
+    async def seed(self, sections: list[Section]) -> None: ...
+
+
+class EditorRepository(Protocol):
+    async def by_email(self, email: str) -> Editor | None: ...
+    async def by_id(self, editor_id: str) -> Editor | None: ...
+    async def add(self, editor: Editor) -> bool: ...
+    async def update(self, editor: Editor) -> None: ...
+    async def all(self) -> list[Editor]: ...
+
+
+class RefreshTokenRepository(Protocol):
+    async def add(self, record: RefreshRecord) -> None: ...
+    async def use(self, token_hash: str, now: datetime) -> RefreshRecord | None: ...
+    async def revoke_family(self, family: str) -> None: ...
+    async def revoke_editor(self, editor_id: str) -> None: ...
+
+
+# -- documents ---------------------------------------------------------------------------------
+
+
+def article_document(article: Article) -> dict[str, Any]:
+    return {
+        "_id": article.id,
+        "slug": article.slug,
+        "previous_slugs": list(article.previous_slugs),
+        "title": article.title,
+        "summary": article.summary,
+        "body": article.body,
+        "body_html": article.body_html,
+        "section": {"slug": article.section.slug, "name": article.section.name},
+        "tags": list(article.tags),
+        "authors": list(article.authors),
+        "hero_image_url": article.hero_image_url,
+        "status": article.status.value,
+        "comments_open": article.comments_open,
+        "created_at": article.created_at,
+        "updated_at": article.updated_at,
+        "published_at": article.published_at,
+        "scheduled_at": article.scheduled_at,
+        "revision": article.revision,
+    }
+
+
+def article_from_document(doc: dict[str, Any]) -> Article:
+    return Article(
+        id=doc["_id"],
+        slug=doc["slug"],
+        previous_slugs=list(doc.get("previous_slugs", [])),
+        title=doc["title"],
+        summary=doc.get("summary", ""),
+        body=doc["body"],
+        body_html=doc["body_html"],
+        section=Section(slug=doc["section"]["slug"], name=doc["section"]["name"]),
+        tags=list(doc.get("tags", [])),
+        authors=list(doc.get("authors", [])),
+        hero_image_url=doc.get("hero_image_url"),
+        status=ArticleStatus(doc["status"]),
+        comments_open=bool(doc.get("comments_open", True)),
+        created_at=doc["created_at"],
+        updated_at=doc["updated_at"],
+        published_at=doc.get("published_at"),
+        scheduled_at=doc.get("scheduled_at"),
+        revision=int(doc["revision"]),
+    )
+
+
+def _editor_document(editor: Editor) -> dict[str, Any]:
+    return {
+        "_id": editor.id,
+        "email": editor.email,
+        "name": editor.name,
+        "role": editor.role,
+        "password_hash": editor.password_hash,
+        "disabled": editor.disabled,
+        "created_at": editor.created_at,
+    }
+
+
+def _editor_from_document(doc: dict[str, Any]) -> Editor:
+    return Editor(
+        id=doc["_id"],
+        email=doc["email"],
+        name=doc["name"],
+        role=doc["role"],
+        password_hash=doc["password_hash"],
+        disabled=bool(doc.get("disabled", False)),
+        created_at=doc["created_at"],
+    )
+
+
+def _revision_from_document(doc: dict[str, Any]) -> Revision:
+    return Revision(
+        article_id=doc["article_id"],
+        revision=int(doc["revision"]),
+        reason=doc["reason"],
+        editor=doc["editor"],
+        created_at=doc["created_at"],
+        status=ArticleStatus(doc["status"]),
+        content=dict(doc["content"]),
+    )
+
+
+# -- MongoDB -----------------------------------------------------------------------------------
+
+
+class MongoArticleRepository:
+    def __init__(self, db: Database) -> None:
+        self._articles = db[ARTICLES]
+        self._slugs = db[SLUGS]
+        self._revisions = db[REVISIONS]
+
+    async def get(self, article_id: str, session: Session | None = None) -> Article | None:
+        doc = await self._articles.find_one({"_id": article_id}, session=session)
+        return article_from_document(doc) if doc else None
+
+    async def add(self, article: Article, session: Session | None) -> None:
+        await self._articles.insert_one(article_document(article), session=session)
+
+    async def save(self, article: Article, expected_revision: int, session: Session | None) -> bool:
+        """Optimistic concurrency: the write lands only on the revision the caller read."""
+        doc = article_document(article)
+        del doc["_id"]
+        result = await self._articles.update_one(
+            {"_id": article.id, "revision": expected_revision}, {"$set": doc}, session=session
+        )
+        return bool(result.matched_count == 1)
+
+    async def delete(self, article_id: str, session: Session | None) -> None:
+        await self._articles.delete_one({"_id": article_id}, session=session)
+
+    async def published_by_slug(self, slug: str) -> Article | None:
+        doc = await self._articles.find_one({"slug": slug, "status": ArticleStatus.PUBLISHED.value})
+        return article_from_document(doc) if doc else None
+
+    async def list_published(
+        self, *, section: str | None, tag: str | None, after: PublicCursor | None, limit: int
+    ) -> list[Article]:
+        query: dict[str, Any] = {"status": ArticleStatus.PUBLISHED.value}
+        if section is not None:
+            query["section.slug"] = section
+        if tag is not None:
+            query["tags"] = tag
+        if after is not None:
+            published_at, article_id = after
+            query["$or"] = [
+                {"published_at": {"$lt": published_at}},
+                {"published_at": published_at, "_id": {"$lt": article_id}},
+            ]
+        cursor = (
+            self._articles.find(query, projection={"body": False})
+            .sort([("published_at", DESCENDING), ("_id", DESCENDING)])
+            .limit(limit)
+        )
+        return [article_from_document({"body": "", **doc}) async for doc in cursor]
+
+    async def list_staff(
+        self, staff_filter: StaffFilter, *, offset: int, limit: int
+    ) -> tuple[list[Article], int]:
+        query: dict[str, Any] = {}
+        if staff_filter.status is not None:
+            query["status"] = staff_filter.status.value
+        if staff_filter.section is not None:
+            query["section.slug"] = staff_filter.section
+        if staff_filter.tag is not None:
+            query["tags"] = staff_filter.tag
+        total = await self._articles.count_documents(query)
+        cursor = (
+            self._articles.find(query)
+            .sort([("updated_at", DESCENDING), ("_id", DESCENDING)])
+            .skip(offset)
+            .limit(limit)
+        )
+        return [article_from_document(doc) async for doc in cursor], total
+
+    async def due_scheduled(self, now: datetime, limit: int) -> list[str]:
+        cursor = (
+            self._articles.find(
+                {"status": ArticleStatus.SCHEDULED.value, "scheduled_at": {"$lte": now}},
+                projection={"_id": True},
+            )
+            .sort("scheduled_at", ASCENDING)
+            .limit(limit)
+        )
+        return [str(doc["_id"]) async for doc in cursor]
+
+    async def count_in_section(self, section_slug: str) -> int:
+        return int(await self._articles.count_documents({"section.slug": section_slug}))
+
+    async def rename_section(self, section: Section, session: Session | None) -> None:
+        await self._articles.update_many(
+            {"section.slug": section.slug},
+            {"$set": {"section.name": section.name}},
+            session=session,
+        )
+
+    async def slug_owner(self, slug: str, session: Session | None = None) -> str | None:
+        doc = await self._slugs.find_one({"_id": slug}, session=session)
+        return str(doc["article_id"]) if doc else None
+
+    async def claim_slug(self, slug: str, article_id: str, session: Session | None) -> bool:
+        owner = await self.slug_owner(slug, session)
+        if owner is not None:
+            return owner == article_id
+        try:
+            await self._slugs.insert_one({"_id": slug, "article_id": article_id}, session=session)
+        except DuplicateKeyError:
+            raise SlugRace(slug) from None
+        return True
+
+    async def release_slugs(self, article_id: str, session: Session | None) -> None:
+        await self._slugs.delete_many({"article_id": article_id}, session=session)
+
+    async def release_slug(self, slug: str, session: Session | None) -> None:
+        await self._slugs.delete_one({"_id": slug}, session=session)
+
+    async def add_revision(self, revision: Revision, session: Session | None) -> None:
+        await self._revisions.insert_one(
+            {
+                "_id": f"{revision.article_id}:{revision.revision}",
+                "article_id": revision.article_id,
+                "revision": revision.revision,
+                "reason": revision.reason,
+                "editor": revision.editor,
+                "created_at": revision.created_at,
+                "status": revision.status.value,
+                "content": revision.content,
+            },
+            session=session,
+        )
+
+    async def revisions(self, article_id: str) -> list[Revision]:
+        cursor = self._revisions.find({"article_id": article_id}).sort("revision", DESCENDING)
+        return [_revision_from_document(doc) async for doc in cursor]
+
+
+class MongoSectionRepository:
+    def __init__(self, db: Database) -> None:
+        self._sections = db[SECTIONS]
+
+    async def all(self) -> list[Section]:
+        cursor = self._sections.find().sort([("position", ASCENDING), ("_id", ASCENDING)])
+        return [
+            Section(slug=doc["_id"], name=doc["name"], position=int(doc.get("position", 0)))
+            async for doc in cursor
+        ]
+
+    async def add(self, section: Section) -> bool:
+        try:
+            await self._sections.insert_one(
+                {"_id": section.slug, "name": section.name, "position": section.position}
+            )
+        except DuplicateKeyError:
+            return False
+        return True
+
+    async def rename(self, slug: str, name: str, session: Session | None) -> bool:
+        result = await self._sections.update_one(
+            {"_id": slug}, {"$set": {"name": name}}, session=session
+        )
+        return bool(result.matched_count == 1)
+
+    async def delete(self, slug: str) -> bool:
+        result = await self._sections.delete_one({"_id": slug})
+        return bool(result.deleted_count == 1)
+
+    async def seed(self, sections: list[Section]) -> None:
+        """Only a fresh installation gets the defaults: deleted sections do not come back."""
+        if await self._sections.count_documents({}, limit=1):
+            return
+        for section in sections:
+            await self._sections.update_one(
+                {"_id": section.slug},
+                {"$setOnInsert": {"name": section.name, "position": section.position}},
+                upsert=True,
+            )
+
+
+class MongoEditorRepository:
+    def __init__(self, db: Database) -> None:
+        self._editors = db[EDITORS]
+
+    async def by_email(self, email: str) -> Editor | None:
+        doc = await self._editors.find_one({"email": email})
+        return _editor_from_document(doc) if doc else None
+
+    async def by_id(self, editor_id: str) -> Editor | None:
+        doc = await self._editors.find_one({"_id": editor_id})
+        return _editor_from_document(doc) if doc else None
+
+    async def add(self, editor: Editor) -> bool:
+        try:
+            await self._editors.insert_one(_editor_document(editor))
+        except DuplicateKeyError:
+            return False
+        return True
+
+    async def update(self, editor: Editor) -> None:
+        doc = _editor_document(editor)
+        del doc["_id"]
+        await self._editors.update_one({"_id": editor.id}, {"$set": doc})
+
+    async def all(self) -> list[Editor]:
+        cursor = self._editors.find().sort("created_at", ASCENDING)
+        return [_editor_from_document(doc) async for doc in cursor]
+
+
+class MongoRefreshTokenRepository:
+    def __init__(self, db: Database) -> None:
+        self._tokens = db[REFRESH_TOKENS]
+
+    async def add(self, record: RefreshRecord) -> None:
+        await self._tokens.insert_one(
+            {
+                "_id": record.token_hash,
+                "editor_id": record.editor_id,
+                "family": record.family,
+                "expires_at": record.expires_at,
+                "used": False,
+            }
+        )
+
+    async def use(self, token_hash: str, now: datetime) -> RefreshRecord | None:
+        """Mark the token used and return it as it was; a token is good for one refresh."""
+        doc = await self._tokens.find_one_and_update(
+            {"_id": token_hash, "expires_at": {"$gt": now}},
+            {"$set": {"used": True}},
+            return_document=ReturnDocument.BEFORE,
+        )
+        if doc is None:
+            return None
+        return RefreshRecord(
+            token_hash=doc["_id"],
+            editor_id=doc["editor_id"],
+            family=doc["family"],
+            expires_at=doc["expires_at"],
+            used=bool(doc["used"]),
+        )
+
+    async def revoke_family(self, family: str) -> None:
+        await self._tokens.delete_many({"family": family})
+
+    async def revoke_editor(self, editor_id: str) -> None:
+        await self._tokens.delete_many({"editor_id": editor_id})

@@ -1,0 +1,202 @@
+"""API request and response models."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, AnyHttpUrl, AwareDatetime, BaseModel, ConfigDict, Field
+
+from broadsheet_articles.domain import SLUG_MAX_LENGTH, ArticleStatus
+
+MAX_TITLE = 300
+MAX_SUMMARY = 1000
+MAX_BODY = 200_000
+
+# C0 controls (but tab and newlines) and lone surrogates cannot be stored as UTF-8 or put in XML.
+_UNPRINTABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _printable(value: str) -> str:
+    if _UNPRINTABLE.search(value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be blank")
+    return value.strip()
+
+
+Text = Annotated[str, AfterValidator(_printable)]
+Line = Annotated[str, AfterValidator(_printable), AfterValidator(_not_blank)]
+Title = Annotated[Line, Field(min_length=1, max_length=MAX_TITLE)]
+Body = Annotated[Text, Field(min_length=1, max_length=MAX_BODY)]
+Summary = Annotated[Text, Field(max_length=MAX_SUMMARY)]
+SectionName = Annotated[Line, Field(min_length=1, max_length=100)]
+Tag = Annotated[Line, Field(min_length=1, max_length=50)]
+AuthorName = Annotated[Line, Field(min_length=1, max_length=100)]
+Slug = Annotated[str, Field(min_length=1, max_length=SLUG_MAX_LENGTH)]
+HeroUrl = Annotated[AnyHttpUrl, Field(max_length=2000)]
+Role = Literal["editor", "admin"]
+Password = Annotated[Text, Field(min_length=12, max_length=256)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# -- requests ----------------------------------------------------------------------------------
+
+
+class ArticleCreate(Strict):
+    title: Title
+    body: Body
+    section: SectionName
+    summary: Summary = ""
+    tags: list[Tag] = Field(default_factory=list, max_length=20)
+    authors: list[AuthorName] | None = Field(default=None, max_length=10)
+    hero_image_url: HeroUrl | None = None
+    comments_open: bool = True
+
+
+class ArticleUpdate(Strict):
+    """Only the fields present change; ``hero_image_url: null`` removes the image."""
+
+    title: Title | None = None
+    body: Body | None = None
+    section: SectionName | None = None
+    summary: Summary | None = None
+    tags: list[Tag] | None = Field(default=None, max_length=20)
+    authors: list[AuthorName] | None = Field(default=None, max_length=10)
+    hero_image_url: HeroUrl | None = None
+    comments_open: bool | None = None
+    slug: Slug | None = None
+
+
+class PublishRequest(Strict):
+    at: AwareDatetime | None = Field(
+        default=None, description="Schedule for this time; omitted or past means now."
+    )
+
+
+class SectionCreate(Strict):
+    name: SectionName
+    slug: Slug | None = None
+
+
+class SectionUpdate(Strict):
+    name: SectionName
+
+
+class RefreshRequest(Strict):
+    refresh_token: Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class EditorCreate(Strict):
+    email: Annotated[str, Field(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")]
+    name: AuthorName
+    password: Password
+    role: Role = "editor"
+
+
+class EditorUpdate(Strict):
+    name: AuthorName | None = None
+    role: Role | None = None
+    disabled: bool | None = None
+    password: Password | None = None
+
+
+# -- responses ---------------------------------------------------------------------------------
+
+
+class SectionOut(BaseModel):
+    slug: str
+    name: str
+
+
+class SectionsOut(BaseModel):
+    items: list[SectionOut]
+
+
+class ArticleSummaryOut(BaseModel):
+    id: str
+    slug: str
+    title: str
+    summary: str
+    section: SectionOut
+    tags: list[str]
+    authors: list[str]
+    hero_image_url: str | None
+    published_at: datetime | None
+    url_path: str
+
+
+class ArticlePublicOut(ArticleSummaryOut):
+    body_html: str
+    updated_at: datetime
+    revision: int
+    comments_open: bool
+
+
+class ArticleListOut(BaseModel):
+    items: list[ArticleSummaryOut]
+    next_cursor: str | None
+
+
+class StaffArticleOut(ArticlePublicOut):
+    body: str
+    status: ArticleStatus
+    created_at: datetime
+    scheduled_at: datetime | None
+    previous_slugs: list[str]
+
+
+class StaffArticleListOut(BaseModel):
+    items: list[StaffArticleOut]
+    total: int
+    offset: int
+    limit: int
+
+
+class RevisionOut(BaseModel):
+    revision: int
+    reason: str
+    editor: str
+    created_at: datetime
+    status: ArticleStatus
+    title: str
+    slug: str
+    summary: str
+    body: str
+    section: str
+    tags: list[str]
+    authors: list[str]
+    hero_image_url: str | None
+    comments_open: bool
+
+
+class RevisionsOut(BaseModel):
+    items: list[RevisionOut]
+
+
+class TokenOut(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105 - the OAuth2 token type
+    expires_in: int
+    refresh_token: str
+
+
+class EditorOut(BaseModel):
+    id: str
+    email: str
+    name: str
+    role: str
+    disabled: bool
+    created_at: datetime
+
+
+class EditorsOut(BaseModel):
+    items: list[EditorOut]

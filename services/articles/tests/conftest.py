@@ -1,0 +1,323 @@
+"""Fakes for unit tests (in-memory repositories, a unit of work that rolls back on error)."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+import pytest
+
+from broadsheet_articles.domain import Article, ArticleStatus, Editor, Revision, Section
+from broadsheet_articles.repository import PublicCursor, RefreshRecord, StaffFilter
+from broadsheet_articles.service import (
+    ArticleService,
+    AuthService,
+    LoginLimits,
+    SectionService,
+    password_hasher,
+)
+from broadsheet_shared.auth import Principal, TokenIssuer, TokenVerifier
+from broadsheet_shared.devkeys import DEV_JWT_PRIVATE_KEY, DEV_JWT_PUBLIC_KEY
+from broadsheet_shared.events.base import IntegrationEvent
+from broadsheet_shared.ratelimit import RateLimit, RateLimitResult
+
+T = TypeVar("T")
+
+SECTIONS = [
+    Section("world", "World", 0),
+    Section("foreign-affairs", "Foreign Affairs", 1),
+    Section("politics", "Politics", 2),
+]
+
+
+class FakeArticles:
+    def __init__(self) -> None:
+        self.articles: dict[str, Article] = {}
+        self.slugs: dict[str, str] = {}
+        self.revision_log: list[Revision] = []
+
+    async def get(self, article_id: str, session: Any = None) -> Article | None:
+        found = self.articles.get(article_id)
+        return found.copy() if found else None
+
+    async def add(self, article: Article, session: Any) -> None:
+        self.articles[article.id] = article.copy()
+
+    async def save(self, article: Article, expected_revision: int, session: Any) -> bool:
+        current = self.articles.get(article.id)
+        if current is None or current.revision != expected_revision:
+            return False
+        self.articles[article.id] = article.copy()
+        return True
+
+    async def delete(self, article_id: str, session: Any) -> None:
+        self.articles.pop(article_id, None)
+
+    async def published_by_slug(self, slug: str) -> Article | None:
+        for article in self.articles.values():
+            if article.slug == slug and article.status is ArticleStatus.PUBLISHED:
+                return article.copy()
+        return None
+
+    async def list_published(
+        self, *, section: str | None, tag: str | None, after: PublicCursor | None, limit: int
+    ) -> list[Article]:
+        items = [
+            a
+            for a in self.articles.values()
+            if a.status is ArticleStatus.PUBLISHED
+            and (section is None or a.section.slug == section)
+            and (tag is None or tag in a.tags)
+        ]
+        items.sort(key=lambda a: (a.published_at, a.id), reverse=True)
+        if after is not None:
+            items = [a for a in items if (a.published_at, a.id) < after]
+        return [a.copy() for a in items[:limit]]
+
+    async def list_staff(
+        self, staff_filter: StaffFilter, *, offset: int, limit: int
+    ) -> tuple[list[Article], int]:
+        items = [
+            a
+            for a in self.articles.values()
+            if (staff_filter.status is None or a.status is staff_filter.status)
+            and (staff_filter.section is None or a.section.slug == staff_filter.section)
+            and (staff_filter.tag is None or staff_filter.tag in a.tags)
+        ]
+        items.sort(key=lambda a: (a.updated_at, a.id), reverse=True)
+        return items[offset : offset + limit], len(items)
+
+    async def due_scheduled(self, now: datetime, limit: int) -> list[str]:
+        return [
+            a.id
+            for a in self.articles.values()
+            if a.status is ArticleStatus.SCHEDULED and a.scheduled_at and a.scheduled_at <= now
+        ][:limit]
+
+    async def count_in_section(self, section_slug: str) -> int:
+        return sum(1 for a in self.articles.values() if a.section.slug == section_slug)
+
+    async def rename_section(self, section: Section, session: Any) -> None:
+        for article in self.articles.values():
+            if article.section.slug == section.slug:
+                article.section = section
+
+    async def slug_owner(self, slug: str, session: Any = None) -> str | None:
+        return self.slugs.get(slug)
+
+    async def claim_slug(self, slug: str, article_id: str, session: Any) -> bool:
+        owner = self.slugs.setdefault(slug, article_id)
+        return owner == article_id
+
+    async def release_slugs(self, article_id: str, session: Any) -> None:
+        self.slugs = {s: a for s, a in self.slugs.items() if a != article_id}
+
+    async def release_slug(self, slug: str, session: Any) -> None:
+        self.slugs.pop(slug, None)
+
+    async def add_revision(self, revision: Revision, session: Any) -> None:
+        self.revision_log.append(revision)
+
+    async def revisions(self, article_id: str) -> list[Revision]:
+        found = [r for r in self.revision_log if r.article_id == article_id]
+        return sorted(found, key=lambda r: r.revision, reverse=True)
+
+
+class FakeSections:
+    def __init__(self, sections: list[Section] | None = None) -> None:
+        self.sections = {s.slug: s for s in (sections or [])}
+
+    async def all(self) -> list[Section]:
+        return sorted(self.sections.values(), key=lambda s: (s.position, s.slug))
+
+    async def add(self, section: Section) -> bool:
+        if section.slug in self.sections:
+            return False
+        self.sections[section.slug] = section
+        return True
+
+    async def rename(self, slug: str, name: str, session: Any) -> bool:
+        if slug not in self.sections:
+            return False
+        self.sections[slug] = replace(self.sections[slug], name=name)
+        return True
+
+    async def delete(self, slug: str) -> bool:
+        return self.sections.pop(slug, None) is not None
+
+    async def seed(self, sections: list[Section]) -> None:
+        if not self.sections:
+            for section in sections:
+                self.sections[section.slug] = section
+
+
+class FakeEditors:
+    def __init__(self) -> None:
+        self.editors: dict[str, Editor] = {}
+
+    async def by_email(self, email: str) -> Editor | None:
+        found = [e for e in self.editors.values() if e.email == email]
+        return copy.copy(found[0]) if found else None
+
+    async def by_id(self, editor_id: str) -> Editor | None:
+        found = self.editors.get(editor_id)
+        return copy.copy(found) if found else None
+
+    async def add(self, editor: Editor) -> bool:
+        if await self.by_email(editor.email):
+            return False
+        self.editors[editor.id] = copy.copy(editor)
+        return True
+
+    async def update(self, editor: Editor) -> None:
+        self.editors[editor.id] = copy.copy(editor)
+
+    async def all(self) -> list[Editor]:
+        return list(self.editors.values())
+
+
+class FakeRefreshTokens:
+    def __init__(self) -> None:
+        self.tokens: dict[str, RefreshRecord] = {}
+
+    async def add(self, record: RefreshRecord) -> None:
+        self.tokens[record.token_hash] = record
+
+    async def use(self, token_hash: str, now: datetime) -> RefreshRecord | None:
+        record = self.tokens.get(token_hash)
+        if record is None or record.expires_at <= now:
+            return None
+        self.tokens[token_hash] = replace(record, used=True)
+        return record
+
+    async def revoke_family(self, family: str) -> None:
+        self.tokens = {h: r for h, r in self.tokens.items() if r.family != family}
+
+    async def revoke_editor(self, editor_id: str) -> None:
+        self.tokens = {h: r for h, r in self.tokens.items() if r.editor_id != editor_id}
+
+
+@dataclass
+class FakeTx:
+    session: Any = None
+    events: list[IntegrationEvent] = field(default_factory=list)
+
+    def emit(self, event: IntegrationEvent) -> None:
+        self.events.append(event)
+
+
+class FakeUnitOfWork:
+    """Commits events only when the work succeeds; rolls the fakes back when it raises."""
+
+    def __init__(self, *stores: Any) -> None:
+        self.stores = stores
+        self.events: list[IntegrationEvent] = []
+
+    async def run(self, work: Callable[[Any], Awaitable[T]]) -> T:
+        saved = [copy.deepcopy(store.__dict__) for store in self.stores]
+        tx = FakeTx()
+        try:
+            result = await work(tx)
+        except BaseException:
+            for store, state in zip(self.stores, saved, strict=True):
+                store.__dict__.update(state)
+            raise
+        self.events.extend(tx.events)
+        return result
+
+
+class FakeRateLimiter:
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = {}
+
+    async def hit(self, key: str, rule: RateLimit) -> RateLimitResult:
+        self.counts[key] = self.counts.get(key, 0) + 1
+        allowed = self.counts[key] <= rule.limit
+        return RateLimitResult(allowed, max(0, rule.limit - self.counts[key]), 0 if allowed else 60)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **kwargs: float) -> None:
+        self.now += timedelta(**kwargs)
+
+
+@dataclass
+class World:
+    articles: FakeArticles
+    sections: FakeSections
+    uow: FakeUnitOfWork
+    clock: Clock
+    service: ArticleService
+    section_service: SectionService
+
+
+@pytest.fixture
+def world() -> World:
+    articles = FakeArticles()
+    sections = FakeSections(SECTIONS)
+    uow = FakeUnitOfWork(articles)
+    clock = Clock()
+    return World(
+        articles=articles,
+        sections=sections,
+        uow=uow,
+        clock=clock,
+        service=ArticleService(uow, articles, sections, clock=clock),
+        section_service=SectionService(sections, articles),
+    )
+
+
+@pytest.fixture
+def editor() -> Principal:
+    return Principal(subject="e1", role="editor", name="Ada Editor")
+
+
+@dataclass
+class AuthWorld:
+    editors: FakeEditors
+    tokens: FakeRefreshTokens
+    limiter: FakeRateLimiter
+    clock: Clock
+    service: AuthService
+    verifier: TokenVerifier
+
+
+@pytest.fixture(scope="session")
+def fast_hasher() -> Any:
+    # OWASP's floor: the cheapest parameters the settings allow, to keep unit tests quick.
+    return password_hasher(19456, 2, 1)
+
+
+@pytest.fixture
+def auth_world(fast_hasher: Any) -> AuthWorld:
+    editors, tokens, limiter, clock = FakeEditors(), FakeRefreshTokens(), FakeRateLimiter(), Clock()
+    clock.now = datetime.now(UTC)
+    issuer = TokenIssuer(
+        DEV_JWT_PRIVATE_KEY,
+        issuer="broadsheet-articles",
+        audience="broadsheet",
+        ttl=timedelta(minutes=15),
+    )
+    service = AuthService(
+        editors,
+        tokens,
+        hasher=fast_hasher,
+        issuer=issuer,
+        limiter=limiter,
+        limits=LoginLimits(per_account=RateLimit(3, 300), per_client=RateLimit(5, 300)),
+        refresh_ttl=timedelta(days=14),
+        clock=clock,
+    )
+    verifier = TokenVerifier(
+        DEV_JWT_PUBLIC_KEY, issuer="broadsheet-articles", audience="broadsheet"
+    )
+    return AuthWorld(editors, tokens, limiter, clock, service, verifier)
