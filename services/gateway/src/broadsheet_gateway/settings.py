@@ -1,0 +1,48 @@
+"""Gateway settings: where the services are, who may set X-Forwarded-For, and the limits."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from broadsheet_shared.settings import ServiceSettings
+
+
+class Settings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore", frozen=True)
+
+    service_name: str = "gateway"
+    port: int = Field(default=8000, ge=1, le=65535)
+    # The gateway has no database; the field exists only because every service has it.
+    mongo_database: str = "broadsheet_gateway"
+
+    articles_url: str = "http://127.0.0.1:8001"
+    comments_url: str = "http://127.0.0.1:8002"
+    notifications_url: str = "http://127.0.0.1:8003"
+
+    # Peers (IPs or CIDRs) whose X-Forwarded-For we believe. Empty: the gateway is the edge.
+    trusted_proxies: list[str] = Field(default_factory=list)
+    cors_allow_origins: list[str] = Field(default_factory=list)
+
+    max_body_bytes: int = Field(default=256_000, ge=1024)
+    max_json_depth: int = Field(default=20, ge=2)
+    post_rate_limit: int = Field(default=30, ge=1)
+    post_rate_window_seconds: int = Field(default=60, ge=1)
+
+    connect_timeout: float = Field(default=2.0, gt=0)
+    read_timeout: float = Field(default=10.0, gt=0)
+    # Slow routes (token issuing hashes a password; feeds render many articles) get longer.
+    slow_read_timeout: float = Field(default=30.0, gt=0)
+    get_retries: int = Field(default=2, ge=0, le=5)
+    pool_max_connections: int = Field(default=200, ge=1)
+    pool_max_keepalive: int = Field(default=100, ge=1)
+    upstream_client: Literal["httpx", "aiohttp"] = "aiohttp"
+
+    comments_page_size: int = Field(default=50, ge=1, le=200)
+    front_page_articles: int = Field(default=30, ge=1, le=100)
+    # Consume comment.approved for the live updates (every replica reads every event).
+    live_updates: bool = True
+    live_heartbeat_seconds: float = Field(default=15.0, gt=0)
+    openapi_cache_seconds: float = Field(default=60.0, ge=0)

@@ -1,0 +1,179 @@
+"""Stand-in upstreams for unit tests: one ASGI app answering as all three services (told apart
+by the port in the Host header), recording what reached it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+SERVICES = {"8001": "articles", "8002": "comments", "8003": "notifications"}
+
+ARTICLE = {
+    "id": "a1",
+    "slug": "talks-resume",
+    "title": "Talks resume in Geneva",
+    "summary": "Diplomats return to the table.",
+    "section": {"slug": "foreign-affairs", "name": "Foreign Affairs"},
+    "tags": ["diplomacy"],
+    "authors": ["Ada Reporter"],
+    "hero_image_url": None,
+    "published_at": "2025-03-01T09:30:00+00:00",
+    "url_path": "/articles/talks-resume",
+    "body_html": "<p>The talks resumed.</p><script>alert(1)</script>",
+    "updated_at": "2025-03-01T09:30:00+00:00",
+    "revision": 1,
+    "comments_open": True,
+}
+
+
+def comment(cid: str, depth: int, parent: str | None, name: str) -> dict[str, Any]:
+    return {
+        "id": cid,
+        "parent_id": parent,
+        "depth": depth,
+        "author_name": name,
+        "body_html": f"<p>Text of {cid}</p>",
+        "created_at": "2025-03-01T10:00:00+00:00",
+        "edited": False,
+        "reply_count": 0,
+        "in_reply_to": None,
+    }
+
+
+@dataclass
+class Upstreams:
+    seen: list[dict[str, Any]] = field(default_factory=list)
+    comments: list[dict[str, Any]] = field(
+        default_factory=lambda: [
+            comment("c1", 0, None, "Alice"),
+            comment("c2", 1, "c1", "Bob"),
+            comment("c3", 0, None, "Carol"),
+        ]
+    )
+    post_status: int = 201
+    post_answer: dict[str, Any] = field(
+        default_factory=lambda: {"id": "c9", "status": "pending", "created_at": "2025-03-01"}
+    )
+
+    def app(self) -> Starlette:
+        async def any_route(request: Request) -> Response:
+            service = SERVICES.get((request.url.port and str(request.url.port)) or "", "?")
+            body = await request.body()
+            self.seen.append(
+                {
+                    "service": service,
+                    "method": request.method,
+                    "path": request.url.path,
+                    "query": request.url.query,
+                    "headers": dict(request.headers),
+                    "body": body,
+                }
+            )
+            return self.answer(service, request, body)
+
+        return Starlette(
+            routes=[
+                Route(
+                    "/{path:path}",
+                    any_route,
+                    methods=["GET", "POST", "PATCH", "DELETE", "PUT", "HEAD"],
+                )
+            ]
+        )
+
+    def answer(self, service: str, request: Request, body: bytes) -> Response:
+        path = request.url.path
+        if path == "/openapi.json":
+            return JSONResponse(
+                {
+                    "openapi": "3.1.0",
+                    "info": {"title": service, "version": "1"},
+                    "paths": {
+                        f"/api/{service}-only": {
+                            "get": {"responses": {"200": {"description": "ok"}}}
+                        },
+                        "/api/articles/{slug}/comments": {
+                            "get": {
+                                "responses": {
+                                    "200": {
+                                        "description": "ok",
+                                        "content": {
+                                            "application/json": {
+                                                "schema": {"$ref": "#/components/schemas/Page"}
+                                            }
+                                        },
+                                    }
+                                }
+                            }
+                        },
+                    },
+                    "components": {
+                        "schemas": {"Page": {"title": f"{service} page", "type": "object"}}
+                    },
+                }
+            )
+        if service == "articles":
+            if path == "/api/sections":
+                return JSONResponse({"items": [ARTICLE["section"]]})
+            if path == "/api/articles":
+                return JSONResponse({"items": [ARTICLE], "next_cursor": None})
+            if path == "/api/articles/talks-resume":
+                return JSONResponse(ARTICLE)
+            if path == "/api/articles/old-slug":
+                return Response(status_code=301, headers={"Location": "/api/articles/talks-resume"})
+            if path == "/api/articles/feed.xml":
+                return Response("<feed/>", media_type="application/atom+xml")
+            if path.startswith("/api/articles/"):
+                return JSONResponse(
+                    {"status": 404, "title": "Not Found"},
+                    status_code=404,
+                    media_type="application/problem+json",
+                )
+        if service == "comments":
+            if path == "/api/comments/counts":
+                return JSONResponse({"counts": {"talks-resume": len(self.comments)}})
+            if path == "/api/articles/talks-resume/comments":
+                if request.method == "POST":
+                    return JSONResponse(self.post_answer, status_code=self.post_status)
+                return JSONResponse(
+                    {
+                        "article": {
+                            "id": "a1",
+                            "slug": "talks-resume",
+                            "title": "t",
+                            "url_path": "/articles/talks-resume",
+                            "comments_open": True,
+                        },
+                        "total": len(self.comments),
+                        "items": self.comments,
+                        "next_cursor": "CURSOR2" if "cursor" not in request.url.query else None,
+                    }
+                )
+        if service == "notifications":
+            if path.startswith("/api/subscriptions/confirm/good"):
+                return JSONResponse(
+                    {"email": "r***@example.com", "article_title": "Talks resume in Geneva"}
+                )
+            if path.startswith("/api/subscriptions/unsubscribe/good"):
+                return JSONResponse({"email": "r***@example.com", "status": "unsubscribed"})
+            if path.startswith("/api/subscriptions/"):
+                return JSONResponse({"status": 404}, status_code=404)
+            if path.endswith("/followers"):
+                return JSONResponse({"status": "confirmation_sent"}, status_code=202)
+        return JSONResponse({"service": service, "path": path})
+
+
+class FailingTransport(httpx.AsyncBaseTransport):
+    def __init__(self, exc: Exception) -> None:
+        self.exc = exc
+        self.calls = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.calls += 1
+        raise self.exc

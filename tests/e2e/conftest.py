@@ -1,0 +1,72 @@
+"""The whole platform for the reader-site tests: the four services as real processes on the
+real Kafka, database and SMTP capture, and one published article to comment on."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+
+from broadsheet_devstack.pytest_plugin import Infra, ServiceFactory
+from broadsheet_devstack.services import DEFAULT_EDITOR_EMAIL, DEFAULT_EDITOR_PASSWORD
+
+
+@dataclass(frozen=True)
+class Platform:
+    gateway_url: str
+    token: str
+    article_slug: str
+    factory: ServiceFactory
+
+
+def _wait_for(check: object, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():  # type: ignore[operator]
+            return
+        time.sleep(0.1)
+    raise AssertionError("condition not met in time")
+
+
+@pytest.fixture(scope="session")
+def platform(infra: Infra) -> Iterator[Platform]:
+    factory = ServiceFactory(infra, f"e{secrets.token_hex(4)}")
+    try:
+        for name in ("articles", "comments", "notifications"):
+            factory(name)
+        gateway = factory("gateway")
+        with httpx.Client(base_url=gateway.url, timeout=30) as client:
+            token = client.post(
+                "/api/auth/token",
+                data={"username": DEFAULT_EDITOR_EMAIL, "password": DEFAULT_EDITOR_PASSWORD},
+            ).json()["access_token"]
+            auth = {"Authorization": f"Bearer {token}"}
+            section = client.post(
+                "/api/editor/sections", json={"name": "Foreign Affairs"}, headers=auth
+            )
+            assert section.status_code in (201, 409), section.text
+            created = client.post(
+                "/api/editor/articles",
+                json={
+                    "title": "Talks resume in Geneva",
+                    "body": "The talks resumed on Monday.\n\nBoth sides were hopeful.",
+                    "section": "Foreign Affairs",
+                    "summary": "Diplomats return to the table.",
+                    "authors": ["Ada Reporter"],
+                },
+                headers=auth,
+            )
+            assert created.status_code == 201, created.text
+            article = created.json()
+            published = client.post(f"/api/editor/articles/{article['id']}/publish", headers=auth)
+            assert published.status_code == 200, published.text
+            slug = published.json()["slug"]
+            # The comments service learns of the article from its event.
+            _wait_for(lambda: client.get(f"/api/articles/{slug}/comments").status_code == 200, 60)
+        yield Platform(gateway.url, token, slug, factory)
+    finally:
+        factory.stop_all()
