@@ -1,0 +1,315 @@
+"""HTTP routes. Public reading and posting, the author's edits, and staff moderation."""
+
+from __future__ import annotations
+
+import ipaddress
+from datetime import timedelta
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
+from pydantic import ValidationError
+
+from broadsheet_comments.domain import Comment, Sort, Status
+from broadsheet_comments.repository import Ban
+from broadsheet_comments.schemas import (
+    ArticleOut,
+    BanCreate,
+    BanOut,
+    BansOut,
+    CommentCreate,
+    CommentEdit,
+    CommentOut,
+    CountOut,
+    CountsOut,
+    PostedComment,
+    QueueOut,
+    RecentArticle,
+    RecentComment,
+    RecentOut,
+    StaffComment,
+    ThreadOut,
+)
+from broadsheet_comments.service import CommentsService
+from broadsheet_comments.settings import Settings
+from broadsheet_shared.auth import StaffPrincipal
+from broadsheet_shared.http.problems import Problem
+
+public_router = APIRouter(tags=["comments"])
+staff_router = APIRouter(prefix="/api/editor/comments", tags=["moderation"])
+
+
+def get_service(request: Request) -> CommentsService:
+    service: CommentsService = request.app.state.service
+    return service
+
+
+def client_identity(request: Request) -> str:
+    """The TCP peer; or the last X-Forwarded-For hop when the peer is a trusted proxy."""
+    settings: Settings = request.app.state.settings
+    peer = request.client.host if request.client else "unknown"
+    if peer in settings.trusted_proxies:
+        forwarded = request.headers.get("x-forwarded-for", "")
+        hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
+        if hops:
+            try:
+                return str(ipaddress.ip_address(hops[-1]))
+            except ValueError:
+                pass  # a malformed header is ignored, not trusted
+    return peer
+
+
+Service = Annotated[CommentsService, Depends(get_service)]
+Client = Annotated[str, Depends(client_identity)]
+Slug = Annotated[str, Path(min_length=1, max_length=200)]
+CommentId = Annotated[str, Path(min_length=1, max_length=64)]
+EditToken = Annotated[str | None, Header(alias="X-Edit-Token", max_length=500)]
+
+_FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+_create_schema = CommentCreate.model_json_schema()
+_POST_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": _create_schema},
+            "application/x-www-form-urlencoded": {"schema": _create_schema},
+        },
+    }
+}
+
+
+def comment_out(comment: Comment) -> CommentOut:
+    return CommentOut(
+        id=comment.id,
+        parent_id=comment.parent_id,
+        depth=comment.display_depth,
+        author_name=comment.author_name,
+        body_html=comment.body_html,
+        created_at=comment.created_at,
+        edited=comment.edited_at is not None,
+        reply_count=comment.reply_count,
+        in_reply_to=comment.in_reply_to,
+    )
+
+
+def staff_comment(comment: Comment) -> StaffComment:
+    return StaffComment(
+        id=comment.id,
+        article_id=comment.article_id,
+        parent_id=comment.parent_id,
+        author_name=comment.author_name,
+        author_email=comment.author_email,
+        client=comment.client,
+        status=comment.status,
+        body_markdown=comment.body_markdown,
+        body_html=comment.body_html,
+        created_at=comment.created_at,
+        edited=comment.edited_at is not None,
+        moderation_reasons=list(comment.moderation_reasons),
+    )
+
+
+def ban_out(ban: Ban) -> BanOut:
+    return BanOut(id=ban.id, kind=ban.kind, value=ban.value, until=ban.until, reason=ban.reason)
+
+
+async def _comment_input(request: Request) -> CommentCreate:
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    raw: Any
+    if content_type == "application/json" or content_type.endswith("+json"):
+        try:
+            raw = await request.json()
+        except ValueError:
+            raise Problem(422, "The body is not valid JSON.") from None
+    elif content_type in _FORM_TYPES:
+        form = await request.form()
+        raw = {key: value for key, value in form.items() if isinstance(value, str)}
+    else:
+        raise Problem(415, "Send the comment as JSON or as an HTML form.")
+    if not isinstance(raw, dict):
+        raise Problem(422, "The body must be an object.")
+    try:
+        return CommentCreate.model_validate(raw)
+    except ValidationError as exc:
+        errors = [
+            {"loc": ["body", *map(str, error["loc"])], "msg": error["msg"], "type": error["type"]}
+            for error in exc.errors()
+        ]
+        raise Problem(422, "The comment is not valid.", errors=errors) from None
+
+
+# --- public -----------------------------------------------------------------------------------
+
+
+@public_router.get("/api/articles/{slug}/comments", response_model=ThreadOut)
+async def list_comments(
+    slug: Slug,
+    service: Service,
+    sort: Sort = "oldest",
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+) -> ThreadOut:
+    page = await service.thread(slug, sort=sort, cursor=cursor, limit=limit)
+    article = page.article
+    return ThreadOut(
+        article=ArticleOut(
+            id=article.article_id,
+            slug=article.slug,
+            title=article.title,
+            url_path=article.url_path,
+            comments_open=article.comments_open,
+        ),
+        total=article.comment_count,
+        items=[comment_out(comment) for comment in page.items],
+        next_cursor=page.next_cursor,
+    )
+
+
+@public_router.post(
+    "/api/articles/{slug}/comments",
+    status_code=201,
+    response_model=PostedComment,
+    openapi_extra=_POST_BODY,
+    responses={
+        404: {"description": "Unknown article"},
+        409: {"description": "Comments are closed"},
+        413: {"description": "Body too large"},
+        422: {"description": "Invalid fields or a banned word"},
+        429: {"description": "Rate-limited"},
+    },
+)
+async def post_comment(
+    slug: Slug,
+    request: Request,
+    service: Service,
+    client: Client,
+    idempotency_key: Annotated[
+        str | None, Header(alias="Idempotency-Key", min_length=1, max_length=200)
+    ] = None,
+) -> PostedComment:
+    command = await _comment_input(request)
+    posted = await service.post(slug, command, client=client, idempotency_key=idempotency_key)
+    return PostedComment(
+        id=posted.comment.id,
+        status="approved" if posted.public_status == "approved" else "pending",
+        created_at=posted.comment.created_at,
+        edit_token=posted.edit_token,
+        edit_token_expires_at=posted.edit_token_expires_at,
+    )
+
+
+@public_router.patch("/api/articles/{slug}/comments/{comment_id}", response_model=CommentOut)
+async def edit_comment(
+    slug: Slug, comment_id: CommentId, edit: CommentEdit, service: Service, token: EditToken = None
+) -> CommentOut:
+    return comment_out(await service.edit(slug, comment_id, token, edit.body))
+
+
+@public_router.delete("/api/articles/{slug}/comments/{comment_id}", status_code=204)
+async def delete_comment(
+    slug: Slug, comment_id: CommentId, service: Service, token: EditToken = None
+) -> Response:
+    await service.delete_own(slug, comment_id, token)
+    return Response(status_code=204)
+
+
+@public_router.get("/api/articles/{slug}/comments/count", response_model=CountOut)
+async def count_comments(slug: Slug, service: Service) -> CountOut:
+    article = await service.count(slug)
+    return CountOut(article_slug=article.slug, count=article.comment_count)
+
+
+@public_router.get("/api/comments/counts", response_model=CountsOut)
+async def count_many(
+    service: Service,
+    article: Annotated[list[str], Query(max_length=100)] = [],  # noqa: B006
+) -> CountsOut:
+    slugs = [slug for slug in article if 0 < len(slug) <= 200]
+    return CountsOut(counts=await service.counts(slugs))
+
+
+@public_router.get("/api/comments/recent", response_model=RecentOut)
+async def recent_comments(
+    service: Service, limit: Annotated[int, Query(ge=1, le=50)] = 10
+) -> RecentOut:
+    entries = await service.recent(limit)
+    return RecentOut(
+        items=[
+            RecentComment(
+                id=entry.comment.id,
+                article=RecentArticle(
+                    slug=entry.article.slug,
+                    title=entry.article.title,
+                    url_path=entry.article.url_path,
+                ),
+                author_name=entry.comment.author_name,
+                excerpt=entry.comment.excerpt,
+                created_at=entry.comment.created_at,
+                url_path=f"{entry.article.url_path}#comment-{entry.comment.id}",
+            )
+            for entry in entries
+        ]
+    )
+
+
+# --- staff ------------------------------------------------------------------------------------
+
+
+@staff_router.get("", response_model=QueueOut)
+async def moderation_queue(
+    _: StaffPrincipal,
+    service: Service,
+    status: Status = "pending",
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+) -> QueueOut:
+    found, next_cursor = await service.queue(status, cursor, limit)
+    return QueueOut(items=[staff_comment(comment) for comment in found], next_cursor=next_cursor)
+
+
+def _moderation_route(action: Literal["approve", "reject", "spam"]) -> None:
+    async def route(comment_id: CommentId, _: StaffPrincipal, service: Service) -> StaffComment:
+        return staff_comment(await service.moderate(comment_id, action))
+
+    route.__name__ = f"{action}_comment"
+    staff_router.add_api_route(
+        f"/{{comment_id}}/{action}",
+        route,
+        methods=["POST"],
+        response_model=StaffComment,
+        name=f"{action}_comment",
+    )
+
+
+for _action in ("approve", "reject", "spam"):
+    _moderation_route(_action)  # type: ignore[arg-type]
+
+
+@staff_router.delete("/{comment_id}", status_code=204)
+async def staff_delete_comment(
+    comment_id: CommentId, _: StaffPrincipal, service: Service
+) -> Response:
+    await service.moderate(comment_id, "delete")
+    return Response(status_code=204)
+
+
+@staff_router.get("/bans", response_model=BansOut)
+async def list_bans(_: StaffPrincipal, service: Service) -> BansOut:
+    return BansOut(items=[ban_out(ban) for ban in await service.bans()])
+
+
+@staff_router.post("/bans", status_code=201, response_model=BanOut)
+async def create_ban(ban: BanCreate, principal: StaffPrincipal, service: Service) -> BanOut:
+    created = await service.ban(
+        ban.kind, ban.value, timedelta(minutes=ban.duration_minutes), ban.reason, principal
+    )
+    return ban_out(created)
+
+
+@staff_router.delete("/bans/{ban_id}", status_code=204)
+async def delete_ban(
+    ban_id: Annotated[str, Path(min_length=1, max_length=400)],
+    _: StaffPrincipal,
+    service: Service,
+) -> Response:
+    await service.unban(ban_id)
+    return Response(status_code=204)

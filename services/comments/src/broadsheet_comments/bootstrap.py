@@ -1,0 +1,92 @@
+"""The composition root: settings in, a wired container out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from uuid import UUID
+
+from broadsheet_comments.consumers import Effects, build_router
+from broadsheet_comments.domain import ModerationPolicy
+from broadsheet_comments.repository import (
+    INDEXES,
+    MongoArticleRepository,
+    MongoBanRepository,
+    MongoCommentRepository,
+)
+from broadsheet_comments.service import ArticleProjection, CommentsService, Limits
+from broadsheet_comments.settings import Settings
+from broadsheet_comments.tokens import EditTokens
+from broadsheet_shared.auth import TokenVerifier
+from broadsheet_shared.inbox import handle_once
+from broadsheet_shared.kafka.router import EventRouter
+from broadsheet_shared.ratelimit import MongoRateLimiter, RateLimit
+from broadsheet_shared.runtime import ServiceRuntime
+
+
+@dataclass
+class Container:
+    settings: Settings
+    runtime: ServiceRuntime
+    articles: MongoArticleRepository
+    comments: MongoCommentRepository
+    bans: MongoBanRepository
+    service: CommentsService
+    projection: ArticleProjection
+    router: EventRouter
+    token_verifier: TokenVerifier
+
+
+def policy_from(settings: Settings) -> ModerationPolicy:
+    return ModerationPolicy(
+        max_links=settings.max_links,
+        suspect_words=tuple(settings.suspect_words),
+        banned_words=tuple(settings.banned_words),
+        premoderate_first_time=settings.premoderate_first_time,
+    )
+
+
+def bootstrap(settings: Settings) -> Container:
+    runtime = ServiceRuntime(settings, indexes=INDEXES)
+    articles = MongoArticleRepository(runtime.db)
+    comments = MongoCommentRepository(runtime.db)
+    bans = MongoBanRepository(runtime.db)
+    window = settings.rate_limit_window_seconds
+    service = CommentsService(
+        articles=articles,
+        comments=comments,
+        bans=bans,
+        uow=runtime.uow,
+        limiter=MongoRateLimiter(runtime.db),
+        policy=policy_from(settings),
+        tokens=EditTokens(
+            settings.signing_secret.get_secret_value(),
+            timedelta(seconds=settings.edit_window_seconds),
+        ),
+        limits=Limits(
+            per_client=RateLimit(settings.rate_limit_per_client, window),
+            per_email=RateLimit(settings.rate_limit_per_email, window),
+            duplicate_window=timedelta(seconds=settings.duplicate_window_seconds),
+        ),
+    )
+    projection = ArticleProjection(articles)
+
+    async def once(handler: str, event_id: UUID, effects: Effects) -> bool:
+        ran: bool = await handle_once(
+            runtime.mongo, runtime.db, handler=handler, event_id=event_id, effects=effects
+        )
+        return ran
+
+    return Container(
+        settings=settings,
+        runtime=runtime,
+        articles=articles,
+        comments=comments,
+        bans=bans,
+        service=service,
+        projection=projection,
+        router=build_router(projection, once),
+        token_verifier=TokenVerifier(
+            settings.jwt_public_key, issuer=settings.jwt_issuer, audience=settings.jwt_audience
+        ),
+    )

@@ -1,0 +1,40 @@
+"""The ASGI app: ``uvicorn --factory broadsheet_comments.main:create_app``."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from broadsheet_comments.api import public_router, staff_router
+from broadsheet_comments.bootstrap import bootstrap
+from broadsheet_comments.settings import Settings
+from broadsheet_shared.http.app import create_service_app
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    container = bootstrap(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await container.runtime.start(container.router)
+        try:
+            yield
+        finally:
+            await container.runtime.stop()
+
+    app: FastAPI = create_service_app(
+        settings,
+        title="Broadsheet comments",
+        description="Threaded comments on published articles, moderation and counts.",
+        lifespan=lifespan,
+        routers=[public_router, staff_router],
+        max_body_bytes=settings.max_request_bytes,
+    )
+    app.state.container = container
+    app.state.service = container.service
+    app.state.readiness_checks = container.runtime.readiness_checks()
+    app.state.token_verifier = container.token_verifier
+    return app

@@ -1,0 +1,61 @@
+"""Comment text to safe HTML: a Markdown subset rendered by markdown-it-py, then sanitized by nh3.
+
+Two layers on purpose: the renderer never emits raw HTML (``html`` is off and dangerous link
+schemes are refused), and the sanitizer's allow-list removes whatever a renderer bug lets
+through. Author names are plain text: tags and angle brackets are stripped, so no renderer that
+forgets to escape can turn one into markup.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+
+import nh3
+from markdown_it import MarkdownIt
+
+ALLOWED_TAGS = frozenset(
+    {"p", "br", "em", "strong", "a", "code", "pre", "blockquote", "ul", "ol", "li", "s", "del"}
+)
+# "*" overrides ammonia's default generic attributes (lang, title): nothing beyond href.
+ALLOWED_ATTRIBUTES: dict[str, set[str]] = {"a": {"href"}, "*": set()}
+URL_SCHEMES = frozenset({"http", "https", "mailto"})
+LINK_REL = "nofollow ugc noopener"
+
+_markdown = (
+    MarkdownIt("commonmark", {"html": False, "linkify": False, "breaks": True})
+    .enable("strikethrough")
+    # Headings, images, rules and tables do not belong in a comment.
+    .disable(["heading", "lheading", "image", "hr"])
+)
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def sanitize_html(fragment: str) -> str:
+    return nh3.clean(
+        fragment,
+        tags=set(ALLOWED_TAGS),
+        attributes={tag: set(attrs) for tag, attrs in ALLOWED_ATTRIBUTES.items()},
+        url_schemes=set(URL_SCHEMES),
+        link_rel=LINK_REL,
+        strip_comments=True,
+    )
+
+
+def render_body(markdown: str) -> str:
+    return sanitize_html(_markdown.render(clean_text(markdown))).strip()
+
+
+def clean_text(text: str) -> str:
+    """NFC, no control characters other than newlines and tabs, Windows newlines unified."""
+    text = unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
+    return _CONTROL.sub("", text)
+
+
+def plain_name(name: str) -> str:
+    """An author name as plain text: no tags, no angle brackets, whitespace collapsed."""
+    stripped = html.unescape(nh3.clean(clean_text(name), tags=set()))
+    stripped = stripped.replace("<", "").replace(">", "")
+    return " ".join(stripped.split())

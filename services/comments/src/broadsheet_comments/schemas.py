@@ -1,0 +1,180 @@
+"""Request and response bodies of the comments API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
+
+from broadsheet_comments.domain import MAX_AUTHOR_NAME, MAX_BODY, Status
+from broadsheet_comments.rendering import clean_text, plain_name
+
+HONEYPOT_FIELD = "website"
+
+
+def _blank_to_none(value: Any) -> Any:
+    # HTML forms send empty strings for fields left empty.
+    if isinstance(value, str) and not value.strip():
+        return None
+    return value
+
+
+class CommentCreate(BaseModel):
+    model_config = ConfigDict(extra="ignore", str_max_length=20_000)
+
+    author_name: str = Field(min_length=1, max_length=MAX_AUTHOR_NAME)
+    author_email: EmailStr | None = Field(
+        default=None, description="Never shown; needed for reply notifications."
+    )
+    body: str = Field(min_length=1, max_length=MAX_BODY, description="A Markdown subset.")
+    parent_id: str | None = Field(default=None, max_length=64)
+    notify_replies: bool = False
+    website: str | None = Field(
+        default=None, max_length=500, description="Honeypot: people leave it empty."
+    )
+
+    @field_validator("author_email", "parent_id", "website", mode="before")
+    @classmethod
+    def _empty_is_missing(cls, value: Any) -> Any:
+        return _blank_to_none(value)
+
+    @field_validator("author_name")
+    @classmethod
+    def _plain_name(cls, value: str) -> str:
+        name = plain_name(value)
+        if not name:
+            raise ValueError("author_name must contain visible text")
+        return name
+
+    @field_validator("body")
+    @classmethod
+    def _body_text(cls, value: str) -> str:
+        body = clean_text(value).strip()
+        if not body:
+            raise ValueError("body must contain visible text")
+        return body
+
+    @model_validator(mode="after")
+    def _email_for_notifications(self) -> CommentCreate:
+        if self.notify_replies and self.author_email is None:
+            raise ValueError("author_email is required when notify_replies is true")
+        return self
+
+
+class CommentEdit(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    body: str = Field(min_length=1, max_length=MAX_BODY)
+
+    @field_validator("body")
+    @classmethod
+    def _body_text(cls, value: str) -> str:
+        body = clean_text(value).strip()
+        if not body:
+            raise ValueError("body must contain visible text")
+        return body
+
+
+class PostedComment(BaseModel):
+    id: str
+    status: Literal["approved", "pending"]
+    created_at: datetime
+    edit_token: str
+    edit_token_expires_at: datetime
+
+
+class CommentOut(BaseModel):
+    id: str
+    parent_id: str | None
+    depth: Annotated[int, Field(ge=0, le=4, description="Display depth, capped at 5 levels.")]
+    author_name: str
+    body_html: str
+    created_at: datetime
+    edited: bool
+    reply_count: int
+    in_reply_to: str | None = Field(description="The parent's author when depth was capped.")
+
+
+class ArticleOut(BaseModel):
+    id: str
+    slug: str
+    title: str
+    url_path: str
+    comments_open: bool
+
+
+class ThreadOut(BaseModel):
+    article: ArticleOut
+    total: int
+    items: list[CommentOut]
+    next_cursor: str | None
+
+
+class CountOut(BaseModel):
+    article_slug: str
+    count: int
+
+
+class CountsOut(BaseModel):
+    counts: dict[str, int]
+
+
+class RecentArticle(BaseModel):
+    slug: str
+    title: str
+    url_path: str
+
+
+class RecentComment(BaseModel):
+    id: str
+    article: RecentArticle
+    author_name: str
+    excerpt: str
+    created_at: datetime
+    url_path: str = Field(description="The comment's anchor on the article page.")
+
+
+class RecentOut(BaseModel):
+    items: list[RecentComment]
+
+
+class StaffComment(BaseModel):
+    id: str
+    article_id: str
+    parent_id: str | None
+    author_name: str
+    author_email: str | None
+    client: str
+    status: Status
+    body_markdown: str
+    body_html: str
+    created_at: datetime
+    edited: bool
+    moderation_reasons: list[str]
+
+
+class QueueOut(BaseModel):
+    items: list[StaffComment]
+    next_cursor: str | None
+
+
+class BanCreate(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    kind: Literal["email", "client"]
+    value: str = Field(min_length=1, max_length=320, description="An email or client address.")
+    duration_minutes: int = Field(default=24 * 60, ge=1, le=366 * 24 * 60)
+    reason: str = Field(default="", max_length=500)
+
+
+class BanOut(BaseModel):
+    id: str
+    kind: Literal["email", "client"]
+    value: str = Field(description="The client address, or the hash of the banned email.")
+    until: datetime
+    reason: str
+
+
+class BansOut(BaseModel):
+    items: list[BanOut]

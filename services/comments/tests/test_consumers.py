@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from broadsheet_shared.events import (
+    ArticleData,
+    ArticleDeletedV1,
+    ArticlePublishedV1,
+    ArticleRef,
+    ArticleUnpublishedV1,
+    ArticleUpdatedV1,
+    SectionRef,
+)
+
+pytestmark = pytest.mark.unit
+
+
+def data(slug: str = "hello", revision: int = 1, **changes: Any) -> ArticleData:
+    fields: dict[str, Any] = {
+        "article_id": "a1",
+        "slug": slug,
+        "title": "Hello",
+        "section": SectionRef(slug="foreign-affairs", name="Foreign Affairs"),
+        "url_path": f"/articles/{slug}",
+        "comments_open": True,
+        "published_at": datetime(2025, 1, 1, tzinfo=UTC),
+        "revision": revision,
+    }
+    fields.update(changes)
+    return ArticleData(**fields)
+
+
+async def test_published_article_accepts_comments(world: Any) -> None:
+    await world.router.dispatch(ArticlePublishedV1(subject="a1", data=data()))
+    article = await world.articles.by_slug("hello")
+    assert article.accepts_comments
+    assert article.section_slug == "foreign-affairs"
+
+
+async def test_renamed_article_keeps_old_slugs(world: Any) -> None:
+    await world.router.dispatch(ArticlePublishedV1(subject="a1", data=data()))
+    await world.router.dispatch(ArticleUpdatedV1(subject="a1", data=data("hi", 2)))
+    old = await world.articles.by_slug("hello")
+    assert old is not None
+    assert old.slug == "hi"
+    assert "hello" in old.previous_slugs
+
+
+async def test_late_older_revision_changes_nothing(world: Any) -> None:
+    await world.router.dispatch(ArticleUpdatedV1(subject="a1", data=data("new", 3)))
+    await world.router.dispatch(ArticleUpdatedV1(subject="a1", data=data("old", 2)))
+    assert (await world.articles.by_id("a1")).slug == "new"
+
+
+async def test_unpublish_hides_and_delete_forgets(world: Any) -> None:
+    ref = ArticleRef(article_id="a1", slug="hello", url_path="/articles/hello")
+    await world.router.dispatch(ArticlePublishedV1(subject="a1", data=data()))
+    await world.router.dispatch(ArticleUnpublishedV1(subject="a1", data=ref))
+    assert not (await world.articles.by_id("a1")).published
+    await world.router.dispatch(ArticleDeletedV1(subject="a1", data=ref))
+    assert await world.articles.by_id("a1") is None
+
+
+async def test_a_redelivered_event_is_handled_once(world: Any) -> None:
+    event = ArticlePublishedV1(subject="a1", data=data())
+    await world.router.dispatch(event)
+    world.articles.rows["a1"] = world.articles.rows["a1"].__class__(
+        **{**world.articles.rows["a1"].__dict__, "title": "changed locally"}
+    )
+    await world.router.dispatch(event)
+    assert (await world.articles.by_id("a1")).title == "changed locally"

@@ -1,0 +1,143 @@
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from broadsheet_comments.domain import (
+    BannedContent,
+    Comment,
+    InvalidTransition,
+    ModerationPolicy,
+    Signals,
+    count_links,
+    excerpt,
+    moderate,
+    thread_order,
+)
+
+pytestmark = pytest.mark.unit
+
+T0 = datetime(2025, 1, 1, tzinfo=UTC)
+
+
+def make(cid: str, parent: Comment | None = None, minute: int = 0, name: str = "A") -> Comment:
+    return Comment(
+        id=cid,
+        article_id="a1",
+        parent_id=parent.id if parent else None,
+        root_id=parent.root_id if parent else cid,
+        depth=parent.depth + 1 if parent else 0,
+        author_name=name,
+        author_email=None,
+        author_email_hash=None,
+        body_markdown="x",
+        body_html="<p>x</p>",
+        body_hash="h",
+        status="approved",
+        created_at=T0 + timedelta(minutes=minute),
+        client="c",
+        parent_author_name=parent.author_name if parent else None,
+    )
+
+
+def test_thread_order_is_depth_first_with_oldest_reply_first() -> None:
+    r1, r2 = make("r1", minute=0), make("r2", minute=1)
+    a = make("a", r1, minute=5)
+    b = make("b", r1, minute=2)
+    b1 = make("b1", b, minute=3)
+    c = make("c", r2, minute=4)
+    ordered = thread_order([r1, r2], [a, c, b1, b])
+    assert [x.id for x in ordered] == ["r1", "b", "b1", "a", "r2", "c"]
+
+
+def test_replies_to_hidden_comments_are_left_out() -> None:
+    root = make("r")
+    hidden = make("h", root)
+    orphan = make("o", hidden)
+    assert [x.id for x in thread_order([root], [orphan])] == ["r"]
+
+
+def test_display_depth_is_capped_at_five_levels_and_names_the_parent() -> None:
+    chain = [make("c0", name="N0")]
+    for level in range(1, 8):
+        chain.append(make(f"c{level}", chain[-1], minute=level, name=f"N{level}"))
+    assert [c.display_depth for c in chain] == [0, 1, 2, 3, 4, 4, 4, 4]
+    assert [c.in_reply_to for c in chain[:5]] == [None] * 5
+    assert chain[5].in_reply_to == "N4"
+    assert chain[7].in_reply_to == "N6"
+
+
+def test_deep_threads_do_not_hit_the_recursion_limit() -> None:
+    chain = [make("c0")]
+    for level in range(1, 3000):
+        chain.append(make(f"c{level}", chain[-1], minute=level))
+    assert len(thread_order([chain[0]], chain[1:])) == 3000
+
+
+def test_policy_approves_plain_comments() -> None:
+    assert ModerationPolicy().judge("Ann", "Nice piece.", Signals()).status == "approved"
+
+
+@pytest.mark.parametrize(
+    ("body", "signals", "reason"),
+    [
+        ("see http://a.com http://b.com www.c.com", Signals(), "links"),
+        ("buy cheap viagra now", Signals(), "suspect_word"),
+        ("Nice piece.", Signals(duplicate=True), "duplicate"),
+        ("Nice piece.", Signals(first_time=True), "first_time"),
+    ],
+)
+def test_policy_holds_when_a_signal_fires(body: str, signals: Signals, reason: str) -> None:
+    policy = ModerationPolicy(suspect_words=("viagra",), premoderate_first_time=True)
+    verdict = policy.judge("Ann", body, signals)
+    assert verdict.status == "pending"
+    assert reason in verdict.reasons
+
+
+def test_two_links_are_fine() -> None:
+    body = "[one](http://a.com) and http://b.com"
+    assert count_links(body) == 2
+    assert ModerationPolicy().judge("Ann", body, Signals()).status == "approved"
+
+
+def test_first_time_only_matters_when_premoderation_is_on() -> None:
+    verdict = ModerationPolicy().judge("Ann", "hi", Signals(first_time=True))
+    assert verdict.status == "approved"
+
+
+def test_banned_words_refuse_whole_words_only() -> None:
+    policy = ModerationPolicy(banned_words=("ass",))
+    with pytest.raises(BannedContent):
+        policy.judge("Ann", "You ASS!", Signals())
+    assert policy.judge("Ann", "A classic passage.", Signals()).status == "approved"
+    with pytest.raises(BannedContent):
+        policy.judge("ass", "hello", Signals())
+
+
+def test_honeypot_is_spam_before_anything_else() -> None:
+    policy = ModerationPolicy(banned_words=("ass",))
+    assert policy.judge("Ann", "ass", Signals(honeypot=True)).status == "spam"
+
+
+def test_moderation_transitions() -> None:
+    pending = replace(make("p"), status="pending", author_email="a@b.c", notify_replies=True)
+    approved = moderate(pending, "approve", T0)
+    assert approved.status == "approved"
+    assert approved.approved_at == T0
+    assert moderate(approved, "approve", T0) is approved
+    deleted = moderate(approved, "delete", T0)
+    assert deleted.status == "deleted"
+    assert deleted.author_email is None
+    assert not deleted.notify_replies
+    with pytest.raises(InvalidTransition):
+        moderate(deleted, "approve", T0)
+    assert moderate(pending, "spam", T0).status == "spam"
+
+
+def test_excerpt_flattens_and_shortens() -> None:
+    assert excerpt("a\n\n b") == "a b"
+    long = excerpt("word " * 100, 20)
+    assert len(long) <= 20
+    assert long.endswith("…")

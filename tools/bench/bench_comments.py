@@ -1,0 +1,247 @@
+"""Benchmark: comment thread reads at 10, 1,000 and 10,000 comments, and comment POSTs.
+
+Starts Kafka, the database and SMTP capture (devstack launchers) and the comments service under
+uvicorn (one worker). Publishes three articles as ``article.published`` events, seeds their
+threads straight into the service's database (60 % top-level comments, the rest replies in
+their trees), then measures ``GET /api/articles/{slug}/comments?limit=50`` on pages spread over
+the whole thread (closed loop, one keep-alive connection) and ``POST`` throughput with 16
+concurrent clients. Target: p99 at 10,000 comments <= 1.5 x p99 at 10. Prints JSON + Markdown.
+
+    uv run python tools/bench/bench_comments.py [--requests 300] [--post-seconds 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import secrets
+import statistics
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+from pymongo import AsyncMongoClient
+
+from broadsheet_comments.domain import Comment, body_fingerprint
+from broadsheet_comments.rendering import render_body
+from broadsheet_comments.repository import ARTICLES, COMMENTS, _comment_doc
+from broadsheet_shared.events import ArticleData, ArticlePublishedV1, SectionRef, topics
+from broadsheet_shared.kafka.producer import EventProducer
+
+SIZES = (10, 1_000, 10_000)
+PAGE = 50
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[max(0, int(len(ordered) * fraction) - 1)]
+
+
+def thread_docs(article_id: str, size: int) -> list[dict[str, Any]]:
+    rng = random.Random(size)
+    start = datetime(2025, 1, 1, tzinfo=UTC)
+    body = "A considered reply about the *article*, with [a link](https://example.com)."
+    html = render_body(body)
+    comments: list[Comment] = []
+    for n in range(size):
+        parent = rng.choice(comments) if comments and rng.random() < 0.4 else None
+        cid = f"{n:08x}{secrets.token_hex(8)}"
+        comments.append(
+            Comment(
+                id=cid,
+                article_id=article_id,
+                parent_id=parent.id if parent else None,
+                root_id=parent.root_id if parent else cid,
+                depth=parent.depth + 1 if parent else 0,
+                author_name=f"Reader {n}",
+                author_email=None,
+                author_email_hash=None,
+                body_markdown=body,
+                body_html=html,
+                body_hash=body_fingerprint(f"{body}{n}"),
+                status="approved",
+                created_at=start + timedelta(seconds=n),
+                client="10.0.0.1",
+                approved_at=start + timedelta(seconds=n),
+                parent_author_name=parent.author_name if parent else None,
+            )
+        )
+    return [_comment_doc(comment) for comment in comments]
+
+
+async def seed(env: dict[str, str], prefix: str) -> dict[int, str]:
+    producer = EventProducer(env["KAFKA_BOOTSTRAP_SERVERS"], "bench")
+    await producer.start()
+    slugs = {}
+    try:
+        for size in SIZES:
+            slug = f"thread-{size}"
+            slugs[size] = slug
+            event = ArticlePublishedV1(
+                subject=f"id-{slug}",
+                data=ArticleData(
+                    article_id=f"id-{slug}",
+                    slug=slug,
+                    title=f"Thread of {size}",
+                    section=SectionRef(slug="bench", name="Bench"),
+                    url_path=f"/articles/{slug}",
+                    comments_open=True,
+                    published_at=datetime.now(UTC),
+                    revision=1,
+                ),
+            )
+            await producer.publish(event, f"{prefix}.{topics.ARTICLES}")
+    finally:
+        await producer.stop()
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(env["MONGO_URL"], tz_aware=True)
+    db = client[env["COMMENTS_MONGO_DATABASE"]]
+    deadline = time.monotonic() + 60
+    while await db[ARTICLES].count_documents({}) < len(SIZES):
+        if time.monotonic() > deadline:
+            raise SystemExit("the service did not project the articles")
+        await asyncio.sleep(0.1)
+    for size, slug in slugs.items():
+        docs = thread_docs(f"id-{slug}", size)
+        for start in range(0, len(docs), 1000):
+            await db[COMMENTS].insert_many(docs[start : start + 1000])
+        replies: dict[str, int] = {}
+        for doc in docs:
+            if doc["parent_id"]:
+                replies[doc["parent_id"]] = replies.get(doc["parent_id"], 0) + 1
+        for parent, count in replies.items():
+            await db[COMMENTS].update_one({"_id": parent}, {"$set": {"reply_count": count}})
+        await db[ARTICLES].update_one({"_id": f"id-{slug}"}, {"$set": {"comment_count": size}})
+    await client.close()
+    return slugs
+
+
+async def measure_reads(url: str, slug: str, requests: int) -> dict[str, Any]:
+    async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+        # Walk the whole thread once to know a cursor for every page.
+        cursors: list[str | None] = [None]
+        while True:
+            params = {"limit": PAGE, "cursor": cursors[-1]} if cursors[-1] else {"limit": PAGE}
+            page = (await client.get(f"/api/articles/{slug}/comments", params=params)).json()
+            if not page["next_cursor"]:
+                break
+            cursors.append(page["next_cursor"])
+        rng = random.Random(1)
+        latencies = []
+        for _ in range(20):  # warm-up
+            await client.get(f"/api/articles/{slug}/comments?limit={PAGE}")
+        for _ in range(requests):
+            cursor = rng.choice(cursors)
+            params = {"limit": PAGE, **({"cursor": cursor} if cursor else {})}
+            started = time.perf_counter()
+            response = await client.get(f"/api/articles/{slug}/comments", params=params)
+            latencies.append((time.perf_counter() - started) * 1000)
+            response.raise_for_status()
+    return {
+        "pages": len(cursors),
+        "requests": requests,
+        "p50_ms": round(statistics.median(latencies), 2),
+        "p99_ms": round(percentile(latencies, 0.99), 2),
+    }
+
+
+async def measure_posts(url: str, slug: str, seconds: float) -> dict[str, Any]:
+    latencies: list[float] = []
+    errors = 0
+    stop = time.monotonic() + seconds
+
+    async def worker(n: int) -> None:
+        nonlocal errors
+        async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+            i = 0
+            while time.monotonic() < stop:
+                i += 1
+                body = {"author_name": f"Bench {n}", "body": f"Comment {n}-{i} on the story."}
+                headers = {"X-Forwarded-For": f"10.1.{n}.{i % 250 + 1}"}
+                started = time.perf_counter()
+                response = await client.post(
+                    f"/api/articles/{slug}/comments", json=body, headers=headers
+                )
+                latencies.append((time.perf_counter() - started) * 1000)
+                if response.status_code != 201:
+                    errors += 1
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker(n) for n in range(16)))
+    elapsed = time.perf_counter() - started
+    return {
+        "requests": len(latencies),
+        "errors": errors,
+        "requests_per_s": round(len(latencies) / elapsed, 1),
+        "p50_ms": round(statistics.median(latencies), 2),
+        "p99_ms": round(percentile(latencies, 0.99), 2),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--requests", type=int, default=300, help="page reads per thread size")
+    parser.add_argument("--post-seconds", type=float, default=10.0)
+    args = parser.parse_args()
+
+    from broadsheet_devstack.processes import free_port
+    from broadsheet_devstack.pytest_plugin import Infra
+    from broadsheet_devstack.services import ServiceProcess
+
+    infra = Infra(Path(tempfile.mkdtemp(prefix="bench-comments-")))
+    prefix = f"b{secrets.token_hex(3)}"
+    service: ServiceProcess | None = None
+    try:
+        infra.start()
+        port = free_port()
+        env = {
+            **infra.service_env("comments", prefix, {"comments": port}),
+            "LOG_LEVEL": "WARNING",
+            "COMMENTS_LOG_LEVEL": "WARNING",
+            "COMMENTS_RATE_LIMIT_PER_CLIENT": "1000000",
+            "COMMENTS_RATE_LIMIT_PER_EMAIL": "1000000",
+        }
+        service = ServiceProcess(
+            "comments",
+            "broadsheet_comments.main:create_app",
+            port=port,
+            env=env,
+            log_path=infra.log_dir / "bench-comments.log",
+        )
+        service.start()
+        service.wait_ready(90)
+        slugs = asyncio.run(seed(env, prefix))
+        reads = {
+            size: asyncio.run(measure_reads(service.url, slug, args.requests))
+            for size, slug in slugs.items()
+        }
+        posts = asyncio.run(measure_posts(service.url, slugs[10], args.post_seconds))
+    finally:
+        if service is not None:
+            service.stop()
+        infra.stop()
+
+    growth = reads[10_000]["p99_ms"] / max(reads[10]["p99_ms"], 0.001)
+    report = {
+        "thread_reads": {str(size): result for size, result in reads.items()},
+        "p99_growth_10_to_10000": round(growth, 2),
+        "target_met": growth <= 1.5,
+        "posts": posts,
+    }
+    print(json.dumps(report, indent=2))
+    print("\n| thread size | pages | p50 ms | p99 ms |\n|---|---|---|---|")
+    for size, result in reads.items():
+        print(f"| {size:,} | {result['pages']} | {result['p50_ms']} | {result['p99_ms']} |")
+    print(f"\np99 growth 10 → 10,000: {growth:.2f}x (target <= 1.5x)")
+    print(
+        f"\nPOST: {posts['requests_per_s']} requests/s, p50 {posts['p50_ms']} ms, "
+        f"p99 {posts['p99_ms']} ms, errors {posts['errors']}"
+    )
+
+
+if __name__ == "__main__":
+    main()
