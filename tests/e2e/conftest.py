@@ -36,9 +36,15 @@ def _wait_for(check: object, timeout: float = 30.0) -> None:
 def platform(infra: Infra) -> Iterator[Platform]:
     factory = ServiceFactory(infra, f"e{secrets.token_hex(4)}")
     try:
-        for name in ("articles", "comments", "notifications"):
-            factory(name)
-        gateway = factory("gateway")
+        # Every test here posts from 127.0.0.1: per-client limits sized for one reader would
+        # make later tests' posts 429. The limits themselves are tested in the services.
+        factory("articles")
+        factory(
+            "comments",
+            env={"COMMENTS_RATE_LIMIT_PER_CLIENT": "1000", "COMMENTS_RATE_LIMIT_PER_EMAIL": "1000"},
+        )
+        factory("notifications")
+        gateway = factory("gateway", env={"GATEWAY_POST_RATE_LIMIT": "1000"})
         with httpx.Client(base_url=gateway.url, timeout=30) as client:
             token = client.post(
                 "/api/auth/token",
