@@ -1,0 +1,85 @@
+# Broadsheet: one command to run the platform, one to test it.
+#
+#   make run        install what is missing, then start Kafka, the database, SMTP capture and
+#                   every service; Ctrl-C stops it all
+#   make test       install, then run the whole test suite
+#
+# Everything is installed by this file on a fresh machine: uv (pinned, with pip), the Python
+# workspace (uv.lock), Kafka's jars (Maven, cached in .cache/) and, for the browser tests,
+# Debian's Chromium (apt-get, when running as root).
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+# uv from PATH if there is one; otherwise the copy `make uv` installs with pip.
+UV := $(or $(shell command -v uv 2>/dev/null),$(PYTHON) -m uv)
+RUN := $(UV) run --frozen
+
+# Never let uv fetch a Python build from outside the package registries.
+export UV_PYTHON_DOWNLOADS := never
+
+PYTEST_ARGS ?=
+UNIT_MARKERS := not integration and not e2e and not browser
+TYPED_SOURCES := shared/src tools/devstack/src $(wildcard services/*/src)
+
+.PHONY: help install uv deps jars browsers run test test-unit lint format bench clean clean-data
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
+
+install: deps jars browsers ## everything the tests need (idempotent, fast when done)
+
+uv: ## uv itself, pinned, when missing
+	@$(UV) --version >/dev/null 2>&1 || { \
+	  echo "Installing uv $(UV_VERSION) with pip"; \
+	  $(PYTHON) -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"; }
+
+deps: uv ## the Python workspace, exactly as locked (dev tools included)
+	$(UV) sync --frozen
+
+jars: deps ## Kafka's jars from Maven Central, into .cache/kafka (once)
+	$(RUN) python -m broadsheet_devstack.kafka ensure-jars
+
+browsers: ## Debian's Chromium and ChromeDriver for the browser tests (as root, when missing)
+	@if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; then \
+	  :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "Installing Debian's chromium and chromium-driver"; \
+	  apt-get update -qq; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	    chromium chromium-driver >/dev/null; \
+	else \
+	  echo "chromium/chromedriver missing and not root: browser tests will be skipped" \
+	    "(install Debian's chromium and chromium-driver)"; \
+	fi
+
+run: deps jars ## start the whole platform here (Ctrl-C stops it)
+	$(RUN) broadsheet-run
+
+test: install ## the whole suite: unit, integration, e2e, browser
+	$(RUN) pytest $(PYTEST_ARGS)
+
+test-unit: deps ## only the tests that start no server
+	$(RUN) pytest -m "$(UNIT_MARKERS)" $(PYTEST_ARGS)
+
+lint: deps ## ruff (lint and format check) and mypy, as CI would
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+	$(RUN) mypy $(TYPED_SOURCES)
+
+format: deps ## rewrite code in the house style
+	$(RUN) ruff format .
+	$(RUN) ruff check --fix .
+
+bench: deps jars ## the benchmarks (tools/bench)
+	$(RUN) python tools/bench/run.py
+
+clean: ## caches and test artifacts (keeps .data and the jar cache)
+	rm -rf .pytest_cache .mypy_cache .ruff_cache .hypothesis artifacts
+	find . -name __pycache__ -type d -not -path './.venv/*' -prune -exec rm -rf {} +
+
+clean-data: ## delete local data (.data: Kafka topics, database, captured mail, logs)
+	rm -rf .data

@@ -1,0 +1,149 @@
+"""docker-compose.yml cannot run here (no Docker engine), so this checks it against the code:
+every variable a service is given is a field of its settings class, ports agree with the
+settings' defaults and the Dockerfiles, and the infrastructure it depends on is healthchecked.
+
+A service whose settings module does not exist yet is skipped, not failed.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from broadsheet_devstack.kafka import kafka_version
+from broadsheet_devstack.services import SERVICES, ServiceSpec, settings_env_names
+
+pytestmark = pytest.mark.unit
+
+ROOT = Path(__file__).resolve().parent.parent
+INFRA = ("kafka", "mongo", "mailpit")
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    loaded = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    assert isinstance(loaded, dict)
+    return loaded
+
+
+def service(compose: dict[str, Any], name: str) -> dict[str, Any]:
+    assert name in compose["services"], f"docker-compose.yml has no service {name!r}"
+    found = compose["services"][name]
+    assert isinstance(found, dict)
+    return found
+
+
+def environment(definition: dict[str, Any]) -> dict[str, str]:
+    env = definition.get("environment", {})
+    if isinstance(env, list):  # the "- NAME=value" form
+        env = dict(item.split("=", 1) for item in env)
+    return {key: str(value) for key, value in env.items()}
+
+
+def published_ports(definition: dict[str, Any]) -> list[tuple[int, int]]:
+    pairs = []
+    for entry in definition.get("ports", []):
+        host, _, container = str(entry).rpartition(":")
+        pairs.append((int(host.rpartition(":")[2]), int(container.split("/")[0])))
+    return pairs
+
+
+def dockerfile_cmd(spec: ServiceSpec) -> list[str]:
+    text = (ROOT / "services" / spec.name / "Dockerfile").read_text()
+    commands = re.findall(r"^CMD (\[.*\])$", text, flags=re.M)
+    assert commands, f"services/{spec.name}/Dockerfile has no exec-form CMD"
+    parsed = json.loads(commands[-1])
+    assert isinstance(parsed, list)
+    return [str(part) for part in parsed]
+
+
+@pytest.mark.parametrize("spec", SERVICES, ids=lambda spec: spec.name)
+def test_service_env_names_are_settings_fields(compose: dict[str, Any], spec: ServiceSpec) -> None:
+    module = pytest.importorskip(f"{spec.package}.settings", exc_type=ImportError)
+    known = settings_env_names(module.Settings)
+    env = environment(service(compose, spec.name))
+    unknown = sorted(set(env) - known)
+    assert not unknown, f"{spec.name}: no settings field reads {unknown}"
+
+
+@pytest.mark.parametrize("spec", SERVICES, ids=lambda spec: spec.name)
+def test_service_ports_match_settings_and_dockerfile(
+    compose: dict[str, Any], spec: ServiceSpec
+) -> None:
+    definition = service(compose, spec.name)
+    port = spec.default_port
+    assert published_ports(definition) == [(port, port)]
+    assert environment(definition)[f"{spec.env_prefix}PORT"] == str(port)
+    cmd = dockerfile_cmd(spec)
+    assert cmd[:3] == ["uvicorn", "--factory", spec.app]
+    assert cmd[cmd.index("--port") + 1] == str(port)
+    assert cmd[cmd.index("--host") + 1] == "0.0.0.0"  # reachable from other containers
+    assert f"127.0.0.1:{port}/readyz" in " ".join(definition["healthcheck"]["test"])
+    module = pytest.importorskip(f"{spec.package}.settings", exc_type=ImportError)
+    assert module.Settings.model_fields["port"].default == port
+
+
+@pytest.mark.parametrize("spec", SERVICES, ids=lambda spec: spec.name)
+def test_service_images_are_built_from_their_dockerfile(
+    compose: dict[str, Any], spec: ServiceSpec
+) -> None:
+    build = service(compose, spec.name)["build"]
+    assert build == {"context": ".", "dockerfile": f"services/{spec.name}/Dockerfile"}
+    text = (ROOT / build["dockerfile"]).read_text()
+    assert re.findall(r"^FROM (\S+)", text, flags=re.M) == ["python:3.11-slim"] * 2
+    assert f"--package broadsheet-{spec.name}" in text
+
+
+@pytest.mark.parametrize("spec", SERVICES, ids=lambda spec: spec.name)
+def test_services_wait_for_healthy_dependencies(compose: dict[str, Any], spec: ServiceSpec) -> None:
+    depends = service(compose, spec.name)["depends_on"]
+    expected = {"kafka", "mongo"}
+    if spec.name == "notifications":
+        expected.add("mailpit")
+    if spec.name == "gateway":
+        expected |= {"articles", "comments", "notifications"}
+    assert set(depends) == expected
+    assert all(dep["condition"] == "service_healthy" for dep in depends.values())
+
+
+@pytest.mark.parametrize("name", INFRA)
+def test_infrastructure_has_healthchecks(compose: dict[str, Any], name: str) -> None:
+    healthcheck = service(compose, name)["healthcheck"]
+    assert healthcheck["test"]
+    assert healthcheck["retries"] >= 3
+
+
+def test_infrastructure_is_wired_consistently(compose: dict[str, Any]) -> None:
+    kafka = environment(service(compose, "kafka"))
+    assert service(compose, "kafka")["image"] == f"apache/kafka:{kafka_version()}"  # as local runs
+    assert kafka["KAFKA_PROCESS_ROLES"] == "broker,controller"  # KRaft, one node
+    assert kafka["KAFKA_ADVERTISED_LISTENERS"] == "PLAINTEXT://kafka:9092"
+    padded = kafka["CLUSTER_ID"].split(":-")[-1].rstrip("}") + "=="
+    assert len(base64.urlsafe_b64decode(padded)) == 16
+
+    mongo = service(compose, "mongo")
+    assert mongo["image"].startswith("mongo:8")
+    replica_set = mongo["command"][mongo["command"].index("--replSet") + 1]
+    assert "rs.initiate" in " ".join(mongo["healthcheck"]["test"])
+
+    for spec in SERVICES:
+        env = environment(service(compose, spec.name))
+        assert env["KAFKA_BOOTSTRAP_SERVERS"] == "kafka:9092"
+        assert env["MONGO_URL"] == f"mongodb://mongo:27017/?replicaSet={replica_set}"
+        if spec.database:
+            assert env[f"{spec.env_prefix}MONGO_DATABASE"] == spec.database
+
+    notifications = environment(service(compose, "notifications"))
+    assert notifications["NOTIFICATIONS_SMTP_HOST"] == "mailpit"
+    assert notifications["NOTIFICATIONS_SMTP_PORT"] == "1025"
+    gateway = environment(service(compose, "gateway"))
+    for spec in SERVICES:
+        if spec.name != "gateway":
+            url = gateway[f"GATEWAY_{spec.name.upper()}_URL"]
+            assert url == f"http://{spec.name}:{spec.default_port}"

@@ -1,0 +1,66 @@
+"""The MongoDB-compatible server: transactions (the outbox needs them) and durable data."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from pymongo import AsyncMongoClient
+
+from broadsheet_devstack.database import DatabaseServer
+from broadsheet_devstack.processes import free_port
+from broadsheet_devstack.pytest_plugin import Infra
+
+pytestmark = pytest.mark.integration
+
+
+class Boom(Exception):
+    pass
+
+
+async def test_transaction_commits_both_writes_or_neither(infra: Infra, unique_prefix: str) -> None:
+    client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(infra.mongo_url)
+    db = client[f"{unique_prefix}_db"]
+    try:
+        # Collections must exist before a transaction writes to them on older servers.
+        await db.create_collection("articles")
+        await db.create_collection("outbox")
+        async with client.start_session() as session, await session.start_transaction():
+            await db.articles.insert_one({"_id": "a1", "title": "Hello"}, session=session)
+            await db.outbox.insert_one({"_id": "e1", "type": "article.published"}, session=session)
+
+        async def failing_transaction() -> None:
+            async with client.start_session() as session, await session.start_transaction():
+                await db.articles.insert_one({"_id": "a2"}, session=session)
+                await db.outbox.insert_one({"_id": "e2"}, session=session)
+                raise Boom  # leaving the block with an error aborts the transaction
+
+        with pytest.raises(Boom):
+            await failing_transaction()
+
+        assert await db.articles.distinct("_id") == ["a1"]
+        assert await db.outbox.distinct("_id") == ["e1"]
+    finally:
+        await client.drop_database(db.name)
+        await client.close()
+
+
+async def test_data_survives_a_restart(tmp_path: Path) -> None:
+    server = DatabaseServer(tmp_path / "db", log_path=tmp_path / "db.log", port=free_port())
+    try:
+        server.start()
+        await asyncio.to_thread(server.wait_ready)
+        client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(server.url)
+        await client.keep.docs.insert_one({"_id": 1, "note": "still here"})
+        await client.close()
+        server.stop()
+
+        server.start()
+        await asyncio.to_thread(server.wait_ready)
+        client = AsyncMongoClient(server.url)
+        found = await client.keep.docs.find_one({"_id": 1})
+        await client.close()
+    finally:
+        server.stop()
+    assert found == {"_id": 1, "note": "still here"}
