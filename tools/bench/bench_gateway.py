@@ -28,6 +28,12 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 DURATION = int(os.environ.get("BENCH_SECONDS", "8"))
+# "hop", "page" or both (the default).
+ONLY = os.environ.get("BENCH_ONLY", "")
+# Every Python server runs one process, as nginx runs one worker (worker_processes 1): the
+# comparison is one worker against one worker. uvloop and httptools are named, not left to
+# uvicorn's "auto", so a missing extra fails loudly instead of measuring the slow fallbacks.
+UVICORN = ["--loop", "uvloop", "--http", "httptools", "--workers", "1", "--no-access-log"]
 
 # --- the stand-in backend --------------------------------------------------------------------
 
@@ -243,7 +249,7 @@ def main() -> int:
                     str(backend),
                     "--log-level",
                     "warning",
-                    "--no-access-log",
+                    *UVICORN,
                 ]
             )
         )
@@ -252,8 +258,18 @@ def main() -> int:
             NGINX_CONF.format(dir=tmp, backend=backend, port=nginx_port)
         )
         procs.append(start(["nginx", "-c", str(tmp / "nginx.conf"), "-g", "daemon off;"]))
+        # BENCH_BASELINE=/path/to/src adds "baseline_aiohttp", the gateway package found there
+        # (e.g. an older checkout), to compare versions within one run.
+        variants: list[tuple[str, str, dict[str, str]]] = [
+            ("aiohttp", "aiohttp", {}),
+            ("httpx", "httpx", {}),
+        ]
+        if os.environ.get("BENCH_BASELINE"):
+            variants.append(
+                ("baseline_aiohttp", "aiohttp", {"PYTHONPATH": os.environ["BENCH_BASELINE"]})
+            )
         gateways = {}
-        for client in ("aiohttp", "httpx"):
+        for name, client, extra_env in variants:
             port = free_port()
             env = {
                 "GATEWAY_ARTICLES_URL": f"http://127.0.0.1:{backend}",
@@ -262,6 +278,7 @@ def main() -> int:
                 "GATEWAY_LIVE_UPDATES": "false",
                 "GATEWAY_UPSTREAM_CLIENT": client,
                 "LOG_LEVEL": "WARNING",
+                **extra_env,
             }
             procs.append(
                 start(
@@ -275,12 +292,12 @@ def main() -> int:
                         str(port),
                         "--log-level",
                         "warning",
-                        "--no-access-log",
+                        *UVICORN,
                     ],
                     env,
                 )
             )
-            gateways[client] = port
+            gateways[name] = port
         wait_http(f"http://127.0.0.1:{backend}/")
         wait_http(f"http://127.0.0.1:{nginx_port}/")
         for port in gateways.values():
@@ -292,12 +309,12 @@ def main() -> int:
         targets = {"direct": backend, "nginx": nginx_port}
         targets.update({f"gateway_{c}": p for c, p in gateways.items()})
         hop: dict[str, Any] = {}
-        for name, port in targets.items():
+        for name, port in targets.items() if ONLY != "page" else ():
             url = f"http://127.0.0.1:{port}{path}"
             row = wrk(url, connections=1)
             row["rps"] = wrk(url, connections=16)["rps"]
             hop[name] = row
-        direct = hop["direct"]
+        direct = hop.get("direct", {})
         for row in hop.values():
             row["added_p50_ms"] = round(row["p50_ms"] - direct["p50_ms"], 3)
             row["added_p99_ms"] = round(row["p99_ms"] - direct["p99_ms"], 3)
@@ -305,13 +322,20 @@ def main() -> int:
         report["hop"] = hop
 
         port = gateways["aiohttp"]
-        page_url = f"http://127.0.0.1:{port}/articles/bench"
-        saturation = wrk(page_url, connections=16)
-        half = max(1.0, saturation["rps"] / 2)
-        report["article_page_200_comments"] = {
-            "saturation": saturation,
-            "half_saturation": asyncio.run(open_loop(page_url, half, DURATION)),
-        }
+        if ONLY == "hop":
+            return _print(report)
+        pages = {"aiohttp": gateways["aiohttp"]}
+        if "baseline_aiohttp" in gateways:
+            pages["baseline_aiohttp"] = gateways["baseline_aiohttp"]
+        for name, port in pages.items():
+            page_url = f"http://127.0.0.1:{port}/articles/bench"
+            saturation = wrk(page_url, connections=16)
+            half = max(1.0, saturation["rps"] / 2)
+            key = "article_page_200_comments" + ("" if name == "aiohttp" else f"_{name}")
+            report[key] = {
+                "saturation": saturation,
+                "half_saturation": asyncio.run(open_loop(page_url, half, DURATION)),
+            }
     finally:
         for proc in procs:
             proc.terminate()
@@ -321,7 +345,10 @@ def main() -> int:
             except subprocess.TimeoutExpired:
                 proc.kill()
         shutil.rmtree(tmp, ignore_errors=True)
+    return _print(report)
 
+
+def _print(report: dict[str, Any]) -> int:
     print(json.dumps(report, indent=2))
     print("\n| target | p50 ms | p99 ms | req/s | added p50 | added p99 | rps vs nginx |")
     print("|---|---|---|---|---|---|---|")
@@ -330,12 +357,15 @@ def main() -> int:
             f"| {name} | {row['p50_ms']:.3f} | {row['p99_ms']:.3f} | {row['rps']:.0f} | "
             f"{row['added_p50_ms']} | {row['added_p99_ms']} | {row['rps_vs_nginx']} |"
         )
-    page = report["article_page_200_comments"]
-    print(
-        f"\nArticle page, 200 comments: saturation {page['saturation']['rps']:.0f} req/s; at "
-        f"{page['half_saturation']['rate']:.0f} req/s p50 {page['half_saturation']['p50_ms']:.1f}"
-        f" ms, p99 {page['half_saturation']['p99_ms']:.1f} ms (target <= 20 ms)"
-    )
+    for key, page in report.items():
+        if not key.startswith("article_page_200_comments"):
+            continue
+        half = page["half_saturation"]
+        print(
+            f"\n{key}: saturation {page['saturation']['rps']:.0f} req/s; at "
+            f"{half['rate']:.0f} req/s p50 {half['p50_ms']:.1f} ms, p99 {half['p99_ms']:.1f} ms"
+            " (target <= 20 ms)"
+        )
     return 0
 
 

@@ -129,6 +129,9 @@ class Upstreams:
                 return Response(status_code=301, headers={"Location": "/api/articles/talks-resume"})
             if path == "/api/articles/feed.xml":
                 return Response("<feed/>", media_type="application/atom+xml")
+            if path == "/api/articles/big-export":
+                # Larger than the gateway buffers: it must stream through.
+                return Response(b"x" * 300_000, media_type="text/plain")
             if path.startswith("/api/articles/"):
                 return JSONResponse(
                     {"status": 404, "title": "Not Found"},

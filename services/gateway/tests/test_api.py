@@ -52,6 +52,52 @@ async def test_forwarding_headers_are_ours_and_request_id_travels(gw: Gw) -> Non
     assert seen["body"] == b'{"body":"hi"}'
 
 
+async def test_hop_by_hop_and_connection_named_headers_stay_behind(gw: Gw) -> None:
+    client, upstreams = gw
+    response = await client.get(
+        "/api/articles",
+        headers={
+            "Connection": "X-Secret-Hop",
+            "X-Secret-Hop": "1",
+            "Keep-Alive": "timeout=5",
+            "X-Kept": "yes",
+        },
+    )
+    assert response.status_code == 200
+    seen = upstreams.seen[-1]["headers"]
+    assert "x-secret-hop" not in seen
+    assert "keep-alive" not in seen
+    assert seen["x-kept"] == "yes"
+
+
+async def test_a_malformed_request_id_is_replaced(gw: Gw) -> None:
+    client, upstreams = gw
+    response = await client.get("/api/articles", headers={"X-Request-ID": "not a uuid\r"})
+    rid = response.headers["x-request-id"]
+    assert re.fullmatch(r"[0-9a-f]{32}", rid)
+    assert upstreams.seen[-1]["headers"]["x-request-id"] == rid
+    fresh = await client.get("/api/articles")
+    assert re.fullmatch(r"[0-9a-f]{32}", fresh.headers["x-request-id"])
+    assert fresh.headers["x-request-id"] != rid
+
+
+async def test_large_upstream_bodies_stream_through_whole(gw: Gw) -> None:
+    client, _ = gw
+    response = await client.get("/api/articles/big-export")
+    assert response.status_code == 200
+    assert response.content == b"x" * 300_000
+    assert response.headers["content-security-policy"]
+    assert response.headers["x-request-id"]
+
+
+async def test_api_requests_are_counted_in_the_metrics(gw: Gw) -> None:
+    client, _ = gw
+    await client.get("/api/articles")
+    metrics = (await client.get("/metrics")).text
+    assert 'route="/api/{path:path}"' in metrics
+    assert 'service="gateway"' in metrics
+
+
 async def test_unknown_api_route_is_a_404_problem(gw: Gw) -> None:
     client, _ = gw
     response = await client.get("/api/nothing-here")
@@ -306,3 +352,17 @@ async def test_static_assets_and_health(gw: Gw) -> None:
     assert (await client.get("/static/live.js")).status_code == 200
     assert (await client.get("/healthz")).status_code == 200
     assert (await client.get("/readyz")).status_code == 200
+
+
+async def test_oversized_streamed_body_without_length_is_a_413(gw: Gw) -> None:
+    client, _ = gw
+
+    async def chunks():  # type: ignore[no-untyped-def]
+        for _ in range(40):
+            yield b"y" * 10_000
+
+    response = await client.post(
+        "/api/articles/x/followers", content=chunks(), headers={"Content-Type": "text/plain"}
+    )
+    assert response.status_code == 413
+    assert response.headers["content-type"] == "application/problem+json"

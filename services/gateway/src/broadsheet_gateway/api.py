@@ -198,6 +198,9 @@ async def _article(
         status=status,
         a=page.article,
         page=page,
+        thread_html=container.comments.thread(
+            page.thread, str(page.article.get("slug", "")), page.comments_open
+        ),
         cursor=cursor,
         notice=notice_for(notice),
         form=form or CommentForm(),

@@ -15,6 +15,7 @@ from markupsafe import Markup
 
 from broadsheet_gateway.consumers import LiveFeed, build_router
 from broadsheet_gateway.domain import FixedWindowLimiter, Network, Upstream, parse_networks
+from broadsheet_gateway.render import BoundedCache, CommentRenderer
 from broadsheet_gateway.repository import (
     AiohttpUpstreamClient,
     HttpxUpstreamClient,
@@ -42,6 +43,7 @@ class Container:
     router: EventRouter
     live_feed: LiveFeed | None
     templates: Environment
+    comments: CommentRenderer
     trusted_proxies: tuple[Network, ...]
     post_limiter: FixedWindowLimiter
 
@@ -57,10 +59,17 @@ def _nicedate(value: Any, with_time: bool = False) -> str:
     return f"{day} at {moment.strftime('%H:%M')}" if with_time else day
 
 
+_CLEANED = BoundedCache(2_000)
+
+
 def _clean(value: Any) -> Markup:
     # The services sanitise what they store; cleaning again here means a bug there cannot
-    # become script on the reader site.
-    return Markup(nh3.clean(str(value or ""), link_rel="nofollow ugc noopener"))  # noqa: S704
+    # become script on the reader site. Same input, same output: kept by content.
+    text = str(value or "")
+    cleaned: str = _CLEANED.get_or_make(
+        text, lambda: nh3.clean(text, link_rel="nofollow ugc noopener")
+    )
+    return Markup(cleaned)  # noqa: S704
 
 
 def build_templates() -> Environment:
@@ -132,6 +141,7 @@ def bootstrap(
         router=router,
         live_feed=live_feed,
         templates=templates,
+        comments=CommentRenderer(templates),
         trusted_proxies=parse_networks(settings.trusted_proxies),
         post_limiter=FixedWindowLimiter(
             settings.post_rate_limit, settings.post_rate_window_seconds, time.monotonic

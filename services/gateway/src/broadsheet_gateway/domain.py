@@ -230,12 +230,16 @@ class FixedWindowLimiter:
         self._counts = {k: v for k, v in self._counts.items() if v[0] >= window}
 
 
-SAFE_SEGMENT = re.compile(r"^[A-Za-z0-9_~-][A-Za-z0-9._~-]{0,299}$")
+SAFE_SEGMENT = re.compile(r"^[A-Za-z0-9._~-]{1,300}$")
 
 
 def is_safe_segment(value: str) -> bool:
-    """A slug or token that can go into an upstream path as one segment, verbatim."""
-    return bool(SAFE_SEGMENT.match(value))
+    """A slug or token that can go into an upstream path as one segment, verbatim.
+
+    A leading dot is allowed (itsdangerous' compressed tokens start with one); the dot
+    segments themselves are not.
+    """
+    return value not in (".", "..") and bool(SAFE_SEGMENT.fullmatch(value))
 
 
 MAX_DISPLAY_DEPTH = 4

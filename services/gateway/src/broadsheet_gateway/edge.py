@@ -17,12 +17,14 @@ DOCS_CSP = (
     "img-src 'self' data: https://fastapi.tiangolo.com; frame-ancestors 'none'; base-uri 'self'"
 )
 
-_STATIC = [
+STATIC_SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"strict-origin-when-cross-origin"),
     (b"x-frame-options", b"DENY"),
     (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
 ]
+_SITE = [*STATIC_SECURITY_HEADERS, (b"content-security-policy", SITE_CSP.encode())]
+_DOCS = [*STATIC_SECURITY_HEADERS, (b"content-security-policy", DOCS_CSP.encode())]
 
 
 class SecurityHeadersMiddleware:
@@ -33,15 +35,15 @@ class SecurityHeadersMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        csp = (DOCS_CSP if scope["path"] == "/docs" else SITE_CSP).encode()
+        extra = _DOCS if scope["path"] == "/docs" else _SITE
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
                 present = {name.lower() for name, _ in headers}
-                for name, value in [*_STATIC, (b"content-security-policy", csp)]:
-                    if name not in present:
-                        headers.append((name, value))
+                for item in extra:
+                    if item[0] not in present:
+                        headers.append(item)
                 message = {**message, "headers": headers}
             await send(message)
 

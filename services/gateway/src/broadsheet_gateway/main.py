@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 from collections.abc import AsyncIterator
 
 import httpx
@@ -15,6 +16,7 @@ from starlette.staticfiles import StaticFiles
 from broadsheet_gateway.api import PROXY_METHODS, docs, error_page, proxy, site
 from broadsheet_gateway.bootstrap import STATIC, Container, bootstrap
 from broadsheet_gateway.edge import SecurityHeadersMiddleware
+from broadsheet_gateway.fastpath import ApiFastPath
 from broadsheet_gateway.service import PageError, Redirect
 from broadsheet_gateway.settings import Settings
 from broadsheet_shared.auth import TokenVerifier
@@ -30,6 +32,10 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         task: asyncio.Task[None] | None = None
+        # Modules, settings and templates live as long as the process: keeping them out of the
+        # cyclic collector's generations shortens the pauses that would land in page p99.
+        gc.collect()
+        gc.freeze()
         if container.live_feed is not None:
             task = asyncio.create_task(container.live_feed.run(), name="live-feed")
         try:
@@ -84,6 +90,8 @@ def create_app(
             expose_headers=["X-Request-ID", "Retry-After", "Location"],
             max_age=600,
         )
+    # Added last, so outermost: the /api/ pass-through skips the stack above (fastpath.py).
+    app.add_middleware(ApiFastPath, container=container, cors=bool(settings.cors_allow_origins))
     return app
 
 

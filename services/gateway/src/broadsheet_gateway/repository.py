@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any, Protocol
 from urllib.parse import quote, urlencode
 
@@ -115,6 +116,9 @@ class HttpxUpstreamClient:
             transport=self._transport or httpx.AsyncHTTPTransport(limits=self._limits),
             follow_redirects=False,
             trust_env=False,
+            # One client serves every reader: a Set-Cookie from an upstream goes to the reader
+            # who caused it and must never be kept and replayed on someone else's request.
+            cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
         )
 
     async def send(
@@ -179,6 +183,7 @@ class AiohttpUpstreamClient:
     def __init__(self, *, max_connections: int, max_keepalive: int) -> None:
         self._max_connections = max_connections
         self._session: aiohttp.ClientSession | None = None
+        self._timeouts: dict[Timeouts, aiohttp.ClientTimeout] = {}
 
     def _get_session(self) -> aiohttp.ClientSession:
         # Created lazily, inside the running loop, as aiohttp requires.
@@ -191,6 +196,8 @@ class AiohttpUpstreamClient:
                 auto_decompress=False,
                 skip_auto_headers=("User-Agent", "Accept-Encoding"),
                 trust_env=False,
+                # Shared by every reader: upstream cookies are passed on, never kept (see httpx).
+                cookie_jar=aiohttp.DummyCookieJar(),
             )
         return self._session
 
@@ -206,9 +213,12 @@ class AiohttpUpstreamClient:
     ) -> UpstreamResponse:
         target = yarl.URL(url, encoded=True)
         host = target.host or "?"
-        timeout = aiohttp.ClientTimeout(
-            total=None, sock_connect=timeouts.connect, sock_read=timeouts.read
-        )
+        timeout = self._timeouts.get(timeouts)
+        if timeout is None:
+            timeout = aiohttp.ClientTimeout(
+                total=None, sock_connect=timeouts.connect, sock_read=timeouts.read
+            )
+            self._timeouts[timeouts] = timeout
 
         async def attempt() -> UpstreamResponse:
             session = self._get_session()
@@ -228,16 +238,15 @@ class AiohttpUpstreamClient:
             except aiohttp.ClientError as exc:
                 raise UpstreamUnavailable(host, repr(exc)) from exc
 
-            async def close() -> None:
-                response.release()
-
-            return UpstreamResponse(
+            return _AiohttpResponse(
                 status=response.status,
                 headers=[
                     (k.decode("latin-1"), v.decode("latin-1")) for k, v in response.raw_headers
                 ],
                 stream=_aiohttp_stream(response, host),
-                close=close,
+                close=_releaser(response),
+                response=response,
+                host=host,
             )
 
         return await _with_retries(attempt, method, body, retries)
@@ -246,6 +255,31 @@ class AiohttpUpstreamClient:
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+
+def _releaser(response: aiohttp.ClientResponse) -> Callable[[], Awaitable[None]]:
+    async def close() -> None:
+        response.release()
+
+    return close
+
+
+@dataclass
+class _AiohttpResponse(UpstreamResponse):
+    response: aiohttp.ClientResponse | None = None
+    host: str = "?"
+
+    async def read(self) -> bytes:
+        # One read of the whole body: cheaper than draining the chunk iterator.
+        assert self.response is not None
+        try:
+            return await self.response.read()
+        except TimeoutError as exc:
+            raise UpstreamTimeout(self.host, repr(exc)) from exc
+        except aiohttp.ClientError as exc:
+            raise UpstreamUnavailable(self.host, repr(exc)) from exc
+        finally:
+            self.response.release()
 
 
 async def _aiohttp_stream(response: aiohttp.ClientResponse, host: str) -> AsyncIterator[bytes]:

@@ -30,6 +30,7 @@ from broadsheet_gateway.domain import (
 from broadsheet_gateway.repository import (
     ApiResult,
     Body,
+    Headers,
     ServiceApis,
     Timeouts,
     UpstreamClient,
@@ -58,12 +59,39 @@ class ProxyService:
         self._timeouts = {Speed.NORMAL: timeouts, Speed.SLOW: slow_timeouts}
         self._retries = get_retries
         self._routes = routes
+        self._resolved: dict[str, Route | None] = {}
 
     def route(self, path: str) -> Route:
-        route = resolve_route(path, self._routes)
+        route = self.resolve(path)
         if route is None:
             raise Problem(404, "No such API route.")
         return route
+
+    def resolve(self, path: str) -> Route | None:
+        # Walking the table's regexes is most of a route lookup; the same paths come back often.
+        try:
+            return self._resolved[path]
+        except KeyError:
+            pass
+        route = resolve_route(path, self._routes)
+        if len(self._resolved) >= 10_000:
+            self._resolved.clear()
+        self._resolved[path] = route
+        return route
+
+    async def send(
+        self, route: Route, method: str, target: str, headers: Headers, body: Body
+    ) -> UpstreamResponse:
+        """Forward with headers already prepared (``target`` is the raw path and query)."""
+        # The path is appended verbatim to a configured base URL: it cannot name another host.
+        return await self._client.send(
+            method,
+            self._base[route.upstream] + target,
+            headers,
+            body,
+            self._timeouts[route.speed],
+            retries=self._retries,
+        )
 
     async def forward(
         self,
