@@ -48,9 +48,12 @@ def thread_docs(article_id: str, size: int) -> list[dict[str, Any]]:
     body = "A considered reply about the *article*, with [a link](https://example.com)."
     html = render_body(body)
     comments: list[Comment] = []
+    roots = 0
     for n in range(size):
         parent = rng.choice(comments) if comments and rng.random() < 0.4 else None
         cid = f"{n:08x}{secrets.token_hex(8)}"
+        if parent is None:
+            roots += 1
         comments.append(
             Comment(
                 id=cid,
@@ -69,6 +72,7 @@ def thread_docs(article_id: str, size: int) -> list[dict[str, Any]]:
                 client="10.0.0.1",
                 approved_at=start + timedelta(seconds=n),
                 parent_author_name=parent.author_name if parent else None,
+                root_seq=parent.root_seq if parent else roots,
             )
         )
     return [_comment_doc(comment) for comment in comments]
@@ -115,7 +119,10 @@ async def seed(env: dict[str, str], prefix: str) -> dict[int, str]:
                 replies[doc["parent_id"]] = replies.get(doc["parent_id"], 0) + 1
         for parent, count in replies.items():
             await db[COMMENTS].update_one({"_id": parent}, {"$set": {"reply_count": count}})
-        await db[ARTICLES].update_one({"_id": f"id-{slug}"}, {"$set": {"comment_count": size}})
+        roots = sum(1 for doc in docs if doc["parent_id"] is None)
+        await db[ARTICLES].update_one(
+            {"_id": f"id-{slug}"}, {"$set": {"comment_count": size, "root_seq": roots}}
+        )
     await client.close()
     return slugs
 

@@ -45,7 +45,8 @@ class FakeArticles:
     async def save(self, article: Article, session: Any) -> None:
         current = self.rows.get(article.article_id)
         count = current.comment_count if current else 0
-        self.rows[article.article_id] = replace(article, comment_count=count)
+        seq = current.root_seq if current else 0
+        self.rows[article.article_id] = replace(article, comment_count=count, root_seq=seq)
 
     async def remove(self, article_id: str, session: Any) -> None:
         self.rows.pop(article_id, None)
@@ -53,6 +54,17 @@ class FakeArticles:
     async def add_to_count(self, article_id: str, delta: int, session: Any) -> None:
         article = self.rows[article_id]
         self.rows[article_id] = replace(article, comment_count=article.comment_count + delta)
+
+    async def next_root_seq(self, article_id: str, count_delta: int, session: Any) -> int | None:
+        article = self.rows.get(article_id)
+        if article is None:
+            return None
+        self.rows[article_id] = replace(
+            article,
+            root_seq=article.root_seq + 1,
+            comment_count=article.comment_count + count_delta,
+        )
+        return article.root_seq + 1
 
 
 class FakeComments:
@@ -75,26 +87,36 @@ class FakeComments:
         comment = self.rows[comment_id]
         self.rows[comment_id] = replace(comment, reply_count=comment.reply_count + delta)
 
-    async def roots_page(
-        self, article_id: str, sort: Sort, after: str | None, limit: int
-    ) -> list[Comment]:
+    async def thread_page(
+        self, article_id: str, sort: Sort, after: int | None, limit: int, last_seq: int
+    ) -> tuple[list[Comment], list[Comment]]:
         roots = sorted(
             (
                 c
                 for c in self.rows.values()
-                if c.article_id == article_id and c.parent_id is None and c.status == "approved"
+                if c.article_id == article_id
+                and c.parent_id is None
+                and c.status == "approved"
+                and c.root_seq is not None
+                and c.root_seq <= last_seq
             ),
-            key=lambda c: c.sort_key,
+            key=lambda c: c.root_seq or 0,
             reverse=sort == "newest",
         )
         if after is not None:
             roots = [
-                c for c in roots if (c.sort_key > after if sort == "oldest" else c.sort_key < after)
+                c
+                for c in roots
+                if ((c.root_seq or 0) > after if sort == "oldest" else (c.root_seq or 0) < after)
             ]
-        return roots[:limit]
-
-    async def public_under(self, root_ids: Sequence[str]) -> list[Comment]:
-        return [c for c in self.rows.values() if c.root_id in root_ids and c.status == "approved"]
+        roots = roots[:limit]
+        shown = {c.id for c in roots}
+        replies = [
+            c
+            for c in self.rows.values()
+            if c.root_id in shown and c.parent_id is not None and c.status == "approved"
+        ]
+        return roots, replies
 
     async def by_status(self, status: Status, after: str | None, limit: int) -> list[Comment]:
         found = sorted(

@@ -233,8 +233,11 @@ class MongoArticleRepository:
         await self._articles.delete_one({"_id": article_id}, session=session)
 
     async def published_by_slug(self, slug: str) -> Article | None:
-        doc = await self._articles.find_one({"slug": slug, "status": ArticleStatus.PUBLISHED.value})
-        return article_from_document(doc) if doc else None
+        """The public view: the Markdown source (``body``) is not read, it comes back empty."""
+        doc = await self._articles.find_one(
+            {"slug": slug, "status": ArticleStatus.PUBLISHED.value}, projection={"body": 0}
+        )
+        return article_from_document({**doc, "body": ""}) if doc else None
 
     async def list_published(
         self, *, section: str | None, tag: str | None, after: PublicCursor | None, limit: int

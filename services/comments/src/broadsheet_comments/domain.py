@@ -66,6 +66,8 @@ class Article:
     revision: int
     previous_slugs: tuple[str, ...] = ()
     comment_count: int = 0
+    # The last display sequence number handed to a top-level comment (see Comment.root_seq).
+    root_seq: int = 0
 
     @property
     def accepts_comments(self) -> bool:
@@ -94,6 +96,10 @@ class Comment:
     reply_count: int = 0
     parent_author_name: str | None = None
     moderation_reasons: tuple[str, ...] = ()
+    # Display order of the thread this comment belongs to: a top-level comment gets the next
+    # number of its article when posted, a reply carries its root's. A page of the thread is
+    # then one index range over (article_id, status, root_seq), whatever the thread's size.
+    root_seq: int | None = None
 
     @property
     def sort_key(self) -> str:

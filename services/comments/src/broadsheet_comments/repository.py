@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
 
-from pymongo import ASCENDING, DESCENDING, IndexModel
+from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from broadsheet_comments.domain import Article, Comment, Sort, Status
@@ -21,6 +21,7 @@ ARTICLES = "articles"
 COMMENTS = "comments"
 IDEMPOTENCY_KEYS = "idempotency_keys"
 BANS = "bans"
+MIGRATIONS = "migrations"
 
 INDEXES: list[IndexSpec] = [
     IndexSpec(
@@ -30,17 +31,9 @@ INDEXES: list[IndexSpec] = [
     IndexSpec(
         COMMENTS,
         [
-            # One page of top-level comments: an index range, whatever the thread's size.
-            IndexModel(
-                [
-                    ("article_id", ASCENDING),
-                    ("parent_id", ASCENDING),
-                    ("status", ASCENDING),
-                    ("sort_key", ASCENDING),
-                ]
-            ),
-            # The replies under one page of roots.
-            IndexModel([("root_id", ASCENDING), ("status", ASCENDING)]),
+            # One page of a thread (its top-level comments and all their replies): an equality
+            # prefix plus one range on root_seq, whatever the thread's size.
+            IndexModel([("article_id", ASCENDING), ("status", ASCENDING), ("root_seq", ASCENDING)]),
             IndexModel([("status", ASCENDING), ("sort_key", DESCENDING)]),
             IndexModel([("article_id", ASCENDING), ("body_hash", ASCENDING)]),
             IndexModel([("author_email_hash", ASCENDING), ("status", ASCENDING)]),
@@ -88,6 +81,9 @@ class ArticleRepository(Protocol):
     async def save(self, article: Article, session: Session) -> None: ...
     async def remove(self, article_id: str, session: Session) -> None: ...
     async def add_to_count(self, article_id: str, delta: int, session: Session) -> None: ...
+    async def next_root_seq(
+        self, article_id: str, count_delta: int, session: Session
+    ) -> int | None: ...
 
 
 class CommentRepository(Protocol):
@@ -95,10 +91,9 @@ class CommentRepository(Protocol):
     async def get(self, comment_id: str, session: Session | None = None) -> Comment | None: ...
     async def save(self, comment: Comment, session: Session) -> None: ...
     async def add_to_reply_count(self, comment_id: str, delta: int, session: Session) -> None: ...
-    async def roots_page(
-        self, article_id: str, sort: Sort, after: str | None, limit: int
-    ) -> list[Comment]: ...
-    async def public_under(self, root_ids: Sequence[str]) -> list[Comment]: ...
+    async def thread_page(
+        self, article_id: str, sort: Sort, after: int | None, limit: int, last_seq: int
+    ) -> tuple[list[Comment], list[Comment]]: ...
     async def by_status(self, status: Status, after: str | None, limit: int) -> list[Comment]: ...
     async def recent_public(self, limit: int) -> list[Comment]: ...
     async def duplicate_since(self, article_id: str, body_hash: str, since: datetime) -> bool: ...
@@ -142,6 +137,7 @@ def _article(doc: dict[str, Any]) -> Article:
         published=bool(doc["published"]),
         revision=int(doc.get("revision", 0)),
         comment_count=max(0, int(doc.get("comment_count", 0))),
+        root_seq=int(doc.get("root_seq", 0)),
     )
 
 
@@ -182,9 +178,23 @@ class MongoArticleRepository:
             {"_id": article_id}, {"$inc": {"comment_count": delta}}, session=session
         )
 
+    async def next_root_seq(
+        self, article_id: str, count_delta: int, session: Session
+    ) -> int | None:
+        """The article's next display number (None when the article is gone), moving
+        comment_count in the same write."""
+        doc = await self._articles.find_one_and_update(
+            {"_id": article_id},
+            {"$inc": {"root_seq": 1, "comment_count": count_delta}},
+            projection={"root_seq": 1},
+            return_document=ReturnDocument.AFTER,
+            session=session,
+        )
+        return int(doc["root_seq"]) if doc is not None else None
+
 
 def _comment_doc(comment: Comment) -> dict[str, Any]:
-    return {
+    doc = {
         "_id": comment.id,
         "article_id": comment.article_id,
         "parent_id": comment.parent_id,
@@ -207,6 +217,9 @@ def _comment_doc(comment: Comment) -> dict[str, Any]:
         "parent_author_name": comment.parent_author_name,
         "moderation_reasons": list(comment.moderation_reasons),
     }
+    if comment.root_seq is not None:
+        doc["root_seq"] = comment.root_seq
+    return doc
 
 
 def _comment(doc: dict[str, Any]) -> Comment:
@@ -231,6 +244,7 @@ def _comment(doc: dict[str, Any]) -> Comment:
         reply_count=max(0, int(doc.get("reply_count", 0))),
         parent_author_name=doc.get("parent_author_name"),
         moderation_reasons=tuple(doc.get("moderation_reasons", ())),
+        root_seq=doc.get("root_seq"),
     )
 
 
@@ -251,6 +265,7 @@ class MongoCommentRepository:
         # Counters move only through $inc, so concurrent replies are never lost.
         for key in ("_id", "reply_count"):
             fields.pop(key)
+        fields.pop("root_seq", None)  # fixed when posted (or by the backfill)
         await self._comments.update_one({"_id": comment.id}, {"$set": fields}, session=session)
 
     async def add_to_reply_count(self, comment_id: str, delta: int, session: Session) -> None:
@@ -258,21 +273,86 @@ class MongoCommentRepository:
             {"_id": comment_id}, {"$inc": {"reply_count": delta}}, session=session
         )
 
-    async def roots_page(
-        self, article_id: str, sort: Sort, after: str | None, limit: int
-    ) -> list[Comment]:
-        query: dict[str, Any] = {"article_id": article_id, "parent_id": None, "status": "approved"}
-        if after is not None:
-            query["sort_key"] = {"$gt" if sort == "oldest" else "$lt": after}
-        direction = ASCENDING if sort == "oldest" else DESCENDING
-        cursor = self._comments.find(query).sort("sort_key", direction).limit(limit)
-        return [_comment(doc) async for doc in cursor]
+    async def thread_page(
+        self, article_id: str, sort: Sort, after: int | None, limit: int, last_seq: int
+    ) -> tuple[list[Comment], list[Comment]]:
+        """Up to ``limit`` public top-level comments after the cursor, in page order, and the
+        public replies under them.
 
-    async def public_under(self, root_ids: Sequence[str]) -> list[Comment]:
-        if not root_ids:
-            return []
-        cursor = self._comments.find({"root_id": {"$in": list(root_ids)}, "status": "approved"})
-        return [_comment(doc) async for doc in cursor]
+        Each read is one range of root_seq numbers under (article_id, "approved"): roots and
+        replies come together, and the cost follows the page, not the thread. Numbers of
+        comments that are not public leave gaps, so a short range is followed by a wider one.
+        """
+        roots: list[Comment] = []
+        replies: list[Comment] = []
+        span = max(limit, 1)
+        if sort == "oldest":
+            low = after if after is not None else 0
+            while len(roots) < limit and low < last_seq:
+                high = min(low + span, last_seq)
+                await self._seq_range(article_id, {"$gt": low, "$lte": high}, roots, replies)
+                low, span = high, span * 2
+            roots.sort(key=lambda c: c.root_seq or 0)
+        else:
+            high = after if after is not None else last_seq + 1
+            while len(roots) < limit and high > 1:
+                low = max(high - span, 1)
+                await self._seq_range(article_id, {"$gte": low, "$lt": high}, roots, replies)
+                high, span = low, span * 2
+            roots.sort(key=lambda c: c.root_seq or 0, reverse=True)
+        roots = roots[:limit]
+        shown = {root.id for root in roots}
+        return roots, [reply for reply in replies if reply.root_id in shown]
+
+    async def _seq_range(
+        self,
+        article_id: str,
+        seq_range: dict[str, int],
+        roots: list[Comment],
+        replies: list[Comment],
+    ) -> None:
+        query = {"article_id": article_id, "status": "approved", "root_seq": seq_range}
+        async for doc in self._comments.find(query):
+            comment = _comment(doc)
+            (roots if comment.parent_id is None else replies).append(comment)
+
+    async def backfill_root_seqs(self) -> None:
+        """Number the comments stored before root_seq existed; once per database.
+
+        Top-level comments get numbers reserved on their article (so they never collide with
+        comments posted meanwhile), in sort_key order; replies then take their root's number.
+        """
+        db = self._comments.database
+        if await db[MIGRATIONS].find_one({"_id": "root_seq"}) is not None:
+            return
+        missing: dict[str, Any] = {"root_seq": {"$exists": False}}
+        for article_id in await self._comments.distinct("article_id", missing):
+            cursor = self._comments.find(
+                {"article_id": article_id, "parent_id": None, **missing}, projection={"_id": 1}
+            ).sort("sort_key", ASCENDING)
+            root_ids = [doc["_id"] async for doc in cursor]
+            if root_ids:
+                reserved = await db[ARTICLES].find_one_and_update(
+                    {"_id": article_id},
+                    {"$inc": {"root_seq": len(root_ids)}},
+                    return_document=ReturnDocument.AFTER,
+                )
+                first = int(reserved["root_seq"]) - len(root_ids) + 1 if reserved else 1
+                for n, root_id in enumerate(root_ids):
+                    await self._comments.update_one(
+                        {"_id": root_id, **missing}, {"$set": {"root_seq": first + n}}
+                    )
+            cursor = self._comments.find(
+                {"article_id": article_id, "parent_id": {"$ne": None}, **missing},
+                projection={"root_id": 1},
+            )
+            for root_id in {doc["root_id"] async for doc in cursor}:
+                root = await self._comments.find_one({"_id": root_id}, projection={"root_seq": 1})
+                if root is not None and root.get("root_seq") is not None:
+                    await self._comments.update_many(
+                        {"root_id": root_id, **missing}, {"$set": {"root_seq": root["root_seq"]}}
+                    )
+        await db[MIGRATIONS].update_one({"_id": "root_seq"}, {"$set": {"done": True}}, upsert=True)
 
     async def by_status(self, status: Status, after: str | None, limit: int) -> list[Comment]:
         query: dict[str, Any] = {"status": status}

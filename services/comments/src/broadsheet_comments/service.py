@@ -6,6 +6,7 @@ so the change and the event are stored (and later published) together or not at 
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import hashlib
@@ -131,6 +132,31 @@ def decode_cursor(cursor: str | None) -> str | None:
     return raw
 
 
+_THREAD_CURSOR = re.compile(r"^seq:(\d{1,15})$")
+
+
+def encode_thread_cursor(root_seq: int) -> str:
+    return base64.urlsafe_b64encode(f"seq:{root_seq}".encode()).decode().rstrip("=")
+
+
+def decode_thread_cursor(cursor: str | None) -> int | None:
+    """The root_seq of the last top-level comment shown (older sort_key cursors are refused)."""
+    if cursor is None or cursor == "":
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raw = ""
+    matched = _THREAD_CURSOR.match(raw)
+    if matched is None:
+        raise Problem(422, "The cursor is not valid.")
+    return int(matched.group(1))
+
+
+async def _nothing() -> None:
+    return None
+
+
 def _not_found() -> Problem:
     return Problem(404, "There is no published article with this slug.")
 
@@ -169,11 +195,16 @@ class CommentsService:
 
     async def thread(self, slug: str, *, sort: Sort, cursor: str | None, limit: int) -> ThreadPage:
         article = await self.published_article(slug)
-        after = decode_cursor(cursor)
-        roots = await self._comments.roots_page(article.article_id, sort, after, limit + 1)
-        next_cursor = encode_cursor(roots[limit - 1].sort_key) if len(roots) > limit else None
-        roots = roots[:limit]
-        replies = await self._comments.public_under([root.id for root in roots])
+        after = decode_thread_cursor(cursor)
+        roots, replies = await self._comments.thread_page(
+            article.article_id, sort, after, limit + 1, article.root_seq
+        )
+        next_cursor = None
+        if len(roots) > limit:
+            next_cursor = encode_thread_cursor(roots[limit - 1].root_seq or 0)
+            roots = roots[:limit]
+            shown = {root.id for root in roots}
+            replies = [reply for reply in replies if reply.root_id in shown]
         return ThreadPage(article, thread_order(roots, replies), next_cursor)
 
     async def count(self, slug: str) -> Article:
@@ -219,23 +250,43 @@ class CommentsService:
 
         hashed = email_hash(command.author_email) if command.author_email else None
         now = self._clock()
-        await self._refuse_banned(client, hashed, now)
-        raise_if_limited(
-            await self._limiter.hit(f"comments:client:{client}", self._limits.per_client)
-        )
-        if hashed is not None:
-            raise_if_limited(
-                await self._limiter.hit(f"comments:email:{hashed}", self._limits.per_email)
-            )
-
-        parent = await self._parent(article, command.parent_id)
         body_hash = body_fingerprint(command.body)
-        signals = Signals(
-            honeypot=command.website is not None,
-            duplicate=await self._comments.duplicate_since(
+        # The checks are independent reads and counter bumps: one concurrent round instead of up
+        # to six sequential ones. Their outcomes are then judged in the order they always were
+        # (ban, client limit, email limit, parent), so the answer does not change.
+        ban_ids = [f"client:{client}"] + ([f"email:{hashed}"] if hashed else [])
+        asks_first_time = hashed is not None and self._policy.premoderate_first_time
+        outcomes = await asyncio.gather(
+            self._bans.active(ban_ids, now),
+            self._limiter.hit(f"comments:client:{client}", self._limits.per_client),
+            self._limiter.hit(f"comments:email:{hashed}", self._limits.per_email)
+            if hashed is not None
+            else _nothing(),
+            self._parent(article, command.parent_id),
+            self._comments.duplicate_since(
                 article.article_id, body_hash, now - self._limits.duplicate_window
             ),
-            first_time=hashed is None or not await self._comments.has_public_from(hashed),
+            # Only asked when the policy uses the answer.
+            self._comments.has_public_from(hashed) if asks_first_time and hashed else _nothing(),
+            return_exceptions=True,
+        )
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException) and not isinstance(outcome, Problem):
+                raise outcome
+        banned, client_hit, email_hit, parent, duplicate, has_public = outcomes
+        if banned is not None:
+            raise Problem(403, "You may not comment at the moment.")
+        for hit in (client_hit, email_hit):
+            if isinstance(hit, RateLimitResult):
+                raise_if_limited(hit)
+        for outcome in outcomes:
+            if isinstance(outcome, Problem):
+                raise outcome
+        assert parent is None or isinstance(parent, Comment)
+        signals = Signals(
+            honeypot=command.website is not None,
+            duplicate=bool(duplicate),
+            first_time=hashed is None or (asks_first_time and not has_public),
         )
         try:
             verdict = self._policy.judge(command.author_name, command.body, signals)
@@ -262,19 +313,32 @@ class CommentsService:
             approved_at=now if verdict.status == "approved" else None,
             parent_author_name=parent.author_name if parent else None,
             moderation_reasons=verdict.reasons,
+            root_seq=parent.root_seq if parent else None,
         )
+        public = comment.status == "approved"
 
-        async def work(tx: Transaction) -> None:
-            await self._comments.add(comment, tx.session)
+        async def work(tx: Transaction) -> Comment:
+            stored = comment
+            if parent is None:
+                # A new top-level comment takes the article's next display number; the same
+                # write moves comment_count when it is public (one round trip, not two).
+                seq = await self._articles.next_root_seq(
+                    article.article_id, 1 if public else 0, tx.session
+                )
+                if seq is None:
+                    raise _not_found()  # deleted meanwhile: the transaction is aborted
+                stored = replace(comment, root_seq=seq)
+            await self._comments.add(stored, tx.session)
             if key is not None:
-                record = IdempotencyRecord(key, fingerprint, comment.id)
+                record = IdempotencyRecord(key, fingerprint, stored.id)
                 await self._comments.remember_key(record, tx.session)
-            tx.emit(posted_event(article, comment))
-            if comment.status == "approved":
-                await self._became_public(article, comment, tx)
+            tx.emit(posted_event(article, stored))
+            if public:
+                await self._became_public(article, stored, tx, counted=parent is None)
+            return stored
 
         try:
-            await self._uow.run(work)
+            comment = await self._uow.run(work)
         except IdempotencyKeyTaken:
             # The same request raced itself: the first one won, answer as it did.
             assert key is not None
@@ -297,11 +361,6 @@ class CommentsService:
         token, expires = self._tokens.issue(comment.id, comment.created_at)
         return Posted(comment, token, expires)
 
-    async def _refuse_banned(self, client: str, hashed: str | None, now: datetime) -> None:
-        ids = [f"client:{client}"] + ([f"email:{hashed}"] if hashed else [])
-        if await self._bans.active(ids, now) is not None:
-            raise Problem(403, "You may not comment at the moment.")
-
     async def _parent(self, article: Article, parent_id: str | None) -> Comment | None:
         if parent_id is None:
             return None
@@ -318,8 +377,11 @@ class CommentsService:
             )
         return parent
 
-    async def _became_public(self, article: Article, comment: Comment, tx: Transaction) -> None:
-        await self._articles.add_to_count(article.article_id, 1, tx.session)
+    async def _became_public(
+        self, article: Article, comment: Comment, tx: Transaction, *, counted: bool = False
+    ) -> None:
+        if not counted:
+            await self._articles.add_to_count(article.article_id, 1, tx.session)
         if comment.parent_id is not None:
             await self._comments.add_to_reply_count(comment.parent_id, 1, tx.session)
         tx.emit(approved_event(article, comment))
@@ -547,6 +609,7 @@ class ArticleProjection:
             published=published if published is not None else True,
             revision=data.revision,
             comment_count=current.comment_count if current else 0,
+            root_seq=current.root_seq if current else 0,
         )
         await self._articles.save(article, session)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, Histogram, generate_latest
 from starlette.requests import Request
@@ -21,6 +22,8 @@ class MetricsMiddleware:
     def __init__(self, app: ASGIApp, service: str) -> None:
         self.app = app
         self.service = service
+        # labels() hashes and locks on every call; the children are few (route templates).
+        self._children: dict[tuple[str, str, int], Any] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -41,9 +44,12 @@ class MetricsMiddleware:
             route = scope.get("route")
             # The template, not the path, so slugs and ids do not explode the label set.
             template = getattr(route, "path", "unmatched")
-            REQUEST_SECONDS.labels(self.service, scope["method"], template, str(status)).observe(
-                time.perf_counter() - started
-            )
+            key = (scope["method"], template, status)
+            child = self._children.get(key)
+            if child is None:
+                child = REQUEST_SECONDS.labels(self.service, key[0], template, str(status))
+                self._children[key] = child
+            child.observe(time.perf_counter() - started)
 
 
 async def metrics_endpoint(_: Request) -> Response:
