@@ -19,6 +19,7 @@ from broadsheet_shared.settings import ServiceSettings
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
 SERVICES = ("articles", "comments", "notifications", "gateway")
+_ALWAYS_SHOWN = frozenset({"port"})
 START, END = "<!-- config-table:start -->", "<!-- config-table:end -->"
 
 
@@ -61,13 +62,13 @@ def rows() -> list[str]:
         for name, field in cls.model_fields.items():
             inherited = name in shared_fields
             base_default = ServiceSettings.model_fields[name].default if inherited else None
-            if inherited and field.default == base_default:
+            if inherited and field.default == base_default and name not in _ALWAYS_SHOWN:
                 continue
-            env = f"{prefix}{name.upper()}"
+            label = f"`{prefix}{name.upper()}`"
             if name in cls.SHARED_FIELDS and name not in ServiceSettings.SHARED_FIELDS:
-                env = f"{name.upper()}` (or `{env}"
-            description = field.description or ("service default" if inherited else "")
-            lines.append(f"| `{env}` | {_default(field.default, name)} | {description} |")
+                label = f"`{name.upper()}` (or {label})"
+            description = field.description or ""
+            lines.append(f"| {label} | {_default(field.default, name)} | {description} |")
     return lines
 
 

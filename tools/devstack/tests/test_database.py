@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
-from pymongo import AsyncMongoClient
+from pymongo import AsyncMongoClient, MongoClient
 
 from broadsheet_devstack.database import DatabaseServer
 from broadsheet_devstack.processes import free_port
@@ -64,3 +68,37 @@ async def test_data_survives_a_restart(tmp_path: Path) -> None:
     finally:
         server.stop()
     assert found == {"_id": 1, "note": "still here"}
+
+
+ABANDON_TRANSACTION = """
+import os, signal, sys
+from pymongo import MongoClient
+client = MongoClient(sys.argv[1])
+session = client.start_session()
+session.start_transaction()
+client.t.docs.update_one({"_id": 1}, {"$inc": {"n": 1}}, session=session)
+os.kill(os.getpid(), signal.SIGKILL)  # dies holding the transaction and its write
+"""
+
+
+def test_transaction_of_a_killed_client_is_reaped(tmp_path: Path) -> None:
+    """A killed client's open transaction must not block later writers of the same document
+    for ever: the server reaps it, as mongod does, and the waiting write then goes through."""
+    server = DatabaseServer(tmp_path / "db", log_path=tmp_path / "db.log", port=free_port())
+    server.start()
+    try:
+        server.wait_ready(60.0)
+        client: MongoClient[dict[str, object]] = MongoClient(server.url)
+        client.t.docs.insert_one({"_id": 1, "n": 0})
+        killed = subprocess.run(
+            [sys.executable, "-c", ABANDON_TRANSACTION, server.url], check=False, timeout=60
+        )
+        assert killed.returncode == -signal.SIGKILL
+        started = time.monotonic()
+        client.t.docs.update_one({"_id": 1}, {"$inc": {"n": 10}})
+        waited = time.monotonic() - started
+        assert client.t.docs.find_one({"_id": 1}) == {"_id": 1, "n": 10}
+        assert waited < 45, f"the write waited {waited:.0f}s for the abandoned transaction"
+        client.close()
+    finally:
+        server.stop()

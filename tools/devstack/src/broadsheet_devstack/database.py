@@ -83,7 +83,8 @@ class DatabaseServer:
             [
                 sys.executable,
                 "-m",
-                "secantus",
+                # secantusd-py plus the background transaction reaper mongod has.
+                "broadsheet_devstack.secantus_server",
                 "--config",
                 str(config),
                 "--host",

@@ -1,0 +1,134 @@
+"""The composition root: one place that builds the service from its settings."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from broadsheet_notifications.consumers import build_router
+from broadsheet_notifications.delivery import DeliveryWorker, Mailer, SmtpPool
+from broadsheet_notifications.mail import MailComposer
+from broadsheet_notifications.repository import INDEXES, MongoNotificationsRepository
+from broadsheet_notifications.service import (
+    FollowLimits,
+    Planner,
+    Policies,
+    StaffService,
+    SubscriptionService,
+)
+from broadsheet_notifications.settings import Settings
+from broadsheet_notifications.tokens import LinkSigner
+from broadsheet_shared.inbox import handle_once
+from broadsheet_shared.kafka.router import EventRouter
+from broadsheet_shared.mongo import Database, MongoClient, Session
+from broadsheet_shared.ratelimit import MongoRateLimiter, RateLimit
+from broadsheet_shared.runtime import ServiceRuntime
+from broadsheet_shared.settings import secret_value
+
+
+class MongoInbox:
+    def __init__(self, client: MongoClient, db: Database) -> None:
+        self._client = client
+        self._db = db
+
+    async def handle_once(
+        self, handler: str, event_id: str, effects: Callable[[Session], Awaitable[None]]
+    ) -> bool:
+        return await handle_once(
+            self._client, self._db, handler=handler, event_id=event_id, effects=effects
+        )
+
+
+@dataclass
+class Container:
+    settings: Settings
+    runtime: ServiceRuntime
+    repository: MongoNotificationsRepository
+    signer: LinkSigner
+    composer: MailComposer
+    mailer: Mailer
+    planner: Planner
+    subscriptions: SubscriptionService
+    staff: StaffService
+    worker: DeliveryWorker
+    router: EventRouter
+
+    async def start(self) -> None:
+        await self.runtime.start(self.router)
+        if self.settings.run_workers:
+            self.runtime.add_task(
+                self.worker.run(self.settings.delivery_concurrency), name="delivery-worker"
+            )
+
+    async def stop(self) -> None:
+        await self.runtime.stop()
+        await self.mailer.close()
+
+
+def bootstrap(settings: Settings, *, mailer: Mailer | None = None) -> Container:
+    runtime = ServiceRuntime(settings, indexes=INDEXES)
+    repo = MongoNotificationsRepository(runtime.db)
+    signer = LinkSigner(
+        settings.signing_secret.get_secret_value(),
+        confirm_max_age_seconds=settings.confirm_token_max_age_seconds,
+    )
+    composer = MailComposer(
+        mail_from=settings.mail_from,
+        reply_to=settings.reply_to,
+        public_base_url=settings.public_base_url,
+        unsubscribe_mailto=settings.unsubscribe_mailto,
+        signer=signer,
+    )
+    mailer = mailer or SmtpPool(
+        settings.smtp_host,
+        settings.smtp_port,
+        size=settings.smtp_pool_size,
+        starttls=settings.smtp_starttls,
+        username=settings.smtp_username,
+        password=secret_value(settings.smtp_password),
+        timeout=settings.smtp_timeout_seconds,
+    )
+    worker = DeliveryWorker(
+        repo,
+        runtime.uow,
+        composer,
+        mailer,
+        settings.retry_policy,
+        batch_size=settings.delivery_batch_size,
+        poll_seconds=settings.delivery_poll_seconds,
+        lease_seconds=settings.delivery_lease_seconds,
+    )
+    policies = Policies(
+        retry=settings.retry_policy,
+        digest=settings.digest_policy,
+        confirmation_cooldown_seconds=settings.confirmation_cooldown_seconds,
+    )
+    planner = Planner(repo, policies)
+    window = settings.follow_limit_window_seconds
+    subscriptions = SubscriptionService(
+        repo,
+        runtime.uow,
+        planner,
+        signer,
+        MongoRateLimiter(runtime.db),
+        FollowLimits(
+            per_client=RateLimit(settings.follow_limit_per_client, window),
+            per_address=RateLimit(settings.follow_limit_per_address, window),
+        ),
+        on_queued=worker.wake,
+    )
+    staff = StaffService(repo, runtime.uow, settings.retry_policy, on_queued=worker.wake)
+    router = build_router(planner, MongoInbox(runtime.mongo, runtime.db), worker.wake)
+    return Container(
+        settings=settings,
+        runtime=runtime,
+        repository=repo,
+        signer=signer,
+        composer=composer,
+        mailer=mailer,
+        planner=planner,
+        subscriptions=subscriptions,
+        staff=staff,
+        worker=worker,
+        router=router,
+    )

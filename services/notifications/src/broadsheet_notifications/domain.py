@@ -1,0 +1,255 @@
+"""The notifications domain: addresses, subscriptions, deliveries and the rules between them.
+
+Pure: no I/O, no clock of its own (callers pass ``now``), so every rule is tested in milliseconds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any, Literal
+
+from broadsheet_shared.events import email_hash
+
+DeliveryKind = Literal["reply", "follow", "digest", "confirmation"]
+SubscriptionKind = Literal["reply", "follow"]
+
+
+class AddressState(StrEnum):
+    PENDING = "pending"
+    CONFIRMED = "confirmed"
+    SUPPRESSED = "suppressed"
+
+
+class DeliveryState(StrEnum):
+    PENDING = "pending"  # recorded, waiting to be sent (possibly after a backoff or a window)
+    SENDING = "sending"  # claimed by a worker under a lease
+    SENT = "sent"
+    FAILED = "failed"  # gave up; staff may retry it
+    CANCELLED = "cancelled"  # the comment was withdrawn or the recipient left before it went out
+
+
+class NotificationsError(Exception):
+    """A domain rule refused the request."""
+
+
+class AddressSuppressed(NotificationsError):
+    pass
+
+
+def normalize_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def recipient_hash(email: str) -> str:
+    # Same function the comments service uses for author_email_hash, so self-replies match.
+    return email_hash(email)
+
+
+def mask_email(email: str) -> str:
+    """``j***@example.com``: enough for a reader to recognise their address, not to harvest it."""
+    local, _, domain = email.partition("@")
+    return f"{local[:1]}***@{domain}" if domain else "***"
+
+
+def _digest(*parts: str) -> str:
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
+
+
+def subscription_id(kind: SubscriptionKind, target_id: str, recipient: str) -> str:
+    """Deterministic, so subscribing twice finds the same subscription."""
+    return f"{kind}-{_digest(kind, target_id, recipient)}"
+
+
+def delivery_id(source_event_id: str, recipient: str) -> str:
+    """The ledger's unique key: one delivery per (event, recipient), whatever the kind."""
+    return _digest(source_event_id, recipient)
+
+
+def message_id(delivery: str, domain: str) -> str:
+    """Deterministic Message-ID: a resend after a crash carries the same id (receivers dedupe)."""
+    return f"<{delivery}@{domain}>"
+
+
+@dataclass
+class Address:
+    recipient_hash: str
+    email: str
+    state: AddressState = AddressState.PENDING
+    created_at: datetime | None = None
+    confirmation_sent_at: datetime | None = None
+    confirmed_at: datetime | None = None
+    suppressed_at: datetime | None = None
+
+    @classmethod
+    def new(cls, email: str, now: datetime) -> Address:
+        normalized = normalize_email(email)
+        return cls(recipient_hash=recipient_hash(normalized), email=normalized, created_at=now)
+
+    @property
+    def can_receive(self) -> bool:
+        return self.state == AddressState.CONFIRMED
+
+    def needs_confirmation_mail(self, now: datetime, cooldown: timedelta) -> bool:
+        """At most one confirmation mail per cooldown, however often the address is submitted."""
+        if self.state != AddressState.PENDING:
+            return False
+        return self.confirmation_sent_at is None or now - self.confirmation_sent_at >= cooldown
+
+    def confirm(self, now: datetime) -> bool:
+        """True when this changed the state. A confirmed address stays confirmed."""
+        if self.state == AddressState.SUPPRESSED:
+            raise AddressSuppressed("this address does not receive mail from us")
+        if self.state == AddressState.CONFIRMED:
+            return False
+        self.state = AddressState.CONFIRMED
+        self.confirmed_at = now
+        return True
+
+    def suppress(self, now: datetime) -> None:
+        self.state = AddressState.SUPPRESSED
+        self.suppressed_at = now
+
+
+@dataclass
+class Subscription:
+    id: str
+    kind: SubscriptionKind
+    recipient_hash: str
+    article_id: str
+    comment_id: str | None = None
+    active: bool = True
+    created_at: datetime | None = None
+
+    @classmethod
+    def to_replies(
+        cls, comment_id: str, article_id: str, recipient: str, now: datetime
+    ) -> Subscription:
+        return cls(
+            id=subscription_id("reply", comment_id, recipient),
+            kind="reply",
+            recipient_hash=recipient,
+            article_id=article_id,
+            comment_id=comment_id,
+            created_at=now,
+        )
+
+    @classmethod
+    def to_article(cls, article_id: str, recipient: str, now: datetime) -> Subscription:
+        return cls(
+            id=subscription_id("follow", article_id, recipient),
+            kind="follow",
+            recipient_hash=recipient,
+            article_id=article_id,
+            created_at=now,
+        )
+
+
+@dataclass
+class DigestItem:
+    comment_id: str
+    author_name: str
+    excerpt: str
+    comment_url_path: str
+
+
+@dataclass
+class Delivery:
+    id: str
+    kind: DeliveryKind
+    recipient_hash: str
+    email: str
+    article_id: str | None
+    source_event_id: str | None
+    created_at: datetime
+    next_attempt_at: datetime
+    deadline: datetime
+    subscription_id: str | None = None
+    comment_ids: list[str] = field(default_factory=list)
+    # What the templates need, captured when the delivery is recorded.
+    content: dict[str, Any] = field(default_factory=dict)
+    items: list[DigestItem] = field(default_factory=list)
+    state: DeliveryState = DeliveryState.PENDING
+    attempts: int = 0
+    sent_at: datetime | None = None
+    last_error: str | None = None
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    initial_backoff: timedelta = timedelta(seconds=5)
+    max_backoff: timedelta = timedelta(minutes=15)
+    max_age: timedelta = timedelta(hours=24)
+
+    def backoff(self, attempts: int) -> timedelta:
+        """Exponential: initial, 2x, 4x … capped at max_backoff."""
+        exponent = min(max(0, attempts - 1), 40)  # 2**40 x anything exceeds any sane cap
+        seconds = self.initial_backoff.total_seconds() * (2**exponent)
+        return min(timedelta(seconds=min(seconds, 1e9)), self.max_backoff)
+
+    def next_step(self, delivery: Delivery, now: datetime) -> datetime | None:
+        """When to try again after a failed attempt, or None to give up."""
+        at = now + self.backoff(delivery.attempts)
+        return None if at > delivery.deadline else at
+
+
+@dataclass(frozen=True)
+class DigestPolicy:
+    max_per_window: int = 3
+    window: timedelta = timedelta(minutes=10)
+
+
+@dataclass(frozen=True)
+class Recipient:
+    recipient_hash: str
+    email: str
+    kind: Literal["reply", "follow"]
+    subscription_id: str
+
+
+def plan_recipients(
+    *,
+    author_hash: str | None,
+    reply_subscription: Subscription | None,
+    followers: list[Subscription],
+    addresses: dict[str, Address],
+) -> list[Recipient]:
+    """Who hears about one approved comment: the parent's author (a reply) first, then followers.
+
+    Nobody hears about their own comment, unconfirmed or suppressed addresses hear nothing, and a
+    parent author who also follows the article gets one email, the reply.
+    """
+    planned: dict[str, Recipient] = {}
+    candidates = [reply_subscription] if reply_subscription is not None else []
+    candidates.extend(followers)
+    for sub in candidates:
+        if not sub.active or sub.recipient_hash == author_hash:
+            continue
+        if sub.recipient_hash in planned:
+            continue
+        address = addresses.get(sub.recipient_hash)
+        if address is None or not address.can_receive:
+            continue
+        planned[sub.recipient_hash] = Recipient(
+            recipient_hash=sub.recipient_hash,
+            email=address.email,
+            kind=sub.kind,
+            subscription_id=sub.id,
+        )
+    return list(planned.values())
+
+
+def goes_to_digest(recent_individual: int, open_digest: bool, policy: DigestPolicy) -> bool:
+    """Past ``max_per_window`` emails for one article in the window, the rest wait for a digest."""
+    return open_digest or recent_individual >= policy.max_per_window
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029\u0085]+")
+
+
+def header_safe(text: str, limit: int = 200) -> str:
+    """One line of text for a header: control characters (CR/LF above all) become spaces."""
+    return " ".join(_CONTROL.sub(" ", text).split())[:limit]

@@ -1,0 +1,88 @@
+"""Configuration of the notifications service (env prefix ``NOTIFICATIONS_``)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import ClassVar
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import SettingsConfigDict
+
+from broadsheet_notifications.domain import DigestPolicy, RetryPolicy
+from broadsheet_shared import devkeys
+from broadsheet_shared.settings import ServiceSettings
+
+
+class Settings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="NOTIFICATIONS_", extra="ignore", frozen=True)
+
+    # SMTP_HOST / SMTP_PORT may be given once for every process, like MONGO_URL.
+    SHARED_FIELDS: ClassVar[frozenset[str]] = ServiceSettings.SHARED_FIELDS | {
+        "smtp_host",
+        "smtp_port",
+    }
+
+    service_name: str = "notifications"
+    port: int = Field(default=8003, ge=1, le=65535)
+    mongo_database: str = "broadsheet_notifications"
+
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = Field(default=1025, ge=1, le=65535)
+    smtp_starttls: bool = False
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_pool_size: int = Field(default=16, ge=1, le=64)
+    smtp_timeout_seconds: float = Field(default=10.0, gt=0)
+
+    mail_from: str = "Broadsheet <notifications@broadsheet.localhost>"
+    reply_to: str | None = None
+    unsubscribe_mailto: str = "unsubscribe@broadsheet.localhost"
+
+    signing_secret: SecretStr = SecretStr(devkeys.DEV_SIGNING_SECRET)
+    confirm_token_max_age_seconds: int = Field(default=7 * 24 * 3600, ge=60)
+    confirmation_cooldown_seconds: int = Field(default=24 * 3600, ge=0)
+
+    digest_max_per_window: int = Field(default=3, ge=1)
+    digest_window_seconds: int = Field(default=600, ge=1)
+
+    retry_initial_backoff_seconds: float = Field(default=5.0, gt=0)
+    retry_max_backoff_seconds: float = Field(default=900.0, gt=0)
+    retry_max_age_seconds: float = Field(default=24 * 3600.0, gt=0)
+
+    delivery_batch_size: int = Field(default=100, ge=1, le=1000)
+    delivery_concurrency: int = Field(default=3, ge=1, le=16)
+    delivery_poll_seconds: float = Field(default=0.5, gt=0)
+    delivery_lease_seconds: float = Field(default=60.0, gt=0)
+
+    follow_limit_per_client: int = Field(default=10, ge=1)
+    follow_limit_per_address: int = Field(default=5, ge=1)
+    follow_limit_window_seconds: int = Field(default=3600, ge=1)
+    trusted_proxies: list[str] = ["127.0.0.1", "::1"]
+
+    @model_validator(mode="after")
+    def _refuse_dev_secret_in_prod(self) -> Settings:
+        if (
+            self.environment == "prod"
+            and self.signing_secret.get_secret_value() == devkeys.DEV_SIGNING_SECRET
+        ):
+            raise ValueError("NOTIFICATIONS_SIGNING_SECRET must be set in prod")
+        return self
+
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        return RetryPolicy(
+            initial_backoff=timedelta(seconds=self.retry_initial_backoff_seconds),
+            max_backoff=timedelta(seconds=self.retry_max_backoff_seconds),
+            max_age=timedelta(seconds=self.retry_max_age_seconds),
+        )
+
+    @property
+    def digest_policy(self) -> DigestPolicy:
+        return DigestPolicy(
+            max_per_window=self.digest_max_per_window,
+            window=timedelta(seconds=self.digest_window_seconds),
+        )
+
+    @property
+    def confirmation_cooldown(self) -> timedelta:
+        return timedelta(seconds=self.confirmation_cooldown_seconds)

@@ -1,0 +1,61 @@
+"""Signed links: confirm an address, leave one subscription, or stop all mail to an address.
+
+HMAC-signed with itsdangerous; the payload names what the token acts on, never the address
+itself. Unsubscribe tokens never expire (an old email must still let its reader leave);
+confirmation tokens do.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from itsdangerous import BadData, URLSafeSerializer, URLSafeTimedSerializer
+
+Scope = Literal["confirm", "subscription", "all"]
+
+
+class InvalidLink(Exception):
+    """Tampered, malformed or expired."""
+
+
+@dataclass(frozen=True)
+class LinkClaim:
+    scope: Scope
+    target: str  # a recipient hash ("confirm", "all") or a subscription id
+
+
+class LinkSigner:
+    def __init__(self, secret: str, *, confirm_max_age_seconds: int) -> None:
+        self._unsubscribe = URLSafeSerializer(secret, salt="broadsheet-notifications-unsubscribe")
+        self._confirm = URLSafeTimedSerializer(secret, salt="broadsheet-notifications-confirm")
+        self._confirm_max_age = confirm_max_age_seconds
+
+    def confirm_token(self, recipient_hash: str) -> str:
+        return str(self._confirm.dumps(recipient_hash))
+
+    def unsubscribe_token(self, scope: Literal["subscription", "all"], target: str) -> str:
+        return str(self._unsubscribe.dumps([scope, target]))
+
+    def read_confirm(self, token: str) -> LinkClaim:
+        try:
+            target = self._confirm.loads(token, max_age=self._confirm_max_age)
+        except BadData as exc:
+            raise InvalidLink(str(exc)) from None
+        if not isinstance(target, str):
+            raise InvalidLink("unexpected payload")
+        return LinkClaim("confirm", target)
+
+    def read_unsubscribe(self, token: str) -> LinkClaim:
+        try:
+            payload = self._unsubscribe.loads(token)
+        except BadData as exc:
+            raise InvalidLink(str(exc)) from None
+        if (
+            not isinstance(payload, list)
+            or len(payload) != 2
+            or payload[0] not in ("subscription", "all")
+            or not isinstance(payload[1], str)
+        ):
+            raise InvalidLink("unexpected payload")
+        return LinkClaim(payload[0], payload[1])

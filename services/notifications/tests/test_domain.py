@@ -1,0 +1,145 @@
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from broadsheet_notifications.domain import (
+    Address,
+    AddressState,
+    AddressSuppressed,
+    Delivery,
+    DigestPolicy,
+    RetryPolicy,
+    Subscription,
+    delivery_id,
+    goes_to_digest,
+    header_safe,
+    mask_email,
+    message_id,
+    plan_recipients,
+    recipient_hash,
+    subscription_id,
+)
+
+pytestmark = pytest.mark.unit
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def confirmed(email: str) -> Address:
+    a = Address.new(email, NOW)
+    a.confirm(NOW)
+    return a
+
+
+def test_address_is_normalised_and_hashed_like_comments_service() -> None:
+    a = Address.new("  Ada@Example.ORG ", NOW)
+    assert a.email == "ada@example.org"
+    assert a.recipient_hash == recipient_hash("ada@example.org")
+    assert a.state == AddressState.PENDING
+
+
+def test_confirmation_mail_at_most_once_per_cooldown() -> None:
+    a = Address.new("ada@example.org", NOW)
+    day = timedelta(hours=24)
+    assert a.needs_confirmation_mail(NOW, day)
+    a.confirmation_sent_at = NOW
+    assert not a.needs_confirmation_mail(NOW + timedelta(hours=23), day)
+    assert a.needs_confirmation_mail(NOW + day, day)
+
+
+def test_confirmed_address_stays_confirmed_and_needs_no_mail() -> None:
+    a = confirmed("ada@example.org")
+    assert a.confirm(NOW + timedelta(days=1)) is False
+    assert a.state == AddressState.CONFIRMED
+    assert not a.needs_confirmation_mail(NOW, timedelta(0))
+
+
+def test_suppressed_address_cannot_be_confirmed() -> None:
+    a = Address.new("ada@example.org", NOW)
+    a.suppress(NOW)
+    with pytest.raises(AddressSuppressed):
+        a.confirm(NOW)
+    assert not a.can_receive
+
+
+def test_ids_are_deterministic() -> None:
+    assert delivery_id("e1", "h1") == delivery_id("e1", "h1")
+    assert delivery_id("e1", "h1") != delivery_id("e1", "h2")
+    assert subscription_id("reply", "c1", "h") == subscription_id("reply", "c1", "h")
+    assert message_id("abc", "news.example") == "<abc@news.example>"
+
+
+def test_mask_email() -> None:
+    assert mask_email("ada@example.org") == "a***@example.org"
+
+
+def test_plan_skips_self_unconfirmed_and_duplicates() -> None:
+    parent = confirmed("parent@example.org")
+    follower = confirmed("follower@example.org")
+    pending = Address.new("pending@example.org", NOW)
+    author = confirmed("author@example.org")
+    reply_sub = Subscription.to_replies("c1", "a1", parent.recipient_hash, NOW)
+    followers = [
+        Subscription.to_article("a1", parent.recipient_hash, NOW),  # also the parent: one mail
+        Subscription.to_article("a1", follower.recipient_hash, NOW),
+        Subscription.to_article("a1", pending.recipient_hash, NOW),
+        Subscription.to_article("a1", author.recipient_hash, NOW),
+    ]
+    addresses = {a.recipient_hash: a for a in (parent, follower, pending, author)}
+    planned = plan_recipients(
+        author_hash=author.recipient_hash,
+        reply_subscription=reply_sub,
+        followers=followers,
+        addresses=addresses,
+    )
+    assert [(r.email, r.kind) for r in planned] == [
+        ("parent@example.org", "reply"),
+        ("follower@example.org", "follow"),
+    ]
+
+
+def test_self_reply_plans_nothing() -> None:
+    me = confirmed("me@example.org")
+    planned = plan_recipients(
+        author_hash=me.recipient_hash,
+        reply_subscription=Subscription.to_replies("c1", "a1", me.recipient_hash, NOW),
+        followers=[],
+        addresses={me.recipient_hash: me},
+    )
+    assert planned == []
+
+
+def test_retry_backoff_is_exponential_and_gives_up_at_deadline() -> None:
+    policy = RetryPolicy(timedelta(seconds=5), timedelta(minutes=1), timedelta(hours=1))
+    assert [policy.backoff(n).total_seconds() for n in (1, 2, 3, 10, 500)] == [5, 10, 20, 60, 60]
+    d = Delivery(
+        id="d",
+        kind="reply",
+        recipient_hash="h",
+        email="a@example.org",
+        article_id="a",
+        source_event_id="e",
+        created_at=NOW,
+        next_attempt_at=NOW,
+        deadline=NOW + timedelta(hours=1),
+        attempts=1,
+    )
+    assert policy.next_step(d, NOW) == NOW + timedelta(seconds=5)
+    assert policy.next_step(d, NOW + timedelta(minutes=59, seconds=58)) is None
+
+
+def test_digest_threshold() -> None:
+    policy = DigestPolicy(3, timedelta(minutes=10))
+    assert not goes_to_digest(2, False, policy)
+    assert goes_to_digest(3, False, policy)
+    assert goes_to_digest(0, True, policy)
+
+
+@pytest.mark.parametrize(
+    "raw", ["Hi\r\nBcc: evil@example.org", "Hi\nX: y", "Hi\u2028there", "a\x00b"]
+)
+def test_header_safe_removes_line_breaks(raw: str) -> None:
+    safe = header_safe(raw)
+    assert "\r" not in safe
+    assert "\n" not in safe
+    assert "\u2028" not in safe
+    assert "\x00" not in safe

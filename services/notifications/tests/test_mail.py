@@ -1,0 +1,95 @@
+"""The composed email: parts, links, headers, and no header injection."""
+
+from datetime import UTC, datetime
+from email import message_from_bytes
+from email.policy import default
+from typing import Any
+
+import pytest
+
+from broadsheet_notifications.domain import Delivery, recipient_hash
+
+pytestmark = pytest.mark.unit
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def delivery(**content: Any) -> Delivery:
+    base = {
+        "article_title": "Talks resume in Geneva",
+        "article_url_path": "/articles/talks",
+        "comment_url_path": "/articles/talks#comment-c2",
+        "author_name": "Bob",
+        "excerpt": "I disagree <b>strongly</b>",
+    }
+    base.update(content)
+    return Delivery(
+        id="d1",
+        kind="reply",
+        recipient_hash=recipient_hash("ada@example.org"),
+        email="ada@example.org",
+        article_id="a1",
+        source_event_id="e1",
+        created_at=NOW,
+        next_attempt_at=NOW,
+        deadline=NOW,
+        subscription_id="reply-x",
+        comment_ids=["c2"],
+        content=base,
+    )
+
+
+def roundtrip(world: Any, d: Delivery) -> Any:
+    return message_from_bytes(world.composer.compose(d).data, policy=default)
+
+
+def test_reply_mail_has_everything(world: Any) -> None:
+    msg = roundtrip(world, delivery())
+    assert msg["Subject"] == "New reply to your comment on “Talks resume in Geneva”"
+    assert msg["From"] == "Broadsheet <notifications@news.example>"
+    assert msg["Reply-To"] == "desk@news.example"
+    assert msg["Message-ID"] == "<d1@news.example>"
+    assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    lu = msg["List-Unsubscribe"]
+    assert "<https://news.example/subscriptions/unsubscribe/" in lu
+    assert "<mailto:" in lu
+    token = lu.split("/subscriptions/unsubscribe/")[1].split(">")[0]
+    assert world.signer.read_unsubscribe(token).target == "reply-x"
+    text = msg.get_body(("plain",)).get_content()
+    html = msg.get_body(("html",)).get_content()
+    assert "https://news.example/articles/talks#comment-c2" in text
+    assert "I disagree <b>strongly</b>" in text  # plain text is not escaped
+    assert "&lt;b&gt;strongly&lt;/b&gt;" in html
+    assert "<b>strongly" not in html
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "Evil\r\nBcc: victim@example.org",
+        "Evil\nX-Injected: yes",
+        "=?utf-8?q?Evil=0D=0ABcc:_victim@example.org?=",
+        "Ünïcödé “quotes” " + "long " * 40,
+    ],
+)
+def test_no_header_injection(world: Any, title: str) -> None:
+    raw = world.composer.compose(delivery(article_title=title, author_name=title)).data
+    msg = message_from_bytes(raw, policy=default)
+    assert msg["Bcc"] is None
+    assert msg["X-Injected"] is None
+    assert "\n" not in str(msg["Subject"])
+    assert "\r" not in str(msg["Subject"])
+    if title.startswith("=?"):  # shown literally, never decoded as the attacker's word
+        assert title in str(msg["Subject"])
+    header_block = raw.split(b"\r\n\r\n", 1)[0]
+    assert b"\nBcc:" not in header_block
+    assert b"\nX-Injected" not in header_block
+
+
+def test_confirmation_mail_links_to_confirm_page(world: Any) -> None:
+    d = delivery(reason="replies to your comment")
+    d.kind = "confirmation"
+    msg = roundtrip(world, d)
+    assert msg["List-Unsubscribe"] is None
+    text = msg.get_body(("plain",)).get_content()
+    token = text.split("/subscriptions/confirm/")[1].split()[0]
+    assert world.signer.read_confirm(token).target == recipient_hash("ada@example.org")

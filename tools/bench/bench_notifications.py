@@ -1,0 +1,291 @@
+"""Benchmark: email delivery throughput and reply → email latency.
+
+Starts Kafka, the database and SMTP capture (devstack launchers) and the notifications service
+under uvicorn (one worker), then:
+
+1. Burst: 10,000 pending deliveries are seeded straight into the service's ledger, held back,
+   then released at once; measures how fast the delivery worker gets them all to the SMTP
+   capture over its pooled connections (target: >= 500 emails/s). Every message is counted in
+   the capture's Maildir.
+2. Latency: confirmed readers subscribed to replies are seeded; ``comment.approved`` replies are
+   published to Kafka at 100/s; latency is from publish to the message file appearing in the
+   capture's Maildir (p50, p99).
+
+    uv run python tools/bench/bench_notifications.py [--burst 10000] [--rate 100] [--seconds 15]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import mailbox
+import os
+import secrets
+import statistics
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from email.parser import BytesHeaderParser
+from pathlib import Path
+from typing import Any
+
+from pymongo import AsyncMongoClient
+
+from broadsheet_notifications.domain import (
+    Address,
+    AddressState,
+    Delivery,
+    Subscription,
+    delivery_id,
+)
+from broadsheet_notifications.repository import (
+    ADDRESSES,
+    DELIVERIES,
+    SUBSCRIPTIONS,
+    address_to_doc,
+    delivery_to_doc,
+    subscription_to_doc,
+)
+from broadsheet_shared.events import CommentApprovedData, CommentApprovedV1, topics
+from broadsheet_shared.kafka.producer import EventProducer
+
+FAR_FUTURE = datetime(2100, 1, 1, tzinfo=UTC)
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[max(0, int(len(ordered) * fraction) - 1)]
+
+
+def maildir_count(path: Path) -> int:
+    return sum(len(os.listdir(path / sub)) for sub in ("new", "cur"))
+
+
+def burst_docs(count: int) -> list[dict[str, Any]]:
+    now = datetime.now(UTC)
+    docs = []
+    for n in range(count):
+        email = f"burst{n}@bench.example"
+        delivery = Delivery(
+            id=delivery_id(f"burst-{n}", email),
+            kind="reply",
+            recipient_hash=f"h{n}",
+            email=email,
+            article_id="bench-article",
+            source_event_id=f"burst-{n}",
+            subscription_id=f"reply-burst-{n}",
+            comment_ids=[f"c{n}"],
+            content={
+                "article_title": "Talks resume in Geneva",
+                "article_url_path": "/articles/talks-resume",
+                "comment_url_path": f"/articles/talks-resume#comment-c{n}",
+                "author_name": "Bench Reader",
+                "excerpt": "A considered reply about the article, of a typical length. " * 3,
+            },
+            created_at=now,
+            next_attempt_at=FAR_FUTURE,  # held back until the release
+            deadline=FAR_FUTURE,
+        )
+        docs.append(delivery_to_doc(delivery))
+    return docs
+
+
+async def measure_burst(env: dict[str, str], maildir: Path, count: int) -> dict[str, Any]:
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(env["MONGO_URL"], tz_aware=True)
+    db = client[env["NOTIFICATIONS_MONGO_DATABASE"]]
+    docs = burst_docs(count)
+    for start in range(0, len(docs), 1000):
+        await db[DELIVERIES].insert_many(docs[start : start + 1000])
+    before = maildir_count(maildir)
+    started = time.monotonic()
+    await db[DELIVERIES].update_many(
+        {"source_event_id": {"$regex": "^burst-"}},
+        {"$set": {"next_attempt_at": datetime.now(UTC) - timedelta(seconds=1)}},
+    )
+    released = time.monotonic()
+    deadline = started + 300
+    # Poll gently: listing a directory of 10,000 files steals CPU from what is measured.
+    while maildir_count(maildir) - before < count and time.monotonic() < deadline:
+        await asyncio.sleep(0.25)
+    arrived = time.monotonic()
+    delivered = maildir_count(maildir) - before
+    sent = await db[DELIVERIES].count_documents(
+        {"source_event_id": {"$regex": "^burst-"}, "state": "sent"}
+    )
+    await client.close()
+    seconds = arrived - released
+    return {
+        "emails": count,
+        "delivered_to_capture": delivered,
+        "recorded_sent": sent,
+        "seconds": round(seconds, 2),
+        "emails_per_second": round(delivered / seconds, 1) if seconds else None,
+        "target_emails_per_second": 500,
+        "target_met": delivered == count and delivered / seconds >= 500,
+    }
+
+
+async def seed_readers(env: dict[str, str], count: int) -> list[str]:
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(env["MONGO_URL"], tz_aware=True)
+    db = client[env["NOTIFICATIONS_MONGO_DATABASE"]]
+    now = datetime.now(UTC)
+    parents = []
+    addresses, subs = [], []
+    for n in range(count):
+        address = Address.new(f"lat{n}@bench.example", now)
+        address.state = AddressState.CONFIRMED
+        parent = f"parent-{n}"
+        parents.append(parent)
+        addresses.append(address_to_doc(address))
+        subs.append(
+            subscription_to_doc(
+                Subscription.to_replies(parent, f"article-{n % 50}", address.recipient_hash, now)
+            )
+        )
+    await db[ADDRESSES].insert_many(addresses)
+    await db[SUBSCRIPTIONS].insert_many(subs)
+    await client.close()
+    return parents
+
+
+async def measure_latency(
+    env: dict[str, str], maildir: Path, rate: float, seconds: float
+) -> dict[str, Any]:
+    count = int(rate * seconds)
+    parents = await seed_readers(env, count)
+    producer = EventProducer(env["KAFKA_BOOTSTRAP_SERVERS"], "bench-notifications")
+    await producer.start()
+    topic = env["KAFKA_TOPIC_PREFIX"] + topics.COMMENTS
+    published: dict[str, float] = {}  # recipient → wall-clock publish time
+    start = time.monotonic()
+    try:
+        for n, parent in enumerate(parents):
+            target = start + n / rate
+            delay = target - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            now = datetime.now(UTC)
+            event = CommentApprovedV1(
+                subject=f"reply-{n}",
+                data=CommentApprovedData(
+                    comment_id=f"reply-{n}-{secrets.token_hex(3)}",
+                    article_id=f"article-{n % 50}",
+                    article_slug=f"article-{n % 50}",
+                    article_title="Talks resume in Geneva",
+                    article_url_path=f"/articles/article-{n % 50}",
+                    parent_id=parent,
+                    author_name="Replier",
+                    excerpt="A reply, of a typical length for a comment excerpt.",
+                    created_at=now,
+                    approved_at=now,
+                ),
+            )
+            published[f"lat{n}@bench.example"] = time.time()
+            await producer.publish(event, topic)
+    finally:
+        await producer.stop()
+    # Wait for every reply to arrive, then read delivery times from the Maildir files.
+    box = mailbox.Maildir(maildir, create=False)
+    parser = BytesHeaderParser()
+    latencies: dict[str, float] = {}
+    deadline = time.monotonic() + 120
+    seen: set[str] = set()
+    while len(latencies) < count and time.monotonic() < deadline:
+        for sub in ("new", "cur"):
+            for name in os.listdir(maildir / sub):
+                if name in seen:
+                    continue
+                seen.add(name)
+                path = maildir / sub / name
+                with path.open("rb") as handle:
+                    headers = parser.parse(handle)
+                to = str(headers.get("To", ""))
+                if to in published:
+                    latencies[to] = path.stat().st_mtime - published[to]
+        await asyncio.sleep(0.2)
+    del box
+    # Where the time goes: Kafka → ledger row (consume), ledger row → SMTP accepted (send).
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(env["MONGO_URL"], tz_aware=True)
+    db = client[env["NOTIFICATIONS_MONGO_DATABASE"]]
+    consume, send = [], []
+    async for doc in db[DELIVERIES].find({"email": {"$in": list(published)}}):
+        created = doc["created_at"].timestamp()
+        consume.append((created - published[doc["email"]]) * 1000)
+        if doc.get("sent_at"):
+            send.append((doc["sent_at"].timestamp() - created) * 1000)
+    await client.close()
+    values = [v * 1000 for v in latencies.values()]
+    return {
+        "replies": count,
+        "rate_per_second": rate,
+        "delivered": len(values),
+        "p50_ms": round(statistics.median(values), 1) if values else None,
+        "p99_ms": round(percentile(values, 0.99), 1) if values else None,
+        "max_ms": round(max(values), 1) if values else None,
+        "consume_p50_ms": round(statistics.median(consume), 1) if consume else None,
+        "consume_p99_ms": round(percentile(consume, 0.99), 1) if consume else None,
+        "send_p50_ms": round(statistics.median(send), 1) if send else None,
+        "send_p99_ms": round(percentile(send, 0.99), 1) if send else None,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--burst", type=int, default=10_000)
+    parser.add_argument("--rate", type=float, default=100.0)
+    parser.add_argument("--seconds", type=float, default=15.0)
+    args = parser.parse_args()
+
+    from broadsheet_devstack.processes import free_port
+    from broadsheet_devstack.pytest_plugin import Infra
+    from broadsheet_devstack.services import ServiceProcess
+
+    infra = Infra(Path(tempfile.mkdtemp(prefix="bench-notifications-")))
+    prefix = f"b{secrets.token_hex(3)}"
+    service: ServiceProcess | None = None
+    try:
+        infra.start()
+        port = free_port()
+        env = {
+            **infra.service_env("notifications", prefix, {"notifications": port}),
+            "LOG_LEVEL": "WARNING",
+            "NOTIFICATIONS_LOG_LEVEL": "WARNING",
+            "NOTIFICATIONS_DELIVERY_POLL_SECONDS": "0.05",
+        }
+        env.setdefault("NOTIFICATIONS_MONGO_DATABASE", f"{prefix}_broadsheet_notifications")
+        env.setdefault("KAFKA_TOPIC_PREFIX", f"{prefix}.")
+        service = ServiceProcess(
+            "notifications",
+            "broadsheet_notifications.main:create_app",
+            port=port,
+            env=env,
+            log_path=infra.log_dir / "bench-notifications.log",
+        )
+        service.start()
+        service.wait_ready(90)
+        burst = asyncio.run(measure_burst(env, infra.maildir, args.burst))
+        latency = asyncio.run(measure_latency(env, infra.maildir, args.rate, args.seconds))
+    finally:
+        if service is not None:
+            service.stop()
+        infra.stop()
+
+    report = {"burst": burst, "reply_latency": latency}
+    print(json.dumps(report, indent=2))
+    print("\n## Notifications\n")
+    print("| measure | result | target |\n|---|---|---|")
+    print(
+        f"| burst of {burst['emails']:,} emails to SMTP capture | "
+        f"{burst['emails_per_second']} emails/s ({burst['seconds']} s, "
+        f"{burst['delivered_to_capture']:,} delivered) | >= 500 emails/s |"
+    )
+    print(
+        f"| reply → email latency at {latency['rate_per_second']:.0f} replies/s "
+        f"({latency['delivered']}/{latency['replies']} delivered) | "
+        f"p50 {latency['p50_ms']} ms, p99 {latency['p99_ms']} ms | reported |"
+    )
+
+
+if __name__ == "__main__":
+    main()
