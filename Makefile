@@ -25,7 +25,7 @@ PYTEST_ARGS ?=
 UNIT_MARKERS := not integration and not e2e and not browser
 TYPED_SOURCES := shared/src tools/devstack/src $(wildcard services/*/src)
 
-.PHONY: help install uv deps jars browsers run test test-unit lint format bench clean clean-data
+.PHONY: help install uv deps jars browsers run test test-unit lint format bench bench-tools clean clean-data
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -74,7 +74,19 @@ format: deps ## rewrite code in the house style
 	$(RUN) ruff format .
 	$(RUN) ruff check --fix .
 
-bench: deps jars ## the benchmarks (tools/bench)
+bench-tools: ## nginx and wrk from Debian, for the gateway benchmark (as root, when missing)
+	@if command -v nginx >/dev/null 2>&1 && command -v wrk >/dev/null 2>&1; then \
+	  :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "Installing Debian's nginx-light and wrk"; \
+	  apt-get update -qq; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	    nginx-light wrk >/dev/null; \
+	else \
+	  echo "nginx/wrk missing and not root: install Debian's nginx-light and wrk"; \
+	fi
+
+bench: deps jars bench-tools ## the benchmarks (tools/bench), report in artifacts/bench/report.md
 	$(RUN) python tools/bench/run.py
 
 clean: ## caches and test artifacts (keeps .data and the jar cache)

@@ -105,12 +105,16 @@ async def test_live_update_reaches_an_open_page(platform: Platform) -> None:
 
 
 def test_upstream_down_gives_503_problem(platform: Platform) -> None:
-    # Last in the module: it stops the notifications service for good.
     notifications = next(s for s in platform.factory.started if s.name == "notifications")
     notifications.kill()
-    with httpx.Client(base_url=platform.gateway_url, timeout=30) as client:
-        response = client.post(
-            f"/api/articles/{platform.article_slug}/followers", json={"email": "x@example.com"}
-        )
-        assert response.status_code == 503
-        assert response.headers["content-type"].startswith("application/problem+json")
+    try:
+        with httpx.Client(base_url=platform.gateway_url, timeout=30) as client:
+            response = client.post(
+                f"/api/articles/{platform.article_slug}/followers",
+                json={"email": "x@example.com"},
+            )
+            assert response.status_code == 503
+            assert response.headers["content-type"].startswith("application/problem+json")
+    finally:
+        # The platform is shared by the whole session: put it back for the tests after this.
+        notifications.restart()
