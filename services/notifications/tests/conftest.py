@@ -192,7 +192,7 @@ class FakeRepository:
             ):
                 d.state = DeliveryState.CANCELLED
 
-    async def release_expired(self, now: datetime) -> None:
+    async def release_expired(self, now: datetime, session: Any = None) -> None:
         for d in self.deliveries.values():
             lease = self.claims.get(d.id)
             if d.state == DeliveryState.SENDING and lease is not None and lease[1] < now:
@@ -207,7 +207,13 @@ class FakeRepository:
         return [d.id for d in sorted(due, key=lambda d: d.next_attempt_at)][:limit]
 
     async def claim(
-        self, ids: list[str], now: datetime, *, lease_until: datetime, claim: str
+        self,
+        ids: list[str],
+        now: datetime,
+        *,
+        lease_until: datetime,
+        claim: str,
+        session: Any = None,
     ) -> list[Delivery]:
         out = []
         for delivery_id in ids:

@@ -46,6 +46,7 @@ from broadsheet_articles.service import (
 )
 from broadsheet_articles.settings import Settings
 from broadsheet_shared.auth import AdminPrincipal, StaffPrincipal
+from broadsheet_shared.http.clients import client_address
 from broadsheet_shared.http.problems import Problem
 
 JSON = "application/json"
@@ -195,18 +196,6 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
             errors=[{"loc": ["query", "cursor"], "msg": "Invalid cursor.", "type": "cursor"}],
         ) from None
     return parsed, article_id
-
-
-def client_address(request: Request, trusted_proxies: list[str]) -> str:
-    """The TCP peer, or the last X-Forwarded-For hop when the peer is a trusted proxy."""
-    peer = request.client.host if request.client else "unknown"
-    if peer in trusted_proxies:
-        forwarded = request.headers.get("x-forwarded-for")
-        if forwarded:
-            last = forwarded.split(",")[-1].strip()
-            if last:
-                return last[:64]
-    return peer
 
 
 def token_out(pair: TokenPair) -> Response:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
@@ -32,6 +31,7 @@ from broadsheet_comments.schemas import (
 from broadsheet_comments.service import CommentsService
 from broadsheet_comments.settings import Settings
 from broadsheet_shared.auth import StaffPrincipal
+from broadsheet_shared.http.clients import client_address
 from broadsheet_shared.http.problems import Problem
 
 public_router = APIRouter(tags=["comments"])
@@ -44,18 +44,8 @@ def get_service(request: Request) -> CommentsService:
 
 
 def client_identity(request: Request) -> str:
-    """The TCP peer; or the last X-Forwarded-For hop when the peer is a trusted proxy."""
     settings: Settings = request.app.state.settings
-    peer = request.client.host if request.client else "unknown"
-    if peer in settings.trusted_proxies:
-        forwarded = request.headers.get("x-forwarded-for", "")
-        hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
-        if hops:
-            try:
-                return str(ipaddress.ip_address(hops[-1]))
-            except ValueError:
-                pass  # a malformed header is ignored, not trusted
-    return peer
+    return client_address(request, settings.trusted_proxies)
 
 
 Service = Annotated[CommentsService, Depends(get_service)]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from ipaddress import ip_address
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -21,6 +20,7 @@ from broadsheet_notifications.schemas import (
 )
 from broadsheet_notifications.service import StaffService, SubscriptionService
 from broadsheet_shared.auth import StaffPrincipal
+from broadsheet_shared.http.clients import client_address
 from broadsheet_shared.http.problems import Problem
 
 router = APIRouter()
@@ -41,17 +41,8 @@ def staff(request: Request) -> StaffService:
 
 
 def client_id(request: Request) -> str:
-    """The TCP peer, or the last X-Forwarded-For hop when the peer is a trusted proxy."""
-    peer = request.client.host if request.client else "unknown"
     trusted: list[str] = request.app.state.settings.trusted_proxies
-    forwarded = request.headers.get("x-forwarded-for")
-    if forwarded and peer in trusted:
-        last = forwarded.split(",")[-1].strip()
-        try:
-            return str(ip_address(last))
-        except ValueError:
-            return peer
-    return peer
+    return client_address(request, trusted)
 
 
 Subscriptions = Annotated[SubscriptionService, Depends(subscriptions)]

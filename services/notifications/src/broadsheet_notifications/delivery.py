@@ -190,15 +190,23 @@ class DeliveryWorker:
 
     async def _next_batch(self) -> list[Delivery]:
         now = self._clock()
+        # Ledger writes run in transactions even when they stand alone: a conflict with a
+        # consumer's transaction then comes back at once and is retried here, instead of a plain
+        # write waiting inside the database (docs/database.md).
         if not self._due:
             # One query for several batches: finding due rows is the expensive part (it scans
             # on the local server), claiming a known list of ids is cheap.
-            await self._repo.release_expired(now)
+            await self._uow.run(lambda tx: self._repo.release_expired(now, tx.session))
             self._due.extend(await self._repo.due_ids(now, self._batch_size * self._prefetch))
         ids = [self._due.popleft() for _ in range(min(self._batch_size, len(self._due)))]
         if not ids:
             return []
-        return await self._repo.claim(ids, now, lease_until=now + self._lease, claim=uuid4().hex)
+        claim = uuid4().hex
+        return await self._uow.run(
+            lambda tx: self._repo.claim(
+                ids, now, lease_until=now + self._lease, claim=claim, session=tx.session
+            )
+        )
 
     async def run_once(self) -> int:
         """Claim, send and record one batch; returns how many deliveries it handled."""

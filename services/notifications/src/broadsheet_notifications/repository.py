@@ -106,10 +106,16 @@ class NotificationsRepository(Protocol):
     async def cancel_pending_to(
         self, recipient: str, session: Session | None, *, subscription_id: str | None = None
     ) -> None: ...
-    async def release_expired(self, now: datetime) -> None: ...
+    async def release_expired(self, now: datetime, session: Session | None) -> None: ...
     async def due_ids(self, now: datetime, limit: int) -> list[str]: ...
     async def claim(
-        self, ids: list[str], now: datetime, *, lease_until: datetime, claim: str
+        self,
+        ids: list[str],
+        now: datetime,
+        *,
+        lease_until: datetime,
+        claim: str,
+        session: Session | None,
     ) -> list[Delivery]: ...
     async def mark_sent(
         self, delivery_ids: list[str], now: datetime, session: Session | None
@@ -424,11 +430,12 @@ class MongoNotificationsRepository:
             query, {"$set": {"state": DeliveryState.CANCELLED.value}}, session=session
         )
 
-    async def release_expired(self, now: datetime) -> None:
+    async def release_expired(self, now: datetime, session: Session | None) -> None:
         # A worker died holding these: its lease ran out, so they are due again.
         await self._deliveries.update_many(
             {"state": DeliveryState.SENDING.value, "lease_until": {"$lt": now}},
             {"$set": {"state": DeliveryState.PENDING.value, "next_attempt_at": now}},
+            session=session,
         )
 
     async def due_ids(self, now: datetime, limit: int) -> list[str]:
@@ -442,7 +449,13 @@ class MongoNotificationsRepository:
         return [doc["_id"] for doc in docs]
 
     async def claim(
-        self, ids: list[str], now: datetime, *, lease_until: datetime, claim: str
+        self,
+        ids: list[str],
+        now: datetime,
+        *,
+        lease_until: datetime,
+        claim: str,
+        session: Session | None,
     ) -> list[Delivery]:
         """Take those of ``ids`` still due; another worker may have taken or cancelled some."""
         await self._deliveries.update_many(
@@ -459,8 +472,9 @@ class MongoNotificationsRepository:
                 },
                 "$inc": {"attempts": 1},
             },
+            session=session,
         )
-        docs = await self._deliveries.find({"claim": claim}).to_list()
+        docs = await self._deliveries.find({"claim": claim}, session=session).to_list()
         return [delivery_from_doc(doc) for doc in docs]
 
     async def mark_sent(
