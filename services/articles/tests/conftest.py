@@ -100,10 +100,8 @@ class FakeArticles:
     async def count_in_section(self, section_slug: str) -> int:
         return sum(1 for a in self.articles.values() if a.section.slug == section_slug)
 
-    async def rename_section(self, section: Section, session: Any) -> None:
-        for article in self.articles.values():
-            if article.section.slug == section.slug:
-                article.section = section
+    async def ids_in_section(self, section_slug: str, session: Any) -> list[str]:
+        return [a.id for a in self.articles.values() if a.section.slug == section_slug]
 
     async def slug_owner(self, slug: str, session: Any = None) -> str | None:
         return self.slugs.get(slug)

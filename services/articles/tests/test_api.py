@@ -170,6 +170,27 @@ async def test_publishing_emits_exactly_one_article_published(api: Api) -> None:
     assert ADMIN_EMAIL not in events[0].model_dump_json()
 
 
+async def test_renaming_a_section_emits_article_updated_with_the_new_name(api: Api) -> None:
+    section = await api.client.post(
+        "/api/editor/sections", json={"name": "Culture"}, headers=api.admin_headers
+    )
+    assert section.status_code == 201, section.text
+    created = await api.create(title="Opera returns", section="culture")
+    await api.publish(created["id"])
+
+    renamed = await api.client.patch(
+        "/api/editor/sections/culture", json={"name": "Arts"}, headers=api.admin_headers
+    )
+    assert renamed.status_code == 200, renamed.text
+
+    await outbox_drained(api.db)
+    events = await article_events(api.settings, created["id"])
+    assert [e.type for e in events] == ["article.published", "article.updated"]
+    assert events[1].data.section.name == "Arts"  # type: ignore[attr-defined]
+    public = await api.client.get("/api/articles/opera-returns")
+    assert public.json()["section"] == {"slug": "culture", "name": "Arts"}
+
+
 async def test_public_reads_with_etag_cache_control_and_feeds(api: Api) -> None:
     created = await api.create(title="Summit opens", section="foreign-affairs", tags=["UN"])
     await api.publish(created["id"])

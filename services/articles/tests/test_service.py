@@ -199,12 +199,32 @@ async def test_sections_are_seeded_once_and_managed(world: Any, editor: Any) -> 
     with pytest.raises(Problem) as caught:
         await world.section_service.delete("sport")
     assert caught.value.status == 409
-    renamed = await world.section_service.rename("sport", "Sports")
+    renamed = await world.service.rename_section("sport", "Sports", editor)
     assert renamed.name == "Sports"
     listed = await world.service.list_staff(
         status=None, section="Sports", tag=None, offset=0, limit=10
     )
     assert listed[0][0].section.name == "Sports"
+
+
+async def test_renaming_a_section_updates_its_published_articles_events(
+    world: Any, editor: Any
+) -> None:
+    await world.section_service.create("Sport", None)
+    public = await world.service.create(command(section="sport", title="Cup final"), editor)
+    await world.service.publish(public.id, None, editor)
+    draft = await world.service.create(command(section="sport", title="Draft"), editor)
+    before = len(world.uow.events)
+    revision = (await world.service.get(public.id)).revision
+
+    await world.service.rename_section("sport", "Sports", editor)
+
+    events = world.uow.events[before:]
+    assert [type(e) for e in events] == [ArticleUpdatedV1]
+    assert events[0].data.article_id == public.id
+    assert events[0].data.section.name == "Sports"
+    assert (await world.service.get(public.id)).revision == revision + 1
+    assert (await world.service.get(draft.id)).section.name == "Sports"
 
 
 # -- auth --------------------------------------------------------------------------------------

@@ -482,9 +482,9 @@ async def create_section(body: SectionCreate, sections: Sections, _: AdminPrinci
 
 @editor_router.patch("/sections/{slug}", response_model=SectionOut)
 async def rename_section(
-    slug: str, body: SectionUpdate, sections: Sections, _: AdminPrincipal
+    slug: str, body: SectionUpdate, articles: Articles, admin: AdminPrincipal
 ) -> SectionOut:
-    section = await sections.rename(slug, body.name)
+    section = await articles.rename_section(slug, body.name, admin)
     return SectionOut(slug=section.slug, name=section.name)
 
 

@@ -269,6 +269,15 @@ class Article:
             return old
         return None
 
+    def follow_section_rename(self, section: Section, now: datetime) -> bool:
+        """Carry the section's new name. The content is unchanged, but a new revision keeps the
+        ``article.updated`` it causes ordered after earlier ones for every consumer."""
+        if section.slug != self.section.slug or section.name == self.section.name:
+            return False
+        self.section = section
+        self._touch(now)
+        return True
+
     def _touch(self, now: datetime) -> None:
         self.updated_at = now
         self.revision += 1

@@ -86,7 +86,7 @@ class ArticleRepository(Protocol):
     ) -> tuple[list[Article], int]: ...
     async def due_scheduled(self, now: datetime, limit: int) -> list[str]: ...
     async def count_in_section(self, section_slug: str) -> int: ...
-    async def rename_section(self, section: Section, session: Session | None) -> None: ...
+    async def ids_in_section(self, section_slug: str, session: Session | None) -> list[str]: ...
     # Slugs: every slug an article ever had points at it, so old ones can redirect.
     async def slug_owner(self, slug: str, session: Session | None = None) -> str | None: ...
     async def claim_slug(self, slug: str, article_id: str, session: Session | None) -> bool: ...
@@ -293,12 +293,9 @@ class MongoArticleRepository:
     async def count_in_section(self, section_slug: str) -> int:
         return int(await self._articles.count_documents({"section.slug": section_slug}))
 
-    async def rename_section(self, section: Section, session: Session | None) -> None:
-        await self._articles.update_many(
-            {"section.slug": section.slug},
-            {"$set": {"section.name": section.name}},
-            session=session,
-        )
+    async def ids_in_section(self, section_slug: str, session: Session | None) -> list[str]:
+        cursor = self._articles.find({"section.slug": section_slug}, {"_id": 1}, session=session)
+        return [str(doc["_id"]) async for doc in cursor]
 
     async def slug_owner(self, slug: str, session: Session | None = None) -> str | None:
         doc = await self._slugs.find_one({"_id": slug}, session=session)

@@ -253,6 +253,37 @@ class ArticleService:
 
         return await self._run(work)
 
+    async def rename_section(self, slug: str, name: str, editor: Principal) -> Section:
+        """Rename a section and every article in it, in one transaction.
+
+        Articles carry their section's name, and so do their events: each article gets a new
+        revision and, when public, an ``article.updated`` so the other services' projections
+        follow.
+        """
+        section = next((s for s in await self._sections.all() if s.slug == slug), None)
+        if section is None:
+            raise Problem(404, "No such section.")
+        renamed = Section(slug=section.slug, name=name, position=section.position)
+        now = self._clock()
+
+        async def work(tx: Tx) -> Section:
+            await self._sections.rename(slug, name, tx.session)
+            for article_id in await self._articles.ids_in_section(slug, tx.session):
+                article = await self._articles.get(article_id, tx.session)
+                if article is None:
+                    continue
+                read_revision = article.revision
+                if not article.follow_section_rename(renamed, now):
+                    continue
+                await self._save(
+                    article, read_revision, tx, reason="section renamed", editor=editor
+                )
+                if article.is_public:
+                    tx.emit(ArticleUpdatedV1(subject=article.id, data=article.event_data()))
+            return renamed
+
+        return await self._uow.run(work)
+
     async def _save(
         self, article: Article, read_revision: int, tx: Tx, *, reason: str, editor: Principal
     ) -> None:
@@ -438,14 +469,6 @@ class SectionService:
         if not await self._sections.add(section):
             raise Problem(409, "A section with this slug exists.")
         return section
-
-    async def rename(self, slug: str, name: str) -> Section:
-        section = await self.get(slug)
-        renamed = Section(slug=section.slug, name=name, position=section.position)
-        await self._sections.rename(slug, name, None)
-        # Articles keep the section's name with them, for reads without a join.
-        await self._articles.rename_section(renamed, None)
-        return renamed
 
     async def delete(self, slug: str) -> None:
         await self.get(slug)
