@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -81,8 +82,8 @@ class Api:
         )
 
 
-@pytest.fixture(scope="module")
-async def api(infra: Any) -> AsyncIterator[Api]:
+@contextlib.asynccontextmanager
+async def running_api(infra: Any) -> AsyncIterator[Api]:
     settings = make_settings(infra, f"t{secrets.token_hex(4)}")
     app = create_app(settings)
     async with (
@@ -95,6 +96,19 @@ async def api(infra: Any) -> AsyncIterator[Api]:
         )
         assert response.status_code == 200, response.text
         api.admin_headers = {"Authorization": f"Bearer {response.json()['access_token']}"}
+        yield api
+
+
+@pytest.fixture(scope="module")
+async def api(infra: Any) -> AsyncIterator[Api]:
+    async with running_api(infra) as api:
+        yield api
+
+
+@pytest.fixture
+async def own_api(infra: Any) -> AsyncIterator[Api]:
+    """A fresh installation, for tests that change what every other test sees (sections)."""
+    async with running_api(infra) as api:
         yield api
 
 
@@ -170,7 +184,8 @@ async def test_publishing_emits_exactly_one_article_published(api: Api) -> None:
     assert ADMIN_EMAIL not in events[0].model_dump_json()
 
 
-async def test_renaming_a_section_emits_article_updated_with_the_new_name(api: Api) -> None:
+async def test_renaming_a_section_emits_article_updated_with_the_new_name(own_api: Api) -> None:
+    api = own_api
     section = await api.client.post(
         "/api/editor/sections", json={"name": "Culture"}, headers=api.admin_headers
     )
