@@ -22,10 +22,12 @@ RUN := $(UV) run --frozen
 export UV_PYTHON_DOWNLOADS := never
 
 PYTEST_ARGS ?=
+# Names of benchmarks to run, e.g. `make bench BENCH=notifications` (default: all).
+BENCH ?=
 UNIT_MARKERS := not integration and not e2e and not browser
 TYPED_SOURCES := shared/src tools/devstack/src $(wildcard services/*/src)
 
-.PHONY: help install uv deps jars browsers run test test-unit lint format bench bench-tools clean clean-data
+.PHONY: help install uv deps jars browsers run test test-unit lint format bench bench-tools bench-db clean clean-data
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -86,8 +88,25 @@ bench-tools: ## nginx and wrk from Debian, for the gateway benchmark (as root, w
 	  echo "nginx/wrk missing and not root: install Debian's nginx-light and wrk"; \
 	fi
 
-bench: deps jars bench-tools ## the benchmarks (tools/bench), report in artifacts/bench/report.md
-	$(RUN) python tools/bench/run.py
+# The Rust build of the local database server, for benchmarks only (docs/database.md: 2-9x the
+# Python server's speed, closer to what mongod does; tests and `make run` keep secantusd-py).
+SECANTUS_RS_VERSION := 0.5.3-beta.196
+SECANTUS_RS := .cache/secantusd-rs/$(SECANTUS_RS_VERSION)/bin/secantusd-rs
+
+bench-db: ## secantusd-rs from crates.io for the benchmarks (cargo + cmake; ~4 min, once)
+	@if [ -x "$(SECANTUS_RS)" ]; then \
+	  :; \
+	elif command -v cargo >/dev/null 2>&1 && command -v cmake >/dev/null 2>&1; then \
+	  echo "Building secantusd-rs $(SECANTUS_RS_VERSION) (once, a few minutes)"; \
+	  cargo install secantus-mdb --version $(SECANTUS_RS_VERSION) --locked --quiet \
+	    --ignore-rust-version --root .cache/secantusd-rs/$(SECANTUS_RS_VERSION); \
+	else \
+	  echo "cargo or cmake missing: benchmarks will run on secantusd-py (slower)"; \
+	fi
+
+bench: deps jars bench-tools bench-db ## the benchmarks (tools/bench), report in artifacts/bench/report.md
+	@if [ -x "$(SECANTUS_RS)" ]; then export DEVSTACK_MONGO_SERVER="$(abspath $(SECANTUS_RS))"; fi; \
+	$(RUN) python tools/bench/run.py $(BENCH)
 
 clean: ## caches and test artifacts (keeps .data and the jar cache)
 	rm -rf .pytest_cache .mypy_cache .ruff_cache .hypothesis artifacts

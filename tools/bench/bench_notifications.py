@@ -58,6 +58,16 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[max(0, int(len(ordered) * fraction) - 1)]
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_snapshot(pids: dict[str, int]) -> dict[str, float]:
+    return {name: cpu_seconds(pid) for name, pid in pids.items()}
+
+
 def maildir_count(path: Path) -> int:
     return sum(len(os.listdir(path / sub)) for sub in ("new", "cur"))
 
@@ -91,13 +101,16 @@ def burst_docs(count: int) -> list[dict[str, Any]]:
     return docs
 
 
-async def measure_burst(env: dict[str, str], maildir: Path, count: int) -> dict[str, Any]:
+async def measure_burst(
+    env: dict[str, str], maildir: Path, count: int, pids: dict[str, int]
+) -> dict[str, Any]:
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(env["MONGO_URL"], tz_aware=True)
     db = client[env["NOTIFICATIONS_MONGO_DATABASE"]]
     docs = burst_docs(count)
     for start in range(0, len(docs), 1000):
         await db[DELIVERIES].insert_many(docs[start : start + 1000])
     before = maildir_count(maildir)
+    cpu_before = cpu_snapshot(pids)
     started = time.monotonic()
     await db[DELIVERIES].update_many(
         {"source_event_id": {"$regex": "^burst-"}},
@@ -109,6 +122,7 @@ async def measure_burst(env: dict[str, str], maildir: Path, count: int) -> dict[
     while maildir_count(maildir) - before < count and time.monotonic() < deadline:
         await asyncio.sleep(0.25)
     arrived = time.monotonic()
+    cpu_after = cpu_snapshot(pids)
     delivered = maildir_count(maildir) - before
     sent = await db[DELIVERIES].count_documents(
         {"source_event_id": {"$regex": "^burst-"}, "state": "sent"}
@@ -123,6 +137,10 @@ async def measure_burst(env: dict[str, str], maildir: Path, count: int) -> dict[
         "emails_per_second": round(delivered / seconds, 1) if seconds else None,
         "target_emails_per_second": 500,
         "target_met": delivered == count and delivered / seconds >= 500,
+        # Where the CPU went during the burst, per process (2 cores = 2 CPU-s per second).
+        "cpu_seconds": {
+            name: round(cpu_after[name] - cpu_before[name], 2) for name in sorted(pids)
+        },
     }
 
 
@@ -264,7 +282,14 @@ def main() -> None:
         )
         service.start()
         service.wait_ready(90)
-        burst = asyncio.run(measure_burst(env, infra.maildir, args.burst))
+        pids = {
+            "service": service.pid,
+            "database": infra.database.process.pid if infra.database.process else None,
+            "smtp_capture": infra.smtp.process.pid if infra.smtp.process else None,
+            "kafka": infra.kafka.process.pid if infra.kafka.process else None,
+        }
+        known = {name: pid for name, pid in pids.items() if pid is not None}
+        burst = asyncio.run(measure_burst(env, infra.maildir, args.burst, known))
         latency = asyncio.run(measure_latency(env, infra.maildir, args.rate, args.seconds))
     finally:
         if service is not None:
@@ -280,6 +305,8 @@ def main() -> None:
         f"{burst['emails_per_second']} emails/s ({burst['seconds']} s, "
         f"{burst['delivered_to_capture']:,} delivered) | >= 500 emails/s |"
     )
+    cpu = ", ".join(f"{name} {secs} s" for name, secs in burst["cpu_seconds"].items())
+    print(f"| CPU used during the burst | {cpu} | reported |")
     print(
         f"| reply → email latency at {latency['rate_per_second']:.0f} replies/s "
         f"({latency['delivered']}/{latency['replies']} delivered) | "

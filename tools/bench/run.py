@@ -8,6 +8,7 @@ Benchmarks are not tests: they assert nothing, they report numbers against the t
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import subprocess
 import sys
@@ -31,6 +32,13 @@ def machine() -> str:
     return f"{platform.system()} {platform.machine()}, {cpu}, Python {platform.python_version()}"
 
 
+def database_server() -> str:
+    binary = os.environ.get("DEVSTACK_MONGO_SERVER", "").strip()
+    if binary:
+        return f"secantusd-rs ({binary})"
+    return "secantusd-py (no secantusd-rs built: `make bench-db` needs cargo and cmake)"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("only", nargs="*", help="names of benchmarks to run (default: all)")
@@ -42,6 +50,8 @@ def main() -> int:
         "# Broadsheet benchmark report",
         "",
         f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {machine()}.",
+        "",
+        f"Database server: {database_server()}.",
         "",
     ]
     failed = 0

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from pymongo import AsyncMongoClient, MongoClient
 
-from broadsheet_devstack.database import DatabaseServer
+from broadsheet_devstack.database import SERVER_BINARY_ENV, DatabaseServer, server_command
 from broadsheet_devstack.processes import free_port
 from broadsheet_devstack.pytest_plugin import Infra
 
@@ -102,3 +102,12 @@ def test_transaction_of_a_killed_client_is_reaped(tmp_path: Path) -> None:
         client.close()
     finally:
         server.stop()
+
+
+def test_server_command_is_secantusd_py_unless_a_binary_is_configured(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv(SERVER_BINARY_ENV, raising=False)
+    assert server_command()[-2:] == ["-m", "broadsheet_devstack.secantus_server"]
+    monkeypatch.setenv(SERVER_BINARY_ENV, "/opt/secantusd-rs")
+    assert server_command() == ["/opt/secantusd-rs"]

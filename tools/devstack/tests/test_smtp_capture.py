@@ -17,15 +17,17 @@ from broadsheet_devstack.pytest_plugin import Infra
 pytestmark = pytest.mark.integration
 
 
-def send(infra: Infra, *, to: str, subject: str, body: str, bcc: str | None = None) -> None:
+def send(infra: Infra, *, to: str, subject: str, body: str, bcc: str | None = None) -> EmailMessage:
     message = EmailMessage()
     message["From"] = "Broadsheet <no-reply@broadsheet.local>"
     message["To"] = to
     message["Subject"] = subject
     message.set_content(body)
     message.add_alternative(f"<p>{body}</p>", subtype="html")
+    message.set_boundary("broadsheet-test-boundary")  # so the bytes sent can be compared
     with smtplib.SMTP(infra.smtp_host, infra.smtp_port, timeout=10) as smtp:
         smtp.send_message(message, to_addrs=[to, *([bcc] if bcc else [])])
+    return message
 
 
 def maildir_files(maildir: Path) -> list[Path]:
@@ -36,12 +38,14 @@ def test_message_lands_as_one_maildir_file(infra: Infra, unique_prefix: str) -> 
     to = f"reader-{unique_prefix}@example.org"
     before = set(maildir_files(infra.maildir))
 
-    send(infra, to=to, subject=f"Hello {unique_prefix}", body="First line", bcc="bcc@example.org")
+    sent = send(
+        infra, to=to, subject=f"Hello {unique_prefix}", body="First line", bcc="bcc@example.org"
+    )
 
     new_files = set(maildir_files(infra.maildir)) - before
     assert len(new_files) == 1  # stored before the server answered 250 to DATA
     raw = new_files.pop().read_bytes()
-    assert f"Subject: Hello {unique_prefix}".encode() in raw
+    assert raw.endswith(sent.as_bytes())  # the message as sent, after the envelope headers
     stored = infra.wait_for_mail(lambda m: m.to == to, timeout=5)
     assert stored.text is not None
     assert stored.text.strip() == "First line"

@@ -1,5 +1,9 @@
 """The MongoDB wire-compatible server for local runs and tests: SecantusDB (``secantusd-py``).
 
+``DEVSTACK_MONGO_SERVER`` may name a ``secantusd-rs`` binary (the Rust build of the same server,
+same flags) instead: ``make bench`` builds one and uses it, as docs/database.md recommends for
+performance work. Tests and ``make run`` keep the Python server unless the variable is set.
+
 It speaks the MongoDB protocol over WiredTiger and advertises itself as a single-node replica
 set primary, so multi-document transactions work (the outbox needs them) and the same code runs
 unchanged against a real MongoDB replica set through ``MONGO_URL``. See docs/database.md for
@@ -8,6 +12,7 @@ why this server was chosen.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -20,6 +25,17 @@ from broadsheet_devstack.processes import (
     port_open,
     wait_until,
 )
+
+SERVER_BINARY_ENV = "DEVSTACK_MONGO_SERVER"
+
+
+def server_command() -> list[str]:
+    """How to start the server: the Rust binary when one is configured, else secantusd-py."""
+    binary = os.environ.get(SERVER_BINARY_ENV, "").strip()
+    if binary:
+        return [binary]
+    # secantusd-py plus the background transaction reaper mongod has.
+    return [sys.executable, "-m", "broadsheet_devstack.secantus_server"]
 
 
 def mongo_url(host: str, port: int) -> str:
@@ -81,10 +97,7 @@ class DatabaseServer:
         self._process = ManagedProcess(
             self.name,
             [
-                sys.executable,
-                "-m",
-                # secantusd-py plus the background transaction reaper mongod has.
-                "broadsheet_devstack.secantus_server",
+                *server_command(),
                 "--config",
                 str(config),
                 "--host",
