@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer
+from aiokafka.partitioner import murmur2
 from pydantic_settings import SettingsConfigDict
 
 from broadsheet_shared.events import ArticleRef, ArticleUnpublishedV1, decode_event, topics
@@ -179,3 +180,37 @@ async def test_readiness_reports_both_dependencies(settings: ToolkitSettings) ->
             "mongo": True,
             "kafka": True,
         }
+
+
+def keys_on_different_partitions() -> tuple[str, str]:
+    def partition(key: str) -> int:
+        return (murmur2(key.encode()) & 0x7FFFFFFF) % topics.PARTITIONS
+
+    first = "article-0"
+    second = next(
+        f"article-{n}" for n in range(1, 100) if partition(f"article-{n}") != partition(first)
+    )
+    return first, second
+
+
+async def test_partitions_of_one_poll_are_handled_concurrently(settings: ToolkitSettings) -> None:
+    # Each handler waits for the other to start: handled one partition after the other, the
+    # first would time out and both would end in the dead-letter topic.
+    first, second = keys_on_different_partitions()
+    both_started = asyncio.Barrier(2)
+    handled: list[str] = []
+    router = EventRouter()
+
+    @router.subscribe(ArticleUnpublishedV1)
+    async def on_unpublished(event: ArticleUnpublishedV1) -> None:
+        await asyncio.wait_for(both_started.wait(), 5)
+        handled.append(event.data.article_id)
+
+    async with running(settings) as runtime:  # creates the topics
+        for article_id in (first, second):
+            await runtime.producer.publish(unpublished(article_id), settings.topic(topics.ARTICLES))
+    async with running(settings, router):  # both events are there at the first poll
+        async with asyncio.timeout(20):
+            while len(handled) < 2:
+                await asyncio.sleep(0.05)
+    assert sorted(handled) == sorted([first, second])

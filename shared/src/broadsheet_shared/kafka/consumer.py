@@ -2,6 +2,9 @@
 
 - One consumer group per service; offsets are committed only after the handler succeeded, as
   explicit per-partition offsets, never auto-committed.
+- The partitions of one poll are handled concurrently, each in order: events of one article
+  share a key, hence a partition, so their order holds, while one partition's database round
+  trips overlap another's.
 - A commit refused because the group rebalanced is logged and ignored: the new owner of the
   partition gets the messages again and the idempotent handlers drop what they already did
   (aiokafka issues 929 and 933).
@@ -120,15 +123,21 @@ class ConsumerRunner:
                 log.warning("poll failed", error=repr(exc))
                 await asyncio.sleep(1)
                 continue
-            for tp, records in batches.items():
-                if self._stopping.is_set():
-                    return
-                await self._handle_partition_batch(tp, records)
+            if not batches or self._stopping.is_set():
+                continue
+            handled = await asyncio.gather(
+                *(self._handle_partition_batch(tp, records) for tp, records in batches.items())
+            )
+            offsets = {tp: offset for tp, offset in handled if offset is not None}
+            if offsets:
+                self._handled_up_to.update(offsets)
+                await self._commit(offsets)
             self._record_lag()
 
     async def _handle_partition_batch(
         self, tp: TopicPartition, records: Sequence[ConsumerRecord[bytes, bytes]]
-    ) -> None:
+    ) -> tuple[TopicPartition, int | None]:
+        """Handle one partition's records in order; the offset to commit after them, if any."""
         next_offset: int | None = None
         for record in records:
             if tp not in self._consumer.assignment():
@@ -137,17 +146,23 @@ class ConsumerRunner:
                 break
             await self._handle_record(record)
             next_offset = record.offset + 1
-        if next_offset is not None:
-            self._handled_up_to[tp] = next_offset
-            await self._commit(tp, next_offset)
+        return tp, next_offset
 
-    async def _commit(self, tp: TopicPartition, offset: int) -> None:
+    async def _commit(self, offsets: dict[TopicPartition, int]) -> None:
+        # Only partitions still ours: committing a revoked one is refused anyway.
+        owned = {tp: offset for tp, offset in offsets.items() if tp in self._consumer.assignment()}
+        if not owned:
+            return
         try:
-            await self._consumer.commit({tp: offset})
+            await self._consumer.commit(owned)
         except _COMMIT_REFUSED as exc:
-            # The partition may now belong to another member: it will be delivered again there
+            # A partition may now belong to another member: it will be delivered again there
             # and the idempotent handlers skip it. Crashing here would only make it worse.
-            log.warning("commit refused; messages will be redelivered", tp=str(tp), error=repr(exc))
+            log.warning(
+                "commit refused; messages will be redelivered",
+                partitions=sorted(str(tp) for tp in owned),
+                error=repr(exc),
+            )
 
     async def _handle_record(self, record: ConsumerRecord[bytes, bytes]) -> None:
         headers = list(record.headers or ())
