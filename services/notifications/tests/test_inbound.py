@@ -2,7 +2,6 @@
 with them (the one-click use case over fakes)."""
 
 from collections.abc import Callable
-from datetime import UTC, datetime
 from email.header import Header
 from typing import Any
 
@@ -20,7 +19,6 @@ from broadsheet_notifications.inbound import (
 
 pytestmark = pytest.mark.unit
 SLUG = "foreign-affairs-1"
-NOW = datetime(2026, 1, 1, tzinfo=UTC)
 TOKEN = "WyJzdWJzY3JpcHRpb24iLCJmb2xsb3ctYWJjIl0.Zq3x_-9aBcDeFgHiJkLmNoPqRsT"
 
 Mailto = Callable[[bytes], tuple[str, str]]
@@ -103,27 +101,16 @@ def test_subject_decoded_from_encoded_words_and_missing_subject_is_empty() -> No
     assert subject_of(b"From: a@example.org\r\n\r\nno subject\r\n") == ""
 
 
-def test_the_mail_we_send_carries_an_address_and_subject_we_accept(
-    world: Any, mailto: Mailto
+async def test_the_mail_we_send_carries_an_address_and_subject_we_accept(
+    followed: Any, mailto: Mailto
 ) -> None:
-    delivery = Delivery(
-        id="d1",
-        kind="follow",
-        recipient_hash=recipient_hash("ada@example.org"),
-        email="ada@example.org",
-        article_id="a1",
-        source_event_id="e1",
-        created_at=NOW,
-        next_attempt_at=NOW,
-        deadline=NOW,
-        subscription_id="follow-x",
-    )
-    to, subject = mailto(world.composer.compose(delivery).data)
+    delivery = follow_mail(followed)
+    to, subject = mailto(followed.composer.compose(delivery).data)
     assert Mailbox("unsubscribe@news.example").accepts(to)
     token = token_from_subject(subject)
     assert token is not None
-    claim = world.signer.read_unsubscribe(token)  # the same token as the https link
-    assert (claim.scope, claim.target) == ("subscription", "follow-x")
+    claim = followed.signer.read_unsubscribe(token)  # the same token as the https link
+    assert (claim.scope, claim.target) == ("subscription", delivery.subscription_id)
 
 
 async def test_rcpt_refuses_other_addresses_and_too_many(world: Any) -> None:

@@ -96,9 +96,7 @@ class UnsubscribeHandler:
     async def handle_DATA(  # noqa: N802 - aiosmtpd's hook name
         self, server: SMTP, session: Session, envelope: Envelope
     ) -> str:
-        content = envelope.original_content or envelope.content or b""
-        data = content if isinstance(content, bytes) else content.encode()
-        return await self.process(subject_of(data))
+        return await self.process(subject_of(envelope.original_content or b""))
 
     async def process(self, subject: str) -> str:
         token = token_from_subject(subject)
