@@ -142,6 +142,9 @@ def test_infrastructure_is_wired_consistently(compose: dict[str, Any]) -> None:
     notifications = environment(service(compose, "notifications"))
     assert notifications["NOTIFICATIONS_SMTP_HOST"] == "mailpit"
     assert notifications["NOTIFICATIONS_SMTP_PORT"] == "1025"
+    # Reachable by a relay container, and not a privileged port (the image runs unprivileged).
+    assert notifications["NOTIFICATIONS_INBOUND_SMTP_HOST"] == "0.0.0.0"
+    assert 1024 < int(notifications["NOTIFICATIONS_INBOUND_SMTP_PORT"]) <= 65535
     gateway = environment(service(compose, "gateway"))
     for spec in SERVICES:
         if spec.name != "gateway":

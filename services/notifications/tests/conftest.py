@@ -9,6 +9,7 @@ from email import message_from_bytes
 from email.message import EmailMessage
 from email.policy import default
 from typing import Any, TypeVar
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 
@@ -482,3 +483,17 @@ class Events:
 @pytest.fixture(scope="session")
 def ev() -> type[Events]:
     return Events
+
+
+def mailto_request(message: bytes) -> tuple[str, str]:
+    """What a mail client sends for a message's ``List-Unsubscribe`` mailto: (to, subject)."""
+    parsed = message_from_bytes(message, policy=default)
+    header = str(parsed["List-Unsubscribe"])
+    mailto = next(p.strip(" <>") for p in header.split(",") if "mailto:" in p)
+    url = urlsplit(mailto)
+    return unquote(url.path), parse_qs(url.query)["subject"][0]
+
+
+@pytest.fixture(scope="session")
+def mailto() -> Callable[[bytes], tuple[str, str]]:
+    return mailto_request

@@ -17,11 +17,20 @@ from broadsheet_shared.mongo import Database, IndexSpec, MongoClient, Session, r
 
 PROCESSED_EVENTS = "processed_events"
 
+# How long a handled event's id is remembered. An event redelivered later than this (only
+# possible if the topic keeps events longer) would be handled again: topic retention must stay
+# below it.
+PROCESSED_EVENTS_RETENTION_SECONDS = 30 * 24 * 3600
+
 # The unique key is _id; rows expire after 30 days, far beyond any redelivery window.
 INBOX_INDEXES = [
     IndexSpec(
         PROCESSED_EVENTS,
-        [IndexModel([("processed_at", ASCENDING)], expireAfterSeconds=30 * 24 * 3600)],
+        [
+            IndexModel(
+                [("processed_at", ASCENDING)], expireAfterSeconds=PROCESSED_EVENTS_RETENTION_SECONDS
+            )
+        ],
     )
 ]
 

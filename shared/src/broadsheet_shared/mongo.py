@@ -54,11 +54,54 @@ class IndexSpec:
     indexes: Sequence[IndexModel]
 
 
+# The server's answer to an index that exists under the same name with other options: mongod
+# says IndexOptionsConflict (85), SecantusDB IndexKeySpecsConflict (86).
+_INDEX_CONFLICT_CODES = frozenset({85, 86})
+
+
 async def ensure_indexes(db: Database, specs: Sequence[IndexSpec]) -> None:
-    """Create every index at start-up; creating an existing identical index is a no-op."""
+    """Create every index at start-up; creating an existing identical index is a no-op.
+
+    A TTL index whose ``expireAfterSeconds`` is now configured differently is changed in place
+    (``collMod``), so a new retention setting applies at the next start, to old rows too. Any
+    other difference still fails the start: it needs a deliberate migration.
+    """
     for spec in specs:
-        if spec.indexes:
-            await db[spec.collection].create_indexes(list(spec.indexes))
+        if not spec.indexes:
+            continue
+        collection = db[spec.collection]
+        try:
+            await collection.create_indexes(list(spec.indexes))
+        except OperationFailure as exc:
+            if exc.code not in _INDEX_CONFLICT_CODES or not await _update_ttls(db, spec):
+                raise
+            await collection.create_indexes(list(spec.indexes))
+
+
+async def _update_ttls(db: Database, spec: IndexSpec) -> bool:
+    """Bring existing TTL indexes to the spec's ``expireAfterSeconds``. True if one changed."""
+    existing = await db[spec.collection].index_information()
+    changed = False
+    for model in spec.indexes:
+        wanted = model.document
+        current = existing.get(wanted["name"])
+        if (
+            current is None
+            or "expireAfterSeconds" not in wanted
+            or current.get("expireAfterSeconds") == wanted["expireAfterSeconds"]
+        ):
+            continue
+        await db.command(
+            {
+                "collMod": spec.collection,
+                "index": {
+                    "name": wanted["name"],
+                    "expireAfterSeconds": wanted["expireAfterSeconds"],
+                },
+            }
+        )
+        changed = True
+    return changed
 
 
 async def ping(client: MongoClient) -> bool:

@@ -65,7 +65,7 @@ class Run:
 
 
 def make_run(tmp_path: Path, *extra: str, env: dict[str, str] | None = None) -> Run:
-    ports = {name: free_port() for name in ("kafka", "controller", "db", "smtp", "web")}
+    ports = {name: free_port() for name in ("kafka", "controller", "db", "smtp", "web", "inbound")}
     ports |= {service: free_port() for service in SERVICES}
     data_dir = tmp_path / "data"
     args = [
@@ -75,6 +75,7 @@ def make_run(tmp_path: Path, *extra: str, env: dict[str, str] | None = None) -> 
         "--db-port", str(ports["db"]),
         "--smtp-port", str(ports["smtp"]),
         "--mail-web-port", str(ports["web"]),
+        "--inbound-smtp-port", str(ports["inbound"]),
         *extra,
     ]  # fmt: skip
     child_env = {
@@ -127,10 +128,12 @@ def test_runs_everything_refuses_a_second_run_and_stops_cleanly(
     assert env["articles"]["ARTICLES_MONGO_DATABASE"] == "broadsheet_articles"
     assert env["articles"]["ARTICLES_EDITOR_EMAIL"] == "editor@broadsheet.local"
     assert env["notifications"]["NOTIFICATIONS_SMTP_PORT"] == str(run.ports["smtp"])
+    assert env["notifications"]["NOTIFICATIONS_INBOUND_SMTP_PORT"] == str(run.ports["inbound"])
     assert env["gateway"]["GATEWAY_ARTICLES_URL"] == f"http://127.0.0.1:{run.ports['articles']}"
     # The banner tells a person where everything is.
     assert f"http://127.0.0.1:{run.ports['gateway']}/" in run.text
     assert f"http://127.0.0.1:{run.ports['web']}/" in run.text
+    assert f"Inbound SMTP    127.0.0.1:{run.ports['inbound']}" in run.text
     assert "editor@broadsheet.local / broadsheet-dev-password" in run.text
 
     # A second run on the same data is refused at once, naming the running one.

@@ -14,7 +14,7 @@ from broadsheet_devstack.services import SERVICES, Endpoints, service_env, setti
 pytestmark = pytest.mark.unit
 
 
-def endpoints(prefix: str = "") -> Endpoints:
+def endpoints(prefix: str = "", inbound_smtp_port: int = 2525) -> Endpoints:
     return Endpoints(
         kafka_bootstrap="127.0.0.1:9092",
         mongo_url="mongodb://127.0.0.1:27017/?directConnection=true",
@@ -22,6 +22,7 @@ def endpoints(prefix: str = "") -> Endpoints:
         smtp_port=1025,
         data_dir=Path("/data"),
         prefix=prefix,
+        inbound_smtp_port=inbound_smtp_port,
     )
 
 
@@ -44,6 +45,14 @@ def test_prefix_isolates_topics_and_databases() -> None:
     plain = service_env(services.get("articles"), endpoints())
     assert plain["KAFKA_TOPIC_PREFIX"] == ""
     assert plain["ARTICLES_MONGO_DATABASE"] == "broadsheet_articles"
+
+
+def test_notifications_gets_an_inbound_smtp_port_only_when_one_is_given() -> None:
+    env = service_env(services.get("notifications"), endpoints())
+    assert env["NOTIFICATIONS_INBOUND_SMTP_PORT"] == "2525"
+    assert env["NOTIFICATIONS_INBOUND_SMTP_HOST"] == "127.0.0.1"
+    off = service_env(services.get("notifications"), endpoints(inbound_smtp_port=0))
+    assert "NOTIFICATIONS_INBOUND_SMTP_PORT" not in off
 
 
 def test_port_can_be_moved_by_environment() -> None:

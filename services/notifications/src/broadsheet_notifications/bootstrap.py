@@ -7,8 +7,13 @@ from dataclasses import dataclass
 
 from broadsheet_notifications.consumers import build_router
 from broadsheet_notifications.delivery import DeliveryWorker, Mailer, SmtpPool
+from broadsheet_notifications.inbound import InboundSmtpServer, Mailbox, UnsubscribeHandler
 from broadsheet_notifications.mail import MailComposer
-from broadsheet_notifications.repository import INDEXES, MongoNotificationsRepository
+from broadsheet_notifications.repository import (
+    INDEXES,
+    MongoNotificationsRepository,
+    ledger_expiry_indexes,
+)
 from broadsheet_notifications.service import (
     FollowLimits,
     Planner,
@@ -52,9 +57,13 @@ class Container:
     staff: StaffService
     worker: DeliveryWorker
     router: EventRouter
+    inbound: InboundSmtpServer | None = None
 
     async def start(self) -> None:
         await self.runtime.start(self.router)
+        if self.inbound is not None:
+            await self.inbound.start()
+            self.runtime.add_task(self.inbound.serve(), name="inbound-smtp")
         if self.settings.run_workers:
             self.runtime.add_task(
                 self.worker.run(self.settings.delivery_concurrency), name="delivery-worker"
@@ -66,7 +75,9 @@ class Container:
 
 
 def bootstrap(settings: Settings, *, mailer: Mailer | None = None) -> Container:
-    runtime = ServiceRuntime(settings, indexes=INDEXES)
+    runtime = ServiceRuntime(
+        settings, indexes=[*INDEXES, *ledger_expiry_indexes(settings.ledger_retention_seconds)]
+    )
     repo = MongoNotificationsRepository(runtime.db)
     signer = LinkSigner(
         settings.signing_secret.get_secret_value(),
@@ -119,6 +130,16 @@ def bootstrap(settings: Settings, *, mailer: Mailer | None = None) -> Container:
     )
     staff = StaffService(repo, runtime.uow, settings.retry_policy, on_queued=worker.wake)
     router = build_router(planner, MongoInbox(runtime.mongo, runtime.db), worker.wake)
+    inbound = None
+    if settings.inbound_smtp_port:
+        mailbox = Mailbox(settings.unsubscribe_mailto)
+        inbound = InboundSmtpServer(
+            UnsubscribeHandler(mailbox, subscriptions.unsubscribe),
+            host=settings.inbound_smtp_host,
+            port=settings.inbound_smtp_port,
+            max_message_bytes=settings.inbound_smtp_max_message_bytes,
+            hostname=mailbox.domain,
+        )
     return Container(
         settings=settings,
         runtime=runtime,
@@ -131,4 +152,5 @@ def bootstrap(settings: Settings, *, mailer: Mailer | None = None) -> Container:
         staff=staff,
         worker=worker,
         router=router,
+        inbound=inbound,
     )

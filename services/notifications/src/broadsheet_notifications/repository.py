@@ -52,6 +52,30 @@ INDEXES: list[IndexSpec] = [
     ),
 ]
 
+# A row that reaches sent, failed or cancelled is stamped with the server's time (the clock the
+# TTL monitor reads) and deleted `ledger_retention_seconds` later; pending and sending rows have
+# no stamp and never expire. A failed row that staff retry loses its stamp again.
+FINISHED_AT = "finished_at"
+LEDGER_TTL_INDEX = "finished_at_ttl"
+_STAMP_FINISHED: dict[str, Any] = {"$currentDate": {FINISHED_AT: True}}
+
+
+def ledger_expiry_indexes(retention_seconds: int) -> list[IndexSpec]:
+    """The TTL index on the ledger; nothing reads through it, it only deletes."""
+    return [
+        IndexSpec(
+            DELIVERIES,
+            [
+                IndexModel(
+                    [(FINISHED_AT, ASCENDING)],
+                    name=LEDGER_TTL_INDEX,
+                    expireAfterSeconds=retention_seconds,
+                )
+            ],
+        )
+    ]
+
+
 INDIVIDUAL_KINDS = ["reply", "follow"]
 LIVE_STATES = [DeliveryState.PENDING.value, DeliveryState.SENDING.value, DeliveryState.SENT.value]
 
@@ -393,7 +417,7 @@ class MongoNotificationsRepository:
         pending = DeliveryState.PENDING.value
         await self._deliveries.update_many(
             {"comment_ids": comment_id, "state": pending, "kind": {"$in": INDIVIDUAL_KINDS}},
-            {"$set": {"state": DeliveryState.CANCELLED.value}},
+            {"$set": {"state": DeliveryState.CANCELLED.value}, **_STAMP_FINISHED},
             session=session,
         )
         # One being sent right now may still fail; if it does, it must not be retried.
@@ -413,11 +437,12 @@ class MongoNotificationsRepository:
         for doc in digests:
             items = [i for i in doc.get("items") or [] if i["comment_id"] != comment_id]
             ids = [c for c in doc.get("comment_ids") or [] if c != comment_id]
-            update: dict[str, Any] = {"items": items, "comment_ids": ids}
+            update: dict[str, Any] = {"$set": {"items": items, "comment_ids": ids}}
             if not items:
-                update["state"] = DeliveryState.CANCELLED.value
+                update["$set"]["state"] = DeliveryState.CANCELLED.value
+                update.update(_STAMP_FINISHED)
             await self._deliveries.update_one(
-                {"_id": doc["_id"], "state": pending}, {"$set": update}, session=session
+                {"_id": doc["_id"], "state": pending}, update, session=session
             )
 
     async def cancel_pending_to(
@@ -427,7 +452,9 @@ class MongoNotificationsRepository:
         if subscription_id is not None:
             query["subscription_id"] = subscription_id
         await self._deliveries.update_many(
-            query, {"$set": {"state": DeliveryState.CANCELLED.value}}, session=session
+            query,
+            {"$set": {"state": DeliveryState.CANCELLED.value}, **_STAMP_FINISHED},
+            session=session,
         )
 
     async def release_expired(self, now: datetime, session: Session | None) -> None:
@@ -487,6 +514,7 @@ class MongoNotificationsRepository:
             {
                 "$set": {"state": DeliveryState.SENT.value, "sent_at": now, "last_error": None},
                 "$unset": {"claim": "", "lease_until": ""},
+                **_STAMP_FINISHED,
             },
             session=session,
         )
@@ -496,7 +524,7 @@ class MongoNotificationsRepository:
     ) -> None:
         await self._deliveries.update_one(
             {"_id": delivery_id, "cancel_requested": True},
-            {"$set": {"state": DeliveryState.CANCELLED.value}},
+            {"$set": {"state": DeliveryState.CANCELLED.value}, **_STAMP_FINISHED},
             session=session,
         )
         await self._deliveries.update_one(
@@ -524,6 +552,7 @@ class MongoNotificationsRepository:
                     "failed_at": now,
                 },
                 "$unset": {"claim": "", "lease_until": ""},
+                **_STAMP_FINISHED,
             },
             session=session,
         )
@@ -539,7 +568,8 @@ class MongoNotificationsRepository:
                     "next_attempt_at": now,
                     "deadline": deadline,
                     "attempts": 0,
-                }
+                },
+                "$unset": {FINISHED_AT: ""},  # pending again: it must not expire
             },
             session=session,
         )

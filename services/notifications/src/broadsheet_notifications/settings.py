@@ -10,7 +10,10 @@ from pydantic_settings import SettingsConfigDict
 
 from broadsheet_notifications.domain import DigestPolicy, RetryPolicy
 from broadsheet_shared import devkeys
+from broadsheet_shared.inbox import PROCESSED_EVENTS_RETENTION_SECONDS
 from broadsheet_shared.settings import ServiceSettings
+
+DAY = 24 * 3600
 
 
 class Settings(ServiceSettings):
@@ -59,6 +62,35 @@ class Settings(ServiceSettings):
     follow_limit_window_seconds: int = Field(default=3600, ge=1)
     trusted_proxies: list[str] = ["127.0.0.1", "::1"]
 
+    ledger_retention_seconds: int = Field(
+        default=30 * DAY,
+        ge=DAY,
+        description="How long a finished (sent, failed, cancelled) delivery is kept, counted "
+        "from when it finished; then a TTL index deletes it",
+    )
+    kafka_retention_seconds: int = Field(
+        default=7 * DAY,
+        ge=1,
+        description="The longest retention.ms of the topics this service consumes (Kafka's "
+        "default: 7 days); must stay below the ledger's and the processed-event records' "
+        "retention, or a replayed event could be emailed twice",
+    )
+
+    inbound_smtp_host: str = Field(
+        default="127.0.0.1", description="Interface the inbound (mailto: unsubscribe) SMTP binds"
+    )
+    inbound_smtp_port: int = Field(
+        default=0,
+        ge=0,
+        le=65535,
+        description="Port of the inbound SMTP listener for mailto: unsubscribes; 0: not started",
+    )
+    inbound_smtp_max_message_bytes: int = Field(
+        default=256 * 1024,
+        ge=1024,
+        description="Larger inbound messages are refused (552)",
+    )
+
     @model_validator(mode="after")
     def _refuse_dev_secret_in_prod(self) -> Settings:
         if (
@@ -66,6 +98,32 @@ class Settings(ServiceSettings):
             and self.signing_secret.get_secret_value() == devkeys.DEV_SIGNING_SECRET
         ):
             raise ValueError("NOTIFICATIONS_SIGNING_SECRET must be set in prod")
+        return self
+
+    @model_validator(mode="after")
+    def _records_outlive_redelivery(self) -> Settings:
+        """Exactly once holds while an event can only come back as long as its records live.
+
+        Kafka redelivers at most what a topic still holds (a consumer group whose offsets
+        expired, or a reset, replays the whole topic), so both the processed-event records and
+        the ledger must be kept longer than that.
+        """
+        horizon = self.kafka_retention_seconds
+        if horizon >= self.ledger_retention_seconds:
+            raise ValueError(
+                f"NOTIFICATIONS_LEDGER_RETENTION_SECONDS ({self.ledger_retention_seconds}) must "
+                f"exceed NOTIFICATIONS_KAFKA_RETENTION_SECONDS ({horizon})"
+            )
+        if horizon >= PROCESSED_EVENTS_RETENTION_SECONDS:
+            raise ValueError(
+                f"NOTIFICATIONS_KAFKA_RETENTION_SECONDS ({horizon}) must stay below the "
+                f"processed-event records' retention ({PROCESSED_EVENTS_RETENTION_SECONDS} s)"
+            )
+        # The digest rule counts the window's sent rows: they must still be there.
+        if self.digest_window_seconds >= self.ledger_retention_seconds:
+            raise ValueError(
+                "NOTIFICATIONS_DIGEST_WINDOW_SECONDS must be shorter than the ledger retention"
+            )
         return self
 
     @property

@@ -181,6 +181,7 @@ class Platform:
                 "EDITOR_PASSWORD",
                 default=services.DEFAULT_EDITOR_PASSWORD,
             ),
+            inbound_smtp_port=args.inbound_smtp_port,
         )
         self.services = [
             ServiceProcess(
@@ -246,6 +247,13 @@ class Platform:
             f"  Kafka           {ep.kafka_bootstrap}",
             f"  Database        {ep.mongo_url}",
             f"  SMTP capture    {self.smtp.host}:{self.smtp.port}",
+        ]
+        if ep.inbound_smtp_port and any(s.name == "notifications" for s in self.services):
+            lines.append(
+                f"  Inbound SMTP    {ep.host}:{ep.inbound_smtp_port}  "
+                "(mailto: unsubscribes, read by notifications)"
+            )
+        lines += [
             f"  Data and logs   {self.data_dir}",
             "",
             f"  Editor login    {ep.editor_email} / {ep.editor_password}",
@@ -291,6 +299,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--db-port", type=int, default=27017)
     parser.add_argument("--smtp-port", type=int, default=1025)
     parser.add_argument("--mail-web-port", type=int, default=8025)
+    parser.add_argument(
+        "--inbound-smtp-port",
+        type=int,
+        default=2525,
+        help="the notifications service's inbound SMTP for mailto: unsubscribes (0: off)",
+    )
     parser.add_argument(
         "--ready-timeout",
         type=float,

@@ -45,6 +45,8 @@ class Endpoints:
     prefix: str = ""
     editor_email: str = DEFAULT_EDITOR_EMAIL
     editor_password: str = DEFAULT_EDITOR_PASSWORD
+    # The notifications service's inbound SMTP (mailto: unsubscribes); 0: not started.
+    inbound_smtp_port: int = 0
 
     @property
     def topic_prefix(self) -> str:
@@ -74,10 +76,14 @@ def _articles_env(endpoints: Endpoints) -> dict[str, str]:
 
 
 def _notifications_env(endpoints: Endpoints) -> dict[str, str]:
-    return {
+    env = {
         "NOTIFICATIONS_SMTP_HOST": endpoints.smtp_host,
         "NOTIFICATIONS_SMTP_PORT": str(endpoints.smtp_port),
     }
+    if endpoints.inbound_smtp_port:
+        env["NOTIFICATIONS_INBOUND_SMTP_HOST"] = endpoints.host
+        env["NOTIFICATIONS_INBOUND_SMTP_PORT"] = str(endpoints.inbound_smtp_port)
+    return env
 
 
 def _gateway_env(endpoints: Endpoints) -> dict[str, str]:
