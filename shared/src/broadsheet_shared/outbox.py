@@ -28,7 +28,7 @@ from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from broadsheet_shared.events.base import IntegrationEvent
 from broadsheet_shared.events.codec import encode_event
-from broadsheet_shared.mongo import Database, IndexSpec, Session
+from broadsheet_shared.mongo import Database, IndexSpec, Session, run_in_transaction
 
 log = structlog.get_logger(__name__)
 
@@ -182,6 +182,18 @@ class OutboxRelay:
             return False  # another relay holds a live lease
         return True
 
+    async def _update_rows(self, ids: list[Any], update: dict[str, Any]) -> None:
+        # In a transaction although it stands alone: a plain multi-document write that meets a
+        # writer's open transaction is retried inside secantusd-py, under its collection lock,
+        # for as long as it takes (docs/database.md); in a transaction the conflict comes back
+        # here at once and with_transaction retries it.
+        collection = self._db[OUTBOX]
+
+        async def work(session: Session) -> None:
+            await collection.update_many({"_id": {"$in": ids}}, update, session=session)
+
+        await run_in_transaction(self._db.client, work)
+
     async def publish_pending(self) -> int:
         """Publish one batch; returns how many events went out."""
         collection = self._db[OUTBOX]
@@ -198,9 +210,8 @@ class OutboxRelay:
             OUTBOX_PENDING.labels(self._service).set(0)
             return 0
         ids = [row["_id"] for row in rows]
-        await collection.update_many(
-            {"_id": {"$in": ids}},
-            {"$set": {"state": OutboxState.IN_FLIGHT.value}, "$inc": {"attempts": 1}},
+        await self._update_rows(
+            ids, {"$set": {"state": OutboxState.IN_FLIGHT.value}, "$inc": {"attempts": 1}}
         )
         messages = [
             OutgoingMessage(
@@ -215,13 +226,12 @@ class OutboxRelay:
             await self._publisher.send_batch(messages)
         except Exception as exc:
             with contextlib.suppress(PyMongoError):
-                await collection.update_many(
-                    {"_id": {"$in": ids}},
-                    {"$set": {"state": OutboxState.PENDING.value, "last_error": repr(exc)}},
+                await self._update_rows(
+                    ids, {"$set": {"state": OutboxState.PENDING.value, "last_error": repr(exc)}}
                 )
             raise
-        await collection.update_many(
-            {"_id": {"$in": ids}},
+        await self._update_rows(
+            ids,
             {"$set": {"state": OutboxState.PUBLISHED.value, "published_at": datetime.now(UTC)}},
         )
         OUTBOX_PUBLISHED.labels(self._service).inc(len(rows))
