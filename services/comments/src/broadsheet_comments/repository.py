@@ -6,7 +6,8 @@ Collections: ``articles`` (projection of article events), ``comments``, ``idempo
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import random
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
@@ -14,7 +15,19 @@ from typing import Any, Literal, Protocol
 from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
-from broadsheet_comments.domain import Article, Comment, Sort, Status
+from broadsheet_comments.domain import (
+    SUBTREE_END,
+    Article,
+    Comment,
+    Sort,
+    Status,
+    ancestor_prefixes,
+    child_path,
+    newest_path,
+    placed,
+    root_path,
+    root_value,
+)
 from broadsheet_shared.mongo import Database, IndexSpec, Session
 
 ARTICLES = "articles"
@@ -22,6 +35,11 @@ COMMENTS = "comments"
 IDEMPOTENCY_KEYS = "idempotency_keys"
 BANS = "bans"
 MIGRATIONS = "migrations"
+COUNTERS = "comment_counters"
+SEQUENCES = "sequences"
+# Public counts are spread over this many documents per article: a posting transaction $incs
+# one at random, so concurrent posters rarely touch the same document (no WriteConflict storm).
+COUNT_SHARDS = 8
 
 INDEXES: list[IndexSpec] = [
     IndexSpec(
@@ -31,9 +49,26 @@ INDEXES: list[IndexSpec] = [
     IndexSpec(
         COMMENTS,
         [
-            # One page of a thread (its top-level comments and all their replies): an equality
-            # prefix plus one range on root_seq, whatever the thread's size.
-            IndexModel([("article_id", ASCENDING), ("status", ASCENDING), ("root_seq", ASCENDING)]),
+            # A page of a thread: an equality prefix (public comments of one article) plus one
+            # range on the sort path, whatever the thread's size.
+            IndexModel(
+                [
+                    ("article_id", ASCENDING),
+                    ("status", ASCENDING),
+                    ("hidden_by", ASCENDING),
+                    ("path", ASCENDING),
+                ]
+            ),
+            IndexModel(
+                [
+                    ("article_id", ASCENDING),
+                    ("status", ASCENDING),
+                    ("hidden_by", ASCENDING),
+                    ("path_newest", ASCENDING),
+                ]
+            ),
+            # A subtree, whatever its statuses (hiding and restoring replies).
+            IndexModel([("article_id", ASCENDING), ("path", ASCENDING)]),
             IndexModel([("status", ASCENDING), ("sort_key", DESCENDING)]),
             IndexModel([("article_id", ASCENDING), ("body_hash", ASCENDING)]),
             IndexModel([("author_email_hash", ASCENDING), ("status", ASCENDING)]),
@@ -44,6 +79,7 @@ INDEXES: list[IndexSpec] = [
         [IndexModel([("created_at", ASCENDING)], expireAfterSeconds=24 * 3600)],
     ),
     IndexSpec(BANS, [IndexModel([("until", ASCENDING)], expireAfterSeconds=0)]),
+    IndexSpec(COUNTERS, [IndexModel([("article_id", ASCENDING)])]),
 ]
 
 
@@ -81,9 +117,8 @@ class ArticleRepository(Protocol):
     async def save(self, article: Article, session: Session) -> None: ...
     async def remove(self, article_id: str, session: Session) -> None: ...
     async def add_to_count(self, article_id: str, delta: int, session: Session) -> None: ...
-    async def next_root_seq(
-        self, article_id: str, count_delta: int, session: Session
-    ) -> int | None: ...
+    async def counts(self, articles: Sequence[Article]) -> dict[str, int]: ...
+    async def next_root_seq(self, article_id: str) -> int | None: ...
 
 
 class CommentRepository(Protocol):
@@ -91,9 +126,13 @@ class CommentRepository(Protocol):
     async def get(self, comment_id: str, session: Session | None = None) -> Comment | None: ...
     async def save(self, comment: Comment, session: Session) -> None: ...
     async def add_to_reply_count(self, comment_id: str, delta: int, session: Session) -> None: ...
+    async def next_child_seq(self, parent_id: str) -> int: ...
+    async def lock_parent(self, parent_id: str, session: Session) -> Comment | None: ...
+    async def shift_subtree(self, comment: Comment, delta: int, session: Session) -> None: ...
+    async def public_descendants(self, comment: Comment, session: Session) -> int: ...
     async def thread_page(
-        self, article_id: str, sort: Sort, after: int | None, limit: int, last_seq: int
-    ) -> tuple[list[Comment], list[Comment]]: ...
+        self, article_id: str, sort: Sort, after: str | None, limit: int, last_seq: int
+    ) -> list[Comment]: ...
     async def by_status(self, status: Status, after: str | None, limit: int) -> list[Comment]: ...
     async def recent_public(self, limit: int) -> list[Comment]: ...
     async def duplicate_since(self, article_id: str, body_hash: str, since: datetime) -> bool: ...
@@ -136,7 +175,7 @@ def _article(doc: dict[str, Any]) -> Article:
         comments_open=bool(doc["comments_open"]),
         published=bool(doc["published"]),
         revision=int(doc.get("revision", 0)),
-        comment_count=max(0, int(doc.get("comment_count", 0))),
+        comment_count=int(doc.get("comment_count", 0)),
         root_seq=int(doc.get("root_seq", 0)),
     )
 
@@ -144,6 +183,7 @@ def _article(doc: dict[str, Any]) -> Article:
 class MongoArticleRepository:
     def __init__(self, db: Database) -> None:
         self._articles = db[ARTICLES]
+        self._counters = db[COUNTERS]
 
     async def by_slug(self, slug: str, session: Session | None = None) -> Article | None:
         doc = await self._articles.find_one({"slug": slug}, session=session)
@@ -169,28 +209,61 @@ class MongoArticleRepository:
             upsert=True,
             session=session,
         )
+        await self.make_shards(article.article_id, session)
 
     async def remove(self, article_id: str, session: Session) -> None:
         await self._articles.delete_one({"_id": article_id}, session=session)
+        await self._counters.delete_many({"article_id": article_id}, session=session)
 
     async def add_to_count(self, article_id: str, delta: int, session: Session) -> None:
-        await self._articles.update_one(
-            {"_id": article_id}, {"$inc": {"comment_count": delta}}, session=session
+        """Moves the public count by one shard: concurrent posters rarely share a document."""
+        shard = random.randrange(COUNT_SHARDS)
+        result = await self._counters.update_one(
+            {"_id": f"{article_id}:{shard}"}, {"$inc": {"n": delta}}, session=session
         )
+        if result.matched_count == 0:
+            # Shards are made with the article; an article projected before they existed
+            # gets this one now.
+            await self._counters.update_one(
+                {"_id": f"{article_id}:{shard}"},
+                {"$inc": {"n": delta}, "$set": {"article_id": article_id}},
+                upsert=True,
+                session=session,
+            )
 
-    async def next_root_seq(
-        self, article_id: str, count_delta: int, session: Session
-    ) -> int | None:
-        """The article's next display number (None when the article is gone), moving
-        comment_count in the same write."""
+    async def counts(self, articles: Sequence[Article]) -> dict[str, int]:
+        """Public counts: the article's count from before the shards plus its shards."""
+        totals = {article.article_id: article.comment_count for article in articles}
+        if not totals:
+            return {}
+        ids = list(totals)
+        query = {"article_id": ids[0]} if len(ids) == 1 else {"article_id": {"$in": ids}}
+        async for doc in self._counters.find(query, projection={"article_id": 1, "n": 1}):
+            totals[doc["article_id"]] = totals.get(doc["article_id"], 0) + int(doc.get("n", 0))
+        return {article_id: max(0, total) for article_id, total in totals.items()}
+
+    async def next_root_seq(self, article_id: str) -> int | None:
+        """The article's next display number (None when the article is gone).
+
+        Called outside the posting transaction: a single-document $inc serializes on its own,
+        and a number lost to an aborted post is only a gap.
+        """
         doc = await self._articles.find_one_and_update(
             {"_id": article_id},
-            {"$inc": {"root_seq": 1, "comment_count": count_delta}},
+            {"$inc": {"root_seq": 1}},
             projection={"root_seq": 1},
             return_document=ReturnDocument.AFTER,
-            session=session,
         )
         return int(doc["root_seq"]) if doc is not None else None
+
+    async def make_shards(self, article_id: str, session: Session | None = None) -> None:
+        for shard in range(COUNT_SHARDS):
+            await self._counters.update_one(
+                {"_id": f"{article_id}:{shard}"},
+                {"$setOnInsert": {"article_id": article_id, "n": 0}},
+                upsert=True,
+                session=session,
+            )
 
 
 def _comment_doc(comment: Comment) -> dict[str, Any]:
@@ -219,6 +292,10 @@ def _comment_doc(comment: Comment) -> dict[str, Any]:
     }
     if comment.root_seq is not None:
         doc["root_seq"] = comment.root_seq
+    if comment.path is not None:
+        doc["path"] = comment.path
+        doc["path_newest"] = comment.path_newest
+        doc["hidden_by"] = comment.hidden_by
     return doc
 
 
@@ -245,13 +322,43 @@ def _comment(doc: dict[str, Any]) -> Comment:
         parent_author_name=doc.get("parent_author_name"),
         moderation_reasons=tuple(doc.get("moderation_reasons", ())),
         root_seq=doc.get("root_seq"),
+        path=doc.get("path"),
+        path_newest=doc.get("path_newest"),
+        hidden_by=max(0, int(doc.get("hidden_by", 0))),
     )
+
+
+def _inverted(root_seq: int) -> int:
+    return root_value(newest_path(root_path(root_seq)))
+
+
+def _windows(
+    after: str | None, limit: int, first_root: int, last_root: int, have: Callable[[], int]
+) -> Iterator[str | None]:
+    """Upper bounds (exclusive) of the successive windows after ``after``; None = open.
+
+    Works on the sort key's components, so it serves both sorts: the newest key only inverts
+    the root component. ``last_root`` is the highest root component a comment can have now.
+    """
+    root = root_value(after) if after else first_root
+    if after:
+        # The rest of the subtree of the cursor, then of each of its ancestors.
+        for prefix in ancestor_prefixes(after):
+            yield prefix + SUBTREE_END
+    span = max(1, limit - have())
+    while root + span <= last_root:
+        root += span
+        # Everything below root + 1: the roots up to ``root`` with their replies.
+        yield root_path(root + 1)
+        span *= 2
+    yield None
 
 
 class MongoCommentRepository:
     def __init__(self, db: Database) -> None:
         self._comments = db[COMMENTS]
         self._keys = db[IDEMPOTENCY_KEYS]
+        self._sequences = db[SEQUENCES]
 
     async def add(self, comment: Comment, session: Session) -> None:
         await self._comments.insert_one(_comment_doc(comment), session=session)
@@ -265,7 +372,9 @@ class MongoCommentRepository:
         # Counters move only through $inc, so concurrent replies are never lost.
         for key in ("_id", "reply_count"):
             fields.pop(key)
-        fields.pop("root_seq", None)  # fixed when posted (or by the backfill)
+        # Fixed when posted (or by the backfill); hidden_by moves only with its ancestors.
+        for key in ("root_seq", "path", "path_newest", "hidden_by"):
+            fields.pop(key, None)
         await self._comments.update_one({"_id": comment.id}, {"$set": fields}, session=session)
 
     async def add_to_reply_count(self, comment_id: str, delta: int, session: Session) -> None:
@@ -273,48 +382,83 @@ class MongoCommentRepository:
             {"_id": comment_id}, {"$inc": {"reply_count": delta}}, session=session
         )
 
+    async def next_child_seq(self, parent_id: str) -> int:
+        """The next child number under a comment; outside any transaction (gaps are fine)."""
+        doc = await self._sequences.find_one_and_update(
+            {"_id": f"children:{parent_id}"},
+            {"$inc": {"n": 1}},
+            upsert=True,
+            return_document=ReturnDocument.AFTER,
+        )
+        assert doc is not None  # upserted
+        return int(doc["n"])
+
+    async def lock_parent(self, parent_id: str, session: Session) -> Comment | None:
+        """The parent as the transaction sees it, written so that hiding the parent and
+        posting under it conflict (one of them retries and sees the other)."""
+        doc = await self._comments.find_one_and_update(
+            {"_id": parent_id},
+            {"$inc": {"replies_posted": 1}},
+            return_document=ReturnDocument.AFTER,
+            session=session,
+        )
+        return _comment(doc) if doc else None
+
+    @staticmethod
+    def _subtree(comment: Comment) -> dict[str, Any]:
+        assert comment.path is not None
+        return {"$gt": comment.path, "$lt": comment.path + SUBTREE_END}
+
+    async def shift_subtree(self, comment: Comment, delta: int, session: Session) -> None:
+        await self._comments.update_many(
+            {"article_id": comment.article_id, "path": self._subtree(comment)},
+            {"$inc": {"hidden_by": delta}},
+            session=session,
+        )
+
+    async def public_descendants(self, comment: Comment, session: Session) -> int:
+        return int(
+            await self._comments.count_documents(
+                {
+                    "article_id": comment.article_id,
+                    "status": "approved",
+                    "hidden_by": 0,
+                    "path": self._subtree(comment),
+                },
+                session=session,
+            )
+        )
+
     async def thread_page(
-        self, article_id: str, sort: Sort, after: int | None, limit: int, last_seq: int
-    ) -> tuple[list[Comment], list[Comment]]:
-        """Up to ``limit`` public top-level comments after the cursor, in page order, and the
-        public replies under them.
+        self, article_id: str, sort: Sort, after: str | None, limit: int, last_seq: int
+    ) -> list[Comment]:
+        """Up to ``limit`` public comments after the cursor path, in thread order.
 
-        Each read is one range of root_seq numbers under (article_id, "approved"): roots and
-        replies come together, and the cost follows the page, not the thread. Numbers of
-        comments that are not public leave gaps, so a short range is followed by a wider one.
+        The logical query is ``key > after`` sorted by key with a limit, on the index
+        (article_id, status, hidden_by, key). It is run as a few windows bounded on both
+        sides, because SecantusDB (both builds) reads every entry of a range before it applies
+        the limit: an open range would cost O(thread). The windows follow the tree: the rest
+        of the cursor's own subtree, then of each ancestor's, then growing runs of top-level
+        comments. Each window starts where the last one ended, so nothing is read twice.
         """
-        roots: list[Comment] = []
-        replies: list[Comment] = []
-        span = max(limit, 1)
+        key = "path" if sort == "oldest" else "path_newest"
+        found: list[Comment] = []
+        low, low_inclusive = after or "", False
         if sort == "oldest":
-            low = after if after is not None else 0
-            while len(roots) < limit and low < last_seq:
-                high = min(low + span, last_seq)
-                await self._seq_range(article_id, {"$gt": low, "$lte": high}, roots, replies)
-                low, span = high, span * 2
-            roots.sort(key=lambda c: c.root_seq or 0)
+            first_root, last_root = 0, last_seq
         else:
-            high = after if after is not None else last_seq + 1
-            while len(roots) < limit and high > 1:
-                low = max(high - span, 1)
-                await self._seq_range(article_id, {"$gte": low, "$lt": high}, roots, replies)
-                high, span = low, span * 2
-            roots.sort(key=lambda c: c.root_seq or 0, reverse=True)
-        roots = roots[:limit]
-        shown = {root.id for root in roots}
-        return roots, [reply for reply in replies if reply.root_id in shown]
-
-    async def _seq_range(
-        self,
-        article_id: str,
-        seq_range: dict[str, int],
-        roots: list[Comment],
-        replies: list[Comment],
-    ) -> None:
-        query = {"article_id": article_id, "status": "approved", "root_seq": seq_range}
-        async for doc in self._comments.find(query):
-            comment = _comment(doc)
-            (roots if comment.parent_id is None else replies).append(comment)
+            first_root, last_root = _inverted(last_seq) - 1, _inverted(1)
+        for high in _windows(after, limit, first_root, last_root, lambda: len(found)):
+            bounds: dict[str, str] = {"$gte" if low_inclusive else "$gt": low}
+            if high is not None:
+                bounds["$lt"] = high
+            query = {"article_id": article_id, "status": "approved", "hidden_by": 0, key: bounds}
+            cursor = self._comments.find(query).sort(key, ASCENDING).limit(limit - len(found))
+            found.extend([_comment(doc) async for doc in cursor])
+            if len(found) >= limit or high is None:
+                break
+            low, low_inclusive = high, True
+        return found[:limit]
 
     async def backfill_root_seqs(self) -> None:
         """Number the comments stored before root_seq existed; once per database.
@@ -353,6 +497,59 @@ class MongoCommentRepository:
                         {"root_id": root_id, **missing}, {"$set": {"root_seq": root["root_seq"]}}
                     )
         await db[MIGRATIONS].update_one({"_id": "root_seq"}, {"$set": {"done": True}}, upsert=True)
+
+    async def backfill_paths(self) -> None:
+        """Give comments stored before sort paths existed their path, newest path and
+        hidden_by, and make each such article's count exact (replies under hidden comments
+        no longer count); once per database, idempotent if interrupted.
+
+        Per article, parents before children: a top-level comment's path comes from its
+        root_seq, a reply takes its parent's next child number in sort_key order.
+        """
+        db = self._comments.database
+        if await db[MIGRATIONS].find_one({"_id": "paths"}) is not None:
+            return
+        await self.backfill_root_seqs()
+        missing: dict[str, Any] = {"path": {"$exists": False}}
+        for article_id in await self._comments.distinct("article_id", missing):
+            cursor = self._comments.find({"article_id": article_id})
+            by_id = {doc["_id"]: _comment(doc) async for doc in cursor}
+            for comment in sorted(by_id.values(), key=lambda c: (c.depth, c.sort_key)):
+                if comment.path is not None:
+                    continue
+                if comment.parent_id is None:
+                    if comment.root_seq is None:
+                        continue
+                    path, hidden_by = root_path(comment.root_seq), 0
+                else:
+                    parent = by_id.get(comment.parent_id)
+                    if parent is None or parent.path is None:
+                        continue
+                    path = child_path(parent.path, await self.next_child_seq(parent.id))
+                    hidden_by = parent.hidden_by + (1 if parent.hides_replies else 0)
+                done = placed(comment, path, hidden_by)
+                result = await self._comments.update_one(
+                    {"_id": comment.id, **missing},
+                    {
+                        "$set": {
+                            "path": done.path,
+                            "path_newest": done.path_newest,
+                            "hidden_by": done.hidden_by,
+                        }
+                    },
+                )
+                if result.modified_count == 0:  # placed meanwhile by another instance
+                    stored = await self.get(comment.id)
+                    done = stored if stored is not None else done
+                by_id[comment.id] = done
+            public = sum(1 for comment in by_id.values() if comment.is_public)
+            sharded = 0
+            async for doc in db[COUNTERS].find({"article_id": article_id}):
+                sharded += int(doc.get("n", 0))
+            await db[ARTICLES].update_one(
+                {"_id": article_id}, {"$set": {"comment_count": public - sharded}}
+            )
+        await db[MIGRATIONS].update_one({"_id": "paths"}, {"$set": {"done": True}}, upsert=True)
 
     async def by_status(self, status: Status, after: str | None, limit: int) -> list[Comment]:
         query: dict[str, Any] = {"status": status}
