@@ -27,7 +27,7 @@ from typing import Any
 import httpx
 from pymongo import AsyncMongoClient
 
-from broadsheet_comments.domain import Comment, body_fingerprint
+from broadsheet_comments.domain import Comment, body_fingerprint, child_path, placed, root_path
 from broadsheet_comments.rendering import render_body
 from broadsheet_comments.repository import ARTICLES, COMMENTS, _comment_doc
 from broadsheet_shared.events import ArticleData, ArticlePublishedV1, SectionRef, topics
@@ -48,31 +48,39 @@ def thread_docs(article_id: str, size: int) -> list[dict[str, Any]]:
     body = "A considered reply about the *article*, with [a link](https://example.com)."
     html = render_body(body)
     comments: list[Comment] = []
+    children: dict[str, int] = {}
     roots = 0
     for n in range(size):
         parent = rng.choice(comments) if comments and rng.random() < 0.4 else None
         cid = f"{n:08x}{secrets.token_hex(8)}"
         if parent is None:
             roots += 1
+            path = root_path(roots)
+        else:
+            children[parent.id] = children.get(parent.id, 0) + 1
+            path = child_path(parent.path or "", children[parent.id])
         comments.append(
-            Comment(
-                id=cid,
-                article_id=article_id,
-                parent_id=parent.id if parent else None,
-                root_id=parent.root_id if parent else cid,
-                depth=parent.depth + 1 if parent else 0,
-                author_name=f"Reader {n}",
-                author_email=None,
-                author_email_hash=None,
-                body_markdown=body,
-                body_html=html,
-                body_hash=body_fingerprint(f"{body}{n}"),
-                status="approved",
-                created_at=start + timedelta(seconds=n),
-                client="10.0.0.1",
-                approved_at=start + timedelta(seconds=n),
-                parent_author_name=parent.author_name if parent else None,
-                root_seq=parent.root_seq if parent else roots,
+            placed(
+                Comment(
+                    id=cid,
+                    article_id=article_id,
+                    parent_id=parent.id if parent else None,
+                    root_id=parent.root_id if parent else cid,
+                    depth=parent.depth + 1 if parent else 0,
+                    author_name=f"Reader {n}",
+                    author_email=None,
+                    author_email_hash=None,
+                    body_markdown=body,
+                    body_html=html,
+                    body_hash=body_fingerprint(f"{body}{n}"),
+                    status="approved",
+                    created_at=start + timedelta(seconds=n),
+                    client="10.0.0.1",
+                    approved_at=start + timedelta(seconds=n),
+                    parent_author_name=parent.author_name if parent else None,
+                ),
+                path,
+                0,
             )
         )
     return [_comment_doc(comment) for comment in comments]

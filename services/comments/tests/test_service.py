@@ -257,7 +257,9 @@ async def test_author_delete_uncounts_and_emits(world: Any) -> None:
 async def test_an_edit_with_links_goes_back_to_the_queue(world: Any) -> None:
     world.add_article("hello")
     posted = await world.service.post("hello", cmd(), client="c")
-    reply = await world.service.post("hello", cmd(body="re", parent_id=posted.comment.id), client="c")
+    reply = await world.service.post(
+        "hello", cmd(body="re", parent_id=posted.comment.id), client="c"
+    )
     edited = await world.service.edit(
         "hello", posted.comment.id, posted.edit_token, "http://a http://b http://c"
     )
@@ -265,7 +267,8 @@ async def test_an_edit_with_links_goes_back_to_the_queue(world: Any) -> None:
     assert edited.moderation_reasons == ("links",)
     assert world.comments.rows[posted.comment.id].status == "pending"
     page = await world.service.thread("hello", sort="oldest", cursor=None, limit=50)
-    assert page.items == [] and page.total == 0
+    assert page.items == []
+    assert page.total == 0
     [event] = world.uow.of_type(CommentEditedV1)
     assert event.data.comment_id == posted.comment.id
     assert event.data.body_html == ""  # the held text is not handed out

@@ -79,8 +79,11 @@ INDEXES: list[IndexSpec] = [
         [IndexModel([("created_at", ASCENDING)], expireAfterSeconds=24 * 3600)],
     ),
     IndexSpec(BANS, [IndexModel([("until", ASCENDING)], expireAfterSeconds=0)]),
-    IndexSpec(COUNTERS, [IndexModel([("article_id", ASCENDING)])]),
 ]
+
+
+def _shard_id(article_id: str, shard: int) -> str:
+    return f"{article_id}:{shard}"
 
 
 class IdempotencyKeyTaken(Exception):
@@ -213,19 +216,20 @@ class MongoArticleRepository:
 
     async def remove(self, article_id: str, session: Session) -> None:
         await self._articles.delete_one({"_id": article_id}, session=session)
-        await self._counters.delete_many({"article_id": article_id}, session=session)
+        shard_ids = [_shard_id(article_id, n) for n in range(COUNT_SHARDS)]
+        await self._counters.delete_many({"_id": {"$in": shard_ids}}, session=session)
 
     async def add_to_count(self, article_id: str, delta: int, session: Session) -> None:
         """Moves the public count by one shard: concurrent posters rarely share a document."""
         shard = random.randrange(COUNT_SHARDS)
         result = await self._counters.update_one(
-            {"_id": f"{article_id}:{shard}"}, {"$inc": {"n": delta}}, session=session
+            {"_id": _shard_id(article_id, shard)}, {"$inc": {"n": delta}}, session=session
         )
         if result.matched_count == 0:
             # Shards are made with the article; an article projected before they existed
             # gets this one now.
             await self._counters.update_one(
-                {"_id": f"{article_id}:{shard}"},
+                {"_id": _shard_id(article_id, shard)},
                 {"$inc": {"n": delta}, "$set": {"article_id": article_id}},
                 upsert=True,
                 session=session,
@@ -236,10 +240,15 @@ class MongoArticleRepository:
         totals = {article.article_id: article.comment_count for article in articles}
         if not totals:
             return {}
-        ids = list(totals)
-        query = {"article_id": ids[0]} if len(ids) == 1 else {"article_id": {"$in": ids}}
-        async for doc in self._counters.find(query, projection={"article_id": 1, "n": 1}):
-            totals[doc["article_id"]] = totals.get(doc["article_id"], 0) + int(doc.get("n", 0))
+        # Shards by primary key, each counted once (secantusd-py has been seen returning a
+        # document twice from a secondary index after many transactional updates).
+        shards: dict[str, int] = {}
+        query = {"_id": {"$in": [_shard_id(a, n) for a in totals for n in range(COUNT_SHARDS)]}}
+        async for doc in self._counters.find(query, projection={"n": 1}):
+            shards[doc["_id"]] = int(doc.get("n", 0))
+        for shard_id, n in shards.items():
+            article_id = shard_id.rsplit(":", 1)[0]
+            totals[article_id] = totals.get(article_id, 0) + n
         return {article_id: max(0, total) for article_id, total in totals.items()}
 
     async def next_root_seq(self, article_id: str) -> int | None:
@@ -259,7 +268,7 @@ class MongoArticleRepository:
     async def make_shards(self, article_id: str, session: Session | None = None) -> None:
         for shard in range(COUNT_SHARDS):
             await self._counters.update_one(
-                {"_id": f"{article_id}:{shard}"},
+                {"_id": _shard_id(article_id, shard)},
                 {"$setOnInsert": {"article_id": article_id, "n": 0}},
                 upsert=True,
                 session=session,
@@ -544,7 +553,8 @@ class MongoCommentRepository:
                 by_id[comment.id] = done
             public = sum(1 for comment in by_id.values() if comment.is_public)
             sharded = 0
-            async for doc in db[COUNTERS].find({"article_id": article_id}):
+            shard_ids = [_shard_id(article_id, n) for n in range(COUNT_SHARDS)]
+            async for doc in db[COUNTERS].find({"_id": {"$in": shard_ids}}):
                 sharded += int(doc.get("n", 0))
             await db[ARTICLES].update_one(
                 {"_id": article_id}, {"$set": {"comment_count": public - sharded}}
