@@ -29,7 +29,7 @@ from pymongo import AsyncMongoClient
 
 from broadsheet_comments.domain import Comment, body_fingerprint, child_path, placed, root_path
 from broadsheet_comments.rendering import render_body
-from broadsheet_comments.repository import ARTICLES, COMMENTS, _comment_doc
+from broadsheet_comments.repository import ARTICLES, COMMENTS, OUTLINES, _comment_doc, outline_docs
 from broadsheet_shared.events import ArticleData, ArticlePublishedV1, SectionRef, topics
 from broadsheet_shared.kafka.producer import EventProducer
 
@@ -42,7 +42,7 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[max(0, int(len(ordered) * fraction) - 1)]
 
 
-def thread_docs(article_id: str, size: int) -> list[dict[str, Any]]:
+def thread_comments(article_id: str, size: int) -> list[Comment]:
     rng = random.Random(size)
     start = datetime(2025, 1, 1, tzinfo=UTC)
     body = "A considered reply about the *article*, with [a link](https://example.com)."
@@ -83,7 +83,7 @@ def thread_docs(article_id: str, size: int) -> list[dict[str, Any]]:
                 0,
             )
         )
-    return [_comment_doc(comment) for comment in comments]
+    return comments
 
 
 async def seed(env: dict[str, str], prefix: str) -> dict[int, str]:
@@ -118,7 +118,12 @@ async def seed(env: dict[str, str], prefix: str) -> dict[int, str]:
             raise SystemExit("the service did not project the articles")
         await asyncio.sleep(0.1)
     for size, slug in slugs.items():
-        docs = thread_docs(f"id-{slug}", size)
+        comments = thread_comments(f"id-{slug}", size)
+        # The same documents the service writes: comments and their threads' outlines.
+        docs = [_comment_doc(comment) for comment in comments]
+        outlines = outline_docs(comments)
+        if outlines:
+            await db[OUTLINES].insert_many(outlines)
         for start in range(0, len(docs), 1000):
             await db[COMMENTS].insert_many(docs[start : start + 1000])
         replies: dict[str, int] = {}

@@ -75,6 +75,7 @@ class FakeComments:
         self.rows: dict[str, Comment] = {}
         self.keys: dict[str, IdempotencyRecord] = {}
         self.sequences: dict[str, int] = {}
+        self.outlines: list[str] = []
 
     async def add(self, comment: Comment, session: Any) -> None:
         assert comment.id not in self.rows
@@ -94,6 +95,9 @@ class FakeComments:
     async def next_child_seq(self, parent_id: str) -> int:
         self.sequences[parent_id] = self.sequences.get(parent_id, 0) + 1
         return self.sequences[parent_id]
+
+    async def outline(self, comment: Comment) -> None:
+        self.outlines.append(comment.path or "")
 
     async def lock_parent(self, parent_id: str, session: Any) -> Comment | None:
         return self.rows.get(parent_id)

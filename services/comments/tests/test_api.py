@@ -359,14 +359,14 @@ async def test_staff_bans_an_email(harness: Harness) -> None:
 
 
 async def test_sixteen_concurrent_posts_all_land_and_count_exactly(harness: Harness) -> None:
-    await harness.published("busy-story")
+    await harness.published("crowded-story")
     answers = await asyncio.gather(
-        *(harness.post("busy-story", body=f"Concurrent {n}") for n in range(16))
+        *(harness.post("crowded-story", body=f"Concurrent {n}") for n in range(16))
     )
     assert [a.status_code for a in answers] == [201] * 16, [a.text for a in answers]
-    count = (await harness.client.get("/api/articles/busy-story/comments/count")).json()
+    count = (await harness.client.get("/api/articles/crowded-story/comments/count")).json()
     assert count["count"] == 16
-    thread = (await harness.client.get("/api/articles/busy-story/comments?limit=100")).json()
+    thread = (await harness.client.get("/api/articles/crowded-story/comments?limit=100")).json()
     assert thread["total"] == 16
     assert {i["id"] for i in thread["items"]} == {a.json()["id"] for a in answers}
 

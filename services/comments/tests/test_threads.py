@@ -15,7 +15,7 @@ from broadsheet_comments.domain import (
     newest_path,
     root_path,
 )
-from broadsheet_comments.repository import _windows
+from broadsheet_comments.repository import next_roots, plan_window
 from broadsheet_comments.schemas import CommentCreate
 from broadsheet_comments.service import decode_thread_cursor, encode_thread_cursor
 from broadsheet_shared.http.problems import Problem
@@ -58,13 +58,28 @@ async def test_a_comment_without_email_is_held_while_premoderation_is_on(make_wo
     assert posted.comment.moderation_reasons == ("first_time",)
 
 
-def test_windows_follow_the_cursors_ancestors_then_grow_over_top_level_comments() -> None:
-    cursor = child_path(child_path(root_path(3), 2), 5)
-    bounds = list(_windows(cursor, 10, 0, 100, lambda: 0))
-    assert bounds[:3] == [cursor + "~", cursor[:12] + "~", root_path(3) + "~"]
-    assert bounds[3:6] == [root_path(14), root_path(34), root_path(74)]
-    assert bounds[-1] is None
-    assert list(_windows(None, 5, 0, 3, lambda: 0)) == [None]
+def test_windows_are_planned_from_thread_outlines() -> None:
+    # Root 3 has five replies: a, a1, a2, b, c (suffixes); roots 4 and 5 have none, 6 has two.
+    a, b, c = (child_path("", n) for n in (1, 2, 3))
+    a1, a2 = child_path(a, 1), child_path(a, 2)
+    outlines = {3: [c, a, a2, b, a1], 6: [child_path("", 1), child_path("", 2)]}
+    cursor = root_path(3) + a1
+    # Inside root 3: the window ends on the 2nd reply after the cursor.
+    assert plan_window("oldest", cursor, 2, 9, outlines, [4, 5, 6]) == root_path(3) + b
+    # Spilling over: 3 left in root 3, then root 4, root 5, then root 6 and its first reply.
+    bound = plan_window("oldest", cursor, 7, 9, outlines, [4, 5, 6])
+    assert bound == root_path(6) + child_path("", 1)
+    # Candidates exhausted before the last root: close at the end of the last candidate.
+    assert plan_window("oldest", cursor, 20, 9, outlines, [4, 5, 6]) == root_path(6) + "~"
+    # ... and open when the last candidate is the article's last top-level comment.
+    assert plan_window("oldest", cursor, 20, 6, outlines, [4, 5, 6]) is None
+    # Newest: the same outlines, root components inverted.
+    assert plan_window("newest", None, 2, 6, outlines, [6, 5]) == newest_path(
+        root_path(6) + child_path("", 1)
+    )
+    assert next_roots(None, "newest", 3, 6) == [6, 5, 4]
+    assert next_roots(newest_path(root_path(2)), "newest", 3, 6) == [1]
+    assert next_roots(cursor, "oldest", 3, 4) == [4]
 
 
 def test_cursors_round_trip_and_old_ones_continue_after_their_thread() -> None:

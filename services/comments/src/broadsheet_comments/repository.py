@@ -7,7 +7,7 @@ Collections: ``articles`` (projection of article events), ``comments``, ``idempo
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
@@ -16,12 +16,13 @@ from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from broadsheet_comments.domain import (
+    ROOT_MAX,
+    ROOT_WIDTH,
     SUBTREE_END,
     Article,
     Comment,
     Sort,
     Status,
-    ancestor_prefixes,
     child_path,
     newest_path,
     placed,
@@ -37,6 +38,8 @@ BANS = "bans"
 MIGRATIONS = "migrations"
 COUNTERS = "comment_counters"
 SEQUENCES = "sequences"
+# Per top-level comment: the path suffixes of all its replies, to size page windows.
+OUTLINES = "thread_outlines"
 # Public counts are spread over this many documents per article: a posting transaction $incs
 # one at random, so concurrent posters rarely touch the same document (no WriteConflict storm).
 COUNT_SHARDS = 8
@@ -130,6 +133,7 @@ class CommentRepository(Protocol):
     async def save(self, comment: Comment, session: Session) -> None: ...
     async def add_to_reply_count(self, comment_id: str, delta: int, session: Session) -> None: ...
     async def next_child_seq(self, parent_id: str) -> int: ...
+    async def outline(self, comment: Comment) -> None: ...
     async def lock_parent(self, parent_id: str, session: Session) -> Comment | None: ...
     async def shift_subtree(self, comment: Comment, delta: int, session: Session) -> None: ...
     async def public_descendants(self, comment: Comment, session: Session) -> int: ...
@@ -240,8 +244,7 @@ class MongoArticleRepository:
         totals = {article.article_id: article.comment_count for article in articles}
         if not totals:
             return {}
-        # Shards by primary key, each counted once (secantusd-py has been seen returning a
-        # document twice from a secondary index after many transactional updates).
+        # Shards by primary key: point reads, no secondary index.
         shards: dict[str, int] = {}
         query = {"_id": {"$in": [_shard_id(a, n) for a in totals for n in range(COUNT_SHARDS)]}}
         async for doc in self._counters.find(query, projection={"n": 1}):
@@ -337,30 +340,73 @@ def _comment(doc: dict[str, Any]) -> Comment:
     )
 
 
-def _inverted(root_seq: int) -> int:
-    return root_value(newest_path(root_path(root_seq)))
+def outline_id(article_id: str, root_seq: int) -> str:
+    return f"{article_id}:{root_seq}"
 
 
-def _windows(
-    after: str | None, limit: int, first_root: int, last_root: int, have: Callable[[], int]
-) -> Iterator[str | None]:
-    """Upper bounds (exclusive) of the successive windows after ``after``; None = open.
+def outline_docs(comments: Sequence[Comment]) -> list[dict[str, Any]]:
+    """The outlines of these comments' threads: per top-level comment, the path suffixes
+    (below the root component) of every reply, whatever its status."""
+    outlines: dict[str, list[str]] = {}
+    for comment in comments:
+        if comment.parent_id is not None and comment.path and comment.root_seq is not None:
+            key = outline_id(comment.article_id, comment.root_seq)
+            outlines.setdefault(key, []).append(comment.path[ROOT_WIDTH:])
+    return [{"_id": key, "paths": sorted(paths)} for key, paths in outlines.items()]
 
-    Works on the sort key's components, so it serves both sorts: the newest key only inverts
-    the root component. ``last_root`` is the highest root component a comment can have now.
+
+def plan_window(
+    sort: Sort,
+    after: str | None,
+    needed: int,
+    last_seq: int,
+    outlines: Mapping[int, Sequence[str]],
+    candidates: Sequence[int],
+) -> str | None:
+    """The last key (inclusive) of a window after ``after`` expected to hold ``needed``
+    comments, from the outlines of the thread ``after`` is in and of the ``candidates`` roots
+    that follow it (display order); None when the window may stay open to the end.
+
+    Outlines list replies of every status, so the window may hold fewer public comments than
+    planned: the caller then plans the next window from this one's end. Nothing is skipped
+    whatever the outlines say; they only size the windows.
     """
-    root = root_value(after) if after else first_root
-    if after:
-        # The rest of the subtree of the cursor, then of each of its ancestors.
-        for prefix in ancestor_prefixes(after):
-            yield prefix + SUBTREE_END
-    span = max(1, limit - have())
-    while root + span <= last_root:
-        root += span
-        # Everything below root + 1: the roots up to ``root`` with their replies.
-        yield root_path(root + 1)
-        span *= 2
-    yield None
+    remaining = needed
+    if after is not None:
+        current, suffix = _root_seq_of(after, sort), after[ROOT_WIDTH:]
+        rest = [path for path in outlines.get(current, ()) if path > suffix]
+        if len(rest) >= remaining:
+            return after[:ROOT_WIDTH] + sorted(rest)[remaining - 1]
+        remaining -= len(rest)
+    for root_seq in candidates:
+        replies = sorted(outlines.get(root_seq, ()))
+        if 1 + len(replies) >= remaining:
+            top = _sort_root(root_seq, sort)
+            return top if remaining == 1 else top + replies[remaining - 2]
+        remaining -= 1 + len(replies)
+    # Past the last top-level comment there is nothing more: the window may stay open.
+    if not candidates or candidates[-1] == (last_seq if sort == "oldest" else 1):
+        return None
+    return _sort_root(candidates[-1], sort) + SUBTREE_END
+
+
+def _sort_root(root_seq: int, sort: Sort) -> str:
+    path = root_path(root_seq)
+    return path if sort == "oldest" else newest_path(path)
+
+
+def _root_seq_of(key: str, sort: Sort) -> int:
+    value = root_value(key)
+    return value if sort == "oldest" else ROOT_MAX - value
+
+
+def next_roots(after: str | None, sort: Sort, count: int, last_seq: int) -> list[int]:
+    """The numbers of up to ``count`` top-level comments after ``after``'s, in display order."""
+    if sort == "oldest":
+        start = _root_seq_of(after, sort) + 1 if after else 1
+        return list(range(start, min(start + count, last_seq + 1)))
+    start = _root_seq_of(after, sort) - 1 if after else last_seq
+    return list(range(start, max(start - count, 0), -1))
 
 
 class MongoCommentRepository:
@@ -368,6 +414,7 @@ class MongoCommentRepository:
         self._comments = db[COMMENTS]
         self._keys = db[IDEMPOTENCY_KEYS]
         self._sequences = db[SEQUENCES]
+        self._outlines = db[OUTLINES]
 
     async def add(self, comment: Comment, session: Session) -> None:
         await self._comments.insert_one(_comment_doc(comment), session=session)
@@ -441,33 +488,53 @@ class MongoCommentRepository:
     async def thread_page(
         self, article_id: str, sort: Sort, after: str | None, limit: int, last_seq: int
     ) -> list[Comment]:
-        """Up to ``limit`` public comments after the cursor path, in thread order.
+        """Up to ``limit`` public comments after the cursor key, in thread order.
 
         The logical query is ``key > after`` sorted by key with a limit, on the index
-        (article_id, status, hidden_by, key). It is run as a few windows bounded on both
-        sides, because SecantusDB (both builds) reads every entry of a range before it applies
-        the limit: an open range would cost O(thread). The windows follow the tree: the rest
-        of the cursor's own subtree, then of each ancestor's, then growing runs of top-level
-        comments. Each window starts where the last one ended, so nothing is read twice.
+        (article_id, status, hidden_by, key). SecantusDB (both builds) reads every entry of a
+        range before it applies the limit, so an open range would cost O(thread). The range is
+        therefore closed at a key planned from the thread outlines (one small read by _id):
+        the window holds about ``limit`` comments. Should it hold fewer public ones (held or
+        hidden replies), the next window starts where it ended.
         """
         key = "path" if sort == "oldest" else "path_newest"
         found: list[Comment] = []
-        low, low_inclusive = after or "", False
-        if sort == "oldest":
-            first_root, last_root = 0, last_seq
-        else:
-            first_root, last_root = _inverted(last_seq) - 1, _inverted(1)
-        for high in _windows(after, limit, first_root, last_root, lambda: len(found)):
-            bounds: dict[str, str] = {"$gte" if low_inclusive else "$gt": low}
+        low = after
+        while len(found) < limit:
+            needed = limit - len(found)
+            roots = next_roots(low, sort, needed, last_seq)
+            ids = ([_root_seq_of(low, sort)] if low else []) + roots
+            outlines: dict[int, list[str]] = {}
+            if ids:
+                query_ids = [outline_id(article_id, n) for n in ids]
+                async for doc in self._outlines.find({"_id": {"$in": query_ids}}):
+                    outlines[int(doc["_id"].rsplit(":", 1)[1])] = doc.get("paths", [])
+            high = plan_window(sort, low, needed, last_seq, outlines, roots)
+            bounds: dict[str, str] = {}
+            if low is not None:
+                bounds["$gt"] = low
             if high is not None:
-                bounds["$lt"] = high
-            query = {"article_id": article_id, "status": "approved", "hidden_by": 0, key: bounds}
-            cursor = self._comments.find(query).sort(key, ASCENDING).limit(limit - len(found))
+                bounds["$lte"] = high
+            query: dict[str, Any] = {"article_id": article_id, "status": "approved", "hidden_by": 0}
+            if bounds:
+                query[key] = bounds
+            cursor = self._comments.find(query).sort(key, ASCENDING).limit(needed)
             found.extend([_comment(doc) async for doc in cursor])
-            if len(found) >= limit or high is None:
+            if high is None:
                 break
-            low, low_inclusive = high, True
+            low = high
         return found[:limit]
+
+    async def outline(self, comment: Comment) -> None:
+        """Adds a reply to its thread's outline; outside any transaction (an entry of a post
+        that then failed only makes a window plan a little wide)."""
+        assert comment.root_seq is not None
+        assert comment.path is not None
+        await self._outlines.update_one(
+            {"_id": outline_id(comment.article_id, comment.root_seq)},
+            {"$addToSet": {"paths": comment.path[ROOT_WIDTH:]}},
+            upsert=True,
+        )
 
     async def backfill_root_seqs(self) -> None:
         """Number the comments stored before root_seq existed; once per database.
@@ -551,6 +618,12 @@ class MongoCommentRepository:
                     stored = await self.get(comment.id)
                     done = stored if stored is not None else done
                 by_id[comment.id] = done
+            for outline in outline_docs(list(by_id.values())):
+                await self._outlines.update_one(
+                    {"_id": outline["_id"]},
+                    {"$addToSet": {"paths": {"$each": outline["paths"]}}},
+                    upsert=True,
+                )
             public = sum(1 for comment in by_id.values() if comment.is_public)
             sharded = 0
             shard_ids = [_shard_id(article_id, n) for n in range(COUNT_SHARDS)]

@@ -381,6 +381,7 @@ class CommentsService:
             if parent.path is None:
                 raise Problem(409, "This thread is being upgraded; please retry in a moment.")
             path = child_path(parent.path, await self._comments.next_child_seq(parent.id))
+            await self._comments.outline(placed(comment, path, 0))
 
         async def work(tx: Transaction) -> Comment:
             hidden_by = 0
