@@ -17,8 +17,10 @@ from broadsheet_comments.repository import (
     ARTICLES,
     COMMENTS,
     INDEXES,
+    OUTLINES,
     MongoCommentRepository,
     _comment_doc,
+    outline_docs,
 )
 from broadsheet_shared.mongo import ensure_indexes
 
@@ -88,10 +90,16 @@ async def walk(repo: MongoCommentRepository, sort: Sort, last_seq: int) -> list[
         after = last.path if sort == "oldest" else last.path_newest
 
 
+@pytest.mark.parametrize("with_outlines", [True, False])
 @pytest.mark.asyncio(loop_scope="session")
-async def test_thread_pages_walk_every_public_comment_once_in_thread_order(db: Any) -> None:
+async def test_thread_pages_walk_every_public_comment_once_in_thread_order(
+    db: Any, with_outlines: bool
+) -> None:
     docs, last_seq = seeded()
     await db[COMMENTS].insert_many([_comment_doc(c) for c in docs])
+    if with_outlines:
+        await db[OUTLINES].insert_many(outline_docs(docs))
+    # Without outlines (lost, or not written yet) windows are planned too small: still right.
     repo = MongoCommentRepository(db)
     public = [c for c in docs if c.is_public]
     oldest = sorted(public, key=lambda c: c.path or "")
@@ -123,3 +131,6 @@ async def test_backfill_gives_old_comments_paths_and_exact_counts(db: Any) -> No
     assert stored[roots[0].id]["path"] == root_path(6)
     article = await db[ARTICLES].find_one({"_id": "a1"})
     assert article["comment_count"] == sum(1 for c in docs if c.is_public)
+    outline = await db[OUTLINES].find_one({"_id": f"a1:{stored[roots[0].id]['root_seq']}"})
+    replies = [c for c in docs if c.root_id == roots[0].id and c.parent_id]
+    assert sorted(outline["paths"]) == sorted(stored[c.id]["path"][7:] for c in replies)

@@ -18,6 +18,7 @@ from broadsheet_comments.domain import (
 from broadsheet_comments.repository import next_roots, plan_window
 from broadsheet_comments.schemas import CommentCreate
 from broadsheet_comments.service import decode_thread_cursor, encode_thread_cursor
+from broadsheet_shared.events import CommentApprovedV1
 from broadsheet_shared.http.problems import Problem
 
 pytestmark = pytest.mark.unit
@@ -177,6 +178,7 @@ async def test_a_reply_under_a_held_comment_is_hidden_and_uncounted(make_world: 
     reply = await world.service.post("hello", cmd(body="ok", parent_id=held.comment.id), client="c")
     assert reply.comment.status == "approved"
     assert reply.comment.hidden_by == 1
+    assert world.uow.of_type(CommentApprovedV1) == []  # nothing to show or notify yet
     assert (await world.service.count("hello"))[1] == 0
     await world.service.moderate(held.comment.id, "approve")
     page = await world.service.thread("hello", sort="oldest", cursor=None, limit=50)

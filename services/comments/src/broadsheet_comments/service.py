@@ -447,7 +447,10 @@ class CommentsService:
     async def _became_public(self, article: Article, comment: Comment, tx: Transaction) -> None:
         if comment.parent_id is not None:
             await self._comments.add_to_reply_count(comment.parent_id, 1, tx.session)
-        tx.emit(approved_event(article, comment))
+        if comment.is_public:
+            # An approved reply under a hidden comment stays out of sight: no live update, no
+            # notification. If its ancestor is approved later it appears on the next page view.
+            tx.emit(approved_event(article, comment))
 
     async def _restate(self, current: Comment, changed: Comment, tx: Transaction) -> None:
         """Counts and the replies' visibility after ``current`` became ``changed``.
