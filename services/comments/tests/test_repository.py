@@ -21,6 +21,7 @@ from broadsheet_comments.repository import (
     MongoCommentRepository,
     _comment_doc,
     outline_docs,
+    outline_id,
 )
 from broadsheet_shared.mongo import ensure_indexes
 
@@ -131,6 +132,8 @@ async def test_backfill_gives_old_comments_paths_and_exact_counts(db: Any) -> No
     assert stored[roots[0].id]["path"] == root_path(6)
     article = await db[ARTICLES].find_one({"_id": "a1"})
     assert article["comment_count"] == sum(1 for c in docs if c.is_public)
-    outline = await db[OUTLINES].find_one({"_id": f"a1:{stored[roots[0].id]['root_seq']}"})
+    seq = stored[roots[0].id]["root_seq"]
+    outline = await db[OUTLINES].find_one({"_id": outline_id("a1", seq)})
     replies = [c for c in docs if c.root_id == roots[0].id and c.parent_id]
-    assert sorted(outline["paths"]) == sorted(stored[c.id]["path"][7:] for c in replies)
+    expected = sorted(stored[c.id]["path"][7:] for c in replies)
+    assert sorted(outline["roots"][str(seq)]) == expected

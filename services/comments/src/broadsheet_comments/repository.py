@@ -340,19 +340,28 @@ def _comment(doc: dict[str, Any]) -> Comment:
     )
 
 
+# Outlines of this many consecutive top-level comments share a document: a page reads one or
+# two documents, not one lookup per top-level comment.
+OUTLINE_CHUNK = 64
+
+
 def outline_id(article_id: str, root_seq: int) -> str:
-    return f"{article_id}:{root_seq}"
+    return f"{article_id}:{root_seq // OUTLINE_CHUNK}"
 
 
 def outline_docs(comments: Sequence[Comment]) -> list[dict[str, Any]]:
-    """The outlines of these comments' threads: per top-level comment, the path suffixes
-    (below the root component) of every reply, whatever its status."""
-    outlines: dict[str, list[str]] = {}
+    """The outline documents of these comments' threads: per top-level comment (field
+    ``roots.<root_seq>``), the path suffixes below the root component of all its replies,
+    whatever their status."""
+    chunks: dict[str, dict[str, list[str]]] = {}
     for comment in comments:
         if comment.parent_id is not None and comment.path and comment.root_seq is not None:
-            key = outline_id(comment.article_id, comment.root_seq)
-            outlines.setdefault(key, []).append(comment.path[ROOT_WIDTH:])
-    return [{"_id": key, "paths": sorted(paths)} for key, paths in outlines.items()]
+            roots = chunks.setdefault(outline_id(comment.article_id, comment.root_seq), {})
+            roots.setdefault(str(comment.root_seq), []).append(comment.path[ROOT_WIDTH:])
+    return [
+        {"_id": key, "roots": {seq: sorted(paths) for seq, paths in roots.items()}}
+        for key, roots in chunks.items()
+    ]
 
 
 def plan_window(
@@ -506,9 +515,10 @@ class MongoCommentRepository:
             ids = ([_root_seq_of(low, sort)] if low else []) + roots
             outlines: dict[int, list[str]] = {}
             if ids:
-                query_ids = [outline_id(article_id, n) for n in ids]
+                query_ids = sorted({outline_id(article_id, n) for n in ids})
                 async for doc in self._outlines.find({"_id": {"$in": query_ids}}):
-                    outlines[int(doc["_id"].rsplit(":", 1)[1])] = doc.get("paths", [])
+                    for seq, paths in doc.get("roots", {}).items():
+                        outlines[int(seq)] = paths
             high = plan_window(sort, low, needed, last_seq, outlines, roots)
             bounds: dict[str, str] = {}
             if low is not None:
@@ -532,7 +542,7 @@ class MongoCommentRepository:
         assert comment.path is not None
         await self._outlines.update_one(
             {"_id": outline_id(comment.article_id, comment.root_seq)},
-            {"$addToSet": {"paths": comment.path[ROOT_WIDTH:]}},
+            {"$addToSet": {f"roots.{comment.root_seq}": comment.path[ROOT_WIDTH:]}},
             upsert=True,
         )
 
@@ -621,7 +631,12 @@ class MongoCommentRepository:
             for outline in outline_docs(list(by_id.values())):
                 await self._outlines.update_one(
                     {"_id": outline["_id"]},
-                    {"$addToSet": {"paths": {"$each": outline["paths"]}}},
+                    {
+                        "$addToSet": {
+                            f"roots.{seq}": {"$each": paths}
+                            for seq, paths in outline["roots"].items()
+                        }
+                    },
                     upsert=True,
                 )
             public = sum(1 for comment in by_id.values() if comment.is_public)
