@@ -3,7 +3,8 @@
 Starts Kafka, the database and SMTP capture (devstack launchers) and the comments service under
 uvicorn (one worker). Publishes three articles as ``article.published`` events, seeds their
 threads straight into the service's database (60 % top-level comments, the rest replies in
-their trees), then measures ``GET /api/articles/{slug}/comments?limit=50`` on pages spread over
+their trees; paths and thread outlines made by the service's own domain and repository
+functions), then measures ``GET /api/articles/{slug}/comments?limit=50`` on pages spread over
 the whole thread (closed loop, one keep-alive connection) and ``POST`` throughput with 16
 concurrent clients. Target: p99 at 10,000 comments <= 1.5 x p99 at 10. Prints JSON + Markdown.
 

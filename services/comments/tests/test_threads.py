@@ -156,6 +156,9 @@ async def test_a_hidden_comment_takes_its_replies_out_of_thread_and_counts(world
     page = await world.service.thread("hello", sort="oldest", cursor=None, limit=50)
     assert [i.comment.author_name for i in page.items] == ["A", "A2", "B", "B1", "C"]
     assert page.total == 5
+    recent = [entry.comment.author_name for entry in await world.service.recent(50)]
+    assert "A1a" not in recent
+    assert "A2" in recent
     assert world.comments.rows[ids["A"].comment.id].reply_count == 1
     # Hiding the root on top hides the rest; the nested hide survives restoring the root.
     await world.service.moderate(ids["A"].comment.id, "spam")

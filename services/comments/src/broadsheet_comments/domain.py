@@ -9,8 +9,8 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Literal
 
@@ -336,39 +336,3 @@ def placed(comment: Comment, path: str, hidden_by: int) -> Comment:
         path_newest=newest_path(path),
         hidden_by=hidden_by,
     )
-
-
-@dataclass
-class _Node:
-    comment: Comment
-    children: list[_Node] = field(default_factory=list)
-
-
-def thread_order(roots: Sequence[Comment], replies: Iterable[Comment]) -> list[Comment]:
-    """Display order: each root followed by its replies depth-first, oldest reply first.
-
-    Replies whose parent is not among the visible comments are left out: a reader cannot see
-    an answer to something hidden.
-    """
-    nodes: dict[str, _Node] = {root.id: _Node(root) for root in roots}
-    pending = sorted(
-        (reply for reply in replies if reply.parent_id is not None and reply.id not in nodes),
-        key=lambda reply: (reply.depth, reply.sort_key),
-    )
-    for reply in pending:
-        parent = nodes.get(reply.parent_id or "")
-        if parent is None:
-            continue
-        node = _Node(reply)
-        nodes[reply.id] = node
-        parent.children.append(node)
-
-    ordered: list[Comment] = []
-    # Iterative, since threads nest to any depth in data (deeper than Python's recursion limit).
-    stack = [nodes[root.id] for root in reversed(roots)]
-    while stack:
-        node = stack.pop()
-        ordered.append(node.comment)
-        children = sorted(node.children, key=lambda child: child.comment.sort_key, reverse=True)
-        stack.extend(children)
-    return ordered

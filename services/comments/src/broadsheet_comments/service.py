@@ -272,8 +272,9 @@ class CommentsService:
         }
 
     async def recent(self, limit: int) -> list[RecentEntry]:
-        # Read a little more than asked: comments of unpublished articles are skipped.
-        comments = await self._comments.recent_public(limit * 2)
+        # Read a little more than asked: comments of unpublished articles, and replies under a
+        # hidden comment, are skipped.
+        comments = [c for c in await self._comments.recent_public(limit * 2) if c.is_public]
         articles = await self._articles.by_ids([comment.article_id for comment in comments])
         entries = [
             RecentEntry(comment, articles[comment.article_id])
