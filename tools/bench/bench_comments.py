@@ -3,7 +3,8 @@
 Starts Kafka, the database and SMTP capture (devstack launchers) and the comments service under
 uvicorn (one worker). Publishes three articles as ``article.published`` events, seeds their
 threads straight into the service's database (60 % top-level comments, the rest replies in
-their trees), then measures ``GET /api/articles/{slug}/comments?limit=50`` on pages spread over
+their trees; paths and thread outlines made by the service's own domain and repository
+functions), then measures ``GET /api/articles/{slug}/comments?limit=50`` on pages spread over
 the whole thread (closed loop, one keep-alive connection) and ``POST`` throughput with 16
 concurrent clients. Target: p99 at 10,000 comments <= 1.5 x p99 at 10. Prints JSON + Markdown.
 
@@ -27,9 +28,9 @@ from typing import Any
 import httpx
 from pymongo import AsyncMongoClient
 
-from broadsheet_comments.domain import Comment, body_fingerprint
+from broadsheet_comments.domain import Comment, body_fingerprint, child_path, placed, root_path
 from broadsheet_comments.rendering import render_body
-from broadsheet_comments.repository import ARTICLES, COMMENTS, _comment_doc
+from broadsheet_comments.repository import ARTICLES, COMMENTS, OUTLINES, _comment_doc, outline_docs
 from broadsheet_shared.events import ArticleData, ArticlePublishedV1, SectionRef, topics
 from broadsheet_shared.kafka.producer import EventProducer
 
@@ -42,40 +43,48 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[max(0, int(len(ordered) * fraction) - 1)]
 
 
-def thread_docs(article_id: str, size: int) -> list[dict[str, Any]]:
+def thread_comments(article_id: str, size: int) -> list[Comment]:
     rng = random.Random(size)
     start = datetime(2025, 1, 1, tzinfo=UTC)
     body = "A considered reply about the *article*, with [a link](https://example.com)."
     html = render_body(body)
     comments: list[Comment] = []
+    children: dict[str, int] = {}
     roots = 0
     for n in range(size):
         parent = rng.choice(comments) if comments and rng.random() < 0.4 else None
         cid = f"{n:08x}{secrets.token_hex(8)}"
         if parent is None:
             roots += 1
+            path = root_path(roots)
+        else:
+            children[parent.id] = children.get(parent.id, 0) + 1
+            path = child_path(parent.path or "", children[parent.id])
         comments.append(
-            Comment(
-                id=cid,
-                article_id=article_id,
-                parent_id=parent.id if parent else None,
-                root_id=parent.root_id if parent else cid,
-                depth=parent.depth + 1 if parent else 0,
-                author_name=f"Reader {n}",
-                author_email=None,
-                author_email_hash=None,
-                body_markdown=body,
-                body_html=html,
-                body_hash=body_fingerprint(f"{body}{n}"),
-                status="approved",
-                created_at=start + timedelta(seconds=n),
-                client="10.0.0.1",
-                approved_at=start + timedelta(seconds=n),
-                parent_author_name=parent.author_name if parent else None,
-                root_seq=parent.root_seq if parent else roots,
+            placed(
+                Comment(
+                    id=cid,
+                    article_id=article_id,
+                    parent_id=parent.id if parent else None,
+                    root_id=parent.root_id if parent else cid,
+                    depth=parent.depth + 1 if parent else 0,
+                    author_name=f"Reader {n}",
+                    author_email=None,
+                    author_email_hash=None,
+                    body_markdown=body,
+                    body_html=html,
+                    body_hash=body_fingerprint(f"{body}{n}"),
+                    status="approved",
+                    created_at=start + timedelta(seconds=n),
+                    client="10.0.0.1",
+                    approved_at=start + timedelta(seconds=n),
+                    parent_author_name=parent.author_name if parent else None,
+                ),
+                path,
+                0,
             )
         )
-    return [_comment_doc(comment) for comment in comments]
+    return comments
 
 
 async def seed(env: dict[str, str], prefix: str) -> dict[int, str]:
@@ -110,7 +119,12 @@ async def seed(env: dict[str, str], prefix: str) -> dict[int, str]:
             raise SystemExit("the service did not project the articles")
         await asyncio.sleep(0.1)
     for size, slug in slugs.items():
-        docs = thread_docs(f"id-{slug}", size)
+        comments = thread_comments(f"id-{slug}", size)
+        # The same documents the service writes: comments and their threads' outlines.
+        docs = [_comment_doc(comment) for comment in comments]
+        outlines = outline_docs(comments)
+        if outlines:
+            await db[OUTLINES].insert_many(outlines)
         for start in range(0, len(docs), 1000):
             await db[COMMENTS].insert_many(docs[start : start + 1000])
         replies: dict[str, int] = {}

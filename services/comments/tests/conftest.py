@@ -55,15 +55,18 @@ class FakeArticles:
         article = self.rows[article_id]
         self.rows[article_id] = replace(article, comment_count=article.comment_count + delta)
 
-    async def next_root_seq(self, article_id: str, count_delta: int, session: Any) -> int | None:
+    async def counts(self, articles: Sequence[Article]) -> dict[str, int]:
+        return {
+            a.article_id: self.rows[a.article_id].comment_count
+            for a in articles
+            if a.article_id in self.rows
+        }
+
+    async def next_root_seq(self, article_id: str) -> int | None:
         article = self.rows.get(article_id)
         if article is None:
             return None
-        self.rows[article_id] = replace(
-            article,
-            root_seq=article.root_seq + 1,
-            comment_count=article.comment_count + count_delta,
-        )
+        self.rows[article_id] = replace(article, root_seq=article.root_seq + 1)
         return article.root_seq + 1
 
 
@@ -71,6 +74,8 @@ class FakeComments:
     def __init__(self) -> None:
         self.rows: dict[str, Comment] = {}
         self.keys: dict[str, IdempotencyRecord] = {}
+        self.sequences: dict[str, int] = {}
+        self.outlines: list[str] = []
 
     async def add(self, comment: Comment, session: Any) -> None:
         assert comment.id not in self.rows
@@ -87,36 +92,52 @@ class FakeComments:
         comment = self.rows[comment_id]
         self.rows[comment_id] = replace(comment, reply_count=comment.reply_count + delta)
 
+    async def next_child_seq(self, parent_id: str) -> int:
+        self.sequences[parent_id] = self.sequences.get(parent_id, 0) + 1
+        return self.sequences[parent_id]
+
+    async def outline(self, comment: Comment) -> None:
+        self.outlines.append(comment.path or "")
+
+    async def lock_parent(self, parent_id: str, session: Any) -> Comment | None:
+        return self.rows.get(parent_id)
+
+    def _subtree(self, comment: Comment) -> list[Comment]:
+        assert comment.path is not None
+        top = comment.path
+        return [
+            c
+            for c in self.rows.values()
+            if c.article_id == comment.article_id
+            and c.path is not None
+            and c.path != top
+            and c.path.startswith(top)
+        ]
+
+    async def shift_subtree(self, comment: Comment, delta: int, session: Any) -> None:
+        for c in self._subtree(comment):
+            self.rows[c.id] = replace(c, hidden_by=c.hidden_by + delta)
+
+    async def public_descendants(self, comment: Comment, session: Any) -> int:
+        return sum(1 for c in self._subtree(comment) if c.is_public)
+
     async def thread_page(
-        self, article_id: str, sort: Sort, after: int | None, limit: int, last_seq: int
-    ) -> tuple[list[Comment], list[Comment]]:
-        roots = sorted(
+        self, article_id: str, sort: Sort, after: str | None, limit: int, last_seq: int
+    ) -> list[Comment]:
+        def key(c: Comment) -> str:
+            return (c.path if sort == "oldest" else c.path_newest) or ""
+
+        found = sorted(
             (
                 c
                 for c in self.rows.values()
-                if c.article_id == article_id
-                and c.parent_id is None
-                and c.status == "approved"
-                and c.root_seq is not None
-                and c.root_seq <= last_seq
+                if c.article_id == article_id and c.is_public and c.path is not None
             ),
-            key=lambda c: c.root_seq or 0,
-            reverse=sort == "newest",
+            key=key,
         )
         if after is not None:
-            roots = [
-                c
-                for c in roots
-                if ((c.root_seq or 0) > after if sort == "oldest" else (c.root_seq or 0) < after)
-            ]
-        roots = roots[:limit]
-        shown = {c.id for c in roots}
-        replies = [
-            c
-            for c in self.rows.values()
-            if c.root_id in shown and c.parent_id is not None and c.status == "approved"
-        ]
-        return roots, replies
+            found = [c for c in found if key(c) > after]
+        return found[:limit]
 
     async def by_status(self, status: Status, after: str | None, limit: int) -> list[Comment]:
         found = sorted(

@@ -356,3 +356,53 @@ async def test_staff_bans_an_email(harness: Harness) -> None:
     assert refused.status_code == 403
     bans = await harness.client.get("/api/editor/comments/bans", headers=harness.staff)
     assert response.json()["id"] in [ban["id"] for ban in bans.json()["items"]]
+
+
+async def test_sixteen_concurrent_posts_all_land_and_count_exactly(harness: Harness) -> None:
+    await harness.published("crowded-story")
+    answers = await asyncio.gather(
+        *(harness.post("crowded-story", body=f"Concurrent {n}") for n in range(16))
+    )
+    assert [a.status_code for a in answers] == [201] * 16, [a.text for a in answers]
+    count = (await harness.client.get("/api/articles/crowded-story/comments/count")).json()
+    assert count["count"] == 16
+    thread = (await harness.client.get("/api/articles/crowded-story/comments?limit=100")).json()
+    assert thread["total"] == 16
+    assert {i["id"] for i in thread["items"]} == {a.json()["id"] for a in answers}
+
+
+async def test_a_thread_spanning_pages_and_a_hidden_subtree(harness: Harness) -> None:
+    await harness.published("paged-story")
+    ids: list[str] = []
+    for n in range(3):
+        root = (await harness.post("paged-story", body=f"Root {n}")).json()["id"]
+        reply = (await harness.post("paged-story", body=f"Reply {n}", parent_id=root)).json()
+        deeper = (
+            await harness.post("paged-story", body=f"Deeper {n}", parent_id=reply["id"])
+        ).json()
+        ids += [root, reply["id"], deeper["id"]]
+    seen: list[dict[str, Any]] = []
+    cursor = None
+    while True:
+        params = {"limit": "2", **({"cursor": cursor} if cursor else {})}
+        page = (
+            await harness.client.get("/api/articles/paged-story/comments", params=params)
+        ).json()
+        assert len(page["items"]) <= 2
+        seen += page["items"]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert [i["id"] for i in seen] == ids
+    # The second page starts with the first thread's deepest reply: its parent is named.
+    assert seen[2]["root_id"] == ids[0]
+    assert seen[2]["in_reply_to"] == "Ann"
+    rejected = await harness.client.post(
+        f"/api/editor/comments/{ids[3]}/reject", headers=harness.staff
+    )
+    assert rejected.status_code == 200
+    thread = (await harness.client.get("/api/articles/paged-story/comments")).json()
+    assert [i["id"] for i in thread["items"]] == ids[:3] + ids[6:]
+    assert thread["total"] == 6
+    newest = (await harness.client.get("/api/articles/paged-story/comments?sort=newest")).json()
+    assert [i["id"] for i in newest["items"]] == ids[6:] + ids[:3]

@@ -11,10 +11,12 @@ from broadsheet_comments.domain import (
     InvalidTransition,
     ModerationPolicy,
     Signals,
+    ancestor_prefixes,
+    child_path,
     count_links,
     excerpt,
     moderate,
-    thread_order,
+    root_path,
 )
 
 pytestmark = pytest.mark.unit
@@ -42,23 +44,6 @@ def make(cid: str, parent: Comment | None = None, minute: int = 0, name: str = "
     )
 
 
-def test_thread_order_is_depth_first_with_oldest_reply_first() -> None:
-    r1, r2 = make("r1", minute=0), make("r2", minute=1)
-    a = make("a", r1, minute=5)
-    b = make("b", r1, minute=2)
-    b1 = make("b1", b, minute=3)
-    c = make("c", r2, minute=4)
-    ordered = thread_order([r1, r2], [a, c, b1, b])
-    assert [x.id for x in ordered] == ["r1", "b", "b1", "a", "r2", "c"]
-
-
-def test_replies_to_hidden_comments_are_left_out() -> None:
-    root = make("r")
-    hidden = make("h", root)
-    orphan = make("o", hidden)
-    assert [x.id for x in thread_order([root], [orphan])] == ["r"]
-
-
 def test_display_depth_is_capped_at_five_levels_and_names_the_parent() -> None:
     chain = [make("c0", name="N0")]
     for level in range(1, 8):
@@ -69,11 +54,13 @@ def test_display_depth_is_capped_at_five_levels_and_names_the_parent() -> None:
     assert chain[7].in_reply_to == "N6"
 
 
-def test_deep_threads_do_not_hit_the_recursion_limit() -> None:
-    chain = [make("c0")]
-    for level in range(1, 3000):
-        chain.append(make(f"c{level}", chain[-1], minute=level))
-    assert len(thread_order([chain[0]], chain[1:])) == 3000
+def test_deep_threads_keep_paths_in_thread_order() -> None:
+    chain = [root_path(1)]
+    for _ in range(1, 3000):
+        chain.append(child_path(chain[-1], 1))
+    sibling = child_path(chain[0], 2)  # the root's second reply comes after the whole chain
+    assert sorted([sibling, *reversed(chain)]) == [*chain, sibling]
+    assert len(ancestor_prefixes(chain[-1])) == 3000
 
 
 def test_policy_approves_plain_comments() -> None:

@@ -225,6 +225,28 @@ async def test_article_page_renders_threaded_comments_with_reply_links(gw: Gw) -
     assert 'rel="next" href="/articles/talks-resume?cpage=CURSOR2#comments"' in text
 
 
+async def test_a_page_starting_inside_a_thread_keeps_depth_and_names_the_parent(gw: Gw) -> None:
+    client, upstreams = gw
+    # The comments service's next page begins with c4's replies; c4 was on the page before.
+    orphan = comment("c5", 2, "c4", "Dan") | {"in_reply_to": "Bob", "root_id": "c1"}
+    shown = upstreams.comments
+    upstreams.comments = [orphan, comment("c6", 3, "c5", "Eve"), comment("c7", 0, None, "Fay")]
+    try:
+        text = (await client.get("/articles/talks-resume?cpage=CURSOR2")).text
+    finally:
+        upstreams.comments = shown
+    c5 = text.index('id="comment-c5"')
+    assert text.rfind('<ol class="children">', 0, c5) == -1  # not hung under anything else
+    assert 'class="comment depth-2"' in text
+    assert (
+        '<span class="in-reply-to">in reply to Bob</span>'
+        in text[c5 : text.index('id="comment-c6"')]
+    )
+    assert '<ol class="children">' in text[c5 : text.index('id="comment-c6"')]
+    css = (await client.get("/static/site.css")).text
+    assert ".comment-list > .depth-2" in css
+
+
 async def test_reply_form_carries_the_parent_id(gw: Gw) -> None:
     client, _ = gw
     page = await client.get("/articles/talks-resume?replytocom=c1")

@@ -67,17 +67,18 @@ _POST_BODY: dict[str, Any] = {
 }
 
 
-def comment_out(comment: Comment) -> CommentOut:
+def comment_out(comment: Comment, in_reply_to: str | None = None) -> CommentOut:
     return CommentOut(
         id=comment.id,
         parent_id=comment.parent_id,
+        root_id=comment.root_id,
         depth=comment.display_depth,
         author_name=comment.author_name,
         body_html=comment.body_html,
         created_at=comment.created_at,
         edited=comment.edited_at is not None,
         reply_count=comment.reply_count,
-        in_reply_to=comment.in_reply_to,
+        in_reply_to=in_reply_to if in_reply_to is not None else comment.in_reply_to,
     )
 
 
@@ -130,7 +131,17 @@ async def _comment_input(request: Request) -> CommentCreate:
 # --- public -----------------------------------------------------------------------------------
 
 
-@public_router.get("/api/articles/{slug}/comments", response_model=ThreadOut)
+@public_router.get(
+    "/api/articles/{slug}/comments",
+    response_model=ThreadOut,
+    description=(
+        "A page of the thread: at most `limit` public comments in total, in thread order "
+        "(each top-level comment, then its replies depth first, oldest reply first; `sort` "
+        "orders the top-level comments). A page may start or end inside a thread: `root_id` "
+        "names each comment's top-level comment, and a reply whose parent is not on the page "
+        "carries `in_reply_to`. Pass `next_cursor` back as `cursor` for the next page."
+    ),
+)
 async def list_comments(
     slug: Slug,
     service: Service,
@@ -148,8 +159,8 @@ async def list_comments(
             url_path=article.url_path,
             comments_open=article.comments_open,
         ),
-        total=article.comment_count,
-        items=[comment_out(comment) for comment in page.items],
+        total=page.total,
+        items=[comment_out(item.comment, item.in_reply_to) for item in page.items],
         next_cursor=page.next_cursor,
     )
 
@@ -204,8 +215,8 @@ async def delete_comment(
 
 @public_router.get("/api/articles/{slug}/comments/count", response_model=CountOut)
 async def count_comments(slug: Slug, service: Service) -> CountOut:
-    article = await service.count(slug)
-    return CountOut(article_slug=article.slug, count=article.comment_count)
+    article, count = await service.count(slug)
+    return CountOut(article_slug=article.slug, count=count)
 
 
 @public_router.get("/api/comments/counts", response_model=CountsOut)

@@ -9,8 +9,8 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Literal
 
@@ -96,10 +96,16 @@ class Comment:
     reply_count: int = 0
     parent_author_name: str | None = None
     moderation_reasons: tuple[str, ...] = ()
-    # Display order of the thread this comment belongs to: a top-level comment gets the next
-    # number of its article when posted, a reply carries its root's. A page of the thread is
-    # then one index range over (article_id, status, root_seq), whatever the thread's size.
+    # Display number of the thread this comment belongs to: a top-level comment gets the next
+    # number of its article when posted, a reply carries its root's.
     root_seq: int | None = None
+    # The materialized sort path (see thread_path): sorting by it gives thread order, oldest
+    # first; path_newest puts the newest top-level comment first (replies still oldest first).
+    path: str | None = None
+    path_newest: str | None = None
+    # How many ancestors are not approved: a comment is public only when it is approved and
+    # nothing above it is hidden (a rejected comment takes its replies out of the thread).
+    hidden_by: int = 0
 
     @property
     def sort_key(self) -> str:
@@ -117,7 +123,12 @@ class Comment:
 
     @property
     def is_public(self) -> bool:
-        return self.status in PUBLIC_STATUSES
+        """Shown and counted: approved, under no hidden ancestor."""
+        return self.status in PUBLIC_STATUSES and self.hidden_by == 0
+
+    @property
+    def hides_replies(self) -> bool:
+        return self.status not in PUBLIC_STATUSES
 
     @property
     def excerpt(self) -> str:
@@ -178,6 +189,15 @@ class Signals:
     duplicate: bool = False
     first_time: bool = False
     honeypot: bool = False
+
+
+def first_time_signal(email_hash: str | None, has_approved_history: bool) -> bool:
+    """Whether ``premoderate_first_time`` treats the comment as a first comment.
+
+    A comment without an email is always first-time: there is no address whose approved
+    history could vouch for it, so while the policy is on it is held for review.
+    """
+    return email_hash is None or not has_approved_history
 
 
 @dataclass(frozen=True)
@@ -254,38 +274,65 @@ def moderate(comment: Comment, action: ModerationAction, now: datetime) -> Comme
 
 # --- threads ----------------------------------------------------------------------------------
 
+# A path is fixed-width base-36 components: the root's display number, then one child
+# sequence number per level. Fixed widths make string order equal thread order (depth first,
+# oldest first) and make a subtree one prefix range: [path, path + SUBTREE_END).
+_DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"
+ROOT_WIDTH = 7  # 36**7 - 1 ≈ 78 billion top-level comments per article
+CHILD_WIDTH = 5  # 36**5 - 1 ≈ 60 million replies to one comment
+ROOT_MAX = 36**ROOT_WIDTH - 1
+CHILD_MAX = 36**CHILD_WIDTH - 1
+SUBTREE_END = "~"  # sorts after every digit
+_PATH = re.compile(r"^[0-9a-z]{7}(?:[0-9a-z]{5})*$")
 
-@dataclass
-class _Node:
-    comment: Comment
-    children: list[_Node] = field(default_factory=list)
+
+def _base36(value: int, width: int) -> str:
+    if not 0 <= value < 36**width:
+        raise ValueError(f"{value} does not fit {width} base-36 digits")
+    digits = []
+    for _ in range(width):
+        value, digit = divmod(value, 36)
+        digits.append(_DIGITS[digit])
+    return "".join(reversed(digits))
 
 
-def thread_order(roots: Sequence[Comment], replies: Iterable[Comment]) -> list[Comment]:
-    """Display order: each root followed by its replies depth-first, oldest reply first.
+def root_path(root_seq: int) -> str:
+    return _base36(root_seq, ROOT_WIDTH)
 
-    Replies whose parent is not among the visible comments are left out: a reader cannot see
-    an answer to something hidden.
-    """
-    nodes: dict[str, _Node] = {root.id: _Node(root) for root in roots}
-    pending = sorted(
-        (reply for reply in replies if reply.parent_id is not None and reply.id not in nodes),
-        key=lambda reply: (reply.depth, reply.sort_key),
+
+def child_path(parent_path: str, child_seq: int) -> str:
+    return parent_path + _base36(child_seq, CHILD_WIDTH)
+
+
+def newest_path(path: str) -> str:
+    """The same path with the root component inverted: newest top-level comment first."""
+    return _base36(ROOT_MAX - int(path[:ROOT_WIDTH], 36), ROOT_WIDTH) + path[ROOT_WIDTH:]
+
+
+def is_path(value: str) -> bool:
+    return bool(_PATH.match(value))
+
+
+def root_value(path: str) -> int:
+    """The root component of a path (or of a newest path) as a number."""
+    return int(path[:ROOT_WIDTH], 36)
+
+
+def ancestor_prefixes(path: str) -> list[str]:
+    """The paths of the ancestors and of the comment itself, deepest first."""
+    prefixes = []
+    end = len(path)
+    while end >= ROOT_WIDTH:
+        prefixes.append(path[:end])
+        end -= CHILD_WIDTH
+    return prefixes
+
+
+def placed(comment: Comment, path: str, hidden_by: int) -> Comment:
+    return replace(
+        comment,
+        root_seq=root_value(path),
+        path=path,
+        path_newest=newest_path(path),
+        hidden_by=hidden_by,
     )
-    for reply in pending:
-        parent = nodes.get(reply.parent_id or "")
-        if parent is None:
-            continue
-        node = _Node(reply)
-        nodes[reply.id] = node
-        parent.children.append(node)
-
-    ordered: list[Comment] = []
-    # Iterative, since threads nest to any depth in data (deeper than Python's recursion limit).
-    stack = [nodes[root.id] for root in reversed(roots)]
-    while stack:
-        node = stack.pop()
-        ordered.append(node.comment)
-        children = sorted(node.children, key=lambda child: child.comment.sort_key, reverse=True)
-        stack.extend(children)
-    return ordered

@@ -20,7 +20,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await container.runtime.start(container.router)
-        await container.comments.backfill_root_seqs()
+        await container.comments.backfill_paths()
         try:
             yield
         finally:

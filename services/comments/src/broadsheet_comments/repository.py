@@ -6,7 +6,8 @@ Collections: ``articles`` (projection of article events), ``comments``, ``idempo
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import random
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
@@ -14,7 +15,20 @@ from typing import Any, Literal, Protocol
 from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
-from broadsheet_comments.domain import Article, Comment, Sort, Status
+from broadsheet_comments.domain import (
+    ROOT_MAX,
+    ROOT_WIDTH,
+    SUBTREE_END,
+    Article,
+    Comment,
+    Sort,
+    Status,
+    child_path,
+    newest_path,
+    placed,
+    root_path,
+    root_value,
+)
 from broadsheet_shared.mongo import Database, IndexSpec, Session
 
 ARTICLES = "articles"
@@ -22,6 +36,13 @@ COMMENTS = "comments"
 IDEMPOTENCY_KEYS = "idempotency_keys"
 BANS = "bans"
 MIGRATIONS = "migrations"
+COUNTERS = "comment_counters"
+SEQUENCES = "sequences"
+# Per top-level comment: the path suffixes of all its replies, to size page windows.
+OUTLINES = "thread_outlines"
+# Public counts are spread over this many documents per article: a posting transaction $incs
+# one at random, so concurrent posters rarely touch the same document (no WriteConflict storm).
+COUNT_SHARDS = 8
 
 INDEXES: list[IndexSpec] = [
     IndexSpec(
@@ -31,9 +52,26 @@ INDEXES: list[IndexSpec] = [
     IndexSpec(
         COMMENTS,
         [
-            # One page of a thread (its top-level comments and all their replies): an equality
-            # prefix plus one range on root_seq, whatever the thread's size.
-            IndexModel([("article_id", ASCENDING), ("status", ASCENDING), ("root_seq", ASCENDING)]),
+            # A page of a thread: an equality prefix (public comments of one article) plus one
+            # range on the sort path, whatever the thread's size.
+            IndexModel(
+                [
+                    ("article_id", ASCENDING),
+                    ("status", ASCENDING),
+                    ("hidden_by", ASCENDING),
+                    ("path", ASCENDING),
+                ]
+            ),
+            IndexModel(
+                [
+                    ("article_id", ASCENDING),
+                    ("status", ASCENDING),
+                    ("hidden_by", ASCENDING),
+                    ("path_newest", ASCENDING),
+                ]
+            ),
+            # A subtree, whatever its statuses (hiding and restoring replies).
+            IndexModel([("article_id", ASCENDING), ("path", ASCENDING)]),
             IndexModel([("status", ASCENDING), ("sort_key", DESCENDING)]),
             IndexModel([("article_id", ASCENDING), ("body_hash", ASCENDING)]),
             IndexModel([("author_email_hash", ASCENDING), ("status", ASCENDING)]),
@@ -45,6 +83,10 @@ INDEXES: list[IndexSpec] = [
     ),
     IndexSpec(BANS, [IndexModel([("until", ASCENDING)], expireAfterSeconds=0)]),
 ]
+
+
+def _shard_id(article_id: str, shard: int) -> str:
+    return f"{article_id}:{shard}"
 
 
 class IdempotencyKeyTaken(Exception):
@@ -81,9 +123,8 @@ class ArticleRepository(Protocol):
     async def save(self, article: Article, session: Session) -> None: ...
     async def remove(self, article_id: str, session: Session) -> None: ...
     async def add_to_count(self, article_id: str, delta: int, session: Session) -> None: ...
-    async def next_root_seq(
-        self, article_id: str, count_delta: int, session: Session
-    ) -> int | None: ...
+    async def counts(self, articles: Sequence[Article]) -> dict[str, int]: ...
+    async def next_root_seq(self, article_id: str) -> int | None: ...
 
 
 class CommentRepository(Protocol):
@@ -91,9 +132,14 @@ class CommentRepository(Protocol):
     async def get(self, comment_id: str, session: Session | None = None) -> Comment | None: ...
     async def save(self, comment: Comment, session: Session) -> None: ...
     async def add_to_reply_count(self, comment_id: str, delta: int, session: Session) -> None: ...
+    async def next_child_seq(self, parent_id: str) -> int: ...
+    async def outline(self, comment: Comment) -> None: ...
+    async def lock_parent(self, parent_id: str, session: Session) -> Comment | None: ...
+    async def shift_subtree(self, comment: Comment, delta: int, session: Session) -> None: ...
+    async def public_descendants(self, comment: Comment, session: Session) -> int: ...
     async def thread_page(
-        self, article_id: str, sort: Sort, after: int | None, limit: int, last_seq: int
-    ) -> tuple[list[Comment], list[Comment]]: ...
+        self, article_id: str, sort: Sort, after: str | None, limit: int, last_seq: int
+    ) -> list[Comment]: ...
     async def by_status(self, status: Status, after: str | None, limit: int) -> list[Comment]: ...
     async def recent_public(self, limit: int) -> list[Comment]: ...
     async def duplicate_since(self, article_id: str, body_hash: str, since: datetime) -> bool: ...
@@ -136,7 +182,7 @@ def _article(doc: dict[str, Any]) -> Article:
         comments_open=bool(doc["comments_open"]),
         published=bool(doc["published"]),
         revision=int(doc.get("revision", 0)),
-        comment_count=max(0, int(doc.get("comment_count", 0))),
+        comment_count=int(doc.get("comment_count", 0)),
         root_seq=int(doc.get("root_seq", 0)),
     )
 
@@ -144,6 +190,7 @@ def _article(doc: dict[str, Any]) -> Article:
 class MongoArticleRepository:
     def __init__(self, db: Database) -> None:
         self._articles = db[ARTICLES]
+        self._counters = db[COUNTERS]
 
     async def by_slug(self, slug: str, session: Session | None = None) -> Article | None:
         doc = await self._articles.find_one({"slug": slug}, session=session)
@@ -169,28 +216,66 @@ class MongoArticleRepository:
             upsert=True,
             session=session,
         )
+        await self.make_shards(article.article_id, session)
 
     async def remove(self, article_id: str, session: Session) -> None:
         await self._articles.delete_one({"_id": article_id}, session=session)
+        shard_ids = [_shard_id(article_id, n) for n in range(COUNT_SHARDS)]
+        await self._counters.delete_many({"_id": {"$in": shard_ids}}, session=session)
 
     async def add_to_count(self, article_id: str, delta: int, session: Session) -> None:
-        await self._articles.update_one(
-            {"_id": article_id}, {"$inc": {"comment_count": delta}}, session=session
+        """Moves the public count by one shard: concurrent posters rarely share a document."""
+        shard = random.randrange(COUNT_SHARDS)
+        result = await self._counters.update_one(
+            {"_id": _shard_id(article_id, shard)}, {"$inc": {"n": delta}}, session=session
         )
+        if result.matched_count == 0:
+            # Shards are made with the article; an article projected before they existed
+            # gets this one now.
+            await self._counters.update_one(
+                {"_id": _shard_id(article_id, shard)},
+                {"$inc": {"n": delta}, "$set": {"article_id": article_id}},
+                upsert=True,
+                session=session,
+            )
 
-    async def next_root_seq(
-        self, article_id: str, count_delta: int, session: Session
-    ) -> int | None:
-        """The article's next display number (None when the article is gone), moving
-        comment_count in the same write."""
+    async def counts(self, articles: Sequence[Article]) -> dict[str, int]:
+        """Public counts: the article's count from before the shards plus its shards."""
+        totals = {article.article_id: article.comment_count for article in articles}
+        if not totals:
+            return {}
+        # Shards by primary key: point reads, no secondary index.
+        shards: dict[str, int] = {}
+        query = {"_id": {"$in": [_shard_id(a, n) for a in totals for n in range(COUNT_SHARDS)]}}
+        async for doc in self._counters.find(query, projection={"n": 1}):
+            shards[doc["_id"]] = int(doc.get("n", 0))
+        for shard_id, n in shards.items():
+            article_id = shard_id.rsplit(":", 1)[0]
+            totals[article_id] = totals.get(article_id, 0) + n
+        return {article_id: max(0, total) for article_id, total in totals.items()}
+
+    async def next_root_seq(self, article_id: str) -> int | None:
+        """The article's next display number (None when the article is gone).
+
+        Called outside the posting transaction: a single-document $inc serializes on its own,
+        and a number lost to an aborted post is only a gap.
+        """
         doc = await self._articles.find_one_and_update(
             {"_id": article_id},
-            {"$inc": {"root_seq": 1, "comment_count": count_delta}},
+            {"$inc": {"root_seq": 1}},
             projection={"root_seq": 1},
             return_document=ReturnDocument.AFTER,
-            session=session,
         )
         return int(doc["root_seq"]) if doc is not None else None
+
+    async def make_shards(self, article_id: str, session: Session | None = None) -> None:
+        for shard in range(COUNT_SHARDS):
+            await self._counters.update_one(
+                {"_id": _shard_id(article_id, shard)},
+                {"$setOnInsert": {"article_id": article_id, "n": 0}},
+                upsert=True,
+                session=session,
+            )
 
 
 def _comment_doc(comment: Comment) -> dict[str, Any]:
@@ -219,6 +304,10 @@ def _comment_doc(comment: Comment) -> dict[str, Any]:
     }
     if comment.root_seq is not None:
         doc["root_seq"] = comment.root_seq
+    if comment.path is not None:
+        doc["path"] = comment.path
+        doc["path_newest"] = comment.path_newest
+        doc["hidden_by"] = comment.hidden_by
     return doc
 
 
@@ -245,13 +334,96 @@ def _comment(doc: dict[str, Any]) -> Comment:
         parent_author_name=doc.get("parent_author_name"),
         moderation_reasons=tuple(doc.get("moderation_reasons", ())),
         root_seq=doc.get("root_seq"),
+        path=doc.get("path"),
+        path_newest=doc.get("path_newest"),
+        hidden_by=max(0, int(doc.get("hidden_by", 0))),
     )
+
+
+# Outlines of this many consecutive top-level comments share a document: a page reads one or
+# two documents, not one lookup per top-level comment.
+OUTLINE_CHUNK = 64
+
+
+def outline_id(article_id: str, root_seq: int) -> str:
+    return f"{article_id}:{root_seq // OUTLINE_CHUNK}"
+
+
+def outline_docs(comments: Sequence[Comment]) -> list[dict[str, Any]]:
+    """The outline documents of these comments' threads: per top-level comment (field
+    ``roots.<root_seq>``), the path suffixes below the root component of all its replies,
+    whatever their status."""
+    chunks: dict[str, dict[str, list[str]]] = {}
+    for comment in comments:
+        if comment.parent_id is not None and comment.path and comment.root_seq is not None:
+            roots = chunks.setdefault(outline_id(comment.article_id, comment.root_seq), {})
+            roots.setdefault(str(comment.root_seq), []).append(comment.path[ROOT_WIDTH:])
+    return [
+        {"_id": key, "roots": {seq: sorted(paths) for seq, paths in roots.items()}}
+        for key, roots in chunks.items()
+    ]
+
+
+def plan_window(
+    sort: Sort,
+    after: str | None,
+    needed: int,
+    last_seq: int,
+    outlines: Mapping[int, Sequence[str]],
+    candidates: Sequence[int],
+) -> str | None:
+    """The last key (inclusive) of a window after ``after`` expected to hold ``needed``
+    comments, from the outlines of the thread ``after`` is in and of the ``candidates`` roots
+    that follow it (display order); None when the window may stay open to the end.
+
+    Outlines list replies of every status, so the window may hold fewer public comments than
+    planned: the caller then plans the next window from this one's end. Nothing is skipped
+    whatever the outlines say; they only size the windows.
+    """
+    remaining = needed
+    if after is not None:
+        current, suffix = _root_seq_of(after, sort), after[ROOT_WIDTH:]
+        rest = [path for path in outlines.get(current, ()) if path > suffix]
+        if len(rest) >= remaining:
+            return after[:ROOT_WIDTH] + sorted(rest)[remaining - 1]
+        remaining -= len(rest)
+    for root_seq in candidates:
+        replies = sorted(outlines.get(root_seq, ()))
+        if 1 + len(replies) >= remaining:
+            top = _sort_root(root_seq, sort)
+            return top if remaining == 1 else top + replies[remaining - 2]
+        remaining -= 1 + len(replies)
+    # Past the last top-level comment there is nothing more: the window may stay open.
+    if not candidates or candidates[-1] == (last_seq if sort == "oldest" else 1):
+        return None
+    return _sort_root(candidates[-1], sort) + SUBTREE_END
+
+
+def _sort_root(root_seq: int, sort: Sort) -> str:
+    path = root_path(root_seq)
+    return path if sort == "oldest" else newest_path(path)
+
+
+def _root_seq_of(key: str, sort: Sort) -> int:
+    value = root_value(key)
+    return value if sort == "oldest" else ROOT_MAX - value
+
+
+def next_roots(after: str | None, sort: Sort, count: int, last_seq: int) -> list[int]:
+    """The numbers of up to ``count`` top-level comments after ``after``'s, in display order."""
+    if sort == "oldest":
+        start = _root_seq_of(after, sort) + 1 if after else 1
+        return list(range(start, min(start + count, last_seq + 1)))
+    start = _root_seq_of(after, sort) - 1 if after else last_seq
+    return list(range(start, max(start - count, 0), -1))
 
 
 class MongoCommentRepository:
     def __init__(self, db: Database) -> None:
         self._comments = db[COMMENTS]
         self._keys = db[IDEMPOTENCY_KEYS]
+        self._sequences = db[SEQUENCES]
+        self._outlines = db[OUTLINES]
 
     async def add(self, comment: Comment, session: Session) -> None:
         await self._comments.insert_one(_comment_doc(comment), session=session)
@@ -265,7 +437,9 @@ class MongoCommentRepository:
         # Counters move only through $inc, so concurrent replies are never lost.
         for key in ("_id", "reply_count"):
             fields.pop(key)
-        fields.pop("root_seq", None)  # fixed when posted (or by the backfill)
+        # Fixed when posted (or by the backfill); hidden_by moves only with its ancestors.
+        for key in ("root_seq", "path", "path_newest", "hidden_by"):
+            fields.pop(key, None)
         await self._comments.update_one({"_id": comment.id}, {"$set": fields}, session=session)
 
     async def add_to_reply_count(self, comment_id: str, delta: int, session: Session) -> None:
@@ -273,48 +447,104 @@ class MongoCommentRepository:
             {"_id": comment_id}, {"$inc": {"reply_count": delta}}, session=session
         )
 
+    async def next_child_seq(self, parent_id: str) -> int:
+        """The next child number under a comment; outside any transaction (gaps are fine)."""
+        doc = await self._sequences.find_one_and_update(
+            {"_id": f"children:{parent_id}"},
+            {"$inc": {"n": 1}},
+            upsert=True,
+            return_document=ReturnDocument.AFTER,
+        )
+        assert doc is not None  # upserted
+        return int(doc["n"])
+
+    async def lock_parent(self, parent_id: str, session: Session) -> Comment | None:
+        """The parent as the transaction sees it, written so that hiding the parent and
+        posting under it conflict (one of them retries and sees the other)."""
+        doc = await self._comments.find_one_and_update(
+            {"_id": parent_id},
+            {"$inc": {"replies_posted": 1}},
+            return_document=ReturnDocument.AFTER,
+            session=session,
+        )
+        return _comment(doc) if doc else None
+
+    @staticmethod
+    def _subtree(comment: Comment) -> dict[str, Any]:
+        assert comment.path is not None
+        return {"$gt": comment.path, "$lt": comment.path + SUBTREE_END}
+
+    async def shift_subtree(self, comment: Comment, delta: int, session: Session) -> None:
+        await self._comments.update_many(
+            {"article_id": comment.article_id, "path": self._subtree(comment)},
+            {"$inc": {"hidden_by": delta}},
+            session=session,
+        )
+
+    async def public_descendants(self, comment: Comment, session: Session) -> int:
+        return int(
+            await self._comments.count_documents(
+                {
+                    "article_id": comment.article_id,
+                    "status": "approved",
+                    "hidden_by": 0,
+                    "path": self._subtree(comment),
+                },
+                session=session,
+            )
+        )
+
     async def thread_page(
-        self, article_id: str, sort: Sort, after: int | None, limit: int, last_seq: int
-    ) -> tuple[list[Comment], list[Comment]]:
-        """Up to ``limit`` public top-level comments after the cursor, in page order, and the
-        public replies under them.
+        self, article_id: str, sort: Sort, after: str | None, limit: int, last_seq: int
+    ) -> list[Comment]:
+        """Up to ``limit`` public comments after the cursor key, in thread order.
 
-        Each read is one range of root_seq numbers under (article_id, "approved"): roots and
-        replies come together, and the cost follows the page, not the thread. Numbers of
-        comments that are not public leave gaps, so a short range is followed by a wider one.
+        The logical query is ``key > after`` sorted by key with a limit, on the index
+        (article_id, status, hidden_by, key). SecantusDB (both builds) reads every entry of a
+        range before it applies the limit, so an open range would cost O(thread). The range is
+        therefore closed at a key planned from the thread outlines (one small read by _id):
+        the window holds about ``limit`` comments. Should it hold fewer public ones (held or
+        hidden replies), the next window starts where it ended.
         """
-        roots: list[Comment] = []
-        replies: list[Comment] = []
-        span = max(limit, 1)
-        if sort == "oldest":
-            low = after if after is not None else 0
-            while len(roots) < limit and low < last_seq:
-                high = min(low + span, last_seq)
-                await self._seq_range(article_id, {"$gt": low, "$lte": high}, roots, replies)
-                low, span = high, span * 2
-            roots.sort(key=lambda c: c.root_seq or 0)
-        else:
-            high = after if after is not None else last_seq + 1
-            while len(roots) < limit and high > 1:
-                low = max(high - span, 1)
-                await self._seq_range(article_id, {"$gte": low, "$lt": high}, roots, replies)
-                high, span = low, span * 2
-            roots.sort(key=lambda c: c.root_seq or 0, reverse=True)
-        roots = roots[:limit]
-        shown = {root.id for root in roots}
-        return roots, [reply for reply in replies if reply.root_id in shown]
+        key = "path" if sort == "oldest" else "path_newest"
+        found: list[Comment] = []
+        low = after
+        while len(found) < limit:
+            needed = limit - len(found)
+            roots = next_roots(low, sort, needed, last_seq)
+            ids = ([_root_seq_of(low, sort)] if low else []) + roots
+            outlines: dict[int, list[str]] = {}
+            if ids:
+                query_ids = sorted({outline_id(article_id, n) for n in ids})
+                async for doc in self._outlines.find({"_id": {"$in": query_ids}}):
+                    for seq, paths in doc.get("roots", {}).items():
+                        outlines[int(seq)] = paths
+            high = plan_window(sort, low, needed, last_seq, outlines, roots)
+            bounds: dict[str, str] = {}
+            if low is not None:
+                bounds["$gt"] = low
+            if high is not None:
+                bounds["$lte"] = high
+            query: dict[str, Any] = {"article_id": article_id, "status": "approved", "hidden_by": 0}
+            if bounds:
+                query[key] = bounds
+            cursor = self._comments.find(query).sort(key, ASCENDING).limit(needed)
+            found.extend([_comment(doc) async for doc in cursor])
+            if high is None:
+                break
+            low = high
+        return found[:limit]
 
-    async def _seq_range(
-        self,
-        article_id: str,
-        seq_range: dict[str, int],
-        roots: list[Comment],
-        replies: list[Comment],
-    ) -> None:
-        query = {"article_id": article_id, "status": "approved", "root_seq": seq_range}
-        async for doc in self._comments.find(query):
-            comment = _comment(doc)
-            (roots if comment.parent_id is None else replies).append(comment)
+    async def outline(self, comment: Comment) -> None:
+        """Adds a reply to its thread's outline; outside any transaction (an entry of a post
+        that then failed only makes a window plan a little wide)."""
+        assert comment.root_seq is not None
+        assert comment.path is not None
+        await self._outlines.update_one(
+            {"_id": outline_id(comment.article_id, comment.root_seq)},
+            {"$addToSet": {f"roots.{comment.root_seq}": comment.path[ROOT_WIDTH:]}},
+            upsert=True,
+        )
 
     async def backfill_root_seqs(self) -> None:
         """Number the comments stored before root_seq existed; once per database.
@@ -353,6 +583,71 @@ class MongoCommentRepository:
                         {"root_id": root_id, **missing}, {"$set": {"root_seq": root["root_seq"]}}
                     )
         await db[MIGRATIONS].update_one({"_id": "root_seq"}, {"$set": {"done": True}}, upsert=True)
+
+    async def backfill_paths(self) -> None:
+        """Give comments stored before sort paths existed their path, newest path and
+        hidden_by, and make each such article's count exact (replies under hidden comments
+        no longer count); once per database, idempotent if interrupted.
+
+        Per article, parents before children: a top-level comment's path comes from its
+        root_seq, a reply takes its parent's next child number in sort_key order.
+        """
+        db = self._comments.database
+        if await db[MIGRATIONS].find_one({"_id": "paths"}) is not None:
+            return
+        await self.backfill_root_seqs()
+        missing: dict[str, Any] = {"path": {"$exists": False}}
+        for article_id in await self._comments.distinct("article_id", missing):
+            cursor = self._comments.find({"article_id": article_id})
+            by_id = {doc["_id"]: _comment(doc) async for doc in cursor}
+            for comment in sorted(by_id.values(), key=lambda c: (c.depth, c.sort_key)):
+                if comment.path is not None:
+                    continue
+                if comment.parent_id is None:
+                    if comment.root_seq is None:
+                        continue
+                    path, hidden_by = root_path(comment.root_seq), 0
+                else:
+                    parent = by_id.get(comment.parent_id)
+                    if parent is None or parent.path is None:
+                        continue
+                    path = child_path(parent.path, await self.next_child_seq(parent.id))
+                    hidden_by = parent.hidden_by + (1 if parent.hides_replies else 0)
+                done = placed(comment, path, hidden_by)
+                result = await self._comments.update_one(
+                    {"_id": comment.id, **missing},
+                    {
+                        "$set": {
+                            "path": done.path,
+                            "path_newest": done.path_newest,
+                            "hidden_by": done.hidden_by,
+                        }
+                    },
+                )
+                if result.modified_count == 0:  # placed meanwhile by another instance
+                    stored = await self.get(comment.id)
+                    done = stored if stored is not None else done
+                by_id[comment.id] = done
+            for outline in outline_docs(list(by_id.values())):
+                await self._outlines.update_one(
+                    {"_id": outline["_id"]},
+                    {
+                        "$addToSet": {
+                            f"roots.{seq}": {"$each": paths}
+                            for seq, paths in outline["roots"].items()
+                        }
+                    },
+                    upsert=True,
+                )
+            public = sum(1 for comment in by_id.values() if comment.is_public)
+            sharded = 0
+            shard_ids = [_shard_id(article_id, n) for n in range(COUNT_SHARDS)]
+            async for doc in db[COUNTERS].find({"_id": {"$in": shard_ids}}):
+                sharded += int(doc.get("n", 0))
+            await db[ARTICLES].update_one(
+                {"_id": article_id}, {"$set": {"comment_count": public - sharded}}
+            )
+        await db[MIGRATIONS].update_one({"_id": "paths"}, {"$set": {"done": True}}, upsert=True)
 
     async def by_status(self, status: Status, after: str | None, limit: int) -> list[Comment]:
         query: dict[str, Any] = {"status": status}

@@ -87,13 +87,17 @@ class PostedComment(BaseModel):
 class CommentOut(BaseModel):
     id: str
     parent_id: str | None
+    root_id: str = Field(description="The top-level comment of this comment's thread.")
     depth: Annotated[int, Field(ge=0, le=4, description="Display depth, capped at 5 levels.")]
     author_name: str
     body_html: str
     created_at: datetime
     edited: bool
     reply_count: int
-    in_reply_to: str | None = Field(description="The parent's author when depth was capped.")
+    in_reply_to: str | None = Field(
+        description="The parent's author when the reader cannot see the parent above this "
+        "comment: the depth was capped, or the parent is on the previous page."
+    )
 
 
 class ArticleOut(BaseModel):

@@ -17,6 +17,9 @@ from datetime import datetime, timedelta
 from typing import Protocol, TypeVar
 
 from broadsheet_comments.domain import (
+    MAX_DISPLAY_DEPTH,
+    ROOT_MAX,
+    SUBTREE_END,
     Article,
     BannedContent,
     Comment,
@@ -27,10 +30,15 @@ from broadsheet_comments.domain import (
     Sort,
     Status,
     body_fingerprint,
+    child_path,
+    first_time_signal,
+    is_path,
     moderate,
     new_comment_id,
+    newest_path,
     normalize_email,
-    thread_order,
+    placed,
+    root_path,
     utcnow,
 )
 from broadsheet_comments.rendering import render_body
@@ -101,9 +109,18 @@ class Posted:
 
 
 @dataclass(frozen=True)
+class ThreadItem:
+    comment: Comment
+    # The parent's author, where the reader cannot see whom this comment answers: the display
+    # depth was capped, or the page starts below the parent (it was on the previous page).
+    in_reply_to: str | None
+
+
+@dataclass(frozen=True)
 class ThreadPage:
     article: Article
-    items: list[Comment]
+    total: int
+    items: list[ThreadItem]
     next_cursor: str | None
 
 
@@ -132,15 +149,20 @@ def decode_cursor(cursor: str | None) -> str | None:
     return raw
 
 
-_THREAD_CURSOR = re.compile(r"^seq:(\d{1,15})$")
+_THREAD_CURSOR = re.compile(r"^(?:p:([0-9a-z~]{7,4000})|seq:(\d{1,15}))$")
 
 
-def encode_thread_cursor(root_seq: int) -> str:
-    return base64.urlsafe_b64encode(f"seq:{root_seq}".encode()).decode().rstrip("=")
+def encode_thread_cursor(key: str) -> str:
+    """The sort key (path or newest path) of the last comment shown, opaque to clients."""
+    return base64.urlsafe_b64encode(f"p:{key}".encode()).decode().rstrip("=")
 
 
-def decode_thread_cursor(cursor: str | None) -> int | None:
-    """The root_seq of the last top-level comment shown (older sort_key cursors are refused)."""
+def decode_thread_cursor(cursor: str | None, sort: Sort) -> str | None:
+    """The sort key after which the page starts.
+
+    Cursors from before sort paths (``seq:N``, the last top-level comment shown) still work:
+    they continue after that comment's whole thread. Older (sort_key) cursors answer 422.
+    """
     if cursor is None or cursor == "":
         return None
     try:
@@ -150,7 +172,16 @@ def decode_thread_cursor(cursor: str | None) -> int | None:
     matched = _THREAD_CURSOR.match(raw)
     if matched is None:
         raise Problem(422, "The cursor is not valid.")
-    return int(matched.group(1))
+    if matched.group(1) is not None:
+        key = matched.group(1)
+        if not is_path(key.rstrip(SUBTREE_END)):
+            raise Problem(422, "The cursor is not valid.")
+        return key
+    root_seq = int(matched.group(2))
+    if not 0 < root_seq <= ROOT_MAX:
+        raise Problem(422, "The cursor is not valid.")
+    path = root_path(root_seq)
+    return (path if sort == "oldest" else newest_path(path)) + SUBTREE_END
 
 
 async def _nothing() -> None:
@@ -194,32 +225,56 @@ class CommentsService:
         return article
 
     async def thread(self, slug: str, *, sort: Sort, cursor: str | None, limit: int) -> ThreadPage:
+        """A page: at most ``limit`` public comments in thread order (each top-level comment,
+        then its replies depth first). A page may start or end inside a thread."""
         article = await self.published_article(slug)
-        after = decode_thread_cursor(cursor)
-        roots, replies = await self._comments.thread_page(
-            article.article_id, sort, after, limit + 1, article.root_seq
+        after = decode_thread_cursor(cursor, sort)
+        found, total = await asyncio.gather(
+            self._comments.thread_page(
+                article.article_id, sort, after, limit + 1, article.root_seq
+            ),
+            self._articles.counts([article]),
         )
         next_cursor = None
-        if len(roots) > limit:
-            next_cursor = encode_thread_cursor(roots[limit - 1].root_seq or 0)
-            roots = roots[:limit]
-            shown = {root.id for root in roots}
-            replies = [reply for reply in replies if reply.root_id in shown]
-        return ThreadPage(article, thread_order(roots, replies), next_cursor)
+        if len(found) > limit:
+            found = found[:limit]
+            last = found[-1]
+            key = last.path if sort == "oldest" else last.path_newest
+            next_cursor = encode_thread_cursor(key or "")
+        shown = {comment.id for comment in found}
+        items = [
+            ThreadItem(
+                comment,
+                comment.parent_author_name
+                if comment.parent_id is not None
+                and (comment.depth > MAX_DISPLAY_DEPTH or comment.parent_id not in shown)
+                else None,
+            )
+            for comment in found
+        ]
+        return ThreadPage(article, total.get(article.article_id, 0), items, next_cursor)
 
-    async def count(self, slug: str) -> Article:
-        return await self.published_article(slug)
+    async def count(self, slug: str) -> tuple[Article, int]:
+        article = await self.published_article(slug)
+        counts = await self._articles.counts([article])
+        return article, counts.get(article.article_id, 0)
 
     async def counts(self, slugs: Sequence[str]) -> dict[str, int]:
-        counts: dict[str, int] = {}
+        found: dict[str, Article] = {}
         for slug in dict.fromkeys(slugs):
             article = await self._articles.by_slug(slug)
-            counts[slug] = article.comment_count if article and article.published else 0
-        return counts
+            if article is not None and article.published:
+                found[slug] = article
+        counts = await self._articles.counts(list(found.values()))
+        return {
+            slug: counts.get(found[slug].article_id, 0) if slug in found else 0
+            for slug in dict.fromkeys(slugs)
+        }
 
     async def recent(self, limit: int) -> list[RecentEntry]:
-        # Read a little more than asked: comments of unpublished articles are skipped.
-        comments = await self._comments.recent_public(limit * 2)
+        # Read a little more than asked: comments of unpublished articles, and replies under a
+        # hidden comment, are skipped.
+        comments = [c for c in await self._comments.recent_public(limit * 2) if c.is_public]
         articles = await self._articles.by_ids([comment.article_id for comment in comments])
         entries = [
             RecentEntry(comment, articles[comment.article_id])
@@ -286,7 +341,7 @@ class CommentsService:
         signals = Signals(
             honeypot=command.website is not None,
             duplicate=bool(duplicate),
-            first_time=hashed is None or (asks_first_time and not has_public),
+            first_time=first_time_signal(hashed, bool(has_public)),
         )
         try:
             verdict = self._policy.judge(command.author_name, command.body, signals)
@@ -315,26 +370,39 @@ class CommentsService:
             moderation_reasons=verdict.reasons,
             root_seq=parent.root_seq if parent else None,
         )
-        public = comment.status == "approved"
+        # Sequence numbers are taken before the transaction, each by one atomic $inc: posters
+        # on one article never share a document inside their transactions. A number lost to
+        # a failed post is only a gap in the order.
+        if parent is None:
+            seq = await self._articles.next_root_seq(article.article_id)
+            if seq is None:
+                raise _not_found()
+            path = root_path(seq)
+        else:
+            if parent.path is None:
+                raise Problem(409, "This thread is being upgraded; please retry in a moment.")
+            path = child_path(parent.path, await self._comments.next_child_seq(parent.id))
+            await self._comments.outline(placed(comment, path, 0))
 
         async def work(tx: Transaction) -> Comment:
-            stored = comment
-            if parent is None:
-                # A new top-level comment takes the article's next display number; the same
-                # write moves comment_count when it is public (one round trip, not two).
-                seq = await self._articles.next_root_seq(
-                    article.article_id, 1 if public else 0, tx.session
-                )
-                if seq is None:
-                    raise _not_found()  # deleted meanwhile: the transaction is aborted
-                stored = replace(comment, root_seq=seq)
+            hidden_by = 0
+            if parent is not None:
+                # Read (and touch) the parent inside the transaction: a moderator hiding it
+                # at the same moment conflicts with this post, so the reply is hidden too.
+                current = await self._comments.lock_parent(parent.id, tx.session)
+                if current is None:
+                    raise Problem(422, "parent_id does not name a comment of this article.")
+                hidden_by = current.hidden_by + (1 if current.hides_replies else 0)
+            stored = placed(comment, path, hidden_by)
             await self._comments.add(stored, tx.session)
             if key is not None:
                 record = IdempotencyRecord(key, fingerprint, stored.id)
                 await self._comments.remember_key(record, tx.session)
             tx.emit(posted_event(article, stored))
-            if public:
-                await self._became_public(article, stored, tx, counted=parent is None)
+            if stored.status == "approved":
+                if stored.is_public:
+                    await self._articles.add_to_count(article.article_id, 1, tx.session)
+                await self._became_public(article, stored, tx)
             return stored
 
         try:
@@ -377,19 +445,41 @@ class CommentsService:
             )
         return parent
 
-    async def _became_public(
-        self, article: Article, comment: Comment, tx: Transaction, *, counted: bool = False
-    ) -> None:
-        if not counted:
-            await self._articles.add_to_count(article.article_id, 1, tx.session)
+    async def _became_public(self, article: Article, comment: Comment, tx: Transaction) -> None:
         if comment.parent_id is not None:
             await self._comments.add_to_reply_count(comment.parent_id, 1, tx.session)
-        tx.emit(approved_event(article, comment))
+        if comment.is_public:
+            # An approved reply under a hidden comment stays out of sight: no live update, no
+            # notification. If its ancestor is approved later it appears on the next page view.
+            tx.emit(approved_event(article, comment))
 
-    async def _stopped_public(self, comment: Comment, tx: Transaction) -> None:
-        await self._articles.add_to_count(comment.article_id, -1, tx.session)
-        if comment.parent_id is not None:
-            await self._comments.add_to_reply_count(comment.parent_id, -1, tx.session)
+    async def _restate(self, current: Comment, changed: Comment, tx: Transaction) -> None:
+        """Counts and the replies' visibility after ``current`` became ``changed``.
+
+        A comment that stops being approved hides its whole subtree (one path-prefix range:
+        every reply's hidden_by goes up by one) and the public replies in it stop counting;
+        approving it again reverses both. Runs in the transaction that changes the status,
+        which re-read ``current``, so a retried or redelivered command adjusts nothing twice.
+        """
+        in_view = current.hidden_by == 0  # nothing above the comment is hidden
+        delta = 0
+        if current.path is not None and current.hides_replies != changed.hides_replies:
+            if changed.hides_replies:
+                if in_view:
+                    delta -= await self._comments.public_descendants(current, tx.session)
+                await self._comments.shift_subtree(current, 1, tx.session)
+            else:
+                await self._comments.shift_subtree(current, -1, tx.session)
+                if in_view:
+                    delta += await self._comments.public_descendants(current, tx.session)
+        if current.status == "approved" and changed.status != "approved":
+            delta -= 1 if in_view else 0
+            if current.parent_id is not None:
+                await self._comments.add_to_reply_count(current.parent_id, -1, tx.session)
+        if changed.status == "approved" and current.status != "approved":
+            delta += 1 if in_view else 0
+        if delta:
+            await self._articles.add_to_count(current.article_id, delta, tx.session)
 
     # --- the author's own edits ----------------------------------------------------------
 
@@ -410,11 +500,6 @@ class CommentsService:
             self._policy.check_banned(body)
         except BannedContent as exc:
             raise Problem(422, str(exc)) from None
-        if comment.status == "approved" and self._policy.hold_reasons(comment.author_name, body):
-            # An edit must not smuggle links or suspect words past moderation.
-            raise Problem(
-                422, "This edit would need moderation (links or a held word); please revise it."
-            )
         now = self._clock()
         edited = replace(
             comment,
@@ -423,25 +508,38 @@ class CommentsService:
             body_hash=body_fingerprint(body),
             edited_at=now,
         )
+        hold = self._policy.hold_reasons(comment.author_name, body)
+        if comment.status == "approved" and hold:
+            # An edit must not smuggle links or suspect words past moderation: it goes back
+            # to the queue, and out of the thread and the counts until approved again.
+            edited = replace(edited, status="pending", moderation_reasons=hold)
 
-        async def work(tx: Transaction) -> None:
-            await self._comments.save(edited, tx.session)
-            if edited.is_public:
+        async def work(tx: Transaction) -> Comment:
+            current = await self._comments.get(comment.id, tx.session)
+            if current is None or current.status != comment.status:
+                raise Problem(409, "The comment was changed meanwhile; reload and retry.")
+            stored = replace(edited, hidden_by=current.hidden_by)
+            await self._comments.save(stored, tx.session)
+            if stored.status != current.status:
+                await self._restate(current, stored, tx)
+            if current.status == "approved":
+                held = stored.status != "approved"
                 tx.emit(
                     CommentEditedV1(
-                        subject=edited.id,
+                        subject=stored.id,
                         data=CommentEditedData(
-                            comment_id=edited.id,
-                            article_id=edited.article_id,
-                            excerpt=edited.excerpt,
-                            body_html=edited.body_html,
+                            comment_id=stored.id,
+                            article_id=stored.article_id,
+                            # A held edit's text is not public: consumers get no copy of it.
+                            excerpt="" if held else stored.excerpt,
+                            body_html="" if held else stored.body_html,
                             edited_at=now,
                         ),
                     )
                 )
+            return stored
 
-        await self._uow.run(work)
-        return edited
+        return await self._uow.run(work)
 
     async def delete_own(self, slug: str, comment_id: str, token: str | None) -> None:
         comment = await self._own_comment(slug, comment_id, token)
@@ -469,13 +567,13 @@ class CommentsService:
             current = await self._comments.get(comment.id, tx.session)
             if current is None or current.status != comment.status:
                 raise Problem(409, "The comment was changed meanwhile; reload and retry.")
-            await self._comments.save(changed, tx.session)
-            if comment.is_public:
-                await self._stopped_public(comment, tx)
+            stored = replace(changed, hidden_by=current.hidden_by)
+            await self._comments.save(stored, tx.session)
+            await self._restate(current, stored, tx)
             if changed.status == "approved":
                 if article is None:
                     raise Problem(409, "The article of this comment is gone.")
-                await self._became_public(article, changed, tx)
+                await self._became_public(article, stored, tx)
             elif changed.status in ("rejected", "spam"):
                 tx.emit(
                     CommentRejectedV1(
