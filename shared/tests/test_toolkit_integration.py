@@ -169,8 +169,43 @@ async def test_rate_limit_counts_per_key_in_the_database(settings: ToolkitSettin
         results = [await limiter.hit("client:1", rule) for _ in range(4)]
         other = await limiter.hit("client:2", rule)
     assert [r.allowed for r in results] == [True, True, True, False]
-    assert 1 <= results[-1].retry_after <= 60
+    assert 1 <= results[-1].retry_after <= 60 + 60 // 3  # this window, then a third of the next
     assert other.allowed
+
+
+class Clock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_rate_limit_window_slides_across_the_boundary(settings: ToolkitSettings) -> None:
+    # Five hits in the last second of a window leave no fresh five at the start of the next:
+    # that boundary burst is what a plain fixed window allows.
+    rule = RateLimit(limit=5, window_seconds=60)
+    window_start = 60 * 1_000_000
+    clock = Clock(window_start + 59.5)
+    async with running(settings) as runtime:
+        limiter = MongoRateLimiter(runtime.db, clock=clock)
+        late = [await limiter.hit("client:burst", rule) for _ in range(5)]
+        clock.now = window_start + 61  # 1 s into the next window
+        refused = await limiter.hit("client:burst", rule)
+        clock.now += refused.retry_after - 1
+        still_refused = await limiter.hit("client:burst", rule)
+        clock.now += 1
+        again = await limiter.hit("client:burst", rule)
+        clock.now = window_start + 60 * 3  # two windows on: all forgotten
+        fresh = [await limiter.hit("client:burst", rule) for _ in range(5)]
+    assert all(r.allowed for r in late)
+    assert not refused.allowed
+    # 5 x (1 - t/60) must fall to 4 for one more hit: t = 12 s into the window, 11 s from now.
+    assert refused.retry_after == 11
+    assert not still_refused.allowed  # refused hits are not counted: the wait does not grow
+    assert still_refused.retry_after == 1
+    assert again.allowed
+    assert all(r.allowed for r in fresh)
 
 
 async def test_readiness_reports_both_dependencies(settings: ToolkitSettings) -> None:

@@ -17,7 +17,12 @@ from broadsheet_comments.domain import (
 )
 from broadsheet_comments.repository import next_roots, plan_window
 from broadsheet_comments.schemas import CommentCreate
-from broadsheet_comments.service import decode_thread_cursor, encode_thread_cursor
+from broadsheet_comments.service import (
+    MAX_CURSOR_CHARS,
+    AfterComment,
+    decode_thread_cursor,
+    encode_thread_cursor,
+)
 from broadsheet_shared.events import CommentApprovedV1
 from broadsheet_shared.http.problems import Problem
 
@@ -85,12 +90,21 @@ def test_windows_are_planned_from_thread_outlines() -> None:
 
 def test_cursors_round_trip_and_old_ones_continue_after_their_thread() -> None:
     path = child_path(root_path(7), 1)
-    assert decode_thread_cursor(encode_thread_cursor(path), "oldest") == path
+    assert decode_thread_cursor(encode_thread_cursor(path, "c1"), "oldest") == path
     legacy = "c2VxOjc"  # base64 of "seq:7", a cursor from before sort paths
     assert decode_thread_cursor(legacy, "oldest") == root_path(7) + "~"
     assert decode_thread_cursor(legacy, "newest") == newest_path(root_path(7)) + "~"
     with pytest.raises(Problem):
-        decode_thread_cursor(encode_thread_cursor("UPPER"), "oldest")
+        decode_thread_cursor(encode_thread_cursor("UPPER", "c1"), "oldest")
+
+
+def test_a_key_too_long_for_a_url_travels_as_the_comment_id() -> None:
+    deep = root_path(1)
+    for _ in range(60):
+        deep = child_path(deep, 1)
+    cursor = encode_thread_cursor(deep, "65a1f0c2e4b0a1b2c3d4e5f6")
+    assert len(cursor) <= MAX_CURSOR_CHARS
+    assert decode_thread_cursor(cursor, "oldest") == AfterComment("65a1f0c2e4b0a1b2c3d4e5f6")
 
 
 async def build(world: Any) -> dict[str, Any]:
@@ -189,3 +203,36 @@ async def test_a_reply_under_a_held_comment_is_hidden_and_uncounted(make_world: 
     assert page.total == 2
     await world.service.delete_own("hello", reply.comment.id, reply.edit_token)
     assert (await world.service.count("hello"))[1] == 1
+
+
+async def test_a_thread_deeper_than_a_url_can_name_pages_through(world: Any) -> None:
+    # Sort keys grow with depth; past ~30 levels the cursor names the comment instead.
+    world.add_article("deep")
+    parent = None
+    chain = []
+    for n in range(80):
+        posted = await world.service.post(
+            "deep", cmd(body=f"level {n}", parent_id=parent), client=f"c{n}"
+        )
+        parent = posted.comment.id
+        chain.append(parent)
+    seen: list[str] = []
+    cursor = None
+    while True:
+        page = await world.service.thread("deep", sort="oldest", cursor=cursor, limit=7)
+        seen.extend(item.comment.id for item in page.items)
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+        assert len(cursor) <= MAX_CURSOR_CHARS
+    assert seen == chain
+
+
+async def test_a_cursor_naming_a_comment_of_another_article_is_422(world: Any) -> None:
+    world.add_article("one")
+    world.add_article("two")
+    other = await world.service.post("two", cmd(), client="c")
+    cursor = encode_thread_cursor("x" * 300, other.comment.id)
+    with pytest.raises(Problem) as caught:
+        await world.service.thread("one", sort="oldest", cursor=cursor, limit=5)
+    assert caught.value.status == 422

@@ -31,12 +31,34 @@ from broadsheet_notifications.service import (
     StaffService,
     SubscriptionService,
 )
+from broadsheet_notifications.settings import Settings
 from broadsheet_notifications.tokens import LinkSigner
 from broadsheet_shared.events import IntegrationEvent
 from broadsheet_shared.ratelimit import RateLimit, RateLimitResult
 from broadsheet_shared.unit_of_work import Transaction
 
 T = TypeVar("T")
+
+
+@pytest.fixture(scope="session")
+def devstack_settings(infra: Any) -> Callable[..., Settings]:
+    """Settings for an app on the test session's Kafka, database and SMTP capture, with a
+    database and topics of its own (``prefix``)."""
+
+    def make(prefix: str, **overrides: Any) -> Settings:
+        return Settings(
+            environment="test",
+            log_json=False,
+            mongo_url=infra.mongo_url,
+            mongo_database=f"{prefix}_notifications",
+            kafka_bootstrap_servers=infra.kafka_bootstrap,
+            kafka_topic_prefix=f"{prefix}.",
+            smtp_host=infra.smtp_host,
+            smtp_port=infra.smtp_port,
+            **overrides,
+        )
+
+    return make
 
 
 class Clock:

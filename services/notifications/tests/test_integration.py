@@ -12,7 +12,7 @@ import asyncio
 import os
 import secrets
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -102,17 +102,12 @@ class Harness:
 
 
 @pytest.fixture(scope="module")
-async def harness(infra: Any, ev: Any) -> AsyncIterator[Harness]:
+async def harness(
+    infra: Any, ev: Any, devstack_settings: Callable[..., Settings]
+) -> AsyncIterator[Harness]:
     prefix = f"t{secrets.token_hex(4)}"
-    settings = Settings(
-        environment="test",
-        log_json=False,
-        mongo_url=infra.mongo_url,
-        mongo_database=f"{prefix}_notifications",
-        kafka_bootstrap_servers=infra.kafka_bootstrap,
-        kafka_topic_prefix=f"{prefix}.",
-        smtp_host=infra.smtp_host,
-        smtp_port=infra.smtp_port,
+    settings = devstack_settings(
+        prefix,
         public_base_url="https://news.example",
         retry_initial_backoff_seconds=0.5,
         retry_max_backoff_seconds=2.0,

@@ -33,17 +33,10 @@ Mailto = Callable[[bytes], tuple[str, str]]
 
 
 @pytest.fixture(scope="module")
-async def app(infra: Any) -> AsyncIterator[Any]:
+async def app(devstack_settings: Callable[..., Settings]) -> AsyncIterator[Any]:
     prefix = f"t{secrets.token_hex(4)}"
-    settings = Settings(
-        environment="test",
-        log_json=False,
-        mongo_url=infra.mongo_url,
-        mongo_database=f"{prefix}_notifications",
-        kafka_bootstrap_servers=infra.kafka_bootstrap,
-        kafka_topic_prefix=f"{prefix}.",
-        smtp_host=infra.smtp_host,
-        smtp_port=infra.smtp_port,
+    settings = devstack_settings(
+        prefix,
         unsubscribe_mailto="unsubscribe@news.example",
         inbound_smtp_port=free_port(),
         inbound_smtp_max_message_bytes=MAX_BYTES,

@@ -1,15 +1,24 @@
-"""Fixed-window rate limits kept in the service's own MongoDB database.
+"""Rate limits kept in the service's own MongoDB database, as sliding-window counters.
 
-Shared by every replica of a service (unlike an in-process counter) and cheap: one upsert with
-``$inc`` per hit. Windows expire through a TTL index.
+Shared by every replica of a service (unlike an in-process counter) and cheap: one atomic
+upsert per hit on one document per key. A plain fixed window lets a client spend its limit at
+the end of one window and again at the start of the next (twice the rate across the boundary);
+the sliding-window counter (as Cloudflare and others use) weighs the previous window's count by
+how much of it still lies inside the last ``window_seconds``:
+
+    estimate = previous_count * (1 - elapsed_in_window / window) + current_count
+
+Documents expire through a TTL index.
 """
 
 from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from pymongo import ASCENDING, IndexModel, ReturnDocument
 
@@ -36,32 +45,75 @@ class RateLimitResult:
     retry_after: int
 
 
+def _roll_and_count(
+    window_start: int, elapsed: float, rule: RateLimit, expires_at: datetime
+) -> list[dict[str, Any]]:
+    """One pipeline update, atomic on the key's document. Stage 1 moves it to ``window_start``
+    if it is in an older window (the count becomes ``previous`` if that was the window just
+    before, else 0); stage 2 counts the hit only if the estimate with it stays within the limit,
+    so refused hits do not push the client's next chance further away."""
+    same = {"$eq": ["$start", window_start]}
+    previous_window = {"$eq": ["$start", window_start - rule.window_seconds]}
+    estimate = {"$add": [{"$multiply": ["$previous", 1 - elapsed]}, "$count", 1]}
+    allowed = {"$lte": [estimate, rule.limit]}
+    return [
+        {
+            "$set": {
+                "previous": {
+                    "$cond": [same, "$previous", {"$cond": [previous_window, "$count", 0]}]
+                },
+                "count": {"$cond": [same, "$count", 0]},
+                "start": window_start,
+                "expires_at": expires_at,
+            }
+        },
+        {
+            "$set": {
+                "count": {"$cond": [allowed, {"$add": ["$count", 1]}, "$count"]},
+                "allowed": allowed,
+            }
+        },
+    ]
+
+
 class MongoRateLimiter:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, clock: Callable[[], float] = time.time) -> None:
         self._collection = db[RATE_LIMITS]
+        self._clock = clock
 
     async def hit(self, key: str, rule: RateLimit) -> RateLimitResult:
-        now = time.time()
-        window_start = math.floor(now / rule.window_seconds) * rule.window_seconds
-        window_end = window_start + rule.window_seconds
+        now = self._clock()
+        window = rule.window_seconds
+        window_start = math.floor(now / window) * window
+        elapsed = (now - window_start) / window
+        # Kept while it can still weigh on the next window.
+        expires_at = datetime.fromtimestamp(window_start + 2 * window, UTC) + timedelta(seconds=1)
         doc = await self._collection.find_one_and_update(
-            {"_id": f"{key}:{window_start}"},
-            {
-                "$inc": {"count": 1},
-                "$setOnInsert": {
-                    "expires_at": datetime.fromtimestamp(window_end, UTC) + timedelta(seconds=60)
-                },
-            },
+            {"_id": key},
+            _roll_and_count(window_start, elapsed, rule, expires_at),
             upsert=True,
             return_document=ReturnDocument.AFTER,
         )
-        count = int(doc["count"]) if doc else 1
-        allowed = count <= rule.limit
-        return RateLimitResult(
-            allowed=allowed,
-            remaining=max(0, rule.limit - count),
-            retry_after=0 if allowed else max(1, math.ceil(window_end - now)),
-        )
+        assert doc is not None  # upsert with ReturnDocument.AFTER
+        count, previous = int(doc["count"]), int(doc["previous"])
+        estimate = previous * (1 - elapsed) + count
+        if doc["allowed"]:
+            return RateLimitResult(True, max(0, math.floor(rule.limit - estimate)), 0)
+        return RateLimitResult(False, 0, _retry_after(now, window_start, previous, count, rule))
+
+
+def _retry_after(now: float, window_start: int, previous: int, count: int, rule: RateLimit) -> int:
+    """Seconds until one more hit would be allowed, if nothing else is counted meanwhile: at
+    most one window plus ``window / limit``."""
+    window = rule.window_seconds
+    room = rule.limit - 1  # the estimate must fall to this for one more hit to fit
+    if count <= room and previous > 0:
+        # Within this window, as the previous window's weight fades.
+        fade_until = window_start + window * (1 - (room - count) / previous)
+        return max(1, math.ceil(fade_until - now))
+    # This window is full: in the next one its count is what fades.
+    fade = window * (1 - room / count) if count > 0 else 0.0
+    return max(1, math.ceil(window_start + window + fade - now))
 
 
 def raise_if_limited(result: RateLimitResult) -> None:

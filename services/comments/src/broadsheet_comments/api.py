@@ -28,7 +28,7 @@ from broadsheet_comments.schemas import (
     StaffComment,
     ThreadOut,
 )
-from broadsheet_comments.service import CommentsService
+from broadsheet_comments.service import MAX_CURSOR_CHARS, CommentsService
 from broadsheet_comments.settings import Settings
 from broadsheet_shared.auth import StaffPrincipal
 from broadsheet_shared.http.clients import client_address
@@ -146,7 +146,7 @@ async def list_comments(
     slug: Slug,
     service: Service,
     sort: Sort = "oldest",
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    cursor: Annotated[str | None, Query(max_length=MAX_CURSOR_CHARS)] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
 ) -> ThreadOut:
     page = await service.thread(slug, sort=sort, cursor=cursor, limit=limit)

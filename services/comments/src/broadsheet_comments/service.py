@@ -149,16 +149,32 @@ def decode_cursor(cursor: str | None) -> str | None:
     return raw
 
 
-_THREAD_CURSOR = re.compile(r"^(?:p:([0-9a-z~]{7,4000})|seq:(\d{1,15}))$")
+_THREAD_CURSOR = re.compile(r"^(?:p:([0-9a-z~]{7,4000})|c:([0-9A-Za-z_-]{1,64})|seq:(\d{1,15}))$")
+# The longest cursor a client may send back (the API's and the reader site's parameter limit).
+MAX_CURSOR_CHARS = 200
 
 
-def encode_thread_cursor(key: str) -> str:
-    """The sort key (path or newest path) of the last comment shown, opaque to clients."""
-    return base64.urlsafe_b64encode(f"p:{key}".encode()).decode().rstrip("=")
+@dataclass(frozen=True)
+class AfterComment:
+    """A cursor naming the last comment shown, for keys too long to travel in a URL."""
+
+    comment_id: str
 
 
-def decode_thread_cursor(cursor: str | None, sort: Sort) -> str | None:
-    """The sort key after which the page starts.
+def _b64(raw: str) -> str:
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def encode_thread_cursor(key: str, comment_id: str) -> str:
+    """Opaque to clients: the sort key (path or newest path) of the last comment shown, or,
+    when that key is too long for a URL parameter (a reply some 30 levels deep), the comment's
+    id, which costs one read by _id to turn back into its key."""
+    by_key = _b64(f"p:{key}")
+    return by_key if len(by_key) <= MAX_CURSOR_CHARS else _b64(f"c:{comment_id}")
+
+
+def decode_thread_cursor(cursor: str | None, sort: Sort) -> str | AfterComment | None:
+    """The sort key after which the page starts (or the comment whose key it is).
 
     Cursors from before sort paths (``seq:N``, the last top-level comment shown) still work:
     they continue after that comment's whole thread. Older (sort_key) cursors answer 422.
@@ -172,12 +188,14 @@ def decode_thread_cursor(cursor: str | None, sort: Sort) -> str | None:
     matched = _THREAD_CURSOR.match(raw)
     if matched is None:
         raise Problem(422, "The cursor is not valid.")
-    if matched.group(1) is not None:
-        key = matched.group(1)
+    key, comment_id, seq = matched.groups()
+    if key is not None:
         if not is_path(key.rstrip(SUBTREE_END)):
             raise Problem(422, "The cursor is not valid.")
-        return key
-    root_seq = int(matched.group(2))
+        return str(key)
+    if comment_id is not None:
+        return AfterComment(comment_id)
+    root_seq = int(seq)
     if not 0 < root_seq <= ROOT_MAX:
         raise Problem(422, "The cursor is not valid.")
     path = root_path(root_seq)
@@ -229,6 +247,8 @@ class CommentsService:
         then its replies depth first). A page may start or end inside a thread."""
         article = await self.published_article(slug)
         after = decode_thread_cursor(cursor, sort)
+        if isinstance(after, AfterComment):
+            after = await self._key_of(after.comment_id, article, sort)
         found, total = await asyncio.gather(
             self._comments.thread_page(
                 article.article_id, sort, after, limit + 1, article.root_seq
@@ -240,7 +260,7 @@ class CommentsService:
             found = found[:limit]
             last = found[-1]
             key = last.path if sort == "oldest" else last.path_newest
-            next_cursor = encode_thread_cursor(key or "")
+            next_cursor = encode_thread_cursor(key or "", last.id)
         shown = {comment.id for comment in found}
         items = [
             ThreadItem(
@@ -253,6 +273,15 @@ class CommentsService:
             for comment in found
         ]
         return ThreadPage(article, total.get(article.article_id, 0), items, next_cursor)
+
+    async def _key_of(self, comment_id: str, article: Article, sort: Sort) -> str:
+        comment = await self._comments.get(comment_id)
+        key = None
+        if comment is not None and comment.article_id == article.article_id:
+            key = comment.path if sort == "oldest" else comment.path_newest
+        if key is None:
+            raise Problem(422, "The cursor is not valid.")
+        return key
 
     async def count(self, slug: str) -> tuple[Article, int]:
         article = await self.published_article(slug)
@@ -515,11 +544,7 @@ class CommentsService:
             edited = replace(edited, status="pending", moderation_reasons=hold)
 
         async def work(tx: Transaction) -> Comment:
-            current = await self._comments.get(comment.id, tx.session)
-            if current is None or current.status != comment.status:
-                raise Problem(409, "The comment was changed meanwhile; reload and retry.")
-            stored = replace(edited, hidden_by=current.hidden_by)
-            await self._comments.save(stored, tx.session)
+            current, stored = await self._store_over(comment, edited, tx)
             if stored.status != current.status:
                 await self._restate(current, stored, tx)
             if current.status == "approved":
@@ -553,6 +578,19 @@ class CommentsService:
             raise Problem(404, "There is no such comment.")
         return await self._transition(comment, action)
 
+    async def _store_over(
+        self, seen: Comment, new: Comment, tx: Transaction
+    ) -> tuple[Comment, Comment]:
+        """Saves ``new`` over the stored comment if its status is still the one ``seen`` had;
+        returns (stored before, stored now). ``hidden_by`` stays as stored: only ancestors
+        change it."""
+        current = await self._comments.get(seen.id, tx.session)
+        if current is None or current.status != seen.status:
+            raise Problem(409, "The comment was changed meanwhile; reload and retry.")
+        stored = replace(new, hidden_by=current.hidden_by)
+        await self._comments.save(stored, tx.session)
+        return current, stored
+
     async def _transition(self, comment: Comment, action: ModerationAction) -> Comment:
         try:
             changed = moderate(comment, action, self._clock())
@@ -564,11 +602,7 @@ class CommentsService:
 
         async def work(tx: Transaction) -> None:
             # Re-read inside the transaction: two moderators clicking at once emit one event.
-            current = await self._comments.get(comment.id, tx.session)
-            if current is None or current.status != comment.status:
-                raise Problem(409, "The comment was changed meanwhile; reload and retry.")
-            stored = replace(changed, hidden_by=current.hidden_by)
-            await self._comments.save(stored, tx.session)
+            current, stored = await self._store_over(comment, changed, tx)
             await self._restate(current, stored, tx)
             if changed.status == "approved":
                 if article is None:
