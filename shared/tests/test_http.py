@@ -98,3 +98,21 @@ async def test_streamed_oversized_body_is_413() -> None:
         "POST", "/things", content=chunks(), headers={"content-type": "application/json"}
     )
     assert response.status_code == 413
+
+
+def test_log_level_also_governs_uvicorns_access_log() -> None:
+    import logging
+    import logging.config
+
+    from uvicorn.config import LOGGING_CONFIG
+
+    from broadsheet_shared.http.logging import configure_logging
+
+    logging.config.dictConfig(LOGGING_CONFIG)  # what uvicorn does before it loads the app
+    try:
+        configure_logging("test", "WARNING", json=True)
+        assert not logging.getLogger("uvicorn.access").isEnabledFor(logging.INFO)
+        configure_logging("test", "INFO", json=True)
+        assert logging.getLogger("uvicorn.access").isEnabledFor(logging.INFO)
+    finally:
+        configure_logging("test", "INFO", json=False)

@@ -93,7 +93,7 @@ _bearer = HTTPBearer(auto_error=False)
 _UNAUTHORIZED_HEADERS = {"WWW-Authenticate": "Bearer"}
 
 
-def current_principal(
+async def current_principal(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
@@ -109,7 +109,7 @@ def current_principal(
         ) from None
 
 
-def require_admin(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+async def require_admin(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
     if not principal.is_admin:
         raise Problem(403, "This needs the admin role.")
     return principal

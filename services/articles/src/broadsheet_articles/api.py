@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -52,26 +53,56 @@ from broadsheet_shared.http.problems import Problem
 JSON = "application/json"
 
 
-def _articles(request: Request) -> ArticleService:
+async def _articles(request: Request) -> ArticleService:
     service: ArticleService = request.app.state.container.articles
     return service
 
 
-def _sections(request: Request) -> SectionService:
+async def _sections(request: Request) -> SectionService:
     service: SectionService = request.app.state.container.sections
     return service
 
 
-def _auth(request: Request) -> AuthService:
+async def _auth(request: Request) -> AuthService:
     service: AuthService = request.app.state.container.auth
     return service
 
 
-def _settings(request: Request) -> Settings:
+async def _settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
+@dataclass(frozen=True)
+class PublicReads:
+    """What the public read routes need, as one dependency: FastAPI solves each dependency on
+    every request, and these routes are the hot path."""
+
+    articles: ArticleService
+    sections: SectionService
+    cache_control: str
+    feed_size: int
+    base_url: str
+
+    @classmethod
+    def build(
+        cls, articles: ArticleService, sections: SectionService, settings: Settings
+    ) -> PublicReads:
+        return cls(
+            articles=articles,
+            sections=sections,
+            cache_control=f"public, max-age={settings.public_cache_seconds}",
+            feed_size=settings.feed_size,
+            base_url=settings.public_base_url,
+        )
+
+
+async def _public(request: Request) -> PublicReads:
+    reads: PublicReads = request.app.state.public_reads
+    return reads
+
+
+Public = Annotated[PublicReads, Depends(_public)]
 Articles = Annotated[ArticleService, Depends(_articles)]
 Sections = Annotated[SectionService, Depends(_sections)]
 Auth = Annotated[AuthService, Depends(_auth)]
@@ -270,36 +301,35 @@ public_router = APIRouter(prefix="/api", tags=["public"])
 
 @public_router.get("/articles", response_model=ArticleListOut)
 async def list_articles(
-    articles: Articles,
-    settings: AppSettings,
+    reads: Public,
     section: Annotated[str | None, Query(max_length=100)] = None,
     tag: Annotated[str | None, Query(max_length=50)] = None,
     cursor: Annotated[str | None, Query(max_length=400)] = None,
     limit: Annotated[int, Query(ge=1, le=50)] = 20,
 ) -> Response:
     after = decode_cursor(cursor) if cursor else None
-    items = await articles.list_public(section=section, tag=tag, after=after, limit=limit + 1)
+    items = await reads.articles.list_public(section=section, tag=tag, after=after, limit=limit + 1)
     next_cursor = encode_cursor(items[limit - 1]) if len(items) > limit else None
     return json_response(
         {"items": [summary_out(a) for a in items[:limit]], "next_cursor": next_cursor},
-        headers={"Cache-Control": f"public, max-age={settings.public_cache_seconds}"},
+        headers={"Cache-Control": reads.cache_control},
     )
 
 
 @public_router.get("/articles/feed.xml", response_class=Response)
-async def site_feed(articles: Articles, settings: AppSettings) -> Response:
-    items = await articles.list_public(section=None, tag=None, after=None, limit=settings.feed_size)
+async def site_feed(reads: Public) -> Response:
+    items = await reads.articles.list_public(
+        section=None, tag=None, after=None, limit=reads.feed_size
+    )
     xml = build_feed(
         title="Broadsheet",
         subtitle="Latest articles",
         self_path="/feed.xml",
         articles=items,
-        base_url=settings.public_base_url,
+        base_url=reads.base_url,
     )
     return Response(
-        xml,
-        media_type="application/atom+xml",
-        headers={"Cache-Control": f"public, max-age={settings.public_cache_seconds}"},
+        xml, media_type="application/atom+xml", headers={"Cache-Control": reads.cache_control}
     )
 
 
@@ -310,47 +340,42 @@ async def site_feed(articles: Articles, settings: AppSettings) -> Response:
 )
 async def get_article(
     slug: str,
-    articles: Articles,
-    settings: AppSettings,
+    reads: Public,
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
-    found = await articles.public_article(slug)
+    found = await reads.articles.public_article(slug)
     if isinstance(found, Redirect):
         return RedirectResponse(f"/api/articles/{found.slug}", status_code=301)
     tag = etag(found)
-    headers = {"ETag": tag, "Cache-Control": f"public, max-age={settings.public_cache_seconds}"}
+    headers = {"ETag": tag, "Cache-Control": reads.cache_control}
     if if_none_match is not None and tag in {t.strip() for t in if_none_match.split(",")}:
         return Response(status_code=304, headers=headers)
     return json_response(public_out(found), headers=headers)
 
 
 @public_router.get("/sections", response_model=SectionsOut)
-async def list_sections(sections: Sections, settings: AppSettings) -> Response:
+async def list_sections(reads: Public) -> Response:
     return json_response(
-        {"items": [section_out(s) for s in await sections.all()]},
-        headers={"Cache-Control": f"public, max-age={settings.public_cache_seconds}"},
+        {"items": [section_out(s) for s in await reads.sections.all()]},
+        headers={"Cache-Control": reads.cache_control},
     )
 
 
 @public_router.get("/sections/{slug}/feed.xml", response_class=Response)
-async def section_feed(
-    slug: str, articles: Articles, sections: Sections, settings: AppSettings
-) -> Response:
-    section = await sections.get(slug)
-    items = await articles.list_public(
-        section=section.slug, tag=None, after=None, limit=settings.feed_size
+async def section_feed(slug: str, reads: Public) -> Response:
+    section = await reads.sections.get(slug)
+    items = await reads.articles.list_public(
+        section=section.slug, tag=None, after=None, limit=reads.feed_size
     )
     xml = build_feed(
         title=f"Broadsheet: {section.name}",
         subtitle=f"Latest in {section.name}",
         self_path=f"/sections/{section.slug}/feed.xml",
         articles=items,
-        base_url=settings.public_base_url,
+        base_url=reads.base_url,
     )
     return Response(
-        xml,
-        media_type="application/atom+xml",
-        headers={"Cache-Control": f"public, max-age={settings.public_cache_seconds}"},
+        xml, media_type="application/atom+xml", headers={"Cache-Control": reads.cache_control}
     )
 
 
@@ -536,4 +561,4 @@ async def update_editor(
     return editor_out(editor)
 
 
-ROUTERS = [auth_router, public_router, editor_router]
+ROUTERS = [public_router, auth_router, editor_router]  # public reads are matched first

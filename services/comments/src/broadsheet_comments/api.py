@@ -38,12 +38,12 @@ public_router = APIRouter(tags=["comments"])
 staff_router = APIRouter(prefix="/api/editor/comments", tags=["moderation"])
 
 
-def get_service(request: Request) -> CommentsService:
+async def get_service(request: Request) -> CommentsService:
     service: CommentsService = request.app.state.service
     return service
 
 
-def client_identity(request: Request) -> str:
+async def client_identity(request: Request) -> str:
     settings: Settings = request.app.state.settings
     return client_address(request, settings.trusted_proxies)
 

@@ -38,7 +38,12 @@ def get_container(request: Request) -> Container:
     return container
 
 
-ContainerDep = Annotated[Container, Depends(get_container)]
+async def _container(request: Request) -> Container:
+    # A coroutine: FastAPI runs plain-function dependencies in its thread pool.
+    return get_container(request)
+
+
+ContainerDep = Annotated[Container, Depends(_container)]
 
 
 def reader_ip(request: Request) -> str:
@@ -56,6 +61,10 @@ def limit_posts(request: Request) -> None:
             headers={"Retry-After": str(decision.retry_after)},
             retry_after=decision.retry_after,
         )
+
+
+async def _limit_posts(request: Request) -> None:
+    limit_posts(request)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -292,7 +301,7 @@ async def follow_page(
     response_class=HTMLResponse,
     status_code=303,
     summary="Follow an article by email",
-    dependencies=[Depends(limit_posts)],
+    dependencies=[Depends(_limit_posts)],
 )
 async def follow(
     request: Request,

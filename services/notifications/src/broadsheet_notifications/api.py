@@ -30,17 +30,17 @@ Token = Annotated[str, Path(min_length=1, max_length=512)]
 Slug = Annotated[str, Path(min_length=1, max_length=200)]
 
 
-def subscriptions(request: Request) -> SubscriptionService:
+async def subscriptions(request: Request) -> SubscriptionService:
     service: SubscriptionService = request.app.state.container.subscriptions
     return service
 
 
-def staff(request: Request) -> StaffService:
+async def staff(request: Request) -> StaffService:
     service: StaffService = request.app.state.container.staff
     return service
 
 
-def client_id(request: Request) -> str:
+async def client_id(request: Request) -> str:
     trusted: list[str] = request.app.state.settings.trusted_proxies
     return client_address(request, trusted)
 

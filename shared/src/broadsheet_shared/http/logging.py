@@ -52,6 +52,8 @@ def configure_logging(service: str, level: str = "INFO", *, json: bool = True) -
         logger = logging.getLogger(name)
         logger.handlers[:] = []
         logger.propagate = True
+        # uvicorn sets these to INFO itself; LOG_LEVEL decides (access lines cost CPU per request).
+        logger.setLevel(logging.NOTSET)
     # aiokafka is chatty about routine coordinator events.
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
     structlog.contextvars.bind_contextvars(service=service)
