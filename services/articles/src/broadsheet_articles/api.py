@@ -336,13 +336,27 @@ async def site_feed(reads: Public) -> Response:
 @public_router.get(
     "/articles/{slug}",
     response_model=ArticlePublicOut,
-    responses={301: {"description": "The article moved to a new slug"}, 404: {}},
+    responses={
+        301: {"description": "The article moved to a new slug"},
+        304: {"description": "Not modified: the If-None-Match ETag is current"},
+        404: {},
+    },
+    # If-None-Match is read from the request itself: as a Header() parameter FastAPI would spend
+    # ~10 µs a request on it, on the hottest route of the site. Declared here for the docs.
+    openapi_extra={
+        "parameters": [
+            {
+                "name": "If-None-Match",
+                "in": "header",
+                "required": False,
+                "schema": {"type": "string"},
+                "description": "ETag(s) of a copy the client holds",
+            }
+        ]
+    },
 )
-async def get_article(
-    slug: str,
-    reads: Public,
-    if_none_match: Annotated[str | None, Header()] = None,
-) -> Response:
+async def get_article(slug: str, reads: Public, request: Request) -> Response:
+    if_none_match = request.headers.get("if-none-match")
     found = await reads.articles.public_article(slug)
     if isinstance(found, Redirect):
         return RedirectResponse(f"/api/articles/{found.slug}", status_code=301)
