@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -54,13 +55,32 @@ def published_ports(definition: dict[str, Any]) -> list[tuple[int, int]]:
     return pairs
 
 
-def dockerfile_cmd(spec: ServiceSpec) -> list[str]:
-    text = (ROOT / "services" / spec.name / "Dockerfile").read_text()
-    commands = re.findall(r"^CMD (\[.*\])$", text, flags=re.M)
-    assert commands, f"services/{spec.name}/Dockerfile has no exec-form CMD"
+DOCKERFILE = ROOT / "services" / "Dockerfile"
+
+
+def dockerfile_cmd() -> list[str]:
+    commands = re.findall(r"^CMD (\[.*\])$", DOCKERFILE.read_text(), flags=re.M)
+    assert commands, "services/Dockerfile has no exec-form CMD"
     parsed = json.loads(commands[-1])
     assert isinstance(parsed, list)
     return [str(part) for part in parsed]
+
+
+def image_command(spec: ServiceSpec, build_args: dict[str, Any]) -> list[str]:
+    """The container's command line for this service: the CMD's shell line with the image's
+    environment (made of the build args) filled in."""
+    shell, flag, line = dockerfile_cmd()
+    assert (shell, flag) == ("sh", "-c")
+    env = {
+        "SERVICE_APP": f"broadsheet_{build_args['SERVICE']}.main:create_app",
+        "SERVICE_PORT": str(build_args["PORT"]),
+    }
+    text = DOCKERFILE.read_text()
+    assert 'SERVICE_APP="broadsheet_${SERVICE}.main:create_app"' in text
+    assert 'SERVICE_PORT="${PORT}"' in text
+    words = shlex.split(line)
+    assert words[0] == "exec"  # uvicorn is PID 1 and gets SIGTERM itself
+    return [env.get(word[1:], word) if word.startswith("$") else word for word in words[1:]]
 
 
 @pytest.mark.parametrize("spec", SERVICES, ids=lambda spec: spec.name)
@@ -80,7 +100,7 @@ def test_service_ports_match_settings_and_dockerfile(
     port = spec.default_port
     assert published_ports(definition) == [(port, port)]
     assert environment(definition)[f"{spec.env_prefix}PORT"] == str(port)
-    cmd = dockerfile_cmd(spec)
+    cmd = image_command(spec, definition["build"]["args"])
     assert cmd[:3] == ["uvicorn", "--factory", spec.app]
     assert cmd[cmd.index("--port") + 1] == str(port)
     assert cmd[cmd.index("--host") + 1] == "0.0.0.0"  # reachable from other containers
@@ -94,10 +114,19 @@ def test_service_images_are_built_from_their_dockerfile(
     compose: dict[str, Any], spec: ServiceSpec
 ) -> None:
     build = service(compose, spec.name)["build"]
-    assert build == {"context": ".", "dockerfile": f"services/{spec.name}/Dockerfile"}
+    assert build == {
+        "context": ".",
+        "dockerfile": "services/Dockerfile",
+        "args": {"SERVICE": spec.name, "PORT": spec.default_port},
+    }
     text = (ROOT / build["dockerfile"]).read_text()
     assert re.findall(r"^FROM (\S+)", text, flags=re.M) == ["python:3.11-slim"] * 2
-    assert f"--package broadsheet-{spec.name}" in text
+    assert '--package "broadsheet-${SERVICE}"' in text
+    # Each stage declares the args it uses (an ARG's scope ends at the next FROM).
+    stages = re.split(r"^FROM ", text, flags=re.M)[1:]
+    assert "ARG SERVICE" in stages[0]
+    assert "ARG SERVICE" in stages[1]
+    assert "ARG PORT" in stages[1]
 
 
 @pytest.mark.parametrize("spec", SERVICES, ids=lambda spec: spec.name)
