@@ -208,6 +208,16 @@ async def test_rate_limit_window_slides_across_the_boundary(settings: ToolkitSet
     assert all(r.allowed for r in fresh)
 
 
+async def test_concurrent_first_hits_of_a_key_are_all_counted(settings: ToolkitSettings) -> None:
+    # They race to insert the key's document; every hit still gets an answer, and exactly
+    # `limit` of them are allowed.
+    rule = RateLimit(limit=5, window_seconds=60)
+    async with running(settings) as runtime:
+        limiter = MongoRateLimiter(runtime.db)
+        results = await asyncio.gather(*(limiter.hit("client:race", rule) for _ in range(12)))
+    assert sum(r.allowed for r in results) == 5
+
+
 async def test_readiness_reports_both_dependencies(settings: ToolkitSettings) -> None:
     async with running(settings) as runtime:
         checks = runtime.readiness_checks()

@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pymongo import ASCENDING, IndexModel, ReturnDocument
+from pymongo.errors import DuplicateKeyError
 
 from broadsheet_shared.http.problems import Problem
 from broadsheet_shared.mongo import Database, IndexSpec
@@ -88,18 +89,27 @@ class MongoRateLimiter:
         elapsed = (now - window_start) / window
         # Kept while it can still weigh on the next window.
         expires_at = datetime.fromtimestamp(window_start + 2 * window, UTC) + timedelta(seconds=1)
-        doc = await self._collection.find_one_and_update(
-            {"_id": key},
-            _roll_and_count(window_start, elapsed, rule, expires_at),
-            upsert=True,
-            return_document=ReturnDocument.AFTER,
-        )
-        assert doc is not None  # upsert with ReturnDocument.AFTER
+        doc = await self._count(key, _roll_and_count(window_start, elapsed, rule, expires_at))
         count, previous = int(doc["count"]), int(doc["previous"])
         estimate = previous * (1 - elapsed) + count
         if doc["allowed"]:
             return RateLimitResult(True, max(0, math.floor(rule.limit - estimate)), 0)
         return RateLimitResult(False, 0, _retry_after(now, window_start, previous, count, rule))
+
+    async def _count(self, key: str, update: list[dict[str, Any]]) -> dict[str, Any]:
+        # Two first hits of a key at once race to insert its document. MongoDB retries such an
+        # upsert itself; secantusd-py may answer DuplicateKeyError or no document instead. By
+        # the second try the document exists and the update applies to it.
+        for _ in range(3):
+            try:
+                doc = await self._collection.find_one_and_update(
+                    {"_id": key}, update, upsert=True, return_document=ReturnDocument.AFTER
+                )
+            except DuplicateKeyError:
+                continue
+            if doc is not None:
+                return doc
+        raise RuntimeError(f"rate limit document {key!r} neither found nor inserted")
 
 
 def _retry_after(now: float, window_start: int, previous: int, count: int, rule: RateLimit) -> int:
