@@ -1,7 +1,7 @@
 """Rate limits kept in the service's own MongoDB database, as sliding-window counters.
 
 Shared by every replica of a service (unlike an in-process counter) and cheap: one atomic
-upsert per hit on one document per key. A plain fixed window lets a client spend its limit at
+update per hit on one document per key. A plain fixed window lets a client spend its limit at
 the end of one window and again at the start of the next (twice the rate across the boundary);
 the sliding-window counter (as Cloudflare and others use) weighs the previous window's count by
 how much of it still lies inside the last ``window_seconds``:
@@ -13,6 +13,7 @@ Documents expire through a TTL index.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from collections.abc import Callable
@@ -89,26 +90,33 @@ class MongoRateLimiter:
         elapsed = (now - window_start) / window
         # Kept while it can still weigh on the next window.
         expires_at = datetime.fromtimestamp(window_start + 2 * window, UTC) + timedelta(seconds=1)
-        doc = await self._count(key, _roll_and_count(window_start, elapsed, rule, expires_at))
+        doc = await self._count(
+            key, _roll_and_count(window_start, elapsed, rule, expires_at), expires_at
+        )
         count, previous = int(doc["count"]), int(doc["previous"])
         estimate = previous * (1 - elapsed) + count
         if doc["allowed"]:
             return RateLimitResult(True, max(0, math.floor(rule.limit - estimate)), 0)
         return RateLimitResult(False, 0, _retry_after(now, window_start, previous, count, rule))
 
-    async def _count(self, key: str, update: list[dict[str, Any]]) -> dict[str, Any]:
-        # Two first hits of a key at once race to insert its document. MongoDB retries such an
-        # upsert itself; secantusd-py may answer DuplicateKeyError or no document instead. By
-        # the second try the document exists and the update applies to it.
+    async def _count(
+        self, key: str, update: list[dict[str, Any]], expires_at: datetime
+    ) -> dict[str, Any]:
+        # Not an upsert: concurrent first hits of a key would race to insert its document, and
+        # secantusd-py answers a losing upsert with DuplicateKeyError or with no document after
+        # counting it (MongoDB retries such upserts itself). So: count on an existing document;
+        # if there is none, create an empty one (a hit that loses this race just goes on) and
+        # count again. Nothing is counted twice.
         for _ in range(3):
-            try:
-                doc = await self._collection.find_one_and_update(
-                    {"_id": key}, update, upsert=True, return_document=ReturnDocument.AFTER
-                )
-            except DuplicateKeyError:
-                continue
+            doc = await self._collection.find_one_and_update(
+                {"_id": key}, update, return_document=ReturnDocument.AFTER
+            )
             if doc is not None:
                 return doc
+            with contextlib.suppress(DuplicateKeyError):
+                await self._collection.insert_one(
+                    {"_id": key, "start": 0, "count": 0, "previous": 0, "expires_at": expires_at}
+                )
         raise RuntimeError(f"rate limit document {key!r} neither found nor inserted")
 
 
