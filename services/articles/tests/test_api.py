@@ -221,6 +221,9 @@ async def test_public_reads_with_etag_cache_control_and_feeds(api: Api) -> None:
         "/api/articles/summit-opens", headers={"If-None-Match": response.headers["etag"]}
     )
     assert cached.status_code == 304
+    # Both reads were served by the plain Starlette route in front of FastAPI's router.
+    metrics = (await api.client.get("/metrics")).text
+    assert 'route="/api/articles/{slug:article_slug}"' in metrics
 
     listed = await api.client.get("/api/articles", params={"section": "Foreign Affairs"})
     assert [a["slug"] for a in listed.json()["items"]] == ["summit-opens"]

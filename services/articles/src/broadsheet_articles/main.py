@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from broadsheet_articles.api import ROUTERS, PublicReads
+from broadsheet_articles.api import FAST_ROUTES, ROUTERS, PublicReads
 from broadsheet_articles.bootstrap import bootstrap
 from broadsheet_articles.settings import Settings
 from broadsheet_shared.http.app import create_service_app
@@ -35,6 +35,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.container = container
     app.state.public_reads = PublicReads.build(container.articles, container.sections, settings)
+    app.router.routes[0:0] = FAST_ROUTES
     app.state.readiness_checks = container.runtime.readiness_checks()
     app.state.token_verifier = container.token_verifier
     return app
