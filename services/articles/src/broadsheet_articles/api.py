@@ -396,9 +396,9 @@ register_url_convertor("article_slug", _SlugConvertor())
 
 
 # The article read is the site's hottest route. As a plain Starlette route matched before
-# FastAPI's router it skips FastAPI's routing and request handling, ~30 µs of the ~370 µs a
-# read costs here (docs/articles.md); middleware, problem handlers and the response are the
-# same. The FastAPI route above stays for the OpenAPI document and for any other slug form.
+# FastAPI's router it skips FastAPI's routing and request handling: 2,740 → 3,500-3,800
+# requests/s in one process (docs/articles.md). Middleware, problem handlers and the response
+# are the same. The FastAPI route above stays for the OpenAPI document and any other slug form.
 class _NamedRoute(Route):
     """Records itself in the scope as FastAPI's routes do, so metrics label it by template."""
 
