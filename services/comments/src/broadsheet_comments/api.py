@@ -148,10 +148,10 @@ async def list_comments(
     sort: Sort = "oldest",
     cursor: Annotated[str | None, Query(max_length=MAX_CURSOR_CHARS)] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
-) -> ThreadOut:
+) -> Response:
     page = await service.thread(slug, sort=sort, cursor=cursor, limit=limit)
     article = page.article
-    return ThreadOut(
+    thread = ThreadOut(
         article=ArticleOut(
             id=article.article_id,
             slug=article.slug,
@@ -163,6 +163,9 @@ async def list_comments(
         items=[comment_out(item.comment, item.in_reply_to) for item in page.items],
         next_cursor=page.next_cursor,
     )
+    # Serialized by pydantic-core straight to JSON: FastAPI would dump to Python objects and
+    # then run the stdlib encoder, ~3x the cost on a 50-comment page.
+    return Response(thread.model_dump_json(), media_type="application/json")
 
 
 @public_router.post(
