@@ -20,13 +20,12 @@ import json
 import random
 import secrets
 import statistics
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
+from harness import service_on_devstack
 from pymongo import AsyncMongoClient
 
 from broadsheet_comments.domain import Comment, body_fingerprint, child_path, placed, root_path
@@ -88,7 +87,7 @@ def thread_comments(article_id: str, size: int) -> list[Comment]:
     return comments
 
 
-async def seed(env: dict[str, str], prefix: str) -> dict[int, str]:
+async def seed(env: dict[str, str]) -> dict[int, str]:
     producer = EventProducer(env["KAFKA_BOOTSTRAP_SERVERS"], "bench")
     await producer.start()
     slugs = {}
@@ -109,7 +108,7 @@ async def seed(env: dict[str, str], prefix: str) -> dict[int, str]:
                     revision=1,
                 ),
             )
-            await producer.publish(event, f"{prefix}.{topics.ARTICLES}")
+            await producer.publish(event, env["KAFKA_TOPIC_PREFIX"] + topics.ARTICLES)
     finally:
         await producer.stop()
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(env["MONGO_URL"], tz_aware=True)
@@ -228,39 +227,14 @@ def main() -> None:
     parser.add_argument("--post-seconds", type=float, default=10.0)
     args = parser.parse_args()
 
-    from broadsheet_devstack.processes import free_port
-    from broadsheet_devstack.pytest_plugin import Infra
-    from broadsheet_devstack.services import ServiceProcess
-
-    infra = Infra(Path(tempfile.mkdtemp(prefix="bench-comments-")))
-    prefix = f"b{secrets.token_hex(3)}"
-    service: ServiceProcess | None = None
-    try:
-        infra.start()
-        port = free_port()
-        env = {
-            **infra.service_env("comments", prefix, {"comments": port}),
-            "LOG_LEVEL": "WARNING",
-            "COMMENTS_LOG_LEVEL": "WARNING",
-            "COMMENTS_RATE_LIMIT_PER_CLIENT": "1000000",
-            "COMMENTS_RATE_LIMIT_PER_EMAIL": "1000000",
-        }
-        service = ServiceProcess(
-            "comments",
-            "broadsheet_comments.main:create_app",
-            port=port,
-            env=env,
-            log_path=infra.log_dir / "bench-comments.log",
-        )
-        service.start()
-        service.wait_ready(90)
-        slugs = asyncio.run(seed(env, prefix))
+    no_limits = {
+        "COMMENTS_RATE_LIMIT_PER_CLIENT": "1000000",
+        "COMMENTS_RATE_LIMIT_PER_EMAIL": "1000000",
+    }
+    with service_on_devstack("comments", no_limits) as (_, service, env):
+        slugs = asyncio.run(seed(env))
         reads = asyncio.run(measure_reads(service.url, slugs, args.requests))
         posts = asyncio.run(measure_posts(service.url, slugs[10], args.post_seconds))
-    finally:
-        if service is not None:
-            service.stop()
-        infra.stop()
 
     growth = reads[10_000]["p99_ms"] / max(reads[10]["p99_ms"], 0.001)
     report = {

@@ -23,13 +23,13 @@ import mailbox
 import os
 import secrets
 import statistics
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from email.parser import BytesHeaderParser
 from pathlib import Path
 from typing import Any
 
+from harness import service_on_devstack
 from pymongo import AsyncMongoClient
 
 from broadsheet_notifications.domain import (
@@ -255,33 +255,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=15.0)
     args = parser.parse_args()
 
-    from broadsheet_devstack.processes import free_port
-    from broadsheet_devstack.pytest_plugin import Infra
-    from broadsheet_devstack.services import ServiceProcess
-
-    infra = Infra(Path(tempfile.mkdtemp(prefix="bench-notifications-")))
-    prefix = f"b{secrets.token_hex(3)}"
-    service: ServiceProcess | None = None
-    try:
-        infra.start()
-        port = free_port()
-        env = {
-            **infra.service_env("notifications", prefix, {"notifications": port}),
-            "LOG_LEVEL": "WARNING",
-            "NOTIFICATIONS_LOG_LEVEL": "WARNING",
-            "NOTIFICATIONS_DELIVERY_POLL_SECONDS": "0.05",
-        }
-        env.setdefault("NOTIFICATIONS_MONGO_DATABASE", f"{prefix}_broadsheet_notifications")
-        env.setdefault("KAFKA_TOPIC_PREFIX", f"{prefix}.")
-        service = ServiceProcess(
-            "notifications",
-            "broadsheet_notifications.main:create_app",
-            port=port,
-            env=env,
-            log_path=infra.log_dir / "bench-notifications.log",
-        )
-        service.start()
-        service.wait_ready(90)
+    extra = {"NOTIFICATIONS_DELIVERY_POLL_SECONDS": "0.05"}
+    with service_on_devstack("notifications", extra) as (infra, service, env):
         pids = {
             "service": service.pid,
             "database": infra.database.process.pid if infra.database.process else None,
@@ -291,10 +266,6 @@ def main() -> None:
         known = {name: pid for name, pid in pids.items() if pid is not None}
         burst = asyncio.run(measure_burst(env, infra.maildir, args.burst, known))
         latency = asyncio.run(measure_latency(env, infra.maildir, args.rate, args.seconds))
-    finally:
-        if service is not None:
-            service.stop()
-        infra.stop()
 
     report = {"burst": burst, "reply_latency": latency}
     print(json.dumps(report, indent=2))
