@@ -5,8 +5,9 @@ import pytest
 from fastapi import FastAPI
 from pydantic import BaseModel, Field
 
+from broadsheet_shared import errors
 from broadsheet_shared.http.limits import BodySizeLimitMiddleware
-from broadsheet_shared.http.problems import Problem, install_problem_handlers
+from broadsheet_shared.http.problems import STATUS_OF, Problem, install_problem_handlers
 
 pytestmark = pytest.mark.unit
 
@@ -27,6 +28,14 @@ def app() -> FastAPI:
     @api.get("/teapot")
     async def teapot() -> None:
         raise Problem(409, "Already brewing.", retry=True)
+
+    @api.get("/refused/{kind}")
+    async def refused(kind: str) -> None:
+        if kind == "RateLimited":
+            raise errors.RateLimited(7)
+        if kind == "InvalidField":
+            raise errors.InvalidField("title", "Taken.", "taken")
+        raise getattr(errors, kind)("Refused.")
 
     @api.get("/boom")
     async def boom() -> None:
@@ -116,3 +125,55 @@ def test_log_level_also_governs_uvicorns_access_log() -> None:
         assert logging.getLogger("uvicorn.access").isEnabledFor(logging.INFO)
     finally:
         configure_logging("test", "INFO", json=False)
+
+
+@pytest.mark.parametrize(
+    ("kind", "status"),
+    [
+        ("InvalidLink", 400),
+        ("Unauthenticated", 401),
+        ("Forbidden", 403),
+        ("NotFound", 404),
+        ("Conflict", 409),
+        ("StaleRevision", 412),
+        ("InvalidRequest", 422),
+        ("InvalidField", 422),
+        ("RateLimited", 429),
+    ],
+)
+async def test_application_errors_map_to_one_status_each(kind: str, status: int) -> None:
+    response = await call("GET", f"/refused/{kind}")
+    assert response.status_code == status
+    assert response.headers["content-type"] == "application/problem+json"
+    body = response.json()
+    assert body["status"] == status
+    assert body["instance"] == f"/refused/{kind}"
+
+
+def test_every_application_error_has_a_status() -> None:
+    kinds = {
+        kind
+        for kind in vars(errors).values()
+        if isinstance(kind, type)
+        and issubclass(kind, errors.ApplicationError)
+        and kind is not errors.ApplicationError
+    }
+    assert kinds == set(STATUS_OF)
+
+
+async def test_rate_limited_says_when_to_retry() -> None:
+    response = await call("GET", "/refused/RateLimited")
+    assert response.headers["retry-after"] == "7"
+    assert response.json()["retry_after"] == 7
+
+
+async def test_unauthenticated_asks_for_a_bearer_token() -> None:
+    response = await call("GET", "/refused/Unauthenticated")
+    assert response.headers["www-authenticate"] == "Bearer"
+
+
+async def test_invalid_field_names_the_field() -> None:
+    response = await call("GET", "/refused/InvalidField")
+    assert response.json()["errors"] == [
+        {"loc": ["body", "title"], "msg": "Taken.", "type": "taken"}
+    ]

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pydantic_settings import SettingsConfigDict
 
 from broadsheet_shared.events import ArticleData, ArticlePublishedV1, SectionRef
-from broadsheet_shared.inbox import handle_once
+from broadsheet_shared.inbox import MongoInbox
 from broadsheet_shared.kafka.router import EventRouter
 from broadsheet_shared.mongo import Session
 from broadsheet_shared.outbox import OutboxRelay, OutgoingMessage
@@ -97,6 +97,7 @@ async def relay(kill_after_batches: int) -> None:
 async def consume(slow_ms: int) -> None:
     settings = ProbeSettings(service_name="probe-consumer")
     runtime = ServiceRuntime(settings)
+    inbox = MongoInbox(runtime.mongo, runtime.db)
     router = EventRouter()
 
     @router.subscribe(ArticlePublishedV1)
@@ -114,9 +115,7 @@ async def consume(slow_ms: int) -> None:
                 session=session,
             )
 
-        await handle_once(
-            runtime.mongo, runtime.db, handler="probe", event_id=event.id, effects=effects
-        )
+        await inbox.handle_once("probe", event.id, effects)
         await asyncio.sleep(slow_ms / 1000)
 
     await runtime.start(router)

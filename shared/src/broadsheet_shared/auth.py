@@ -17,7 +17,7 @@ import jwt
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from broadsheet_shared.http.problems import Problem
+from broadsheet_shared.errors import Forbidden, Unauthenticated
 
 Role = Literal["editor", "admin"]
 ALGORITHM = "EdDSA"
@@ -90,8 +90,6 @@ class TokenIssuer:
 
 _bearer = HTTPBearer(auto_error=False)
 
-_UNAUTHORIZED_HEADERS = {"WWW-Authenticate": "Bearer"}
-
 
 async def current_principal(
     request: Request,
@@ -99,19 +97,17 @@ async def current_principal(
 ) -> Principal:
     """The caller, from a valid bearer token (401 otherwise). Needs ``app.state.token_verifier``."""
     if credentials is None or credentials.scheme.lower() != "bearer":
-        raise Problem(401, "A bearer token is required.", headers=_UNAUTHORIZED_HEADERS)
+        raise Unauthenticated("A bearer token is required.")
     verifier: TokenVerifier = request.app.state.token_verifier
     try:
         return verifier.verify(credentials.credentials)
     except InvalidToken:
-        raise Problem(
-            401, "The token is invalid or expired.", headers=_UNAUTHORIZED_HEADERS
-        ) from None
+        raise Unauthenticated("The token is invalid or expired.") from None
 
 
 async def require_admin(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
     if not principal.is_admin:
-        raise Problem(403, "This needs the admin role.")
+        raise Forbidden("This needs the admin role.")
     return principal
 
 

@@ -7,12 +7,13 @@ delivered again (redelivery after a crash or a refused commit) is recognised and
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from typing import Protocol
 from uuid import UUID
 
 from pymongo import ASCENDING, IndexModel
 from pymongo.errors import DuplicateKeyError
 
+from broadsheet_shared.clock import utcnow
 from broadsheet_shared.mongo import Database, IndexSpec, MongoClient, Session, run_in_transaction
 
 PROCESSED_EVENTS = "processed_events"
@@ -35,32 +36,39 @@ INBOX_INDEXES = [
 ]
 
 
-class AlreadyProcessed(Exception):
+Effects = Callable[[Session], Awaitable[None]]
+
+
+class Inbox(Protocol):
+    async def handle_once(self, handler: str, event_id: UUID | str, effects: Effects) -> bool:
+        """Run ``effects`` unless ``handler`` already handled this event. True when it ran."""
+        ...
+
+
+class _AlreadyProcessed(Exception):
     pass
 
 
-async def handle_once(
-    client: MongoClient,
-    db: Database,
-    *,
-    handler: str,
-    event_id: UUID | str,
-    effects: Callable[[Session], Awaitable[None]],
-) -> bool:
-    """Run ``effects`` unless this handler already handled this event. True when it ran."""
+class MongoInbox:
+    """The inbox in the service's own database: a ``processed_events`` row per (handler,
+    event), inserted in the handler's transaction."""
 
-    async def work(session: Session) -> None:
+    def __init__(self, client: MongoClient, db: Database) -> None:
+        self._client = client
+        self._db = db
+
+    async def handle_once(self, handler: str, event_id: UUID | str, effects: Effects) -> bool:
+        async def work(session: Session) -> None:
+            try:
+                await self._db[PROCESSED_EVENTS].insert_one(
+                    {"_id": f"{handler}:{event_id}", "processed_at": utcnow()}, session=session
+                )
+            except DuplicateKeyError:
+                raise _AlreadyProcessed from None
+            await effects(session)
+
         try:
-            await db[PROCESSED_EVENTS].insert_one(
-                {"_id": f"{handler}:{event_id}", "processed_at": datetime.now(UTC)},
-                session=session,
-            )
-        except DuplicateKeyError:
-            raise AlreadyProcessed from None
-        await effects(session)
-
-    try:
-        await run_in_transaction(client, work)
-    except AlreadyProcessed:
-        return False
-    return True
+            await run_in_transaction(self._client, work)
+        except _AlreadyProcessed:
+            return False
+        return True

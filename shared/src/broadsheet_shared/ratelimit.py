@@ -19,12 +19,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from pymongo import ASCENDING, IndexModel, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
-from broadsheet_shared.http.problems import Problem
+from broadsheet_shared.errors import RateLimited
 from broadsheet_shared.mongo import Database, IndexSpec
 
 RATE_LIMITS = "rate_limits"
@@ -76,6 +76,12 @@ def _roll_and_count(
             }
         },
     ]
+
+
+class RateLimiter(Protocol):
+    async def hit(self, key: str, rule: RateLimit) -> RateLimitResult:
+        """Count one hit on ``key`` if ``rule`` allows it, and say whether it did."""
+        ...
 
 
 class MongoRateLimiter:
@@ -135,11 +141,5 @@ def _retry_after(now: float, window_start: int, previous: int, count: int, rule:
 
 
 def raise_if_limited(result: RateLimitResult) -> None:
-    """429 with Retry-After when the limit is exhausted."""
     if not result.allowed:
-        raise Problem(
-            429,
-            "Too many requests. Please wait a moment and try again.",
-            headers={"Retry-After": str(result.retry_after)},
-            retry_after=result.retry_after,
-        )
+        raise RateLimited(result.retry_after)

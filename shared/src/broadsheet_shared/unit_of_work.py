@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from broadsheet_shared.events.base import IntegrationEvent
 from broadsheet_shared.mongo import MongoClient, Session, run_in_transaction
@@ -24,6 +24,12 @@ class Transaction:
 
     def emit(self, event: IntegrationEvent) -> None:
         self.events.append(event)
+
+
+class UnitOfWork(Protocol):
+    async def run(self, work: Callable[[Transaction], Awaitable[T]]) -> T:
+        """Run ``work`` in one transaction and commit it with the events it emitted."""
+        ...
 
 
 class MongoUnitOfWork:

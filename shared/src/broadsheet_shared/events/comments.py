@@ -17,6 +17,7 @@ from typing import ClassVar, Literal
 
 from pydantic import EmailStr, model_validator
 
+from broadsheet_shared.addresses import normalize_email
 from broadsheet_shared.events import topics
 from broadsheet_shared.events.base import EventData, IntegrationEvent
 
@@ -25,7 +26,7 @@ CommentStatus = Literal["approved", "pending", "spam"]
 
 def email_hash(email: str) -> str:
     """A stable, non-reversible-at-a-glance identity for an address (lowercased, sha256)."""
-    return hashlib.sha256(email.strip().lower().encode()).hexdigest()
+    return hashlib.sha256(normalize_email(email).encode()).hexdigest()
 
 
 class CommentPostedData(EventData):
@@ -59,7 +60,10 @@ class CommentApprovedData(EventData):
     author_email_hash: str | None = None
     excerpt: str
     body_html: str = ""
+    # How deep the comments service shows the comment (it owns the rule: deeper replies are
+    # shown at the deepest level), and whom it answers when that depth hides it.
     depth: int = 0
+    in_reply_to: str | None = None
     created_at: datetime
     approved_at: datetime
 

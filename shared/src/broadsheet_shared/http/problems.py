@@ -1,4 +1,9 @@
-"""RFC 9457 problem details: every error leaves a service as ``application/problem+json``."""
+"""RFC 9457 problem details: every error leaves a service as ``application/problem+json``.
+
+Use cases raise :mod:`broadsheet_shared.errors`; :data:`STATUS_OF` is the one place that says
+which status each kind of refusal gets. Routes may still raise :class:`Problem` for what only
+HTTP knows (a missing header, a body limit).
+"""
 
 from __future__ import annotations
 
@@ -12,6 +17,19 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from broadsheet_shared.errors import (
+    ApplicationError,
+    Conflict,
+    Forbidden,
+    InvalidField,
+    InvalidLink,
+    InvalidRequest,
+    NotFound,
+    RateLimited,
+    StaleRevision,
+    Unauthenticated,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -67,6 +85,41 @@ def problem_response(
     return ProblemResponse(body, status_code=status, headers=dict(headers or {}))
 
 
+STATUS_OF: dict[type[ApplicationError], int] = {
+    InvalidLink: 400,
+    Unauthenticated: 401,
+    Forbidden: 403,
+    NotFound: 404,
+    Conflict: 409,
+    StaleRevision: 412,
+    InvalidField: 422,
+    InvalidRequest: 422,
+    RateLimited: 429,
+}
+
+
+def status_of(error: ApplicationError) -> int:
+    return next((status for kind, status in STATUS_OF.items() if isinstance(error, kind)), 400)
+
+
+def error_headers(error: ApplicationError) -> dict[str, str]:
+    if isinstance(error, RateLimited):
+        return {"Retry-After": str(error.retry_after)}
+    if isinstance(error, Unauthenticated):
+        return {"WWW-Authenticate": "Bearer"}
+    return {}
+
+
+def application_error_response(error: ApplicationError, instance: str) -> ProblemResponse:
+    return problem_response(
+        status_of(error),
+        error.detail,
+        instance=instance,
+        headers=error_headers(error),
+        **error.extensions,
+    )
+
+
 def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     errors = []
     for error in exc.errors():
@@ -93,6 +146,10 @@ def install_problem_handlers(app: FastAPI) -> None:
             headers=exc.headers,
             **exc.extensions,
         )
+
+    @app.exception_handler(ApplicationError)
+    async def _refused(request: Request, exc: ApplicationError) -> ProblemResponse:
+        return application_error_response(exc, request.url.path)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> ProblemResponse:

@@ -1,0 +1,99 @@
+"""Fakes for the services' unit tests: the shared ports, kept in memory.
+
+They live in the shared package (not in a conftest) because every service's tests use the same
+ones; nothing in production imports this module.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar, cast
+from uuid import UUID
+
+from broadsheet_shared.events.base import IntegrationEvent
+from broadsheet_shared.inbox import Effects
+from broadsheet_shared.mongo import Session
+from broadsheet_shared.ratelimit import RateLimit, RateLimitResult
+from broadsheet_shared.unit_of_work import Transaction
+
+T = TypeVar("T")
+E = TypeVar("E", bound=IntegrationEvent)
+
+# Fakes ignore the session; repositories' signatures still ask for one.
+NO_SESSION = cast(Session, None)
+
+
+class FakeUnitOfWork:
+    """Keeps the events of units that succeed. A unit that raises keeps none and puts the given
+    fake stores back as they were, as a rolled-back transaction would."""
+
+    def __init__(self, *stores: Any) -> None:
+        self.stores = stores
+        self.events: list[IntegrationEvent] = []
+
+    async def run(self, work: Callable[[Transaction], Awaitable[T]]) -> T:
+        saved = [copy.deepcopy(store.__dict__) for store in self.stores]
+        tx = Transaction(NO_SESSION)
+        try:
+            result = await work(tx)
+        except BaseException:
+            for store, state in zip(self.stores, saved, strict=True):
+                store.__dict__.update(state)
+            raise
+        self.events.extend(tx.events)
+        return result
+
+    def of_type(self, kind: type[E]) -> list[E]:
+        return [event for event in self.events if isinstance(event, kind)]
+
+
+class FakeRateLimiter:
+    """Counts every hit per key, without windows; a refused hit says retry after 60 s."""
+
+    retry_after = 60
+
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = {}
+
+    async def hit(self, key: str, rule: RateLimit) -> RateLimitResult:
+        self.counts[key] = self.counts.get(key, 0) + 1
+        allowed = self.counts[key] <= rule.limit
+        remaining = max(0, rule.limit - self.counts[key])
+        return RateLimitResult(allowed, remaining, 0 if allowed else self.retry_after)
+
+
+class FakeInbox:
+    def __init__(self) -> None:
+        self.handled: set[str] = set()
+
+    async def handle_once(self, handler: str, event_id: UUID | str, effects: Effects) -> bool:
+        key = f"{handler}:{event_id}"
+        if key in self.handled:
+            return False
+        await effects(NO_SESSION)
+        self.handled.add(key)
+        return True
+
+
+class TestClock:
+    """A clock that stands still until told to move; ``tick`` makes every reading move on, so
+    readings are strictly ordered."""
+
+    __test__ = False  # not a pytest test class
+
+    def __init__(
+        self,
+        now: datetime = datetime(2025, 3, 1, 12, 0, tzinfo=UTC),
+        tick: timedelta = timedelta(0),
+    ) -> None:
+        self.now = now
+        self.tick = tick
+
+    def __call__(self) -> datetime:
+        self.now += self.tick
+        return self.now
+
+    def advance(self, delta: timedelta = timedelta(0), **kwargs: float) -> None:
+        self.now += delta + timedelta(**kwargs)
