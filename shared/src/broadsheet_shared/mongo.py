@@ -6,8 +6,7 @@ local wire-compatible server. Only :mod:`repository` modules should touch collec
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -15,7 +14,7 @@ from bson.codec_options import CodecOptions
 from pymongo import AsyncMongoClient, IndexModel
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import ConnectionFailure, OperationFailure, PyMongoError
+from pymongo.errors import OperationFailure, PyMongoError
 from pymongo.read_concern import ReadConcern
 from pymongo.write_concern import WriteConcern
 
@@ -110,24 +109,6 @@ async def ping(client: MongoClient) -> bool:
     except PyMongoError:
         return False
     return True
-
-
-def is_transient(exc: BaseException) -> bool:
-    """Errors worth retrying as they are: the server was unreachable or the write conflicted."""
-    if isinstance(exc, ConnectionFailure):
-        return True
-    if isinstance(exc, OperationFailure | PyMongoError):
-        return exc.has_error_label("TransientTransactionError") or exc.has_error_label(
-            "RetryableWriteError"
-        )
-    return False
-
-
-@asynccontextmanager
-async def transaction(client: MongoClient) -> AsyncIterator[Session]:
-    """One multi-document transaction: committed when the block exits, aborted on error."""
-    async with client.start_session() as session, await session.start_transaction():
-        yield session
 
 
 async def run_in_transaction(client: MongoClient, work: Callable[[Session], Awaitable[T]]) -> T:

@@ -28,10 +28,6 @@ class EventRouter:
 
         return register
 
-    def include(self, other: EventRouter) -> None:
-        for event_cls, handlers in other._handlers.items():
-            self._handlers.setdefault(event_cls, []).extend(handlers)
-
     @property
     def topics(self) -> set[str]:
         """Base topic names (without prefix) of every event with a handler."""

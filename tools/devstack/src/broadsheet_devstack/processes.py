@@ -188,9 +188,6 @@ class ManagedProcess:
         with self.log_path.open("a") as log:
             log.write(f"=== {line}\n")
 
-    def log_tail(self, lines: int = 25) -> list[str]:
-        return tail_of(self.log_path, lines)
-
     def startup_error(self, reason: str) -> StartupError:
         return StartupError(self.name, reason, self.log_path)
 
@@ -242,12 +239,6 @@ def wait_for_port(
         timeout=timeout,
         what=f"listening on {host}:{port}",
         process=process,
-    )
-
-
-def wait_for_http(url: str, *, timeout: float, process: ManagedProcess | None = None) -> None:
-    wait_until(
-        lambda: http_ok(url), timeout=timeout, what=f"answering 200 at {url}", process=process
     )
 
 

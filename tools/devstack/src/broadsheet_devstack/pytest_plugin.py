@@ -21,7 +21,6 @@ Tests that use ``infra`` are marked ``integration`` unless marked ``integration`
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import secrets
 import time
@@ -166,12 +165,6 @@ class Infra:
             if time.monotonic() > deadline:
                 raise AssertionError(f"no matching mail in {self.maildir} after {timeout}s")
             time.sleep(0.2)
-
-    async def wait_for_mail_async(
-        self, predicate: MailPredicate | None = None, *, timeout: float = 30.0
-    ) -> StoredMessage:
-        """:meth:`wait_for_mail` without blocking the event loop."""
-        return await asyncio.to_thread(self.wait_for_mail, predicate, timeout=timeout)
 
 
 class ServiceFactory:

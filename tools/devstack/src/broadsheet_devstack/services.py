@@ -114,10 +114,6 @@ class ServiceSpec:
         """The uvicorn app factory."""
         return self.app_factory or f"{self.package}.main:create_app"
 
-    @property
-    def settings_class(self) -> str:
-        return f"{self.package}.settings:Settings"
-
     def port_from(self, environ: Mapping[str, str]) -> int:
         """``<PREFIX>PORT`` if set (``GATEWAY_PORT=9000 make run``), else the default."""
         value = environ.get(f"{self.env_prefix}PORT")
@@ -274,9 +270,3 @@ class ServiceProcess:
         self._process.stop()
         self.start()
         self.wait_ready(timeout)
-
-    def log_text(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")
-        except FileNotFoundError:
-            return ""
