@@ -22,10 +22,10 @@ class ApplicationError(Exception):
 class InvalidField(ApplicationError):
     """A field's value breaks a rule only the service knows (shaped like a validation error)."""
 
-    def __init__(self, field: str, msg: str, type_: str) -> None:
+    def __init__(self, field: str, msg: str, type_: str, *, location: str = "body") -> None:
         super().__init__(
             "The request is not valid.",
-            errors=[{"loc": ["body", field], "msg": msg, "type": type_}],
+            errors=[{"loc": [location, field], "msg": msg, "type": type_}],
         )
         self.field = field
 

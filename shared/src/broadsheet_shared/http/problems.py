@@ -41,7 +41,8 @@ class ProblemResponse(JSONResponse):
 
 
 class Problem(Exception):
-    """Raise from a use case or route to answer with a problem document."""
+    """Raise from a route for what only HTTP knows (a missing header, a body limit); use cases
+    raise :mod:`broadsheet_shared.errors` instead."""
 
     def __init__(
         self,
