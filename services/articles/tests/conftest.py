@@ -1,30 +1,25 @@
-"""Fakes for unit tests (in-memory repositories, a unit of work that rolls back on error)."""
+"""In-memory repositories of the articles service, and the worlds its unit tests run in (the
+shared ports' fakes come from :mod:`broadsheet_shared.testing`)."""
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 
+from broadsheet_articles.auth import AuthService, LoginLimits, password_hasher
+from broadsheet_articles.cursors import PublicCursor
 from broadsheet_articles.domain import Article, ArticleStatus, Editor, Revision, Section
-from broadsheet_articles.repository import PublicCursor, RefreshRecord, StaffFilter
-from broadsheet_articles.service import (
-    ArticleService,
-    AuthService,
-    LoginLimits,
-    SectionService,
-    password_hasher,
-)
+from broadsheet_articles.repository import RefreshRecord, StaffFilter
+from broadsheet_articles.service import ArticleService, SectionService
 from broadsheet_shared.auth import Principal, TokenIssuer, TokenVerifier
+from broadsheet_shared.clock import utcnow
 from broadsheet_shared.devkeys import DEV_JWT_PRIVATE_KEY, DEV_JWT_PUBLIC_KEY
-from broadsheet_shared.events.base import IntegrationEvent
-from broadsheet_shared.ratelimit import RateLimit, RateLimitResult
-
-T = TypeVar("T")
+from broadsheet_shared.ratelimit import RateLimit
+from broadsheet_shared.testing import FakeRateLimiter, FakeUnitOfWork, TestClock
 
 SECTIONS = [
     Section("world", "World", 0),
@@ -199,61 +194,11 @@ class FakeRefreshTokens:
 
 
 @dataclass
-class FakeTx:
-    session: Any = None
-    events: list[IntegrationEvent] = field(default_factory=list)
-
-    def emit(self, event: IntegrationEvent) -> None:
-        self.events.append(event)
-
-
-class FakeUnitOfWork:
-    """Commits events only when the work succeeds; rolls the fakes back when it raises."""
-
-    def __init__(self, *stores: Any) -> None:
-        self.stores = stores
-        self.events: list[IntegrationEvent] = []
-
-    async def run(self, work: Callable[[Any], Awaitable[T]]) -> T:
-        saved = [copy.deepcopy(store.__dict__) for store in self.stores]
-        tx = FakeTx()
-        try:
-            result = await work(tx)
-        except BaseException:
-            for store, state in zip(self.stores, saved, strict=True):
-                store.__dict__.update(state)
-            raise
-        self.events.extend(tx.events)
-        return result
-
-
-class FakeRateLimiter:
-    def __init__(self) -> None:
-        self.counts: dict[str, int] = {}
-
-    async def hit(self, key: str, rule: RateLimit) -> RateLimitResult:
-        self.counts[key] = self.counts.get(key, 0) + 1
-        allowed = self.counts[key] <= rule.limit
-        return RateLimitResult(allowed, max(0, rule.limit - self.counts[key]), 0 if allowed else 60)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **kwargs: float) -> None:
-        self.now += timedelta(**kwargs)
-
-
-@dataclass
 class World:
     articles: FakeArticles
     sections: FakeSections
     uow: FakeUnitOfWork
-    clock: Clock
+    clock: TestClock
     service: ArticleService
     section_service: SectionService
 
@@ -263,7 +208,7 @@ def world() -> World:
     articles = FakeArticles()
     sections = FakeSections(SECTIONS)
     uow = FakeUnitOfWork(articles)
-    clock = Clock()
+    clock = TestClock()
     return World(
         articles=articles,
         sections=sections,
@@ -284,7 +229,7 @@ class AuthWorld:
     editors: FakeEditors
     tokens: FakeRefreshTokens
     limiter: FakeRateLimiter
-    clock: Clock
+    clock: TestClock
     service: AuthService
     verifier: TokenVerifier
 
@@ -297,8 +242,8 @@ def fast_hasher() -> Any:
 
 @pytest.fixture
 def auth_world(fast_hasher: Any) -> AuthWorld:
-    editors, tokens, limiter, clock = FakeEditors(), FakeRefreshTokens(), FakeRateLimiter(), Clock()
-    clock.now = datetime.now(UTC)
+    editors, tokens, limiter = FakeEditors(), FakeRefreshTokens(), FakeRateLimiter()
+    clock = TestClock(now=utcnow())  # tokens are verified against the real time
     issuer = TokenIssuer(
         DEV_JWT_PRIVATE_KEY,
         issuer="broadsheet-articles",

@@ -19,6 +19,7 @@ from broadsheet_articles.domain import (
     slug_candidates,
     slug_from_title,
 )
+from broadsheet_shared.errors import Conflict
 
 pytestmark = pytest.mark.unit
 
@@ -132,13 +133,25 @@ def test_only_drafts_can_be_deleted() -> None:
         article.ensure_deletable()
 
 
+def test_every_lifecycle_refusal_is_a_conflict_with_its_message() -> None:
+    article = draft()
+    article.publish(NOW)
+    with pytest.raises(Conflict) as caught:
+        article.publish(NOW)
+    assert caught.value.detail == "The article is already published."
+
+
 def test_an_edit_makes_a_revision_only_when_something_changed() -> None:
     article = draft()
     assert article.edit(ArticleChanges(title="Talks resume"), NOW) is False
+    assert article.edit(ArticleChanges(), NOW, section=FA, slug="talks-resume") is False
     assert article.revision == 1
     assert article.edit(ArticleChanges(body="New **body**"), NOW) is True
     assert article.revision == 2
     assert "<strong>body</strong>" in article.body_html
+    politics = Section("politics", "Politics", 2)
+    assert article.edit(ArticleChanges(), NOW, section=politics, slug="talks") is True
+    assert (article.section, article.slug, article.revision) == (politics, "talks", 3)
 
 
 def test_slug_changes_after_publication_keep_the_old_slug() -> None:

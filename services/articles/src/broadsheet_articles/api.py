@@ -1,35 +1,39 @@
-"""Routes only: staff routes under /api/editor (by id), public routes under /api (by slug)."""
+"""Article and section routes: public reads under /api (by slug), staff routes under
+/api/editor (by id). Sign-in and editor accounts are in :mod:`auth_api`."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
-import orjson
-from fastapi import APIRouter, Body, Depends, Form, Header, Query, Request, Response
+from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response
 from fastapi.responses import RedirectResponse
-from feedgen.feed import FeedGenerator  # type: ignore[import-untyped]
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.routing import Match, Route
 from starlette.types import Scope
 
-from broadsheet_articles.domain import Article, ArticleStatus, Revision, Section, url_path
+from broadsheet_articles.cursors import decode_cursor, encode_cursor
+from broadsheet_articles.domain import ArticleChanges, ArticleStatus
+from broadsheet_articles.feeds import Feeds
+from broadsheet_articles.responses import (
+    ATOM,
+    etag,
+    json_response,
+    public_out,
+    revision_out,
+    section_model,
+    section_out,
+    staff_out,
+    staff_response,
+    summary_out,
+)
 from broadsheet_articles.schemas import (
     ArticleCreate,
     ArticleListOut,
     ArticlePublicOut,
     ArticleUpdate,
-    EditorCreate,
-    EditorOut,
-    EditorsOut,
-    EditorUpdate,
     PublishRequest,
-    RefreshRequest,
-    RevisionOut,
     RevisionsOut,
     SectionCreate,
     SectionOut,
@@ -37,23 +41,20 @@ from broadsheet_articles.schemas import (
     SectionUpdate,
     StaffArticleListOut,
     StaffArticleOut,
-    TokenOut,
 )
 from broadsheet_articles.service import (
     ArticleService,
-    AuthService,
     CreateArticle,
+    CreateSection,
     EditArticle,
+    PublishArticle,
     Redirect,
+    RenameSection,
     SectionService,
-    TokenPair,
 )
 from broadsheet_articles.settings import Settings
 from broadsheet_shared.auth import AdminPrincipal, StaffPrincipal
-from broadsheet_shared.http.clients import client_address
 from broadsheet_shared.http.problems import Problem
-
-JSON = "application/json"
 
 
 async def _articles(request: Request) -> ArticleService:
@@ -66,16 +67,6 @@ async def _sections(request: Request) -> SectionService:
     return service
 
 
-async def _auth(request: Request) -> AuthService:
-    service: AuthService = request.app.state.container.auth
-    return service
-
-
-async def _settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
-
-
 @dataclass(frozen=True)
 class PublicReads:
     """What the public read routes need, as one dependency: FastAPI solves each dependency on
@@ -83,20 +74,18 @@ class PublicReads:
 
     articles: ArticleService
     sections: SectionService
+    feeds: Feeds
     cache_control: str
-    feed_size: int
-    base_url: str
 
     @classmethod
     def build(
-        cls, articles: ArticleService, sections: SectionService, settings: Settings
+        cls, articles: ArticleService, sections: SectionService, feeds: Feeds, settings: Settings
     ) -> PublicReads:
         return cls(
             articles=articles,
             sections=sections,
+            feeds=feeds,
             cache_control=f"public, max-age={settings.public_cache_seconds}",
-            feed_size=settings.feed_size,
-            base_url=settings.public_base_url,
         )
 
 
@@ -108,92 +97,6 @@ async def _public(request: Request) -> PublicReads:
 Public = Annotated[PublicReads, Depends(_public)]
 Articles = Annotated[ArticleService, Depends(_articles)]
 Sections = Annotated[SectionService, Depends(_sections)]
-Auth = Annotated[AuthService, Depends(_auth)]
-AppSettings = Annotated[Settings, Depends(_settings)]
-
-# -- representation ----------------------------------------------------------------------------
-
-
-def section_out(section: Section) -> dict[str, str]:
-    return {"slug": section.slug, "name": section.name}
-
-
-def summary_out(article: Article) -> dict[str, Any]:
-    return {
-        "id": article.id,
-        "slug": article.slug,
-        "title": article.title,
-        "summary": article.summary,
-        "section": section_out(article.section),
-        "tags": article.tags,
-        "authors": article.authors,
-        "hero_image_url": article.hero_image_url,
-        "published_at": article.published_at,
-        "url_path": url_path(article.slug),
-    }
-
-
-def public_out(article: Article) -> dict[str, Any]:
-    return {
-        **summary_out(article),
-        "body_html": article.body_html,
-        "updated_at": article.updated_at,
-        "revision": article.revision,
-        "comments_open": article.comments_open,
-    }
-
-
-def staff_out(article: Article) -> dict[str, Any]:
-    return {
-        **public_out(article),
-        "body": article.body,
-        "status": article.status.value,
-        "created_at": article.created_at,
-        "scheduled_at": article.scheduled_at,
-        "previous_slugs": article.previous_slugs,
-    }
-
-
-def revision_out(revision: Revision) -> RevisionOut:
-    content = revision.content
-    return RevisionOut(
-        revision=revision.revision,
-        reason=revision.reason,
-        editor=revision.editor,
-        created_at=revision.created_at,
-        status=revision.status,
-        title=content["title"],
-        slug=content["slug"],
-        summary=content["summary"],
-        body=content["body"],
-        section=content["section"],
-        tags=content["tags"],
-        authors=content["authors"],
-        hero_image_url=content["hero_image_url"],
-        comments_open=content["comments_open"],
-    )
-
-
-def etag(article: Article) -> str:
-    return f'"{article.revision}"'
-
-
-def json_response(
-    content: Any, *, status_code: int = 200, headers: dict[str, str] | None = None
-) -> Response:
-    # orjson straight to bytes: the hot public reads skip a second pydantic pass.
-    return Response(
-        orjson.dumps(content), status_code=status_code, media_type=JSON, headers=headers
-    )
-
-
-def staff_response(article: Article, status_code: int = 200, **headers: str) -> Response:
-    return json_response(
-        staff_out(article),
-        status_code=status_code,
-        headers={"ETag": etag(article), "Cache-Control": "no-store", **headers},
-    )
-
 
 _IF_MATCH = re.compile(r'^\s*(?:W/)?"?(\d{1,9})"?\s*$')
 
@@ -207,94 +110,6 @@ def expected_revision(if_match: str | None) -> int | None:
     match = _IF_MATCH.match(if_match)
     # An ETag we never issued cannot match the current one.
     return int(match.group(1)) if match else -1
-
-
-def encode_cursor(article: Article) -> str | None:
-    if article.published_at is None:
-        return None
-    raw = orjson.dumps([article.published_at.isoformat(), article.id])
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, str]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        published_at, article_id = orjson.loads(raw)
-        parsed = datetime.fromisoformat(published_at)
-        if parsed.tzinfo is None or not isinstance(article_id, str):
-            raise ValueError("bad cursor")
-    except (ValueError, TypeError, binascii.Error, orjson.JSONDecodeError):
-        raise Problem(
-            422,
-            "The request is not valid.",
-            errors=[{"loc": ["query", "cursor"], "msg": "Invalid cursor.", "type": "cursor"}],
-        ) from None
-    return parsed, article_id
-
-
-def token_out(pair: TokenPair) -> Response:
-    return json_response(
-        TokenOut(
-            access_token=pair.access_token,
-            expires_in=pair.expires_in,
-            refresh_token=pair.refresh_token,
-        ).model_dump(),
-        headers={"Cache-Control": "no-store", "Pragma": "no-cache"},
-    )
-
-
-def build_feed(
-    *, title: str, self_path: str, articles: list[Article], base_url: str, subtitle: str
-) -> bytes:
-    base = base_url.rstrip("/")
-    feed = FeedGenerator()
-    feed.id(f"{base}{self_path}")
-    feed.title(title)
-    feed.subtitle(subtitle)
-    feed.link(href=f"{base}{self_path}", rel="self")
-    feed.link(href=f"{base}/", rel="alternate")
-    feed.language("en")
-    latest = max((a.updated_at for a in articles), default=None)
-    if latest is not None:
-        feed.updated(latest)
-    for article in articles:
-        entry = feed.add_entry(order="append")
-        entry.id(f"urn:uuid:{article.id}")
-        entry.title(article.title)
-        entry.link(href=f"{base}{url_path(article.slug)}")
-        entry.published(article.published_at)
-        entry.updated(article.updated_at)
-        if article.summary:
-            entry.summary(article.summary)
-        for author in article.authors:
-            entry.author({"name": author})
-        entry.category(term=article.section.slug, label=article.section.name)
-    xml: bytes = feed.atom_str(pretty=False)
-    return xml
-
-
-# -- auth --------------------------------------------------------------------------------------
-
-auth_router = APIRouter(prefix="/api/auth", tags=["auth"])
-
-
-@auth_router.post("/token", response_model=TokenOut)
-async def issue_token(
-    request: Request,
-    auth: Auth,
-    settings: AppSettings,
-    username: Annotated[str, Form(min_length=1, max_length=254)],
-    password: Annotated[str, Form(min_length=1, max_length=256)],
-) -> Response:
-    """OAuth2 password grant: an access token (≤ 15 minutes) and a one-use refresh token."""
-    client = client_address(request, settings.trusted_proxies)
-    return token_out(await auth.login(username, password, client))
-
-
-@auth_router.post("/refresh", response_model=TokenOut)
-async def refresh_token(auth: Auth, body: RefreshRequest) -> Response:
-    """Trade a refresh token for a new pair; the old one is spent (rotation)."""
-    return token_out(await auth.refresh(body.refresh_token))
 
 
 # -- public ------------------------------------------------------------------------------------
@@ -321,19 +136,8 @@ async def list_articles(
 
 @public_router.get("/articles/feed.xml", response_class=Response)
 async def site_feed(reads: Public) -> Response:
-    items = await reads.articles.list_public(
-        section=None, tag=None, after=None, limit=reads.feed_size
-    )
-    xml = build_feed(
-        title="Broadsheet",
-        subtitle="Latest articles",
-        self_path="/feed.xml",
-        articles=items,
-        base_url=reads.base_url,
-    )
-    return Response(
-        xml, media_type="application/atom+xml", headers={"Cache-Control": reads.cache_control}
-    )
+    xml = await reads.feeds.site()
+    return Response(xml, media_type=ATOM, headers={"Cache-Control": reads.cache_control})
 
 
 @public_router.get(
@@ -422,20 +226,8 @@ async def list_sections(reads: Public) -> Response:
 
 @public_router.get("/sections/{slug}/feed.xml", response_class=Response)
 async def section_feed(slug: str, reads: Public) -> Response:
-    section = await reads.sections.get(slug)
-    items = await reads.articles.list_public(
-        section=section.slug, tag=None, after=None, limit=reads.feed_size
-    )
-    xml = build_feed(
-        title=f"Broadsheet: {section.name}",
-        subtitle=f"Latest in {section.name}",
-        self_path=f"/sections/{section.slug}/feed.xml",
-        articles=items,
-        base_url=reads.base_url,
-    )
-    return Response(
-        xml, media_type="application/atom+xml", headers={"Cache-Control": reads.cache_control}
-    )
+    xml = await reads.feeds.section(slug)
+    return Response(xml, media_type=ATOM, headers={"Cache-Control": reads.cache_control})
 
 
 # -- staff: articles ---------------------------------------------------------------------------
@@ -447,19 +239,8 @@ editor_router = APIRouter(prefix="/api/editor", tags=["editor"])
 async def create_article(
     body: ArticleCreate, articles: Articles, editor: StaffPrincipal
 ) -> Response:
-    article = await articles.create(
-        CreateArticle(
-            title=body.title,
-            body=body.body,
-            section=body.section,
-            summary=body.summary,
-            tags=body.tags,
-            authors=body.authors,
-            hero_image_url=str(body.hero_image_url) if body.hero_image_url else None,
-            comments_open=body.comments_open,
-        ),
-        editor,
-    )
+    # mode="json": the image URL as the string it was given; every other field is plain already.
+    article = await articles.create(CreateArticle(**body.model_dump(mode="json")), editor)
     return staff_response(article, 201, Location=f"/api/editor/articles/{article.id}")
 
 
@@ -500,25 +281,17 @@ async def edit_article(
     if_match: Annotated[str | None, Header()] = None,
 ) -> Response:
     expected = expected_revision(if_match)
-    given = body.model_fields_set
-    article = await articles.edit(
-        article_id,
-        EditArticle(
-            title=body.title,
-            body=body.body,
-            section=body.section,
-            summary=body.summary,
-            tags=body.tags,
-            authors=body.authors,
-            hero_image_url=str(body.hero_image_url) if body.hero_image_url else None,
-            clear_hero_image="hero_image_url" in given and body.hero_image_url is None,
-            comments_open=body.comments_open,
-            slug=body.slug,
-        ),
-        expected,
-        editor,
+    content = body.model_dump(mode="json", exclude={"section", "slug"})
+    # An explicit null removes the image; an absent field leaves it.
+    clear_hero_image = "hero_image_url" in body.model_fields_set and body.hero_image_url is None
+    command = EditArticle(
+        article_id=article_id,
+        expected_revision=expected,
+        changes=ArticleChanges(**content, clear_hero_image=clear_hero_image),
+        section=body.section,
+        slug=body.slug,
     )
-    return staff_response(article)
+    return staff_response(await articles.edit(command, editor))
 
 
 @editor_router.delete("/articles/{article_id}", status_code=204)
@@ -534,8 +307,8 @@ async def publish_article(
     editor: StaffPrincipal,
     body: Annotated[PublishRequest | None, Body()] = None,
 ) -> Response:
-    at = body.at if body is not None else None
-    return staff_response(await articles.publish(article_id, at, editor))
+    command = PublishArticle(article_id, at=body.at if body is not None else None)
+    return staff_response(await articles.publish(command, editor))
 
 
 @editor_router.post("/articles/{article_id}/unpublish", response_model=StaffArticleOut)
@@ -555,69 +328,22 @@ async def article_revisions(article_id: str, articles: Articles, _: StaffPrincip
 
 @editor_router.get("/sections", response_model=SectionsOut)
 async def staff_sections(sections: Sections, _: StaffPrincipal) -> SectionsOut:
-    return SectionsOut(items=[SectionOut(slug=s.slug, name=s.name) for s in await sections.all()])
+    return SectionsOut(items=[section_model(s) for s in await sections.all()])
 
 
 @editor_router.post("/sections", status_code=201, response_model=SectionOut)
 async def create_section(body: SectionCreate, sections: Sections, _: AdminPrincipal) -> SectionOut:
-    section = await sections.create(body.name, body.slug)
-    return SectionOut(slug=section.slug, name=section.name)
+    return section_model(await sections.create(CreateSection(body.name, body.slug)))
 
 
 @editor_router.patch("/sections/{slug}", response_model=SectionOut)
 async def rename_section(
     slug: str, body: SectionUpdate, articles: Articles, admin: AdminPrincipal
 ) -> SectionOut:
-    section = await articles.rename_section(slug, body.name, admin)
-    return SectionOut(slug=section.slug, name=section.name)
+    return section_model(await articles.rename_section(RenameSection(slug, body.name), admin))
 
 
 @editor_router.delete("/sections/{slug}", status_code=204)
 async def delete_section(slug: str, sections: Sections, _: AdminPrincipal) -> Response:
     await sections.delete(slug)
     return Response(status_code=204)
-
-
-# -- staff: editor accounts (admins only) ------------------------------------------------------
-
-
-def editor_out(editor: Any) -> EditorOut:
-    return EditorOut(
-        id=editor.id,
-        email=editor.email,
-        name=editor.name,
-        role=editor.role,
-        disabled=editor.disabled,
-        created_at=editor.created_at,
-    )
-
-
-@editor_router.get("/users", response_model=EditorsOut)
-async def list_editors(auth: Auth, _: AdminPrincipal) -> EditorsOut:
-    return EditorsOut(items=[editor_out(e) for e in await auth.editors()])
-
-
-@editor_router.post("/users", status_code=201, response_model=EditorOut)
-async def create_editor(body: EditorCreate, auth: Auth, _: AdminPrincipal) -> EditorOut:
-    editor = await auth.create_editor(
-        email=body.email, name=body.name, password=body.password, role=body.role
-    )
-    return editor_out(editor)
-
-
-@editor_router.patch("/users/{editor_id}", response_model=EditorOut)
-async def update_editor(
-    editor_id: str, body: EditorUpdate, auth: Auth, admin: AdminPrincipal
-) -> EditorOut:
-    editor = await auth.update_editor(
-        editor_id,
-        acting=admin,
-        name=body.name,
-        role=body.role,
-        disabled=body.disabled,
-        password=body.password,
-    )
-    return editor_out(editor)
-
-
-ROUTERS = [public_router, auth_router, editor_router]  # public reads are matched first

@@ -9,7 +9,9 @@ from datetime import timedelta
 
 import structlog
 
+from broadsheet_articles.auth import AuthService, LoginLimits, password_hasher
 from broadsheet_articles.consumers import build_router
+from broadsheet_articles.feeds import Feeds
 from broadsheet_articles.repository import (
     INDEXES,
     MongoArticleRepository,
@@ -17,13 +19,7 @@ from broadsheet_articles.repository import (
     MongoRefreshTokenRepository,
     MongoSectionRepository,
 )
-from broadsheet_articles.service import (
-    ArticleService,
-    AuthService,
-    LoginLimits,
-    SectionService,
-    password_hasher,
-)
+from broadsheet_articles.service import ArticleService, SectionService
 from broadsheet_articles.settings import Settings
 from broadsheet_shared.auth import TokenIssuer, TokenVerifier
 from broadsheet_shared.kafka.router import EventRouter
@@ -39,6 +35,7 @@ class Container:
     runtime: ServiceRuntime
     articles: ArticleService
     sections: SectionService
+    feeds: Feeds
     auth: AuthService
     token_verifier: TokenVerifier
     router: EventRouter
@@ -72,8 +69,10 @@ class Container:
 
 def bootstrap(settings: Settings) -> Container:
     runtime = ServiceRuntime(settings, indexes=INDEXES)
-    articles = MongoArticleRepository(runtime.db)
-    sections = MongoSectionRepository(runtime.db)
+    article_repository = MongoArticleRepository(runtime.db)
+    section_repository = MongoSectionRepository(runtime.db)
+    articles = ArticleService(runtime.uow, article_repository, section_repository)
+    sections = SectionService(section_repository, article_repository)
     issuer = TokenIssuer(
         settings.jwt_private_key.get_secret_value(),
         issuer=settings.jwt_issuer,
@@ -98,8 +97,9 @@ def bootstrap(settings: Settings) -> Container:
     return Container(
         settings=settings,
         runtime=runtime,
-        articles=ArticleService(runtime.uow, articles, sections),
-        sections=SectionService(sections, articles),
+        articles=articles,
+        sections=sections,
+        feeds=Feeds(articles, sections, size=settings.feed_size, base_url=settings.public_base_url),
         auth=auth,
         token_verifier=TokenVerifier(
             settings.jwt_public_key, issuer=settings.jwt_issuer, audience=settings.jwt_audience

@@ -12,6 +12,7 @@ import nh3
 from markdown_it import MarkdownIt
 from slugify import slugify
 
+from broadsheet_shared.errors import Conflict
 from broadsheet_shared.events import ArticleData, ArticleRef, SectionRef
 
 SLUG_MAX_LENGTH = 120
@@ -26,8 +27,9 @@ class ArticleStatus(StrEnum):
     UNPUBLISHED = "unpublished"
 
 
-class DomainError(Exception):
-    """A rule of the domain refused the change; the service turns it into a 4xx."""
+class DomainError(Conflict):
+    """A rule of the article lifecycle refused the change: a conflict with the article's current
+    state, which is how clients see it (409 with this message)."""
 
 
 class InvalidTransition(DomainError):
@@ -110,18 +112,18 @@ def url_path(slug: str) -> str:
 
 @dataclass(frozen=True)
 class ArticleChanges:
-    """An editor's PATCH; ``None`` means "leave as it is"."""
+    """The content an editor's PATCH sets; ``None`` means "leave as it is". The section and the
+    slug are not here: the service resolves them first (a name to a section, a slug to a free
+    one)."""
 
     title: str | None = None
     summary: str | None = None
     body: str | None = None
-    section: Section | None = None
     tags: list[str] | None = None
     authors: list[str] | None = None
     hero_image_url: str | None = None
     clear_hero_image: bool = False
     comments_open: bool | None = None
-    slug: str | None = None
 
 
 @dataclass
@@ -227,7 +229,14 @@ class Article:
         if self.status is not ArticleStatus.DRAFT:
             raise NotDeletable("Only drafts can be deleted; unpublish this article instead.")
 
-    def edit(self, changes: ArticleChanges, now: datetime) -> bool:
+    def edit(
+        self,
+        changes: ArticleChanges,
+        now: datetime,
+        *,
+        section: Section | None = None,
+        slug: str | None = None,
+    ) -> bool:
         """Apply an editor's changes; True (and a new revision) when anything changed."""
         before = self.snapshot()
         if changes.title is not None:
@@ -237,8 +246,8 @@ class Article:
         if changes.body is not None and changes.body != self.body:
             self.body = changes.body
             self.body_html = render_markdown(changes.body)
-        if changes.section is not None:
-            self.section = changes.section
+        if section is not None:
+            self.section = section
         if changes.tags is not None:
             self.tags = normalize_tags(changes.tags)
         if changes.authors is not None:
@@ -249,8 +258,8 @@ class Article:
             self.hero_image_url = changes.hero_image_url
         if changes.comments_open is not None:
             self.comments_open = changes.comments_open
-        if changes.slug is not None:
-            self.change_slug(changes.slug)
+        if slug is not None:
+            self.change_slug(slug)
         if self.snapshot() == before:
             return False
         self._touch(now)
@@ -361,7 +370,3 @@ class Editor:
     password_hash: str
     disabled: bool
     created_at: datetime
-
-
-def normalize_email(email: str) -> str:
-    return email.strip().lower()

@@ -7,7 +7,8 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from broadsheet_articles.api import FAST_ROUTES, ROUTERS, PublicReads
+from broadsheet_articles.api import FAST_ROUTES, PublicReads, editor_router, public_router
+from broadsheet_articles.auth_api import accounts_router, auth_router
 from broadsheet_articles.bootstrap import bootstrap
 from broadsheet_articles.settings import Settings
 from broadsheet_shared.http.app import create_service_app
@@ -30,11 +31,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="Broadsheet articles",
         description="Articles, sections, editors and staff tokens; public reads and feeds.",
         lifespan=lifespan,
-        routers=ROUTERS,
+        # The public reads are matched first: they are the most frequent requests.
+        routers=[public_router, auth_router, editor_router, accounts_router],
         max_body_bytes=settings.max_request_bytes,
     )
     app.state.container = container
-    app.state.public_reads = PublicReads.build(container.articles, container.sections, settings)
+    app.state.public_reads = PublicReads.build(
+        container.articles, container.sections, container.feeds, settings
+    )
     app.router.routes[0:0] = FAST_ROUTES
     app.state.readiness_checks = container.runtime.readiness_checks()
     app.state.token_verifier = container.token_verifier

@@ -9,6 +9,7 @@ from typing import Any, Protocol
 from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
+from broadsheet_articles.cursors import PublicCursor
 from broadsheet_articles.domain import Article, ArticleStatus, Editor, Revision, Section
 from broadsheet_shared.mongo import Database, IndexSpec, Session
 
@@ -45,9 +46,6 @@ INDEXES: list[IndexSpec] = [
         ],
     ),
 ]
-
-
-PublicCursor = tuple[datetime, str]
 
 
 class SlugRace(Exception):

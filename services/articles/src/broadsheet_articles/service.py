@@ -1,31 +1,23 @@
-"""Use cases. They take repositories and a unit of work; the unit of work commits, they do not."""
+"""Article and section use cases. They take repositories and a unit of work; the unit of work
+commits, they do not. Refusals are :mod:`broadsheet_shared.errors`; the domain's own
+(:class:`~broadsheet_articles.domain.DomainError`) are conflicts already and pass through."""
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
-import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol, TypeVar
+from datetime import datetime
+from typing import TypeVar
 from uuid import uuid4
 
-from pwdlib import PasswordHash
-from pwdlib.hashers.argon2 import Argon2Hasher
-
+from broadsheet_articles.cursors import PublicCursor
 from broadsheet_articles.domain import (
     Article,
     ArticleChanges,
     ArticleStatus,
-    DomainError,
-    Editor,
-    InvalidTransition,
-    NotDeletable,
     Revision,
     Section,
     is_valid_slug,
-    normalize_email,
     resolve_section,
     revision_of,
     section_slug,
@@ -34,63 +26,23 @@ from broadsheet_articles.domain import (
 )
 from broadsheet_articles.repository import (
     ArticleRepository,
-    EditorRepository,
-    PublicCursor,
-    RefreshRecord,
-    RefreshTokenRepository,
     SectionRepository,
     SlugRace,
     StaffFilter,
 )
-from broadsheet_shared.auth import Principal, Role, TokenIssuer
+from broadsheet_shared.auth import Principal
+from broadsheet_shared.clock import Clock, utcnow
+from broadsheet_shared.errors import Conflict, InvalidField, NotFound, StaleRevision
 from broadsheet_shared.events import (
     ArticleDeletedV1,
     ArticlePublishedV1,
     ArticleUnpublishedV1,
     ArticleUpdatedV1,
-    IntegrationEvent,
 )
-from broadsheet_shared.http.problems import Problem
 from broadsheet_shared.mongo import Session
-from broadsheet_shared.ratelimit import RateLimit, RateLimitResult, raise_if_limited
+from broadsheet_shared.unit_of_work import Transaction, UnitOfWork
 
 T = TypeVar("T")
-Clock = Callable[[], datetime]
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-class Tx(Protocol):
-    @property
-    def session(self) -> Session: ...
-    def emit(self, event: IntegrationEvent) -> None: ...
-
-
-class UnitOfWork(Protocol):
-    async def run(self, work: Callable[[Any], Awaitable[T]]) -> T: ...
-
-
-class RateLimiter(Protocol):
-    async def hit(self, key: str, rule: RateLimit) -> RateLimitResult: ...
-
-
-def field_error(field_name: str, msg: str, type_: str) -> Problem:
-    """A 422 shaped like FastAPI's own validation errors, for rules only the service knows."""
-    return Problem(
-        422,
-        "The request is not valid.",
-        errors=[{"loc": ["body", field_name], "msg": msg, "type": type_}],
-    )
-
-
-def _not_found() -> Problem:
-    return Problem(404, "No such article.")
-
-
-def _conflict(exc: DomainError) -> Problem:
-    return Problem(409, str(exc))
 
 
 # -- commands ----------------------------------------------------------------------------------
@@ -100,31 +52,60 @@ def _conflict(exc: DomainError) -> Problem:
 class CreateArticle:
     title: str
     body: str
-    section: str
+    section: str  # a section's slug or name
     summary: str = ""
     tags: list[str] = field(default_factory=list)
-    authors: list[str] | None = None
+    authors: list[str] | None = None  # None: the editor's own name
     hero_image_url: str | None = None
     comments_open: bool = True
 
 
 @dataclass(frozen=True)
 class EditArticle:
-    title: str | None = None
-    body: str | None = None
-    section: str | None = None
-    summary: str | None = None
-    tags: list[str] | None = None
-    authors: list[str] | None = None
-    hero_image_url: str | None = None
-    clear_hero_image: bool = False
-    comments_open: bool | None = None
+    """An editor's PATCH of the article as read at ``expected_revision`` (None: whatever it is
+    now); ``None`` fields stay as they are."""
+
+    article_id: str
+    expected_revision: int | None
+    changes: ArticleChanges = field(default_factory=ArticleChanges)
+    section: str | None = None  # a section's slug or name
     slug: str | None = None
 
 
 @dataclass(frozen=True)
-class Redirect:
+class PublishArticle:
+    article_id: str
+    at: datetime | None = None  # a future time schedules; None or a past time publishes now
+
+
+@dataclass(frozen=True)
+class CreateSection:
+    name: str
+    slug: str | None = None  # None: derived from the name
+
+
+@dataclass(frozen=True)
+class RenameSection:
     slug: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Redirect:
+    """The answer for a slug the article has left: readers go to its current one."""
+
+    slug: str
+
+
+def _invalid_slug() -> InvalidField:
+    return InvalidField("slug", "A slug is lower-case letters, digits and dashes.", "slug")
+
+
+async def _section_by_slug(sections: SectionRepository, slug: str) -> Section:
+    for section in await sections.all():
+        if section.slug == slug:
+            return section
+    raise NotFound("No such section.")
 
 
 # -- articles ----------------------------------------------------------------------------------
@@ -147,30 +128,51 @@ class ArticleService:
     async def _section(self, wanted: str) -> Section:
         section = resolve_section(await self._sections.all(), wanted)
         if section is None:
-            raise field_error("section", f"Unknown section {wanted!r}.", "unknown_section")
+            raise InvalidField("section", f"Unknown section {wanted!r}.", "unknown_section")
         return section
 
-    async def _run(self, work: Callable[[Tx], Awaitable[T]]) -> T:
+    async def _article(self, article_id: str, session: Session | None = None) -> Article:
+        article = await self._articles.get(article_id, session)
+        if article is None:
+            raise NotFound("No such article.")
+        return article
+
+    async def _run(self, work: Callable[[Transaction], Awaitable[T]]) -> T:
         # A slug claimed by a concurrent transaction is seen on the next attempt.
         for _ in range(3):
             try:
                 return await self._uow.run(work)
             except SlugRace:
                 continue
-        raise Problem(409, "The slug is being claimed concurrently; try again.")
+        raise Conflict("The slug is being claimed concurrently; try again.")
 
     async def _unique_slug(self, base: str, article_id: str, session: Session) -> str:
         for candidate in slug_candidates(base):
             if await self._articles.claim_slug(candidate, article_id, session):
                 return candidate
-        raise Problem(409, "Too many articles share this slug; choose another title or slug.")
+        raise Conflict("Too many articles share this slug; choose another title or slug.")
+
+    async def _save(
+        self,
+        article: Article,
+        read_revision: int,
+        tx: Transaction,
+        *,
+        reason: str,
+        editor: Principal,
+    ) -> None:
+        if not await self._articles.save(article, read_revision, tx.session):
+            raise StaleRevision("The article changed concurrently; reload it and try again.")
+        await self._articles.add_revision(
+            revision_of(article, reason=reason, editor=editor.name), tx.session
+        )
 
     async def create(self, command: CreateArticle, editor: Principal) -> Article:
         section = await self._section(command.section)
         now = self._clock()
         article_id = str(uuid4())
 
-        async def work(tx: Tx) -> Article:
+        async def work(tx: Transaction) -> Article:
             slug = await self._unique_slug(slug_from_title(command.title), article_id, tx.session)
             article = Article.draft(
                 id=article_id,
@@ -194,54 +196,32 @@ class ArticleService:
         return await self._run(work)
 
     async def get(self, article_id: str) -> Article:
-        article = await self._articles.get(article_id)
-        if article is None:
-            raise _not_found()
-        return article
+        return await self._article(article_id)
 
-    async def edit(
-        self,
-        article_id: str,
-        command: EditArticle,
-        expected_revision: int | None,
-        editor: Principal,
-    ) -> Article:
+    async def edit(self, command: EditArticle, editor: Principal) -> Article:
         section = await self._section(command.section) if command.section is not None else None
         if command.slug is not None and not is_valid_slug(command.slug):
-            raise field_error("slug", "A slug is lower-case letters, digits and dashes.", "slug")
+            raise _invalid_slug()
         now = self._clock()
 
-        async def work(tx: Tx) -> Article:
-            article = await self._articles.get(article_id, tx.session)
-            if article is None:
-                raise _not_found()
-            if expected_revision is not None and article.revision != expected_revision:
-                raise Problem(
-                    412,
+        async def work(tx: Transaction) -> Article:
+            article = await self._article(command.article_id, tx.session)
+            expected = command.expected_revision
+            if expected is not None and article.revision != expected:
+                raise StaleRevision(
                     "The article changed since you read it; reload it and apply your edit again.",
                     current_revision=article.revision,
                 )
             read_revision = article.revision
             old_slug = article.slug
             wanted_slug = command.slug
-            if wanted_slug is None and command.title is not None and not article.slug_is_fixed:
-                wanted_slug = slug_from_title(command.title)
+            title = command.changes.title
+            if wanted_slug is None and title is not None and not article.slug_is_fixed:
+                wanted_slug = slug_from_title(title)
             new_slug = None
             if wanted_slug is not None and wanted_slug != article.slug:
                 new_slug = await self._unique_slug(wanted_slug, article.id, tx.session)
-            changes = ArticleChanges(
-                title=command.title,
-                summary=command.summary,
-                body=command.body,
-                section=section,
-                tags=command.tags,
-                authors=command.authors,
-                hero_image_url=command.hero_image_url,
-                clear_hero_image=command.clear_hero_image,
-                comments_open=command.comments_open,
-                slug=new_slug,
-            )
-            if not article.edit(changes, now):
+            if not article.edit(command.changes, now, section=section, slug=new_slug):
                 return article
             if article.slug != old_slug and old_slug not in article.previous_slugs:
                 # A draft's old slug was never public: free it for other articles.
@@ -253,22 +233,20 @@ class ArticleService:
 
         return await self._run(work)
 
-    async def rename_section(self, slug: str, name: str, editor: Principal) -> Section:
+    async def rename_section(self, command: RenameSection, editor: Principal) -> Section:
         """Rename a section and every article in it, in one transaction.
 
         Articles carry their section's name, and so do their events: each article gets a new
         revision and, when public, an ``article.updated`` so the other services' projections
         follow.
         """
-        section = next((s for s in await self._sections.all() if s.slug == slug), None)
-        if section is None:
-            raise Problem(404, "No such section.")
-        renamed = Section(slug=section.slug, name=name, position=section.position)
+        section = await _section_by_slug(self._sections, command.slug)
+        renamed = Section(slug=section.slug, name=command.name, position=section.position)
         now = self._clock()
 
-        async def work(tx: Tx) -> Section:
-            await self._sections.rename(slug, name, tx.session)
-            for article_id in await self._articles.ids_in_section(slug, tx.session):
+        async def work(tx: Transaction) -> Section:
+            await self._sections.rename(renamed.slug, renamed.name, tx.session)
+            for article_id in await self._articles.ids_in_section(renamed.slug, tx.session):
                 article = await self._articles.get(article_id, tx.session)
                 if article is None:
                     continue
@@ -284,30 +262,16 @@ class ArticleService:
 
         return await self._uow.run(work)
 
-    async def _save(
-        self, article: Article, read_revision: int, tx: Tx, *, reason: str, editor: Principal
-    ) -> None:
-        if not await self._articles.save(article, read_revision, tx.session):
-            raise Problem(412, "The article changed concurrently; reload it and try again.")
-        await self._articles.add_revision(
-            revision_of(article, reason=reason, editor=editor.name), tx.session
-        )
-
-    async def publish(self, article_id: str, at: datetime | None, editor: Principal) -> Article:
+    async def publish(self, command: PublishArticle, editor: Principal) -> Article:
         now = self._clock()
 
-        async def work(tx: Tx) -> Article:
-            article = await self._articles.get(article_id, tx.session)
-            if article is None:
-                raise _not_found()
+        async def work(tx: Transaction) -> Article:
+            article = await self._article(command.article_id, tx.session)
             read_revision = article.revision
-            try:
-                if at is None or at <= now:
-                    article.publish(now)
-                else:
-                    article.schedule(at, now)
-            except DomainError as exc:
-                raise _conflict(exc) from None
+            if command.at is None or command.at <= now:
+                article.publish(now)
+            else:
+                article.schedule(command.at, now)
             reason = "published" if article.is_public else "scheduled"
             await self._save(article, read_revision, tx, reason=reason, editor=editor)
             if article.is_public:
@@ -319,15 +283,10 @@ class ArticleService:
     async def unpublish(self, article_id: str, editor: Principal) -> Article:
         now = self._clock()
 
-        async def work(tx: Tx) -> Article:
-            article = await self._articles.get(article_id, tx.session)
-            if article is None:
-                raise _not_found()
+        async def work(tx: Transaction) -> Article:
+            article = await self._article(article_id, tx.session)
             read_revision = article.revision
-            try:
-                was_public = article.unpublish(now)
-            except InvalidTransition as exc:
-                raise _conflict(exc) from None
+            was_public = article.unpublish(now)
             await self._save(article, read_revision, tx, reason="unpublished", editor=editor)
             if was_public:
                 tx.emit(ArticleUnpublishedV1(subject=article.id, data=article.event_ref()))
@@ -336,14 +295,9 @@ class ArticleService:
         return await self._uow.run(work)
 
     async def delete(self, article_id: str) -> None:
-        async def work(tx: Tx) -> None:
-            article = await self._articles.get(article_id, tx.session)
-            if article is None:
-                raise _not_found()
-            try:
-                article.ensure_deletable()
-            except NotDeletable as exc:
-                raise _conflict(exc) from None
+        async def work(tx: Transaction) -> None:
+            article = await self._article(article_id, tx.session)
+            article.ensure_deletable()
             await self._articles.delete(article.id, tx.session)
             await self._articles.release_slugs(article.id, tx.session)
             tx.emit(ArticleDeletedV1(subject=article.id, data=article.event_ref()))
@@ -361,7 +315,7 @@ class ArticleService:
         published = 0
         for article_id in await self._articles.due_scheduled(now, limit=100):
 
-            async def work(tx: Tx, article_id: str = article_id) -> bool:
+            async def work(tx: Transaction, article_id: str = article_id) -> bool:
                 article = await self._articles.get(article_id, tx.session)
                 if article is None or article.status is not ArticleStatus.SCHEDULED:
                     return False
@@ -382,8 +336,21 @@ class ArticleService:
         return published
 
     async def revisions(self, article_id: str) -> list[Revision]:
-        await self.get(article_id)
+        await self._article(article_id)
         return await self._articles.revisions(article_id)
+
+    async def _list_filter(
+        self, section: str | None, tag: str | None
+    ) -> tuple[str | None, str | None] | None:
+        """A list request's section (a slug or a name) and tag as stored; None when no section
+        has that slug or name, so the list is empty."""
+        section_slug_ = None
+        if section is not None:
+            found = resolve_section(await self._sections.all(), section)
+            if found is None:
+                return None
+            section_slug_ = found.slug
+        return section_slug_, tag.strip().lower() if tag is not None else None
 
     async def list_staff(
         self,
@@ -394,16 +361,11 @@ class ArticleService:
         offset: int,
         limit: int,
     ) -> tuple[list[Article], int]:
-        section_slug_ = None
-        if section is not None:
-            found = resolve_section(await self._sections.all(), section)
-            if found is None:
-                return [], 0
-            section_slug_ = found.slug
-        tag_ = tag.strip().lower() if tag is not None else None
-        return await self._articles.list_staff(
-            StaffFilter(status=status, section=section_slug_, tag=tag_), offset=offset, limit=limit
-        )
+        wanted = await self._list_filter(section, tag)
+        if wanted is None:
+            return [], 0
+        staff_filter = StaffFilter(status=status, section=wanted[0], tag=wanted[1])
+        return await self._articles.list_staff(staff_filter, offset=offset, limit=limit)
 
     # -- public --------------------------------------------------------------------------------
 
@@ -416,20 +378,16 @@ class ArticleService:
             moved = await self._articles.get(owner)
             if moved is not None and moved.is_public and moved.slug != slug:
                 return Redirect(moved.slug)
-        raise _not_found()
+        raise NotFound("No such article.")
 
     async def list_public(
         self, *, section: str | None, tag: str | None, after: PublicCursor | None, limit: int
     ) -> list[Article]:
-        section_slug_ = None
-        if section is not None:
-            found = resolve_section(await self._sections.all(), section)
-            if found is None:
-                return []
-            section_slug_ = found.slug
-        tag_ = tag.strip().lower() if tag is not None else None
+        wanted = await self._list_filter(section, tag)
+        if wanted is None:
+            return []
         return await self._articles.list_published(
-            section=section_slug_, tag=tag_, after=after, limit=limit
+            section=wanted[0], tag=wanted[1], after=after, limit=limit
         )
 
 
@@ -453,200 +411,22 @@ class SectionService:
         )
 
     async def get(self, slug: str) -> Section:
-        for section in await self._sections.all():
-            if section.slug == slug:
-                return section
-        raise Problem(404, "No such section.")
+        return await _section_by_slug(self._sections, slug)
 
-    async def create(self, name: str, slug: str | None) -> Section:
-        slug = slug or section_slug(name)
+    async def create(self, command: CreateSection) -> Section:
+        slug = command.slug or section_slug(command.name)
         if not is_valid_slug(slug):
-            raise field_error("slug", "A slug is lower-case letters, digits and dashes.", "slug")
+            raise _invalid_slug()
         existing = await self._sections.all()
-        if any(s.name.casefold() == name.casefold() for s in existing):
-            raise Problem(409, "A section with this name exists.")
-        section = Section(slug=slug, name=name, position=len(existing))
+        if any(s.name.casefold() == command.name.casefold() for s in existing):
+            raise Conflict("A section with this name exists.")
+        section = Section(slug=slug, name=command.name, position=len(existing))
         if not await self._sections.add(section):
-            raise Problem(409, "A section with this slug exists.")
+            raise Conflict("A section with this slug exists.")
         return section
 
     async def delete(self, slug: str) -> None:
         await self.get(slug)
         if await self._articles.count_in_section(slug):
-            raise Problem(409, "The section still has articles; move them first.")
+            raise Conflict("The section still has articles; move them first.")
         await self._sections.delete(slug)
-
-
-# -- editors and tokens ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class TokenPair:
-    access_token: str
-    refresh_token: str
-    expires_in: int
-
-
-@dataclass(frozen=True)
-class LoginLimits:
-    per_account: RateLimit
-    per_client: RateLimit
-
-
-def hash_refresh_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def password_hasher(memory_kib: int, time_cost: int, parallelism: int) -> PasswordHash:
-    return PasswordHash(
-        (Argon2Hasher(time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism),)
-    )
-
-
-_BAD_CREDENTIALS = "Incorrect email or password."
-
-
-class AuthService:
-    def __init__(
-        self,
-        editors: EditorRepository,
-        refresh_tokens: RefreshTokenRepository,
-        *,
-        hasher: PasswordHash,
-        issuer: TokenIssuer,
-        limiter: RateLimiter,
-        limits: LoginLimits,
-        refresh_ttl: timedelta,
-        clock: Clock = utcnow,
-    ) -> None:
-        self._editors = editors
-        self._refresh_tokens = refresh_tokens
-        self._hasher = hasher
-        self._issuer = issuer
-        self._limiter = limiter
-        self._limits = limits
-        self._refresh_ttl = refresh_ttl
-        self._clock = clock
-        self._dummy_hash: str | None = None
-
-    async def _hash(self, password: str) -> str:
-        # Argon2 is deliberately slow: keep it off the event loop.
-        return await asyncio.to_thread(self._hasher.hash, password)
-
-    async def _verify(self, password: str, password_hash: str) -> bool:
-        return await asyncio.to_thread(self._hasher.verify, password, password_hash)
-
-    async def ensure_admin(self, email: str, password: str, name: str) -> None:
-        """Create the first admin unless the account exists (idempotent, safe across replicas)."""
-        email = normalize_email(email)
-        if await self._editors.by_email(email) is not None:
-            return
-        await self._editors.add(
-            Editor(
-                id=str(uuid4()),
-                email=email,
-                name=name,
-                role="admin",
-                password_hash=await self._hash(password),
-                disabled=False,
-                created_at=self._clock(),
-            )
-        )
-
-    async def login(self, username: str, password: str, client: str) -> TokenPair:
-        email = normalize_email(username)
-        account = await self._limiter.hit(f"login:account:{email}", self._limits.per_account)
-        by_client = await self._limiter.hit(f"login:client:{client}", self._limits.per_client)
-        raise_if_limited(account)
-        raise_if_limited(by_client)
-        editor = await self._editors.by_email(email)
-        if editor is None:
-            # Same work as for a real account, so timing does not tell which part was wrong.
-            if self._dummy_hash is None:
-                self._dummy_hash = await self._hash(secrets.token_hex(16))
-            await self._verify(password, self._dummy_hash)
-            raise Problem(401, _BAD_CREDENTIALS, headers={"WWW-Authenticate": "Bearer"})
-        if not await self._verify(password, editor.password_hash) or editor.disabled:
-            raise Problem(401, _BAD_CREDENTIALS, headers={"WWW-Authenticate": "Bearer"})
-        return await self._issue(editor, family=uuid4().hex)
-
-    async def refresh(self, refresh_token: str) -> TokenPair:
-        invalid = Problem(401, "The refresh token is invalid or expired.")
-        record = await self._refresh_tokens.use(hash_refresh_token(refresh_token), self._clock())
-        if record is None:
-            raise invalid
-        if record.used:
-            # A rotated token came back: someone holds a copy. End the whole chain.
-            await self._refresh_tokens.revoke_family(record.family)
-            raise invalid
-        editor = await self._editors.by_id(record.editor_id)
-        if editor is None or editor.disabled:
-            raise invalid
-        return await self._issue(editor, family=record.family)
-
-    async def _issue(self, editor: Editor, *, family: str) -> TokenPair:
-        now = self._clock()
-        refresh_token = secrets.token_urlsafe(32)
-        await self._refresh_tokens.add(
-            RefreshRecord(
-                token_hash=hash_refresh_token(refresh_token),
-                editor_id=editor.id,
-                family=family,
-                expires_at=now + self._refresh_ttl,
-                used=False,
-            )
-        )
-        role: Role = "admin" if editor.role == "admin" else "editor"
-        access = self._issuer.issue(
-            Principal(subject=editor.id, role=role, name=editor.name), now=now
-        )
-        return TokenPair(
-            access_token=access,
-            refresh_token=refresh_token,
-            expires_in=int(self._issuer.ttl.total_seconds()),
-        )
-
-    async def editors(self) -> list[Editor]:
-        return await self._editors.all()
-
-    async def create_editor(self, *, email: str, name: str, password: str, role: Role) -> Editor:
-        editor = Editor(
-            id=str(uuid4()),
-            email=normalize_email(email),
-            name=name,
-            role=role,
-            password_hash=await self._hash(password),
-            disabled=False,
-            created_at=self._clock(),
-        )
-        if not await self._editors.add(editor):
-            raise Problem(409, "An editor with this email exists.")
-        return editor
-
-    async def update_editor(
-        self,
-        editor_id: str,
-        *,
-        acting: Principal,
-        name: str | None = None,
-        role: Role | None = None,
-        disabled: bool | None = None,
-        password: str | None = None,
-    ) -> Editor:
-        editor = await self._editors.by_id(editor_id)
-        if editor is None:
-            raise Problem(404, "No such editor.")
-        if editor.id == acting.subject and (disabled or role == "editor"):
-            raise Problem(409, "Admins cannot disable or demote themselves.")
-        if name is not None:
-            editor.name = name
-        if role is not None:
-            editor.role = role
-        if disabled is not None:
-            editor.disabled = disabled
-        if password is not None:
-            editor.password_hash = await self._hash(password)
-        await self._editors.update(editor)
-        if editor.disabled or password is not None:
-            await self._refresh_tokens.revoke_editor(editor.id)
-        return editor

@@ -1,0 +1,215 @@
+"""Staff accounts and their tokens: sign-in, refresh-token rotation and editor management.
+
+Access tokens are short-lived JWTs every service verifies; refresh tokens are one-use random
+strings stored only as their SHA-256, rotated on every refresh, and a rotated one presented again
+ends its whole chain (someone holds a copy).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+from uuid import uuid4
+
+from pwdlib import PasswordHash
+from pwdlib.hashers.argon2 import Argon2Hasher
+
+from broadsheet_articles.domain import Editor
+from broadsheet_articles.repository import EditorRepository, RefreshRecord, RefreshTokenRepository
+from broadsheet_shared.addresses import normalize_email
+from broadsheet_shared.auth import Principal, Role, TokenIssuer
+from broadsheet_shared.clock import Clock, utcnow
+from broadsheet_shared.errors import Conflict, NotFound, Unauthenticated
+from broadsheet_shared.ratelimit import RateLimit, RateLimiter, raise_if_limited
+
+# -- commands ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LogIn:
+    username: str  # the editor's email address
+    password: str
+    client: str  # the client's address, counted against its own limit
+
+
+@dataclass(frozen=True)
+class CreateEditor:
+    email: str
+    name: str
+    password: str
+    role: Role = "editor"
+
+
+@dataclass(frozen=True)
+class UpdateEditor:
+    """An admin's change to an account; ``None`` fields stay as they are."""
+
+    editor_id: str
+    name: str | None = None
+    role: Role | None = None
+    disabled: bool | None = None
+    password: str | None = None
+
+
+# -- results and policy --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    access_token: str
+    refresh_token: str
+    expires_in: int
+
+
+@dataclass(frozen=True)
+class LoginLimits:
+    per_account: RateLimit
+    per_client: RateLimit
+
+
+def hash_refresh_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def password_hasher(memory_kib: int, time_cost: int, parallelism: int) -> PasswordHash:
+    return PasswordHash(
+        (Argon2Hasher(time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism),)
+    )
+
+
+_BAD_CREDENTIALS = "Incorrect email or password."
+_REFRESH_REFUSED = "The refresh token is invalid or expired."
+
+
+class AuthService:
+    def __init__(
+        self,
+        editors: EditorRepository,
+        refresh_tokens: RefreshTokenRepository,
+        *,
+        hasher: PasswordHash,
+        issuer: TokenIssuer,
+        limiter: RateLimiter,
+        limits: LoginLimits,
+        refresh_ttl: timedelta,
+        clock: Clock = utcnow,
+    ) -> None:
+        self._editors = editors
+        self._refresh_tokens = refresh_tokens
+        self._hasher = hasher
+        self._issuer = issuer
+        self._limiter = limiter
+        self._limits = limits
+        self._refresh_ttl = refresh_ttl
+        self._clock = clock
+        self._dummy_hash: str | None = None
+
+    async def _hash(self, password: str) -> str:
+        # Argon2 is deliberately slow: keep it off the event loop.
+        return await asyncio.to_thread(self._hasher.hash, password)
+
+    async def _verify(self, password: str, password_hash: str) -> bool:
+        return await asyncio.to_thread(self._hasher.verify, password, password_hash)
+
+    async def _new_editor(self, command: CreateEditor) -> Editor:
+        return Editor(
+            id=str(uuid4()),
+            email=normalize_email(command.email),
+            name=command.name,
+            role=command.role,
+            password_hash=await self._hash(command.password),
+            disabled=False,
+            created_at=self._clock(),
+        )
+
+    async def ensure_admin(self, email: str, password: str, name: str) -> None:
+        """Create the first admin unless the account exists (idempotent, safe across replicas)."""
+        if await self._editors.by_email(normalize_email(email)) is not None:
+            return
+        admin = CreateEditor(email=email, name=name, password=password, role="admin")
+        await self._editors.add(await self._new_editor(admin))
+
+    async def login(self, command: LogIn) -> TokenPair:
+        email = normalize_email(command.username)
+        account = await self._limiter.hit(f"login:account:{email}", self._limits.per_account)
+        by_client = await self._limiter.hit(
+            f"login:client:{command.client}", self._limits.per_client
+        )
+        raise_if_limited(account)
+        raise_if_limited(by_client)
+        editor = await self._editors.by_email(email)
+        if editor is None:
+            # Same work as for a real account, so timing does not tell which part was wrong.
+            if self._dummy_hash is None:
+                self._dummy_hash = await self._hash(secrets.token_hex(16))
+            await self._verify(command.password, self._dummy_hash)
+            raise Unauthenticated(_BAD_CREDENTIALS)
+        if not await self._verify(command.password, editor.password_hash) or editor.disabled:
+            raise Unauthenticated(_BAD_CREDENTIALS)
+        return await self._issue(editor, family=uuid4().hex)
+
+    async def refresh(self, refresh_token: str) -> TokenPair:
+        record = await self._refresh_tokens.use(hash_refresh_token(refresh_token), self._clock())
+        if record is None:
+            raise Unauthenticated(_REFRESH_REFUSED)
+        if record.used:
+            # A rotated token came back: someone holds a copy. End the whole chain.
+            await self._refresh_tokens.revoke_family(record.family)
+            raise Unauthenticated(_REFRESH_REFUSED)
+        editor = await self._editors.by_id(record.editor_id)
+        if editor is None or editor.disabled:
+            raise Unauthenticated(_REFRESH_REFUSED)
+        return await self._issue(editor, family=record.family)
+
+    async def _issue(self, editor: Editor, *, family: str) -> TokenPair:
+        now = self._clock()
+        refresh_token = secrets.token_urlsafe(32)
+        await self._refresh_tokens.add(
+            RefreshRecord(
+                token_hash=hash_refresh_token(refresh_token),
+                editor_id=editor.id,
+                family=family,
+                expires_at=now + self._refresh_ttl,
+                used=False,
+            )
+        )
+        role: Role = "admin" if editor.role == "admin" else "editor"
+        access = self._issuer.issue(
+            Principal(subject=editor.id, role=role, name=editor.name), now=now
+        )
+        return TokenPair(
+            access_token=access,
+            refresh_token=refresh_token,
+            expires_in=int(self._issuer.ttl.total_seconds()),
+        )
+
+    async def editors(self) -> list[Editor]:
+        return await self._editors.all()
+
+    async def create_editor(self, command: CreateEditor) -> Editor:
+        editor = await self._new_editor(command)
+        if not await self._editors.add(editor):
+            raise Conflict("An editor with this email exists.")
+        return editor
+
+    async def update_editor(self, command: UpdateEditor, acting: Principal) -> Editor:
+        editor = await self._editors.by_id(command.editor_id)
+        if editor is None:
+            raise NotFound("No such editor.")
+        if editor.id == acting.subject and (command.disabled or command.role == "editor"):
+            raise Conflict("Admins cannot disable or demote themselves.")
+        if command.name is not None:
+            editor.name = command.name
+        if command.role is not None:
+            editor.role = command.role
+        if command.disabled is not None:
+            editor.disabled = command.disabled
+        if command.password is not None:
+            editor.password_hash = await self._hash(command.password)
+        await self._editors.update(editor)
+        if editor.disabled or command.password is not None:
+            await self._refresh_tokens.revoke_editor(editor.id)
+        return editor

@@ -1,0 +1,81 @@
+"""Staff sign-in routes under /api/auth, and editor accounts (admins only) under /api/editor."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Request, Response
+
+from broadsheet_articles.auth import AuthService, CreateEditor, LogIn, UpdateEditor
+from broadsheet_articles.responses import editor_out, token_response
+from broadsheet_articles.schemas import (
+    EditorCreate,
+    EditorOut,
+    EditorsOut,
+    EditorUpdate,
+    RefreshRequest,
+    TokenOut,
+)
+from broadsheet_articles.settings import Settings
+from broadsheet_shared.auth import AdminPrincipal
+from broadsheet_shared.http.clients import client_address
+
+
+async def _auth(request: Request) -> AuthService:
+    service: AuthService = request.app.state.container.auth
+    return service
+
+
+async def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+Auth = Annotated[AuthService, Depends(_auth)]
+AppSettings = Annotated[Settings, Depends(_settings)]
+
+# -- sign-in -----------------------------------------------------------------------------------
+
+auth_router = APIRouter(prefix="/api/auth", tags=["auth"])
+
+
+@auth_router.post("/token", response_model=TokenOut)
+async def issue_token(
+    request: Request,
+    auth: Auth,
+    settings: AppSettings,
+    username: Annotated[str, Form(min_length=1, max_length=254)],
+    password: Annotated[str, Form(min_length=1, max_length=256)],
+) -> Response:
+    """OAuth2 password grant: an access token (≤ 15 minutes) and a one-use refresh token."""
+    client = client_address(request, settings.trusted_proxies)
+    return token_response(await auth.login(LogIn(username, password, client)))
+
+
+@auth_router.post("/refresh", response_model=TokenOut)
+async def refresh_token(auth: Auth, body: RefreshRequest) -> Response:
+    """Trade a refresh token for a new pair; the old one is spent (rotation)."""
+    return token_response(await auth.refresh(body.refresh_token))
+
+
+# -- editor accounts (admins only) -------------------------------------------------------------
+
+accounts_router = APIRouter(prefix="/api/editor", tags=["editor"])
+
+
+@accounts_router.get("/users", response_model=EditorsOut)
+async def list_editors(auth: Auth, _: AdminPrincipal) -> EditorsOut:
+    return EditorsOut(items=[editor_out(e) for e in await auth.editors()])
+
+
+@accounts_router.post("/users", status_code=201, response_model=EditorOut)
+async def create_editor(body: EditorCreate, auth: Auth, _: AdminPrincipal) -> EditorOut:
+    return editor_out(await auth.create_editor(CreateEditor(**body.model_dump())))
+
+
+@accounts_router.patch("/users/{editor_id}", response_model=EditorOut)
+async def update_editor(
+    editor_id: str, body: EditorUpdate, auth: Auth, admin: AdminPrincipal
+) -> EditorOut:
+    command = UpdateEditor(editor_id, **body.model_dump())
+    return editor_out(await auth.update_editor(command, acting=admin))

@@ -1,0 +1,104 @@
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from broadsheet_articles.auth import CreateEditor, LogIn, UpdateEditor
+from broadsheet_shared.auth import Principal
+from broadsheet_shared.errors import Conflict, RateLimited, Unauthenticated
+
+pytestmark = pytest.mark.unit
+
+PASSWORD = "correct horse battery"
+
+
+async def make_admin(auth_world: Any) -> None:
+    await auth_world.service.ensure_admin("Boss@Example.org", PASSWORD, "Boss")
+
+
+def log_in(username: str, password: str, client: str = "1.2.3.4") -> LogIn:
+    return LogIn(username=username, password=password, client=client)
+
+
+async def test_the_first_admin_is_created_once(auth_world: Any) -> None:
+    await make_admin(auth_world)
+    await make_admin(auth_world)
+    admins = await auth_world.service.editors()
+    assert [(e.email, e.role) for e in admins] == [("boss@example.org", "admin")]
+    assert admins[0].password_hash.startswith("$argon2id$")
+
+
+async def test_login_issues_a_verifiable_short_lived_token(auth_world: Any) -> None:
+    await make_admin(auth_world)
+    pair = await auth_world.service.login(log_in("boss@example.org", PASSWORD))
+    principal = auth_world.verifier.verify(pair.access_token)
+    assert principal.role == "admin"
+    assert principal.name == "Boss"
+    assert pair.expires_in <= 15 * 60
+
+
+async def test_wrong_password_and_unknown_user_look_the_same(auth_world: Any) -> None:
+    await make_admin(auth_world)
+    with pytest.raises(Unauthenticated) as wrong_password:
+        await auth_world.service.login(log_in("boss@example.org", "nope"))
+    with pytest.raises(Unauthenticated) as unknown_user:
+        await auth_world.service.login(log_in("who@example.org", "nope"))
+    assert wrong_password.value.detail == unknown_user.value.detail
+    assert wrong_password.value.extensions == unknown_user.value.extensions == {}
+
+
+async def test_repeated_attempts_are_throttled_per_account(auth_world: Any) -> None:
+    await make_admin(auth_world)
+    for _ in range(3):
+        with pytest.raises(Unauthenticated):
+            await auth_world.service.login(log_in("boss@example.org", "nope"))
+    with pytest.raises(RateLimited) as caught:
+        await auth_world.service.login(log_in("boss@example.org", PASSWORD, "5.6.7.8"))
+    assert caught.value.retry_after == 60
+
+
+async def test_repeated_attempts_are_throttled_per_client(auth_world: Any) -> None:
+    for i in range(5):
+        with pytest.raises(Unauthenticated):
+            await auth_world.service.login(log_in(f"u{i}@example.org", "nope"))
+    with pytest.raises(RateLimited):
+        await auth_world.service.login(log_in("x@example.org", "nope"))
+
+
+async def test_refresh_tokens_rotate_and_a_reused_one_ends_the_chain(auth_world: Any) -> None:
+    await make_admin(auth_world)
+    first = await auth_world.service.login(log_in("boss@example.org", PASSWORD, "ip"))
+    second = await auth_world.service.refresh(first.refresh_token)
+    assert second.refresh_token != first.refresh_token
+    assert auth_world.verifier.verify(second.access_token).role == "admin"
+    with pytest.raises(Unauthenticated):
+        await auth_world.service.refresh(first.refresh_token)
+    # The reuse revoked the family: the newest token is gone too.
+    with pytest.raises(Unauthenticated):
+        await auth_world.service.refresh(second.refresh_token)
+
+
+async def test_a_disabled_editor_cannot_log_in_or_refresh(auth_world: Any) -> None:
+    await make_admin(auth_world)
+    admin = (await auth_world.service.editors())[0]
+    acting = Principal(subject=admin.id, role="admin", name="Boss")
+    editor = await auth_world.service.create_editor(
+        CreateEditor(email="ed@example.org", name="Ed", password="long enough pass")
+    )
+    pair = await auth_world.service.login(log_in("ed@example.org", "long enough pass", "ip2"))
+    await auth_world.service.update_editor(UpdateEditor(editor.id, disabled=True), acting)
+    with pytest.raises(Unauthenticated):
+        await auth_world.service.login(log_in("ed@example.org", "long enough pass", "ip3"))
+    with pytest.raises(Unauthenticated):
+        await auth_world.service.refresh(pair.refresh_token)
+    with pytest.raises(Conflict, match="cannot disable or demote themselves"):
+        await auth_world.service.update_editor(UpdateEditor(admin.id, disabled=True), acting)
+
+
+async def test_an_email_is_one_account_whatever_its_case(auth_world: Any) -> None:
+    await make_admin(auth_world)
+    with pytest.raises(Conflict, match="An editor with this email exists"):
+        await auth_world.service.create_editor(
+            CreateEditor(email=" BOSS@example.org", name="Twin", password="long enough pass")
+        )
