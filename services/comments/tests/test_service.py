@@ -188,6 +188,11 @@ async def test_reply_to_another_articles_comment_is_422(world: Any) -> None:
     with pytest.raises(ApplicationError) as caught:
         await world.post("two", parent_id=other.comment.id, client="c")
     assert status_of(caught.value) == 422
+    # The problem document clients have always seen: a detail plus a field-shaped error.
+    assert caught.value.detail == "parent_id does not name a comment of this article."
+    assert caught.value.extensions == {
+        "errors": [{"loc": ["body", "parent_id"], "msg": "unknown comment", "type": "value"}]
+    }
 
 
 async def test_edit_and_delete_with_the_token_within_15_minutes(world: Any) -> None:

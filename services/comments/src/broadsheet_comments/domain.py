@@ -1,7 +1,8 @@
-"""The comments domain: articles as this service sees them, comments, threads and moderation.
+"""The comments domain: articles as this service sees them, comments and moderation.
 
-Pure rules, no I/O. Statuses: ``approved`` (public, counted, notified), ``pending`` (held for a
-moderator), ``spam`` and ``rejected`` (never shown), ``deleted`` (removed by its author or staff).
+Pure rules, no I/O (thread order lives in :mod:`broadsheet_comments.threads`). Statuses:
+``approved`` (public, counted, notified), ``pending`` (held for a moderator), ``spam`` and
+``rejected`` (never shown), ``deleted`` (removed by its author or staff).
 """
 
 from __future__ import annotations
