@@ -11,10 +11,10 @@ import pytest
 
 from broadsheet_comments.commands import PostComment
 from broadsheet_comments.consumers import build_router
-from broadsheet_comments.domain import Article, Comment, ModerationPolicy, Status
+from broadsheet_comments.domain import Article, Ban, Comment, ModerationPolicy, Status
 from broadsheet_comments.projection import ArticleProjection
 from broadsheet_comments.queries import CommentQueries
-from broadsheet_comments.repository import Ban, IdempotencyKeyTaken, IdempotencyRecord
+from broadsheet_comments.repository import IdempotencyKeyTaken, IdempotencyRecord
 from broadsheet_comments.service import CommentsService, Limits, Posted
 from broadsheet_comments.threads import ROOT_WIDTH, Sort, child_path, root_path, sort_path
 from broadsheet_comments.tokens import EditTokens

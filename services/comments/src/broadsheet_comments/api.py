@@ -17,9 +17,8 @@ from broadsheet_comments.commands import (
     PostComment,
 )
 from broadsheet_comments.cursors import MAX_CURSOR_CHARS
-from broadsheet_comments.domain import Comment, ModerationAction, Status
+from broadsheet_comments.domain import Ban, Comment, ModerationAction, Status
 from broadsheet_comments.queries import CommentQueries
-from broadsheet_comments.repository import Ban
 from broadsheet_comments.schemas import (
     ArticleOut,
     BanCreate,

@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from broadsheet_comments.domain import ModerationAction
-from broadsheet_comments.repository import BanKind
+from broadsheet_comments.domain import BanKind, ModerationAction
 
 
 @dataclass(frozen=True)

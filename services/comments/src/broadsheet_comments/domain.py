@@ -31,6 +31,24 @@ EXCERPT_CHARS = 200
 MAX_DISPLAY_DEPTH = 4
 
 
+BanKind = Literal["email", "client"]
+
+
+@dataclass(frozen=True)
+class Ban:
+    """Staff barred an email address or a client from commenting until ``until``."""
+
+    kind: BanKind
+    value: str  # the email hash for email bans, the client address for client bans
+    until: datetime
+    reason: str
+    created_by: str
+
+    @property
+    def id(self) -> str:
+        return f"{self.kind}:{self.value}"
+
+
 class BannedContent(Exception):
     """The text holds a banned word: the comment is refused, not held."""
 

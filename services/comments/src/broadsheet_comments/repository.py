@@ -16,12 +16,12 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
-from broadsheet_comments.domain import Article, Comment, Status
+from broadsheet_comments.domain import Article, Ban, Comment, Status
 from broadsheet_comments.threads import ROOT_WIDTH, SUBTREE_END, Sort
 from broadsheet_shared.mongo import Database, IndexSpec, Session
 
@@ -91,22 +91,6 @@ class IdempotencyRecord:
     key: str
     fingerprint: str
     comment_id: str
-
-
-BanKind = Literal["email", "client"]
-
-
-@dataclass(frozen=True)
-class Ban:
-    kind: BanKind
-    value: str  # the email hash for email bans, the client address for client bans
-    until: datetime
-    reason: str
-    created_by: str
-
-    @property
-    def id(self) -> str:
-        return f"{self.kind}:{self.value}"
 
 
 class ArticleRepository(Protocol):

@@ -25,6 +25,7 @@ from broadsheet_comments.commands import (
 from broadsheet_comments.domain import (
     REPLYABLE_STATUSES,
     Article,
+    Ban,
     BannedContent,
     Comment,
     InvalidTransition,
@@ -47,7 +48,6 @@ from broadsheet_comments.queries import UnknownArticle, published_article
 from broadsheet_comments.rendering import render_body
 from broadsheet_comments.repository import (
     ArticleRepository,
-    Ban,
     BanRepository,
     CommentRepository,
     IdempotencyKeyTaken,
