@@ -28,9 +28,17 @@ import httpx
 from harness import service_on_devstack
 from pymongo import AsyncMongoClient
 
-from broadsheet_comments.domain import Comment, body_fingerprint, child_path, placed, root_path
+from broadsheet_comments.domain import Comment, body_fingerprint
 from broadsheet_comments.rendering import render_body
-from broadsheet_comments.repository import ARTICLES, COMMENTS, OUTLINES, _comment_doc, outline_docs
+from broadsheet_comments.repository import (
+    ARTICLES,
+    COMMENTS,
+    COUNTERS,
+    OUTLINES,
+    _comment_doc,
+    outline_docs,
+)
+from broadsheet_comments.threads import child_path, root_path
 from broadsheet_shared.events import ArticleData, ArticlePublishedV1, SectionRef, topics
 from broadsheet_shared.kafka.producer import EventProducer
 
@@ -59,29 +67,26 @@ def thread_comments(article_id: str, size: int) -> list[Comment]:
             path = root_path(roots)
         else:
             children[parent.id] = children.get(parent.id, 0) + 1
-            path = child_path(parent.path or "", children[parent.id])
+            path = child_path(parent.path, children[parent.id])
         comments.append(
-            placed(
-                Comment(
-                    id=cid,
-                    article_id=article_id,
-                    parent_id=parent.id if parent else None,
-                    root_id=parent.root_id if parent else cid,
-                    depth=parent.depth + 1 if parent else 0,
-                    author_name=f"Reader {n}",
-                    author_email=None,
-                    author_email_hash=None,
-                    body_markdown=body,
-                    body_html=html,
-                    body_hash=body_fingerprint(f"{body}{n}"),
-                    status="approved",
-                    created_at=start + timedelta(seconds=n),
-                    client="10.0.0.1",
-                    approved_at=start + timedelta(seconds=n),
-                    parent_author_name=parent.author_name if parent else None,
-                ),
-                path,
-                0,
+            Comment(
+                id=cid,
+                article_id=article_id,
+                parent_id=parent.id if parent else None,
+                root_id=parent.root_id if parent else cid,
+                depth=parent.depth + 1 if parent else 0,
+                author_name=f"Reader {n}",
+                author_email=None,
+                author_email_hash=None,
+                body_markdown=body,
+                body_html=html,
+                body_hash=body_fingerprint(f"{body}{n}"),
+                status="approved",
+                created_at=start + timedelta(seconds=n),
+                client="10.0.0.1",
+                path=path,
+                approved_at=start + timedelta(seconds=n),
+                parent_author_name=parent.author_name if parent else None,
             )
         )
     return comments
@@ -134,9 +139,9 @@ async def seed(env: dict[str, str]) -> dict[int, str]:
         for parent, count in replies.items():
             await db[COMMENTS].update_one({"_id": parent}, {"$set": {"reply_count": count}})
         roots = sum(1 for doc in docs if doc["parent_id"] is None)
-        await db[ARTICLES].update_one(
-            {"_id": f"id-{slug}"}, {"$set": {"comment_count": size, "root_seq": roots}}
-        )
+        await db[ARTICLES].update_one({"_id": f"id-{slug}"}, {"$set": {"root_seq": roots}})
+        # The public count as the service keeps it: in the article's count shards.
+        await db[COUNTERS].update_one({"_id": f"id-{slug}:0"}, {"$set": {"n": size}})
     await client.close()
     return slugs
 

@@ -2,30 +2,31 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
-from uuid import UUID
+from typing import Any
 
 import pytest
 
-from broadsheet_comments.consumers import Effects, build_router
-from broadsheet_comments.domain import Article, Comment, ModerationPolicy, Sort, Status
-from broadsheet_comments.repository import Ban, IdempotencyKeyTaken, IdempotencyRecord
-from broadsheet_comments.service import ArticleProjection, CommentsService, Limits
+from broadsheet_comments.commands import PostComment
+from broadsheet_comments.consumers import build_router
+from broadsheet_comments.domain import Article, Ban, Comment, ModerationPolicy, Status
+from broadsheet_comments.projection import ArticleProjection
+from broadsheet_comments.queries import CommentQueries
+from broadsheet_comments.repository import IdempotencyKeyTaken, IdempotencyRecord
+from broadsheet_comments.service import CommentsService, Limits, Posted
+from broadsheet_comments.threads import ROOT_WIDTH, Sort, child_path, root_path, sort_path
 from broadsheet_comments.tokens import EditTokens
-from broadsheet_shared.events.base import IntegrationEvent
 from broadsheet_shared.kafka.router import EventRouter
-from broadsheet_shared.ratelimit import RateLimit, RateLimitResult
-from broadsheet_shared.unit_of_work import Transaction
-
-T = TypeVar("T")
+from broadsheet_shared.ratelimit import RateLimit
+from broadsheet_shared.testing import FakeInbox, FakeRateLimiter, FakeUnitOfWork, TestClock
 
 
 class FakeArticles:
     def __init__(self) -> None:
         self.rows: dict[str, Article] = {}
+        self.public_counts: dict[str, int] = {}
 
     async def by_slug(self, slug: str, session: Any = None) -> Article | None:
         for article in self.rows.values():
@@ -44,23 +45,17 @@ class FakeArticles:
 
     async def save(self, article: Article, session: Any) -> None:
         current = self.rows.get(article.article_id)
-        count = current.comment_count if current else 0
         seq = current.root_seq if current else 0
-        self.rows[article.article_id] = replace(article, comment_count=count, root_seq=seq)
+        self.rows[article.article_id] = replace(article, root_seq=seq)
 
     async def remove(self, article_id: str, session: Any) -> None:
         self.rows.pop(article_id, None)
 
     async def add_to_count(self, article_id: str, delta: int, session: Any) -> None:
-        article = self.rows[article_id]
-        self.rows[article_id] = replace(article, comment_count=article.comment_count + delta)
+        self.public_counts[article_id] = self.public_counts.get(article_id, 0) + delta
 
     async def counts(self, articles: Sequence[Article]) -> dict[str, int]:
-        return {
-            a.article_id: self.rows[a.article_id].comment_count
-            for a in articles
-            if a.article_id in self.rows
-        }
+        return {a.article_id: self.public_counts.get(a.article_id, 0) for a in articles}
 
     async def next_root_seq(self, article_id: str) -> int | None:
         article = self.rows.get(article_id)
@@ -75,7 +70,9 @@ class FakeComments:
         self.rows: dict[str, Comment] = {}
         self.keys: dict[str, IdempotencyRecord] = {}
         self.sequences: dict[str, int] = {}
-        self.outlines: list[str] = []
+        # (article id, root_seq) -> the reply path suffixes of that thread
+        self.thread_outlines: dict[tuple[str, int], set[str]] = {}
+        self.windows_read = 0
 
     async def add(self, comment: Comment, session: Any) -> None:
         assert comment.id not in self.rows
@@ -97,21 +94,18 @@ class FakeComments:
         return self.sequences[parent_id]
 
     async def outline(self, comment: Comment) -> None:
-        self.outlines.append(comment.path or "")
+        key = (comment.article_id, comment.root_seq)
+        self.thread_outlines.setdefault(key, set()).add(comment.path[ROOT_WIDTH:])
 
     async def lock_parent(self, parent_id: str, session: Any) -> Comment | None:
         return self.rows.get(parent_id)
 
     def _subtree(self, comment: Comment) -> list[Comment]:
-        assert comment.path is not None
         top = comment.path
         return [
             c
             for c in self.rows.values()
-            if c.article_id == comment.article_id
-            and c.path is not None
-            and c.path != top
-            and c.path.startswith(top)
+            if c.article_id == comment.article_id and c.path != top and c.path.startswith(top)
         ]
 
     async def shift_subtree(self, comment: Comment, delta: int, session: Any) -> None:
@@ -121,22 +115,28 @@ class FakeComments:
     async def public_descendants(self, comment: Comment, session: Any) -> int:
         return sum(1 for c in self._subtree(comment) if c.is_public)
 
-    async def thread_page(
-        self, article_id: str, sort: Sort, after: str | None, limit: int, last_seq: int
-    ) -> list[Comment]:
-        def key(c: Comment) -> str:
-            return (c.path if sort == "oldest" else c.path_newest) or ""
+    async def outlines(self, article_id: str, root_seqs: Sequence[int]) -> dict[int, list[str]]:
+        return {
+            seq: sorted(self.thread_outlines[(article_id, seq)])
+            for seq in root_seqs
+            if (article_id, seq) in self.thread_outlines
+        }
 
+    async def public_window(
+        self, article_id: str, sort: Sort, after: str | None, until: str | None, limit: int
+    ) -> list[Comment]:
+        self.windows_read += 1
         found = sorted(
             (
                 c
                 for c in self.rows.values()
-                if c.article_id == article_id and c.is_public and c.path is not None
+                if c.article_id == article_id
+                and c.is_public
+                and (after is None or sort_path(c.path, sort) > after)
+                and (until is None or sort_path(c.path, sort) <= until)
             ),
-            key=key,
+            key=lambda c: sort_path(c.path, sort),
         )
-        if after is not None:
-            found = [c for c in found if key(c) > after]
         return found[:limit]
 
     async def by_status(self, status: Status, after: str | None, limit: int) -> list[Comment]:
@@ -191,55 +191,17 @@ class FakeBans:
         return self.rows.pop(ban_id, None) is not None
 
 
-class FakeUnitOfWork:
-    """Commits by keeping the events; a failed unit keeps none."""
-
-    def __init__(self) -> None:
-        self.events: list[IntegrationEvent] = []
-
-    async def run(self, work: Callable[[Transaction], Awaitable[T]]) -> T:
-        tx = Transaction(session=None)  # type: ignore[arg-type]
-        result = await work(tx)
-        self.events.extend(tx.events)
-        return result
-
-    def of_type(self, cls: type[IntegrationEvent]) -> list[Any]:
-        return [event for event in self.events if isinstance(event, cls)]
-
-
-class FakeLimiter:
-    def __init__(self) -> None:
-        self.hits: dict[str, int] = {}
-
-    async def hit(self, key: str, rule: RateLimit) -> RateLimitResult:
-        self.hits[key] = self.hits.get(key, 0) + 1
-        allowed = self.hits[key] <= rule.limit
-        return RateLimitResult(allowed, max(0, rule.limit - self.hits[key]), 0 if allowed else 42)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        # Each reading moves a millisecond on, so posting order is a strict time order.
-        self.now += timedelta(milliseconds=1)
-        return self.now
-
-    def advance(self, delta: timedelta) -> None:
-        self.now += delta
-
-
 class World:
-    """A comments service wired to fakes, plus the fakes themselves."""
+    """The comments use cases wired to fakes, plus the fakes themselves."""
 
     def __init__(self, policy: ModerationPolicy | None = None, per_client: int = 1000) -> None:
         self.articles = FakeArticles()
         self.comments = FakeComments()
         self.bans = FakeBans()
-        self.uow = FakeUnitOfWork()
-        self.limiter = FakeLimiter()
-        self.clock = Clock()
+        self.uow = FakeUnitOfWork(self.articles, self.comments, self.bans)
+        self.limiter = FakeRateLimiter()
+        # Each reading moves a millisecond on, so posting order is a strict time order.
+        self.clock = TestClock(tick=timedelta(milliseconds=1))
         self.service = CommentsService(
             articles=self.articles,
             comments=self.comments,
@@ -255,17 +217,38 @@ class World:
             ),
             clock=self.clock,
         )
+        self.queries = CommentQueries(articles=self.articles, comments=self.comments)
         self.projection = ArticleProjection(self.articles)
-        self.handled: set[str] = set()
+        self.inbox = FakeInbox()
+        self.router: EventRouter = build_router(self.projection, self.inbox)
 
-        async def once(handler: str, event_id: UUID, effects: Effects) -> bool:
-            if f"{handler}:{event_id}" in self.handled:
-                return False
-            await effects(None)  # type: ignore[arg-type]
-            self.handled.add(f"{handler}:{event_id}")
-            return True
-
-        self.router: EventRouter = build_router(self.projection, once)
+    async def post(
+        self,
+        slug: str,
+        *,
+        client: str = "c",
+        idempotency_key: str | None = None,
+        author_name: str = "Ann",
+        body: str = "A fine article.",
+        author_email: str | None = None,
+        parent_id: str | None = None,
+        notify_replies: bool = False,
+        website: str | None = None,
+    ) -> Posted:
+        """Posts as the route does, with valid fields unless a test says otherwise."""
+        return await self.service.post(
+            PostComment(
+                slug=slug,
+                author_name=author_name,
+                author_email=author_email,
+                body=body,
+                parent_id=parent_id,
+                notify_replies=notify_replies,
+                website=website,
+                client=client,
+                idempotency_key=idempotency_key,
+            )
+        )
 
     def add_article(self, slug: str = "hello", **changes: Any) -> Article:
         fields: dict[str, Any] = {
@@ -292,3 +275,32 @@ def world() -> World:
 @pytest.fixture
 def make_world() -> type[World]:
     return World
+
+
+def new_comment(cid: str, parent: Comment | None = None, **changes: Any) -> Comment:
+    """An approved comment (a first reply to ``parent`` when given); ``changes`` override."""
+    fields: dict[str, Any] = {
+        "id": cid,
+        "article_id": "a1",
+        "parent_id": parent.id if parent else None,
+        "root_id": parent.root_id if parent else cid,
+        "depth": parent.depth + 1 if parent else 0,
+        "author_name": "A",
+        "author_email": None,
+        "author_email_hash": None,
+        "body_markdown": "x",
+        "body_html": "<p>x</p>",
+        "body_hash": "h",
+        "status": "approved",
+        "created_at": datetime(2025, 1, 1, tzinfo=UTC),
+        "client": "c",
+        "path": child_path(parent.path, 1) if parent else root_path(1),
+        "parent_author_name": parent.author_name if parent else None,
+    }
+    fields.update(changes)
+    return Comment(**fields)
+
+
+@pytest.fixture
+def make_comment() -> Callable[..., Comment]:
+    return new_comment

@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from pydantic import ValidationError
 
-from broadsheet_comments.domain import Comment, Sort, Status
-from broadsheet_comments.repository import Ban
+from broadsheet_comments.commands import (
+    BanAuthor,
+    DeleteComment,
+    EditComment,
+    LiftBan,
+    ModerateComment,
+    PostComment,
+)
+from broadsheet_comments.cursors import MAX_CURSOR_CHARS
+from broadsheet_comments.domain import Ban, Comment, ModerationAction, Status
+from broadsheet_comments.queries import CommentQueries
 from broadsheet_comments.schemas import (
     ArticleOut,
     BanCreate,
@@ -28,8 +37,9 @@ from broadsheet_comments.schemas import (
     StaffComment,
     ThreadOut,
 )
-from broadsheet_comments.service import MAX_CURSOR_CHARS, CommentsService
+from broadsheet_comments.service import CommentsService
 from broadsheet_comments.settings import Settings
+from broadsheet_comments.threads import Sort
 from broadsheet_shared.auth import StaffPrincipal
 from broadsheet_shared.http.clients import client_address
 from broadsheet_shared.http.problems import Problem
@@ -43,12 +53,18 @@ async def get_service(request: Request) -> CommentsService:
     return service
 
 
+async def get_queries(request: Request) -> CommentQueries:
+    queries: CommentQueries = request.app.state.queries
+    return queries
+
+
 async def client_identity(request: Request) -> str:
     settings: Settings = request.app.state.settings
     return client_address(request, settings.trusted_proxies)
 
 
 Service = Annotated[CommentsService, Depends(get_service)]
+Queries = Annotated[CommentQueries, Depends(get_queries)]
 Client = Annotated[str, Depends(client_identity)]
 Slug = Annotated[str, Path(min_length=1, max_length=200)]
 CommentId = Annotated[str, Path(min_length=1, max_length=64)]
@@ -67,7 +83,7 @@ _POST_BODY: dict[str, Any] = {
 }
 
 
-def comment_out(comment: Comment, in_reply_to: str | None = None) -> CommentOut:
+def comment_out(comment: Comment, in_reply_to: str | None) -> CommentOut:
     return CommentOut(
         id=comment.id,
         parent_id=comment.parent_id,
@@ -78,7 +94,7 @@ def comment_out(comment: Comment, in_reply_to: str | None = None) -> CommentOut:
         created_at=comment.created_at,
         edited=comment.edited_at is not None,
         reply_count=comment.reply_count,
-        in_reply_to=in_reply_to if in_reply_to is not None else comment.in_reply_to,
+        in_reply_to=in_reply_to,
     )
 
 
@@ -144,12 +160,12 @@ async def _comment_input(request: Request) -> CommentCreate:
 )
 async def list_comments(
     slug: Slug,
-    service: Service,
+    queries: Queries,
     sort: Sort = "oldest",
     cursor: Annotated[str | None, Query(max_length=MAX_CURSOR_CHARS)] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
 ) -> Response:
-    page = await service.thread(slug, sort=sort, cursor=cursor, limit=limit)
+    page = await queries.thread(slug, sort=sort, cursor=cursor, limit=limit)
     article = page.article
     thread = ThreadOut(
         article=ArticleOut(
@@ -190,8 +206,20 @@ async def post_comment(
         str | None, Header(alias="Idempotency-Key", min_length=1, max_length=200)
     ] = None,
 ) -> PostedComment:
-    command = await _comment_input(request)
-    posted = await service.post(slug, command, client=client, idempotency_key=idempotency_key)
+    body = await _comment_input(request)
+    posted = await service.post(
+        PostComment(
+            slug=slug,
+            author_name=body.author_name,
+            author_email=body.author_email,
+            body=body.body,
+            parent_id=body.parent_id,
+            notify_replies=body.notify_replies,
+            website=body.website,
+            client=client,
+            idempotency_key=idempotency_key,
+        )
+    )
     return PostedComment(
         id=posted.comment.id,
         status="approved" if posted.public_status == "approved" else "pending",
@@ -205,37 +233,38 @@ async def post_comment(
 async def edit_comment(
     slug: Slug, comment_id: CommentId, edit: CommentEdit, service: Service, token: EditToken = None
 ) -> CommentOut:
-    return comment_out(await service.edit(slug, comment_id, token, edit.body))
+    edited = await service.edit(EditComment(slug, comment_id, token, edit.body))
+    return comment_out(edited, edited.in_reply_to)
 
 
 @public_router.delete("/api/articles/{slug}/comments/{comment_id}", status_code=204)
 async def delete_comment(
     slug: Slug, comment_id: CommentId, service: Service, token: EditToken = None
 ) -> Response:
-    await service.delete_own(slug, comment_id, token)
+    await service.delete_own(DeleteComment(slug, comment_id, token))
     return Response(status_code=204)
 
 
 @public_router.get("/api/articles/{slug}/comments/count", response_model=CountOut)
-async def count_comments(slug: Slug, service: Service) -> CountOut:
-    article, count = await service.count(slug)
+async def count_comments(slug: Slug, queries: Queries) -> CountOut:
+    article, count = await queries.count(slug)
     return CountOut(article_slug=article.slug, count=count)
 
 
 @public_router.get("/api/comments/counts", response_model=CountsOut)
 async def count_many(
-    service: Service,
+    queries: Queries,
     article: Annotated[list[str], Query(max_length=100)] = [],  # noqa: B006
 ) -> CountsOut:
     slugs = [slug for slug in article if 0 < len(slug) <= 200]
-    return CountsOut(counts=await service.counts(slugs))
+    return CountsOut(counts=await queries.counts(slugs))
 
 
 @public_router.get("/api/comments/recent", response_model=RecentOut)
 async def recent_comments(
-    service: Service, limit: Annotated[int, Query(ge=1, le=50)] = 10
+    queries: Queries, limit: Annotated[int, Query(ge=1, le=50)] = 10
 ) -> RecentOut:
-    entries = await service.recent(limit)
+    entries = await queries.recent(limit)
     return RecentOut(
         items=[
             RecentComment(
@@ -261,38 +290,45 @@ async def recent_comments(
 @staff_router.get("", response_model=QueueOut)
 async def moderation_queue(
     _: StaffPrincipal,
-    service: Service,
+    queries: Queries,
     status: Status = "pending",
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
 ) -> QueueOut:
-    found, next_cursor = await service.queue(status, cursor, limit)
+    found, next_cursor = await queries.queue(status, cursor, limit)
     return QueueOut(items=[staff_comment(comment) for comment in found], next_cursor=next_cursor)
 
 
-def _moderation_route(action: Literal["approve", "reject", "spam"]) -> None:
-    async def route(comment_id: CommentId, _: StaffPrincipal, service: Service) -> StaffComment:
-        return staff_comment(await service.moderate(comment_id, action))
-
-    route.__name__ = f"{action}_comment"
-    staff_router.add_api_route(
-        f"/{{comment_id}}/{action}",
-        route,
-        methods=["POST"],
-        response_model=StaffComment,
-        name=f"{action}_comment",
-    )
+async def _moderate(
+    service: CommentsService, comment_id: str, action: ModerationAction
+) -> StaffComment:
+    return staff_comment(await service.moderate(ModerateComment(comment_id, action)))
 
 
-for _action in ("approve", "reject", "spam"):
-    _moderation_route(_action)  # type: ignore[arg-type]
+@staff_router.post("/{comment_id}/approve", response_model=StaffComment)
+async def approve_comment(
+    comment_id: CommentId, _: StaffPrincipal, service: Service
+) -> StaffComment:
+    return await _moderate(service, comment_id, "approve")
+
+
+@staff_router.post("/{comment_id}/reject", response_model=StaffComment)
+async def reject_comment(
+    comment_id: CommentId, _: StaffPrincipal, service: Service
+) -> StaffComment:
+    return await _moderate(service, comment_id, "reject")
+
+
+@staff_router.post("/{comment_id}/spam", response_model=StaffComment)
+async def spam_comment(comment_id: CommentId, _: StaffPrincipal, service: Service) -> StaffComment:
+    return await _moderate(service, comment_id, "spam")
 
 
 @staff_router.delete("/{comment_id}", status_code=204)
 async def staff_delete_comment(
     comment_id: CommentId, _: StaffPrincipal, service: Service
 ) -> Response:
-    await service.moderate(comment_id, "delete")
+    await service.moderate(ModerateComment(comment_id, "delete"))
     return Response(status_code=204)
 
 
@@ -304,7 +340,13 @@ async def list_bans(_: StaffPrincipal, service: Service) -> BansOut:
 @staff_router.post("/bans", status_code=201, response_model=BanOut)
 async def create_ban(ban: BanCreate, principal: StaffPrincipal, service: Service) -> BanOut:
     created = await service.ban(
-        ban.kind, ban.value, timedelta(minutes=ban.duration_minutes), ban.reason, principal
+        BanAuthor(
+            kind=ban.kind,
+            value=ban.value,
+            duration=timedelta(minutes=ban.duration_minutes),
+            reason=ban.reason,
+            by=principal.subject,
+        )
     )
     return ban_out(created)
 
@@ -315,5 +357,5 @@ async def delete_ban(
     _: StaffPrincipal,
     service: Service,
 ) -> Response:
-    await service.unban(ban_id)
+    await service.lift_ban(LiftBan(ban_id))
     return Response(status_code=204)

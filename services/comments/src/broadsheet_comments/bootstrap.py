@@ -4,21 +4,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
-from uuid import UUID
 
-from broadsheet_comments.consumers import Effects, build_router
+from broadsheet_comments.consumers import build_router
 from broadsheet_comments.domain import ModerationPolicy
+from broadsheet_comments.projection import ArticleProjection
+from broadsheet_comments.queries import CommentQueries
 from broadsheet_comments.repository import (
     INDEXES,
     MongoArticleRepository,
     MongoBanRepository,
     MongoCommentRepository,
 )
-from broadsheet_comments.service import ArticleProjection, CommentsService, Limits
+from broadsheet_comments.service import CommentsService, Limits
 from broadsheet_comments.settings import Settings
 from broadsheet_comments.tokens import EditTokens
 from broadsheet_shared.auth import TokenVerifier
-from broadsheet_shared.inbox import handle_once
+from broadsheet_shared.inbox import MongoInbox
 from broadsheet_shared.kafka.router import EventRouter
 from broadsheet_shared.ratelimit import MongoRateLimiter, RateLimit
 from broadsheet_shared.runtime import ServiceRuntime
@@ -32,6 +33,7 @@ class Container:
     comments: MongoCommentRepository
     bans: MongoBanRepository
     service: CommentsService
+    queries: CommentQueries
     projection: ArticleProjection
     router: EventRouter
     token_verifier: TokenVerifier
@@ -70,13 +72,6 @@ def bootstrap(settings: Settings) -> Container:
         ),
     )
     projection = ArticleProjection(articles)
-
-    async def once(handler: str, event_id: UUID, effects: Effects) -> bool:
-        ran: bool = await handle_once(
-            runtime.mongo, runtime.db, handler=handler, event_id=event_id, effects=effects
-        )
-        return ran
-
     return Container(
         settings=settings,
         runtime=runtime,
@@ -84,8 +79,9 @@ def bootstrap(settings: Settings) -> Container:
         comments=comments,
         bans=bans,
         service=service,
+        queries=CommentQueries(articles=articles, comments=comments),
         projection=projection,
-        router=build_router(projection, once),
+        router=build_router(projection, MongoInbox(runtime.mongo, runtime.db)),
         token_verifier=TokenVerifier(
             settings.jwt_public_key, issuer=settings.jwt_issuer, audience=settings.jwt_audience
         ),

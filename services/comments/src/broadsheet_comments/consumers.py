@@ -2,54 +2,40 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from uuid import UUID
+from functools import partial
 
-from broadsheet_comments.service import ArticleProjection
+from broadsheet_comments.projection import ArticleProjection
 from broadsheet_shared.events import (
     ArticleDeletedV1,
     ArticlePublishedV1,
     ArticleUnpublishedV1,
     ArticleUpdatedV1,
 )
+from broadsheet_shared.inbox import Inbox
 from broadsheet_shared.kafka.router import EventRouter
-from broadsheet_shared.mongo import Session
-
-Effects = Callable[[Session], Awaitable[None]]
-# handle_once bound to the service's database: (handler name, event id, effects) -> ran?
-# (The type: ignores go once broadsheet_shared ships a py.typed marker.)
-Once = Callable[[str, UUID, Effects], Awaitable[bool]]
 
 
-def build_router(projection: ArticleProjection, once: Once) -> EventRouter:
+def build_router(projection: ArticleProjection, inbox: Inbox) -> EventRouter:
     router = EventRouter()
 
-    @router.subscribe(ArticlePublishedV1)  # type: ignore[untyped-decorator,unused-ignore]
+    @router.subscribe(ArticlePublishedV1)
     async def article_published(event: ArticlePublishedV1) -> None:
-        async def effects(session: Session) -> None:
-            await projection.published(event.data, session)
+        effects = partial(projection.published, event.data)
+        await inbox.handle_once("article_published", event.id, effects)
 
-        await once("article_published", event.id, effects)
-
-    @router.subscribe(ArticleUpdatedV1)  # type: ignore[untyped-decorator,unused-ignore]
+    @router.subscribe(ArticleUpdatedV1)
     async def article_updated(event: ArticleUpdatedV1) -> None:
-        async def effects(session: Session) -> None:
-            await projection.updated(event.data, session)
+        effects = partial(projection.updated, event.data)
+        await inbox.handle_once("article_updated", event.id, effects)
 
-        await once("article_updated", event.id, effects)
-
-    @router.subscribe(ArticleUnpublishedV1)  # type: ignore[untyped-decorator,unused-ignore]
+    @router.subscribe(ArticleUnpublishedV1)
     async def article_unpublished(event: ArticleUnpublishedV1) -> None:
-        async def effects(session: Session) -> None:
-            await projection.unpublished(event.data, session)
+        effects = partial(projection.unpublished, event.data)
+        await inbox.handle_once("article_unpublished", event.id, effects)
 
-        await once("article_unpublished", event.id, effects)
-
-    @router.subscribe(ArticleDeletedV1)  # type: ignore[untyped-decorator,unused-ignore]
+    @router.subscribe(ArticleDeletedV1)
     async def article_deleted(event: ArticleDeletedV1) -> None:
-        async def effects(session: Session) -> None:
-            await projection.deleted(event.data, session)
-
-        await once("article_deleted", event.id, effects)
+        effects = partial(projection.deleted, event.data)
+        await inbox.handle_once("article_deleted", event.id, effects)
 
     return router

@@ -1,7 +1,8 @@
-"""The comments domain: articles as this service sees them, comments, threads and moderation.
+"""The comments domain: articles as this service sees them, comments and moderation.
 
-Pure rules, no I/O. Statuses: ``approved`` (public, counted, notified), ``pending`` (held for a
-moderator), ``spam`` and ``rejected`` (never shown), ``deleted`` (removed by its author or staff).
+Pure rules, no I/O (thread order lives in :mod:`broadsheet_comments.threads`). Statuses:
+``approved`` (public, counted, notified), ``pending`` (held for a moderator), ``spam`` and
+``rejected`` (never shown), ``deleted`` (removed by its author or staff).
 """
 
 from __future__ import annotations
@@ -11,16 +12,17 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Literal
 
 from bson import ObjectId
+
+from broadsheet_comments.threads import newest_path, root_value
 
 Status = Literal["approved", "pending", "spam", "rejected", "deleted"]
 PUBLIC_STATUSES: tuple[Status, ...] = ("approved",)
 # A reply may answer a comment the replier can see, or their own comment still held for review.
 REPLYABLE_STATUSES: tuple[Status, ...] = ("approved", "pending")
-Sort = Literal["oldest", "newest"]
 
 MAX_AUTHOR_NAME = 80
 MAX_BODY = 5000
@@ -29,22 +31,30 @@ EXCERPT_CHARS = 200
 MAX_DISPLAY_DEPTH = 4
 
 
-class CommentsError(Exception):
-    """A domain rule refused the command; the service maps it to a problem status."""
+BanKind = Literal["email", "client"]
 
 
-class BannedContent(CommentsError):
-    pass
+@dataclass(frozen=True)
+class Ban:
+    """Staff barred an email address or a client from commenting until ``until``."""
+
+    kind: BanKind
+    value: str  # the email hash for email bans, the client address for client bans
+    until: datetime
+    reason: str
+    created_by: str
+
+    @property
+    def id(self) -> str:
+        return f"{self.kind}:{self.value}"
 
 
-class InvalidTransition(CommentsError):
-    pass
+class BannedContent(Exception):
+    """The text holds a banned word: the comment is refused, not held."""
 
 
-def utcnow() -> datetime:
-    # BSON datetimes keep milliseconds: truncating here keeps fakes and Mongo in agreement.
-    now = datetime.now(UTC)
-    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+class InvalidTransition(Exception):
+    """The moderation action cannot apply to the comment's current status."""
 
 
 def new_comment_id() -> str:
@@ -65,7 +75,6 @@ class Article:
     published: bool
     revision: int
     previous_slugs: tuple[str, ...] = ()
-    comment_count: int = 0
     # The last display sequence number handed to a top-level comment (see Comment.root_seq).
     root_seq: int = 0
 
@@ -90,22 +99,27 @@ class Comment:
     status: Status
     created_at: datetime
     client: str
+    # The materialized sort path (see threads): sorting by it gives thread order, oldest first.
+    path: str
     notify_replies: bool = False
     edited_at: datetime | None = None
     approved_at: datetime | None = None
     reply_count: int = 0
     parent_author_name: str | None = None
     moderation_reasons: tuple[str, ...] = ()
-    # Display number of the thread this comment belongs to: a top-level comment gets the next
-    # number of its article when posted, a reply carries its root's.
-    root_seq: int | None = None
-    # The materialized sort path (see thread_path): sorting by it gives thread order, oldest
-    # first; path_newest puts the newest top-level comment first (replies still oldest first).
-    path: str | None = None
-    path_newest: str | None = None
     # How many ancestors are not approved: a comment is public only when it is approved and
     # nothing above it is hidden (a rejected comment takes its replies out of the thread).
     hidden_by: int = 0
+
+    @property
+    def root_seq(self) -> int:
+        """Display number of the thread: its top-level comment's number on the article."""
+        return root_value(self.path)
+
+    @property
+    def path_newest(self) -> str:
+        """The sort key of ``sort=newest``: newest top-level comment first, replies in order."""
+        return newest_path(self.path)
 
     @property
     def sort_key(self) -> str:
@@ -131,6 +145,11 @@ class Comment:
         return self.status not in PUBLIC_STATUSES
 
     @property
+    def reply_hidden_by(self) -> int:
+        """``hidden_by`` of a reply to this comment: its own, plus one if this one is hidden."""
+        return self.hidden_by + (1 if self.hides_replies else 0)
+
+    @property
     def excerpt(self) -> str:
         return excerpt(self.body_markdown)
 
@@ -146,10 +165,6 @@ def body_fingerprint(body: str) -> str:
     """Equal for bodies that differ only in case and whitespace (duplicate detection)."""
     normal = " ".join(unicodedata.normalize("NFKC", body).casefold().split())
     return hashlib.sha256(normal.encode()).hexdigest()
-
-
-def normalize_email(email: str) -> str:
-    return email.strip().lower()
 
 
 # --- moderation -----------------------------------------------------------------------------
@@ -270,69 +285,3 @@ def moderate(comment: Comment, action: ModerationAction, now: datetime) -> Comme
         # A deleted comment keeps nothing personal.
         changed = replace(changed, author_email=None, notify_replies=False)
     return changed
-
-
-# --- threads ----------------------------------------------------------------------------------
-
-# A path is fixed-width base-36 components: the root's display number, then one child
-# sequence number per level. Fixed widths make string order equal thread order (depth first,
-# oldest first) and make a subtree one prefix range: [path, path + SUBTREE_END).
-_DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"
-ROOT_WIDTH = 7  # 36**7 - 1 ≈ 78 billion top-level comments per article
-CHILD_WIDTH = 5  # 36**5 - 1 ≈ 60 million replies to one comment
-ROOT_MAX = 36**ROOT_WIDTH - 1
-CHILD_MAX = 36**CHILD_WIDTH - 1
-SUBTREE_END = "~"  # sorts after every digit
-_PATH = re.compile(r"^[0-9a-z]{7}(?:[0-9a-z]{5})*$")
-
-
-def _base36(value: int, width: int) -> str:
-    if not 0 <= value < 36**width:
-        raise ValueError(f"{value} does not fit {width} base-36 digits")
-    digits = []
-    for _ in range(width):
-        value, digit = divmod(value, 36)
-        digits.append(_DIGITS[digit])
-    return "".join(reversed(digits))
-
-
-def root_path(root_seq: int) -> str:
-    return _base36(root_seq, ROOT_WIDTH)
-
-
-def child_path(parent_path: str, child_seq: int) -> str:
-    return parent_path + _base36(child_seq, CHILD_WIDTH)
-
-
-def newest_path(path: str) -> str:
-    """The same path with the root component inverted: newest top-level comment first."""
-    return _base36(ROOT_MAX - int(path[:ROOT_WIDTH], 36), ROOT_WIDTH) + path[ROOT_WIDTH:]
-
-
-def is_path(value: str) -> bool:
-    return bool(_PATH.match(value))
-
-
-def root_value(path: str) -> int:
-    """The root component of a path (or of a newest path) as a number."""
-    return int(path[:ROOT_WIDTH], 36)
-
-
-def ancestor_prefixes(path: str) -> list[str]:
-    """The paths of the ancestors and of the comment itself, deepest first."""
-    prefixes = []
-    end = len(path)
-    while end >= ROOT_WIDTH:
-        prefixes.append(path[:end])
-        end -= CHILD_WIDTH
-    return prefixes
-
-
-def placed(comment: Comment, path: str, hidden_by: int) -> Comment:
-    return replace(
-        comment,
-        root_seq=root_value(path),
-        path=path,
-        path_newest=newest_path(path),
-        hidden_by=hidden_by,
-    )

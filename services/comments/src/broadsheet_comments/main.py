@@ -20,7 +20,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await container.runtime.start(container.router)
-        await container.comments.backfill_paths()
         try:
             yield
         finally:
@@ -36,6 +35,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.container = container
     app.state.service = container.service
+    app.state.queries = container.queries
     app.state.readiness_checks = container.runtime.readiness_checks()
     app.state.token_verifier = container.token_verifier
     return app

@@ -1,41 +1,34 @@
 """The only code that touches MongoDB: the article projection, comments, idempotency keys, bans.
 
-Collections: ``articles`` (projection of article events), ``comments``, ``idempotency_keys``,
-``bans``. Methods that take part in a use case's transaction take its ``session``.
+Collections: ``articles`` (projection of article events), ``comment_counters`` (sharded public
+counts), ``comments``, ``sequences`` and ``thread_outlines`` (sort paths and page planning),
+``idempotency_keys``, ``bans``. Methods that take part in a use case's transaction take its
+``session``.
+
+Longer than the house's 450 lines on purpose: the rule is that this module alone touches
+MongoDB, and it holds three repositories (articles, comments, bans), each a port (protocol), its
+document mapping and its adapter.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
-from broadsheet_comments.domain import (
-    ROOT_MAX,
-    ROOT_WIDTH,
-    SUBTREE_END,
-    Article,
-    Comment,
-    Sort,
-    Status,
-    child_path,
-    newest_path,
-    placed,
-    root_path,
-    root_value,
-)
+from broadsheet_comments.domain import Article, Ban, Comment, Status
+from broadsheet_comments.threads import ROOT_WIDTH, SUBTREE_END, Sort
 from broadsheet_shared.mongo import Database, IndexSpec, Session
 
 ARTICLES = "articles"
 COMMENTS = "comments"
 IDEMPOTENCY_KEYS = "idempotency_keys"
 BANS = "bans"
-MIGRATIONS = "migrations"
 COUNTERS = "comment_counters"
 SEQUENCES = "sequences"
 # Per top-level comment: the path suffixes of all its replies, to size page windows.
@@ -100,22 +93,6 @@ class IdempotencyRecord:
     comment_id: str
 
 
-BanKind = Literal["email", "client"]
-
-
-@dataclass(frozen=True)
-class Ban:
-    kind: BanKind
-    value: str  # the email hash for email bans, the client address for client bans
-    until: datetime
-    reason: str
-    created_by: str
-
-    @property
-    def id(self) -> str:
-        return f"{self.kind}:{self.value}"
-
-
 class ArticleRepository(Protocol):
     async def by_slug(self, slug: str, session: Session | None = None) -> Article | None: ...
     async def by_id(self, article_id: str, session: Session | None = None) -> Article | None: ...
@@ -137,8 +114,9 @@ class CommentRepository(Protocol):
     async def lock_parent(self, parent_id: str, session: Session) -> Comment | None: ...
     async def shift_subtree(self, comment: Comment, delta: int, session: Session) -> None: ...
     async def public_descendants(self, comment: Comment, session: Session) -> int: ...
-    async def thread_page(
-        self, article_id: str, sort: Sort, after: str | None, limit: int, last_seq: int
+    async def outlines(self, article_id: str, root_seqs: Sequence[int]) -> dict[int, list[str]]: ...
+    async def public_window(
+        self, article_id: str, sort: Sort, after: str | None, until: str | None, limit: int
     ) -> list[Comment]: ...
     async def by_status(self, status: Status, after: str | None, limit: int) -> list[Comment]: ...
     async def recent_public(self, limit: int) -> list[Comment]: ...
@@ -182,7 +160,6 @@ def _article(doc: dict[str, Any]) -> Article:
         comments_open=bool(doc["comments_open"]),
         published=bool(doc["published"]),
         revision=int(doc.get("revision", 0)),
-        comment_count=int(doc.get("comment_count", 0)),
         root_seq=int(doc.get("root_seq", 0)),
     )
 
@@ -212,11 +189,11 @@ class MongoArticleRepository:
     async def save(self, article: Article, session: Session) -> None:
         await self._articles.update_one(
             {"_id": article.article_id},
-            {"$set": _article_doc(article), "$setOnInsert": {"comment_count": 0}},
+            {"$set": _article_doc(article)},
             upsert=True,
             session=session,
         )
-        await self.make_shards(article.article_id, session)
+        await self._make_shards(article.article_id, session)
 
     async def remove(self, article_id: str, session: Session) -> None:
         await self._articles.delete_one({"_id": article_id}, session=session)
@@ -226,32 +203,20 @@ class MongoArticleRepository:
     async def add_to_count(self, article_id: str, delta: int, session: Session) -> None:
         """Moves the public count by one shard: concurrent posters rarely share a document."""
         shard = random.randrange(COUNT_SHARDS)
-        result = await self._counters.update_one(
+        await self._counters.update_one(
             {"_id": _shard_id(article_id, shard)}, {"$inc": {"n": delta}}, session=session
         )
-        if result.matched_count == 0:
-            # Shards are made with the article; an article projected before they existed
-            # gets this one now.
-            await self._counters.update_one(
-                {"_id": _shard_id(article_id, shard)},
-                {"$inc": {"n": delta}, "$set": {"article_id": article_id}},
-                upsert=True,
-                session=session,
-            )
 
     async def counts(self, articles: Sequence[Article]) -> dict[str, int]:
-        """Public counts: the article's count from before the shards plus its shards."""
-        totals = {article.article_id: article.comment_count for article in articles}
+        """Public counts: the sum of each article's shards."""
+        totals = {article.article_id: 0 for article in articles}
         if not totals:
             return {}
         # Shards by primary key: point reads, no secondary index.
-        shards: dict[str, int] = {}
         query = {"_id": {"$in": [_shard_id(a, n) for a in totals for n in range(COUNT_SHARDS)]}}
         async for doc in self._counters.find(query, projection={"n": 1}):
-            shards[doc["_id"]] = int(doc.get("n", 0))
-        for shard_id, n in shards.items():
-            article_id = shard_id.rsplit(":", 1)[0]
-            totals[article_id] = totals.get(article_id, 0) + n
+            article_id = doc["_id"].rsplit(":", 1)[0]
+            totals[article_id] += int(doc.get("n", 0))
         return {article_id: max(0, total) for article_id, total in totals.items()}
 
     async def next_root_seq(self, article_id: str) -> int | None:
@@ -268,7 +233,7 @@ class MongoArticleRepository:
         )
         return int(doc["root_seq"]) if doc is not None else None
 
-    async def make_shards(self, article_id: str, session: Session | None = None) -> None:
+    async def _make_shards(self, article_id: str, session: Session) -> None:
         for shard in range(COUNT_SHARDS):
             await self._counters.update_one(
                 {"_id": _shard_id(article_id, shard)},
@@ -279,7 +244,7 @@ class MongoArticleRepository:
 
 
 def _comment_doc(comment: Comment) -> dict[str, Any]:
-    doc = {
+    return {
         "_id": comment.id,
         "article_id": comment.article_id,
         "parent_id": comment.parent_id,
@@ -301,14 +266,12 @@ def _comment_doc(comment: Comment) -> dict[str, Any]:
         "reply_count": comment.reply_count,
         "parent_author_name": comment.parent_author_name,
         "moderation_reasons": list(comment.moderation_reasons),
+        # Stored for the indexes and the outlines; read back from the path alone.
+        "root_seq": comment.root_seq,
+        "path": comment.path,
+        "path_newest": comment.path_newest,
+        "hidden_by": comment.hidden_by,
     }
-    if comment.root_seq is not None:
-        doc["root_seq"] = comment.root_seq
-    if comment.path is not None:
-        doc["path"] = comment.path
-        doc["path_newest"] = comment.path_newest
-        doc["hidden_by"] = comment.hidden_by
-    return doc
 
 
 def _comment(doc: dict[str, Any]) -> Comment:
@@ -333,10 +296,8 @@ def _comment(doc: dict[str, Any]) -> Comment:
         reply_count=max(0, int(doc.get("reply_count", 0))),
         parent_author_name=doc.get("parent_author_name"),
         moderation_reasons=tuple(doc.get("moderation_reasons", ())),
-        root_seq=doc.get("root_seq"),
-        path=doc.get("path"),
-        path_newest=doc.get("path_newest"),
-        hidden_by=max(0, int(doc.get("hidden_by", 0))),
+        path=doc["path"],
+        hidden_by=max(0, int(doc["hidden_by"])),
     )
 
 
@@ -355,67 +316,13 @@ def outline_docs(comments: Sequence[Comment]) -> list[dict[str, Any]]:
     whatever their status."""
     chunks: dict[str, dict[str, list[str]]] = {}
     for comment in comments:
-        if comment.parent_id is not None and comment.path and comment.root_seq is not None:
+        if comment.parent_id is not None:
             roots = chunks.setdefault(outline_id(comment.article_id, comment.root_seq), {})
             roots.setdefault(str(comment.root_seq), []).append(comment.path[ROOT_WIDTH:])
     return [
         {"_id": key, "roots": {seq: sorted(paths) for seq, paths in roots.items()}}
         for key, roots in chunks.items()
     ]
-
-
-def plan_window(
-    sort: Sort,
-    after: str | None,
-    needed: int,
-    last_seq: int,
-    outlines: Mapping[int, Sequence[str]],
-    candidates: Sequence[int],
-) -> str | None:
-    """The last key (inclusive) of a window after ``after`` expected to hold ``needed``
-    comments, from the outlines of the thread ``after`` is in and of the ``candidates`` roots
-    that follow it (display order); None when the window may stay open to the end.
-
-    Outlines list replies of every status, so the window may hold fewer public comments than
-    planned: the caller then plans the next window from this one's end. Nothing is skipped
-    whatever the outlines say; they only size the windows.
-    """
-    remaining = needed
-    if after is not None:
-        current, suffix = _root_seq_of(after, sort), after[ROOT_WIDTH:]
-        rest = [path for path in outlines.get(current, ()) if path > suffix]
-        if len(rest) >= remaining:
-            return after[:ROOT_WIDTH] + sorted(rest)[remaining - 1]
-        remaining -= len(rest)
-    for root_seq in candidates:
-        replies = sorted(outlines.get(root_seq, ()))
-        if 1 + len(replies) >= remaining:
-            top = _sort_root(root_seq, sort)
-            return top if remaining == 1 else top + replies[remaining - 2]
-        remaining -= 1 + len(replies)
-    # Past the last top-level comment there is nothing more: the window may stay open.
-    if not candidates or candidates[-1] == (last_seq if sort == "oldest" else 1):
-        return None
-    return _sort_root(candidates[-1], sort) + SUBTREE_END
-
-
-def _sort_root(root_seq: int, sort: Sort) -> str:
-    path = root_path(root_seq)
-    return path if sort == "oldest" else newest_path(path)
-
-
-def _root_seq_of(key: str, sort: Sort) -> int:
-    value = root_value(key)
-    return value if sort == "oldest" else ROOT_MAX - value
-
-
-def next_roots(after: str | None, sort: Sort, count: int, last_seq: int) -> list[int]:
-    """The numbers of up to ``count`` top-level comments after ``after``'s, in display order."""
-    if sort == "oldest":
-        start = _root_seq_of(after, sort) + 1 if after else 1
-        return list(range(start, min(start + count, last_seq + 1)))
-    start = _root_seq_of(after, sort) - 1 if after else last_seq
-    return list(range(start, max(start - count, 0), -1))
 
 
 class MongoCommentRepository:
@@ -437,9 +344,9 @@ class MongoCommentRepository:
         # Counters move only through $inc, so concurrent replies are never lost.
         for key in ("_id", "reply_count"):
             fields.pop(key)
-        # Fixed when posted (or by the backfill); hidden_by moves only with its ancestors.
+        # Fixed when posted; hidden_by moves only with its ancestors.
         for key in ("root_seq", "path", "path_newest", "hidden_by"):
-            fields.pop(key, None)
+            fields.pop(key)
         await self._comments.update_one({"_id": comment.id}, {"$set": fields}, session=session)
 
     async def add_to_reply_count(self, comment_id: str, delta: int, session: Session) -> None:
@@ -471,7 +378,6 @@ class MongoCommentRepository:
 
     @staticmethod
     def _subtree(comment: Comment) -> dict[str, Any]:
-        assert comment.path is not None
         return {"$gt": comment.path, "$lt": comment.path + SUBTREE_END}
 
     async def shift_subtree(self, comment: Comment, delta: int, session: Session) -> None:
@@ -494,160 +400,46 @@ class MongoCommentRepository:
             )
         )
 
-    async def thread_page(
-        self, article_id: str, sort: Sort, after: str | None, limit: int, last_seq: int
-    ) -> list[Comment]:
-        """Up to ``limit`` public comments after the cursor key, in thread order.
+    async def outlines(self, article_id: str, root_seqs: Sequence[int]) -> dict[int, list[str]]:
+        """The reply path suffixes of these top-level comments (one or two reads by _id)."""
+        found: dict[int, list[str]] = {}
+        if not root_seqs:
+            return found
+        ids = sorted({outline_id(article_id, n) for n in root_seqs})
+        async for doc in self._outlines.find({"_id": {"$in": ids}}):
+            for seq, paths in doc.get("roots", {}).items():
+                found[int(seq)] = paths
+        return found
 
-        The logical query is ``key > after`` sorted by key with a limit, on the index
-        (article_id, status, hidden_by, key). SecantusDB (both builds) reads every entry of a
-        range before it applies the limit, so an open range would cost O(thread). The range is
-        therefore closed at a key planned from the thread outlines (one small read by _id):
-        the window holds about ``limit`` comments. Should it hold fewer public ones (held or
-        hidden replies), the next window starts where it ended.
+    async def public_window(
+        self, article_id: str, sort: Sort, after: str | None, until: str | None, limit: int
+    ) -> list[Comment]:
+        """Up to ``limit`` public comments with ``after`` < key <= ``until``, in thread order.
+
+        One range on the index (article_id, status, hidden_by, key). SecantusDB (both builds)
+        reads every entry of a range before it applies the limit, so callers close the range
+        (``until``) wherever they can: an open one costs O(thread).
         """
         key = "path" if sort == "oldest" else "path_newest"
-        found: list[Comment] = []
-        low = after
-        while len(found) < limit:
-            needed = limit - len(found)
-            roots = next_roots(low, sort, needed, last_seq)
-            ids = ([_root_seq_of(low, sort)] if low else []) + roots
-            outlines: dict[int, list[str]] = {}
-            if ids:
-                query_ids = sorted({outline_id(article_id, n) for n in ids})
-                async for doc in self._outlines.find({"_id": {"$in": query_ids}}):
-                    for seq, paths in doc.get("roots", {}).items():
-                        outlines[int(seq)] = paths
-            high = plan_window(sort, low, needed, last_seq, outlines, roots)
-            bounds: dict[str, str] = {}
-            if low is not None:
-                bounds["$gt"] = low
-            if high is not None:
-                bounds["$lte"] = high
-            query: dict[str, Any] = {"article_id": article_id, "status": "approved", "hidden_by": 0}
-            if bounds:
-                query[key] = bounds
-            cursor = self._comments.find(query).sort(key, ASCENDING).limit(needed)
-            found.extend([_comment(doc) async for doc in cursor])
-            if high is None:
-                break
-            low = high
-        return found[:limit]
+        bounds: dict[str, str] = {}
+        if after is not None:
+            bounds["$gt"] = after
+        if until is not None:
+            bounds["$lte"] = until
+        query: dict[str, Any] = {"article_id": article_id, "status": "approved", "hidden_by": 0}
+        if bounds:
+            query[key] = bounds
+        cursor = self._comments.find(query).sort(key, ASCENDING).limit(limit)
+        return [_comment(doc) async for doc in cursor]
 
     async def outline(self, comment: Comment) -> None:
         """Adds a reply to its thread's outline; outside any transaction (an entry of a post
         that then failed only makes a window plan a little wide)."""
-        assert comment.root_seq is not None
-        assert comment.path is not None
         await self._outlines.update_one(
             {"_id": outline_id(comment.article_id, comment.root_seq)},
             {"$addToSet": {f"roots.{comment.root_seq}": comment.path[ROOT_WIDTH:]}},
             upsert=True,
         )
-
-    async def backfill_root_seqs(self) -> None:
-        """Number the comments stored before root_seq existed; once per database.
-
-        Top-level comments get numbers reserved on their article (so they never collide with
-        comments posted meanwhile), in sort_key order; replies then take their root's number.
-        """
-        db = self._comments.database
-        if await db[MIGRATIONS].find_one({"_id": "root_seq"}) is not None:
-            return
-        missing: dict[str, Any] = {"root_seq": {"$exists": False}}
-        for article_id in await self._comments.distinct("article_id", missing):
-            cursor = self._comments.find(
-                {"article_id": article_id, "parent_id": None, **missing}, projection={"_id": 1}
-            ).sort("sort_key", ASCENDING)
-            root_ids = [doc["_id"] async for doc in cursor]
-            if root_ids:
-                reserved = await db[ARTICLES].find_one_and_update(
-                    {"_id": article_id},
-                    {"$inc": {"root_seq": len(root_ids)}},
-                    return_document=ReturnDocument.AFTER,
-                )
-                first = int(reserved["root_seq"]) - len(root_ids) + 1 if reserved else 1
-                for n, root_id in enumerate(root_ids):
-                    await self._comments.update_one(
-                        {"_id": root_id, **missing}, {"$set": {"root_seq": first + n}}
-                    )
-            cursor = self._comments.find(
-                {"article_id": article_id, "parent_id": {"$ne": None}, **missing},
-                projection={"root_id": 1},
-            )
-            for root_id in {doc["root_id"] async for doc in cursor}:
-                root = await self._comments.find_one({"_id": root_id}, projection={"root_seq": 1})
-                if root is not None and root.get("root_seq") is not None:
-                    await self._comments.update_many(
-                        {"root_id": root_id, **missing}, {"$set": {"root_seq": root["root_seq"]}}
-                    )
-        await db[MIGRATIONS].update_one({"_id": "root_seq"}, {"$set": {"done": True}}, upsert=True)
-
-    async def backfill_paths(self) -> None:
-        """Give comments stored before sort paths existed their path, newest path and
-        hidden_by, and make each such article's count exact (replies under hidden comments
-        no longer count); once per database, idempotent if interrupted.
-
-        Per article, parents before children: a top-level comment's path comes from its
-        root_seq, a reply takes its parent's next child number in sort_key order.
-        """
-        db = self._comments.database
-        if await db[MIGRATIONS].find_one({"_id": "paths"}) is not None:
-            return
-        await self.backfill_root_seqs()
-        missing: dict[str, Any] = {"path": {"$exists": False}}
-        for article_id in await self._comments.distinct("article_id", missing):
-            cursor = self._comments.find({"article_id": article_id})
-            by_id = {doc["_id"]: _comment(doc) async for doc in cursor}
-            for comment in sorted(by_id.values(), key=lambda c: (c.depth, c.sort_key)):
-                if comment.path is not None:
-                    continue
-                if comment.parent_id is None:
-                    if comment.root_seq is None:
-                        continue
-                    path, hidden_by = root_path(comment.root_seq), 0
-                else:
-                    parent = by_id.get(comment.parent_id)
-                    if parent is None or parent.path is None:
-                        continue
-                    path = child_path(parent.path, await self.next_child_seq(parent.id))
-                    hidden_by = parent.hidden_by + (1 if parent.hides_replies else 0)
-                done = placed(comment, path, hidden_by)
-                result = await self._comments.update_one(
-                    {"_id": comment.id, **missing},
-                    {
-                        "$set": {
-                            "path": done.path,
-                            "path_newest": done.path_newest,
-                            "hidden_by": done.hidden_by,
-                        }
-                    },
-                )
-                if result.modified_count == 0:  # placed meanwhile by another instance
-                    stored = await self.get(comment.id)
-                    done = stored if stored is not None else done
-                by_id[comment.id] = done
-            for outline in outline_docs(list(by_id.values())):
-                await self._outlines.update_one(
-                    {"_id": outline["_id"]},
-                    {
-                        "$addToSet": {
-                            f"roots.{seq}": {"$each": paths}
-                            for seq, paths in outline["roots"].items()
-                        }
-                    },
-                    upsert=True,
-                )
-            public = sum(1 for comment in by_id.values() if comment.is_public)
-            sharded = 0
-            shard_ids = [_shard_id(article_id, n) for n in range(COUNT_SHARDS)]
-            async for doc in db[COUNTERS].find({"_id": {"$in": shard_ids}}):
-                sharded += int(doc.get("n", 0))
-            await db[ARTICLES].update_one(
-                {"_id": article_id}, {"$set": {"comment_count": public - sharded}}
-            )
-        await db[MIGRATIONS].update_one({"_id": "paths"}, {"$set": {"done": True}}, upsert=True)
 
     async def by_status(self, status: Status, after: str | None, limit: int) -> list[Comment]:
         query: dict[str, Any] = {"status": status}

@@ -10,14 +10,19 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, mo
 from broadsheet_comments.domain import MAX_AUTHOR_NAME, MAX_BODY, Status
 from broadsheet_comments.rendering import clean_text, plain_name
 
-HONEYPOT_FIELD = "website"
-
 
 def _blank_to_none(value: Any) -> Any:
     # HTML forms send empty strings for fields left empty.
     if isinstance(value, str) and not value.strip():
         return None
     return value
+
+
+def _visible_body(value: str) -> str:
+    body = clean_text(value).strip()
+    if not body:
+        raise ValueError("body must contain visible text")
+    return body
 
 
 class CommentCreate(BaseModel):
@@ -50,10 +55,7 @@ class CommentCreate(BaseModel):
     @field_validator("body")
     @classmethod
     def _body_text(cls, value: str) -> str:
-        body = clean_text(value).strip()
-        if not body:
-            raise ValueError("body must contain visible text")
-        return body
+        return _visible_body(value)
 
     @model_validator(mode="after")
     def _email_for_notifications(self) -> CommentCreate:
@@ -70,10 +72,7 @@ class CommentEdit(BaseModel):
     @field_validator("body")
     @classmethod
     def _body_text(cls, value: str) -> str:
-        body = clean_text(value).strip()
-        if not body:
-            raise ValueError("body must contain visible text")
-        return body
+        return _visible_body(value)
 
 
 class PostedComment(BaseModel):

@@ -9,8 +9,7 @@ from broadsheet_shared import devkeys
 from broadsheet_shared.settings import ServiceSettings
 
 
-# broadsheet_shared ships no py.typed marker yet, so mypy sees ServiceSettings as Any.
-class Settings(ServiceSettings):  # type: ignore[misc]
+class Settings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="COMMENTS_", extra="ignore", frozen=True)
 
     service_name: str = "comments"

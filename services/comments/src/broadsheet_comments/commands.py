@@ -1,0 +1,58 @@
+"""What readers and staff ask the service to do; built by the routes from the request bodies."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from broadsheet_comments.domain import BanKind, ModerationAction
+
+
+@dataclass(frozen=True)
+class PostComment:
+    slug: str
+    author_name: str
+    author_email: str | None
+    body: str
+    parent_id: str | None
+    notify_replies: bool
+    # The honeypot field: people leave it empty, bots fill it in.
+    website: str | None
+    client: str
+    # The client's retry key: the same key (per client and article) posts one comment.
+    idempotency_key: str | None = None
+
+
+@dataclass(frozen=True)
+class EditComment:
+    slug: str
+    comment_id: str
+    edit_token: str | None
+    body: str
+
+
+@dataclass(frozen=True)
+class DeleteComment:
+    slug: str
+    comment_id: str
+    edit_token: str | None
+
+
+@dataclass(frozen=True)
+class ModerateComment:
+    comment_id: str
+    action: ModerationAction
+
+
+@dataclass(frozen=True)
+class BanAuthor:
+    kind: BanKind
+    value: str  # an email address or a client address
+    duration: timedelta
+    reason: str
+    by: str  # the staff member's subject
+
+
+@dataclass(frozen=True)
+class LiftBan:
+    ban_id: str

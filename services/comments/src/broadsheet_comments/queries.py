@@ -1,0 +1,162 @@
+"""Read use cases: thread pages, counts, the recent list and the staff queue."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from broadsheet_comments.cursors import (
+    AfterComment,
+    InvalidCursor,
+    decode_queue_cursor,
+    decode_thread_cursor,
+    encode_queue_cursor,
+    encode_thread_cursor,
+)
+from broadsheet_comments.domain import Article, Comment, Status
+from broadsheet_comments.repository import ArticleRepository, CommentRepository
+from broadsheet_comments.threads import Sort, next_roots, outlines_to_read, plan_window, sort_path
+from broadsheet_shared.errors import NotFound
+
+
+class UnknownArticle(NotFound):
+    """No published article answers to the slug (or it is gone)."""
+
+    def __init__(self) -> None:
+        super().__init__("There is no published article with this slug.")
+
+
+async def published_article(articles: ArticleRepository, slug: str) -> Article:
+    """The article readers may see and comment on, by its slug or a previous one."""
+    article = await articles.by_slug(slug)
+    if article is None or not article.published:
+        raise UnknownArticle
+    return article
+
+
+@dataclass(frozen=True)
+class ThreadItem:
+    comment: Comment
+    # The parent's author, where the reader cannot see whom this comment answers: the display
+    # depth was capped, or the page starts below the parent (it was on the previous page).
+    in_reply_to: str | None
+
+
+@dataclass(frozen=True)
+class ThreadPage:
+    article: Article
+    total: int
+    items: list[ThreadItem]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class RecentEntry:
+    comment: Comment
+    article: Article
+
+
+def _page_items(found: Sequence[Comment]) -> list[ThreadItem]:
+    shown = {comment.id for comment in found}
+    return [
+        ThreadItem(
+            comment,
+            comment.parent_author_name
+            if comment.parent_id is not None and comment.parent_id not in shown
+            else comment.in_reply_to,
+        )
+        for comment in found
+    ]
+
+
+class CommentQueries:
+    def __init__(self, *, articles: ArticleRepository, comments: CommentRepository) -> None:
+        self._articles = articles
+        self._comments = comments
+
+    async def thread(self, slug: str, *, sort: Sort, cursor: str | None, limit: int) -> ThreadPage:
+        """A page: at most ``limit`` public comments in thread order (each top-level comment,
+        then its replies depth first). A page may start or end inside a thread."""
+        article = await published_article(self._articles, slug)
+        after = decode_thread_cursor(cursor)
+        if isinstance(after, AfterComment):
+            after = await self._key_of(after.comment_id, article, sort)
+        found, counts = await asyncio.gather(
+            self._public_after(article, sort, after, limit + 1),
+            self._articles.counts([article]),
+        )
+        next_cursor = None
+        if len(found) > limit:
+            found = found[:limit]
+            last = found[-1]
+            next_cursor = encode_thread_cursor(sort_path(last.path, sort), last.id)
+        return ThreadPage(
+            article, counts.get(article.article_id, 0), _page_items(found), next_cursor
+        )
+
+    async def _public_after(
+        self, article: Article, sort: Sort, after: str | None, limit: int
+    ) -> list[Comment]:
+        """Up to ``limit`` public comments after the key ``after``, in thread order: read in
+        windows planned from the thread outlines, each window closed at the key its comments
+        are expected to reach, the next one starting where a window came up short (held or
+        hidden replies)."""
+        found: list[Comment] = []
+        low = after
+        while len(found) < limit:
+            needed = limit - len(found)
+            roots = next_roots(low, sort, needed, article.root_seq)
+            outlines = await self._comments.outlines(
+                article.article_id, outlines_to_read(low, sort, roots)
+            )
+            high = plan_window(sort, low, needed, article.root_seq, outlines, roots)
+            found += await self._comments.public_window(article.article_id, sort, low, high, needed)
+            if high is None:
+                break
+            low = high
+        return found[:limit]
+
+    async def _key_of(self, comment_id: str, article: Article, sort: Sort) -> str:
+        comment = await self._comments.get(comment_id)
+        if comment is None or comment.article_id != article.article_id:
+            raise InvalidCursor
+        return sort_path(comment.path, sort)
+
+    async def count(self, slug: str) -> tuple[Article, int]:
+        article = await published_article(self._articles, slug)
+        counts = await self._articles.counts([article])
+        return article, counts.get(article.article_id, 0)
+
+    async def counts(self, slugs: Sequence[str]) -> dict[str, int]:
+        found: dict[str, Article] = {}
+        for slug in dict.fromkeys(slugs):
+            article = await self._articles.by_slug(slug)
+            if article is not None and article.published:
+                found[slug] = article
+        counts = await self._articles.counts(list(found.values()))
+        return {
+            slug: counts.get(found[slug].article_id, 0) if slug in found else 0
+            for slug in dict.fromkeys(slugs)
+        }
+
+    async def recent(self, limit: int) -> list[RecentEntry]:
+        # Read a little more than asked: comments of unpublished articles, and replies under a
+        # hidden comment, are skipped.
+        comments = [c for c in await self._comments.recent_public(limit * 2) if c.is_public]
+        articles = await self._articles.by_ids([comment.article_id for comment in comments])
+        entries = [
+            RecentEntry(comment, articles[comment.article_id])
+            for comment in comments
+            if comment.article_id in articles and articles[comment.article_id].published
+        ]
+        return entries[:limit]
+
+    async def queue(
+        self, status: Status, cursor: str | None, limit: int
+    ) -> tuple[list[Comment], str | None]:
+        """The staff queue of one status, newest first."""
+        after = decode_queue_cursor(cursor)
+        found = await self._comments.by_status(status, after, limit + 1)
+        next_cursor = encode_queue_cursor(found[limit - 1].sort_key) if len(found) > limit else None
+        return found[:limit], next_cursor

@@ -1,0 +1,192 @@
+"""Thread pages (paging across thread boundaries, hidden subtrees), counts, recent, on fakes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from broadsheet_comments.commands import DeleteComment, ModerateComment
+from broadsheet_comments.cursors import MAX_CURSOR_CHARS, encode_thread_cursor
+from broadsheet_comments.domain import ModerationPolicy
+from broadsheet_shared.errors import ApplicationError
+from broadsheet_shared.events import CommentApprovedV1
+from broadsheet_shared.http.problems import status_of
+
+pytestmark = pytest.mark.unit
+
+
+async def build(world: Any) -> dict[str, Any]:
+    """root A (replies A1 → A1a, A2), root B (reply B1), root C."""
+    world.add_article("hello")
+    ids: dict[str, Any] = {}
+
+    async def post(name: str, parent: str | None = None) -> None:
+        posted = await world.post(
+            "hello",
+            author_name=name,
+            body=f"by {name}",
+            parent_id=ids[parent].comment.id if parent else None,
+            client="c",
+        )
+        ids[name] = posted
+
+    await post("A")
+    await post("B")
+    await post("A1", "A")
+    await post("C")
+    await post("A1a", "A1")
+    await post("B1", "B")
+    await post("A2", "A")
+    return ids
+
+
+async def walk(world: Any, sort: Any, limit: int) -> list[list[Any]]:
+    pages, cursor = [], None
+    while True:
+        page = await world.queries.thread("hello", sort=sort, cursor=cursor, limit=limit)
+        pages.append(page.items)
+        cursor = page.next_cursor
+        if cursor is None:
+            return pages
+
+
+async def test_pages_continue_inside_a_thread_and_name_the_unseen_parent(world: Any) -> None:
+    ids = await build(world)
+    pages = await walk(world, "oldest", 2)
+    names = [[i.comment.author_name for i in page] for page in pages]
+    assert names == [["A", "A1"], ["A1a", "A2"], ["B", "B1"], ["C"]]
+    first = pages[1][0]
+    assert first.comment.root_id == ids["A"].comment.id
+    assert first.comment.display_depth == 2
+    assert first.in_reply_to == "A1"  # its parent was on the previous page
+    assert pages[1][1].in_reply_to == "A"
+    assert pages[0][1].in_reply_to is None
+    newest = await walk(world, "newest", 3)
+    assert [[i.comment.author_name for i in page] for page in newest] == [
+        ["C", "B", "B1"],
+        ["A", "A1", "A1a"],
+        ["A2"],
+    ]
+
+
+async def test_a_hidden_comment_takes_its_replies_out_of_thread_and_counts(world: Any) -> None:
+    ids = await build(world)
+    assert (await world.queries.count("hello"))[1] == 7
+    await world.service.moderate(ModerateComment(ids["A1"].comment.id, "reject"))
+    page = await world.queries.thread("hello", sort="oldest", cursor=None, limit=50)
+    assert [i.comment.author_name for i in page.items] == ["A", "A2", "B", "B1", "C"]
+    assert page.total == 5
+    recent = [entry.comment.author_name for entry in await world.queries.recent(50)]
+    assert "A1a" not in recent
+    assert "A2" in recent
+    assert world.comments.rows[ids["A"].comment.id].reply_count == 1
+    # Hiding the root on top hides the rest; the nested hide survives restoring the root.
+    await world.service.moderate(ModerateComment(ids["A"].comment.id, "spam"))
+    assert (await world.queries.count("hello"))[1] == 3
+    await world.service.moderate(ModerateComment(ids["A"].comment.id, "approve"))
+    assert (await world.queries.count("hello"))[1] == 5
+    await world.service.moderate(ModerateComment(ids["A1"].comment.id, "approve"))
+    page = await world.queries.thread("hello", sort="oldest", cursor=None, limit=50)
+    assert [i.comment.author_name for i in page.items] == ["A", "A1", "A1a", "A2", "B", "B1", "C"]
+    assert page.total == 7
+    # Approving twice (a retried or redelivered command) counts once.
+    await world.service.moderate(ModerateComment(ids["A1"].comment.id, "approve"))
+    assert (await world.queries.count("hello"))[1] == 7
+
+
+async def test_a_reply_under_a_held_comment_is_hidden_and_uncounted(make_world: Any) -> None:
+    world = make_world(ModerationPolicy(suspect_words=("casino",)))
+    world.add_article("hello")
+    held = await world.post("hello", body="casino", client="c")
+    reply = await world.post("hello", body="ok", parent_id=held.comment.id, client="c")
+    assert reply.comment.status == "approved"
+    assert reply.comment.hidden_by == 1
+    assert world.uow.of_type(CommentApprovedV1) == []  # nothing to show or notify yet
+    assert (await world.queries.count("hello"))[1] == 0
+    await world.service.moderate(ModerateComment(held.comment.id, "approve"))
+    page = await world.queries.thread("hello", sort="oldest", cursor=None, limit=50)
+    assert [i.comment.id for i in page.items] == [held.comment.id, reply.comment.id]
+    assert page.total == 2
+    await world.service.delete_own(DeleteComment("hello", reply.comment.id, reply.edit_token))
+    assert (await world.queries.count("hello"))[1] == 1
+
+
+async def test_a_thread_deeper_than_a_url_can_name_pages_through(world: Any) -> None:
+    # Sort keys grow with depth; past ~30 levels the cursor names the comment instead.
+    world.add_article("deep")
+    parent = None
+    chain = []
+    for n in range(80):
+        posted = await world.post("deep", body=f"level {n}", parent_id=parent, client=f"c{n}")
+        parent = posted.comment.id
+        chain.append(parent)
+    seen: list[str] = []
+    cursor = None
+    while True:
+        page = await world.queries.thread("deep", sort="oldest", cursor=cursor, limit=7)
+        seen.extend(item.comment.id for item in page.items)
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+        assert len(cursor) <= MAX_CURSOR_CHARS
+    assert seen == chain
+
+
+async def test_a_cursor_naming_a_comment_of_another_article_is_422(world: Any) -> None:
+    world.add_article("one")
+    world.add_article("two")
+    other = await world.post("two", client="c")
+    cursor = encode_thread_cursor("x" * 300, other.comment.id)
+    with pytest.raises(ApplicationError) as caught:
+        await world.queries.thread("one", sort="oldest", cursor=cursor, limit=5)
+    assert status_of(caught.value) == 422
+
+
+async def test_pages_hold_at_most_limit_comments_in_thread_order(world: Any) -> None:
+    world.add_article("hello")
+    expected = []
+    for n in range(5):
+        root = (await world.post("hello", body=f"root {n}", client="c")).comment
+        reply = await world.post("hello", body=f"reply {n}", parent_id=root.id, client="c")
+        expected += [root.id, reply.comment.id]
+    seen: list[str] = []
+    cursor = None
+    while True:
+        page = await world.queries.thread("hello", sort="oldest", cursor=cursor, limit=3)
+        assert len(page.items) <= 3
+        seen.extend(i.comment.id for i in page.items)
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    assert seen == expected
+    newest = await world.queries.thread("hello", sort="newest", cursor=None, limit=3)
+    assert [i.comment.id for i in newest.items] == [expected[8], expected[9], expected[6]]
+
+
+async def test_bad_cursor_is_422(world: Any) -> None:
+    world.add_article("hello")
+    with pytest.raises(ApplicationError) as caught:
+        await world.queries.thread("hello", sort="oldest", cursor="garbage!", limit=2)
+    assert status_of(caught.value) == 422
+
+
+async def test_counts_and_recent(world: Any) -> None:
+    world.add_article("one")
+    world.add_article("two", published=False)
+    await world.post("one", client="c")
+    counts = await world.queries.counts(["one", "two", "missing"])
+    assert counts == {"one": 1, "two": 0, "missing": 0}
+    recent = await world.queries.recent(5)
+    assert [entry.article.slug for entry in recent] == ["one"]
+
+
+async def test_a_page_of_a_public_thread_is_one_planned_window(world: Any) -> None:
+    # Outlines size the window exactly when every reply is public: one range read per page.
+    ids = await build(world)
+    reads = world.comments.windows_read
+    page = await world.queries.thread("hello", sort="oldest", cursor=None, limit=4)
+    assert [i.comment.id for i in page.items] == [
+        ids[n].comment.id for n in ("A", "A1", "A1a", "A2")
+    ]
+    assert world.comments.windows_read == reads + 1
