@@ -4,7 +4,7 @@ import re
 from html.parser import HTMLParser
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from broadsheet_comments.rendering import plain_name, render_body, sanitize_html
@@ -86,11 +86,14 @@ def assert_inert(html: str) -> None:
             assert not name.startswith("on"), html
             assert name in {"href", "rel"}, html
             if name == "href":
-                # Relative links are harmless; any scheme must be one we allow.
+                # Relative links are harmless (``<javascript:`` is a relative path: a scheme
+                # starts with a letter); any scheme must be one we allow. Browsers drop control
+                # characters and spaces before they read the scheme, so the check does too.
                 url = re.sub(r"[\x00-\x20]", "", value or "")
                 scheme = re.match(r"^([a-zA-Z][a-zA-Z0-9+.-]*):", url)
-                assert scheme is None or scheme.group(1).lower() in {"http", "https", "mailto"}
-                assert "javascript:" not in url.lower(), html
+                assert scheme is None or scheme.group(1).lower() in {"http", "https", "mailto"}, (
+                    html
+                )
 
 
 @pytest.mark.parametrize("vector", OWASP_VECTORS)
@@ -144,6 +147,7 @@ _PIECES = st.sampled_from(
 
 
 @settings(max_examples=300, deadline=None)
+@example("<a href=<javascript:>x</a>")  # a relative link that merely contains "javascript:"
 @given(st.one_of(st.lists(_PIECES, max_size=60).map("".join), st.text(max_size=200)))
 def test_sanitizer_output_is_stable_and_inert(text: str) -> None:
     once = render_body(text)
