@@ -50,7 +50,8 @@ class FakeUnitOfWork:
 
 
 class FakeRateLimiter:
-    """Counts every hit per key, without windows; a refused hit says retry after 60 s."""
+    """Counts allowed hits per key, without windows; like the real limiter it does not count a
+    refused hit, which says retry after 60 s."""
 
     retry_after = 60
 
@@ -58,10 +59,11 @@ class FakeRateLimiter:
         self.counts: dict[str, int] = {}
 
     async def hit(self, key: str, rule: RateLimit) -> RateLimitResult:
-        self.counts[key] = self.counts.get(key, 0) + 1
-        allowed = self.counts[key] <= rule.limit
-        remaining = max(0, rule.limit - self.counts[key])
-        return RateLimitResult(allowed, remaining, 0 if allowed else self.retry_after)
+        count = self.counts.get(key, 0)
+        if count >= rule.limit:
+            return RateLimitResult(False, 0, self.retry_after)
+        self.counts[key] = count + 1
+        return RateLimitResult(True, rule.limit - count - 1, 0)
 
 
 class FakeInbox:
