@@ -129,9 +129,8 @@ def test_retry_backoff_is_exponential_and_gives_up_at_deadline() -> None:
 
 def test_digest_threshold() -> None:
     policy = DigestPolicy(3, timedelta(minutes=10))
-    assert not goes_to_digest(2, False, policy)
-    assert goes_to_digest(3, False, policy)
-    assert goes_to_digest(0, True, policy)
+    assert not goes_to_digest(2, policy)
+    assert goes_to_digest(3, policy)
 
 
 @pytest.mark.parametrize(
