@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes
 from email.policy import default
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
@@ -19,12 +19,24 @@ from broadsheet_notifications.service import FollowLimits, SubscriptionService
 from broadsheet_notifications.settings import Settings
 from broadsheet_notifications.staff import StaffService
 from broadsheet_notifications.tokens import LinkSigner
+from broadsheet_shared.events import (
+    ArticleData,
+    ArticlePublishedV1,
+    CommentApprovedData,
+    CommentApprovedV1,
+    CommentDeletedData,
+    CommentDeletedV1,
+    CommentPostedData,
+    CommentPostedV1,
+    CommentRejectedData,
+    CommentRejectedV1,
+    SectionRef,
+    email_hash,
+)
 from broadsheet_shared.ratelimit import RateLimit
 from broadsheet_shared.testing import FakeInbox, FakeRateLimiter, FakeUnitOfWork, TestClock
 
 from .fakes import FakeMailer, FakeRepositories
-
-T = TypeVar("T")
 
 
 @pytest.fixture(scope="session")
@@ -112,14 +124,20 @@ def world() -> World:
     return World()
 
 
+@pytest.fixture
+async def published(world: World, ev: type[Events]) -> World:
+    """The world once the article "foreign-affairs-1" is published."""
+    await world.planner.article_changed(ev.article().data)
+    return world
+
+
 class Events:
     """Builders of real event objects, shaped exactly like the comments/articles contract."""
 
     article_id = "art-1"
 
     @staticmethod
-    def article(slug: str = "foreign-affairs-1", article_id: str = "art-1") -> Any:
-        from broadsheet_shared.events import ArticleData, ArticlePublishedV1, SectionRef
+    def article(slug: str = "foreign-affairs-1", article_id: str = "art-1") -> ArticlePublishedV1:
 
         return ArticlePublishedV1(
             subject=article_id,
@@ -143,8 +161,7 @@ class Events:
         parent_id: str | None = None,
         article_id: str = "art-1",
         status: str = "approved",
-    ) -> Any:
-        from broadsheet_shared.events import CommentPostedData, CommentPostedV1, email_hash
+    ) -> CommentPostedV1:
 
         return CommentPostedV1(
             subject=comment_id,
@@ -172,8 +189,7 @@ class Events:
         article_id: str = "art-1",
         excerpt: str = "I disagree <b>strongly</b>",
         title: str = "Talks resume in Geneva",
-    ) -> Any:
-        from broadsheet_shared.events import CommentApprovedData, CommentApprovedV1, email_hash
+    ) -> CommentApprovedV1:
 
         return CommentApprovedV1(
             subject=comment_id,
@@ -193,8 +209,7 @@ class Events:
         )
 
     @staticmethod
-    def rejected(comment_id: str, article_id: str = "art-1") -> Any:
-        from broadsheet_shared.events import CommentRejectedData, CommentRejectedV1
+    def rejected(comment_id: str, article_id: str = "art-1") -> CommentRejectedV1:
 
         return CommentRejectedV1(
             subject=comment_id,
@@ -204,8 +219,7 @@ class Events:
         )
 
     @staticmethod
-    def deleted(comment_id: str, article_id: str = "art-1") -> Any:
-        from broadsheet_shared.events import CommentDeletedData, CommentDeletedV1
+    def deleted(comment_id: str, article_id: str = "art-1") -> CommentDeletedV1:
 
         return CommentDeletedV1(
             subject=comment_id,

@@ -3,10 +3,19 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from broadsheet_notifications.domain import (
+    ABANDON,
+    CANCEL,
+    CLAIM,
+    FAIL,
+    RELEASE,
+    RESCHEDULE,
+    RETRY,
+    SEND,
     Address,
     AddressState,
     AddressSuppressed,
     Delivery,
+    DeliveryState,
     DigestPolicy,
     RetryPolicy,
     Subscription,
@@ -142,3 +151,18 @@ def test_header_safe_removes_line_breaks(raw: str) -> None:
     assert "\n" not in safe
     assert "\u2028" not in safe
     assert "\x00" not in safe
+
+
+def test_ledger_transitions_name_every_move_of_a_row() -> None:
+    pending, sending, failed = DeliveryState.PENDING, DeliveryState.SENDING, DeliveryState.FAILED
+    assert [s for s in DeliveryState if CLAIM.allows(s)] == [pending]
+    assert [s for s in DeliveryState if RELEASE.allows(s)] == [sending]
+    assert [s for s in DeliveryState if CANCEL.allows(s)] == [pending]
+    assert [s for s in DeliveryState if RETRY.allows(s)] == [failed]
+    # What the SMTP server answered is recorded whatever the row says by now.
+    for transition in (SEND, FAIL, RESCHEDULE, ABANDON):
+        assert all(transition.allows(state) for state in DeliveryState), transition.name
+    assert {t.target for t in (SEND, FAIL, CANCEL, ABANDON)} == {
+        s for s in DeliveryState if s.finished
+    }
+    assert not any(t.target.finished for t in (CLAIM, RELEASE, RESCHEDULE, RETRY))

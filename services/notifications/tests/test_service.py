@@ -1,4 +1,4 @@
-"""Subscription and staff use cases over fakes."""
+"""The readers' use cases over fakes."""
 
 from typing import Any
 
@@ -7,21 +7,13 @@ import pytest
 from broadsheet_notifications.commands import (
     ConfirmAddress,
     FollowArticle,
-    RetryDelivery,
-    SuppressAddress,
     Unsubscribe,
 )
-from broadsheet_notifications.domain import AddressState, DeliveryState, recipient_hash
-from broadsheet_shared.errors import Conflict, InvalidLink, NotFound, RateLimited
+from broadsheet_notifications.domain import DeliveryState, recipient_hash
+from broadsheet_shared.errors import InvalidLink, NotFound, RateLimited
 
 pytestmark = pytest.mark.unit
 SLUG = "foreign-affairs-1"
-
-
-@pytest.fixture
-async def published(world: Any, ev: Any) -> Any:
-    await world.planner.article_changed(ev.article().data)
-    return world
 
 
 async def test_follow_unknown_article_is_404(world: Any) -> None:
@@ -119,30 +111,3 @@ async def test_unsubscribe_bad_tokens(published: Any) -> None:
     # A confirmation token is not an unsubscribe token (different salt).
     with pytest.raises(InvalidLink):
         await w.subscriptions.unsubscribe(Unsubscribe(w.signer.confirm_token("x")))
-
-
-async def test_staff_suppress_cancels_and_blocks(published: Any) -> None:
-    w = published
-    await w.subscriptions.follow(FollowArticle(SLUG, "a@example.org", "1.1.1.1"))
-    address = await w.staff.suppress(SuppressAddress("A@example.org"))
-    assert address.state == AddressState.SUPPRESSED
-    assert w.repos.ledger.in_state(DeliveryState.PENDING) == []
-    token = w.signer.confirm_token(recipient_hash("a@example.org"))
-    with pytest.raises(Conflict):
-        await w.subscriptions.confirm(ConfirmAddress(token))
-
-
-async def test_staff_retry_only_failed(published: Any) -> None:
-    w = published
-    await w.subscriptions.follow(FollowArticle(SLUG, "a@example.org", "1.1.1.1"))
-    delivery = next(iter(w.repos.ledger.deliveries.values()))
-    with pytest.raises(Conflict):
-        await w.staff.retry(RetryDelivery(delivery.id))
-    with pytest.raises(NotFound):
-        await w.staff.retry(RetryDelivery("missing"))
-    delivery.state = DeliveryState.FAILED
-    retried = await w.staff.retry(RetryDelivery(delivery.id))
-    assert retried.state == DeliveryState.PENDING
-    items, cursor = await w.staff.deliveries(DeliveryState.PENDING, 10, None)
-    assert [d.id for d in items] == [delivery.id]
-    assert cursor is None
