@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from aiosmtpd.smtp import Envelope
 
-from broadsheet_notifications.commands import ConfirmAddress, FollowArticle
+from broadsheet_notifications.commands import ConfirmAddress, FollowArticle, Unsubscribe
 from broadsheet_notifications.domain import Delivery, DeliveryState, recipient_hash
 from broadsheet_notifications.inbound import (
     MAX_RECIPIENTS,
@@ -158,19 +158,20 @@ async def test_tampered_unknown_or_missing_token_is_550_and_changes_nothing(foll
     tampered = token[:-3] + ("AAA" if not token.endswith("AAA") else "BBB")
     unknown = w.signer.unsubscribe_token("subscription", "follow-unknown")
     confirm = w.signer.confirm_token(recipient_hash("a@example.org"))  # other salt
-    for subject in (
-        f"unsubscribe {tampered}",
-        f"unsubscribe {unknown}",
-        f"unsubscribe {confirm}",
-        "unsubscribe",
+    invalid = "550 5.7.1 This unsubscribe link is not valid."
+    for subject, reply in (
+        (f"unsubscribe {tampered}", invalid),
+        (f"unsubscribe {unknown}", "550 5.7.1 There is no such subscription."),
+        (f"unsubscribe {confirm}", invalid),
+        ("unsubscribe", "550 5.7.1 No unsubscribe token in the Subject"),
     ):
-        assert (await handler(w).process(subject)).startswith("550 "), subject
+        assert await handler(w).process(subject) == reply, subject
     assert w.repos.subscriptions.by_id[sub_id].active
     assert follow_mail(w).state == DeliveryState.PENDING
 
 
 async def test_a_failing_database_is_451_so_the_sender_retries(world: Any) -> None:
-    async def down(token: str) -> None:
+    async def down(command: Unsubscribe) -> None:
         raise ConnectionError("database unreachable")
 
     h = UnsubscribeHandler(Mailbox("unsubscribe@news.example"), down)

@@ -17,7 +17,6 @@ from broadsheet_notifications.repository.addresses import (
 )
 from broadsheet_notifications.repository.articles import (
     ARTICLE_INDEXES,
-    ARTICLES,
     ArticleRepository,
     ArticleView,
     MongoArticleRepository,
@@ -67,7 +66,6 @@ class MongoRepositories:
 
 __all__ = [
     "ADDRESSES",
-    "ARTICLES",
     "DELIVERIES",
     "INDEXES",
     "LEDGER_TTL_INDEX",
