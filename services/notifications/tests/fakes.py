@@ -16,20 +16,13 @@ from email.policy import default
 from typing import Any
 
 from broadsheet_notifications.domain import (
-    ABANDON,
-    CANCEL,
-    CLAIM,
-    FAIL,
-    RELEASE,
-    RESCHEDULE,
-    RETRY,
-    SEND,
     Address,
     Delivery,
     DeliveryState,
     DigestItem,
     Subscription,
     Transition,
+    Transitions,
 )
 from broadsheet_notifications.mail import OutgoingMail
 from broadsheet_notifications.repository import ArticleView
@@ -153,23 +146,23 @@ class FakeLedgerRepository:
             if d.state == DeliveryState.SENDING:
                 self.cancel_requested.add(d.id)
             else:
-                move(d, CANCEL)
+                move(d, Transitions.CANCEL)
 
     async def cancel_pending_to(
         self, recipient: str, session: Any, *, subscription_id: str | None = None
     ) -> None:
         for d in self.deliveries.values():
             if d.recipient_hash == recipient and subscription_id in (None, d.subscription_id):
-                move(d, CANCEL)
+                move(d, Transitions.CANCEL)
 
     async def release_expired(self, now: datetime, session: Any) -> None:
         for d in self.deliveries.values():
             lease = self.leases.get(d.id)
-            if lease is not None and lease < now and move(d, RELEASE):
+            if lease is not None and lease < now and move(d, Transitions.RELEASE):
                 d.next_attempt_at = now
 
     async def due_ids(self, now: datetime, limit: int) -> list[str]:
-        due = [d for d in self.deliveries.values() if CLAIM.allows(d.state)]
+        due = [d for d in self.deliveries.values() if Transitions.CLAIM.allows(d.state)]
         due = [d for d in due if d.next_attempt_at <= now]
         return [d.id for d in sorted(due, key=lambda d: d.next_attempt_at)][:limit]
 
@@ -179,7 +172,7 @@ class FakeLedgerRepository:
         claimed = []
         for delivery_id in ids:
             d = self.deliveries[delivery_id]
-            if d.next_attempt_at <= now and move(d, CLAIM):
+            if d.next_attempt_at <= now and move(d, Transitions.CLAIM):
                 d.attempts += 1
                 self.leases[d.id] = lease_until
                 claimed.append(copy.deepcopy(d))
@@ -188,27 +181,27 @@ class FakeLedgerRepository:
     async def mark_sent(self, delivery_ids: list[str], now: datetime, session: Any) -> None:
         for delivery_id in delivery_ids:
             d = self.deliveries[delivery_id]
-            move(d, SEND)
+            move(d, Transitions.SEND)
             d.sent_at, d.last_error = now, None
 
     async def reschedule(self, delivery_id: str, at: datetime, error: str, session: Any) -> None:
         d = self.deliveries[delivery_id]
         if delivery_id in self.cancel_requested:
-            move(d, ABANDON)
+            move(d, Transitions.ABANDON)
             return
-        move(d, RESCHEDULE)
+        move(d, Transitions.RESCHEDULE)
         d.next_attempt_at, d.last_error = at, error
 
     async def mark_failed(self, delivery_id: str, error: str, now: datetime, session: Any) -> None:
         d = self.deliveries[delivery_id]
-        move(d, FAIL)
+        move(d, Transitions.FAIL)
         d.last_error = error
 
     async def retry_failed(
         self, delivery_id: str, now: datetime, deadline: datetime, session: Any
     ) -> bool:
         d = self.deliveries.get(delivery_id)
-        if d is None or not move(d, RETRY):
+        if d is None or not move(d, Transitions.RETRY):
             return False
         d.next_attempt_at, d.deadline, d.attempts = now, deadline, 0
         return True
@@ -264,7 +257,7 @@ class FakeDigestRepository:
                 d.items = [i for i in d.items if i.comment_id != comment_id]
                 d.comment_ids = [c for c in d.comment_ids if c != comment_id]
                 if not d.items:
-                    move(d, CANCEL)
+                    move(d, Transitions.CANCEL)
 
 
 @dataclass

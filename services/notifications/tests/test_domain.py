@@ -3,14 +3,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from broadsheet_notifications.domain import (
-    ABANDON,
-    CANCEL,
-    CLAIM,
-    FAIL,
-    RELEASE,
-    RESCHEDULE,
-    RETRY,
-    SEND,
     Address,
     AddressState,
     AddressSuppressed,
@@ -19,6 +11,7 @@ from broadsheet_notifications.domain import (
     DigestPolicy,
     RetryPolicy,
     Subscription,
+    Transitions,
     delivery_id,
     goes_to_digest,
     header_safe,
@@ -155,14 +148,23 @@ def test_header_safe_removes_line_breaks(raw: str) -> None:
 
 def test_ledger_transitions_name_every_move_of_a_row() -> None:
     pending, sending, failed = DeliveryState.PENDING, DeliveryState.SENDING, DeliveryState.FAILED
-    assert [s for s in DeliveryState if CLAIM.allows(s)] == [pending]
-    assert [s for s in DeliveryState if RELEASE.allows(s)] == [sending]
-    assert [s for s in DeliveryState if CANCEL.allows(s)] == [pending]
-    assert [s for s in DeliveryState if RETRY.allows(s)] == [failed]
+    assert [s for s in DeliveryState if Transitions.CLAIM.allows(s)] == [pending]
+    assert [s for s in DeliveryState if Transitions.RELEASE.allows(s)] == [sending]
+    assert [s for s in DeliveryState if Transitions.CANCEL.allows(s)] == [pending]
+    assert [s for s in DeliveryState if Transitions.RETRY.allows(s)] == [failed]
     # What the SMTP server answered is recorded whatever the row says by now.
-    for transition in (SEND, FAIL, RESCHEDULE, ABANDON):
+    for transition in (
+        Transitions.SEND,
+        Transitions.FAIL,
+        Transitions.RESCHEDULE,
+        Transitions.ABANDON,
+    ):
         assert all(transition.allows(state) for state in DeliveryState), transition.name
-    assert {t.target for t in (SEND, FAIL, CANCEL, ABANDON)} == {
-        s for s in DeliveryState if s.finished
-    }
-    assert not any(t.target.finished for t in (CLAIM, RELEASE, RESCHEDULE, RETRY))
+    assert {
+        t.target
+        for t in (Transitions.SEND, Transitions.FAIL, Transitions.CANCEL, Transitions.ABANDON)
+    } == {s for s in DeliveryState if s.finished}
+    assert not any(
+        t.target.finished
+        for t in (Transitions.CLAIM, Transitions.RELEASE, Transitions.RESCHEDULE, Transitions.RETRY)
+    )

@@ -59,21 +59,25 @@ _PENDING = frozenset({DeliveryState.PENDING})
 # out meanwhile): recording it must not depend on the row's state.
 _ANY = frozenset(DeliveryState)
 
-# A worker takes a due row under a lease.
-CLAIM = Transition("claim", _PENDING, DeliveryState.SENDING)
-# The worker holding the row died: its lease ran out, so the row is due again.
-RELEASE = Transition("release", frozenset({DeliveryState.SENDING}), DeliveryState.PENDING)
-SEND = Transition("send", _ANY, DeliveryState.SENT)
-# A temporary failure within the retry budget: due again after a backoff.
-RESCHEDULE = Transition("reschedule", _ANY, DeliveryState.PENDING)
-# A permanent failure, or the retry budget is spent.
-FAIL = Transition("fail", _ANY, DeliveryState.FAILED)
-# The comment was withdrawn or the recipient left before the row went out.
-CANCEL = Transition("cancel", _PENDING, DeliveryState.CANCELLED)
-# An attempt failed on a row whose cancellation was requested while it was being sent.
-ABANDON = Transition("abandon", _ANY, DeliveryState.CANCELLED)
-# Staff send a failed row again, with a fresh retry budget.
-RETRY = Transition("retry", frozenset({DeliveryState.FAILED}), DeliveryState.PENDING)
+
+class Transitions:
+    """Every move a ledger row can make, by name."""
+
+    # A worker takes a due row under a lease.
+    CLAIM = Transition("claim", _PENDING, DeliveryState.SENDING)
+    # The worker holding the row died: its lease ran out, so the row is due again.
+    RELEASE = Transition("release", frozenset({DeliveryState.SENDING}), DeliveryState.PENDING)
+    SEND = Transition("send", _ANY, DeliveryState.SENT)
+    # A temporary failure within the retry budget: due again after a backoff.
+    RESCHEDULE = Transition("reschedule", _ANY, DeliveryState.PENDING)
+    # A permanent failure, or the retry budget is spent.
+    FAIL = Transition("fail", _ANY, DeliveryState.FAILED)
+    # The comment was withdrawn or the recipient left before the row went out.
+    CANCEL = Transition("cancel", _PENDING, DeliveryState.CANCELLED)
+    # An attempt failed on a row whose cancellation was requested while it was being sent.
+    ABANDON = Transition("abandon", _ANY, DeliveryState.CANCELLED)
+    # Staff send a failed row again, with a fresh retry budget.
+    RETRY = Transition("retry", frozenset({DeliveryState.FAILED}), DeliveryState.PENDING)
 
 
 class NotificationsError(Exception):

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Protocol
 
-from broadsheet_notifications.domain import CANCEL, Delivery, DeliveryState, DigestItem
+from broadsheet_notifications.domain import Delivery, DeliveryState, DigestItem, Transitions
 from broadsheet_notifications.repository.ledger import (
     DELIVERIES,
     INDIVIDUAL_KINDS,
@@ -95,7 +95,7 @@ class MongoDigestRepository:
             ids = [c for c in doc.get("comment_ids") or [] if c != comment_id]
             fields: dict[str, Any] = {"items": items, "comment_ids": ids}
             await self._deliveries.update_one(
-                {"_id": doc["_id"], **guard(CANCEL)},
-                move(CANCEL, fields) if not items else {"$set": fields},
+                {"_id": doc["_id"], **guard(Transitions.CANCEL)},
+                move(Transitions.CANCEL, fields) if not items else {"$set": fields},
                 session=session,
             )

@@ -1,6 +1,6 @@
 """The delivery ledger: one row per (event, recipient), moved through the domain's named
-transitions (``domain.CLAIM``, ``SEND``, ``FAIL`` …). This module only persists them: each
-update is guarded by the transition's source states and sets its target state.
+``Transitions`` (claim, send, fail …). This module only persists them: each update is guarded
+by the transition's source states and sets its target state.
 """
 
 from __future__ import annotations
@@ -13,18 +13,11 @@ from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.errors import DuplicateKeyError
 
 from broadsheet_notifications.domain import (
-    ABANDON,
-    CANCEL,
-    CLAIM,
-    FAIL,
-    RELEASE,
-    RESCHEDULE,
-    RETRY,
-    SEND,
     Delivery,
     DeliveryState,
     DigestItem,
     Transition,
+    Transitions,
 )
 from broadsheet_shared.mongo import Database, IndexSpec, Session
 
@@ -240,7 +233,7 @@ class MongoLedgerRepository:
     async def cancel_for_comment(self, comment_id: str, session: Session | None) -> None:
         about = {"comment_ids": comment_id, "kind": {"$in": INDIVIDUAL_KINDS}}
         await self._deliveries.update_many(
-            {**about, **guard(CANCEL)}, move(CANCEL), session=session
+            {**about, **guard(Transitions.CANCEL)}, move(Transitions.CANCEL), session=session
         )
         # One being sent right now may still fail; if it does, it must not be retried.
         await self._deliveries.update_many(
@@ -252,20 +245,20 @@ class MongoLedgerRepository:
     async def cancel_pending_to(
         self, recipient: str, session: Session | None, *, subscription_id: str | None = None
     ) -> None:
-        query: dict[str, Any] = {"recipient_hash": recipient, **guard(CANCEL)}
+        query: dict[str, Any] = {"recipient_hash": recipient, **guard(Transitions.CANCEL)}
         if subscription_id is not None:
             query["subscription_id"] = subscription_id
-        await self._deliveries.update_many(query, move(CANCEL), session=session)
+        await self._deliveries.update_many(query, move(Transitions.CANCEL), session=session)
 
     async def release_expired(self, now: datetime, session: Session | None) -> None:
         await self._deliveries.update_many(
-            {**guard(RELEASE), "lease_until": {"$lt": now}},
-            move(RELEASE, {"next_attempt_at": now}),
+            {**guard(Transitions.RELEASE), "lease_until": {"$lt": now}},
+            move(Transitions.RELEASE, {"next_attempt_at": now}),
             session=session,
         )
 
     async def due_ids(self, now: datetime, limit: int) -> list[str]:
-        due = {**guard(CLAIM), "next_attempt_at": {"$lte": now}}
+        due = {**guard(Transitions.CLAIM), "next_attempt_at": {"$lte": now}}
         docs = (
             await self._deliveries.find(due, {"_id": 1})
             .sort("next_attempt_at", ASCENDING)
@@ -284,8 +277,10 @@ class MongoLedgerRepository:
         session: Session | None,
     ) -> list[Delivery]:
         await self._deliveries.update_many(
-            {"_id": {"$in": ids}, **guard(CLAIM), "next_attempt_at": {"$lte": now}},
-            move(CLAIM, {"claim": claim, "lease_until": lease_until}, inc={"attempts": 1}),
+            {"_id": {"$in": ids}, **guard(Transitions.CLAIM), "next_attempt_at": {"$lte": now}},
+            move(
+                Transitions.CLAIM, {"claim": claim, "lease_until": lease_until}, inc={"attempts": 1}
+            ),
             session=session,
         )
         docs = await self._deliveries.find({"claim": claim}, session=session).to_list()
@@ -297,8 +292,8 @@ class MongoLedgerRepository:
         if not delivery_ids:
             return
         await self._deliveries.update_many(
-            {"_id": {"$in": delivery_ids}, **guard(SEND)},
-            move(SEND, {"sent_at": now, "last_error": None}, drop=_LEASE),
+            {"_id": {"$in": delivery_ids}, **guard(Transitions.SEND)},
+            move(Transitions.SEND, {"sent_at": now, "last_error": None}, drop=_LEASE),
             session=session,
         )
 
@@ -306,13 +301,17 @@ class MongoLedgerRepository:
         self, delivery_id: str, at: datetime, error: str, session: Session | None
     ) -> None:
         await self._deliveries.update_one(
-            {"_id": delivery_id, "cancel_requested": True, **guard(ABANDON)},
-            move(ABANDON),
+            {"_id": delivery_id, "cancel_requested": True, **guard(Transitions.ABANDON)},
+            move(Transitions.ABANDON),
             session=session,
         )
         await self._deliveries.update_one(
-            {"_id": delivery_id, "cancel_requested": {"$ne": True}, **guard(RESCHEDULE)},
-            move(RESCHEDULE, {"next_attempt_at": at, "last_error": error}, drop=_LEASE),
+            {
+                "_id": delivery_id,
+                "cancel_requested": {"$ne": True},
+                **guard(Transitions.RESCHEDULE),
+            },
+            move(Transitions.RESCHEDULE, {"next_attempt_at": at, "last_error": error}, drop=_LEASE),
             session=session,
         )
 
@@ -320,8 +319,8 @@ class MongoLedgerRepository:
         self, delivery_id: str, error: str, now: datetime, session: Session | None
     ) -> None:
         await self._deliveries.update_one(
-            {"_id": delivery_id, **guard(FAIL)},
-            move(FAIL, {"last_error": error, "failed_at": now}, drop=_LEASE),
+            {"_id": delivery_id, **guard(Transitions.FAIL)},
+            move(Transitions.FAIL, {"last_error": error, "failed_at": now}, drop=_LEASE),
             session=session,
         )
 
@@ -329,8 +328,8 @@ class MongoLedgerRepository:
         self, delivery_id: str, now: datetime, deadline: datetime, session: Session | None
     ) -> bool:
         result = await self._deliveries.update_one(
-            {"_id": delivery_id, **guard(RETRY)},
-            move(RETRY, {"next_attempt_at": now, "deadline": deadline, "attempts": 0}),
+            {"_id": delivery_id, **guard(Transitions.RETRY)},
+            move(Transitions.RETRY, {"next_attempt_at": now, "deadline": deadline, "attempts": 0}),
             session=session,
         )
         return result.modified_count == 1
