@@ -1,8 +1,9 @@
 """The event planner: for each article and comment event, the projection rows, subscriptions and
 ledger rows (whom to email) it implies. The delivery worker sends what it records.
 
-Handlers run inside the consumer's exactly-once transaction (the ``session`` they are given) and
-never commit themselves.
+The comment handlers run inside the consumer's exactly-once transaction (the ``session`` they
+are given) and never commit themselves; the article projection is a plain upsert of the latest
+state, harmless to replay.
 """
 
 from __future__ import annotations
