@@ -4,6 +4,7 @@ from typing import Any
 
 import pytest
 
+from broadsheet_notifications.commands import FollowArticle
 from broadsheet_notifications.consumers import build_router
 from broadsheet_notifications.domain import AddressState, DeliveryState, recipient_hash
 
@@ -16,7 +17,7 @@ def router(world: Any) -> Any:
 
 
 def confirm(world: Any, email: str) -> None:
-    world.repo.addresses[recipient_hash(email)].state = AddressState.CONFIRMED
+    world.repos.addresses.by_recipient[recipient_hash(email)].state = AddressState.CONFIRMED
 
 
 async def test_notify_replies_subscribes_and_queues_one_confirmation(
@@ -24,23 +25,23 @@ async def test_notify_replies_subscribes_and_queues_one_confirmation(
 ) -> None:
     await router.dispatch(ev.posted("c1", "ada@example.org"))
     await router.dispatch(ev.posted("c2", "Ada@Example.org"))
-    address = world.repo.addresses[recipient_hash("ada@example.org")]
+    address = world.repos.addresses.by_recipient[recipient_hash("ada@example.org")]
     assert address.state == AddressState.PENDING
-    confirmations = [d for d in world.repo.deliveries.values() if d.kind == "confirmation"]
+    confirmations = [d for d in world.repos.ledger.deliveries.values() if d.kind == "confirmation"]
     assert len(confirmations) == 1
-    assert len([s for s in world.repo.subscriptions.values() if s.kind == "reply"]) == 2
+    assert len([s for s in world.repos.subscriptions.by_id.values() if s.kind == "reply"]) == 2
 
 
 async def test_posted_without_notify_records_nothing(world: Any, router: Any, ev: Any) -> None:
     await router.dispatch(ev.posted("c1", None))
-    assert world.repo.addresses == {}
-    assert world.repo.deliveries == {}
+    assert world.repos.addresses.by_recipient == {}
+    assert world.repos.ledger.deliveries == {}
 
 
 async def test_reply_to_unconfirmed_author_sends_nothing(world: Any, router: Any, ev: Any) -> None:
     await router.dispatch(ev.posted("c1", "ada@example.org"))
     await router.dispatch(ev.approved("c2", parent_id="c1"))
-    assert [d.kind for d in world.repo.deliveries.values()] == ["confirmation"]
+    assert [d.kind for d in world.repos.ledger.deliveries.values()] == ["confirmation"]
 
 
 async def test_reply_to_confirmed_author_records_one_delivery_even_when_redelivered(
@@ -51,7 +52,7 @@ async def test_reply_to_confirmed_author_records_one_delivery_even_when_redelive
     reply = ev.approved("c2", parent_id="c1")
     await router.dispatch(reply)
     await router.dispatch(reply)
-    replies = [d for d in world.repo.deliveries.values() if d.kind == "reply"]
+    replies = [d for d in world.repos.ledger.deliveries.values() if d.kind == "reply"]
     assert len(replies) == 1
     assert replies[0].content["comment_url_path"] == "/articles/foreign-affairs-1#comment-c2"
 
@@ -60,7 +61,7 @@ async def test_self_reply_records_nothing(world: Any, router: Any, ev: Any) -> N
     await router.dispatch(ev.posted("c1", "ada@example.org"))
     confirm(world, "ada@example.org")
     await router.dispatch(ev.approved("c2", parent_id="c1", author_email="ADA@example.org"))
-    assert [d.kind for d in world.repo.deliveries.values()] == ["confirmation"]
+    assert [d.kind for d in world.repos.ledger.deliveries.values()] == ["confirmation"]
 
 
 async def test_rejected_or_deleted_reply_is_never_sent(world: Any, router: Any, ev: Any) -> None:
@@ -70,7 +71,9 @@ async def test_rejected_or_deleted_reply_is_never_sent(world: Any, router: Any, 
     await router.dispatch(ev.approved("c3", parent_id="c1"))
     await router.dispatch(ev.rejected("c2"))
     await router.dispatch(ev.deleted("c3"))
-    states = {d.comment_ids[0]: d.state for d in world.repo.deliveries.values() if d.comment_ids}
+    states = {
+        d.comment_ids[0]: d.state for d in world.repos.ledger.deliveries.values() if d.comment_ids
+    }
     assert states == {"c2": DeliveryState.CANCELLED, "c3": DeliveryState.CANCELLED}
 
 
@@ -81,29 +84,31 @@ async def test_digest_after_three_emails_in_window(world: Any, router: Any, ev: 
     for n in range(2, 8):
         await router.dispatch(ev.approved(f"c{n}", parent_id="c1"))
         world.clock.advance(seconds=30)
-    replies = [d for d in world.repo.deliveries.values() if d.kind == "reply"]
-    digests = [d for d in world.repo.deliveries.values() if d.kind == "digest"]
+    replies = [d for d in world.repos.ledger.deliveries.values() if d.kind == "reply"]
+    digests = [d for d in world.repos.ledger.deliveries.values() if d.kind == "digest"]
     assert len(replies) == 3
     assert len(digests) == 1
     assert [i.comment_id for i in digests[0].items] == ["c5", "c6", "c7"]
     assert digests[0].next_attempt_at == start + world.planner._policies.digest.window
     # A withdrawn comment leaves the digest; the digest survives with the rest.
     await router.dispatch(ev.deleted("c6"))
-    digest = world.repo.deliveries[digests[0].id]
+    digest = world.repos.ledger.deliveries[digests[0].id]
     assert [i.comment_id for i in digest.items] == ["c5", "c7"]
     # After the window, individual emails again.
     world.clock.advance(minutes=11)
     await router.dispatch(ev.approved("c9", parent_id="c1"))
-    assert len([d for d in world.repo.deliveries.values() if d.kind == "reply"]) == 4
+    assert len([d for d in world.repos.ledger.deliveries.values() if d.kind == "reply"]) == 4
 
 
 async def test_followers_get_one_email_per_comment(world: Any, router: Any, ev: Any) -> None:
     await router.dispatch(ev.article())
-    await world.subscriptions.follow("foreign-affairs-1", "fan@example.org", "1.2.3.4")
+    await world.subscriptions.follow(
+        FollowArticle("foreign-affairs-1", "fan@example.org", "1.2.3.4")
+    )
     confirm(world, "fan@example.org")
     await router.dispatch(ev.approved("c1"))
     await router.dispatch(ev.approved("c2", author_email="fan@example.org"))  # their own
-    follows = [d for d in world.repo.deliveries.values() if d.kind == "follow"]
+    follows = [d for d in world.repos.ledger.deliveries.values() if d.kind == "follow"]
     assert [d.comment_ids for d in follows] == [["c1"]]
 
 
@@ -111,11 +116,11 @@ async def test_unpublished_article_is_forgotten(world: Any, router: Any, ev: Any
     from broadsheet_shared.events import ArticleRef, ArticleUnpublishedV1
 
     await router.dispatch(ev.article())
-    assert await world.repo.article_by_slug("foreign-affairs-1") is not None
+    assert await world.repos.articles.live_by_slug("foreign-affairs-1") is not None
     await router.dispatch(
         ArticleUnpublishedV1(
             subject="art-1",
             data=ArticleRef(article_id="art-1", slug="foreign-affairs-1", url_path="/x"),
         )
     )
-    assert await world.repo.article_by_slug("foreign-affairs-1") is None
+    assert await world.repos.articles.live_by_slug("foreign-affairs-1") is None

@@ -7,9 +7,11 @@ from broadsheet_notifications.domain import (
     AddressState,
     AddressSuppressed,
     Delivery,
+    DeliveryState,
     DigestPolicy,
     RetryPolicy,
     Subscription,
+    Transitions,
     delivery_id,
     goes_to_digest,
     header_safe,
@@ -129,9 +131,8 @@ def test_retry_backoff_is_exponential_and_gives_up_at_deadline() -> None:
 
 def test_digest_threshold() -> None:
     policy = DigestPolicy(3, timedelta(minutes=10))
-    assert not goes_to_digest(2, False, policy)
-    assert goes_to_digest(3, False, policy)
-    assert goes_to_digest(0, True, policy)
+    assert not goes_to_digest(2, policy)
+    assert goes_to_digest(3, policy)
 
 
 @pytest.mark.parametrize(
@@ -143,3 +144,27 @@ def test_header_safe_removes_line_breaks(raw: str) -> None:
     assert "\n" not in safe
     assert "\u2028" not in safe
     assert "\x00" not in safe
+
+
+def test_ledger_transitions_name_every_move_of_a_row() -> None:
+    pending, sending, failed = DeliveryState.PENDING, DeliveryState.SENDING, DeliveryState.FAILED
+    assert [s for s in DeliveryState if Transitions.CLAIM.allows(s)] == [pending]
+    assert [s for s in DeliveryState if Transitions.RELEASE.allows(s)] == [sending]
+    assert [s for s in DeliveryState if Transitions.CANCEL.allows(s)] == [pending]
+    assert [s for s in DeliveryState if Transitions.RETRY.allows(s)] == [failed]
+    # What the SMTP server answered is recorded whatever the row says by now.
+    for transition in (
+        Transitions.SEND,
+        Transitions.FAIL,
+        Transitions.RESCHEDULE,
+        Transitions.ABANDON,
+    ):
+        assert all(transition.allows(state) for state in DeliveryState), transition.name
+    assert {
+        t.target
+        for t in (Transitions.SEND, Transitions.FAIL, Transitions.CANCEL, Transitions.ABANDON)
+    } == {s for s in DeliveryState if s.finished}
+    assert not any(
+        t.target.finished
+        for t in (Transitions.CLAIM, Transitions.RELEASE, Transitions.RESCHEDULE, Transitions.RETRY)
+    )

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from aiosmtpd.smtp import Envelope
 
+from broadsheet_notifications.commands import ConfirmAddress, FollowArticle, Unsubscribe
 from broadsheet_notifications.domain import Delivery, DeliveryState, recipient_hash
 from broadsheet_notifications.inbound import (
     MAX_RECIPIENTS,
@@ -28,8 +29,10 @@ Mailto = Callable[[bytes], tuple[str, str]]
 async def followed(world: Any, ev: Any) -> Any:
     """a@example.org follows the article, confirmed, with one reply mail still pending."""
     await world.planner.article_changed(ev.article().data)
-    await world.subscriptions.follow(SLUG, "a@example.org", "1.1.1.1")
-    await world.subscriptions.confirm(world.signer.confirm_token(recipient_hash("a@example.org")))
+    await world.subscriptions.follow(FollowArticle(SLUG, "a@example.org", "1.1.1.1"))
+    await world.subscriptions.confirm(
+        ConfirmAddress(world.signer.confirm_token(recipient_hash("a@example.org")))
+    )
     await world.planner.comment_approved("e1", ev.approved("c1").data, None)
     return world
 
@@ -39,7 +42,7 @@ def handler(world: Any) -> UnsubscribeHandler:
 
 
 def follow_mail(world: Any) -> Delivery:
-    return next(d for d in world.repo.deliveries.values() if d.kind == "follow")
+    return next(d for d in world.repos.ledger.deliveries.values() if d.kind == "follow")
 
 
 def test_mailbox_accepts_only_its_address() -> None:
@@ -136,7 +139,7 @@ async def test_valid_token_unsubscribes_once_and_again_is_harmless(
     envelope = Envelope()
     envelope.content = envelope.original_content = f"Subject: {subject}\r\n\r\n".encode()
     assert (await handler(w).handle_DATA(None, None, envelope)).startswith("250 ")  # type: ignore[arg-type]
-    assert not w.repo.subscriptions[pending.subscription_id].active
+    assert not w.repos.subscriptions.by_id[pending.subscription_id].active
     assert follow_mail(w).state == DeliveryState.CANCELLED
     assert (await handler(w).process(subject)).startswith("250 ")  # idempotent
 
@@ -145,7 +148,7 @@ async def test_scope_all_token_ends_every_subscription(followed: Any) -> None:
     w = followed
     token = w.signer.unsubscribe_token("all", recipient_hash("a@example.org"))
     assert (await handler(w).process(f"unsubscribe {token}")).startswith("250 ")
-    assert not any(s.active for s in w.repo.subscriptions.values())
+    assert not any(s.active for s in w.repos.subscriptions.by_id.values())
 
 
 async def test_tampered_unknown_or_missing_token_is_550_and_changes_nothing(followed: Any) -> None:
@@ -155,19 +158,20 @@ async def test_tampered_unknown_or_missing_token_is_550_and_changes_nothing(foll
     tampered = token[:-3] + ("AAA" if not token.endswith("AAA") else "BBB")
     unknown = w.signer.unsubscribe_token("subscription", "follow-unknown")
     confirm = w.signer.confirm_token(recipient_hash("a@example.org"))  # other salt
-    for subject in (
-        f"unsubscribe {tampered}",
-        f"unsubscribe {unknown}",
-        f"unsubscribe {confirm}",
-        "unsubscribe",
+    invalid = "550 5.7.1 This unsubscribe link is not valid."
+    for subject, reply in (
+        (f"unsubscribe {tampered}", invalid),
+        (f"unsubscribe {unknown}", "550 5.7.1 There is no such subscription."),
+        (f"unsubscribe {confirm}", invalid),
+        ("unsubscribe", "550 5.7.1 No unsubscribe token in the Subject"),
     ):
-        assert (await handler(w).process(subject)).startswith("550 "), subject
-    assert w.repo.subscriptions[sub_id].active
+        assert await handler(w).process(subject) == reply, subject
+    assert w.repos.subscriptions.by_id[sub_id].active
     assert follow_mail(w).state == DeliveryState.PENDING
 
 
 async def test_a_failing_database_is_451_so_the_sender_retries(world: Any) -> None:
-    async def down(token: str) -> None:
+    async def down(command: Unsubscribe) -> None:
         raise ConnectionError("database unreachable")
 
     h = UnsubscribeHandler(Mailbox("unsubscribe@news.example"), down)

@@ -85,8 +85,8 @@ class Harness:
         await self.confirmed_reply_subscriber(article, f"s-{secrets.token_hex(3)}")
 
     async def deliveries_to(self, email: str) -> list[Any]:
-        repo = self.container.repository
-        docs = await repo._deliveries.find({"recipient_hash": recipient_hash(email)}).to_list()
+        ledger = self.container.repositories.ledger
+        docs = await ledger._deliveries.find({"recipient_hash": recipient_hash(email)}).to_list()
         return docs
 
     async def settled(self, email: str, timeout: float = 30.0) -> None:

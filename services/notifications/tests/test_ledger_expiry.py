@@ -17,7 +17,7 @@ from broadsheet_notifications.repository import (
     DELIVERIES,
     INDEXES,
     LEDGER_TTL_INDEX,
-    MongoNotificationsRepository,
+    MongoRepositories,
     ledger_expiry_indexes,
 )
 from broadsheet_shared.mongo import ensure_indexes
@@ -68,7 +68,8 @@ def row(name: str, now: datetime, *, kind: Any = "follow", comment: str = "c1") 
 
 
 async def test_every_finish_stamps_finished_at_and_live_rows_never_carry_it(db: Any) -> None:
-    repo = MongoNotificationsRepository(db)
+    repos = MongoRepositories.on(db)
+    ledger = repos.ledger
     now = datetime.now(UTC)
     names = [
         "sent",
@@ -85,25 +86,25 @@ async def test_every_finish_stamps_finished_at_and_live_rows_never_carry_it(db: 
     ]
     for name in names:
         kind = "digest" if name.startswith("digest") else "follow"
-        assert await repo.add_delivery(row(name, now, kind=kind, comment=f"c-{name}"), None)
-    await repo.add_digest_item("digest_kept", DigestItem("c-other", "Ann", "yo", "/a#d"), None)
+        assert await ledger.add(row(name, now, kind=kind, comment=f"c-{name}"), None)
+    await repos.digests.add_item("digest_kept", DigestItem("c-other", "Ann", "yo", "/a#d"), None)
 
     claim = "worker-1"
     claimed = ["sent", "failed", "retried", "sending_cancelled", "sending_retry", "sending"]
-    await repo.claim(
+    await ledger.claim(
         claimed, now, lease_until=now + timedelta(minutes=1), claim=claim, session=None
     )
-    await repo.mark_sent(["sent"], now, None)
-    await repo.mark_failed("failed", "550 no such user", now, None)
-    await repo.mark_failed("retried", "550 no such user", now, None)
-    await repo.retry_failed("retried", now, now + timedelta(days=1), None)  # pending again
-    await repo.cancel_pending_to("r-left", None)
-    await repo.cancel_for_comment("c-withdrawn", None)
-    await repo.cancel_for_comment("c-digest_emptied", None)
-    await repo.cancel_for_comment("c-digest_kept", None)  # one item left: still pending
-    await repo.cancel_for_comment("c-sending_cancelled", None)  # flagged while sending
-    await repo.reschedule("sending_cancelled", now, "timeout", None)
-    await repo.reschedule("sending_retry", now + timedelta(seconds=5), "timeout", None)
+    await ledger.mark_sent(["sent"], now, None)
+    await ledger.mark_failed("failed", "550 no such user", now, None)
+    await ledger.mark_failed("retried", "550 no such user", now, None)
+    await ledger.retry_failed("retried", now, now + timedelta(days=1), None)  # pending again
+    await ledger.cancel_pending_to("r-left", None)
+    await ledger.cancel_for_comment("c-withdrawn", None)
+    await repos.digests.withdraw_comment("c-digest_emptied", None)
+    await repos.digests.withdraw_comment("c-digest_kept", None)  # one item left: still pending
+    await ledger.cancel_for_comment("c-sending_cancelled", None)  # flagged while sending
+    await ledger.reschedule("sending_cancelled", now, "timeout", None)
+    await ledger.reschedule("sending_retry", now + timedelta(seconds=5), "timeout", None)
 
     docs = {doc["_id"]: doc for doc in await db[DELIVERIES].find().to_list()}
     states = {name: docs[name]["state"] for name in names}

@@ -51,12 +51,12 @@ async def app(devstack_settings: Callable[..., Settings]) -> AsyncIterator[Any]:
 async def follower(app: Any) -> Delivery:
     """A confirmed follower of a new article, with one follow email still pending."""
     container = app.state.container
-    repo, now = container.repository, datetime.now(UTC)
+    repos, now = container.repositories, datetime.now(UTC)
     address = Address.new(f"{secrets.token_hex(4)}@example.org", now)
     address.confirm(now)
-    await repo.save_address(address, None)
+    await repos.addresses.save(address, None)
     sub = Subscription.to_article(f"art-{secrets.token_hex(4)}", address.recipient_hash, now)
-    await repo.save_subscription(sub, None)
+    await repos.subscriptions.save(sub, None)
     delivery = Delivery(
         id=secrets.token_hex(16),
         kind="follow",
@@ -70,7 +70,7 @@ async def follower(app: Any) -> Delivery:
         next_attempt_at=now + timedelta(days=1),
         deadline=now + timedelta(days=2),
     )
-    assert await repo.add_delivery(delivery, None)
+    assert await repos.ledger.add(delivery, None)
     return delivery
 
 
@@ -103,10 +103,10 @@ async def test_mail_to_the_mailto_address_unsubscribes(app: Any, mailto: Mailto)
     response = await send(app, to, subject)
     assert "Unsubscribed" in response
 
-    sub = await container.repository.get_subscription(delivery.subscription_id, None)
+    sub = await container.repositories.subscriptions.get(delivery.subscription_id, None)
     assert sub is not None
     assert not sub.active
-    cancelled = await container.repository._deliveries.find_one({"_id": delivery.id})
+    cancelled = await container.repositories.ledger._deliveries.find_one({"_id": delivery.id})
     assert cancelled["state"] == DeliveryState.CANCELLED.value
     assert isinstance(cancelled["finished_at"], datetime)  # and so it expires in time
     # A second message (the reader pressed twice, or the relay retried) changes nothing more.
@@ -123,10 +123,10 @@ async def test_a_tampered_token_is_refused_and_changes_nothing(app: Any, mailto:
         await send(app, to, tampered)
     assert refused.value.code == 550
 
-    sub = await container.repository.get_subscription(delivery.subscription_id, None)
+    sub = await container.repositories.subscriptions.get(delivery.subscription_id, None)
     assert sub is not None
     assert sub.active
-    row = await container.repository.get_delivery(delivery.id)
+    row = await container.repositories.ledger.get(delivery.id)
     assert row is not None
     assert row.state == DeliveryState.PENDING
 
@@ -144,6 +144,6 @@ async def test_other_recipients_and_oversized_mail_are_refused(app: Any, mailto:
         await send(app, to, subject, body="x" * (2 * MAX_BYTES))
     assert too_big.value.code == 552
 
-    sub = await container.repository.get_subscription(delivery.subscription_id, None)
+    sub = await container.repositories.subscriptions.get(delivery.subscription_id, None)
     assert sub is not None
     assert sub.active

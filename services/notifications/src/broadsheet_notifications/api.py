@@ -6,6 +6,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 
+from broadsheet_notifications.commands import (
+    ConfirmAddress,
+    FollowArticle,
+    RetryDelivery,
+    SuppressAddress,
+    Unsubscribe,
+)
 from broadsheet_notifications.domain import DeliveryState
 from broadsheet_notifications.schemas import (
     ConfirmationView,
@@ -18,10 +25,10 @@ from broadsheet_notifications.schemas import (
     UnsubscribeResult,
     UnsubscribeView,
 )
-from broadsheet_notifications.service import StaffService, SubscriptionService
+from broadsheet_notifications.service import SubscriptionService
+from broadsheet_notifications.staff import StaffService
 from broadsheet_shared.auth import StaffPrincipal
 from broadsheet_shared.http.clients import client_address
-from broadsheet_shared.http.problems import Problem
 
 router = APIRouter()
 
@@ -60,7 +67,7 @@ ClientId = Annotated[str, Depends(client_id)]
 async def follow_article(
     slug: Slug, body: FollowRequest, service: Subscriptions, client: ClientId
 ) -> FollowResponse:
-    return FollowResponse(status=await service.follow(slug, str(body.email), client))
+    return FollowResponse(status=await service.follow(FollowArticle(slug, str(body.email), client)))
 
 
 @router.get(
@@ -80,7 +87,7 @@ async def confirmation(token: Token, service: Subscriptions) -> ConfirmationView
     tags=["subscriptions"],
 )
 async def confirm(token: Token, service: Subscriptions) -> ConfirmationView:
-    return ConfirmationView(**await service.confirm(token))
+    return ConfirmationView(**await service.confirm(ConfirmAddress(token)))
 
 
 @router.get(
@@ -102,7 +109,7 @@ async def unsubscription(token: Token, service: Subscriptions) -> UnsubscribeVie
 async def unsubscribe(token: Token, service: Subscriptions) -> UnsubscribeResult:
     # The body (RFC 8058 "List-Unsubscribe=One-Click", JSON or nothing) carries no information:
     # the signed token alone says what to unsubscribe, with no cookie or login.
-    return UnsubscribeResult(**await service.unsubscribe(token))
+    return UnsubscribeResult(**await service.unsubscribe(Unsubscribe(token)))
 
 
 @router.get(
@@ -133,7 +140,7 @@ async def retry_delivery(
     service: Staff,
     delivery_id: Annotated[str, Path(min_length=1, max_length=64)],
 ) -> DeliveryView:
-    return DeliveryView.of(await service.retry(delivery_id))
+    return DeliveryView.of(await service.retry(RetryDelivery(delivery_id)))
 
 
 @router.post(
@@ -145,8 +152,5 @@ async def retry_delivery(
 async def suppress_address(
     _: StaffPrincipal, body: SuppressRequest, service: Staff
 ) -> SuppressResult:
-    address = await service.suppress(str(body.email))
+    address = await service.suppress(SuppressAddress(str(body.email)))
     return SuppressResult(email=address.email, state=address.state.value)
-
-
-__all__ = ["Problem", "router"]

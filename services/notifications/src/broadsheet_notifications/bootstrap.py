@@ -2,53 +2,35 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from broadsheet_notifications.consumers import build_router
-from broadsheet_notifications.delivery import DeliveryWorker, Mailer, SmtpPool
+from broadsheet_notifications.delivery import DeliveryWorker
 from broadsheet_notifications.inbound import InboundSmtpServer, Mailbox, UnsubscribeHandler
 from broadsheet_notifications.mail import MailComposer
+from broadsheet_notifications.planner import Planner, Policies
 from broadsheet_notifications.repository import (
     INDEXES,
-    MongoNotificationsRepository,
+    MongoRepositories,
     ledger_expiry_indexes,
 )
-from broadsheet_notifications.service import (
-    FollowLimits,
-    Planner,
-    Policies,
-    StaffService,
-    SubscriptionService,
-)
+from broadsheet_notifications.service import FollowLimits, SubscriptionService
 from broadsheet_notifications.settings import Settings
+from broadsheet_notifications.smtp import Mailer, SmtpPool
+from broadsheet_notifications.staff import StaffService
 from broadsheet_notifications.tokens import LinkSigner
-from broadsheet_shared.inbox import handle_once
+from broadsheet_shared.inbox import MongoInbox
 from broadsheet_shared.kafka.router import EventRouter
-from broadsheet_shared.mongo import Database, MongoClient, Session
 from broadsheet_shared.ratelimit import MongoRateLimiter, RateLimit
 from broadsheet_shared.runtime import ServiceRuntime
 from broadsheet_shared.settings import secret_value
-
-
-class MongoInbox:
-    def __init__(self, client: MongoClient, db: Database) -> None:
-        self._client = client
-        self._db = db
-
-    async def handle_once(
-        self, handler: str, event_id: str, effects: Callable[[Session], Awaitable[None]]
-    ) -> bool:
-        return await handle_once(
-            self._client, self._db, handler=handler, event_id=event_id, effects=effects
-        )
 
 
 @dataclass
 class Container:
     settings: Settings
     runtime: ServiceRuntime
-    repository: MongoNotificationsRepository
+    repositories: MongoRepositories
     signer: LinkSigner
     composer: MailComposer
     mailer: Mailer
@@ -78,7 +60,7 @@ def bootstrap(settings: Settings, *, mailer: Mailer | None = None) -> Container:
     runtime = ServiceRuntime(
         settings, indexes=[*INDEXES, *ledger_expiry_indexes(settings.ledger_retention_seconds)]
     )
-    repo = MongoNotificationsRepository(runtime.db)
+    repos = MongoRepositories.on(runtime.db)
     signer = LinkSigner(
         settings.signing_secret.get_secret_value(),
         confirm_max_age_seconds=settings.confirm_token_max_age_seconds,
@@ -100,7 +82,7 @@ def bootstrap(settings: Settings, *, mailer: Mailer | None = None) -> Container:
         timeout=settings.smtp_timeout_seconds,
     )
     worker = DeliveryWorker(
-        repo,
+        repos.ledger,
         runtime.uow,
         composer,
         mailer,
@@ -112,12 +94,17 @@ def bootstrap(settings: Settings, *, mailer: Mailer | None = None) -> Container:
     policies = Policies(
         retry=settings.retry_policy,
         digest=settings.digest_policy,
-        confirmation_cooldown_seconds=settings.confirmation_cooldown_seconds,
+        confirmation_cooldown=settings.confirmation_cooldown,
     )
-    planner = Planner(repo, policies)
+    planner = Planner(
+        repos.articles, repos.addresses, repos.subscriptions, repos.ledger, repos.digests, policies
+    )
     window = settings.follow_limit_window_seconds
     subscriptions = SubscriptionService(
-        repo,
+        repos.articles,
+        repos.addresses,
+        repos.subscriptions,
+        repos.ledger,
         runtime.uow,
         planner,
         signer,
@@ -128,7 +115,9 @@ def bootstrap(settings: Settings, *, mailer: Mailer | None = None) -> Container:
         ),
         on_queued=worker.wake,
     )
-    staff = StaffService(repo, runtime.uow, settings.retry_policy, on_queued=worker.wake)
+    staff = StaffService(
+        repos.addresses, repos.ledger, runtime.uow, settings.retry_policy, on_queued=worker.wake
+    )
     router = build_router(planner, MongoInbox(runtime.mongo, runtime.db), worker.wake)
     inbound = None
     if settings.inbound_smtp_port:
@@ -143,7 +132,7 @@ def bootstrap(settings: Settings, *, mailer: Mailer | None = None) -> Container:
     return Container(
         settings=settings,
         runtime=runtime,
-        repository=repo,
+        repositories=repos,
         signer=signer,
         composer=composer,
         mailer=mailer,

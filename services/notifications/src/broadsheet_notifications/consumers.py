@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from broadsheet_notifications.service import Inbox, Planner
+from broadsheet_notifications.planner import Planner
 from broadsheet_shared.events import (
     ArticleDeletedV1,
     ArticlePublishedV1,
@@ -15,6 +15,7 @@ from broadsheet_shared.events import (
     CommentPostedV1,
     CommentRejectedV1,
 )
+from broadsheet_shared.inbox import Inbox
 from broadsheet_shared.kafka.router import EventRouter
 from broadsheet_shared.mongo import Session
 

@@ -1,8 +1,9 @@
-"""Sending what the ledger holds: the SMTP pool and the delivery worker.
+"""Sending what the ledger holds: the delivery worker.
 
-The worker claims due deliveries under a lease (``pending`` → ``sending``), sends them over pooled
-SMTP connections, then records ``sent`` (or a retry, or ``failed``) together with the
-``notification.sent``/``notification.failed`` event in one transaction.
+The worker claims due deliveries under a lease (``pending`` → ``sending``), sends them through
+the ``Mailer`` (pooled SMTP connections, smtp.py), then records ``sent`` (or a retry, or
+``failed``) together with the ``notification.sent``/``notification.failed`` event in one
+transaction.
 
 The window that cannot be closed: the SMTP server accepted a message and the process died before
 recording it. The delivery is still ``sending``; once its lease runs out another worker sends it
@@ -18,109 +19,39 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any
 from uuid import uuid4
 
-import aiosmtplib
 import structlog
 from prometheus_client import Counter
 
 from broadsheet_notifications.domain import Delivery, RetryPolicy
-from broadsheet_notifications.mail import MailComposer, OutgoingMail
-from broadsheet_notifications.repository import NotificationsRepository
-from broadsheet_notifications.service import Clock, UnitOfWork, utcnow
+from broadsheet_notifications.mail import MailComposer
+from broadsheet_notifications.repository import LedgerRepository
+from broadsheet_notifications.smtp import Mailer, PermanentFailure
+from broadsheet_shared.clock import Clock, utcnow
 from broadsheet_shared.events import (
     NotificationFailedData,
     NotificationFailedV1,
     NotificationSentData,
     NotificationSentV1,
 )
-from broadsheet_shared.unit_of_work import Transaction
+from broadsheet_shared.unit_of_work import Transaction, UnitOfWork
 
 log = structlog.get_logger(__name__)
 
 EMAILS = Counter("broadsheet_notification_emails_total", "Email attempts", ["kind", "outcome"])
 
 
-class PermanentFailure(Exception):
-    """The server refused the message for good (5xx): retrying will not help."""
-
-
-class Mailer(Protocol):
-    async def send(self, mail: OutgoingMail) -> None: ...
-    async def close(self) -> None: ...
-
-
-class SmtpPool:
-    """A fixed number of reusable SMTP connections, (re)opened lazily."""
-
-    def __init__(
-        self,
-        host: str,
-        port: int,
-        *,
-        size: int = 8,
-        starttls: bool = False,
-        username: str | None = None,
-        password: str | None = None,
-        timeout: float = 10.0,
-    ) -> None:
-        self._host = host
-        self._port = port
-        self._starttls = starttls
-        self._username = username
-        self._password = password
-        self._timeout = timeout
-        self._slots: asyncio.Queue[aiosmtplib.SMTP | None] = asyncio.Queue()
-        for _ in range(size):
-            self._slots.put_nowait(None)
-
-    async def _connect(self) -> aiosmtplib.SMTP:
-        client = aiosmtplib.SMTP(
-            hostname=self._host,
-            port=self._port,
-            timeout=self._timeout,
-            start_tls=self._starttls,
-        )
-        await client.connect()
-        if self._username:
-            await client.login(self._username, self._password or "")
-        return client
-
-    async def send(self, mail: OutgoingMail) -> None:
-        client = await self._slots.get()
-        try:
-            if client is None or not client.is_connected:
-                client = await self._connect()
-            await client.sendmail(mail.sender, [mail.recipient], mail.data)
-        except aiosmtplib.SMTPRecipientsRefused as exc:
-            raise PermanentFailure(str(exc)) from exc
-        except aiosmtplib.SMTPResponseException as exc:
-            if exc.code >= 500:
-                if client is not None:
-                    with contextlib.suppress(aiosmtplib.SMTPException):
-                        await client.rset()
-                raise PermanentFailure(f"{exc.code} {exc.message}") from exc
-            await _discard(client)
-            client = None
-            raise
-        except BaseException:
-            await _discard(client)
-            client = None
-            raise
-        finally:
-            self._slots.put_nowait(client)
-
-    async def close(self) -> None:
-        while not self._slots.empty():
-            client = self._slots.get_nowait()
-            await _discard(client)
-
-
-async def _discard(client: aiosmtplib.SMTP | None) -> None:
-    if client is not None:
-        with contextlib.suppress(Exception):
-            client.close()
+def _event_fields(d: Delivery) -> dict[str, Any]:
+    """What both ``notification.sent`` and ``notification.failed`` say about the delivery."""
+    return {
+        "delivery_id": d.id,
+        "kind": d.kind,
+        "article_id": d.article_id,
+        "source_event_id": d.source_event_id,
+        "recipient_hash": d.recipient_hash,
+    }
 
 
 @dataclass(frozen=True)
@@ -133,7 +64,7 @@ class Outcome:
 class DeliveryWorker:
     def __init__(
         self,
-        repo: NotificationsRepository,
+        ledger: LedgerRepository,
         uow: UnitOfWork,
         composer: MailComposer,
         mailer: Mailer,
@@ -145,7 +76,7 @@ class DeliveryWorker:
         prefetch_batches: int = 10,
         clock: Clock = utcnow,
     ) -> None:
-        self._repo = repo
+        self._ledger = ledger
         self._uow = uow
         self._composer = composer
         self._mailer = mailer
@@ -196,14 +127,14 @@ class DeliveryWorker:
         if not self._due:
             # One query for several batches: finding due rows is the expensive part (it scans
             # on the local server), claiming a known list of ids is cheap.
-            await self._uow.run(lambda tx: self._repo.release_expired(now, tx.session))
-            self._due.extend(await self._repo.due_ids(now, self._batch_size * self._prefetch))
+            await self._uow.run(lambda tx: self._ledger.release_expired(now, tx.session))
+            self._due.extend(await self._ledger.due_ids(now, self._batch_size * self._prefetch))
         ids = [self._due.popleft() for _ in range(min(self._batch_size, len(self._due)))]
         if not ids:
             return []
         claim = uuid4().hex
         return await self._uow.run(
-            lambda tx: self._repo.claim(
+            lambda tx: self._ledger.claim(
                 ids, now, lease_until=now + self._lease, claim=claim, session=tx.session
             )
         )
@@ -236,7 +167,7 @@ class DeliveryWorker:
         async def work(tx: Transaction) -> None:
             now = self._clock()
             sent = [o.delivery.id for o in outcomes if o.error is None]
-            await self._repo.mark_sent(sent, now, tx.session)
+            await self._ledger.mark_sent(sent, now, tx.session)
             for outcome in outcomes:
                 await self._record_one(tx, outcome, now)
 
@@ -252,34 +183,23 @@ class DeliveryWorker:
             tx.emit(
                 NotificationSentV1(
                     subject=subject,
-                    data=NotificationSentData(
-                        delivery_id=d.id,
-                        kind=d.kind,
-                        article_id=d.article_id,
-                        source_event_id=d.source_event_id,
-                        recipient_hash=d.recipient_hash,
-                        sent_at=now,
-                    ),
+                    data=NotificationSentData(**_event_fields(d), sent_at=now),
                 )
             )
             return
         retry_at = None if outcome.permanent else self._retry.next_step(d, now)
         if retry_at is not None:
             EMAILS.labels(d.kind, "retry").inc()
-            await self._repo.reschedule(d.id, retry_at, outcome.error, tx.session)
+            await self._ledger.reschedule(d.id, retry_at, outcome.error, tx.session)
             return
         EMAILS.labels(d.kind, "failed").inc()
         log.warning("delivery failed", delivery_id=d.id, error=outcome.error, attempts=d.attempts)
-        await self._repo.mark_failed(d.id, outcome.error, now, tx.session)
+        await self._ledger.mark_failed(d.id, outcome.error, now, tx.session)
         tx.emit(
             NotificationFailedV1(
                 subject=subject,
                 data=NotificationFailedData(
-                    delivery_id=d.id,
-                    kind=d.kind,
-                    article_id=d.article_id,
-                    source_event_id=d.source_event_id,
-                    recipient_hash=d.recipient_hash,
+                    **_event_fields(d),
                     error=outcome.error[:500],
                     attempts=d.attempts,
                     failed_at=now,

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Literal
 
+from broadsheet_shared.addresses import normalize_email
 from broadsheet_shared.events import email_hash
 
 DeliveryKind = Literal["reply", "follow", "digest", "confirmation"]
@@ -31,6 +32,53 @@ class DeliveryState(StrEnum):
     FAILED = "failed"  # gave up; staff may retry it
     CANCELLED = "cancelled"  # the comment was withdrawn or the recipient left before it went out
 
+    @property
+    def finished(self) -> bool:
+        """Sent, failed or cancelled: the row only waits for the ledger's retention to end."""
+        return self in (DeliveryState.SENT, DeliveryState.FAILED, DeliveryState.CANCELLED)
+
+
+@dataclass(frozen=True)
+class Transition:
+    """A named move of a ledger row into ``target``, allowed from the states in ``source``.
+
+    The repository persists a transition guarded by ``source``, so a row that another worker or
+    use case has moved on meanwhile is left alone.
+    """
+
+    name: str
+    source: frozenset[DeliveryState]
+    target: DeliveryState
+
+    def allows(self, state: DeliveryState) -> bool:
+        return state in self.source
+
+
+_PENDING = frozenset({DeliveryState.PENDING})
+# What the SMTP server answered is a fact whatever the row says by now (a lease may have run
+# out meanwhile): recording it must not depend on the row's state.
+_ANY = frozenset(DeliveryState)
+
+
+class Transitions:
+    """Every move a ledger row can make, by name."""
+
+    # A worker takes a due row under a lease.
+    CLAIM = Transition("claim", _PENDING, DeliveryState.SENDING)
+    # The worker holding the row died: its lease ran out, so the row is due again.
+    RELEASE = Transition("release", frozenset({DeliveryState.SENDING}), DeliveryState.PENDING)
+    SEND = Transition("send", _ANY, DeliveryState.SENT)
+    # A temporary failure within the retry budget: due again after a backoff.
+    RESCHEDULE = Transition("reschedule", _ANY, DeliveryState.PENDING)
+    # A permanent failure, or the retry budget is spent.
+    FAIL = Transition("fail", _ANY, DeliveryState.FAILED)
+    # The comment was withdrawn or the recipient left before the row went out.
+    CANCEL = Transition("cancel", _PENDING, DeliveryState.CANCELLED)
+    # An attempt failed on a row whose cancellation was requested while it was being sent.
+    ABANDON = Transition("abandon", _ANY, DeliveryState.CANCELLED)
+    # Staff send a failed row again, with a fresh retry budget.
+    RETRY = Transition("retry", frozenset({DeliveryState.FAILED}), DeliveryState.PENDING)
+
 
 class NotificationsError(Exception):
     """A domain rule refused the request."""
@@ -38,10 +86,6 @@ class NotificationsError(Exception):
 
 class AddressSuppressed(NotificationsError):
     pass
-
-
-def normalize_email(email: str) -> str:
-    return email.strip().lower()
 
 
 def recipient_hash(email: str) -> str:
@@ -242,9 +286,9 @@ def plan_recipients(
     return list(planned.values())
 
 
-def goes_to_digest(recent_individual: int, open_digest: bool, policy: DigestPolicy) -> bool:
+def goes_to_digest(recent_individual: int, policy: DigestPolicy) -> bool:
     """Past ``max_per_window`` emails for one article in the window, the rest wait for a digest."""
-    return open_digest or recent_individual >= policy.max_per_window
+    return recent_individual >= policy.max_per_window
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029\u0085]+")

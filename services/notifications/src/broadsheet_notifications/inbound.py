@@ -16,6 +16,9 @@ The listener answers in SMTP terms what the one-click POST answers in HTTP terms
   then 250;
 - anything else (the database unreachable) → 451, so the sending server retries later.
 
+A refusal comes back from the use case as an application error (``InvalidLink``, ``NotFound``):
+the sender's request is wrong for good, so 550 with the error's detail.
+
 It trusts the token, never the sender: anyone holding the token (the reader, or whoever they
 forwarded the email to) may unsubscribe, exactly as with the https link.
 """
@@ -32,7 +35,8 @@ from typing import Any
 import structlog
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from broadsheet_shared.http.problems import Problem
+from broadsheet_notifications.commands import Unsubscribe
+from broadsheet_shared.errors import ApplicationError
 
 log = structlog.get_logger(__name__)
 
@@ -42,7 +46,7 @@ _TOKEN = re.compile(r"(?:^|\s)unsubscribe\s+([A-Za-z0-9_.-]{16,512})(?:\s|$)", r
 MAX_RECIPIENTS = 10
 COMMAND_TIMEOUT_SECONDS = 60.0
 
-Unsubscribe = Callable[[str], Awaitable[Any]]
+UnsubscribeUseCase = Callable[[Unsubscribe], Awaitable[Any]]
 
 
 class Mailbox:
@@ -78,7 +82,7 @@ def subject_of(message: bytes) -> str:
 class UnsubscribeHandler:
     """aiosmtpd handler hooks: RCPT filters recipients, DATA applies the unsubscribe."""
 
-    def __init__(self, mailbox: Mailbox, unsubscribe: Unsubscribe) -> None:
+    def __init__(self, mailbox: Mailbox, unsubscribe: UnsubscribeUseCase) -> None:
         self._mailbox = mailbox
         self._unsubscribe = unsubscribe
 
@@ -103,13 +107,10 @@ class UnsubscribeHandler:
         if token is None:
             return "550 5.7.1 No unsubscribe token in the Subject"
         try:
-            await self._unsubscribe(token)
-        except Problem as problem:
-            if problem.status < 500:
-                log.info("mailto unsubscribe refused", status=problem.status)
-                return f"550 5.7.1 {problem.detail or 'This unsubscribe request is not valid'}"
-            log.warning("mailto unsubscribe failed", status=problem.status)
-            return "451 4.3.0 Please try again later"
+            await self._unsubscribe(Unsubscribe(token))
+        except ApplicationError as error:
+            log.info("mailto unsubscribe refused", error=type(error).__name__)
+            return f"550 5.7.1 {error.detail}"
         except Exception as exc:  # the sending server retries: nothing is lost
             log.warning("mailto unsubscribe failed", error=repr(exc))
             return "451 4.3.0 Please try again later"

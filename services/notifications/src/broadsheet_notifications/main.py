@@ -9,8 +9,8 @@ from fastapi import FastAPI
 
 from broadsheet_notifications.api import router
 from broadsheet_notifications.bootstrap import bootstrap
-from broadsheet_notifications.delivery import Mailer
 from broadsheet_notifications.settings import Settings
+from broadsheet_notifications.smtp import Mailer
 from broadsheet_shared.auth import TokenVerifier
 from broadsheet_shared.http.app import create_service_app
 

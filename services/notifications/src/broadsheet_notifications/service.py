@@ -1,269 +1,39 @@
-"""Use cases: subscribing, confirming, unsubscribing, planning deliveries from comment events,
-and the staff's view of the ledger. They take repositories and a unit of work; they never commit.
+"""The readers' use cases: following an article, confirming an address, unsubscribing.
+
+They take repositories and a unit of work and never commit themselves; a refusal is an
+application error (``broadsheet_shared.errors``) that each edge (HTTP, inbound SMTP) answers in
+its own terms.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any, Literal, Protocol, TypeVar
+from typing import Any, Literal
 
+from broadsheet_notifications.commands import ConfirmAddress, FollowArticle, Unsubscribe
 from broadsheet_notifications.domain import (
     Address,
     AddressState,
     AddressSuppressed,
-    Delivery,
-    DeliveryKind,
-    DeliveryState,
-    DigestItem,
-    DigestPolicy,
-    RetryPolicy,
     Subscription,
-    delivery_id,
-    goes_to_digest,
     mask_email,
-    normalize_email,
-    plan_recipients,
     recipient_hash,
 )
-from broadsheet_notifications.repository import ArticleView, NotificationsRepository
-from broadsheet_notifications.tokens import InvalidLink, LinkSigner
-from broadsheet_shared.events import (
-    ArticleData,
-    CommentApprovedData,
-    CommentPostedData,
+from broadsheet_notifications.planner import Planner
+from broadsheet_notifications.repository import (
+    AddressRepository,
+    ArticleRepository,
+    LedgerRepository,
+    SubscriptionRepository,
 )
-from broadsheet_shared.http.problems import Problem
+from broadsheet_notifications.tokens import BadToken, LinkSigner
+from broadsheet_shared.addresses import normalize_email
+from broadsheet_shared.clock import Clock, utcnow
+from broadsheet_shared.errors import Conflict, InvalidLink, NotFound
 from broadsheet_shared.mongo import Session
-from broadsheet_shared.ratelimit import RateLimit, RateLimitResult, raise_if_limited
-from broadsheet_shared.unit_of_work import Transaction
-
-T = TypeVar("T")
-Clock = Callable[[], datetime]
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-class UnitOfWork(Protocol):
-    async def run(self, work: Callable[[Transaction], Awaitable[T]]) -> T: ...
-
-
-class Inbox(Protocol):
-    async def handle_once(
-        self, handler: str, event_id: str, effects: Callable[[Session], Awaitable[None]]
-    ) -> bool: ...
-
-
-class Limiter(Protocol):
-    async def hit(self, key: str, rule: RateLimit) -> RateLimitResult: ...
-
-
-@dataclass(frozen=True)
-class Policies:
-    retry: RetryPolicy
-    digest: DigestPolicy
-    confirmation_cooldown_seconds: int
-
-    @property
-    def cooldown(self) -> timedelta:
-        return timedelta(seconds=self.confirmation_cooldown_seconds)
-
-
-def _comment_path(article_url_path: str, comment_id: str) -> str:
-    return f"{article_url_path}#comment-{comment_id}"
-
-
-class Planner:
-    """Records, for each event, whom to email: the ledger rows the delivery worker sends."""
-
-    def __init__(
-        self,
-        repo: NotificationsRepository,
-        policies: Policies,
-        clock: Clock = utcnow,
-    ) -> None:
-        self._repo = repo
-        self._policies = policies
-        self._clock = clock
-
-    def _delivery(
-        self,
-        *,
-        kind: DeliveryKind,
-        key: str,
-        address: Address,
-        article_id: str | None,
-        source_event_id: str | None,
-        subscription_id: str | None = None,
-        comment_ids: list[str] | None = None,
-        content: dict[str, Any] | None = None,
-        send_at: datetime | None = None,
-    ) -> Delivery:
-        now = self._clock()
-        return Delivery(
-            id=delivery_id(key, address.recipient_hash),
-            kind=kind,
-            recipient_hash=address.recipient_hash,
-            email=address.email,
-            article_id=article_id,
-            source_event_id=source_event_id,
-            subscription_id=subscription_id,
-            comment_ids=comment_ids or [],
-            content=content or {},
-            created_at=now,
-            next_attempt_at=send_at or now,
-            deadline=(send_at or now) + self._policies.retry.max_age,
-        )
-
-    async def request_confirmation(
-        self,
-        address: Address,
-        *,
-        reason: str,
-        article_id: str | None,
-        session: Session | None,
-    ) -> bool:
-        """Queue a confirmation mail unless one went out within the cooldown."""
-        now = self._clock()
-        if not address.needs_confirmation_mail(now, self._policies.cooldown):
-            return False
-        address.confirmation_sent_at = now
-        await self._repo.save_address(address, session)
-        await self._repo.add_delivery(
-            self._delivery(
-                kind="confirmation",
-                key=f"confirmation:{now.isoformat()}",
-                address=address,
-                article_id=article_id,
-                source_event_id=None,
-                content={"reason": reason},
-            ),
-            session,
-        )
-        return True
-
-    async def article_changed(self, data: ArticleData) -> None:
-        await self._repo.save_article(
-            ArticleView(
-                article_id=data.article_id,
-                slug=data.slug,
-                slugs=[data.slug, *data.previous_slugs],
-                title=data.title,
-                url_path=data.url_path,
-            ),
-            None,
-        )
-
-    async def article_gone(self, article_id: str) -> None:
-        await self._repo.mark_article_gone(article_id, None)
-
-    async def comment_posted(self, data: CommentPostedData, session: Session | None) -> bool:
-        """Subscribe the author to replies when they asked to. True when a mail was queued."""
-        if not data.notify_replies or data.author_email is None or data.status == "spam":
-            return False
-        now = self._clock()
-        email = normalize_email(str(data.author_email))
-        address = await self._repo.get_address(recipient_hash(email), session)
-        if address is None:
-            address = Address.new(email, now)
-            await self._repo.save_address(address, session)
-        await self._repo.save_subscription(
-            Subscription.to_replies(data.comment_id, data.article_id, address.recipient_hash, now),
-            session,
-        )
-        return await self.request_confirmation(
-            address, reason="replies to your comment", article_id=data.article_id, session=session
-        )
-
-    async def comment_approved(
-        self, event_id: str, data: CommentApprovedData, session: Session | None
-    ) -> int:
-        """Record one delivery (or digest item) per recipient. Returns how many were recorded."""
-        reply_sub = (
-            await self._repo.reply_subscription(data.parent_id, session) if data.parent_id else None
-        )
-        followers = await self._repo.followers(data.article_id, session)
-        hashes = [sub.recipient_hash for sub in [*([reply_sub] if reply_sub else []), *followers]]
-        addresses = await self._repo.get_addresses(sorted(set(hashes)), session)
-        recipients = plan_recipients(
-            author_hash=data.author_email_hash,
-            reply_subscription=reply_sub,
-            followers=followers,
-            addresses=addresses,
-        )
-        comment_path = _comment_path(data.article_url_path, data.comment_id)
-        content = {
-            "article_title": data.article_title,
-            "article_url_path": data.article_url_path,
-            "comment_id": data.comment_id,
-            "comment_url_path": comment_path,
-            "author_name": data.author_name,
-            "excerpt": data.excerpt,
-        }
-        item = DigestItem(
-            comment_id=data.comment_id,
-            author_name=data.author_name,
-            excerpt=data.excerpt,
-            comment_url_path=comment_path,
-        )
-        now = self._clock()
-        policy = self._policies.digest
-        for recipient in recipients:
-            address = addresses[recipient.recipient_hash]
-            recent = await self._repo.recent_individual(
-                recipient.recipient_hash, data.article_id, now - policy.window, session
-            )
-            # A digest can only be open while the window holds max_per_window emails, so the
-            # common case (a few emails) needs no digest lookup.
-            digest = (
-                await self._repo.open_digest(recipient.recipient_hash, data.article_id, session)
-                if goes_to_digest(len(recent), False, policy)
-                else None
-            )
-            if (
-                digest is not None
-                and digest.next_attempt_at > now  # the window is still open
-                and await self._repo.add_digest_item(digest.id, item, session)
-            ):
-                continue
-            if goes_to_digest(len(recent), False, policy):
-                # The digest goes out when the window that the first of these emails opened ends.
-                delivery = self._delivery(
-                    kind="digest",
-                    key=f"digest:{event_id}",
-                    address=address,
-                    article_id=data.article_id,
-                    source_event_id=event_id,
-                    comment_ids=[data.comment_id],
-                    content={
-                        "article_title": data.article_title,
-                        "article_url_path": data.article_url_path,
-                    },
-                    send_at=recent[0] + policy.window,
-                )
-                delivery.items = [item]
-            else:
-                delivery = self._delivery(
-                    kind=recipient.kind,
-                    key=event_id,
-                    address=address,
-                    article_id=data.article_id,
-                    source_event_id=event_id,
-                    subscription_id=recipient.subscription_id,
-                    comment_ids=[data.comment_id],
-                    content=content,
-                )
-            await self._repo.add_delivery(delivery, session)
-        return len(recipients)
-
-    async def comment_withdrawn(self, comment_id: str, session: Session | None) -> None:
-        """Rejected or deleted: whatever has not gone out yet never will."""
-        await self._repo.cancel_for_comment(comment_id, session)
-        await self._repo.end_subscriptions_for_comment(comment_id, session)
-
+from broadsheet_shared.ratelimit import RateLimit, RateLimiter, raise_if_limited
+from broadsheet_shared.unit_of_work import Transaction, UnitOfWork
 
 FollowStatus = Literal["confirmation_sent", "subscribed"]
 
@@ -277,17 +47,23 @@ class FollowLimits:
 class SubscriptionService:
     def __init__(
         self,
-        repo: NotificationsRepository,
+        articles: ArticleRepository,
+        addresses: AddressRepository,
+        subscriptions: SubscriptionRepository,
+        ledger: LedgerRepository,
         uow: UnitOfWork,
         planner: Planner,
         signer: LinkSigner,
-        limiter: Limiter,
+        limiter: RateLimiter,
         limits: FollowLimits,
         *,
         on_queued: Callable[[], None] = lambda: None,
         clock: Clock = utcnow,
     ) -> None:
-        self._repo = repo
+        self._articles = articles
+        self._addresses = addresses
+        self._subscriptions = subscriptions
+        self._ledger = ledger
         self._uow = uow
         self._planner = planner
         self._signer = signer
@@ -296,25 +72,25 @@ class SubscriptionService:
         self._on_queued = on_queued
         self._clock = clock
 
-    async def follow(self, slug: str, email: str, client: str) -> FollowStatus:
+    async def follow(self, command: FollowArticle) -> FollowStatus:
         limits = self._limits
-        raise_if_limited(await self._limiter.hit(f"follow:client:{client}", limits.per_client))
-        article = await self._repo.article_by_slug(slug)
-        if article is None:
-            raise Problem(404, "There is no published article at this address.")
-        normalized = normalize_email(email)
-        recipient = recipient_hash(normalized)
         raise_if_limited(
-            await self._limiter.hit(f"follow:address:{recipient}", self._limits.per_address)
+            await self._limiter.hit(f"follow:client:{command.client}", limits.per_client)
         )
+        article = await self._articles.live_by_slug(command.slug)
+        if article is None:
+            raise NotFound("There is no published article at this address.")
+        normalized = normalize_email(command.email)
+        recipient = recipient_hash(normalized)
+        raise_if_limited(await self._limiter.hit(f"follow:address:{recipient}", limits.per_address))
 
         async def work(tx: Transaction) -> FollowStatus:
             now = self._clock()
-            address = await self._repo.get_address(recipient, tx.session)
+            address = await self._addresses.get(recipient, tx.session)
             if address is None:
                 address = Address.new(normalized, now)
-                await self._repo.save_address(address, tx.session)
-            await self._repo.save_subscription(
+                await self._addresses.save(address, tx.session)
+            await self._subscriptions.save(
                 Subscription.to_article(article.article_id, recipient, now), tx.session
             )
             if address.state == AddressState.CONFIRMED:
@@ -335,29 +111,36 @@ class SubscriptionService:
     def _confirm_claim(self, token: str) -> str:
         try:
             return self._signer.read_confirm(token).target
-        except InvalidLink:
-            raise Problem(400, "This confirmation link is not valid or has expired.") from None
+        except BadToken:
+            raise InvalidLink("This confirmation link is not valid or has expired.") from None
 
     async def _address(self, recipient: str, session: Session | None) -> Address:
-        address = await self._repo.get_address(recipient, session)
+        address = await self._addresses.get(recipient, session)
         if address is None:
-            raise Problem(404, "We know nothing about this address.")
+            raise NotFound("We know nothing about this address.")
         return address
 
+    async def _subscription(self, sub_id: str, session: Session | None) -> Subscription:
+        sub = await self._subscriptions.get(sub_id, session)
+        if sub is None:
+            raise NotFound("There is no such subscription.")
+        return sub
+
     async def confirmation(self, token: str) -> dict[str, str]:
+        """What a confirmation link would confirm; changes nothing (mail scanners fetch links)."""
         address = await self._address(self._confirm_claim(token), None)
         return {"email": mask_email(address.email), "status": address.state.value}
 
-    async def confirm(self, token: str) -> dict[str, str]:
-        recipient = self._confirm_claim(token)
+    async def confirm(self, command: ConfirmAddress) -> dict[str, str]:
+        recipient = self._confirm_claim(command.token)
 
         async def work(tx: Transaction) -> dict[str, str]:
             address = await self._address(recipient, tx.session)
             try:
                 address.confirm(self._clock())
             except AddressSuppressed:
-                raise Problem(409, "This address does not receive email from us.") from None
-            await self._repo.save_address(address, tx.session)
+                raise Conflict("This address does not receive email from us.") from None
+            await self._addresses.save(address, tx.session)
             return {"email": mask_email(address.email), "status": address.state.value}
 
         return await self._uow.run(work)
@@ -365,19 +148,18 @@ class SubscriptionService:
     def _unsubscribe_claim(self, token: str) -> tuple[str, str]:
         try:
             claim = self._signer.read_unsubscribe(token)
-        except InvalidLink:
-            raise Problem(400, "This unsubscribe link is not valid.") from None
+        except BadToken:
+            raise InvalidLink("This unsubscribe link is not valid.") from None
         return claim.scope, claim.target
 
     async def unsubscription(self, token: str) -> dict[str, Any]:
+        """What an unsubscribe link would end; changes nothing."""
         scope, target = self._unsubscribe_claim(token)
         if scope == "all":
             address = await self._address(target, None)
             email = mask_email(address.email)
             return {"scope": "all", "email": email, "kind": None, "active": True}
-        sub = await self._repo.get_subscription(target, None)
-        if sub is None:
-            raise Problem(404, "There is no such subscription.")
+        sub = await self._subscription(target, None)
         address = await self._address(sub.recipient_hash, None)
         return {
             "scope": "subscription",
@@ -386,82 +168,20 @@ class SubscriptionService:
             "active": sub.active,
         }
 
-    async def unsubscribe(self, token: str) -> dict[str, Any]:
-        scope, target = self._unsubscribe_claim(token)
+    async def unsubscribe(self, command: Unsubscribe) -> dict[str, Any]:
+        scope, target = self._unsubscribe_claim(command.token)
 
         async def work(tx: Transaction) -> dict[str, Any]:
             if scope == "all":
                 address = await self._address(target, tx.session)
-                await self._repo.end_subscriptions_of(address.recipient_hash, tx.session)
-                await self._repo.cancel_pending_to(address.recipient_hash, tx.session)
+                await self._subscriptions.end_all_of(address.recipient_hash, tx.session)
+                await self._ledger.cancel_pending_to(address.recipient_hash, tx.session)
                 return {"status": "unsubscribed", "scope": "all"}
-            sub = await self._repo.get_subscription(target, tx.session)
-            if sub is None:
-                raise Problem(404, "There is no such subscription.")
-            await self._repo.end_subscription(sub.id, tx.session)
-            await self._repo.cancel_pending_to(
+            sub = await self._subscription(target, tx.session)
+            await self._subscriptions.end(sub.id, tx.session)
+            await self._ledger.cancel_pending_to(
                 sub.recipient_hash, tx.session, subscription_id=sub.id
             )
             return {"status": "unsubscribed", "scope": "subscription"}
-
-        return await self._uow.run(work)
-
-
-class StaffService:
-    def __init__(
-        self,
-        repo: NotificationsRepository,
-        uow: UnitOfWork,
-        retry: RetryPolicy,
-        *,
-        on_queued: Callable[[], None] = lambda: None,
-        clock: Clock = utcnow,
-    ) -> None:
-        self._repo = repo
-        self._uow = uow
-        self._retry = retry
-        self._on_queued = on_queued
-        self._clock = clock
-
-    async def deliveries(
-        self, state: DeliveryState | None, limit: int, cursor: str | None
-    ) -> tuple[list[Delivery], str | None]:
-        items = await self._repo.list_deliveries(state, limit + 1, cursor)
-        next_cursor = items[limit - 1].id if len(items) > limit else None
-        return items[:limit], next_cursor
-
-    async def retry(self, delivery_id: str) -> Delivery:
-        delivery = await self._repo.get_delivery(delivery_id)
-        if delivery is None:
-            raise Problem(404, "There is no such delivery.")
-
-        async def work(tx: Transaction) -> bool:
-            now = self._clock()
-            return await self._repo.retry_failed(
-                delivery_id, now, now + self._retry.max_age, tx.session
-            )
-
-        if not await self._uow.run(work):
-            raise Problem(
-                409, f"Only failed deliveries can be retried; this one is {delivery.state}."
-            )
-        self._on_queued()
-        retried = await self._repo.get_delivery(delivery_id)
-        assert retried is not None
-        return retried
-
-    async def suppress(self, email: str) -> Address:
-        normalized = normalize_email(email)
-
-        async def work(tx: Transaction) -> Address:
-            now = self._clock()
-            recipient = recipient_hash(normalized)
-            address = await self._repo.get_address(recipient, tx.session) or Address.new(
-                normalized, now
-            )
-            address.suppress(now)
-            await self._repo.save_address(address, tx.session)
-            await self._repo.cancel_pending_to(recipient, tx.session)
-            return address
 
         return await self._uow.run(work)

@@ -15,8 +15,8 @@ from itsdangerous import BadData, URLSafeSerializer, URLSafeTimedSerializer
 Scope = Literal["confirm", "subscription", "all"]
 
 
-class InvalidLink(Exception):
-    """Tampered, malformed or expired."""
+class BadToken(Exception):
+    """Tampered, malformed or expired (the use cases answer it as an ``InvalidLink``)."""
 
 
 @dataclass(frozen=True)
@@ -41,21 +41,21 @@ class LinkSigner:
         try:
             target = self._confirm.loads(token, max_age=self._confirm_max_age)
         except BadData as exc:
-            raise InvalidLink(str(exc)) from None
+            raise BadToken(str(exc)) from None
         if not isinstance(target, str):
-            raise InvalidLink("unexpected payload")
+            raise BadToken("unexpected payload")
         return LinkClaim("confirm", target)
 
     def read_unsubscribe(self, token: str) -> LinkClaim:
         try:
             payload = self._unsubscribe.loads(token)
         except BadData as exc:
-            raise InvalidLink(str(exc)) from None
+            raise BadToken(str(exc)) from None
         if (
             not isinstance(payload, list)
             or len(payload) != 2
             or payload[0] not in ("subscription", "all")
             or not isinstance(payload[1], str)
         ):
-            raise InvalidLink("unexpected payload")
+            raise BadToken("unexpected payload")
         return LinkClaim(payload[0], payload[1])

@@ -1,0 +1,99 @@
+"""Subscriptions: to replies to one comment, or to new comments on one article."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from pymongo import ASCENDING, IndexModel
+
+from broadsheet_notifications.domain import Subscription
+from broadsheet_shared.mongo import Database, IndexSpec, Session
+
+SUBSCRIPTIONS = "subscriptions"
+
+SUBSCRIPTION_INDEXES = [
+    IndexSpec(
+        SUBSCRIPTIONS,
+        [
+            IndexModel([("comment_id", ASCENDING), ("active", ASCENDING)]),
+            IndexModel([("article_id", ASCENDING), ("kind", ASCENDING), ("active", ASCENDING)]),
+            IndexModel([("recipient_hash", ASCENDING)]),
+        ],
+    )
+]
+
+
+class SubscriptionRepository(Protocol):
+    async def get(self, sub_id: str, session: Session | None) -> Subscription | None: ...
+    async def save(self, sub: Subscription, session: Session | None) -> None: ...
+    async def to_replies(self, comment_id: str, session: Session | None) -> Subscription | None:
+        """The active subscription to replies to ``comment_id``, if its author asked for one."""
+        ...
+
+    async def followers(self, article_id: str, session: Session | None) -> list[Subscription]: ...
+    async def end(self, sub_id: str, session: Session | None) -> None: ...
+    async def end_all_of(self, recipient: str, session: Session | None) -> None: ...
+    async def end_for_comment(self, comment_id: str, session: Session | None) -> None: ...
+
+
+def subscription_to_doc(sub: Subscription) -> dict[str, Any]:
+    return {
+        "_id": sub.id,
+        "kind": sub.kind,
+        "recipient_hash": sub.recipient_hash,
+        "article_id": sub.article_id,
+        "comment_id": sub.comment_id,
+        "active": sub.active,
+        "created_at": sub.created_at,
+    }
+
+
+def subscription_from_doc(doc: dict[str, Any]) -> Subscription:
+    return Subscription(
+        id=doc["_id"],
+        kind=doc["kind"],
+        recipient_hash=doc["recipient_hash"],
+        article_id=doc["article_id"],
+        comment_id=doc.get("comment_id"),
+        active=bool(doc.get("active", True)),
+        created_at=doc.get("created_at"),
+    )
+
+
+class MongoSubscriptionRepository:
+    def __init__(self, db: Database) -> None:
+        self._subscriptions = db[SUBSCRIPTIONS]
+
+    async def get(self, sub_id: str, session: Session | None) -> Subscription | None:
+        doc = await self._subscriptions.find_one({"_id": sub_id}, session=session)
+        return subscription_from_doc(doc) if doc else None
+
+    async def save(self, sub: Subscription, session: Session | None) -> None:
+        doc = subscription_to_doc(sub)
+        await self._subscriptions.replace_one(
+            {"_id": doc["_id"]}, doc, upsert=True, session=session
+        )
+
+    async def to_replies(self, comment_id: str, session: Session | None) -> Subscription | None:
+        doc = await self._subscriptions.find_one(
+            {"comment_id": comment_id, "kind": "reply", "active": True}, session=session
+        )
+        return subscription_from_doc(doc) if doc else None
+
+    async def followers(self, article_id: str, session: Session | None) -> list[Subscription]:
+        docs = await self._subscriptions.find(
+            {"article_id": article_id, "kind": "follow", "active": True}, session=session
+        ).to_list()
+        return [subscription_from_doc(doc) for doc in docs]
+
+    async def end(self, sub_id: str, session: Session | None) -> None:
+        await self._end({"_id": sub_id}, session)
+
+    async def end_all_of(self, recipient: str, session: Session | None) -> None:
+        await self._end({"recipient_hash": recipient}, session)
+
+    async def end_for_comment(self, comment_id: str, session: Session | None) -> None:
+        await self._end({"comment_id": comment_id}, session)
+
+    async def _end(self, query: dict[str, Any], session: Session | None) -> None:
+        await self._subscriptions.update_many(query, {"$set": {"active": False}}, session=session)

@@ -1,0 +1,81 @@
+"""The staff's use cases: reading the delivery ledger, retrying a failed delivery, suppressing
+an address."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from broadsheet_notifications.commands import RetryDelivery, SuppressAddress
+from broadsheet_notifications.domain import (
+    Address,
+    Delivery,
+    DeliveryState,
+    RetryPolicy,
+    recipient_hash,
+)
+from broadsheet_notifications.repository import AddressRepository, LedgerRepository
+from broadsheet_shared.addresses import normalize_email
+from broadsheet_shared.clock import Clock, utcnow
+from broadsheet_shared.errors import Conflict, NotFound
+from broadsheet_shared.unit_of_work import Transaction, UnitOfWork
+
+
+class StaffService:
+    def __init__(
+        self,
+        addresses: AddressRepository,
+        ledger: LedgerRepository,
+        uow: UnitOfWork,
+        retry: RetryPolicy,
+        *,
+        on_queued: Callable[[], None] = lambda: None,
+        clock: Clock = utcnow,
+    ) -> None:
+        self._addresses = addresses
+        self._ledger = ledger
+        self._uow = uow
+        self._retry = retry
+        self._on_queued = on_queued
+        self._clock = clock
+
+    async def deliveries(
+        self, state: DeliveryState | None, limit: int, cursor: str | None
+    ) -> tuple[list[Delivery], str | None]:
+        items = await self._ledger.page(state, limit + 1, cursor)
+        next_cursor = items[limit - 1].id if len(items) > limit else None
+        return items[:limit], next_cursor
+
+    async def retry(self, command: RetryDelivery) -> Delivery:
+        delivery_id = command.delivery_id
+        delivery = await self._ledger.get(delivery_id)
+        if delivery is None:
+            raise NotFound("There is no such delivery.")
+
+        async def work(tx: Transaction) -> bool:
+            now = self._clock()
+            return await self._ledger.retry_failed(
+                delivery_id, now, now + self._retry.max_age, tx.session
+            )
+
+        if not await self._uow.run(work):
+            raise Conflict(f"Only failed deliveries can be retried; this one is {delivery.state}.")
+        self._on_queued()
+        retried = await self._ledger.get(delivery_id)
+        assert retried is not None
+        return retried
+
+    async def suppress(self, command: SuppressAddress) -> Address:
+        normalized = normalize_email(command.email)
+
+        async def work(tx: Transaction) -> Address:
+            now = self._clock()
+            recipient = recipient_hash(normalized)
+            address = await self._addresses.get(recipient, tx.session) or Address.new(
+                normalized, now
+            )
+            address.suppress(now)
+            await self._addresses.save(address, tx.session)
+            await self._ledger.cancel_pending_to(recipient, tx.session)
+            return address
+
+        return await self._uow.run(work)
