@@ -27,7 +27,8 @@ NO_SESSION = cast(Session, None)
 
 class FakeUnitOfWork:
     """Keeps the events of units that succeed. A unit that raises keeps none and puts the given
-    fake stores back as they were, as a rolled-back transaction would."""
+    fake stores back as they were, as a rolled-back transaction would. Stores are restored by
+    their ``__dict__``: pass the stores that own rows, not views that read another store's."""
 
     def __init__(self, *stores: Any) -> None:
         self.stores = stores
