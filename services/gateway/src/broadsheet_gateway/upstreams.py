@@ -1,7 +1,7 @@
-"""The only code that talks to the outside: the services' HTTP APIs.
+"""The only code that talks to the services: HTTP clients for their APIs.
 
-The gateway has no database (``INDEXES`` is empty, kept for the module shape every service
-shares). Two interchangeable HTTP clients sit behind :class:`UpstreamClient`: httpx and aiohttp.
+The gateway has no database; this is its outside. Two interchangeable HTTP clients sit behind
+:class:`UpstreamClient`: httpx and aiohttp.
 httpx's pool serialises under heavy concurrency (httpx issue 3215); the benchmark measures both
 and aiohttp is the default because it was faster there (docs/gateway.md has the numbers).
 """
@@ -13,17 +13,14 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from dataclasses import dataclass
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any, Protocol
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 import aiohttp
 import httpx
 import orjson
 import yarl
 
-from broadsheet_gateway.domain import Upstream
-from broadsheet_shared.mongo import IndexSpec
-
-INDEXES: list[IndexSpec] = []
+from broadsheet_gateway.routing import Upstream
 
 Headers = Sequence[tuple[str, str]]
 Body = bytes | AsyncIterator[bytes] | None
@@ -303,10 +300,6 @@ class ApiResult:
     @property
     def ok(self) -> bool:
         return 200 <= self.status < 300
-
-
-def segment(value: str) -> str:
-    return quote(value, safe="")
 
 
 class ServiceApis:
