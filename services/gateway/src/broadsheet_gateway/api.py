@@ -107,7 +107,6 @@ async def _article(
     errors: list[str] | None = None,
 ) -> HTMLResponse:
     page = await container.site.article_page(slug, cursor=cursor, reply_to=reply_to)
-    sections: list[dict[str, Any]] = []
     return html(
         request,
         "article.html",
@@ -122,7 +121,7 @@ async def _article(
         form=form or CommentForm(),
         error=error,
         errors=errors or [],
-        sections=sections,
+        sections=[],
     )
 
 
