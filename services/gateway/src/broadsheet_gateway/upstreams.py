@@ -93,6 +93,14 @@ async def _with_retries(
     raise AssertionError("unreachable")
 
 
+def _httpx_failure(host: str, exc: httpx.TransportError) -> UpstreamError:
+    # Only a connected request that got no answer in time is a timeout (504); a connection
+    # that could not be made, even in time, or that broke is an unavailable upstream (503).
+    if isinstance(exc, httpx.TimeoutException) and not isinstance(exc, httpx.ConnectTimeout):
+        return UpstreamTimeout(host, repr(exc))
+    return UpstreamUnavailable(host, repr(exc))
+
+
 class HttpxUpstreamClient:
     def __init__(
         self,
@@ -143,12 +151,8 @@ class HttpxUpstreamClient:
             )
             try:
                 response = await self._client.send(request, stream=True)
-            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.RemoteProtocolError) as exc:
-                raise UpstreamUnavailable(host, repr(exc)) from exc
-            except httpx.TimeoutException as exc:
-                raise UpstreamTimeout(host, repr(exc)) from exc
             except httpx.TransportError as exc:
-                raise UpstreamUnavailable(host, repr(exc)) from exc
+                raise _httpx_failure(host, exc) from exc
             return UpstreamResponse(
                 status=response.status_code,
                 headers=[
@@ -168,12 +172,17 @@ async def _httpx_stream(response: httpx.Response) -> AsyncIterator[bytes]:
     try:
         async for chunk in response.aiter_raw():
             yield chunk
-    except httpx.TimeoutException as exc:
-        raise UpstreamTimeout(str(response.url.host), repr(exc)) from exc
     except httpx.TransportError as exc:
-        raise UpstreamUnavailable(str(response.url.host), repr(exc)) from exc
+        raise _httpx_failure(str(response.url.host), exc) from exc
     finally:
         await response.aclose()
+
+
+def _aiohttp_failure(host: str, exc: TimeoutError | aiohttp.ClientError) -> UpstreamError:
+    # As for httpx: a timeout while connecting is an unavailable upstream, not a slow one.
+    if isinstance(exc, TimeoutError) and not isinstance(exc, aiohttp.ConnectionTimeoutError):
+        return UpstreamTimeout(host, repr(exc))
+    return UpstreamUnavailable(host, repr(exc))
 
 
 class AiohttpUpstreamClient:
@@ -228,12 +237,8 @@ class AiohttpUpstreamClient:
                     timeout=timeout,
                     allow_redirects=False,
                 )
-            except aiohttp.ConnectionTimeoutError as exc:
-                raise UpstreamUnavailable(host, repr(exc)) from exc
-            except TimeoutError as exc:
-                raise UpstreamTimeout(host, repr(exc)) from exc
-            except aiohttp.ClientError as exc:
-                raise UpstreamUnavailable(host, repr(exc)) from exc
+            except (TimeoutError, aiohttp.ClientError) as exc:
+                raise _aiohttp_failure(host, exc) from exc
 
             return _AiohttpResponse(
                 status=response.status,
@@ -271,10 +276,8 @@ class _AiohttpResponse(UpstreamResponse):
         assert self.response is not None
         try:
             return await self.response.read()
-        except TimeoutError as exc:
-            raise UpstreamTimeout(self.host, repr(exc)) from exc
-        except aiohttp.ClientError as exc:
-            raise UpstreamUnavailable(self.host, repr(exc)) from exc
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            raise _aiohttp_failure(self.host, exc) from exc
         finally:
             self.response.release()
 
@@ -283,10 +286,8 @@ async def _aiohttp_stream(response: aiohttp.ClientResponse, host: str) -> AsyncI
     try:
         async for chunk in response.content.iter_any():
             yield chunk
-    except TimeoutError as exc:
-        raise UpstreamTimeout(host, repr(exc)) from exc
-    except aiohttp.ClientError as exc:
-        raise UpstreamUnavailable(host, repr(exc)) from exc
+    except (TimeoutError, aiohttp.ClientError) as exc:
+        raise _aiohttp_failure(host, exc) from exc
     finally:
         response.release()
 
