@@ -57,18 +57,13 @@ def _valid_request_id(value: str) -> bool:
         return False
 
 
-def _takes(scope: Scope) -> bool:
-    """Whether a request is the forwarder's: an API call, or GET of a feed alias."""
-    path: str = scope["path"]
-    return path.startswith("/api/") or (scope["method"] == "GET" and feed_alias(path) is not None)
-
-
 class _BodyTooLarge(Exception):
     pass
 
 
 class ApiFastPath:
-    """Outermost middleware: what :func:`_takes` is forwarded here, the rest passed to ``app``."""
+    """Outermost middleware: API calls and feed aliases forwarded here, the rest passed to
+    ``app``."""
 
     def __init__(
         self, app: ASGIApp, container: Container, cors_options: dict[str, Any] | None
@@ -80,17 +75,26 @@ class ApiFastPath:
         self.max_depth = container.settings.max_json_depth
         self.trusted = container.trusted_proxies
         self._metrics: dict[tuple[str, str, int], Any] = {}
-        self._cors = CORSMiddleware(self._forward, **cors_options) if cors_options else None
+        # Cross-origin requests pass Starlette's CORS middleware, then a forwarder like this one.
+        self._cors = (
+            CORSMiddleware(ApiFastPath(app, container, None), **cors_options)
+            if cors_options
+            else None
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not _takes(scope):
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
-        elif self._cors is not None and any(name == b"origin" for name, _ in scope["headers"]):
+            return
+        alias = None
+        if not scope["path"].startswith("/api/"):
+            alias = feed_alias(scope["path"]) if scope["method"] == "GET" else None
+            if alias is None:
+                await self.app(scope, receive, send)
+                return
+        if self._cors is not None and any(name == b"origin" for name, _ in scope["headers"]):
             await self._cors(scope, receive, send)
-        else:
-            await self._forward(scope, receive, send)
-
-    async def _forward(self, scope: Scope, receive: Receive, send: Send) -> None:
+            return
         request_id: str | None = None
         forwarded_for: str | None = None
         host = ""
@@ -148,9 +152,7 @@ class ApiFastPath:
             await response(scope, receive, reply)
 
         try:
-            if not scope["path"].startswith("/api/"):
-                alias = feed_alias(scope["path"])
-                assert alias is not None  # _takes let only API calls and feed aliases in
+            if alias is not None:
                 label = alias.template
                 if alias.target is None:
                     await answer(problems.no_such_section(scope["path"]))
