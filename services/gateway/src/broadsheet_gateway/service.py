@@ -39,7 +39,7 @@ class PageError(Exception):
 class Redirect(Exception):
     """The page lives at another address (an article's old slug)."""
 
-    def __init__(self, location: str, status: int = 303) -> None:
+    def __init__(self, location: str, status: int) -> None:
         super().__init__(location)
         self.location = location
         self.status = status
