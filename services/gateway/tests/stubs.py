@@ -98,6 +98,13 @@ class Upstreams:
                         f"/api/{service}-only": {
                             "get": {"responses": {"200": {"description": "ok"}}}
                         },
+                        "/api/articles/feed.xml": {
+                            "get": {
+                                "operationId": "latest_feed",
+                                "parameters": [{"name": "limit", "in": "query"}],
+                                "responses": {"200": {"description": "An Atom feed"}},
+                            }
+                        },
                         "/api/articles/{slug}/comments": {
                             "get": {
                                 "responses": {

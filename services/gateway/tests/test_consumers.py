@@ -2,15 +2,19 @@ from datetime import UTC, datetime
 
 import pytest
 
-from broadsheet_gateway.bootstrap import build_templates
 from broadsheet_gateway.consumers import build_router
-from broadsheet_gateway.service import LiveHub
+from broadsheet_gateway.live import LiveHub
+from broadsheet_gateway.render import CommentRenderer, build_templates
 from broadsheet_shared.events.comments import CommentApprovedData, CommentApprovedV1
 
 pytestmark = pytest.mark.unit
 
+IN_REPLY_TO = '<span class="in-reply-to">in reply to'
 
-def approved(slug: str = "talks-resume", depth: int = 1) -> CommentApprovedV1:
+
+def approved(
+    slug: str = "talks-resume", depth: int = 1, in_reply_to: str | None = None
+) -> CommentApprovedV1:
     now = datetime.now(UTC)
     return CommentApprovedV1(
         subject="c7",
@@ -21,20 +25,31 @@ def approved(slug: str = "talks-resume", depth: int = 1) -> CommentApprovedV1:
             article_title="Talks",
             article_url_path=f"/articles/{slug}",
             parent_id="c1",
+            parent_author_name="Carol",
             author_name="Eve <b>",
             excerpt="Hi",
             body_html="<p>Hi</p><script>x()</script>",
             depth=depth,
+            in_reply_to=in_reply_to,
             created_at=now,
             approved_at=now,
         ),
     )
 
 
+class CountingRenderer(CommentRenderer):
+    def __init__(self) -> None:
+        super().__init__(build_templates())
+        self.rendered = 0
+
+    def item(self, comment: object, slug: str, can_reply: bool) -> str:
+        self.rendered += 1
+        return super().item(comment, slug, can_reply)
+
+
 async def test_approved_comment_is_pushed_to_open_pages_of_its_article() -> None:
     hub = LiveHub()
-    template = build_templates().get_template("comment.html")
-    router = build_router(hub, lambda c: template.render(c=c))
+    router = build_router(hub, CommentRenderer(build_templates()))
     with hub.listen("talks-resume") as queue, hub.listen("other") as other:
         await router.dispatch(approved())
         message = queue.get_nowait()
@@ -47,8 +62,38 @@ async def test_approved_comment_is_pushed_to_open_pages_of_its_article() -> None
     assert "replytocom=c7" in html
 
 
-async def test_no_listeners_no_work() -> None:
+@pytest.mark.parametrize(
+    ("depth", "in_reply_to"),
+    [
+        (1, None),  # a reply one level down: its place in the thread says whom it answers
+        (4, None),  # the deepest level shown
+        (4, "Carol"),  # a reply at real depth 7, as the comments service emits it
+    ],
+    ids=["depth-1", "depth-4", "depth-7"],
+)
+async def test_depth_and_in_reply_to_are_shown_as_the_event_gives_them(
+    depth: int, in_reply_to: str | None
+) -> None:
     hub = LiveHub()
-    router = build_router(hub, lambda c: "")
+    router = build_router(hub, CommentRenderer(build_templates()))
+    with hub.listen("talks-resume") as queue:
+        await router.dispatch(approved(depth=depth, in_reply_to=in_reply_to))
+        message = queue.get_nowait()
+    html = str(message["html"])
+    assert message["depth"] == depth
+    assert f'class="comment depth-{depth}"' in html
+    if in_reply_to is None:
+        assert IN_REPLY_TO not in html
+    else:
+        assert f"{IN_REPLY_TO} {in_reply_to}</span>" in html
+
+
+async def test_a_comment_no_open_page_shows_is_not_rendered() -> None:
+    hub = LiveHub()
+    renderer = CountingRenderer()
+    router = build_router(hub, renderer)
     await router.dispatch(approved(slug="nobody-reads"))
-    assert hub.listeners("nobody-reads") == 0
+    assert renderer.rendered == 0
+    with hub.listen("talks-resume"):
+        await router.dispatch(approved())
+    assert renderer.rendered == 1

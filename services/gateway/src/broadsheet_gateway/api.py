@@ -1,4 +1,5 @@
-"""Routes: the API pass-through, the reader site, live updates and the combined API docs."""
+"""Routes of the reader site, its live updates and the combined API docs. (``/api/…`` and the
+feed aliases never reach these: the fast path forwards them, ``fastpath.py``.)"""
 
 from __future__ import annotations
 
@@ -8,29 +9,18 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 import orjson
-from asgi_correlation_id import correlation_id
-from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Form, Query, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from sse_starlette import EventSourceResponse
-from starlette.background import BackgroundTask
-from starlette.responses import StreamingResponse
 
 from broadsheet_gateway.bootstrap import Container
-from broadsheet_gateway.domain import (
-    client_ip,
-    is_safe_segment,
-    json_depth_exceeds,
-    notice_for,
-    response_headers_from_upstream,
-)
-from broadsheet_gateway.repository import UpstreamTimeout, UpstreamUnavailable
-from broadsheet_gateway.service import CommentForm, CommentRejected, PageError
-from broadsheet_shared.http.problems import Problem
-
-# Bodies at most this large are read whole and sent with Content-Length; larger ones stream.
-_BUFFER_LIMIT = 256 * 1024
-_NO_BODY_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "DELETE"})
+from broadsheet_gateway.client_address import client_ip
+from broadsheet_gateway.routing import is_safe_segment
+from broadsheet_gateway.service import CommentForm, CommentRejected, PageError, Redirect
+from broadsheet_gateway.texts import SUBSCRIPTION_PAGES, error_title, notice_for
+from broadsheet_shared.errors import NotFound
+from broadsheet_shared.ratelimit import raise_if_limited
 
 
 def get_container(request: Request) -> Container:
@@ -52,101 +42,9 @@ def reader_ip(request: Request) -> str:
     return client_ip(peer, request.headers.get("x-forwarded-for"), container.trusted_proxies)
 
 
-def limit_posts(request: Request) -> None:
-    decision = get_container(request).post_limiter.hit(reader_ip(request))
-    if not decision.allowed:
-        raise Problem(
-            429,
-            "Too many requests. Please wait a moment and try again.",
-            headers={"Retry-After": str(decision.retry_after)},
-            retry_after=decision.retry_after,
-        )
+async def limit_posts(request: Request) -> None:
+    raise_if_limited(get_container(request).post_limiter.hit(reader_ip(request)))
 
-
-async def _limit_posts(request: Request) -> None:
-    limit_posts(request)
-
-
-# ---------------------------------------------------------------------------------------------
-# The API pass-through (a plain Starlette endpoint: no parsing beyond what forwarding needs).
-
-
-async def proxy(request: Request) -> Response:
-    container = get_container(request)
-    route = container.proxy.route(request.url.path)
-    method = request.method
-    if method == "POST":
-        limit_posts(request)
-    body: bytes | AsyncIterator[bytes] | None = None
-    has_body = "content-length" in request.headers or "transfer-encoding" in request.headers
-    if has_body or method not in _NO_BODY_METHODS:
-        if "json" in request.headers.get("content-type", ""):
-            # JSON is read whole (the body-size limit bounds it) to refuse deep nesting before
-            # any service spends a parser on it.
-            body = await request.body()
-            if json_depth_exceeds(body, container.settings.max_json_depth):
-                raise Problem(
-                    400, f"JSON nested deeper than {container.settings.max_json_depth} levels."
-                )
-        else:
-            body = request.stream()
-    raw_path = request.scope.get("raw_path") or request.url.path.encode()
-    try:
-        upstream = await container.proxy.forward(
-            route=route,
-            method=method,
-            raw_path=raw_path.decode("latin-1"),
-            query=request.scope.get("query_string", b"").decode("latin-1"),
-            headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw],
-            body=body,
-            client_ip=reader_ip(request),
-            host=request.headers.get("host", ""),
-            scheme=request.url.scheme,
-            request_id=correlation_id.get(),
-        )
-    except UpstreamTimeout:
-        raise Problem(
-            504,
-            f"The {route.upstream.value} service did not answer in time.",
-            upstream=route.upstream.value,
-        ) from None
-    except UpstreamUnavailable:
-        raise Problem(
-            503,
-            f"The {route.upstream.value} service is unavailable. Please try again shortly.",
-            headers={"Retry-After": "5"},
-            upstream=route.upstream.value,
-        ) from None
-    headers = [
-        (k.lower().encode("latin-1"), v.encode("latin-1"))
-        for k, v in response_headers_from_upstream(upstream.headers)
-    ]
-    length = next((v for k, v in headers if k == b"content-length"), None)
-    if method == "HEAD" or (
-        length is not None and length.isdigit() and int(length) <= _BUFFER_LIMIT
-    ):
-        try:
-            content = b"" if method == "HEAD" else await upstream.read()
-        except UpstreamTimeout:
-            raise Problem(504, "The upstream answer was cut short.") from None
-        except UpstreamUnavailable:
-            raise Problem(503, "The upstream answer was cut short.") from None
-        finally:
-            await upstream.close()
-        response = Response(content, status_code=upstream.status)
-    else:
-        response = StreamingResponse(
-            upstream.stream, status_code=upstream.status, background=BackgroundTask(upstream.close)
-        )
-    response.raw_headers = headers
-    return response
-
-
-PROXY_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
-
-
-# ---------------------------------------------------------------------------------------------
-# The reader site.
 
 site = APIRouter(tags=["reader site"])
 
@@ -158,17 +56,26 @@ def html(request: Request, template: str, status: int = 200, **context: Any) -> 
 
 
 def error_page(request: Request, error: PageError) -> HTMLResponse:
-    titles = {404: "Not found", 429: "Slow down", 503: "Unavailable", 504: "Unavailable"}
-    response = html(
+    return html(
         request,
         "error.html",
         status=error.status,
-        title=titles.get(error.status, "Sorry"),
+        title=error_title(error.status),
         message=error.message,
         sections=[],
     )
-    response.headers.update(error.headers)
-    return response
+
+
+def install_page_errors(app: FastAPI) -> None:
+    """A reader page that fails is an HTML page, not a problem document."""
+
+    @app.exception_handler(PageError)
+    async def _page_error(request: Request, exc: PageError) -> HTMLResponse:
+        return error_page(request, exc)
+
+    @app.exception_handler(Redirect)
+    async def _redirect(_: Request, exc: Redirect) -> HTMLResponse:
+        return HTMLResponse("", status_code=exc.status, headers={"Location": exc.location})
 
 
 @site.get("/", response_class=HTMLResponse, summary="Front page")
@@ -200,12 +107,11 @@ async def _article(
     errors: list[str] | None = None,
 ) -> HTMLResponse:
     page = await container.site.article_page(slug, cursor=cursor, reply_to=reply_to)
-    sections: list[dict[str, Any]] = []
     return html(
         request,
         "article.html",
         status=status,
-        a=page.article,
+        article=page.article,
         page=page,
         thread_html=container.comments.thread(
             page.thread, str(page.article.get("slug", "")), page.comments_open
@@ -215,7 +121,7 @@ async def _article(
         form=form or CommentForm(),
         error=error,
         errors=errors or [],
-        sections=sections,
+        sections=[],
     )
 
 
@@ -258,7 +164,8 @@ async def post_comment(
         notify_replies=notify_replies.lower() in ("1", "on", "true", "yes"),
         website=website,
     )
-    decision = container.post_limiter.hit(reader_ip(request))
+    ip = reader_ip(request)
+    decision = container.post_limiter.hit(ip)
     try:
         if not decision.allowed:
             raise CommentRejected(
@@ -266,7 +173,7 @@ async def post_comment(
                 "You are posting too fast. Please wait a moment and try again.",
                 headers={"Retry-After": str(decision.retry_after)},
             )
-        location = await container.site.post_comment(slug, form, reader_ip(request))
+        location = await container.site.post_comment(slug, form, ip)
     except CommentRejected as rejected:
         if rejected.status == 404:
             raise PageError(404, rejected.message) from None
@@ -293,7 +200,9 @@ async def follow_page(
     notice: Annotated[str | None, Query(max_length=20)] = None,
 ) -> HTMLResponse:
     page = await container.site.article_page(slug)
-    return html(request, "follow.html", a=page.article, notice=notice_for(notice), sections=[])
+    return html(
+        request, "follow.html", article=page.article, notice=notice_for(notice), sections=[]
+    )
 
 
 @site.post(
@@ -301,7 +210,7 @@ async def follow_page(
     response_class=HTMLResponse,
     status_code=303,
     summary="Follow an article by email",
-    dependencies=[Depends(_limit_posts)],
+    dependencies=[Depends(limit_posts)],
 )
 async def follow(
     request: Request,
@@ -313,26 +222,10 @@ async def follow(
     return RedirectResponse(location, status_code=303)
 
 
-_SUBSCRIPTION_PAGES = {
-    "confirm": {
-        "heading": "Confirm your subscription",
-        "message": "Press the button to confirm that you want these emails.",
-        "button": "Confirm",
-        "done": "Thank you: your subscription is confirmed.",
-    },
-    "unsubscribe": {
-        "heading": "Unsubscribe",
-        "message": "Press the button to stop these emails.",
-        "button": "Unsubscribe",
-        "done": "You are unsubscribed. You will not get these emails any more.",
-    },
-}
-
-
 async def _subscription_page(
     request: Request, container: Container, kind: str, token: str, *, post: bool
 ) -> HTMLResponse:
-    words = _SUBSCRIPTION_PAGES[kind]
+    words = SUBSCRIPTION_PAGES[kind]
     if post:
         # RFC 8058 one-click: mail clients POST "List-Unsubscribe=One-Click"; pass it on as is.
         body = await request.body() if kind == "unsubscribe" else b""
@@ -384,7 +277,7 @@ async def unsubscribe(request: Request, token: str, container: ContainerDep) -> 
 @site.get("/articles/{slug}/live", summary="New comments on an article, as Server-Sent Events")
 async def live(slug: str, container: ContainerDep) -> EventSourceResponse:
     if not is_safe_segment(slug):
-        raise Problem(404, "There is no such article.")
+        raise NotFound("There is no such article.")
 
     async def events() -> AsyncIterator[dict[str, str]]:
         with container.hub.listen(slug) as queue:
@@ -405,29 +298,6 @@ async def live(slug: str, container: ContainerDep) -> EventSourceResponse:
         ping=int(container.settings.live_heartbeat_seconds),
         headers={"Cache-Control": "no-cache"},
     )
-
-
-# ---------------------------------------------------------------------------------------------
-# Feeds are the articles service's; the reader-site URLs are aliases of its API.
-
-
-async def _feed(request: Request, path: str) -> Response:
-    request.scope["raw_path"] = path.encode()
-    request.scope["path"] = path
-    request.scope["query_string"] = b""
-    return await proxy(request)
-
-
-@site.get("/feed.xml", summary="Atom feed of the latest articles", response_class=Response)
-async def site_feed(request: Request) -> Response:
-    return await _feed(request, "/api/articles/feed.xml")
-
-
-@site.get("/sections/{slug}/feed.xml", summary="Atom feed of a section", response_class=Response)
-async def section_feed(request: Request, slug: str) -> Response:
-    if not is_safe_segment(slug):
-        raise Problem(404, "There is no such section.")
-    return await _feed(request, f"/api/sections/{slug}/feed.xml")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -4,32 +4,28 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import datetime
-from pathlib import Path
-from typing import Any
 
 import httpx
-import nh3
-from jinja2 import Environment, FileSystemLoader, select_autoescape
-from markupsafe import Markup
+from jinja2 import Environment
 
+from broadsheet_gateway.client_address import Network, parse_networks
 from broadsheet_gateway.consumers import LiveFeed, build_router
-from broadsheet_gateway.domain import FixedWindowLimiter, Network, Upstream, parse_networks
-from broadsheet_gateway.render import BoundedCache, CommentRenderer
-from broadsheet_gateway.repository import (
+from broadsheet_gateway.limits import FixedWindowLimiter
+from broadsheet_gateway.live import LiveHub
+from broadsheet_gateway.openapi import OpenApiService
+from broadsheet_gateway.proxy import ProxyService
+from broadsheet_gateway.render import CommentRenderer, build_templates
+from broadsheet_gateway.routing import Upstream
+from broadsheet_gateway.service import SiteService
+from broadsheet_gateway.settings import Settings
+from broadsheet_gateway.upstreams import (
     AiohttpUpstreamClient,
     HttpxUpstreamClient,
     ServiceApis,
     Timeouts,
     UpstreamClient,
 )
-from broadsheet_gateway.service import LiveHub, OpenApiService, ProxyService, SiteService
-from broadsheet_gateway.settings import Settings
 from broadsheet_shared.events import topics
-from broadsheet_shared.kafka.router import EventRouter
-
-TEMPLATES = Path(__file__).parent / "templates"
-STATIC = Path(__file__).parent / "static"
 
 
 @dataclass
@@ -40,49 +36,11 @@ class Container:
     site: SiteService
     openapi: OpenApiService
     hub: LiveHub
-    router: EventRouter
     live_feed: LiveFeed | None
     templates: Environment
     comments: CommentRenderer
     trusted_proxies: tuple[Network, ...]
     post_limiter: FixedWindowLimiter
-
-
-def _nicedate(value: Any, with_time: bool = False) -> str:
-    if not value:
-        return ""
-    try:
-        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return str(value)
-    day = f"{moment.strftime('%B')} {moment.day}, {moment.year}"
-    return f"{day} at {moment.strftime('%H:%M')}" if with_time else day
-
-
-_CLEANED = BoundedCache(2_000)
-
-
-def _clean(value: Any) -> Markup:
-    # The services sanitise what they store; cleaning again here means a bug there cannot
-    # become script on the reader site. Same input, same output: kept by content.
-    text = str(value or "")
-    cleaned: str = _CLEANED.get_or_make(
-        text, lambda: nh3.clean(text, link_rel="nofollow ugc noopener")
-    )
-    return Markup(cleaned)  # noqa: S704
-
-
-def build_templates() -> Environment:
-    env = Environment(
-        loader=FileSystemLoader(TEMPLATES),
-        autoescape=select_autoescape(["html"]),
-        trim_blocks=True,
-        lstrip_blocks=True,
-        auto_reload=False,
-    )
-    env.filters["nicedate"] = _nicedate
-    env.filters["clean"] = _clean
-    return env
 
 
 def build_client(
@@ -113,11 +71,14 @@ def bootstrap(
     slow = Timeouts(connect=settings.connect_timeout, read=settings.slow_read_timeout)
     apis = ServiceApis(client, base_urls, timeouts, settings.get_retries)
     templates = build_templates()
-    comment_template = templates.get_template("comment.html")
+    comments = CommentRenderer(templates)
     hub = LiveHub()
-    router = build_router(hub, lambda comment: comment_template.render(c=comment))
     live_feed = (
-        LiveFeed(settings.kafka_bootstrap_servers, settings.topic(topics.COMMENTS), router)
+        LiveFeed(
+            settings.kafka_bootstrap_servers,
+            settings.topic(topics.COMMENTS),
+            build_router(hub, comments),
+        )
         if settings.live_updates
         else None
     )
@@ -138,10 +99,9 @@ def bootstrap(
         ),
         openapi=OpenApiService(apis, cache_seconds=settings.openapi_cache_seconds),
         hub=hub,
-        router=router,
         live_feed=live_feed,
         templates=templates,
-        comments=CommentRenderer(templates),
+        comments=comments,
         trusted_proxies=parse_networks(settings.trusted_proxies),
         post_limiter=FixedWindowLimiter(
             settings.post_rate_limit, settings.post_rate_window_seconds, time.monotonic

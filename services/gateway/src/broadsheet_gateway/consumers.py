@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
-from typing import Any
+import html
 
 import structlog
 from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaError
 
-from broadsheet_gateway.service import LiveHub
-from broadsheet_shared.events import topics
+from broadsheet_gateway.live import LiveHub
+from broadsheet_gateway.render import CommentRenderer
 from broadsheet_shared.events.codec import EventDecodeError, decode_event
 from broadsheet_shared.events.comments import CommentApprovedV1
 from broadsheet_shared.kafka.admin import ensure_topics
@@ -25,40 +24,38 @@ from broadsheet_shared.kafka.router import EventRouter
 
 log = structlog.get_logger(__name__)
 
-RenderComment = Callable[[dict[str, Any]], str]
 
-
-def build_router(hub: LiveHub, render_comment: RenderComment) -> EventRouter:
+def build_router(hub: LiveHub, comments: CommentRenderer) -> EventRouter:
     router = EventRouter()
 
     @router.subscribe(CommentApprovedV1)
     async def push_approved_comment(event: CommentApprovedV1) -> None:
         data = event.data
+        if not hub.listeners(data.article_slug):
+            return  # no page of the article is open: nothing to render
+        # Depth and in_reply_to are shown as the comments service gives them (it owns the
+        # display-depth rule), exactly as on the page the reader loaded.
         comment = {
             "id": data.comment_id,
             "parent_id": data.parent_id,
-            "depth": min(max(data.depth, 0), 4),
+            "depth": data.depth,
             "author_name": data.author_name,
-            "body_html": data.body_html or f"<p>{_escape(data.excerpt)}</p>",
+            "body_html": data.body_html or f"<p>{html.escape(data.excerpt, quote=False)}</p>",
             "created_at": data.created_at.isoformat(),
             "edited": False,
-            "in_reply_to": data.parent_author_name if data.depth > 4 else None,
+            "in_reply_to": data.in_reply_to,
         }
         hub.publish(
             data.article_slug,
             {
                 "id": data.comment_id,
                 "parent_id": data.parent_id,
-                "depth": comment["depth"],
-                "html": render_comment({**comment, "article_slug": data.article_slug}),
+                "depth": data.depth,
+                "html": comments.item(comment, data.article_slug, can_reply=True),
             },
         )
 
     return router
-
-
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 class LiveFeed:
@@ -131,7 +128,3 @@ class LiveFeed:
     async def stop(self) -> None:
         self._stopping.set()
         await self._close()
-
-
-def comments_topic(prefix_topic: Callable[[str], str]) -> str:
-    return prefix_topic(topics.COMMENTS)

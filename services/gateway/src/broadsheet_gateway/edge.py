@@ -1,6 +1,10 @@
-"""Headers every response leaves with: a strict Content-Security-Policy and friends."""
+"""What every response leaves with: a strict Content-Security-Policy and friends, and the
+CORS rules when cross-origin callers are allowed (the fast path and the full stack share both).
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -17,14 +21,30 @@ DOCS_CSP = (
     "img-src 'self' data: https://fastapi.tiangolo.com; frame-ancestors 'none'; base-uri 'self'"
 )
 
-STATIC_SECURITY_HEADERS = [
+_COMMON_SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"strict-origin-when-cross-origin"),
     (b"x-frame-options", b"DENY"),
     (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
 ]
-_SITE = [*STATIC_SECURITY_HEADERS, (b"content-security-policy", SITE_CSP.encode())]
-_DOCS = [*STATIC_SECURITY_HEADERS, (b"content-security-policy", DOCS_CSP.encode())]
+SITE_SECURITY_HEADERS = [*_COMMON_SECURITY_HEADERS, (b"content-security-policy", SITE_CSP.encode())]
+_DOCS_SECURITY_HEADERS = [
+    *_COMMON_SECURITY_HEADERS,
+    (b"content-security-policy", DOCS_CSP.encode()),
+]
+
+
+def cors_options(allow_origins: list[str]) -> dict[str, Any] | None:
+    """Starlette ``CORSMiddleware`` arguments for these origins; None: no CORS at all."""
+    if not allow_origins:
+        return None
+    return {
+        "allow_origins": allow_origins,
+        "allow_methods": ["GET", "POST", "PATCH", "DELETE"],
+        "allow_headers": ["Authorization", "Content-Type", "X-Edit-Token", "X-Request-ID"],
+        "expose_headers": ["X-Request-ID", "Retry-After", "Location"],
+        "max_age": 600,
+    }
 
 
 class SecurityHeadersMiddleware:
@@ -35,7 +55,7 @@ class SecurityHeadersMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        extra = _DOCS if scope["path"] == "/docs" else _SITE
+        extra = _DOCS_SECURITY_HEADERS if scope["path"] == "/docs" else SITE_SECURITY_HEADERS
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":

@@ -6,21 +6,21 @@ import asyncio
 import contextlib
 import gc
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import httpx
-from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse
+from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 from starlette.staticfiles import StaticFiles
 
-from broadsheet_gateway.api import PROXY_METHODS, docs, error_page, proxy, site
-from broadsheet_gateway.bootstrap import STATIC, Container, bootstrap
-from broadsheet_gateway.edge import SecurityHeadersMiddleware
+from broadsheet_gateway.api import docs, install_page_errors, site
+from broadsheet_gateway.bootstrap import bootstrap
+from broadsheet_gateway.edge import SecurityHeadersMiddleware, cors_options
 from broadsheet_gateway.fastpath import ApiFastPath
-from broadsheet_gateway.service import PageError, Redirect
 from broadsheet_gateway.settings import Settings
-from broadsheet_shared.auth import TokenVerifier
 from broadsheet_shared.http.app import create_service_app
+
+STATIC = Path(__file__).parent / "static"
 
 
 def create_app(
@@ -49,6 +49,8 @@ def create_app(
                     await task
             await container.client.aclose()
 
+    # Readiness checks nothing: the live feed is an extra (without Kafka the site and the API
+    # still work; the SSE stream says "ready" only once the feed is connected).
     app = create_service_app(
         settings,
         title="Broadsheet",
@@ -64,38 +66,14 @@ def create_app(
         for r in app.router.routes
         if getattr(getattr(r, "endpoint", None), "__module__", "") != "fastapi.applications"
     ]
-    app.add_route("/api/{path:path}", proxy, methods=PROXY_METHODS, include_in_schema=False)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.state.container = container
-    app.state.token_verifier = TokenVerifier(
-        settings.jwt_public_key, issuer=settings.jwt_issuer, audience=settings.jwt_audience
-    )
-    app.state.readiness_checks = readiness_checks(container)
-
-    @app.exception_handler(PageError)
-    async def _page_error(request: Request, exc: PageError) -> HTMLResponse:
-        return error_page(request, exc)
-
-    @app.exception_handler(Redirect)
-    async def _redirect(_: Request, exc: Redirect) -> HTMLResponse:
-        return HTMLResponse("", status_code=exc.status, headers={"Location": exc.location})
+    install_page_errors(app)
 
     app.add_middleware(SecurityHeadersMiddleware)
-    if settings.cors_allow_origins:
-        app.add_middleware(
-            CORSMiddleware,
-            allow_origins=settings.cors_allow_origins,
-            allow_methods=["GET", "POST", "PATCH", "DELETE"],
-            allow_headers=["Authorization", "Content-Type", "X-Edit-Token", "X-Request-ID"],
-            expose_headers=["X-Request-ID", "Retry-After", "Location"],
-            max_age=600,
-        )
-    # Added last, so outermost: the /api/ pass-through skips the stack above (fastpath.py).
-    app.add_middleware(ApiFastPath, container=container, cors=bool(settings.cors_allow_origins))
+    cors = cors_options(settings.cors_allow_origins)
+    if cors is not None:
+        app.add_middleware(CORSMiddleware, **cors)
+    # Added last, so outermost: API calls and feed aliases skip the stack above (fastpath.py).
+    app.add_middleware(ApiFastPath, container=container, cors_options=cors)
     return app
-
-
-def readiness_checks(container: Container) -> dict[str, object]:
-    # The live feed is an extra: without Kafka the site and the API still work, so it does not
-    # make the gateway unready (the SSE stream says "ready" only once the feed is connected).
-    return {}

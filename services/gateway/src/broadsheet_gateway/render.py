@@ -1,4 +1,5 @@
-"""Comment threads rendered once per comment, not once per page view.
+"""The reader site's HTML: the Jinja environment with its filters, and comment threads rendered
+once per comment, not once per page view.
 
 The article page used to walk the thread with a recursive Jinja macro (a ``{% call %}`` per
 comment), running nh3 and the date filter for every comment on every view: 200 comments cost
@@ -10,14 +11,17 @@ reads, so an edited or newly approved comment renders afresh. Nesting is plain s
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Sequence
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment
+import nh3
+from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
-from broadsheet_gateway.domain import CommentNode
+from broadsheet_gateway.thread import CommentNode
 
-# The cache key is every field comment_item reads (keep the two in step).
+TEMPLATES = Path(__file__).parent / "templates"
 _LEAF_END = "</li>"
 
 
@@ -42,6 +46,43 @@ class BoundedCache:
         return value
 
 
+def _nicedate(value: Any, with_time: bool = False) -> str:
+    if not value:
+        return ""
+    try:
+        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return str(value)
+    day = f"{moment.strftime('%B')} {moment.day}, {moment.year}"
+    return f"{day} at {moment.strftime('%H:%M')}" if with_time else day
+
+
+_CLEANED = BoundedCache(2_000)
+
+
+def _clean(value: Any) -> Markup:
+    # The services sanitise what they store; cleaning again here means a bug there cannot
+    # become script on the reader site. Same input, same output: kept by content.
+    text = str(value or "")
+    cleaned: str = _CLEANED.get_or_make(
+        text, lambda: nh3.clean(text, link_rel="nofollow ugc noopener")
+    )
+    return Markup(cleaned)  # noqa: S704
+
+
+def build_templates() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=select_autoescape(["html"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        auto_reload=False,
+    )
+    env.filters["nicedate"] = _nicedate
+    env.filters["clean"] = _clean
+    return env
+
+
 class CommentRenderer:
     def __init__(self, templates: Environment, max_entries: int = 20_000) -> None:
         self._macro = templates.get_template("_macros.html").module.comment_item  # type: ignore[attr-defined]
@@ -51,6 +92,7 @@ class CommentRenderer:
         """One comment as a leaf ``<li>``, as ``comment_item`` renders it."""
         if isinstance(comment, dict):
             get = comment.get
+            # Every field comment_item reads (keep the two in step).
             key = (
                 slug,
                 can_reply,

@@ -1,139 +1,45 @@
-"""Use cases: forward an API call, assemble a reader page, merge the API docs, fan out live
-comments. None of them holds a business rule of the services; they only ask and present."""
+"""The reader site's use cases: assemble a page from the services' public APIs, and pass a
+reader's form on to the service that owns it. They hold no rule of the services; they ask and
+present. (The gateway's other jobs have modules of their own: ``proxy.py`` forwards the API,
+``openapi.py`` merges its documents, ``live.py`` fans out new comments.)
+
+A page that cannot be shown raises :class:`PageError` (``api.py`` renders it as an HTML error
+page); a form the service refused raises :class:`CommentRejected` (the form is shown again).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import copy
-import time
 from collections import defaultdict
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
 import structlog
 
-from broadsheet_gateway.domain import (
-    ROUTES,
-    CommentNode,
-    Route,
-    Speed,
-    Upstream,
-    comments_heading,
-    is_safe_segment,
-    nest_comments,
-    request_headers_for_upstream,
-    resolve_route,
-)
-from broadsheet_gateway.repository import (
-    ApiResult,
-    Body,
-    Headers,
-    ServiceApis,
-    Timeouts,
-    UpstreamClient,
-    UpstreamError,
-    UpstreamResponse,
-    segment,
-)
-from broadsheet_shared.http.problems import Problem
+from broadsheet_gateway.routing import Upstream, is_safe_segment, segment
+from broadsheet_gateway.texts import comments_heading
+from broadsheet_gateway.thread import CommentNode, nest_comments
+from broadsheet_gateway.upstreams import ApiResult, ServiceApis, UpstreamError
 
 log = structlog.get_logger(__name__)
-
-
-class ProxyService:
-    def __init__(
-        self,
-        client: UpstreamClient,
-        base_urls: Mapping[Upstream, str],
-        *,
-        timeouts: Timeouts,
-        slow_timeouts: Timeouts,
-        get_retries: int,
-        routes: Sequence[Route] = ROUTES,
-    ) -> None:
-        self._client = client
-        self._base = {k: v.rstrip("/") for k, v in base_urls.items()}
-        self._timeouts = {Speed.NORMAL: timeouts, Speed.SLOW: slow_timeouts}
-        self._retries = get_retries
-        self._routes = routes
-        self._resolved: dict[str, Route | None] = {}
-
-    def route(self, path: str) -> Route:
-        route = self.resolve(path)
-        if route is None:
-            raise Problem(404, "No such API route.")
-        return route
-
-    def resolve(self, path: str) -> Route | None:
-        # Walking the table's regexes is most of a route lookup; the same paths come back often.
-        try:
-            return self._resolved[path]
-        except KeyError:
-            pass
-        route = resolve_route(path, self._routes)
-        if len(self._resolved) >= 10_000:
-            self._resolved.clear()
-        self._resolved[path] = route
-        return route
-
-    async def send(
-        self, route: Route, method: str, target: str, headers: Headers, body: Body
-    ) -> UpstreamResponse:
-        """Forward with headers already prepared (``target`` is the raw path and query)."""
-        # The path is appended verbatim to a configured base URL: it cannot name another host.
-        return await self._client.send(
-            method,
-            self._base[route.upstream] + target,
-            headers,
-            body,
-            self._timeouts[route.speed],
-            retries=self._retries,
-        )
-
-    async def forward(
-        self,
-        *,
-        route: Route,
-        method: str,
-        raw_path: str,
-        query: str,
-        headers: Sequence[tuple[str, str]],
-        body: Body,
-        client_ip: str,
-        host: str,
-        scheme: str,
-        request_id: str | None,
-    ) -> UpstreamResponse:
-        # The path is appended verbatim to a configured base URL: it cannot name another host.
-        url = self._base[route.upstream] + raw_path + (f"?{query}" if query else "")
-        upstream_headers = request_headers_for_upstream(
-            headers, client_ip=client_ip, host=host, scheme=scheme, request_id=request_id
-        )
-        return await self._client.send(
-            method,
-            url,
-            upstream_headers,
-            body,
-            self._timeouts[route.speed],
-            retries=self._retries,
-        )
 
 
 class PageError(Exception):
     """A reader page that cannot be shown: rendered as an HTML error page with this status."""
 
-    def __init__(self, status: int, message: str, headers: Mapping[str, str] | None = None):
+    def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
-        self.headers = dict(headers or {})
 
 
 class Redirect(Exception):
-    def __init__(self, location: str, status: int = 303) -> None:
+    """The page lives at another address (an article's old slug)."""
+
+    def __init__(self, location: str, status: int) -> None:
         super().__init__(location)
         self.location = location
         self.status = status
@@ -185,6 +91,11 @@ def _require_segment(value: str, what: str) -> str:
     if not is_safe_segment(value):
         raise PageError(404, f"There is no such {what}.")
     return segment(value)
+
+
+def _refusal_status(result: ApiResult) -> int:
+    """A service's own 4xx passes on to the reader; anything else is an outage to them (503)."""
+    return result.status if 400 <= result.status < 500 else 503
 
 
 def _problem_message(result: ApiResult, fallback: str) -> tuple[str, list[str]]:
@@ -323,16 +234,20 @@ class SiteService:
             log.warning("comments unavailable for a page", error=str(exc))
             return None
 
+    async def _post_as_reader(
+        self, upstream: Upstream, path: str, payload: dict[str, Any], client_ip: str
+    ) -> ApiResult:
+        # The service limits and records posts by the reader's address, not the gateway's.
+        return await self._apis.call(
+            upstream, "POST", path, json=payload, headers=[("x-forwarded-for", client_ip)]
+        )
+
     async def post_comment(self, slug: str, form: CommentForm, client_ip: str) -> str:
         """Post the form; the reader's next page (POST-redirect-GET) is the returned URL."""
         quoted = _require_segment(slug, "article")
         try:
-            result = await self._apis.call(
-                Upstream.COMMENTS,
-                "POST",
-                f"/api/articles/{quoted}/comments",
-                json=form.payload(),
-                headers=[("x-forwarded-for", client_ip)],
+            result = await self._post_as_reader(
+                Upstream.COMMENTS, f"/api/articles/{quoted}/comments", form.payload(), client_ip
             )
         except UpstreamError as exc:
             raise CommentRejected(
@@ -347,7 +262,7 @@ class SiteService:
         if result.status == 404:
             raise CommentRejected(404, "Sorry, there is no such article.")
         detail, errors = _problem_message(result, "Your comment could not be posted.")
-        code = result.status if 400 <= result.status < 500 else 503
+        code = _refusal_status(result)
         headers = {}
         if "retry-after" in result.headers:
             headers["Retry-After"] = result.headers["retry-after"]
@@ -356,12 +271,11 @@ class SiteService:
     async def follow(self, slug: str, email: str, client_ip: str) -> str:
         quoted = _require_segment(slug, "article")
         try:
-            result = await self._apis.call(
+            result = await self._post_as_reader(
                 Upstream.NOTIFICATIONS,
-                "POST",
                 f"/api/articles/{quoted}/followers",
-                json={"email": email},
-                headers=[("x-forwarded-for", client_ip)],
+                {"email": email},
+                client_ip,
             )
         except UpstreamError as exc:
             raise PageError(503, "Following is unavailable right now. Please try again.") from exc
@@ -369,9 +283,7 @@ class SiteService:
             status = "subscribed" if result.data.get("status") == "subscribed" else "following"
             return f"/articles/{quoted}/follow?{urlencode({'notice': status})}"
         detail, errors = _problem_message(result, "That address cannot follow this article.")
-        raise PageError(
-            result.status if 400 <= result.status < 500 else 503, " ".join([detail, *errors])
-        )
+        raise PageError(_refusal_status(result), " ".join([detail, *errors]))
 
     async def subscription(
         self, kind: str, token: str, method: str, body: bytes = b""
@@ -391,145 +303,5 @@ class SiteService:
             raise PageError(404, "This link is not valid, or it has expired.")
         if not result.ok:
             detail, _ = _problem_message(result, "This link cannot be used.")
-            raise PageError(result.status if 400 <= result.status < 500 else 503, detail)
+            raise PageError(_refusal_status(result), detail)
         return result
-
-
-class OpenApiService:
-    """One OpenAPI document for every public route: the gateway's own plus the services'."""
-
-    def __init__(
-        self,
-        apis: ServiceApis,
-        *,
-        routes: Sequence[Route] = ROUTES,
-        cache_seconds: float = 60.0,
-    ) -> None:
-        self._apis = apis
-        self._routes = routes
-        self._cache_seconds = cache_seconds
-        self._cached: tuple[float, dict[str, Any]] | None = None
-
-    async def combined(self, own: dict[str, Any]) -> dict[str, Any]:
-        now = time.monotonic()
-        if self._cached and now - self._cached[0] < self._cache_seconds:
-            return self._cached[1]
-        docs = await asyncio.gather(*(self._fetch(u) for u in Upstream))
-        merged = merge_openapi(own, dict(zip(Upstream, docs, strict=True)), self._routes)
-        if all(doc is not None for doc in docs):
-            self._cached = (now, merged)
-        return merged
-
-    async def _fetch(self, upstream: Upstream) -> dict[str, Any] | None:
-        try:
-            result = await self._apis.get(upstream, "/openapi.json")
-        except UpstreamError:
-            return None
-        return result.data if result.ok and isinstance(result.data, dict) else None
-
-
-def _walk_refs(node: Any, renames: Mapping[str, str]) -> Any:
-    if isinstance(node, dict):
-        out = {}
-        for key, value in node.items():
-            if key == "$ref" and isinstance(value, str):
-                name = value.rsplit("/", 1)[-1]
-                out[key] = f"#/components/schemas/{renames.get(name, name)}"
-            else:
-                out[key] = _walk_refs(value, renames)
-        return out
-    if isinstance(node, list):
-        return [_walk_refs(item, renames) for item in node]
-    return node
-
-
-def _template_to_concrete(template: str) -> str:
-    # "/api/articles/{slug}/comments" -> "/api/articles/x/comments": enough to match the table.
-    parts = ["x" if p.startswith("{") and p.endswith("}") else p for p in template.split("/")]
-    return "/".join(parts)
-
-
-def merge_openapi(
-    own: dict[str, Any],
-    upstream_docs: Mapping[Upstream, dict[str, Any] | None],
-    routes: Sequence[Route] = ROUTES,
-) -> dict[str, Any]:
-    """Keep from each service only the paths the routing table sends to it; rename clashing
-    schema names with the service's name so that every $ref stays right."""
-    merged = copy.deepcopy(own)
-    paths: dict[str, Any] = merged.setdefault("paths", {})
-    schemas: dict[str, Any] = merged.setdefault("components", {}).setdefault("schemas", {})
-    missing = []
-    for upstream, doc in upstream_docs.items():
-        if doc is None:
-            missing.append(upstream.value)
-            continue
-        their = (doc.get("components") or {}).get("schemas") or {}
-        renames = {
-            name: f"{upstream.value}_{name}"
-            for name, schema in their.items()
-            if name in schemas and schemas[name] != _walk_refs(schema, {})
-        }
-        doc = _walk_refs(doc, renames)
-        for name, schema in ((doc.get("components") or {}).get("schemas") or {}).items():
-            schemas.setdefault(renames.get(name, name), schema)
-        for template, item in (doc.get("paths") or {}).items():
-            route = resolve_route(_template_to_concrete(template), routes)
-            if route is not None and route.upstream == upstream:
-                tagged = {}
-                for method, operation in item.items():
-                    if isinstance(operation, dict):
-                        operation = {
-                            **operation,
-                            "tags": [upstream.value, *operation.get("tags", [])],
-                        }
-                    tagged[method] = operation
-                paths.setdefault(template, tagged)
-    if missing:
-        merged.setdefault("info", {})["x-unavailable-services"] = missing
-    return merged
-
-
-class LiveHub:
-    """Open article pages, by slug, each with a bounded queue of new comments to push."""
-
-    def __init__(self, queue_size: int = 100) -> None:
-        self._queue_size = queue_size
-        self._listeners: dict[str, set[asyncio.Queue[dict[str, Any]]]] = defaultdict(set)
-
-    def listeners(self, slug: str) -> int:
-        return len(self._listeners.get(slug, ()))
-
-    @contextlib.contextmanager
-    def listen(self, slug: str) -> Iterator[asyncio.Queue[dict[str, Any]]]:
-        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(self._queue_size)
-        self._listeners[slug].add(queue)
-        try:
-            yield queue
-        finally:
-            self._listeners[slug].discard(queue)
-            if not self._listeners[slug]:
-                del self._listeners[slug]
-
-    def publish(self, slug: str, message: dict[str, Any]) -> int:
-        delivered = 0
-        for queue in list(self._listeners.get(slug, ())):
-            try:
-                queue.put_nowait(message)
-                delivered += 1
-            except asyncio.QueueFull:
-                # A reader that stopped reading loses live updates, never the whole gateway.
-                log.info("live listener too slow, dropping an update", slug=slug)
-        return delivered
-
-
-async def live_stream(
-    hub: LiveHub, slug: str, heartbeat: float
-) -> AsyncIterator[dict[str, Any] | None]:
-    """New comments for one article; None now and then so the connection shows it is alive."""
-    with hub.listen(slug) as queue:
-        while True:
-            try:
-                yield await asyncio.wait_for(queue.get(), heartbeat)
-            except TimeoutError:
-                yield None

@@ -15,8 +15,6 @@ class Settings(ServiceSettings):
 
     service_name: str = "gateway"
     port: int = Field(default=8000, ge=1, le=65535)
-    # The gateway has no database; the field exists only because every service has it.
-    mongo_database: str = "broadsheet_gateway"
 
     articles_url: str = "http://127.0.0.1:8001"
     comments_url: str = "http://127.0.0.1:8002"

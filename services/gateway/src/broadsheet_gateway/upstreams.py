@@ -1,7 +1,7 @@
-"""The only code that talks to the outside: the services' HTTP APIs.
+"""The only code that talks to the services: HTTP clients for their APIs.
 
-The gateway has no database (``INDEXES`` is empty, kept for the module shape every service
-shares). Two interchangeable HTTP clients sit behind :class:`UpstreamClient`: httpx and aiohttp.
+The gateway has no database; this is its outside. Two interchangeable HTTP clients sit behind
+:class:`UpstreamClient`: httpx and aiohttp.
 httpx's pool serialises under heavy concurrency (httpx issue 3215); the benchmark measures both
 and aiohttp is the default because it was faster there (docs/gateway.md has the numbers).
 """
@@ -13,17 +13,14 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from dataclasses import dataclass
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any, Protocol
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 import aiohttp
 import httpx
 import orjson
 import yarl
 
-from broadsheet_gateway.domain import Upstream
-from broadsheet_shared.mongo import IndexSpec
-
-INDEXES: list[IndexSpec] = []
+from broadsheet_gateway.routing import Upstream
 
 Headers = Sequence[tuple[str, str]]
 Body = bytes | AsyncIterator[bytes] | None
@@ -96,6 +93,14 @@ async def _with_retries(
     raise AssertionError("unreachable")
 
 
+def _httpx_failure(host: str, exc: httpx.TransportError) -> UpstreamError:
+    # Only a connected request that got no answer in time is a timeout (504); a connection
+    # that could not be made, even in time, or that broke is an unavailable upstream (503).
+    if isinstance(exc, httpx.TimeoutException) and not isinstance(exc, httpx.ConnectTimeout):
+        return UpstreamTimeout(host, repr(exc))
+    return UpstreamUnavailable(host, repr(exc))
+
+
 class HttpxUpstreamClient:
     def __init__(
         self,
@@ -146,12 +151,8 @@ class HttpxUpstreamClient:
             )
             try:
                 response = await self._client.send(request, stream=True)
-            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.RemoteProtocolError) as exc:
-                raise UpstreamUnavailable(host, repr(exc)) from exc
-            except httpx.TimeoutException as exc:
-                raise UpstreamTimeout(host, repr(exc)) from exc
             except httpx.TransportError as exc:
-                raise UpstreamUnavailable(host, repr(exc)) from exc
+                raise _httpx_failure(host, exc) from exc
             return UpstreamResponse(
                 status=response.status_code,
                 headers=[
@@ -171,12 +172,17 @@ async def _httpx_stream(response: httpx.Response) -> AsyncIterator[bytes]:
     try:
         async for chunk in response.aiter_raw():
             yield chunk
-    except httpx.TimeoutException as exc:
-        raise UpstreamTimeout(str(response.url.host), repr(exc)) from exc
     except httpx.TransportError as exc:
-        raise UpstreamUnavailable(str(response.url.host), repr(exc)) from exc
+        raise _httpx_failure(str(response.url.host), exc) from exc
     finally:
         await response.aclose()
+
+
+def _aiohttp_failure(host: str, exc: TimeoutError | aiohttp.ClientError) -> UpstreamError:
+    # As for httpx: a timeout while connecting is an unavailable upstream, not a slow one.
+    if isinstance(exc, TimeoutError) and not isinstance(exc, aiohttp.ConnectionTimeoutError):
+        return UpstreamTimeout(host, repr(exc))
+    return UpstreamUnavailable(host, repr(exc))
 
 
 class AiohttpUpstreamClient:
@@ -231,12 +237,8 @@ class AiohttpUpstreamClient:
                     timeout=timeout,
                     allow_redirects=False,
                 )
-            except aiohttp.ConnectionTimeoutError as exc:
-                raise UpstreamUnavailable(host, repr(exc)) from exc
-            except TimeoutError as exc:
-                raise UpstreamTimeout(host, repr(exc)) from exc
-            except aiohttp.ClientError as exc:
-                raise UpstreamUnavailable(host, repr(exc)) from exc
+            except (TimeoutError, aiohttp.ClientError) as exc:
+                raise _aiohttp_failure(host, exc) from exc
 
             return _AiohttpResponse(
                 status=response.status,
@@ -274,10 +276,8 @@ class _AiohttpResponse(UpstreamResponse):
         assert self.response is not None
         try:
             return await self.response.read()
-        except TimeoutError as exc:
-            raise UpstreamTimeout(self.host, repr(exc)) from exc
-        except aiohttp.ClientError as exc:
-            raise UpstreamUnavailable(self.host, repr(exc)) from exc
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            raise _aiohttp_failure(self.host, exc) from exc
         finally:
             self.response.release()
 
@@ -286,10 +286,8 @@ async def _aiohttp_stream(response: aiohttp.ClientResponse, host: str) -> AsyncI
     try:
         async for chunk in response.content.iter_any():
             yield chunk
-    except TimeoutError as exc:
-        raise UpstreamTimeout(host, repr(exc)) from exc
-    except aiohttp.ClientError as exc:
-        raise UpstreamUnavailable(host, repr(exc)) from exc
+    except (TimeoutError, aiohttp.ClientError) as exc:
+        raise _aiohttp_failure(host, exc) from exc
     finally:
         response.release()
 
@@ -303,10 +301,6 @@ class ApiResult:
     @property
     def ok(self) -> bool:
         return 200 <= self.status < 300
-
-
-def segment(value: str) -> str:
-    return quote(value, safe="")
 
 
 class ServiceApis:

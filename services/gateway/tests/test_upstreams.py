@@ -10,7 +10,7 @@ import httpx
 import pytest
 from aiohttp import web
 
-from broadsheet_gateway.repository import (
+from broadsheet_gateway.upstreams import (
     AiohttpUpstreamClient,
     HttpxUpstreamClient,
     Timeouts,

@@ -1,0 +1,107 @@
+"""Where a request goes: the routing table of ``/api/…``, the reader site's feed aliases, and
+which slugs and tokens may stand in an upstream path."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from urllib.parse import quote
+
+
+class Upstream(StrEnum):
+    ARTICLES = "articles"
+    COMMENTS = "comments"
+    NOTIFICATIONS = "notifications"
+
+
+class Speed(StrEnum):
+    NORMAL = "normal"
+    SLOW = "slow"
+
+
+@dataclass(frozen=True)
+class Route:
+    pattern: re.Pattern[str]
+    upstream: Upstream
+    speed: Speed = Speed.NORMAL
+
+
+def _route(regex: str, upstream: Upstream, speed: Speed = Speed.NORMAL) -> Route:
+    return Route(re.compile(regex), upstream, speed)
+
+
+_SEG = r"[^/]+"
+
+# The one routing table. First match wins, so the more specific article sub-resources come
+# before the articles catch-all.
+ROUTES: tuple[Route, ...] = (
+    _route(rf"^/api/articles/{_SEG}/comments(/.*)?$", Upstream.COMMENTS),
+    _route(rf"^/api/articles/{_SEG}/followers/?$", Upstream.NOTIFICATIONS),
+    _route(r"^/api/comments/.+$", Upstream.COMMENTS),
+    _route(r"^/api/editor/comments(/.*)?$", Upstream.COMMENTS),
+    _route(r"^/api/subscriptions/.+$", Upstream.NOTIFICATIONS),
+    _route(r"^/api/editor/notifications(/.*)?$", Upstream.NOTIFICATIONS),
+    _route(r"^/api/auth/.+$", Upstream.ARTICLES, Speed.SLOW),
+    _route(r"^/api/articles/feed\.xml$", Upstream.ARTICLES, Speed.SLOW),
+    _route(rf"^/api/sections/{_SEG}/feed\.xml$", Upstream.ARTICLES, Speed.SLOW),
+    _route(r"^/api/articles(/.*)?$", Upstream.ARTICLES),
+    _route(r"^/api/sections(/.*)?$", Upstream.ARTICLES),
+    _route(r"^/api/editor/(articles|sections|users)(/.*)?$", Upstream.ARTICLES),
+)
+
+
+def resolve_route(path: str, routes: Sequence[Route] = ROUTES) -> Route | None:
+    """The route for a request path, or None (404). Dot segments never reach an upstream."""
+    if "/../" in path or path.endswith("/..") or "/./" in path or "\\" in path:
+        return None
+    for route in routes:
+        if route.pattern.match(path):
+            return route
+    return None
+
+
+SAFE_SEGMENT = re.compile(r"^[A-Za-z0-9._~-]{1,300}$")
+
+
+def is_safe_segment(value: str) -> bool:
+    """A slug or token that can go into an upstream path as one segment, verbatim.
+
+    A leading dot is allowed (itsdangerous' compressed tokens start with one); the dot
+    segments themselves are not.
+    """
+    return value not in (".", "..") and bool(SAFE_SEGMENT.fullmatch(value))
+
+
+def segment(value: str) -> str:
+    """``value`` quoted as one path segment."""
+    return quote(value, safe="")
+
+
+# The reader site's feed URLs are aliases of the articles service's API (path templates).
+FEED_ALIASES: Mapping[str, str] = {
+    "/feed.xml": "/api/articles/feed.xml",
+    "/sections/{slug}/feed.xml": "/api/sections/{slug}/feed.xml",
+}
+_SECTION_FEED_PREFIX = "/sections/"
+_SECTION_FEED_SUFFIX = "/feed.xml"
+
+
+@dataclass(frozen=True)
+class FeedAlias:
+    template: str  # the alias's template, the label its requests are measured under
+    target: str | None  # the API path it stands for; None: a section slug that cannot be one
+
+
+def feed_alias(path: str) -> FeedAlias | None:
+    """The feed alias ``path`` is, or None when it is no feed URL of the reader site."""
+    if path == "/feed.xml":
+        return FeedAlias(path, FEED_ALIASES[path])
+    if path.startswith(_SECTION_FEED_PREFIX) and path.endswith(_SECTION_FEED_SUFFIX):
+        slug = path[len(_SECTION_FEED_PREFIX) : -len(_SECTION_FEED_SUFFIX)]
+        if slug and "/" not in slug:
+            template = "/sections/{slug}/feed.xml"
+            target = FEED_ALIASES[template].format(slug=slug) if is_safe_segment(slug) else None
+            return FeedAlias(template, target)
+    return None
