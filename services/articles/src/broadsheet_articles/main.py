@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-
 from fastapi import FastAPI
 
 from broadsheet_articles.api import FAST_ROUTES, PublicReads, editor_router, public_router
@@ -18,24 +15,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     container = bootstrap(settings)
 
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await container.start()
-        try:
-            yield
-        finally:
-            await container.stop()
-
     app: FastAPI = create_service_app(
         settings,
         title="Broadsheet articles",
         description="Articles, sections, editors and staff tokens; public reads and feeds.",
-        lifespan=lifespan,
+        container=container,
         # The public reads are matched first: they are the most frequent requests.
         routers=[public_router, auth_router, editor_router, accounts_router],
         max_body_bytes=settings.max_request_bytes,
     )
-    app.state.container = container
     app.state.public_reads = PublicReads.build(
         container.articles, container.sections, container.feeds, settings
     )

@@ -38,6 +38,12 @@ class Container:
     router: EventRouter
     token_verifier: TokenVerifier
 
+    async def start(self) -> None:
+        await self.runtime.start(self.router)
+
+    async def stop(self) -> None:
+        await self.runtime.stop()
+
 
 def policy_from(settings: Settings) -> ModerationPolicy:
     return ModerationPolicy(

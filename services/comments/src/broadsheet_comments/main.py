@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-
 from fastapi import FastAPI
 
 from broadsheet_comments.api import public_router, staff_router
@@ -17,23 +14,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     container = bootstrap(settings)
 
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await container.runtime.start(container.router)
-        try:
-            yield
-        finally:
-            await container.runtime.stop()
-
     app: FastAPI = create_service_app(
         settings,
         title="Broadsheet comments",
         description="Threaded comments on published articles, moderation and counts.",
-        lifespan=lifespan,
+        container=container,
         routers=[public_router, staff_router],
         max_body_bytes=settings.max_request_bytes,
     )
-    app.state.container = container
     app.state.service = container.service
     app.state.queries = container.queries
     app.state.readiness_checks = container.runtime.readiness_checks()

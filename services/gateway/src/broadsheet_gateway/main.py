@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import gc
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -29,33 +25,13 @@ def create_app(
     settings = settings or Settings()
     container = bootstrap(settings, transport=transport)
 
-    @contextlib.asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        task: asyncio.Task[None] | None = None
-        # Modules, settings and templates live as long as the process: keeping them out of the
-        # cyclic collector's generations shortens the pauses that would land in page p99.
-        gc.collect()
-        gc.freeze()
-        if container.live_feed is not None:
-            task = asyncio.create_task(container.live_feed.run(), name="live-feed")
-        try:
-            yield
-        finally:
-            if container.live_feed is not None:
-                await container.live_feed.stop()
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
-            await container.client.aclose()
-
     # Readiness checks nothing: the live feed is an extra (without Kafka the site and the API
     # still work; the SSE stream says "ready" only once the feed is connected).
     app = create_service_app(
         settings,
         title="Broadsheet",
         description="The public entrance: the reader site and every service's public API.",
-        lifespan=lifespan,
+        container=container,
         routers=[site, docs],
         max_body_bytes=settings.max_body_bytes,
     )
@@ -67,7 +43,6 @@ def create_app(
         if getattr(getattr(r, "endpoint", None), "__module__", "") != "fastapi.applications"
     ]
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    app.state.container = container
     install_page_errors(app)
 
     app.add_middleware(SecurityHeadersMiddleware)

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-
 from fastapi import FastAPI
 
 from broadsheet_notifications.api import router
@@ -19,23 +16,14 @@ def create_app(settings: Settings | None = None, *, mailer: Mailer | None = None
     settings = settings or Settings()
     container = bootstrap(settings, mailer=mailer)
 
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await container.start()
-        try:
-            yield
-        finally:
-            await container.stop()
-
     app = create_service_app(
         settings,
         title="Broadsheet notifications",
         description="Reply and follow subscriptions, double opt-in, email delivery.",
-        lifespan=lifespan,
+        container=container,
         routers=[router],
         max_body_bytes=16_384,
     )
-    app.state.container = container
     app.state.readiness_checks = container.runtime.readiness_checks()
     app.state.token_verifier = TokenVerifier(
         settings.jwt_public_key, issuer=settings.jwt_issuer, audience=settings.jwt_audience

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping, Sequence
-from contextlib import AbstractAsyncContextManager
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from typing import Protocol
 
 from asgi_correlation_id import CorrelationIdMiddleware
 from fastapi import APIRouter, FastAPI
@@ -18,7 +18,14 @@ from broadsheet_shared.http.problems import install_problem_handlers, problem_re
 from broadsheet_shared.runtime import ReadinessCheck
 from broadsheet_shared.settings import ServiceSettings
 
-Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[Any]]
+
+class Lifecycle(Protocol):
+    """What a service's composition root starts before the first request and stops after the
+    last (its consumers, relays, schedulers, clients)."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
 
 
 def health_router(checks: Callable[[], Mapping[str, ReadinessCheck]]) -> APIRouter:
@@ -46,13 +53,23 @@ def create_service_app(
     *,
     title: str,
     description: str,
-    lifespan: Lifespan,
+    container: Lifecycle,
     routers: Sequence[APIRouter],
     max_body_bytes: int = 1_000_000,
 ) -> FastAPI:
     configure_logging(settings.service_name, settings.log_level, json=settings.log_json)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await container.start()
+        try:
+            yield
+        finally:
+            await container.stop()
+
     app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
     app.state.settings = settings
+    app.state.container = container
     app.state.readiness_checks = {}
     install_problem_handlers(app)
 
