@@ -4,12 +4,12 @@ import pytest
 from pydantic import ValidationError
 from pydantic_settings import SettingsConfigDict
 
-from broadsheet_shared.settings import ServiceSettings
+from broadsheet_shared.settings import DatabaseServiceSettings
 
 pytestmark = pytest.mark.unit
 
 
-class DemoSettings(ServiceSettings):
+class DemoSettings(DatabaseServiceSettings):
     model_config = SettingsConfigDict(env_prefix="DEMO_", extra="ignore", frozen=True)
     service_name: str = "demo"
 

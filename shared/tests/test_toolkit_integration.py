@@ -19,13 +19,13 @@ from broadsheet_shared.kafka.router import EventRouter
 from broadsheet_shared.outbox import OutgoingMessage
 from broadsheet_shared.ratelimit import MongoRateLimiter, RateLimit
 from broadsheet_shared.runtime import ServiceRuntime
-from broadsheet_shared.settings import ServiceSettings
+from broadsheet_shared.settings import DatabaseServiceSettings
 from broadsheet_shared.unit_of_work import Transaction
 
 pytestmark = pytest.mark.integration
 
 
-class ToolkitSettings(ServiceSettings):
+class ToolkitSettings(DatabaseServiceSettings):
     model_config = SettingsConfigDict(env_prefix="TOOLKIT_", extra="ignore", frozen=True)
     service_name: str = "toolkit"
 

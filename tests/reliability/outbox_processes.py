@@ -22,10 +22,10 @@ from broadsheet_shared.kafka.router import EventRouter
 from broadsheet_shared.mongo import Session
 from broadsheet_shared.outbox import OutboxRelay, OutgoingMessage
 from broadsheet_shared.runtime import ServiceRuntime
-from broadsheet_shared.settings import ServiceSettings
+from broadsheet_shared.settings import DatabaseServiceSettings
 
 
-class ProbeSettings(ServiceSettings):
+class ProbeSettings(DatabaseServiceSettings):
     model_config = SettingsConfigDict(env_prefix="PROBE_", extra="ignore", frozen=True)
     service_name: str = "probe"
 

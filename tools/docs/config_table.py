@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic_core import PydanticUndefined
 
-from broadsheet_shared.settings import ServiceSettings
+from broadsheet_shared.settings import DatabaseServiceSettings, ServiceSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
@@ -43,25 +43,29 @@ def _default(value: Any, name: str) -> str:
 
 
 def rows() -> list[str]:
-    shared_fields = set(ServiceSettings.model_fields)
+    # Every field of the database services' base: the gateway's base is a part of it.
+    shared_fields = set(DatabaseServiceSettings.model_fields)
     lines = [
         "| Variable | Default | What it sets |",
         "| --- | --- | --- |",
     ]
-    for name, field in ServiceSettings.model_fields.items():
+    for name, field in DatabaseServiceSettings.model_fields.items():
         env = name.upper()
         if name in ServiceSettings.SHARED_FIELDS:
             label = f"`{env}` (or `<SERVICE>_{env}`)"
         else:
             label = f"`<SERVICE>_{env}`"
-        lines.append(f"| {label} | {_default(field.default, name)} | {field.description or ''} |")
+        description = field.description or ""
+        if name not in ServiceSettings.model_fields:
+            description += " (not the gateway: it has no database)"
+        lines.append(f"| {label} | {_default(field.default, name)} | {description} |")
     for service in SERVICES:
         cls = _settings_class(service)
         prefix = str(cls.model_config.get("env_prefix", "")).upper()
         lines.append(f"| **{service}** ({prefix}*) | | |")
         for name, field in cls.model_fields.items():
             inherited = name in shared_fields
-            base_default = ServiceSettings.model_fields[name].default if inherited else None
+            base_default = DatabaseServiceSettings.model_fields[name].default if inherited else None
             if inherited and field.default == base_default and name not in _ALWAYS_SHOWN:
                 continue
             label = f"`{prefix}{name.upper()}`"

@@ -18,7 +18,7 @@ from pymongo.errors import OperationFailure, PyMongoError
 from pymongo.read_concern import ReadConcern
 from pymongo.write_concern import WriteConcern
 
-from broadsheet_shared.settings import ServiceSettings
+from broadsheet_shared.settings import DatabaseServiceSettings
 
 T = TypeVar("T")
 Document = dict[str, Any]
@@ -27,7 +27,7 @@ Database = AsyncDatabase[Document]
 Session = AsyncClientSession
 
 
-def create_mongo_client(settings: ServiceSettings) -> MongoClient:
+def create_mongo_client(settings: DatabaseServiceSettings) -> MongoClient:
     return AsyncMongoClient(
         settings.mongo_url,
         appname=settings.service_name,
@@ -38,7 +38,7 @@ def create_mongo_client(settings: ServiceSettings) -> MongoClient:
     )
 
 
-def service_database(client: MongoClient, settings: ServiceSettings) -> Database:
+def service_database(client: MongoClient, settings: DatabaseServiceSettings) -> Database:
     return client.get_database(
         settings.mongo_database,
         codec_options=CodecOptions(tz_aware=True, uuid_representation=4),

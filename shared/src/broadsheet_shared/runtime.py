@@ -28,7 +28,7 @@ from broadsheet_shared.mongo import (
 )
 from broadsheet_shared.outbox import OUTBOX_INDEXES, Outbox, OutboxRelay
 from broadsheet_shared.ratelimit import RATE_LIMIT_INDEXES
-from broadsheet_shared.settings import ServiceSettings
+from broadsheet_shared.settings import DatabaseServiceSettings
 from broadsheet_shared.unit_of_work import MongoUnitOfWork
 
 log = structlog.get_logger(__name__)
@@ -39,7 +39,7 @@ ReadinessCheck = Callable[[], Awaitable[bool]]
 class ServiceRuntime:
     def __init__(
         self,
-        settings: ServiceSettings,
+        settings: DatabaseServiceSettings,
         *,
         indexes: Sequence[IndexSpec] = (),
         retry: RetryPolicy | None = None,

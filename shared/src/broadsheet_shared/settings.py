@@ -39,7 +39,7 @@ class _UnprefixedSharedEnv(EnvSettingsSource):
 
 
 class ServiceSettings(BaseSettings):
-    """What every Broadsheet process needs: where Kafka and MongoDB are, and who it is."""
+    """What every Broadsheet process needs: who it is, where Kafka is, how it logs."""
 
     model_config = SettingsConfigDict(extra="ignore", frozen=True)
 
@@ -71,15 +71,6 @@ class ServiceSettings(BaseSettings):
     log_json: bool = Field(default=True, description="JSON log lines (false: human-readable)")
     data_dir: Path = Field(
         default=Path(".data"), description="Local data folder (Kafka, database, mail, logs)"
-    )
-
-    mongo_url: str = Field(
-        default="mongodb://127.0.0.1:27017/?directConnection=true",
-        description="MongoDB connection string (a replica set: transactions need one)",
-    )
-    mongo_database: str = Field(default="broadsheet", description="The service's own database")
-    mongo_timeout_ms: int = Field(
-        default=5000, ge=100, description="Server selection and connect timeout"
     )
 
     kafka_bootstrap_servers: str = Field(
@@ -136,6 +127,19 @@ class ServiceSettings(BaseSettings):
     @property
     def consumer_group(self) -> str:
         return self.kafka_consumer_group or f"{self.kafka_topic_prefix}{self.service_name}"
+
+
+class DatabaseServiceSettings(ServiceSettings):
+    """A service that owns a MongoDB database (every service but the gateway)."""
+
+    mongo_url: str = Field(
+        default="mongodb://127.0.0.1:27017/?directConnection=true",
+        description="MongoDB connection string (a replica set: transactions need one)",
+    )
+    mongo_database: str = Field(default="broadsheet", description="The service's own database")
+    mongo_timeout_ms: int = Field(
+        default=5000, ge=100, description="Server selection and connect timeout"
+    )
 
 
 def secret_value(secret: SecretStr | None) -> str | None:

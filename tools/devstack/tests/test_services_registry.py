@@ -74,7 +74,7 @@ def test_every_variable_given_to_a_service_is_a_settings_field(spec: services.Se
 def test_settings_helper_reads_prefix_and_shared_names() -> None:
     shared = importlib.import_module("broadsheet_shared.settings")
 
-    class Demo(shared.ServiceSettings):  # type: ignore[misc,name-defined]
+    class Demo(shared.DatabaseServiceSettings):  # type: ignore[misc,name-defined]
         model_config = {"env_prefix": "DEMO_"}
         smtp_port: int = 1025
 

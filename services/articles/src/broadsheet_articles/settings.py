@@ -8,17 +8,17 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from broadsheet_shared import devkeys
-from broadsheet_shared.settings import ServiceSettings
+from broadsheet_shared.settings import DatabaseServiceSettings
 
 DEFAULT_SECTIONS = ["World", "Foreign Affairs", "Politics", "Business", "Opinion"]
 DEV_EDITOR_EMAIL = "editor@broadsheet.local"
 DEV_EDITOR_PASSWORD = "broadsheet-dev-password"  # noqa: S105 - dev default, refused in prod
 
 
-class Settings(ServiceSettings):
+class Settings(DatabaseServiceSettings):
     model_config = SettingsConfigDict(env_prefix="ARTICLES_", extra="ignore", frozen=True)
 
-    SHARED_FIELDS: ClassVar[frozenset[str]] = ServiceSettings.SHARED_FIELDS | {
+    SHARED_FIELDS: ClassVar[frozenset[str]] = DatabaseServiceSettings.SHARED_FIELDS | {
         "editor_email",
         "editor_password",
     }

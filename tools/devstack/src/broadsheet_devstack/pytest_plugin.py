@@ -106,7 +106,8 @@ class Infra:
     def env(self, prefix: str = "") -> dict[str, str]:
         """The shared, unprefixed variables for a service process (MONGO_URL,
         KAFKA_BOOTSTRAP_SERVERS, KAFKA_TOPIC_PREFIX = ``f"{prefix}."`` when given, DATA_DIR …)."""
-        return shared_env(self.endpoints(prefix))
+        endpoints = self.endpoints(prefix)
+        return {**shared_env(endpoints), "MONGO_URL": endpoints.mongo_url}
 
     def service_env(
         self, service: str, prefix: str = "", ports: Mapping[str, int] | None = None

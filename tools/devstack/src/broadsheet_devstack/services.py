@@ -125,7 +125,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec("articles", 8001, "broadsheet_articles", _articles_env),
     ServiceSpec("comments", 8002, "broadsheet_comments"),
     ServiceSpec("notifications", 8003, "broadsheet_notifications", _notifications_env),
-    ServiceSpec("gateway", 8000, "broadsheet_gateway", _gateway_env),
+    ServiceSpec("gateway", 8000, None, _gateway_env),
 )
 
 
@@ -141,7 +141,6 @@ def shared_env(endpoints: Endpoints) -> dict[str, str]:
     return {
         "ENVIRONMENT": endpoints.environment,
         "LOG_LEVEL": endpoints.log_level,
-        "MONGO_URL": endpoints.mongo_url,
         "KAFKA_BOOTSTRAP_SERVERS": endpoints.kafka_bootstrap,
         "KAFKA_TOPIC_PREFIX": endpoints.topic_prefix,
         "PUBLIC_BASE_URL": endpoints.url("gateway"),
@@ -156,6 +155,7 @@ def service_env(spec: ServiceSpec, endpoints: Endpoints) -> dict[str, str]:
     env[f"{spec.env_prefix}PORT"] = str(endpoints.port(spec.name))
     database = endpoints.database(spec)
     if database is not None:
+        env["MONGO_URL"] = endpoints.mongo_url
         env[f"{spec.env_prefix}MONGO_DATABASE"] = database
     env.update(spec.extra_env(endpoints))
     return env
