@@ -4,7 +4,7 @@ from typing import Any
 
 import pytest
 
-from broadsheet_articles.auth import CreateEditor, LogIn, UpdateEditor
+from broadsheet_articles.commands import CreateEditor, LogIn, UpdateEditor
 from broadsheet_shared.auth import Principal
 from broadsheet_shared.errors import Conflict, RateLimited, Unauthenticated
 

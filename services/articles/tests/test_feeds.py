@@ -5,8 +5,8 @@ from xml.etree import ElementTree
 
 import pytest
 
+from broadsheet_articles.commands import CreateArticle, PublishArticle
 from broadsheet_articles.feeds import Feeds
-from broadsheet_articles.service import CreateArticle, PublishArticle
 from broadsheet_shared.errors import NotFound
 
 pytestmark = pytest.mark.unit

@@ -5,15 +5,15 @@ from typing import Any
 
 import pytest
 
-from broadsheet_articles.domain import ArticleChanges, ArticleStatus
-from broadsheet_articles.service import (
+from broadsheet_articles.commands import (
     CreateArticle,
     CreateSection,
     EditArticle,
     PublishArticle,
-    Redirect,
     RenameSection,
 )
+from broadsheet_articles.domain import ArticleChanges, ArticleStatus
+from broadsheet_articles.service import Redirect
 from broadsheet_shared.errors import Conflict, InvalidField, NotFound, StaleRevision
 from broadsheet_shared.events import (
     ArticleDeletedV1,

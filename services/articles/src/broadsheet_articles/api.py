@@ -13,6 +13,13 @@ from starlette.convertors import Convertor, register_url_convertor
 from starlette.routing import Match, Route
 from starlette.types import Scope
 
+from broadsheet_articles.commands import (
+    CreateArticle,
+    CreateSection,
+    EditArticle,
+    PublishArticle,
+    RenameSection,
+)
 from broadsheet_articles.cursors import decode_cursor, encode_cursor
 from broadsheet_articles.domain import ArticleChanges, ArticleStatus
 from broadsheet_articles.feeds import Feeds
@@ -42,16 +49,7 @@ from broadsheet_articles.schemas import (
     StaffArticleListOut,
     StaffArticleOut,
 )
-from broadsheet_articles.service import (
-    ArticleService,
-    CreateArticle,
-    CreateSection,
-    EditArticle,
-    PublishArticle,
-    Redirect,
-    RenameSection,
-    SectionService,
-)
+from broadsheet_articles.service import ArticleService, Redirect, SectionService
 from broadsheet_articles.settings import Settings
 from broadsheet_shared.auth import AdminPrincipal, StaffPrincipal
 from broadsheet_shared.http.problems import Problem

@@ -17,6 +17,7 @@ from uuid import uuid4
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
 
+from broadsheet_articles.commands import CreateEditor, LogIn, UpdateEditor
 from broadsheet_articles.domain import Editor
 from broadsheet_articles.repository import EditorRepository, RefreshRecord, RefreshTokenRepository
 from broadsheet_shared.addresses import normalize_email
@@ -26,32 +27,6 @@ from broadsheet_shared.errors import Conflict, NotFound, Unauthenticated
 from broadsheet_shared.ratelimit import RateLimit, RateLimiter, raise_if_limited
 
 # -- commands ----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class LogIn:
-    username: str  # the editor's email address
-    password: str
-    client: str  # the client's address, counted against its own limit
-
-
-@dataclass(frozen=True)
-class CreateEditor:
-    email: str
-    name: str
-    password: str
-    role: Role = "editor"
-
-
-@dataclass(frozen=True)
-class UpdateEditor:
-    """An admin's change to an account; ``None`` fields stay as they are."""
-
-    editor_id: str
-    name: str | None = None
-    role: Role | None = None
-    disabled: bool | None = None
-    password: str | None = None
 
 
 # -- results and policy --------------------------------------------------------------------------

@@ -6,7 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request, Response
 
-from broadsheet_articles.auth import AuthService, CreateEditor, LogIn, UpdateEditor
+from broadsheet_articles.auth import AuthService
+from broadsheet_articles.commands import CreateEditor, LogIn, UpdateEditor
 from broadsheet_articles.responses import editor_out, token_response
 from broadsheet_articles.schemas import (
     EditorCreate,

@@ -5,15 +5,20 @@ commits, they do not. Refusals are :mod:`broadsheet_shared.errors`; the domain's
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass
 from typing import TypeVar
 from uuid import uuid4
 
+from broadsheet_articles.commands import (
+    CreateArticle,
+    CreateSection,
+    EditArticle,
+    PublishArticle,
+    RenameSection,
+)
 from broadsheet_articles.cursors import PublicCursor
 from broadsheet_articles.domain import (
     Article,
-    ArticleChanges,
     ArticleStatus,
     Revision,
     Section,
@@ -46,48 +51,6 @@ T = TypeVar("T")
 
 
 # -- commands ----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CreateArticle:
-    title: str
-    body: str
-    section: str  # a section's slug or name
-    summary: str = ""
-    tags: list[str] = field(default_factory=list)
-    authors: list[str] | None = None  # None: the editor's own name
-    hero_image_url: str | None = None
-    comments_open: bool = True
-
-
-@dataclass(frozen=True)
-class EditArticle:
-    """An editor's PATCH of the article as read at ``expected_revision`` (None: whatever it is
-    now); ``None`` fields stay as they are."""
-
-    article_id: str
-    expected_revision: int | None
-    changes: ArticleChanges = field(default_factory=ArticleChanges)
-    section: str | None = None  # a section's slug or name
-    slug: str | None = None
-
-
-@dataclass(frozen=True)
-class PublishArticle:
-    article_id: str
-    at: datetime | None = None  # a future time schedules; None or a past time publishes now
-
-
-@dataclass(frozen=True)
-class CreateSection:
-    name: str
-    slug: str | None = None  # None: derived from the name
-
-
-@dataclass(frozen=True)
-class RenameSection:
-    slug: str
-    name: str
 
 
 @dataclass(frozen=True)
