@@ -124,6 +124,7 @@ class WxrItem:
     post_modified: str
     post_modified_gmt: str
     post_password: str
+    comment_status: str
     post_parent: int
     excerpt: str
     content: str
@@ -242,6 +243,7 @@ def _item(element: etree._Element) -> WxrItem:
         post_modified=wp("post_modified"),
         post_modified_gmt=wp("post_modified_gmt"),
         post_password=wp("post_password"),
+        comment_status=wp("comment_status"),
         post_parent=_int(wp("post_parent")),
         excerpt=excerpt,
         content=content,

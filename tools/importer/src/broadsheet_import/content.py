@@ -1,0 +1,301 @@
+"""WordPress post and comment HTML → the Markdown Broadsheet stores, safely and faithfully.
+
+Broadsheet stores Markdown and renders it with markdown-it (CommonMark + tables, raw HTML off)
+and nh3, so the conversion aims at Markdown that renders to what WordPress showed: paragraphs,
+headings, nested lists, quotes, links, images by URL with their alt text, code blocks, tables
+and line breaks. The pipeline:
+
+1. Shortcodes (``[caption]``, ``[embed]``, ``[gallery]``…) are text to an HTML parser, so they
+   are handled first: a caption becomes a figure (image, then its caption as text), an embed,
+   audio or video becomes a link to its URL, a gallery or playlist (it needs WordPress's media
+   library) is removed; every shortcode met is reported by name, unknown ones stay as text.
+2. beautifulsoup4 parses the HTML; comments go (that drops Gutenberg's ``<!-- wp:… -->`` block
+   delimiters and ``<!--more-->``), and so do script, style, iframe (its http(s) address is kept
+   as a link), forms, objects and embeds, links whose scheme is not http(s)/mailto/relative
+   (their text stays) and images whose source is not http(s)/relative.
+3. Classic-editor content (no block delimiters) is stored by WordPress *without* ``<p>`` tags:
+   ``wpautop`` adds them when the post is shown. :func:`_autop` does the same on the tree: blank
+   lines separate paragraphs, single newlines become line breaks, block elements stay as they are.
+   Block-editor content already has its tags and is left alone, as WordPress leaves it.
+4. markdownify writes the Markdown (ATX headings, ``-`` bullets, fenced code with the language
+   from ``language-*`` classes, pipe tables).
+
+Markdown cannot carry raw HTML here, so attributes (``on*``, ``style``) are gone by construction;
+the tests render the result with the articles service's own renderer to prove it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from urllib.parse import quote, urlsplit
+
+from bs4 import BeautifulSoup, Comment, NavigableString, Tag
+from markdownify import ATX, BACKSLASH, MarkdownConverter
+
+_BLOCK_TAGS = frozenset(
+    {
+        "address", "article", "aside", "blockquote", "caption", "dd", "details", "div", "dl",
+        "dt", "fieldset", "figcaption", "figure", "footer", "h1", "h2", "h3", "h4", "h5", "h6",
+        "header", "hgroup", "hr", "li", "main", "nav", "ol", "p", "pre", "section", "summary",
+        "table", "tbody", "td", "tfoot", "th", "thead", "tr", "ul", "audio", "video",
+    }
+)  # fmt: skip
+# Containers whose loose text wpautop turns into paragraphs; <pre> never is.
+_AUTOP_CONTAINERS = frozenset(
+    {"blockquote", "div", "section", "article", "aside", "main", "header", "footer", "figure"}
+)
+# Where loose text is a line of its own, not a paragraph, unless a blank line splits it.
+_AUTOP_INLINE_CONTAINERS = frozenset({"li", "td", "th", "dd", "dt", "figcaption"})
+_DROPPED_TAGS = (
+    "script", "style", "iframe", "object", "embed", "applet", "form", "input", "button",
+    "select", "textarea", "noscript", "template", "svg", "math", "frame", "frameset", "link",
+    "meta", "base", "canvas",
+)  # fmt: skip
+_SAFE_SCHEMES = frozenset({"http", "https", "mailto", ""})
+
+# WordPress core's shortcodes; others (plugins') are reported when they look like shortcodes.
+_SHORTCODE = re.compile(
+    r"\[(?P<name>caption|wp_caption|gallery|embed|audio|video|playlist)\b(?P<attrs>[^\]]*)\]"
+    r"(?:(?P<inner>.*?)\[/(?P=name)\])?",
+    re.DOTALL,
+)
+_OTHER_SHORTCODE = re.compile(
+    r"\[(?P<name>[a-zA-Z][\w-]*)(?:\s+[\w-]+=(?:\"[^\"]*\"|'[^']*'|\S+))+\s*/?\]"
+    r"|\[(?P<enclosing>[a-zA-Z][\w-]*)\b[^\]]*\].*?\[/(?P=enclosing)\]",
+    re.DOTALL,
+)
+_ATTR = re.compile(r"([\w-]+)\s*=\s*(?:\"([^\"]*)\"|'([^']*)'|(\S+))")
+_CAPTIONED_IMAGE = re.compile(
+    r"^\s*((?:<a\b[^>]*>\s*)?<img\b[^>]*>(?:\s*</a>)?)(.*)$", re.DOTALL | re.IGNORECASE
+)
+_BARE_URL = re.compile(r"^https?://\S+$")
+_BLANK_LINE = re.compile(r"\n[ \t]*\n")
+_EXTRA_BLANK_LINES = re.compile(r"\n{3,}")
+_LINE_START_MARKUP = re.compile(r"^([ \t]*(?:\d+)?)([#>+-]|(?<=\d)[.)])", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class Converted:
+    """Markdown, plus what the editor should hear about: shortcodes met and unsafe parts dropped."""
+
+    markdown: str
+    shortcodes: tuple[str, ...] = ()
+    dropped: tuple[str, ...] = ()
+
+
+@dataclass
+class _Report:
+    shortcodes: dict[str, None] = field(default_factory=dict)
+    dropped: dict[str, None] = field(default_factory=dict)
+
+
+def _attrs(text: str) -> dict[str, str]:
+    return {m[1].lower(): m[2] or m[3] or m[4] or "" for m in _ATTR.finditer(text)}
+
+
+def _link(url: str) -> str:
+    escaped = url.replace('"', "&quot;")
+    return f'<p><a href="{escaped}">{escaped}</a></p>'
+
+
+def _expand_shortcodes(html: str, report: _Report) -> str:
+    """Replace WordPress core's shortcodes by the HTML they stand for; note every one met."""
+
+    def core(match: re.Match[str]) -> str:
+        name, attrs, inner = match["name"], _attrs(match["attrs"]), match["inner"] or ""
+        report.shortcodes.setdefault(name, None)
+        if name in {"caption", "wp_caption"}:
+            image = _CAPTIONED_IMAGE.match(inner)
+            if image is None:
+                return inner
+            caption = image[2].strip() or attrs.get("caption", "")
+            return f"<figure>{image[1]}<figcaption>{caption}</figcaption></figure>"
+        if name == "embed":
+            url = inner.strip()
+            return _link(url) if _BARE_URL.match(url) else ""
+        if name in {"audio", "video"}:
+            sources = [attrs[k] for k in ("src", "mp4", "mp3", "m4a", "ogg", "webm") if k in attrs]
+            return _link(sources[0]) if sources else ""
+        return ""  # gallery, playlist: they list attachments by id, which do not come along
+
+    html = _SHORTCODE.sub(core, html)
+    for match in _OTHER_SHORTCODE.finditer(html):
+        report.shortcodes.setdefault(match["name"] or match["enclosing"], None)
+    return html
+
+
+def _safe_url(url: str) -> str | None:
+    """The URL when its scheme is safe (http, https, mailto, relative), spaces and brackets
+    escaped so Markdown keeps it whole; ``None`` for ``javascript:``, ``data:`` and the like."""
+    url = url.strip()
+    try:
+        scheme = urlsplit(url).scheme.lower()
+    except ValueError:
+        return None
+    if scheme not in _SAFE_SCHEMES:
+        return None
+    return quote(url, safe="/:?#[]@!$&'*+,;=%~.-_")
+
+
+def _clean(soup: BeautifulSoup, report: _Report) -> None:
+    """Remove comments and everything unsafe; make embeds and iframes plain links."""
+    for node in soup.find_all(string=lambda text: isinstance(text, Comment)):
+        node.extract()
+    for embed in soup.select("figure.wp-block-embed"):
+        wrapper = embed.select_one(".wp-block-embed__wrapper")
+        url = wrapper.get_text(strip=True) if wrapper else ""
+        if wrapper is not None and _BARE_URL.match(url):
+            wrapper.replace_with(BeautifulSoup(_link(url), "html.parser"))
+    for iframe in soup.find_all("iframe"):
+        src = str(iframe.get("src", ""))
+        if src.startswith(("http://", "https://")):
+            iframe.replace_with(BeautifulSoup(_link(src), "html.parser"))
+    for name in _DROPPED_TAGS:
+        for element in soup.find_all(name):
+            report.dropped.setdefault(name, None)
+            element.decompose()
+    for anchor in soup.find_all("a"):
+        href = anchor.get("href")
+        if href is None:
+            continue
+        safe = _safe_url(str(href))
+        if safe is None:
+            report.dropped.setdefault("unsafe link", None)
+            anchor.unwrap()
+        else:
+            anchor["href"] = safe
+    for image in soup.find_all("img"):
+        safe = _safe_url(str(image.get("src", "")))
+        if not safe or safe.startswith("mailto:"):
+            report.dropped.setdefault("unsafe image", None)
+            image.decompose()
+        else:
+            image["src"] = safe
+
+
+def _is_block(node: object) -> bool:
+    return isinstance(node, Tag) and node.name in _BLOCK_TAGS
+
+
+def _autop(soup: BeautifulSoup, container: Tag) -> None:
+    """wpautop on a tree: loose text and inline elements between blocks become paragraphs,
+    split at blank lines, with single newlines as line breaks; recurse into container blocks."""
+    children = [child.extract() for child in list(container.contents)]
+    wrap = container.name not in _AUTOP_INLINE_CONTAINERS or any(
+        isinstance(c, NavigableString) and _BLANK_LINE.search(c) for c in children
+    )
+    run: list[NavigableString | Tag] = []
+
+    def flush() -> None:
+        paragraphs: list[list[NavigableString | Tag]] = [[]]
+        for node in run:
+            if isinstance(node, NavigableString):
+                pieces = _BLANK_LINE.split(str(node))
+                paragraphs[-1].append(NavigableString(pieces[0]))
+                paragraphs.extend([NavigableString(p)] for p in pieces[1:])
+            else:
+                paragraphs[-1].append(node)
+        for paragraph in paragraphs:
+            if all(isinstance(n, NavigableString) and not n.strip() for n in paragraph):
+                continue
+            target: Tag = soup.new_tag("p") if wrap else container
+            _append_with_breaks(soup, target, paragraph)
+            if wrap:
+                container.append(target)
+        run.clear()
+
+    for child in children:
+        if _is_block(child):
+            flush()
+            assert isinstance(child, Tag)
+            if child.name in _AUTOP_CONTAINERS or child.name in _AUTOP_INLINE_CONTAINERS:
+                _autop(soup, child)
+            elif child.name in {"ul", "ol", "dl", "table", "thead", "tbody", "tfoot", "tr"}:
+                for part in child.find_all(list(_AUTOP_INLINE_CONTAINERS), recursive=True):
+                    if not part.find_parent("pre"):
+                        _autop(soup, part)
+            container.append(child)
+        elif isinstance(child, NavigableString | Tag):
+            run.append(child)
+    flush()
+
+
+def _append_with_breaks(soup: BeautifulSoup, target: Tag, nodes: list[NavigableString | Tag]) -> None:
+    """Append one paragraph's nodes, trimmed at both ends, with each newline as a <br>."""
+    last = len(nodes) - 1
+    for index, node in enumerate(nodes):
+        if isinstance(node, Tag):
+            target.append(node)
+            continue
+        text = str(node)
+        if index == 0:
+            text = text.lstrip()
+        if index == last:
+            text = text.rstrip()
+        lines = text.split("\n")
+        for number, line in enumerate(lines):
+            if number:
+                previous = target.contents[-1] if target.contents else None
+                if not (isinstance(previous, Tag) and previous.name == "br"):
+                    target.append(soup.new_tag("br"))
+                line = line.lstrip()
+            if line:
+                target.append(NavigableString(line))
+
+
+class _Converter(MarkdownConverter):  # type: ignore[misc]
+    """markdownify, with figure captions as their own paragraph and a lighter escaping: only
+    what CommonMark would read as markup (``*``, ``_``, backticks, backslashes, and ``#``, ``>``,
+    ``-``, ``+``, ``1.`` where a line could start), so URLs and ``=`` stay as they were typed."""
+
+    def escape(self, text: str, parent_tags: set[str]) -> str:
+        text = text.replace("\\", "\\\\").replace("`", "\\`")
+        text = _LINE_START_MARKUP.sub(r"\1\\\2", text)
+        return str(super().escape(text, parent_tags))
+
+    def convert_figcaption(self, el: Tag, text: str, parent_tags: set[str]) -> str:
+        caption = text.strip()
+        return f"\n\n{caption}\n\n" if caption else ""
+
+
+def _code_language(element: Tag) -> str | None:
+    for node in (element, element.find("code")):
+        if isinstance(node, Tag):
+            for css_class in node.get("class") or []:
+                for prefix in ("language-", "lang-"):
+                    if css_class.startswith(prefix):
+                        return str(css_class[len(prefix) :])
+    return None
+
+
+_converter = _Converter(
+    heading_style=ATX,
+    bullets="-",
+    newline_style=BACKSLASH,
+    code_language_callback=_code_language,
+    table_infer_header=True,
+    escape_misc=False,
+)
+
+
+def html_to_text(html: str) -> str:
+    """Plain text of an HTML fragment (titles, excerpts, names), whitespace collapsed."""
+    return " ".join(BeautifulSoup(html, "html.parser").get_text(" ").split())
+
+
+def html_to_markdown(html: str) -> Converted:
+    """Convert one post's or comment's stored HTML (classic or block markup) to safe Markdown."""
+    report = _Report()
+    html = _expand_shortcodes(html.replace("\r\n", "\n").replace("\r", "\n"), report)
+    soup = BeautifulSoup(html, "html.parser")
+    _clean(soup, report)
+    if "<!-- wp:" not in html:
+        _autop(soup, soup)
+    markdown = _converter.convert_soup(soup)
+    markdown = _EXTRA_BLANK_LINES.sub("\n\n", markdown).strip()
+    return Converted(
+        markdown=markdown,
+        shortcodes=tuple(report.shortcodes),
+        dropped=tuple(report.dropped),
+    )
