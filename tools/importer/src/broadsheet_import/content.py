@@ -281,7 +281,7 @@ _converter = _Converter(
 
 def html_to_text(html: str) -> str:
     """Plain text of an HTML fragment (titles, excerpts, names), whitespace collapsed."""
-    return " ".join(BeautifulSoup(html, "html.parser").get_text(" ").split())
+    return " ".join(BeautifulSoup(html, "html.parser").get_text().split())
 
 
 def html_to_markdown(html: str) -> Converted:
