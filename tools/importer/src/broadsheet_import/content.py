@@ -30,7 +30,8 @@ import re
 from dataclasses import dataclass, field
 from urllib.parse import quote, urlsplit
 
-from bs4 import BeautifulSoup, Comment, NavigableString, Tag
+from bs4 import BeautifulSoup
+from bs4.element import Comment, NavigableString, Tag
 from markdownify import ATX, BACKSLASH, MarkdownConverter
 
 _BLOCK_TAGS = frozenset(
@@ -221,7 +222,9 @@ def _autop(soup: BeautifulSoup, container: Tag) -> None:
     flush()
 
 
-def _append_with_breaks(soup: BeautifulSoup, target: Tag, nodes: list[NavigableString | Tag]) -> None:
+def _append_with_breaks(
+    soup: BeautifulSoup, target: Tag, nodes: list[NavigableString | Tag]
+) -> None:
     """Append one paragraph's nodes, trimmed at both ends, with each newline as a <br>."""
     last = len(nodes) - 1
     for index, node in enumerate(nodes):
@@ -244,7 +247,7 @@ def _append_with_breaks(soup: BeautifulSoup, target: Tag, nodes: list[NavigableS
                 target.append(NavigableString(line))
 
 
-class _Converter(MarkdownConverter):  # type: ignore[misc]
+class _Converter(MarkdownConverter):
     """markdownify, with figure captions as their own paragraph and a lighter escaping: only
     what CommonMark would read as markup (``*``, ``_``, backticks, backslashes, and ``#``, ``>``,
     ``-``, ``+``, ``1.`` where a line could start), so URLs and ``=`` stay as they were typed."""
@@ -252,7 +255,7 @@ class _Converter(MarkdownConverter):  # type: ignore[misc]
     def escape(self, text: str, parent_tags: set[str]) -> str:
         text = text.replace("\\", "\\\\").replace("`", "\\`")
         text = _LINE_START_MARKUP.sub(r"\1\\\2", text)
-        return str(super().escape(text, parent_tags))
+        return text.replace("*", "\\*").replace("_", "\\_")
 
     def convert_figcaption(self, el: Tag, text: str, parent_tags: set[str]) -> str:
         caption = text.strip()

@@ -313,7 +313,11 @@ class _Header:
         )
 
 
-_CHANNEL_RECORDS = {("wp", "author"): "author", ("wp", "category"): "category", ("wp", "tag"): "tag"}
+_CHANNEL_RECORDS = {
+    ("wp", "author"): "author",
+    ("wp", "category"): "category",
+    ("wp", "tag"): "tag",
+}
 
 
 def read_wxr(path: Path) -> Iterator[WxrRecord]:
@@ -373,7 +377,9 @@ def _check_root(root: etree._Element) -> None:
     if root.getroottree().docinfo.doctype:
         raise NotWxr("not a WordPress export: the file has a DOCTYPE, which WXR never has")
     if _local(root.tag) != ("", "rss"):
-        raise NotWxr(f"not a WordPress export: the document is <{etree.QName(root).localname}>, not RSS")
+        raise NotWxr(
+            f"not a WordPress export: the document is <{etree.QName(root).localname}>, not RSS"
+        )
     if not any(_WP_NAMESPACE.match(uri or "") for uri in root.nsmap.values()):
         raise NotWxr(
             "not a WordPress export: RSS without the WordPress (wp:) namespace; "
