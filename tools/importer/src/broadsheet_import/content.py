@@ -71,6 +71,7 @@ _CAPTIONED_IMAGE = re.compile(
     r"^\s*((?:<a\b[^>]*>\s*)?<img\b[^>]*>(?:\s*</a>)?)(.*)$", re.DOTALL | re.IGNORECASE
 )
 _BARE_URL = re.compile(r"^https?://\S+$")
+_MARKUP = re.compile(r"[<>&]")
 _BLANK_LINE = re.compile(r"\n[ \t]*\n")
 _EXTRA_BLANK_LINES = re.compile(r"\n{3,}")
 _LINE_START_MARKUP = re.compile(r"^([ \t]*(?:\d+)?)([#>+-]|(?<=\d)[.)])", re.MULTILINE)
@@ -140,39 +141,38 @@ def _safe_url(url: str) -> str | None:
 
 
 def _clean(soup: BeautifulSoup, report: _Report) -> None:
-    """Remove comments and everything unsafe; make embeds and iframes plain links."""
+    """Remove comments and everything unsafe; make embeds and iframes plain links (one walk)."""
     for node in soup.find_all(string=lambda text: isinstance(text, Comment)):
         node.extract()
-    for embed in soup.select("figure.wp-block-embed"):
-        wrapper = embed.select_one(".wp-block-embed__wrapper")
-        url = wrapper.get_text(strip=True) if wrapper else ""
-        if wrapper is not None and _BARE_URL.match(url):
-            wrapper.replace_with(BeautifulSoup(_link(url), "html.parser"))
-    for iframe in soup.find_all("iframe"):
-        src = str(iframe.get("src", ""))
-        if src.startswith(("http://", "https://")):
-            iframe.replace_with(BeautifulSoup(_link(src), "html.parser"))
-    for name in _DROPPED_TAGS:
-        for element in soup.find_all(name):
+    for element in soup.find_all(["figure", "a", "img", *_DROPPED_TAGS]):
+        if element.decomposed or element.parent is None:
+            continue  # inside something already removed
+        name = element.name
+        if name == "figure":
+            wrapper = element.select_one(".wp-block-embed__wrapper")
+            url = wrapper.get_text(strip=True) if wrapper else ""
+            if wrapper is not None and _BARE_URL.match(url):
+                wrapper.replace_with(BeautifulSoup(_link(url), "html.parser"))
+        elif name == "a":
+            href = element.get("href")
+            safe = _safe_url(str(href)) if href is not None else ""
+            if safe is None:
+                report.dropped.setdefault("unsafe link", None)
+                element.unwrap()
+            elif safe:
+                element["href"] = safe
+        elif name == "img":
+            safe = _safe_url(str(element.get("src", "")))
+            if not safe or safe.startswith("mailto:"):
+                report.dropped.setdefault("unsafe image", None)
+                element.decompose()
+            else:
+                element["src"] = safe
+        elif name == "iframe" and str(element.get("src", "")).startswith(("http://", "https://")):
+            element.replace_with(BeautifulSoup(_link(str(element["src"])), "html.parser"))
+        else:
             report.dropped.setdefault(name, None)
             element.decompose()
-    for anchor in soup.find_all("a"):
-        href = anchor.get("href")
-        if href is None:
-            continue
-        safe = _safe_url(str(href))
-        if safe is None:
-            report.dropped.setdefault("unsafe link", None)
-            anchor.unwrap()
-        else:
-            anchor["href"] = safe
-    for image in soup.find_all("img"):
-        safe = _safe_url(str(image.get("src", "")))
-        if not safe or safe.startswith("mailto:"):
-            report.dropped.setdefault("unsafe image", None)
-            image.decompose()
-        else:
-            image["src"] = safe
 
 
 def _is_block(node: object) -> bool:
@@ -284,13 +284,29 @@ _converter = _Converter(
 
 def html_to_text(html: str) -> str:
     """Plain text of an HTML fragment (titles, excerpts, names), whitespace collapsed."""
-    return " ".join(BeautifulSoup(html, "html.parser").get_text().split())
+    if _MARKUP.search(html):
+        html = BeautifulSoup(html, "html.parser").get_text()
+    return " ".join(html.split())
+
+
+def _plain_text_to_markdown(text: str) -> str:
+    """What the full pipeline makes of text with no tags, entities or shortcodes (most comments),
+    without parsing it: paragraphs at blank lines, line breaks at newlines, markup escaped."""
+    paragraphs = (p.strip() for p in _BLANK_LINE.split(text))
+    return "\n\n".join(
+        "\\\n".join(_converter.escape(" ".join(line.split()), set()) for line in p.split("\n"))
+        for p in paragraphs
+        if p
+    )
 
 
 def html_to_markdown(html: str) -> Converted:
     """Convert one post's or comment's stored HTML (classic or block markup) to safe Markdown."""
+    html = html.replace("\r\n", "\n").replace("\r", "\n")
+    if not _MARKUP.search(html) and "[" not in html:
+        return Converted(markdown=_plain_text_to_markdown(html))
     report = _Report()
-    html = _expand_shortcodes(html.replace("\r\n", "\n").replace("\r", "\n"), report)
+    html = _expand_shortcodes(html, report)
     soup = BeautifulSoup(html, "html.parser")
     _clean(soup, report)
     if "<!-- wp:" not in html:

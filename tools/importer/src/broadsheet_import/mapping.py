@@ -323,21 +323,24 @@ def plan_comments(
     by_id = {c.comment_id: c for c in comments if c.comment_id}
     kept: dict[int, WxrComment] = {}
     bodies: dict[int, str] = {}
+    dates: dict[int, datetime] = {}
     for comment in comments:
         reason = _comment_skip_reason(comment)
         if reason is not None:
             skipped[reason] += 1
             continue
         body = html_to_markdown(comment.content).markdown
+        created = gmt_date(comment.date_gmt, comment.date)
         if not comment.comment_id:
             failed.append((0, "no WordPress comment id"))
-        elif gmt_date(comment.date_gmt, comment.date) is None:
+        elif created is None:
             failed.append((comment.comment_id, "no readable comment date"))
         elif not body:
             failed.append((comment.comment_id, "no text"))
         else:
             kept[comment.comment_id] = comment
             bodies[comment.comment_id] = body
+            dates[comment.comment_id] = created
 
     def imported_parent(comment: WxrComment) -> int | None:
         seen = {comment.comment_id}
@@ -350,7 +353,7 @@ def plan_comments(
         return None
 
     parents = {cid: imported_parent(c) for cid, c in kept.items()}
-    chronological = sorted(kept, key=lambda i: (gmt_date(kept[i].date_gmt, kept[i].date), i))
+    chronological = sorted(kept, key=lambda i: (dates[i], i))
     children: dict[int | None, list[int]] = {}
     for cid in chronological:
         children.setdefault(parents[cid], []).append(cid)
@@ -370,14 +373,14 @@ def plan_comments(
             if cid in visited:
                 continue
             visited.add(cid)
-            ordered.append(_comment_draft(kept[cid], parents[cid], bodies[cid]))
+            ordered.append(_comment_draft(kept[cid], parents[cid], bodies[cid], dates[cid]))
             stack.extend(reversed(children.get(cid, [])))
     return ordered, skipped, failed
 
 
-def _comment_draft(comment: WxrComment, parent: int | None, body: str) -> CommentDraft:
-    created = gmt_date(comment.date_gmt, comment.date)
-    assert created is not None  # plan_comments kept only comments with a date
+def _comment_draft(
+    comment: WxrComment, parent: int | None, body: str, created: datetime
+) -> CommentDraft:
     name = _truncate(html_to_text(comment.author), MAX_COMMENT_AUTHOR) or "Anonymous"
     return CommentDraft(
         wordpress_id=comment.comment_id,

@@ -19,6 +19,7 @@ and a document with a DOCTYPE is refused, as WordPress's importer refuses it.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -137,6 +138,7 @@ class WxrItem:
 WxrRecord = WxrSite | WxrAuthor | WxrCategory | WxrTag | WxrItem
 
 
+@functools.lru_cache(maxsize=256)
 def _local(tag: object) -> tuple[str, str]:
     """(namespace kind, local name) of an element tag: kind is wp, excerpt, content, dc or ''."""
     if not isinstance(tag, str):  # comments and processing instructions
@@ -156,12 +158,11 @@ def _local(tag: object) -> tuple[str, str]:
 
 
 def _fields(element: etree._Element) -> dict[tuple[str, str], str]:
-    """The text of each direct child, by (kind, local name); the first of repeated children."""
+    """The text of each direct child, by (kind, local name), as written (content keeps its
+    whitespace); the first of repeated children."""
     found: dict[tuple[str, str], str] = {}
     for child in element:
-        key = _local(child.tag)
-        if key not in found:
-            found[key] = (child.text or "").strip()
+        found.setdefault(_local(child.tag), child.text or "")
     return found
 
 
@@ -173,12 +174,8 @@ def _comment(element: etree._Element) -> WxrComment:
     f = _fields(element)
 
     def wp(name: str) -> str:
-        return f.get(("wp", name), "")
+        return f.get(("wp", name), "").strip()
 
-    content = next(
-        (child.text or "" for child in element if _local(child.tag) == ("wp", "comment_content")),
-        "",
-    )
     return WxrComment(
         comment_id=_int(wp("comment_id")),
         parent=_int(wp("comment_parent")),
@@ -188,7 +185,7 @@ def _comment(element: etree._Element) -> WxrComment:
         author_ip=wp("comment_author_IP"),
         date=wp("comment_date"),
         date_gmt=wp("comment_date_gmt"),
-        content=content,
+        content=f.get(("wp", "comment_content"), ""),
         approved=wp("comment_approved"),
         type=wp("comment_type"),
     )
@@ -198,7 +195,7 @@ def _item(element: etree._Element) -> WxrItem:
     f = _fields(element)
 
     def wp(name: str) -> str:
-        return f.get(("wp", name), "")
+        return f.get(("wp", name), "").strip()
 
     content = excerpt = ""
     terms: list[WxrTerm] = []
@@ -223,18 +220,18 @@ def _item(element: etree._Element) -> WxrItem:
             postmeta.append((meta.get(("wp", "meta_key"), ""), meta.get(("wp", "meta_value"), "")))
         elif key == ("wp", "comment"):
             comments.append(_comment(child))
-    link = f.get(("", "link"), "")
-    guid = f.get(("", "guid"), "")
+    link = f.get(("", "link"), "").strip()
+    guid = f.get(("", "guid"), "").strip()
     post_id = _int(wp("post_id"))
     if not post_id:
         match = _POST_ID_IN_URL.search(link) or _POST_ID_IN_URL.search(guid)
         post_id = int(match.group(1)) if match else 0
     return WxrItem(
         post_id=post_id,
-        title=f.get(("", "title"), ""),
+        title=f.get(("", "title"), "").strip(),
         link=link,
         guid=guid,
-        creator=f.get(("dc", "creator"), ""),
+        creator=f.get(("dc", "creator"), "").strip(),
         post_name=wp("post_name"),
         post_type=wp("post_type") or "post",
         status=wp("status"),
@@ -258,7 +255,7 @@ def _channel_record(kind: str, element: etree._Element) -> WxrAuthor | WxrCatego
     f = _fields(element)
 
     def wp(name: str) -> str:
-        return f.get(("wp", name), "")
+        return f.get(("wp", name), "").strip()
 
     if kind == "author":
         return WxrAuthor(
