@@ -187,18 +187,18 @@ def edge_cases() -> list[Item]:
             status="future",
             date="2999-01-01 08:00:00",
             date_gmt="2999-01-01 07:00:00",
-        ),  # fmt: skip
+        ),
         Item(id=12, title="Secret", name="secret", password="hunter2"),
         Item(
             id=13,
-            title="Ünïcödé – سلام 🎉",
+            title="Ünïcödé — سلام 🎉",
             name="%d8%b3%d9%84%d8%a7%d9%85",
             creator="مريم",
             content='<p dir="rtl">مرحبا بالعالم 🌍</p>\n<p>日本語のテキスト</p>',
             terms=[
                 ("category", "%d8%a3%d8%ae%d8%a8%d8%a7%d8%b1", "أخبار"),
                 ("post_tag", "emoji", "Émoji 🎉"),
-            ],  # fmt: skip
+            ],
             comments=[Comment(id=300, author="Zoë 🦊", content="שלום עולם 👋")],
         ),
         Item(id=14, title="Empty", name="empty", content=""),
@@ -209,7 +209,7 @@ def edge_cases() -> list[Item]:
             status="draft",
             date_gmt="0000-00-00 00:00:00",
             date="2021-05-05 05:05:05",
-        ),  # fmt: skip
+        ),
         Item(id=16, title="Pending review", status="pending"),
         Item(id=17, title="Private", status="private"),
         Item(id=18, title="Binned", status="trash"),
@@ -232,8 +232,13 @@ def large_items(posts: int, comments_per_post: int) -> Iterator[Item]:
                 Comment(id=next_comment, parent=parent, content=f"Comment {next_comment}. " * 8)
             )
             next_comment += 1
-        yield Item(id=number, title=f"Post {number}", name=f"post-{number}", content=body,
-                   comments=comments)  # fmt: skip
+        yield Item(
+            id=number,
+            title=f"Post {number}",
+            name=f"post-{number}",
+            content=body,
+            comments=comments,
+        )
 
 
 def write_large_export(path: Path, posts: int, comments_per_post: int) -> Path:
