@@ -16,7 +16,7 @@ from broadsheet_import.importer import Importer, Summary
 from broadsheet_import.mapping import CommentDraft
 from broadsheet_import.memory import InMemoryPlatform
 from broadsheet_import.platform import NotVisibleYet, Upserted
-from broadsheet_import.progress import LogProgress, count_items
+from broadsheet_import.progress import LogProgress, TerminalProgress, count_items, progress_for
 from broadsheet_import.wxr import NotXml
 
 from .wxr_factory import Comment, Item, edge_cases, write, write_large_export
@@ -233,6 +233,26 @@ def test_log_progress_writes_a_line_per_kind_at_intervals() -> None:
         "posts: 2/2 (0/s)",
         "comments: 4/4 (0/s)",
     ]
+
+
+class FakeTerminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_bars_on_a_terminal_lines_otherwise() -> None:
+    assert isinstance(progress_for(io.StringIO()), LogProgress)
+    terminal = FakeTerminal()
+    bars = progress_for(terminal)
+    assert isinstance(bars, TerminalProgress)
+    bars.start({"posts": 2, "comments": 3})
+    bars.advance("posts", 2)
+    bars.advance("comments", 3)
+    bars.finish()
+    shown = terminal.getvalue()
+    assert "posts" in shown
+    assert "2/2" in shown
+    assert "3/3" in shown
 
 
 def test_dry_run_command_on_the_real_exports(

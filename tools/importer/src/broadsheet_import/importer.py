@@ -38,7 +38,7 @@ _LISTED = 50  # report lines shown in full; the rest are counted
 @dataclass
 class Tally:
     """One kind's outcome: written (created, updated), unchanged, skipped by reason, failed and
-    reported with the WordPress id and why."""
+    reported (posts only: password, shortcodes…) with the WordPress id and why."""
 
     created: int = 0
     updated: int = 0
@@ -93,13 +93,13 @@ class Summary:
         out += [self.posts.line("Posts", dry_run), self.comments.line("Comments", dry_run)]
         for kind, tally in (("post", self.posts), ("comment", self.comments)):
             out += [f"  failed {kind} {wid}: {why}" for wid, why in tally.failed]
-        reported = [(k, wid, note) for k, t in (("post", self.posts),) for wid, note in t.reported]
+        reported = self.posts.reported
         if reported:
-            kinds = Counter(re.sub(r"\[.*\]", "[…]", note) for _, _, note in reported)
+            kinds = Counter(re.sub(r"\[.*\]", "[…]", note) for _, note in reported)
             out.append(
                 "Reported: " + ", ".join(f"{note}: {n}" for note, n in sorted(kinds.items()))
             )
-            out += [f"  {k} {wid}: {note}" for k, wid, note in reported[:_LISTED]]
+            out += [f"  post {wid}: {note}" for wid, note in reported[:_LISTED]]
             if len(reported) > _LISTED:
                 out.append(f"  … and {len(reported) - _LISTED} more")
         if self.error:

@@ -166,21 +166,19 @@ def _truncate(text: str, limit: int) -> str:
 
 class Planner:
     """Turns the stream's records into plans; it remembers the channel's authors and categories
-    (WordPress writes them before the items) to name bylines and sections."""
+    (WordPress writes them before the items) to name bylines and sections. Declared tags are not
+    needed: an item's tag carries its name."""
 
     def __init__(self, now: datetime) -> None:
         self.now = now
         self.authors: dict[str, WxrAuthor] = {}
         self.categories: dict[str, WxrCategory] = {}
-        self.tags: dict[str, WxrTag] = {}
 
     def remember(self, record: WxrAuthor | WxrCategory | WxrTag) -> None:
         if isinstance(record, WxrAuthor):
             self.authors[record.login] = record
         elif isinstance(record, WxrCategory):
             self.categories[record.nicename] = record
-        else:
-            self.tags[record.slug] = record
 
     def plan(self, item: WxrItem) -> PostPlan:
         """The plan for one item; a post that cannot be imported still accounts for its comments."""
