@@ -107,6 +107,12 @@ def test_other_shortcodes_are_reported_embeds_become_links_galleries_go() -> Non
     assert "[top] is not a shortcode" in out
 
 
+def test_unknown_enclosing_shortcodes_are_reported_footnote_marks_are_not() -> None:
+    converted = html_to_markdown("Claim [1], claim [2].\n\n[note]Aside[/note] [note]Two[/note]")
+    assert converted.shortcodes == ("note",)
+    assert converted.markdown.startswith("Claim [1], claim [2].")
+
+
 def test_block_embeds_become_links() -> None:
     html = (
         '<!-- wp:embed {"url":"https://vimeo.com/22439234"} -->\n<figure class="wp-block-embed">'

@@ -61,11 +61,9 @@ _SHORTCODE = re.compile(
     r"(?:(?P<inner>.*?)\[/(?P=name)\])?",
     re.DOTALL,
 )
-_OTHER_SHORTCODE = re.compile(
-    r"\[(?P<name>[a-zA-Z][\w-]*)(?:\s+[\w-]+=(?:\"[^\"]*\"|'[^']*'|\S+))+\s*/?\]"
-    r"|\[(?P<enclosing>[a-zA-Z][\w-]*)\b[^\]]*\].*?\[/(?P=enclosing)\]",
-    re.DOTALL,
-)
+# Any bracketed word: a shortcode when it has attributes (``[form id="3"]``) or a closing tag
+# somewhere (``[note]…[/note]``); ``[top]`` alone is text.
+_BRACKETED = re.compile(r"\[(?P<close>/?)(?P<name>[a-zA-Z][\w-]*)(?P<attrs>\s[^\]]*)?\]")
 _ATTR = re.compile(r"([\w-]+)\s*=\s*(?:\"([^\"]*)\"|'([^']*)'|(\S+))")
 _CAPTIONED_IMAGE = re.compile(
     r"^\s*((?:<a\b[^>]*>\s*)?<img\b[^>]*>(?:\s*</a>)?)(.*)$", re.DOTALL | re.IGNORECASE
@@ -122,8 +120,11 @@ def _expand_shortcodes(html: str, report: _Report) -> str:
         return ""  # gallery, playlist: they list attachments by id, which do not come along
 
     html = _SHORTCODE.sub(core, html)
-    for match in _OTHER_SHORTCODE.finditer(html):
-        report.shortcodes.setdefault(match["name"] or match["enclosing"], None)
+    found = list(_BRACKETED.finditer(html))
+    closed = {m["name"] for m in found if m["close"]}
+    for match in found:
+        if not match["close"] and ("=" in (match["attrs"] or "") or match["name"] in closed):
+            report.shortcodes.setdefault(match["name"], None)
     return html
 
 
