@@ -141,10 +141,10 @@ class Importer:
     permalink_structure: str = ""
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     retry_delays: tuple[float, ...] = RETRY_DELAYS
-    _source: str = ""
-    _imported: Imported = field(default_factory=Imported)
-    _sections: dict[str, str] = field(default_factory=dict)
-    _comment_ids: dict[int, str] = field(default_factory=dict)
+    _source: str = field(default="", init=False)
+    _imported: Imported = field(default_factory=Imported, init=False)
+    _sections: dict[str, str] = field(default_factory=dict, init=False)
+    _comment_ids: dict[int, str] = field(default_factory=dict, init=False)
 
     async def run(self, path: Path, summary: Summary) -> None:
         """Import ``path``, counting into ``summary`` as it goes (so an interrupted run still
