@@ -166,37 +166,34 @@ def _fields(element: etree._Element) -> dict[tuple[str, str], str]:
     return found
 
 
+def _wp(fields: dict[tuple[str, str], str], name: str) -> str:
+    """A ``wp:`` child's text, trimmed; empty when absent."""
+    return fields.get(("wp", name), "").strip()
+
+
 def _int(text: str) -> int:
     return int(text) if text.strip().isdigit() else 0
 
 
 def _comment(element: etree._Element) -> WxrComment:
     f = _fields(element)
-
-    def wp(name: str) -> str:
-        return f.get(("wp", name), "").strip()
-
     return WxrComment(
-        comment_id=_int(wp("comment_id")),
-        parent=_int(wp("comment_parent")),
-        author=wp("comment_author"),
-        author_email=wp("comment_author_email"),
-        author_url=wp("comment_author_url"),
-        author_ip=wp("comment_author_IP"),
-        date=wp("comment_date"),
-        date_gmt=wp("comment_date_gmt"),
+        comment_id=_int(_wp(f, "comment_id")),
+        parent=_int(_wp(f, "comment_parent")),
+        author=_wp(f, "comment_author"),
+        author_email=_wp(f, "comment_author_email"),
+        author_url=_wp(f, "comment_author_url"),
+        author_ip=_wp(f, "comment_author_IP"),
+        date=_wp(f, "comment_date"),
+        date_gmt=_wp(f, "comment_date_gmt"),
         content=f.get(("wp", "comment_content"), ""),
-        approved=wp("comment_approved"),
-        type=wp("comment_type"),
+        approved=_wp(f, "comment_approved"),
+        type=_wp(f, "comment_type"),
     )
 
 
 def _item(element: etree._Element) -> WxrItem:
     f = _fields(element)
-
-    def wp(name: str) -> str:
-        return f.get(("wp", name), "").strip()
-
     content = excerpt = ""
     terms: list[WxrTerm] = []
     postmeta: list[tuple[str, str]] = []
@@ -222,7 +219,7 @@ def _item(element: etree._Element) -> WxrItem:
             comments.append(_comment(child))
     link = f.get(("", "link"), "").strip()
     guid = f.get(("", "guid"), "").strip()
-    post_id = _int(wp("post_id"))
+    post_id = _int(_wp(f, "post_id"))
     if not post_id:
         match = _POST_ID_IN_URL.search(link) or _POST_ID_IN_URL.search(guid)
         post_id = int(match.group(1)) if match else 0
@@ -232,19 +229,19 @@ def _item(element: etree._Element) -> WxrItem:
         link=link,
         guid=guid,
         creator=f.get(("dc", "creator"), "").strip(),
-        post_name=wp("post_name"),
-        post_type=wp("post_type") or "post",
-        status=wp("status"),
-        post_date=wp("post_date"),
-        post_date_gmt=wp("post_date_gmt"),
-        post_modified=wp("post_modified"),
-        post_modified_gmt=wp("post_modified_gmt"),
-        post_password=wp("post_password"),
-        comment_status=wp("comment_status"),
-        post_parent=_int(wp("post_parent")),
+        post_name=_wp(f, "post_name"),
+        post_type=_wp(f, "post_type") or "post",
+        status=_wp(f, "status"),
+        post_date=_wp(f, "post_date"),
+        post_date_gmt=_wp(f, "post_date_gmt"),
+        post_modified=_wp(f, "post_modified"),
+        post_modified_gmt=_wp(f, "post_modified_gmt"),
+        post_password=_wp(f, "post_password"),
+        comment_status=_wp(f, "comment_status"),
+        post_parent=_int(_wp(f, "post_parent")),
         excerpt=excerpt,
         content=content,
-        attachment_url=wp("attachment_url"),
+        attachment_url=_wp(f, "attachment_url"),
         terms=tuple(terms),
         postmeta=tuple(postmeta),
         comments=tuple(comments),
@@ -253,23 +250,21 @@ def _item(element: etree._Element) -> WxrItem:
 
 def _channel_record(kind: str, element: etree._Element) -> WxrAuthor | WxrCategory | WxrTag:
     f = _fields(element)
-
-    def wp(name: str) -> str:
-        return f.get(("wp", name), "").strip()
-
     if kind == "author":
         return WxrAuthor(
-            login=wp("author_login"),
-            email=wp("author_email"),
-            display_name=wp("author_display_name"),
-            first_name=wp("author_first_name"),
-            last_name=wp("author_last_name"),
+            login=_wp(f, "author_login"),
+            email=_wp(f, "author_email"),
+            display_name=_wp(f, "author_display_name"),
+            first_name=_wp(f, "author_first_name"),
+            last_name=_wp(f, "author_last_name"),
         )
     if kind == "category":
         return WxrCategory(
-            nicename=wp("category_nicename"), name=wp("cat_name"), parent=wp("category_parent")
+            nicename=_wp(f, "category_nicename"),
+            name=_wp(f, "cat_name"),
+            parent=_wp(f, "category_parent"),
         )
-    return WxrTag(slug=wp("tag_slug"), name=wp("tag_name"))
+    return WxrTag(slug=_wp(f, "tag_slug"), name=_wp(f, "tag_name"))
 
 
 class _Header:
