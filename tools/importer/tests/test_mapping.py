@@ -141,6 +141,34 @@ def test_first_category_is_the_section_the_rest_are_tags(tmp_path: Path) -> None
     assert plan.article.tags == ("europe", "elections")
 
 
+def test_wxr_1_0_tags_in_the_tag_domain(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "old.xml",
+        [Item(id=1, terms=[("category", "news", "News"), ("tag", "old", "Old Tag")])],
+        version="1.0",
+    )
+    plan = plans(path)[1]
+    assert plan.article is not None
+    assert plan.article.tags == ("old tag",)
+
+
+def test_content_pointing_at_attachments_keeps_their_urls(tmp_path: Path) -> None:
+    url = "https://old.example/wp-content/uploads/2020/01/photo.jpg"
+    path = write(
+        tmp_path / "media.xml",
+        [
+            Item(id=1, content=f'<img src="{url}" alt="Photo" /> <a href="{url}">full size</a>'),
+            Item(id=2, title="photo.jpg", type="attachment", status="inherit"),
+        ],
+    )
+    result = plans(path)
+    assert result[2].skipped == "type attachment"
+    article = result[1].article
+    assert article is not None
+    assert f"![Photo]({url})" in article.body
+    assert f"[full size]({url})" in article.body
+
+
 def test_no_category_means_uncategorized(tmp_path: Path) -> None:
     plan = plans(write(tmp_path / "t.xml", [Item(id=1, terms=[("", "", "Loose")])]))[1]
     assert plan.article is not None

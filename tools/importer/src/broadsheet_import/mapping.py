@@ -280,7 +280,8 @@ class Planner:
             name = declared.name if declared and declared.name else first.name
             section = SectionRef(name=html_to_text(name), wordpress_slug=unquote(first.nicename))
         names = [html_to_text(t.name) for t in categories[1:]]
-        names += [html_to_text(t.name) for t in item.terms if t.domain == "post_tag"]
+        # WXR 1.0 wrote tags as domain="tag" (WordPress's importer maps it the same way).
+        names += [html_to_text(t.name) for t in item.terms if t.domain in {"post_tag", "tag"}]
         return section, normalize_tags(names)
 
     def _authors(self, item: WxrItem) -> tuple[str, ...]:
