@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from broadsheet_import import cli, progress
+from broadsheet_import import cli, http, progress
 from broadsheet_import.importer import Importer, Summary
 from broadsheet_import.mapping import CommentDraft
 from broadsheet_import.memory import InMemoryPlatform
@@ -286,8 +286,12 @@ def test_dry_run_reports_and_stops_clearly_on_bad_input(
     assert "Cannot read" in capsys.readouterr().err
 
 
-def test_without_dry_run_the_command_says_writing_is_not_there_yet(
-    edge_file: Path, capsys: pytest.CaptureFixture[str]
+def test_without_dry_run_an_unreachable_platform_stops_the_run_clearly(
+    edge_file: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    assert cli.main(["wxr", str(edge_file)]) == 2
-    assert "--dry-run" in capsys.readouterr().err
+    monkeypatch.setattr(http, "_SERVER_RETRIES", (0.0,))
+    # Port 9 (discard) has no listener here: the connection is refused at once.
+    assert cli.main(["wxr", str(edge_file), "--base-url", "http://127.0.0.1:9"]) == 1
+    out = capsys.readouterr().out
+    assert "Stopped: Cannot reach Broadsheet at http://127.0.0.1:9" in out
+    assert "Run the same command again to finish" in out

@@ -96,14 +96,15 @@ class ImportService:
     async def ensure_section(self, command: EnsureSection) -> Section:
         """The section for a WordPress category: the one that remembers its nicename, else the
         one of that name (which then remembers it), else a new one. Idempotent."""
+        nicename = old_link_path(command.wordpress_slug).lstrip("/")
         existing = await self._sections.all()
         for section in existing:
-            if section.wordpress_slug == command.wordpress_slug:
+            if section.wordpress_slug == nicename:
                 return section
         folded = command.name.casefold()
         for section in existing:
             if section.name.casefold() == folded:
-                await self._sections.set_wordpress_slug(section.slug, command.wordpress_slug)
+                await self._sections.set_wordpress_slug(section.slug, nicename)
                 return section
         taken = {s.slug for s in existing}
         slug = next((c for c in slug_candidates(section_slug(command.name)) if c not in taken), "")
@@ -111,7 +112,7 @@ class ImportService:
             slug=slug,
             name=command.name,
             position=len(existing),
-            wordpress_slug=command.wordpress_slug,
+            wordpress_slug=nicename,
         )
         if not slug or not await self._sections.add(section):
             raise Conflict("A section with this slug is being created; try again.")
@@ -248,7 +249,7 @@ class OldLinks:
         feed = parts[-1] == "feed"
         nicename = parts[-2] if feed and len(parts) > 1 else parts[-1]
         for section in await self._sections.all():
-            if section.wordpress_slug is not None and section.wordpress_slug.casefold() == nicename:
+            if section.wordpress_slug == nicename:
                 return f"/sections/{section.slug}" + ("/feed.xml" if feed else "")
         raise NotFound("No imported section had this address.")
 

@@ -2,11 +2,13 @@
 
 With no options it targets ``make run``'s gateway (http://127.0.0.1:8000) and signs in with
 ``EDITOR_EMAIL``/``EDITOR_PASSWORD`` (the dev defaults when unset); options override both.
-``--dry-run`` reads the whole file, plans every post and comment and prints the summary without
-contacting the platform. Writing needs the staff import endpoints of phase 2 (docs/import.md);
-until they exist the command says so instead of half-importing through the editor API.
+It writes through the staff import endpoints (docs/import.md): every write is an upsert by
+WordPress id, so running it again changes nothing and an interrupted run is finished by running
+it again. ``--dry-run`` reads the whole file, plans every post and comment and prints the
+summary without contacting the platform.
 
-Exit status: 0 done, 1 bad input or failed items, 2 usage, 130 interrupted.
+Exit status: 0 done, 1 bad input, failed items, wrong credentials or an unreachable platform,
+2 usage, 130 interrupted.
 """
 
 from __future__ import annotations
@@ -18,8 +20,10 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+from broadsheet_import.http import HttpPlatform, PlatformUnavailable
 from broadsheet_import.importer import Importer, Summary
 from broadsheet_import.memory import InMemoryPlatform
+from broadsheet_import.platform import PlatformError
 from broadsheet_import.progress import count_items, progress_for
 from broadsheet_import.wxr import WxrError
 
@@ -54,16 +58,18 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+async def _import(args: argparse.Namespace, importer: Importer, summary: Summary) -> None:
+    platform = importer.platform
+    try:
+        await platform.sign_in(args.email, args.password)
+        await importer.run(args.file, summary)
+    finally:
+        if isinstance(platform, HttpPlatform):
+            await platform.aclose()
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    if not args.dry_run:
-        print(
-            f"Writing to {args.base_url} needs the staff import endpoints that are not in this "
-            "version yet (docs/import.md, phase 2). Run with --dry-run to read and plan the "
-            "whole file now.",
-            file=sys.stderr,
-        )
-        return 2
     try:
         totals = count_items(args.file)
     except OSError as error:
@@ -71,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     progress = progress_for(sys.stderr)
     importer = Importer(
-        platform=InMemoryPlatform(),
+        platform=InMemoryPlatform() if args.dry_run else HttpPlatform(args.base_url),
         progress=progress,
         now=datetime.now(UTC),
         permalink_structure=args.permalink_structure,
@@ -79,15 +85,20 @@ def main(argv: list[str] | None = None) -> int:
     summary = Summary()
     progress.start(totals)
     try:
-        asyncio.run(importer.run(args.file, summary))
+        asyncio.run(_import(args, importer, summary))
     except WxrError as error:
+        summary.error = str(error)
+    except PlatformUnavailable as error:
+        summary.error = f"{error}. Run the same command again to finish (nothing is duplicated)."
+    except PlatformError as error:
         summary.error = str(error)
     except KeyboardInterrupt:
         summary.interrupted = True
     finally:
         progress.finish()
-    print(f"Dry run of {args.file}: nothing was written.")
-    print("\n".join(summary.lines(dry_run=True)))
+    if args.dry_run:
+        print(f"Dry run of {args.file}: nothing was written.")
+    print("\n".join(summary.lines(dry_run=args.dry_run)))
     if summary.interrupted:
         return 130
     return 1 if summary.error or summary.posts.failed or summary.comments.failed else 0

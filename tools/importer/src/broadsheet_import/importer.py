@@ -200,6 +200,11 @@ class Importer:
                 return
             article_id = written.id
             posts.record(written.outcome)
+        if article.status != "published" and plan.comments:
+            # Comments live on published articles only (the comments service knows no other);
+            # the run after the article is published brings them.
+            comments.skipped["article not published"] += len(plan.comments)
+            return
         for comment in plan.comments:
             await self._comment(article_id, comment, comments)
 

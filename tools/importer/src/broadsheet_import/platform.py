@@ -6,7 +6,8 @@ is finished by simply running again. ``imported`` returns what the platform alre
 fingerprint of what was written, so a re-run skips unchanged items without writing at all.
 
 :class:`broadsheet_import.memory.InMemoryPlatform` implements it for ``--dry-run`` and the unit
-tests; the HTTP implementation against the staff import endpoints is phase 2 (docs/import.md).
+tests; :class:`broadsheet_import.http.HttpPlatform` writes to a running Broadsheet through the
+staff import endpoints (docs/import.md).
 """
 
 from __future__ import annotations
