@@ -109,6 +109,14 @@ async def test_wrong_credentials_are_one_clear_refusal() -> None:
         await gateway.platform().sign_in("ed@example.com", "nope")
 
 
+async def test_too_many_sign_ins_say_when_to_try_again() -> None:
+    refused = problem(429, "Too many requests.")
+    refused.headers["Retry-After"] = "120"
+    gateway = Gateway(lambda _: refused)
+    with pytest.raises(PlatformError, match="try again in 120 s"):
+        await gateway.platform().sign_in("ed@example.com", "pw")
+
+
 async def test_a_token_about_to_expire_is_refreshed_first() -> None:
     tokens = iter([token(1, expires_in=30), token(2)])
 
@@ -219,7 +227,7 @@ async def test_the_comments_404_for_an_unknown_article_means_retry() -> None:
     with pytest.raises(NotVisibleYet):
         await platform.upsert_comment(SOURCE, "a1", None, comment())
     other = CommentDraft(**{**comment().__dict__, "wordpress_id": 10})
-    with pytest.raises(PlatformError, match="422 The request is not valid. \\(parent_id: unknown"):
+    with pytest.raises(PlatformError, match=r"422 The request is not valid. \(parent_id: unknown"):
         await platform.upsert_comment(SOURCE, "a1", "c0", other)
 
 

@@ -93,6 +93,9 @@ class HttpPlatform:
                 f"Sign-in refused ({reason}): check EDITOR_EMAIL/EDITOR_PASSWORD or "
                 "--email/--password; the import needs an admin account."
             )
+        if response.status_code == 429:
+            wait = response.headers.get("retry-after", "a few")
+            raise PlatformError(f"Too many sign-ins for this account: try again in {wait} s.")
         if response.status_code != 200:
             raise PlatformUnavailable(f"sign-in answered HTTP {response.status_code}")
         body = response.json()
