@@ -140,7 +140,7 @@ async def imported_articles(
     source: Source,
     imports: Imports,
     _: AdminPrincipal,
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: Annotated[int, Query(ge=0, le=2**53)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 1000,
 ) -> ImportedArticlesOut:
     records = await imports.imported(source, after, limit)

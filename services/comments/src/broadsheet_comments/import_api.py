@@ -62,7 +62,7 @@ async def imported_comments(
     source: Source,
     service: Service,
     _: AdminPrincipal,
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: Annotated[int, Query(ge=0, le=2**53)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 1000,
 ) -> ImportedCommentsOut:
     records = await service.imported(source, after, limit)
