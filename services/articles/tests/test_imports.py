@@ -191,6 +191,21 @@ async def test_old_links_lead_to_the_article_its_section_its_tag_and_the_feed(
         await links.location("/", "p=20")
 
 
+async def test_a_query_permalink_is_no_path_and_a_deleted_draft_is_imported_again(
+    world: Any, editor: Any
+) -> None:
+    draft = command(
+        link="https://old.example/?p=19",
+        content=content(status=ArticleStatus.DRAFT, published_at=None),
+    )
+    first = await world.import_service.import_article(draft, editor)
+    assert world.imports.records[(SOURCE, 19)].path == ""
+    await world.service.delete(first.article.id)
+    again = await world.import_service.import_article(draft, editor)
+    assert again.outcome is Outcome.CREATED
+    assert again.article.id != first.article.id
+
+
 async def test_old_links_never_lead_to_an_article_readers_cannot_see(
     world: Any, editor: Any
 ) -> None:

@@ -16,7 +16,7 @@ lives. The gateway only asks.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from urllib.parse import parse_qs, urlsplit
 
@@ -75,6 +75,11 @@ class ImportedArticle:
     outcome: Outcome
 
 
+def _link_path(link: str) -> str:
+    path = old_link_path(urlsplit(link).path)
+    return "" if path == "/" else path
+
+
 def _slug_error() -> InvalidField:
     return InvalidField("slug", "A slug is lower-case letters, digits and dashes.", "slug")
 
@@ -121,8 +126,10 @@ class ImportService:
     async def import_article(self, command: ImportArticle, editor: Principal) -> ImportedArticle:
         known = await self._imports.get(command.source, command.wordpress_id)
         if known is not None and known.fingerprint == command.fingerprint:
-            article = await self._articles.get(known.article_id)
-            return ImportedArticle(article, Outcome.UNCHANGED)
+            unchanged = await self._articles.find(known.article_id)
+            # An article deleted here since (a draft) is imported again, not reported as kept.
+            if unchanged is not None:
+                return ImportedArticle(unchanged, Outcome.UNCHANGED)
         if not is_valid_slug(command.slug):
             raise _slug_error()
         content = command.content
@@ -140,7 +147,8 @@ class ImportService:
             wordpress_id=command.wordpress_id,
             article_id=known.article_id if known else "",
             fingerprint=command.fingerprint,
-            path=old_link_path(urlsplit(command.link).path),
+            # A site with ?p=ID permalinks has only its root as a path: no path to match then.
+            path=_link_path(command.link),
             post_name=old_link_path(command.post_name).lstrip("/"),
         )
 
@@ -167,9 +175,7 @@ class ImportService:
                         article, read_revision, tx, reason="import", editor=editor
                     )
                 outcome = Outcome.UPDATED
-            await self._imports.put(
-                ImportRecord(**{**record.__dict__, "article_id": article.id}), tx.session
-            )
+            await self._imports.put(replace(record, article_id=article.id), tx.session)
             if article.is_public:
                 event = ArticleUpdatedV1 if was_public else ArticlePublishedV1
                 tx.emit(event(subject=article.id, data=article.event_data()))
