@@ -38,7 +38,14 @@ def platform(infra: Infra) -> Iterator[Platform]:
     try:
         # Every test here posts from 127.0.0.1: per-client limits sized for one reader would
         # make later tests' posts 429. The limits themselves are tested in the services.
-        factory("articles")
+        # Every test (and every import run) signs in as the one dev editor.
+        factory(
+            "articles",
+            env={
+                "ARTICLES_LOGIN_ATTEMPTS_PER_ACCOUNT": "1000",
+                "ARTICLES_LOGIN_ATTEMPTS_PER_CLIENT": "1000",
+            },
+        )
         factory(
             "comments",
             env={"COMMENTS_RATE_LIMIT_PER_CLIENT": "1000", "COMMENTS_RATE_LIMIT_PER_EMAIL": "1000"},

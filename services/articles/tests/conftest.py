@@ -13,7 +13,8 @@ import pytest
 from broadsheet_articles.auth import AuthService, LoginLimits, password_hasher
 from broadsheet_articles.cursors import PublicCursor
 from broadsheet_articles.domain import Article, ArticleStatus, Editor, Revision, Section
-from broadsheet_articles.repository import RefreshRecord, StaffFilter
+from broadsheet_articles.imports import ImportService, OldLinks
+from broadsheet_articles.repository import ImportRecord, RefreshRecord, StaffFilter
 from broadsheet_articles.service import ArticleService, SectionService
 from broadsheet_shared.auth import Principal, TokenIssuer, TokenVerifier
 from broadsheet_shared.clock import utcnow
@@ -141,10 +142,42 @@ class FakeSections:
     async def delete(self, slug: str) -> bool:
         return self.sections.pop(slug, None) is not None
 
+    async def set_wordpress_slug(self, slug: str, wordpress_slug: str) -> None:
+        self.sections[slug] = replace(self.sections[slug], wordpress_slug=wordpress_slug)
+
     async def seed(self, sections: list[Section]) -> None:
         if not self.sections:
             for section in sections:
                 self.sections[section.slug] = section
+
+
+class FakeImports:
+    def __init__(self) -> None:
+        self.records: dict[tuple[str, int], ImportRecord] = {}
+
+    async def get(self, source: str, wordpress_id: int) -> ImportRecord | None:
+        return self.records.get((source, wordpress_id))
+
+    async def put(self, record: ImportRecord, session: Any) -> None:
+        self.records[(record.source, record.wordpress_id)] = record
+
+    async def page(self, source: str, after: int, limit: int) -> list[ImportRecord]:
+        found = sorted(r.wordpress_id for s, r in self.records.items() if s[0] == source)
+        return [self.records[(source, w)] for w in found if w > after][:limit]
+
+    def _where(self, **wanted: object) -> list[ImportRecord]:
+        return [
+            r for r in self.records.values() if all(getattr(r, k) == v for k, v in wanted.items())
+        ]
+
+    async def by_wordpress_id(self, wordpress_id: int) -> list[ImportRecord]:
+        return self._where(wordpress_id=wordpress_id)
+
+    async def by_path(self, path: str) -> list[ImportRecord]:
+        return self._where(path=path)
+
+    async def by_post_name(self, post_name: str) -> list[ImportRecord]:
+        return self._where(post_name=post_name)
 
 
 class FakeEditors:
@@ -201,21 +234,29 @@ class World:
     clock: TestClock
     service: ArticleService
     section_service: SectionService
+    imports: FakeImports
+    import_service: ImportService
+    old_links: OldLinks
 
 
 @pytest.fixture
 def world() -> World:
     articles = FakeArticles()
     sections = FakeSections(SECTIONS)
-    uow = FakeUnitOfWork(articles)
+    imports = FakeImports()
+    uow = FakeUnitOfWork(articles, imports)
     clock = TestClock()
+    service = ArticleService(uow, articles, sections, clock=clock)
     return World(
         articles=articles,
         sections=sections,
         uow=uow,
         clock=clock,
-        service=ArticleService(uow, articles, sections, clock=clock),
+        service=service,
         section_service=SectionService(sections, articles),
+        imports=imports,
+        import_service=ImportService(service, imports, sections, clock=clock),
+        old_links=OldLinks(service, imports, sections),
     )
 
 

@@ -14,7 +14,7 @@ from broadsheet_comments.consumers import build_router
 from broadsheet_comments.domain import Article, Ban, Comment, ModerationPolicy, Status
 from broadsheet_comments.projection import ArticleProjection
 from broadsheet_comments.queries import CommentQueries
-from broadsheet_comments.repository import IdempotencyKeyTaken, IdempotencyRecord
+from broadsheet_comments.repository import IdempotencyKeyTaken, IdempotencyRecord, ImportRecord
 from broadsheet_comments.service import CommentsService, Limits, Posted
 from broadsheet_comments.threads import ROOT_WIDTH, Sort, child_path, root_path, sort_path
 from broadsheet_comments.tokens import EditTokens
@@ -172,6 +172,21 @@ class FakeComments:
         return self.keys.get(key)
 
 
+class FakeImports:
+    def __init__(self) -> None:
+        self.records: dict[tuple[str, int], ImportRecord] = {}
+
+    async def get(self, source: str, wordpress_id: int) -> ImportRecord | None:
+        return self.records.get((source, wordpress_id))
+
+    async def put(self, record: ImportRecord, session: Any) -> None:
+        self.records[(record.source, record.wordpress_id)] = record
+
+    async def page(self, source: str, after: int, limit: int) -> list[ImportRecord]:
+        found = sorted(w for s, w in self.records if s == source and w > after)
+        return [self.records[(source, w)] for w in found][:limit]
+
+
 class FakeBans:
     def __init__(self) -> None:
         self.rows: dict[str, Ban] = {}
@@ -198,7 +213,8 @@ class World:
         self.articles = FakeArticles()
         self.comments = FakeComments()
         self.bans = FakeBans()
-        self.uow = FakeUnitOfWork(self.articles, self.comments, self.bans)
+        self.imports = FakeImports()
+        self.uow = FakeUnitOfWork(self.articles, self.comments, self.bans, self.imports)
         self.limiter = FakeRateLimiter()
         # Each reading moves a millisecond on, so posting order is a strict time order.
         self.clock = TestClock(tick=timedelta(milliseconds=1))
@@ -206,6 +222,7 @@ class World:
             articles=self.articles,
             comments=self.comments,
             bans=self.bans,
+            imports=self.imports,
             uow=self.uow,
             limiter=self.limiter,
             policy=policy or ModerationPolicy(),

@@ -32,6 +32,16 @@ ARTICLE = {
 }
 
 
+# What the articles service answers for old WordPress paths (GET /api/redirects?path=…).
+OLD_LINKS = {
+    "/?p=19": "/articles/talks-resume",
+    "/2008/10/17/boat/": "/articles/talks-resume",
+    "/category/news/": "/sections/foreign-affairs",
+    "/feed/": "/feed.xml",
+    "/evil/": "//evil.example/",
+}
+
+
 def comment(cid: str, depth: int, parent: str | None, name: str) -> dict[str, Any]:
     return {
         "id": cid,
@@ -129,7 +139,13 @@ class Upstreams:
             if path == "/api/sections":
                 return JSONResponse({"items": [ARTICLE["section"]]})
             if path == "/api/articles":
-                return JSONResponse({"items": [ARTICLE], "next_cursor": None})
+                items = [] if request.query_params.get("tag") == "unused" else [ARTICLE]
+                return JSONResponse({"items": items, "next_cursor": None})
+            if path == "/api/redirects":
+                location = OLD_LINKS.get(request.query_params.get("path", ""))
+                if location is None:
+                    return JSONResponse({"status": 404}, status_code=404)
+                return JSONResponse({"location": location})
             if path == "/api/articles/talks-resume":
                 return JSONResponse(ARTICLE)
             if path == "/api/articles/old-slug":

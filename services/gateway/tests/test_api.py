@@ -178,3 +178,22 @@ async def test_static_assets_and_health(gw: Gw) -> None:
     assert (await client.get("/static/live.js")).status_code == 200
     assert (await client.get("/healthz")).status_code == 200
     assert (await client.get("/readyz")).status_code == 200
+
+
+async def test_tag_page_lists_the_tag_s_articles_and_an_unused_tag_is_a_404(gw: Gw) -> None:
+    client, upstreams = gw
+    page = await client.get("/tags/diplomacy")
+    assert page.status_code == 200
+    assert "Tagged “diplomacy”" in page.text
+    assert 'href="/articles/talks-resume"' in page.text
+    asked = [s for s in upstreams.seen if s["path"] == "/api/articles"][-1]
+    assert "tag=diplomacy" in asked["query"]
+    assert (await client.get("/tags/unused")).status_code == 404
+
+
+async def test_an_imported_comment_carries_its_old_anchor(make_gateway: GatewayFactory) -> None:
+    async with make_gateway() as (client, upstreams):
+        upstreams.comments = [{**comment("c1", 0, None, "Alice"), "wordpress_id": 123}]
+        text = (await client.get("/articles/talks-resume")).text
+    assert '<span id="comment-123"></span>' in text
+    assert text.index('id="comment-c1"') < text.index('id="comment-123"')

@@ -5,7 +5,12 @@ import pytest
 from broadsheet_gateway.consumers import build_router
 from broadsheet_gateway.live import LiveHub
 from broadsheet_gateway.render import CommentRenderer, build_templates
-from broadsheet_shared.events.comments import CommentApprovedData, CommentApprovedV1
+from broadsheet_shared.events.comments import (
+    CommentApprovedData,
+    CommentApprovedV1,
+    CommentImportedData,
+    CommentImportedV1,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -97,3 +102,24 @@ async def test_a_comment_no_open_page_shows_is_not_rendered() -> None:
     with hub.listen("talks-resume"):
         await router.dispatch(approved())
     assert renderer.rendered == 1
+
+
+async def test_an_imported_comment_is_never_pushed_live() -> None:
+    hub = LiveHub()
+    router = build_router(hub, CommentRenderer(build_templates()))
+    imported = CommentImportedV1(
+        subject="c8",
+        data=CommentImportedData(
+            comment_id="c8",
+            article_id="a1",
+            article_slug="talks-resume",
+            parent_id=None,
+            status="approved",
+            created_at=datetime(2007, 9, 4, tzinfo=UTC),
+            wordpress_id=12,
+        ),
+    )
+    assert not router.handles(imported)
+    with hub.listen("talks-resume") as queue:
+        await router.dispatch(imported)
+        assert queue.empty()

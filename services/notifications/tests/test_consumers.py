@@ -1,5 +1,6 @@
 """The event handlers over fakes: who gets a delivery recorded for which event."""
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -7,6 +8,7 @@ import pytest
 from broadsheet_notifications.commands import FollowArticle
 from broadsheet_notifications.consumers import build_router
 from broadsheet_notifications.domain import AddressState, DeliveryState, recipient_hash
+from broadsheet_shared.events import CommentImportedData, CommentImportedV1
 
 pytestmark = pytest.mark.unit
 
@@ -124,3 +126,26 @@ async def test_unpublished_article_is_forgotten(world: Any, router: Any, ev: Any
         )
     )
     assert await world.repos.articles.live_by_slug("foreign-affairs-1") is None
+
+
+async def test_an_imported_comment_is_nobody_s_business_here(
+    world: Any, router: Any, ev: Any
+) -> None:
+    imported = CommentImportedV1(
+        subject="c1",
+        data=CommentImportedData(
+            comment_id="c1",
+            article_id="a1",
+            article_slug="s",
+            parent_id=None,
+            status="approved",
+            created_at=datetime(2007, 9, 4, tzinfo=UTC),
+            wordpress_id=12,
+        ),
+    )
+    # History sends no mail and creates no subscription: no handler here takes the type (the
+    # consumer runner skips such records, shared/tests/test_consumer.py).
+    assert not router.handles(imported)
+    await router.dispatch(imported)
+    assert world.repos.ledger.deliveries == {}
+    assert world.repos.subscriptions.by_id == {}

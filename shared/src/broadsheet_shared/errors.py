@@ -11,7 +11,11 @@ from typing import Any
 
 
 class ApplicationError(Exception):
-    """A command was refused. ``detail`` is written for the person who sent it."""
+    """A command was refused. ``detail`` is written for the person who sent it; a kind that
+    clients must tell apart from others of its status names itself in ``problem_type`` (a
+    URI reference, RFC 9457's ``type``)."""
+
+    problem_type = "about:blank"
 
     def __init__(self, detail: str, **extensions: Any) -> None:
         super().__init__(detail)

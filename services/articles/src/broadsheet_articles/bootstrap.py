@@ -12,10 +12,12 @@ import structlog
 from broadsheet_articles.auth import AuthService, LoginLimits, password_hasher
 from broadsheet_articles.consumers import build_router
 from broadsheet_articles.feeds import Feeds
+from broadsheet_articles.imports import ImportService, OldLinks
 from broadsheet_articles.repository import (
     INDEXES,
     MongoArticleRepository,
     MongoEditorRepository,
+    MongoImportRepository,
     MongoRefreshTokenRepository,
     MongoSectionRepository,
 )
@@ -37,6 +39,8 @@ class Container:
     sections: SectionService
     feeds: Feeds
     auth: AuthService
+    imports: ImportService
+    old_links: OldLinks
     token_verifier: TokenVerifier
     router: EventRouter
 
@@ -73,6 +77,7 @@ def bootstrap(settings: Settings) -> Container:
     section_repository = MongoSectionRepository(runtime.db)
     articles = ArticleService(runtime.uow, article_repository, section_repository)
     sections = SectionService(section_repository, article_repository)
+    import_repository = MongoImportRepository(runtime.db)
     issuer = TokenIssuer(
         settings.jwt_private_key.get_secret_value(),
         issuer=settings.jwt_issuer,
@@ -101,6 +106,8 @@ def bootstrap(settings: Settings) -> Container:
         sections=sections,
         feeds=Feeds(articles, sections, size=settings.feed_size, base_url=settings.public_base_url),
         auth=auth,
+        imports=ImportService(articles, import_repository, section_repository),
+        old_links=OldLinks(articles, import_repository, section_repository),
         token_verifier=TokenVerifier(
             settings.jwt_public_key, issuer=settings.jwt_issuer, audience=settings.jwt_audience
         ),

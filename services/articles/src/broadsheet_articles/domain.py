@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
+from urllib.parse import unquote
 
 import nh3
 from markdown_it import MarkdownIt
@@ -49,6 +50,8 @@ class Section:
     slug: str
     name: str
     position: int = 0
+    # The category's nicename on the WordPress site it was imported from: /category/NAME/ links.
+    wordpress_slug: str | None = None
 
     def ref(self) -> SectionRef:
         return SectionRef(slug=self.slug, name=self.name)
@@ -106,6 +109,14 @@ def render_markdown(body: str) -> str:
     return nh3.clean(_markdown.render(body), link_rel="noopener noreferrer nofollow")
 
 
+def old_link_path(path: str) -> str:
+    """A path of the old site as redirects match it: percent-decoded (WordPress stores non-ASCII
+    slugs encoded, browsers send either case of hex), case-folded (WordPress slugs are lower
+    case), without the trailing slash, ``/`` for the root."""
+    decoded = unquote(path).casefold().rstrip("/")
+    return decoded if decoded.startswith("/") else "/" + decoded
+
+
 def url_path(slug: str) -> str:
     return f"/articles/{slug}"
 
@@ -124,6 +135,23 @@ class ArticleChanges:
     hero_image_url: str | None = None
     clear_hero_image: bool = False
     comments_open: bool | None = None
+
+
+@dataclass(frozen=True)
+class ImportedContent:
+    """An article as the site it is imported from had it: content, status and dates."""
+
+    title: str
+    summary: str
+    body: str
+    tags: list[str]
+    authors: list[str]
+    comments_open: bool
+    status: ArticleStatus
+    published_at: datetime | None
+    scheduled_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
 
 
 @dataclass
@@ -179,6 +207,21 @@ class Article:
             created_at=now,
             updated_at=now,
         )
+
+    @classmethod
+    def imported(cls, *, id: str, slug: str, section: Section, content: ImportedContent) -> Article:
+        """A new article as an import describes it: its first revision, at its own dates."""
+        article = cls.draft(
+            id=id,
+            slug=slug,
+            title=content.title,
+            body=content.body,
+            section=section,
+            now=content.created_at,
+        )
+        article.restore(content, section, None)
+        article.revision = 1
+        return article
 
     # -- rules ---------------------------------------------------------------------------------
 
@@ -277,6 +320,35 @@ class Article:
             self.previous_slugs.append(old)
             return old
         return None
+
+    def restore(self, content: ImportedContent, section: Section, slug: str | None) -> bool:
+        """Become what an import says the article is, its dates and status included (history is
+        not "now"); True (and a new revision) when anything changed."""
+        before = (self.snapshot(), self.status, self.published_at, self.scheduled_at)
+        before_dates = (self.created_at, self.updated_at)
+        self.title = content.title
+        self.summary = content.summary
+        if content.body != self.body:
+            self.body = content.body
+            self.body_html = render_markdown(content.body)
+        self.section = section
+        self.tags = normalize_tags(content.tags)
+        self.authors = list(content.authors)
+        self.comments_open = content.comments_open
+        self.status = content.status
+        self.published_at = content.published_at
+        self.scheduled_at = content.scheduled_at
+        if slug is not None:
+            self.change_slug(slug)
+        if (self.snapshot(), self.status, self.published_at, self.scheduled_at) == before and (
+            content.created_at,
+            content.updated_at,
+        ) == before_dates:
+            return False
+        self.created_at = content.created_at
+        self.updated_at = content.updated_at
+        self.revision += 1
+        return True
 
     def follow_section_rename(self, section: Section, now: datetime) -> bool:
         """Carry the section's new name. The content is unchanged, but a new revision keeps the

@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from broadsheet_articles.api import FAST_ROUTES, PublicReads, editor_router, public_router
 from broadsheet_articles.auth_api import accounts_router, auth_router
 from broadsheet_articles.bootstrap import bootstrap
+from broadsheet_articles.import_api import import_router, redirects_router
 from broadsheet_articles.settings import Settings
 from broadsheet_shared.http.app import create_service_app
 
@@ -21,7 +22,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Articles, sections, editors and staff tokens; public reads and feeds.",
         container=container,
         # The public reads are matched first: they are the most frequent requests.
-        routers=[public_router, auth_router, editor_router, accounts_router],
+        routers=[
+            public_router,
+            auth_router,
+            editor_router,
+            accounts_router,
+            import_router,
+            redirects_router,
+        ],
         max_body_bytes=settings.max_request_bytes,
     )
     app.state.public_reads = PublicReads.build(

@@ -19,6 +19,9 @@ REVISIONS = "revisions"
 SECTIONS = "sections"
 EDITORS = "editors"
 REFRESH_TOKENS = "refresh_tokens"
+# Imported articles by (source site, WordPress id): the key of an import's upserts, and the old
+# links' index (their paths and WordPress slugs).
+WORDPRESS_POSTS = "wordpress_posts"
 
 INDEXES: list[IndexSpec] = [
     IndexSpec(
@@ -36,7 +39,19 @@ INDEXES: list[IndexSpec] = [
     ),
     IndexSpec(SLUGS, [IndexModel([("article_id", ASCENDING)])]),
     IndexSpec(REVISIONS, [IndexModel([("article_id", ASCENDING), ("revision", DESCENDING)])]),
-    IndexSpec(SECTIONS, [IndexModel([("position", ASCENDING)])]),
+    IndexSpec(
+        SECTIONS,
+        [IndexModel([("position", ASCENDING)]), IndexModel([("wordpress_slug", ASCENDING)])],
+    ),
+    IndexSpec(
+        WORDPRESS_POSTS,
+        [
+            IndexModel([("source", ASCENDING), ("wordpress_id", ASCENDING)]),
+            IndexModel([("wordpress_id", ASCENDING)]),
+            IndexModel([("path", ASCENDING)]),
+            IndexModel([("post_name", ASCENDING)]),
+        ],
+    ),
     IndexSpec(EDITORS, [IndexModel([("email", ASCENDING)], unique=True)]),
     IndexSpec(
         REFRESH_TOKENS,
@@ -94,9 +109,32 @@ class ArticleRepository(Protocol):
     async def revisions(self, article_id: str) -> list[Revision]: ...
 
 
+@dataclass(frozen=True)
+class ImportRecord:
+    """One imported post: which article it became, the fingerprint of what was written, and
+    how the old site addressed it (the path of its link, its WordPress slug)."""
+
+    source: str
+    wordpress_id: int
+    article_id: str
+    fingerprint: str
+    path: str
+    post_name: str
+
+
+class ImportRepository(Protocol):
+    async def get(self, source: str, wordpress_id: int) -> ImportRecord | None: ...
+    async def put(self, record: ImportRecord, session: Session | None) -> None: ...
+    async def page(self, source: str, after: int, limit: int) -> list[ImportRecord]: ...
+    async def by_wordpress_id(self, wordpress_id: int) -> list[ImportRecord]: ...
+    async def by_path(self, path: str) -> list[ImportRecord]: ...
+    async def by_post_name(self, post_name: str) -> list[ImportRecord]: ...
+
+
 class SectionRepository(Protocol):
     async def all(self) -> list[Section]: ...
     async def add(self, section: Section) -> bool: ...
+    async def set_wordpress_slug(self, slug: str, wordpress_slug: str) -> None: ...
     async def rename(self, slug: str, name: str, session: Session | None) -> bool: ...
     async def delete(self, slug: str) -> bool: ...
     async def seed(self, sections: list[Section]) -> None: ...
@@ -342,18 +380,31 @@ class MongoSectionRepository:
     async def all(self) -> list[Section]:
         cursor = self._sections.find().sort([("position", ASCENDING), ("_id", ASCENDING)])
         return [
-            Section(slug=doc["_id"], name=doc["name"], position=int(doc.get("position", 0)))
+            Section(
+                slug=doc["_id"],
+                name=doc["name"],
+                position=int(doc.get("position", 0)),
+                wordpress_slug=doc.get("wordpress_slug"),
+            )
             async for doc in cursor
         ]
 
     async def add(self, section: Section) -> bool:
         try:
             await self._sections.insert_one(
-                {"_id": section.slug, "name": section.name, "position": section.position}
+                {
+                    "_id": section.slug,
+                    "name": section.name,
+                    "position": section.position,
+                    "wordpress_slug": section.wordpress_slug,
+                }
             )
         except DuplicateKeyError:
             return False
         return True
+
+    async def set_wordpress_slug(self, slug: str, wordpress_slug: str) -> None:
+        await self._sections.update_one({"_id": slug}, {"$set": {"wordpress_slug": wordpress_slug}})
 
     async def rename(self, slug: str, name: str, session: Session | None) -> bool:
         result = await self._sections.update_one(
@@ -443,3 +494,64 @@ class MongoRefreshTokenRepository:
 
     async def revoke_editor(self, editor_id: str) -> None:
         await self._tokens.delete_many({"editor_id": editor_id})
+
+
+def _import_record(doc: dict[str, Any]) -> ImportRecord:
+    return ImportRecord(
+        source=doc["source"],
+        wordpress_id=int(doc["wordpress_id"]),
+        article_id=doc["article_id"],
+        fingerprint=doc["fingerprint"],
+        path=doc["path"],
+        post_name=doc["post_name"],
+    )
+
+
+class MongoImportRepository:
+    def __init__(self, db: Database) -> None:
+        self._posts = db[WORDPRESS_POSTS]
+
+    @staticmethod
+    def _id(source: str, wordpress_id: int) -> str:
+        # One document per key, by _id: two imports racing on one post cannot both insert it.
+        return f"{wordpress_id}@{source}"
+
+    async def get(self, source: str, wordpress_id: int) -> ImportRecord | None:
+        doc = await self._posts.find_one({"_id": self._id(source, wordpress_id)})
+        return _import_record(doc) if doc else None
+
+    async def put(self, record: ImportRecord, session: Session | None) -> None:
+        await self._posts.replace_one(
+            {"_id": self._id(record.source, record.wordpress_id)},
+            {
+                "source": record.source,
+                "wordpress_id": record.wordpress_id,
+                "article_id": record.article_id,
+                "fingerprint": record.fingerprint,
+                "path": record.path,
+                "post_name": record.post_name,
+            },
+            upsert=True,
+            session=session,
+        )
+
+    async def page(self, source: str, after: int, limit: int) -> list[ImportRecord]:
+        cursor = (
+            self._posts.find({"source": source, "wordpress_id": {"$gt": after}})
+            .sort("wordpress_id", ASCENDING)
+            .limit(limit)
+        )
+        return [_import_record(doc) async for doc in cursor]
+
+    async def _find(self, query: dict[str, Any]) -> list[ImportRecord]:
+        # Few: one per source site that had the post (usually one).
+        return [_import_record(doc) async for doc in self._posts.find(query).limit(10)]
+
+    async def by_wordpress_id(self, wordpress_id: int) -> list[ImportRecord]:
+        return await self._find({"wordpress_id": wordpress_id})
+
+    async def by_path(self, path: str) -> list[ImportRecord]:
+        return await self._find({"path": path})
+
+    async def by_post_name(self, post_name: str) -> list[ImportRecord]:
+        return await self._find({"post_name": post_name})

@@ -100,7 +100,7 @@ class ArticleService:
             raise NotFound("No such article.")
         return article
 
-    async def _run(self, work: Callable[[Transaction], Awaitable[T]]) -> T:
+    async def run(self, work: Callable[[Transaction], Awaitable[T]]) -> T:
         # A slug claimed by a concurrent transaction is seen on the next attempt.
         for _ in range(3):
             try:
@@ -109,13 +109,13 @@ class ArticleService:
                 continue
         raise Conflict("The slug is being claimed concurrently; try again.")
 
-    async def _unique_slug(self, base: str, article_id: str, session: Session) -> str:
+    async def unique_slug(self, base: str, article_id: str, session: Session) -> str:
         for candidate in slug_candidates(base):
             if await self._articles.claim_slug(candidate, article_id, session):
                 return candidate
         raise Conflict("Too many articles share this slug; choose another title or slug.")
 
-    async def _save(
+    async def store(
         self,
         article: Article,
         read_revision: int,
@@ -133,10 +133,10 @@ class ArticleService:
     async def create(self, command: CreateArticle, editor: Principal) -> Article:
         section = await self._section(command.section)
         now = self._clock()
-        article_id = str(uuid4())
+        article_id = self.new_id()
 
         async def work(tx: Transaction) -> Article:
-            slug = await self._unique_slug(slug_from_title(command.title), article_id, tx.session)
+            slug = await self.unique_slug(slug_from_title(command.title), article_id, tx.session)
             article = Article.draft(
                 id=article_id,
                 slug=slug,
@@ -150,16 +150,33 @@ class ArticleService:
                 hero_image_url=command.hero_image_url,
                 comments_open=command.comments_open,
             )
-            await self._articles.add(article, tx.session)
-            await self._articles.add_revision(
-                revision_of(article, reason="created", editor=editor.name), tx.session
-            )
+            await self.add(article, tx, reason="created", editor=editor)
             return article
 
-        return await self._run(work)
+        return await self.run(work)
 
     async def get(self, article_id: str) -> Article:
         return await self._article(article_id)
+
+    # -- for imports (broadsheet_articles.imports): the same slugs, revisions and retries ------
+
+    async def find(self, article_id: str, session: Session | None = None) -> Article | None:
+        return await self._articles.get(article_id, session) if article_id else None
+
+    @staticmethod
+    def new_id() -> str:
+        return str(uuid4())
+
+    async def add(
+        self, article: Article, tx: Transaction, *, reason: str, editor: Principal
+    ) -> None:
+        await self._articles.add(article, tx.session)
+        await self._articles.add_revision(
+            revision_of(article, reason=reason, editor=editor.name), tx.session
+        )
+
+    async def tag_in_use(self, tag: str) -> bool:
+        return bool(await self._articles.list_published(section=None, tag=tag, after=None, limit=1))
 
     async def edit(self, command: EditArticle, editor: Principal) -> Article:
         section = await self._section(command.section) if command.section is not None else None
@@ -183,18 +200,18 @@ class ArticleService:
                 wanted_slug = slug_from_title(title)
             new_slug = None
             if wanted_slug is not None and wanted_slug != article.slug:
-                new_slug = await self._unique_slug(wanted_slug, article.id, tx.session)
+                new_slug = await self.unique_slug(wanted_slug, article.id, tx.session)
             if not article.edit(command.changes, now, section=section, slug=new_slug):
                 return article
             if article.slug != old_slug and old_slug not in article.previous_slugs:
                 # A draft's old slug was never public: free it for other articles.
                 await self._articles.release_slug(old_slug, tx.session)
-            await self._save(article, read_revision, tx, reason="edited", editor=editor)
+            await self.store(article, read_revision, tx, reason="edited", editor=editor)
             if article.is_public:
                 tx.emit(ArticleUpdatedV1(subject=article.id, data=article.event_data()))
             return article
 
-        return await self._run(work)
+        return await self.run(work)
 
     async def rename_section(self, command: RenameSection, editor: Principal) -> Section:
         """Rename a section and every article in it, in one transaction.
@@ -216,7 +233,7 @@ class ArticleService:
                 read_revision = article.revision
                 if not article.follow_section_rename(renamed, now):
                     continue
-                await self._save(
+                await self.store(
                     article, read_revision, tx, reason="section renamed", editor=editor
                 )
                 if article.is_public:
@@ -236,7 +253,7 @@ class ArticleService:
             else:
                 article.schedule(command.at, now)
             reason = "published" if article.is_public else "scheduled"
-            await self._save(article, read_revision, tx, reason=reason, editor=editor)
+            await self.store(article, read_revision, tx, reason=reason, editor=editor)
             if article.is_public:
                 tx.emit(ArticlePublishedV1(subject=article.id, data=article.event_data()))
             return article
@@ -250,7 +267,7 @@ class ArticleService:
             article = await self._article(article_id, tx.session)
             read_revision = article.revision
             was_public = article.unpublish(now)
-            await self._save(article, read_revision, tx, reason="unpublished", editor=editor)
+            await self.store(article, read_revision, tx, reason="unpublished", editor=editor)
             if was_public:
                 tx.emit(ArticleUnpublishedV1(subject=article.id, data=article.event_ref()))
             return article

@@ -95,6 +95,7 @@ def comment_out(comment: Comment, in_reply_to: str | None) -> CommentOut:
         edited=comment.edited_at is not None,
         reply_count=comment.reply_count,
         in_reply_to=in_reply_to,
+        wordpress_id=comment.wordpress_id,
     )
 
 

@@ -14,6 +14,7 @@ from broadsheet_comments.repository import (
     MongoArticleRepository,
     MongoBanRepository,
     MongoCommentRepository,
+    MongoImportRepository,
 )
 from broadsheet_comments.service import CommentsService, Limits
 from broadsheet_comments.settings import Settings
@@ -64,6 +65,7 @@ def bootstrap(settings: Settings) -> Container:
         articles=articles,
         comments=comments,
         bans=bans,
+        imports=MongoImportRepository(runtime.db),
         uow=runtime.uow,
         limiter=MongoRateLimiter(runtime.db),
         policy=policy_from(settings),

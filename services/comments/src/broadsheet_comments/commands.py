@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Literal
 
 from broadsheet_comments.domain import BanKind, ModerationAction
 
@@ -56,3 +57,21 @@ class BanAuthor:
 @dataclass(frozen=True)
 class LiftBan:
     ban_id: str
+
+
+@dataclass(frozen=True)
+class ImportComment:
+    """A comment of another site's history (``broadsheet-import``), keyed by (source, WordPress
+    id): staff bring it, so no rate limit, anti-spam, closed-comments or premoderation rule
+    applies; its date and status are kept."""
+
+    source: str
+    wordpress_id: int
+    article_id: str
+    parent_id: str | None  # this service's id of the (already imported) parent
+    author_name: str
+    author_email: str | None
+    body: str
+    status: Literal["approved", "pending"]
+    created_at: datetime
+    fingerprint: str

@@ -110,6 +110,8 @@ class Comment:
     # How many ancestors are not approved: a comment is public only when it is approved and
     # nothing above it is hidden (a rejected comment takes its replies out of the thread).
     hidden_by: int = 0
+    # The comment's id on the WordPress site it was imported from: its old #comment-ID anchor.
+    wordpress_id: int | None = None
 
     @property
     def root_seq(self) -> int:

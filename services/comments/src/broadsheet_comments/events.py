@@ -12,6 +12,8 @@ from broadsheet_shared.events import (
     CommentDeletedV1,
     CommentEditedData,
     CommentEditedV1,
+    CommentImportedData,
+    CommentImportedV1,
     CommentPostedData,
     CommentPostedV1,
     CommentRejectedData,
@@ -99,4 +101,20 @@ def deleted_event(comment: Comment) -> CommentDeletedV1:
     return CommentDeletedV1(
         subject=comment.id,
         data=CommentDeletedData(comment_id=comment.id, article_id=comment.article_id),
+    )
+
+
+def imported_event(article: Article, comment: Comment) -> CommentImportedV1:
+    assert comment.wordpress_id is not None, "only imported comments are announced as imported"
+    return CommentImportedV1(
+        subject=comment.id,
+        data=CommentImportedData(
+            comment_id=comment.id,
+            article_id=article.article_id,
+            article_slug=article.slug,
+            parent_id=comment.parent_id,
+            status="approved" if comment.status == "approved" else "pending",
+            created_at=comment.created_at,
+            wordpress_id=comment.wordpress_id,
+        ),
     )

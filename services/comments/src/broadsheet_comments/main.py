@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from broadsheet_comments.api import public_router, staff_router
 from broadsheet_comments.bootstrap import bootstrap
+from broadsheet_comments.import_api import import_router
 from broadsheet_comments.settings import Settings
 from broadsheet_shared.http.app import create_service_app
 
@@ -19,7 +20,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="Broadsheet comments",
         description="Threaded comments on published articles, moderation and counts.",
         container=container,
-        routers=[public_router, staff_router],
+        routers=[public_router, staff_router, import_router],
         max_body_bytes=settings.max_request_bytes,
     )
     app.state.service = container.service

@@ -6,8 +6,8 @@ counts), ``comments``, ``sequences`` and ``thread_outlines`` (sort paths and pag
 ``session``.
 
 Longer than the house's 450 lines on purpose: the rule is that this module alone touches
-MongoDB, and it holds three repositories (articles, comments, bans), each a port (protocol), its
-document mapping and its adapter.
+MongoDB, and it holds four repositories (articles, comments, imports, bans), each a port
+(protocol), its document mapping and its adapter.
 """
 
 from __future__ import annotations
@@ -29,6 +29,8 @@ ARTICLES = "articles"
 COMMENTS = "comments"
 IDEMPOTENCY_KEYS = "idempotency_keys"
 BANS = "bans"
+# Imported comments by (source site, WordPress id): the key of an import's upserts.
+WORDPRESS_COMMENTS = "wordpress_comments"
 COUNTERS = "comment_counters"
 SEQUENCES = "sequences"
 # Per top-level comment: the path suffixes of all its replies, to size page windows.
@@ -75,6 +77,9 @@ INDEXES: list[IndexSpec] = [
         [IndexModel([("created_at", ASCENDING)], expireAfterSeconds=24 * 3600)],
     ),
     IndexSpec(BANS, [IndexModel([("until", ASCENDING)], expireAfterSeconds=0)]),
+    IndexSpec(
+        WORDPRESS_COMMENTS, [IndexModel([("source", ASCENDING), ("wordpress_id", ASCENDING)])]
+    ),
 ]
 
 
@@ -124,6 +129,22 @@ class CommentRepository(Protocol):
     async def has_public_from(self, email_hash: str) -> bool: ...
     async def remember_key(self, record: IdempotencyRecord, session: Session) -> None: ...
     async def recall_key(self, key: str) -> IdempotencyRecord | None: ...
+
+
+@dataclass(frozen=True)
+class ImportRecord:
+    """One imported comment: the comment it became and the fingerprint of what was written."""
+
+    source: str
+    wordpress_id: int
+    comment_id: str
+    fingerprint: str
+
+
+class ImportRepository(Protocol):
+    async def get(self, source: str, wordpress_id: int) -> ImportRecord | None: ...
+    async def put(self, record: ImportRecord, session: Session) -> None: ...
+    async def page(self, source: str, after: int, limit: int) -> list[ImportRecord]: ...
 
 
 class BanRepository(Protocol):
@@ -271,6 +292,7 @@ def _comment_doc(comment: Comment) -> dict[str, Any]:
         "path": comment.path,
         "path_newest": comment.path_newest,
         "hidden_by": comment.hidden_by,
+        "wordpress_id": comment.wordpress_id,
     }
 
 
@@ -298,6 +320,7 @@ def _comment(doc: dict[str, Any]) -> Comment:
         moderation_reasons=tuple(doc.get("moderation_reasons", ())),
         path=doc["path"],
         hidden_by=max(0, int(doc["hidden_by"])),
+        wordpress_id=doc.get("wordpress_id"),
     )
 
 
@@ -523,4 +546,48 @@ def _ban(doc: dict[str, Any]) -> Ban:
         until=doc["until"],
         reason=doc.get("reason", ""),
         created_by=doc.get("created_by", ""),
+    )
+
+
+class MongoImportRepository:
+    def __init__(self, db: Database) -> None:
+        self._imported = db[WORDPRESS_COMMENTS]
+
+    @staticmethod
+    def _id(source: str, wordpress_id: int) -> str:
+        # One document per key, by _id: two imports racing on one comment cannot both insert.
+        return f"{wordpress_id}@{source}"
+
+    async def get(self, source: str, wordpress_id: int) -> ImportRecord | None:
+        doc = await self._imported.find_one({"_id": self._id(source, wordpress_id)})
+        return _import_record(doc) if doc else None
+
+    async def put(self, record: ImportRecord, session: Session) -> None:
+        await self._imported.replace_one(
+            {"_id": self._id(record.source, record.wordpress_id)},
+            {
+                "source": record.source,
+                "wordpress_id": record.wordpress_id,
+                "comment_id": record.comment_id,
+                "fingerprint": record.fingerprint,
+            },
+            upsert=True,
+            session=session,
+        )
+
+    async def page(self, source: str, after: int, limit: int) -> list[ImportRecord]:
+        cursor = (
+            self._imported.find({"source": source, "wordpress_id": {"$gt": after}})
+            .sort("wordpress_id", ASCENDING)
+            .limit(limit)
+        )
+        return [_import_record(doc) async for doc in cursor]
+
+
+def _import_record(doc: dict[str, Any]) -> ImportRecord:
+    return ImportRecord(
+        source=doc["source"],
+        wordpress_id=int(doc["wordpress_id"]),
+        comment_id=doc["comment_id"],
+        fingerprint=doc["fingerprint"],
     )

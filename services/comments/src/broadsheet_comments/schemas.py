@@ -97,6 +97,10 @@ class CommentOut(BaseModel):
         description="The parent's author when the reader cannot see the parent above this "
         "comment: the depth was capped, or the parent is on the previous page."
     )
+    wordpress_id: int | None = Field(
+        default=None,
+        description="Imported comments: the id on the old WordPress site (its #comment-ID).",
+    )
 
 
 class ArticleOut(BaseModel):

@@ -13,11 +13,14 @@ import hashlib
 import json
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
 
 from broadsheet_comments.commands import (
     BanAuthor,
     DeleteComment,
     EditComment,
+    ImportComment,
     LiftBan,
     ModerateComment,
     PostComment,
@@ -41,17 +44,20 @@ from broadsheet_comments.events import (
     approved_event,
     deleted_event,
     edited_event,
+    imported_event,
     posted_event,
     rejected_event,
 )
 from broadsheet_comments.queries import UnknownArticle, published_article
-from broadsheet_comments.rendering import render_body
+from broadsheet_comments.rendering import plain_name, render_body
 from broadsheet_comments.repository import (
     ArticleRepository,
     BanRepository,
     CommentRepository,
     IdempotencyKeyTaken,
     IdempotencyRecord,
+    ImportRecord,
+    ImportRepository,
 )
 from broadsheet_comments.threads import child_path, root_path
 from broadsheet_comments.tokens import EditTokens
@@ -80,6 +86,29 @@ class Posted:
     def public_status(self) -> str:
         # Spam is answered like any held comment: a bot learns nothing from the reply.
         return "approved" if self.comment.status == "approved" else "pending"
+
+
+class ImportOutcome(StrEnum):
+    CREATED = "created"
+    UPDATED = "updated"
+    UNCHANGED = "unchanged"
+
+
+@dataclass(frozen=True)
+class Imported:
+    comment: Comment
+    outcome: ImportOutcome
+
+
+class ArticleNotVisible(NotFound):
+    """The article is not (yet) in this service's projection: it learns of articles from their
+    ``article.published`` events, a moment after the articles service stored them. The
+    importer retries on this 404; it is the only one with this problem type."""
+
+    problem_type = "/problems/article-not-visible"
+
+    def __init__(self) -> None:
+        super().__init__("This service does not know the article (yet): retry in a moment.")
 
 
 @dataclass(frozen=True)
@@ -121,6 +150,7 @@ class CommentsService:
         articles: ArticleRepository,
         comments: CommentRepository,
         bans: BanRepository,
+        imports: ImportRepository,
         uow: UnitOfWork,
         limiter: RateLimiter,
         policy: ModerationPolicy,
@@ -131,6 +161,7 @@ class CommentsService:
         self._articles = articles
         self._comments = comments
         self._bans = bans
+        self._imports = imports
         self._uow = uow
         self._limiter = limiter
         self._policy = policy
@@ -180,50 +211,31 @@ class CommentsService:
         except BannedContent as exc:
             raise InvalidRequest(str(exc)) from None
 
-        comment_id = new_comment_id()
-        path = await self._next_path(article, parent)
-        comment = Comment(
-            id=comment_id,
-            article_id=article.article_id,
-            parent_id=parent.id if parent else None,
-            root_id=parent.root_id if parent else comment_id,
-            depth=parent.depth + 1 if parent else 0,
+        comment = await self._new_comment(
+            article,
+            parent,
             author_name=command.author_name,
+            created_at=now,
             author_email=normalize_email(command.author_email) if command.author_email else None,
             author_email_hash=hashed,
             body_markdown=command.body,
             body_html=render_body(command.body),
             body_hash=body_hash,
             status=verdict.status,
-            created_at=now,
             client=command.client,
-            path=path,
             notify_replies=command.notify_replies,
             approved_at=now if verdict.status == "approved" else None,
-            parent_author_name=parent.author_name if parent else None,
             moderation_reasons=verdict.reasons,
         )
-        if parent is not None:
-            await self._comments.outline(comment)
 
         async def work(tx: Transaction) -> Comment:
-            stored = comment
-            if parent is not None:
-                # Read (and touch) the parent inside the transaction: a moderator hiding it
-                # at the same moment conflicts with this post, so the reply is hidden too.
-                current = await self._comments.lock_parent(parent.id, tx.session)
-                if current is None:
-                    raise _unknown_parent()
-                stored = replace(comment, hidden_by=current.reply_hidden_by)
-            await self._comments.add(stored, tx.session)
+            stored = await self._insert(comment, tx)
             if key is not None:
                 record = IdempotencyRecord(key, fingerprint, stored.id)
                 await self._comments.remember_key(record, tx.session)
             tx.emit(posted_event(article, stored))
-            if stored.status == "approved":
-                if stored.is_public:
-                    await self._articles.add_to_count(article.article_id, 1, tx.session)
-                await self._on_approved(article, stored, tx)
+            if stored.is_public:
+                tx.emit(approved_event(article, stored))
             return stored
 
         try:
@@ -236,6 +248,44 @@ class CommentsService:
                 raise Conflict("A request with this Idempotency-Key is in progress.") from None
             return replay
         return self._posted(stored)
+
+    async def _new_comment(
+        self, article: Article, parent: Comment | None, **fields: Any
+    ) -> Comment:
+        """A new comment with ``fields`` and its place in the thread (id, sort path, root,
+        depth). Its outline entry is written now, outside the transaction (see ``outline``)."""
+        comment_id = new_comment_id()
+        comment = Comment(
+            id=comment_id,
+            article_id=article.article_id,
+            parent_id=parent.id if parent else None,
+            root_id=parent.root_id if parent else comment_id,
+            depth=parent.depth + 1 if parent else 0,
+            path=await self._next_path(article, parent),
+            parent_author_name=parent.author_name if parent else None,
+            **fields,
+        )
+        if parent is not None:
+            await self._comments.outline(comment)
+        return comment
+
+    async def _insert(self, comment: Comment, tx: Transaction) -> Comment:
+        """Store a new comment in the use case's transaction, with the counts it changes."""
+        stored = comment
+        if comment.parent_id is not None:
+            # Read (and touch) the parent inside the transaction: a moderator hiding it
+            # at the same moment conflicts with this post, so the reply is hidden too.
+            current = await self._comments.lock_parent(comment.parent_id, tx.session)
+            if current is None:
+                raise _unknown_parent()
+            stored = replace(comment, hidden_by=current.reply_hidden_by)
+        await self._comments.add(stored, tx.session)
+        if stored.status == "approved":
+            if stored.is_public:
+                await self._articles.add_to_count(stored.article_id, 1, tx.session)
+            if stored.parent_id is not None:
+                await self._comments.add_to_reply_count(stored.parent_id, 1, tx.session)
+        return stored
 
     async def _check(
         self,
@@ -355,6 +405,62 @@ class CommentsService:
         stored = replace(new, hidden_by=current.hidden_by)
         await self._comments.save(stored, tx.session)
         return current, stored
+
+    # --- imports ------------------------------------------------------------------------
+
+    async def import_comment(self, command: ImportComment) -> Imported:
+        """Create or update the comment imported as (source, WordPress id), through the same
+        thread placement and counts as posting; announced by ``comment.imported`` only (no
+        mail, no subscription, no live update). An updated comment keeps its thread place."""
+        known = await self._imports.get(command.source, command.wordpress_id)
+        existing = await self._comments.get(known.comment_id) if known else None
+        if known is not None and existing is not None and known.fingerprint == command.fingerprint:
+            return Imported(existing, ImportOutcome.UNCHANGED)
+        article = await self._articles.by_id(command.article_id)
+        if article is None or not article.published:
+            raise ArticleNotVisible
+        email = normalize_email(command.author_email) if command.author_email else None
+        fields: dict[str, Any] = {
+            "author_name": plain_name(command.author_name) or "Anonymous",
+            "author_email": email,
+            "author_email_hash": email_hash(email) if email else None,
+            "body_markdown": command.body,
+            "body_html": render_body(command.body),
+            "body_hash": body_fingerprint(command.body),
+            "status": command.status,
+            "created_at": command.created_at,
+            "approved_at": command.created_at if command.status == "approved" else None,
+            "wordpress_id": command.wordpress_id,
+        }
+        record = ImportRecord(command.source, command.wordpress_id, "", command.fingerprint)
+        if existing is not None:
+            changed = replace(existing, **fields)
+
+            async def update(tx: Transaction) -> Imported:
+                current, stored = await self._save_if_status_unchanged(existing, changed, tx)
+                await self._update_subtree_and_counts(current, stored, tx)
+                await self._imports.put(replace(record, comment_id=stored.id), tx.session)
+                tx.emit(imported_event(article, stored))
+                return Imported(stored, ImportOutcome.UPDATED)
+
+            return await self._uow.run(update)
+        parent = None
+        if command.parent_id is not None:
+            parent = await self._comments.get(command.parent_id)
+            if parent is None or parent.article_id != article.article_id:
+                raise _unknown_parent()
+        comment = await self._new_comment(article, parent, client="import", **fields)
+
+        async def create(tx: Transaction) -> Imported:
+            stored = await self._insert(comment, tx)
+            await self._imports.put(replace(record, comment_id=stored.id), tx.session)
+            tx.emit(imported_event(article, stored))
+            return Imported(stored, ImportOutcome.CREATED)
+
+        return await self._uow.run(create)
+
+    async def imported(self, source: str, after: int, limit: int) -> list[ImportRecord]:
+        return await self._imports.page(source, after, limit)
 
     # --- the author's own edits ----------------------------------------------------------
 

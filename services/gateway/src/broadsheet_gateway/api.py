@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Depends, FastAPI, Form, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Form, Path, Query, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from sse_starlette import EventSourceResponse
@@ -79,8 +79,29 @@ def install_page_errors(app: FastAPI) -> None:
 
 
 @site.get("/", response_class=HTMLResponse, summary="Front page")
-async def front_page(request: Request, container: ContainerDep) -> HTMLResponse:
+async def front_page(
+    request: Request,
+    container: ContainerDep,
+    p: Annotated[
+        str | None, Query(max_length=20, description="An imported WordPress post's ?p=ID link")
+    ] = None,
+) -> HTMLResponse:
+    if p is not None:
+        location = await container.site.old_link(f"/?p={p}")
+        if location is None:
+            raise PageError(404, "Sorry, there is no such article.")
+        raise Redirect(location, status=301)
     return html(request, "front.html", **await container.site.front_page())
+
+
+@site.get("/tags/{tag}", response_class=HTMLResponse, summary="Articles with a tag")
+async def tag_page(
+    request: Request,
+    tag: Annotated[str, Path(min_length=1, max_length=50)],
+    container: ContainerDep,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+) -> HTMLResponse:
+    return html(request, "tag.html", **await container.site.tag_page(tag, cursor))
 
 
 @site.get("/sections/{slug}", response_class=HTMLResponse, summary="Section page")

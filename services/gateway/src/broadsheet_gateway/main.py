@@ -13,6 +13,7 @@ from broadsheet_gateway.api import docs, install_page_errors, site
 from broadsheet_gateway.bootstrap import bootstrap
 from broadsheet_gateway.edge import SecurityHeadersMiddleware, cors_options
 from broadsheet_gateway.fastpath import ApiFastPath
+from broadsheet_gateway.old_links import OldLinks
 from broadsheet_gateway.settings import Settings
 from broadsheet_shared.http.app import create_service_app
 
@@ -44,6 +45,7 @@ def create_app(
     ]
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     install_page_errors(app)
+    app.router.default = OldLinks(app.router.default, container.site)
 
     app.add_middleware(SecurityHeadersMiddleware)
     cors = cors_options(settings.cors_allow_origins)

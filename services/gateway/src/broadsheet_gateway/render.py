@@ -103,6 +103,7 @@ class CommentRenderer:
                 get("created_at"),
                 get("edited"),
                 get("body_html"),
+                get("wordpress_id"),
             )
             return str(
                 self._cache.get_or_make(key, lambda: str(self._macro(comment, slug, can_reply)))

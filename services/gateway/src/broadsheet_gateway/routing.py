@@ -41,6 +41,7 @@ ROUTES: tuple[Route, ...] = (
     _route(rf"^/api/articles/{_SEG}/followers/?$", Upstream.NOTIFICATIONS),
     _route(r"^/api/comments/.+$", Upstream.COMMENTS),
     _route(r"^/api/editor/comments(/.*)?$", Upstream.COMMENTS),
+    _route(r"^/api/editor/import/comments(/.*)?$", Upstream.COMMENTS),
     _route(r"^/api/subscriptions/.+$", Upstream.NOTIFICATIONS),
     _route(r"^/api/editor/notifications(/.*)?$", Upstream.NOTIFICATIONS),
     _route(r"^/api/auth/.+$", Upstream.ARTICLES, Speed.SLOW),
@@ -49,6 +50,8 @@ ROUTES: tuple[Route, ...] = (
     _route(r"^/api/articles(/.*)?$", Upstream.ARTICLES),
     _route(r"^/api/sections(/.*)?$", Upstream.ARTICLES),
     _route(r"^/api/editor/(articles|sections|users)(/.*)?$", Upstream.ARTICLES),
+    _route(r"^/api/editor/import/(articles|sections)(/.*)?$", Upstream.ARTICLES),
+    _route(r"^/api/redirects$", Upstream.ARTICLES),
 )
 
 

@@ -188,6 +188,39 @@ class SiteService:
             "counts": counts,
         }
 
+    async def tag_page(self, tag: str, cursor: str | None) -> dict[str, Any]:
+        params = [("tag", tag), ("limit", "20")]
+        if cursor:
+            params.append(("cursor", cursor))
+        sections, page = await asyncio.gather(
+            self.sections(), self._get(Upstream.ARTICLES, "/api/articles", params)
+        )
+        if not page.ok:
+            raise PageError(400 if page.status < 500 else 503, "These articles cannot be listed.")
+        articles = list(page.data.get("items") or [])
+        if not articles and not cursor:
+            raise PageError(404, "No article has this tag.")
+        counts = await self.comment_counts([a["slug"] for a in articles])
+        return {
+            "sections": sections,
+            "tag": tag,
+            "articles": articles,
+            "next_cursor": page.data.get("next_cursor"),
+            "counts": counts,
+        }
+
+    async def old_link(self, path: str) -> str | None:
+        """Where a URL of an imported site (WordPress) lives now, or None. The articles service
+        keeps the mapping (it imported the posts); the gateway only asks."""
+        result = await self._get(Upstream.ARTICLES, "/api/redirects", [("path", path)])
+        location = (
+            result.data.get("location") if result.ok and isinstance(result.data, dict) else None
+        )
+        # Only the reader site's own paths: never an open redirect, whatever the answer.
+        if isinstance(location, str) and location.startswith("/") and not location.startswith("//"):
+            return location
+        return None
+
     async def article_page(
         self, slug: str, *, cursor: str | None = None, reply_to: str | None = None
     ) -> ArticlePage:

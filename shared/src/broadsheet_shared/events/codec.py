@@ -18,6 +18,7 @@ from broadsheet_shared.events.comments import (
     CommentApprovedV1,
     CommentDeletedV1,
     CommentEditedV1,
+    CommentImportedV1,
     CommentPostedV1,
     CommentRejectedV1,
 )
@@ -35,6 +36,7 @@ _EVENTS: tuple[type[IntegrationEvent], ...] = (
     CommentRejectedV1,
     CommentEditedV1,
     CommentDeletedV1,
+    CommentImportedV1,
     NotificationSentV1,
     NotificationFailedV1,
 )

@@ -4,6 +4,10 @@ A comment that is approved on posting gets both ``comment.posted`` (status ``app
 ``comment.approved``; one held for moderation gets ``comment.approved`` when a moderator approves
 it. Readers of public comments (notifications, live updates) listen to ``comment.approved`` only.
 
+An imported comment (``broadsheet-import``) gets ``comment.imported`` alone, approved or pending:
+no subscription comes from it, no mail and no live update, since it is the site's history and not
+something that happened now. Approving an imported pending comment later is an ordinary approval.
+
 The commenter's email travels only in ``comment.posted`` with ``notify_replies`` set, which is
 how the notifications service learns whom to email. Elsewhere an ``author_email_hash`` lets it
 recognise self-replies without seeing the address.
@@ -88,6 +92,18 @@ class CommentDeletedData(EventData):
     article_id: str
 
 
+class CommentImportedData(EventData):
+    """A comment brought over from another site (a WordPress import): history, not news."""
+
+    comment_id: str
+    article_id: str
+    article_slug: str
+    parent_id: str | None
+    status: Literal["approved", "pending"]
+    created_at: datetime
+    wordpress_id: int
+
+
 class _CommentEvent(IntegrationEvent):
     TOPIC: ClassVar[str] = topics.COMMENTS
     source: str = "comments"
@@ -125,3 +141,9 @@ class CommentDeletedV1(_CommentEvent):
     type: Literal["comment.deleted"] = "comment.deleted"
     version: Literal[1] = 1
     data: CommentDeletedData
+
+
+class CommentImportedV1(_CommentEvent):
+    type: Literal["comment.imported"] = "comment.imported"
+    version: Literal[1] = 1
+    data: CommentImportedData

@@ -115,6 +115,7 @@ def application_error_response(error: ApplicationError, instance: str) -> Proble
     return problem_response(
         status_of(error),
         error.detail,
+        type_=error.problem_type,
         instance=instance,
         headers=error_headers(error),
         **error.extensions,

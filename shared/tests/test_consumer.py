@@ -1,0 +1,105 @@
+"""The consumer runner's handling of one record, without a broker: an event type no handler of
+this service subscribed to (``comment.imported`` at the notifications service) is skipped, not
+dead-lettered; poison still is."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any, cast
+
+import pytest
+from aiokafka.structs import ConsumerRecord
+
+from broadsheet_shared.events import (
+    CommentApprovedData,
+    CommentApprovedV1,
+    CommentImportedData,
+    CommentImportedV1,
+    encode_event,
+)
+from broadsheet_shared.events.base import IntegrationEvent
+from broadsheet_shared.kafka.consumer import ConsumerRunner
+from broadsheet_shared.kafka.producer import EventProducer, OutgoingMessage
+from broadsheet_shared.kafka.router import EventRouter
+
+pytestmark = pytest.mark.unit
+
+WHEN = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+class Producer:
+    def __init__(self) -> None:
+        self.sent: list[OutgoingMessage] = []
+
+    async def send_batch(self, messages: Sequence[OutgoingMessage]) -> None:
+        self.sent += messages
+
+
+def record(key: bytes, value: bytes, headers: Any) -> ConsumerRecord[bytes, bytes]:
+    return ConsumerRecord(
+        "broadsheet.comments", 0, 7, 0, 0, key, value, None, len(key), len(value), headers
+    )
+
+
+def encoded(event: IntegrationEvent) -> ConsumerRecord[bytes, bytes]:
+    return record(*encode_event(event))
+
+
+def imported() -> CommentImportedV1:
+    return CommentImportedV1(
+        subject="c1",
+        data=CommentImportedData(
+            comment_id="c1",
+            article_id="a1",
+            article_slug="s",
+            parent_id=None,
+            status="approved",
+            created_at=WHEN,
+            wordpress_id=12,
+        ),
+    )
+
+
+def approved() -> CommentApprovedV1:
+    return CommentApprovedV1(
+        subject="c2",
+        data=CommentApprovedData(
+            comment_id="c2",
+            article_id="a1",
+            article_slug="s",
+            article_title="t",
+            article_url_path="/articles/s",
+            parent_id=None,
+            author_name="Ann",
+            excerpt="hi",
+            created_at=WHEN,
+            approved_at=WHEN,
+        ),
+    )
+
+
+async def test_only_subscribed_types_are_handled_and_the_rest_skipped_not_dead_lettered() -> None:
+    handled: list[IntegrationEvent] = []
+    router = EventRouter()
+
+    @router.subscribe(CommentApprovedV1)
+    async def on_approved(event: CommentApprovedV1) -> None:
+        handled.append(event)
+
+    producer = Producer()
+    runner = ConsumerRunner(
+        bootstrap_servers="127.0.0.1:9",  # never contacted: records are handed in directly
+        group_id="notifications",
+        topics=["broadsheet.comments"],
+        router=router,
+        producer=cast(EventProducer, producer),
+        dead_letter_topic="notifications.dlq",
+    )
+    await runner._handle_record(encoded(imported()))
+    assert (handled, producer.sent) == ([], [])
+    await runner._handle_record(encoded(approved()))
+    assert [e.type for e in handled] == ["comment.approved"]
+    # Poison is still dead-lettered: skipping is for well-formed events nobody here wants.
+    await runner._handle_record(record(b"k", b"not json", [("ce_type", b"comment.approved")]))
+    assert [m.topic for m in producer.sent] == ["notifications.dlq"]
