@@ -12,6 +12,7 @@ import pytest
 from broadsheet_comments.commands import PostComment
 from broadsheet_comments.consumers import build_router
 from broadsheet_comments.domain import Article, Ban, Comment, ModerationPolicy, Status
+from broadsheet_comments.imports import ImportService
 from broadsheet_comments.projection import ArticleProjection
 from broadsheet_comments.queries import CommentQueries
 from broadsheet_comments.repository import IdempotencyKeyTaken, IdempotencyRecord, ImportRecord
@@ -222,7 +223,6 @@ class World:
             articles=self.articles,
             comments=self.comments,
             bans=self.bans,
-            imports=self.imports,
             uow=self.uow,
             limiter=self.limiter,
             policy=policy or ModerationPolicy(),
@@ -233,6 +233,9 @@ class World:
                 duplicate_window=timedelta(hours=1),
             ),
             clock=self.clock,
+        )
+        self.import_service = ImportService(
+            articles=self.articles, comments=self.comments, imports=self.imports, uow=self.uow
         )
         self.queries = CommentQueries(articles=self.articles, comments=self.comments)
         self.projection = ArticleProjection(self.articles)

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from broadsheet_comments.consumers import build_router
 from broadsheet_comments.domain import ModerationPolicy
+from broadsheet_comments.imports import ImportService
 from broadsheet_comments.projection import ArticleProjection
 from broadsheet_comments.queries import CommentQueries
 from broadsheet_comments.repository import (
@@ -34,6 +35,7 @@ class Container:
     comments: MongoCommentRepository
     bans: MongoBanRepository
     service: CommentsService
+    imports: ImportService
     queries: CommentQueries
     projection: ArticleProjection
     router: EventRouter
@@ -65,7 +67,6 @@ def bootstrap(settings: Settings) -> Container:
         articles=articles,
         comments=comments,
         bans=bans,
-        imports=MongoImportRepository(runtime.db),
         uow=runtime.uow,
         limiter=MongoRateLimiter(runtime.db),
         policy=policy_from(settings),
@@ -87,6 +88,12 @@ def bootstrap(settings: Settings) -> Container:
         comments=comments,
         bans=bans,
         service=service,
+        imports=ImportService(
+            articles=articles,
+            comments=comments,
+            imports=MongoImportRepository(runtime.db),
+            uow=runtime.uow,
+        ),
         queries=CommentQueries(articles=articles, comments=comments),
         projection=projection,
         router=build_router(projection, MongoInbox(runtime.mongo, runtime.db)),

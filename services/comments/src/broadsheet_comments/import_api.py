@@ -1,20 +1,25 @@
 """Import routes (admin, under /api/editor/import/comments): what ``broadsheet-import`` writes.
-The use case is :meth:`broadsheet_comments.service.CommentsService.import_comment`."""
+The use case is :class:`broadsheet_comments.imports.ImportService`."""
 
 from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from broadsheet_comments.api import get_service
 from broadsheet_comments.commands import ImportComment
 from broadsheet_comments.domain import MAX_AUTHOR_NAME
-from broadsheet_comments.service import CommentsService, ImportOutcome
+from broadsheet_comments.imports import ImportOutcome, ImportService
 from broadsheet_shared.auth import AdminPrincipal
 
-Service = Annotated[CommentsService, Depends(get_service)]
+
+async def get_import_service(request: Request) -> ImportService:
+    imports: ImportService = request.app.state.imports
+    return imports
+
+
+Service = Annotated[ImportService, Depends(get_import_service)]
 Source = Annotated[str, Query(min_length=1, max_length=500, description="The old site's base URL.")]
 # History can be longer than a new comment may be (5,000 characters): the request size limit
 # (COMMENTS_MAX_REQUEST_BYTES) is the bound.

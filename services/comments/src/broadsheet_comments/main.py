@@ -24,6 +24,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_body_bytes=settings.max_request_bytes,
     )
     app.state.service = container.service
+    app.state.imports = container.imports
     app.state.queries = container.queries
     app.state.readiness_checks = container.runtime.readiness_checks()
     app.state.token_verifier = container.token_verifier

@@ -13,14 +13,11 @@ import hashlib
 import json
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from enum import StrEnum
-from typing import Any
 
 from broadsheet_comments.commands import (
     BanAuthor,
     DeleteComment,
     EditComment,
-    ImportComment,
     LiftBan,
     ModerateComment,
     PostComment,
@@ -38,28 +35,24 @@ from broadsheet_comments.domain import (
     body_fingerprint,
     first_time_signal,
     moderate,
-    new_comment_id,
 )
 from broadsheet_comments.events import (
     approved_event,
     deleted_event,
     edited_event,
-    imported_event,
     posted_event,
     rejected_event,
 )
-from broadsheet_comments.queries import UnknownArticle, published_article
-from broadsheet_comments.rendering import plain_name, render_body
+from broadsheet_comments.placement import ThreadWriter, unknown_parent
+from broadsheet_comments.queries import published_article
+from broadsheet_comments.rendering import render_body
 from broadsheet_comments.repository import (
     ArticleRepository,
     BanRepository,
     CommentRepository,
     IdempotencyKeyTaken,
     IdempotencyRecord,
-    ImportRecord,
-    ImportRepository,
 )
-from broadsheet_comments.threads import child_path, root_path
 from broadsheet_comments.tokens import EditTokens
 from broadsheet_shared.addresses import normalize_email
 from broadsheet_shared.clock import Clock, utcnow
@@ -88,29 +81,6 @@ class Posted:
         return "approved" if self.comment.status == "approved" else "pending"
 
 
-class ImportOutcome(StrEnum):
-    CREATED = "created"
-    UPDATED = "updated"
-    UNCHANGED = "unchanged"
-
-
-@dataclass(frozen=True)
-class Imported:
-    comment: Comment
-    outcome: ImportOutcome
-
-
-class ArticleNotVisible(NotFound):
-    """The article is not (yet) in this service's projection: it learns of articles from their
-    ``article.published`` events, a moment after the articles service stored them. The
-    importer retries on this 404; it is the only one with this problem type."""
-
-    problem_type = "/problems/article-not-visible"
-
-    def __init__(self) -> None:
-        super().__init__("This service does not know the article (yet): retry in a moment.")
-
-
 @dataclass(frozen=True)
 class PostingChecks:
     """What the database says about a new comment before it is judged."""
@@ -136,13 +106,6 @@ def _fingerprint(command: PostComment) -> str:
     return hashlib.sha256(json.dumps(fields).encode()).hexdigest()
 
 
-def _unknown_parent() -> InvalidRequest:
-    return InvalidRequest(
-        "parent_id does not name a comment of this article.",
-        errors=[{"loc": ["body", "parent_id"], "msg": "unknown comment", "type": "value"}],
-    )
-
-
 class CommentsService:
     def __init__(
         self,
@@ -150,7 +113,6 @@ class CommentsService:
         articles: ArticleRepository,
         comments: CommentRepository,
         bans: BanRepository,
-        imports: ImportRepository,
         uow: UnitOfWork,
         limiter: RateLimiter,
         policy: ModerationPolicy,
@@ -161,13 +123,13 @@ class CommentsService:
         self._articles = articles
         self._comments = comments
         self._bans = bans
-        self._imports = imports
         self._uow = uow
         self._limiter = limiter
         self._policy = policy
         self._tokens = tokens
         self._limits = limits
         self._clock = clock
+        self._threads = ThreadWriter(articles, comments)
 
     # --- posting -------------------------------------------------------------------------
 
@@ -200,7 +162,7 @@ class CommentsService:
             or parent.article_id != article.article_id
             or parent.status not in REPLYABLE_STATUSES
         ):
-            raise _unknown_parent()
+            raise unknown_parent()
         signals = Signals(
             honeypot=command.website is not None,
             duplicate=checks.duplicate,
@@ -211,7 +173,7 @@ class CommentsService:
         except BannedContent as exc:
             raise InvalidRequest(str(exc)) from None
 
-        comment = await self._new_comment(
+        comment = await self._threads.new_comment(
             article,
             parent,
             author_name=command.author_name,
@@ -229,7 +191,7 @@ class CommentsService:
         )
 
         async def work(tx: Transaction) -> Comment:
-            stored = await self._insert(comment, tx)
+            stored = await self._threads.insert(comment, tx)
             if key is not None:
                 record = IdempotencyRecord(key, fingerprint, stored.id)
                 await self._comments.remember_key(record, tx.session)
@@ -248,44 +210,6 @@ class CommentsService:
                 raise Conflict("A request with this Idempotency-Key is in progress.") from None
             return replay
         return self._posted(stored)
-
-    async def _new_comment(
-        self, article: Article, parent: Comment | None, **fields: Any
-    ) -> Comment:
-        """A new comment with ``fields`` and its place in the thread (id, sort path, root,
-        depth). Its outline entry is written now, outside the transaction (see ``outline``)."""
-        comment_id = new_comment_id()
-        comment = Comment(
-            id=comment_id,
-            article_id=article.article_id,
-            parent_id=parent.id if parent else None,
-            root_id=parent.root_id if parent else comment_id,
-            depth=parent.depth + 1 if parent else 0,
-            path=await self._next_path(article, parent),
-            parent_author_name=parent.author_name if parent else None,
-            **fields,
-        )
-        if parent is not None:
-            await self._comments.outline(comment)
-        return comment
-
-    async def _insert(self, comment: Comment, tx: Transaction) -> Comment:
-        """Store a new comment in the use case's transaction, with the counts it changes."""
-        stored = comment
-        if comment.parent_id is not None:
-            # Read (and touch) the parent inside the transaction: a moderator hiding it
-            # at the same moment conflicts with this post, so the reply is hidden too.
-            current = await self._comments.lock_parent(comment.parent_id, tx.session)
-            if current is None:
-                raise _unknown_parent()
-            stored = replace(comment, hidden_by=current.reply_hidden_by)
-        await self._comments.add(stored, tx.session)
-        if stored.status == "approved":
-            if stored.is_public:
-                await self._articles.add_to_count(stored.article_id, 1, tx.session)
-            if stored.parent_id is not None:
-                await self._comments.add_to_reply_count(stored.parent_id, 1, tx.session)
-        return stored
 
     async def _check(
         self,
@@ -329,17 +253,6 @@ class CommentsService:
             has_public_history=history.result() if history else False,
         )
 
-    async def _next_path(self, article: Article, parent: Comment | None) -> str:
-        """The new comment's sort path. Sequence numbers are taken before the transaction,
-        each by one atomic $inc: posters on one article never share a document inside their
-        transactions. A number lost to a failed post is only a gap in the order."""
-        if parent is None:
-            seq = await self._articles.next_root_seq(article.article_id)
-            if seq is None:
-                raise UnknownArticle
-            return root_path(seq)
-        return child_path(parent.path, await self._comments.next_child_seq(parent.id))
-
     def _posted(self, comment: Comment) -> Posted:
         token, expires = self._tokens.issue(comment.id, comment.created_at)
         return Posted(comment, token, expires)
@@ -362,105 +275,6 @@ class CommentsService:
             # An approved reply under a hidden comment stays out of sight: no live update, no
             # notification. If its ancestor is approved later it appears on the next page view.
             tx.emit(approved_event(article, comment))
-
-    async def _update_subtree_and_counts(
-        self, current: Comment, changed: Comment, tx: Transaction
-    ) -> None:
-        """Counts and the replies' visibility after ``current`` became ``changed``.
-
-        A comment that stops being approved hides its whole subtree (one path-prefix range:
-        every reply's hidden_by goes up by one) and the public replies in it stop counting;
-        approving it again reverses both. Runs in the transaction that changes the status,
-        which re-read ``current``, so a retried or redelivered command adjusts nothing twice.
-        """
-        in_view = current.hidden_by == 0  # nothing above the comment is hidden
-        delta = 0
-        if current.hides_replies != changed.hides_replies:
-            if changed.hides_replies:
-                if in_view:
-                    delta -= await self._comments.public_descendants(current, tx.session)
-                await self._comments.shift_subtree(current, 1, tx.session)
-            else:
-                await self._comments.shift_subtree(current, -1, tx.session)
-                if in_view:
-                    delta += await self._comments.public_descendants(current, tx.session)
-        if current.status == "approved" and changed.status != "approved":
-            delta -= 1 if in_view else 0
-            if current.parent_id is not None:
-                await self._comments.add_to_reply_count(current.parent_id, -1, tx.session)
-        if changed.status == "approved" and current.status != "approved":
-            delta += 1 if in_view else 0
-        if delta:
-            await self._articles.add_to_count(current.article_id, delta, tx.session)
-
-    async def _save_if_status_unchanged(
-        self, seen: Comment, new: Comment, tx: Transaction
-    ) -> tuple[Comment, Comment]:
-        """Saves ``new`` over the stored comment if its status is still the one ``seen`` had;
-        returns (stored before, stored now). ``hidden_by`` stays as stored: only ancestors
-        change it."""
-        current = await self._comments.get(seen.id, tx.session)
-        if current is None or current.status != seen.status:
-            raise Conflict("The comment was changed meanwhile; reload and retry.")
-        stored = replace(new, hidden_by=current.hidden_by)
-        await self._comments.save(stored, tx.session)
-        return current, stored
-
-    # --- imports ------------------------------------------------------------------------
-
-    async def import_comment(self, command: ImportComment) -> Imported:
-        """Create or update the comment imported as (source, WordPress id), through the same
-        thread placement and counts as posting; announced by ``comment.imported`` only (no
-        mail, no subscription, no live update). An updated comment keeps its thread place."""
-        known = await self._imports.get(command.source, command.wordpress_id)
-        existing = await self._comments.get(known.comment_id) if known else None
-        if known is not None and existing is not None and known.fingerprint == command.fingerprint:
-            return Imported(existing, ImportOutcome.UNCHANGED)
-        article = await self._articles.by_id(command.article_id)
-        if article is None or not article.published:
-            raise ArticleNotVisible
-        email = normalize_email(command.author_email) if command.author_email else None
-        fields: dict[str, Any] = {
-            "author_name": plain_name(command.author_name) or "Anonymous",
-            "author_email": email,
-            "author_email_hash": email_hash(email) if email else None,
-            "body_markdown": command.body,
-            "body_html": render_body(command.body),
-            "body_hash": body_fingerprint(command.body),
-            "status": command.status,
-            "created_at": command.created_at,
-            "approved_at": command.created_at if command.status == "approved" else None,
-            "wordpress_id": command.wordpress_id,
-        }
-        record = ImportRecord(command.source, command.wordpress_id, "", command.fingerprint)
-        if existing is not None:
-            changed = replace(existing, **fields)
-
-            async def update(tx: Transaction) -> Imported:
-                current, stored = await self._save_if_status_unchanged(existing, changed, tx)
-                await self._update_subtree_and_counts(current, stored, tx)
-                await self._imports.put(replace(record, comment_id=stored.id), tx.session)
-                tx.emit(imported_event(article, stored))
-                return Imported(stored, ImportOutcome.UPDATED)
-
-            return await self._uow.run(update)
-        parent = None
-        if command.parent_id is not None:
-            parent = await self._comments.get(command.parent_id)
-            if parent is None or parent.article_id != article.article_id:
-                raise _unknown_parent()
-        comment = await self._new_comment(article, parent, client="import", **fields)
-
-        async def create(tx: Transaction) -> Imported:
-            stored = await self._insert(comment, tx)
-            await self._imports.put(replace(record, comment_id=stored.id), tx.session)
-            tx.emit(imported_event(article, stored))
-            return Imported(stored, ImportOutcome.CREATED)
-
-        return await self._uow.run(create)
-
-    async def imported(self, source: str, after: int, limit: int) -> list[ImportRecord]:
-        return await self._imports.page(source, after, limit)
 
     # --- the author's own edits ----------------------------------------------------------
 
@@ -497,9 +311,9 @@ class CommentsService:
             edited = replace(edited, status="pending", moderation_reasons=hold)
 
         async def work(tx: Transaction) -> Comment:
-            current, stored = await self._save_if_status_unchanged(comment, edited, tx)
+            current, stored = await self._threads.save_if_status_unchanged(comment, edited, tx)
             if stored.status != current.status:
-                await self._update_subtree_and_counts(current, stored, tx)
+                await self._threads.update_subtree_and_counts(current, stored, tx)
             if current.status == "approved":
                 tx.emit(edited_event(stored, now, held=stored.status != "approved"))
             return stored
@@ -529,8 +343,8 @@ class CommentsService:
 
         async def work(tx: Transaction) -> None:
             # Re-read inside the transaction: two moderators clicking at once emit one event.
-            current, stored = await self._save_if_status_unchanged(comment, changed, tx)
-            await self._update_subtree_and_counts(current, stored, tx)
+            current, stored = await self._threads.save_if_status_unchanged(comment, changed, tx)
+            await self._threads.update_subtree_and_counts(current, stored, tx)
             if changed.status == "approved":
                 if article is None:
                     raise Conflict("The article of this comment is gone.")

@@ -1,4 +1,4 @@
-"""The import use case (CommentsService.import_comment): history brought over by staff."""
+"""The import use case (ImportService): history brought over by staff."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 
 from broadsheet_comments.commands import ImportComment, ModerateComment
 from broadsheet_comments.domain import ModerationPolicy
-from broadsheet_comments.service import ArticleNotVisible, ImportOutcome
+from broadsheet_comments.imports import ArticleNotVisible, ImportOutcome
 from broadsheet_shared.errors import InvalidRequest
 from broadsheet_shared.events import CommentApprovedV1, CommentImportedV1
 from broadsheet_shared.http.problems import application_error_response
@@ -48,7 +48,7 @@ async def test_an_imported_thread_keeps_dates_depth_counts_and_announces_only_im
     world.add_article("hello", comments_open=False)
     parent_id = None
     for depth in range(9):
-        done = await world.service.import_comment(command(100 + depth, parent_id=parent_id))
+        done = await world.import_service.import_comment(command(100 + depth, parent_id=parent_id))
         assert done.outcome is ImportOutcome.CREATED
         parent_id = done.comment.id
     stored = await world.comments.get(parent_id)
@@ -71,11 +71,13 @@ async def test_an_imported_thread_keeps_dates_depth_counts_and_announces_only_im
 
 async def test_the_same_fingerprint_again_changes_nothing_a_new_one_updates(world: Any) -> None:
     world.add_article("hello")
-    first = await world.service.import_comment(command(7))
-    again = await world.service.import_comment(command(7))
+    first = await world.import_service.import_comment(command(7))
+    again = await world.import_service.import_comment(command(7))
     assert (again.outcome, again.comment.id) == (ImportOutcome.UNCHANGED, first.comment.id)
     assert len(world.uow.events) == 1
-    held = await world.service.import_comment(command(7, status="pending", fingerprint="b" * 64))
+    held = await world.import_service.import_comment(
+        command(7, status="pending", fingerprint="b" * 64)
+    )
     assert (held.outcome, held.comment.id, held.comment.status) == (
         ImportOutcome.UPDATED,
         first.comment.id,
@@ -89,7 +91,7 @@ async def test_a_pending_import_waits_in_the_queue_and_its_approval_is_ordinary(
     world: Any,
 ) -> None:
     world.add_article("hello")
-    held = await world.service.import_comment(command(8, status="pending"))
+    held = await world.import_service.import_comment(command(8, status="pending"))
     queue, _ = await world.queries.queue("pending", None, 10)
     assert [c.id for c in queue] == [held.comment.id]
     await world.service.moderate(ModerateComment(held.comment.id, "approve"))
@@ -98,19 +100,19 @@ async def test_a_pending_import_waits_in_the_queue_and_its_approval_is_ordinary(
 
 async def test_an_article_the_projection_lacks_is_a_404_of_its_own_type(world: Any) -> None:
     with pytest.raises(ArticleNotVisible) as caught:
-        await world.service.import_comment(command(9))
+        await world.import_service.import_comment(command(9))
     response = application_error_response(caught.value, "/x")
     assert response.status_code == 404
     assert b'"type":"/problems/article-not-visible"' in response.body
     world.add_article("draft", article_id="art-hello", published=False)
     with pytest.raises(ArticleNotVisible):
-        await world.service.import_comment(command(9))
+        await world.import_service.import_comment(command(9))
 
 
 async def test_a_parent_must_be_a_comment_of_the_same_article(world: Any) -> None:
     world.add_article("hello")
     world.add_article("other")
-    elsewhere = await world.service.import_comment(command(1, article_id="art-other"))
+    elsewhere = await world.import_service.import_comment(command(1, article_id="art-other"))
     for parent in (elsewhere.comment.id, "nope"):
         with pytest.raises(InvalidRequest):
-            await world.service.import_comment(command(2, parent_id=parent))
+            await world.import_service.import_comment(command(2, parent_id=parent))
