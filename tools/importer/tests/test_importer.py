@@ -295,3 +295,28 @@ def test_without_dry_run_an_unreachable_platform_stops_the_run_clearly(
     out = capsys.readouterr().out
     assert "Stopped: Cannot reach Broadsheet at http://127.0.0.1:9" in out
     assert "Run the same command again to finish" in out
+
+
+async def test_a_given_permalink_structure_makes_the_old_links(tmp_path: Path) -> None:
+    # The export's links are ?p= (exported from a copy without pretty permalinks); the operator
+    # says how the live site linked its posts.
+    item = Item(
+        id=7,
+        name="hello-world",
+        date="2019-03-04 05:06:07",
+        terms=[("category", "foreign-affairs", "Foreign Affairs")],
+    )
+    path = write(tmp_path / "a.xml", [item])
+    platform = InMemoryPlatform()
+    structure = "/%category%/%year%/%monthnum%/%day%/%postname%-%post_id%/"
+    importer = Importer(
+        platform=platform, progress=NoProgress(), now=NOW, permalink_structure=structure
+    )
+    await importer.run(path, Summary())
+    [(_, _, draft)] = platform.articles.values()
+    assert draft.wordpress_link.endswith("/foreign-affairs/2019/03/04/hello-world-7/")
+    # Without the option the export's own link is kept.
+    other = InMemoryPlatform()
+    await run(path, other)
+    [(_, _, plain)] = other.articles.values()
+    assert plain.wordpress_link.endswith("/?p=7")

@@ -14,7 +14,7 @@ import asyncio
 import re
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -133,6 +133,30 @@ def permalink_structure(item: WxrItem, base_url: str) -> str:
     return "/".join(parts)
 
 
+def permalink_of(structure: str, item: WxrItem, base_url: str) -> str:
+    """The link WordPress served for ``item`` under ``structure`` (its ``%tags%``, as in
+    Settings → Permalinks): what ``--permalink-structure`` makes the old links of."""
+    date = parse_wordpress_date(item.post_date)
+    category = next((term.nicename for term in item.terms if term.domain == "category"), "")
+    values = {
+        "%post_id%": str(item.post_id),
+        "%postname%": item.post_name,
+        "%category%": category or "uncategorized",
+        "%author%": item.creator,
+    }
+    if date is not None:
+        values |= {
+            "%year%": f"{date.year:04}",
+            "%monthnum%": f"{date.month:02}",
+            "%day%": f"{date.day:02}",
+            "%hour%": f"{date.hour:02}",
+            "%minute%": f"{date.minute:02}",
+            "%second%": f"{date.second:02}",
+        }
+    path = re.sub(r"%[a-z_]+%", lambda tag: values.get(tag.group(0), tag.group(0)), structure)
+    return base_url.rstrip("/") + "/" + path.lstrip("/")
+
+
 @dataclass
 class Importer:
     platform: Platform
@@ -159,6 +183,10 @@ class Importer:
                 self._comment_ids = {w: i.id for w, i in self._imported.comments.items()}
             elif isinstance(record, WxrItem):
                 plan = planner.plan(record)
+                if self.permalink_structure and plan.article is not None:
+                    # Given by the operator: it wins over the links the export carries.
+                    link = permalink_of(self.permalink_structure, record, self._source)
+                    plan = replace(plan, article=replace(plan.article, wordpress_link=link))
                 published = plan.article is not None and plan.article.status == "published"
                 if published and record.link and not summary.permalink_structure:
                     summary.permalink_structure = permalink_structure(
