@@ -265,3 +265,16 @@ async def test_an_unknown_held_or_foreign_wordpress_comment_is_404(world: Any) -
             await world.queries.wordpress_comment(slug, wordpress_id, sort="oldest")
         assert status_of(caught.value) == 404
     assert (await world.queries.wordpress_comment("other", 99, sort="oldest")).cursor is None
+
+
+async def test_a_comment_too_deep_for_a_key_cursor_is_found_after_its_parent(world: Any) -> None:
+    world.add_article("hello")
+    parent_id = None
+    for wordpress_id in range(1, 36):
+        done = await world.import_service.import_comment(command(wordpress_id, parent_id=parent_id))
+        parent_id = done.comment.id
+    anchor = await world.queries.wordpress_comment("hello", 35, sort="oldest")
+    assert anchor.cursor is not None
+    assert len(anchor.cursor) <= MAX_CURSOR_CHARS
+    page = await world.queries.thread("hello", sort="oldest", cursor=anchor.cursor, limit=5)
+    assert page.items[0].comment.id == anchor.comment_id
