@@ -140,6 +140,16 @@ class FakeComments:
         )
         return found[:limit]
 
+    async def by_wordpress_id(self, article_id: str, wordpress_id: int) -> Comment | None:
+        return next(
+            (
+                c
+                for c in self.rows.values()
+                if c.article_id == article_id and c.wordpress_id == wordpress_id
+            ),
+            None,
+        )
+
     async def by_status(self, status: Status, after: str | None, limit: int) -> list[Comment]:
         found = sorted(
             (c for c in self.rows.values() if c.status == status),

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
-from broadsheet_comments.commands import DeleteComment, ModerateComment
+from broadsheet_comments.commands import DeleteComment, ImportComment, ModerateComment
 from broadsheet_comments.cursors import MAX_CURSOR_CHARS, encode_thread_cursor
 from broadsheet_comments.domain import ModerationPolicy
 from broadsheet_shared.errors import ApplicationError
@@ -190,3 +191,90 @@ async def test_a_page_of_a_public_thread_is_one_planned_window(world: Any) -> No
         ids[n].comment.id for n in ("A", "A1", "A1a", "A2")
     ]
     assert world.comments.windows_read == reads + 1
+
+
+def command(wordpress_id: int, **overrides: Any) -> ImportComment:
+    fields: dict[str, Any] = {
+        "source": "https://old.example",
+        "wordpress_id": wordpress_id,
+        "article_id": "art-hello",
+        "parent_id": None,
+        "author_name": "Ann",
+        "author_email": None,
+        "body": f"Comment {wordpress_id}",
+        "status": "approved",
+        "created_at": datetime(2019, 1, 2, tzinfo=UTC),
+        "fingerprint": "a" * 64,
+    }
+    fields.update(overrides)
+    return ImportComment(**fields)
+
+
+async def import_long_thread(world: Any) -> dict[int, str]:
+    """Twelve top-level comments, each with a reply that has a reply, and the second reply of
+    every third one held (pending): WordPress ids 1.. in import order -> comment ids."""
+    world.add_article("hello")
+    ids: dict[int, str] = {}
+
+    async def bring(parent: int | None, status: str = "approved") -> int:
+        wordpress_id = len(ids) + 1
+        done = await world.import_service.import_comment(
+            command(wordpress_id, parent_id=ids[parent] if parent else None, status=status)
+        )
+        ids[wordpress_id] = done.comment.id
+        return wordpress_id
+
+    for n in range(12):
+        root = await bring(None)
+        await bring(await bring(root))
+        if n % 3 == 0:
+            await bring(root, "pending")
+    return ids
+
+
+@pytest.mark.parametrize("sort", ["oldest", "newest"])
+async def test_an_imported_comment_on_any_page_is_found_with_a_cursor_to_its_page(
+    world: Any, sort: Any
+) -> None:
+    ids = await import_long_thread(world)
+    pages = await walk(world, sort, 5)
+    assert len(pages) >= 3
+    for number, items in enumerate(pages[:3], start=1):
+        for item in items:
+            wordpress_id = item.comment.wordpress_id
+            anchor = await world.queries.wordpress_comment("hello", wordpress_id, sort=sort)
+            assert anchor.comment_id == ids[wordpress_id] == item.comment.id
+            page = await world.queries.thread("hello", sort=sort, cursor=anchor.cursor, limit=5)
+            # The page the cursor opens begins with the comment, wherever it was.
+            assert page.items[0].comment.id == anchor.comment_id, (number, wordpress_id)
+            assert (anchor.cursor is None) == (item is pages[0][0])
+
+
+async def test_an_unknown_held_or_foreign_wordpress_comment_is_404(world: Any) -> None:
+    ids = await import_long_thread(world)
+    world.add_article("other")
+    elsewhere = await world.import_service.import_comment(command(99, article_id="art-other"))
+    assert elsewhere.comment.id not in ids.values()
+    held = next(
+        wordpress_id
+        for wordpress_id, cid in ids.items()
+        if world.comments.rows[cid].status == "pending"
+    )
+    for slug, wordpress_id in (("hello", 500), ("hello", held), ("hello", 99), ("nope", 1)):
+        with pytest.raises(ApplicationError) as caught:
+            await world.queries.wordpress_comment(slug, wordpress_id, sort="oldest")
+        assert status_of(caught.value) == 404
+    assert (await world.queries.wordpress_comment("other", 99, sort="oldest")).cursor is None
+
+
+async def test_a_comment_too_deep_for_a_key_cursor_is_found_after_its_parent(world: Any) -> None:
+    world.add_article("hello")
+    parent_id = None
+    for wordpress_id in range(1, 36):
+        done = await world.import_service.import_comment(command(wordpress_id, parent_id=parent_id))
+        parent_id = done.comment.id
+    anchor = await world.queries.wordpress_comment("hello", 35, sort="oldest")
+    assert anchor.cursor is not None
+    assert len(anchor.cursor) <= MAX_CURSOR_CHARS
+    page = await world.queries.thread("hello", sort="oldest", cursor=anchor.cursor, limit=5)
+    assert page.items[0].comment.id == anchor.comment_id

@@ -180,6 +180,20 @@ async def test_static_assets_and_health(gw: Gw) -> None:
     assert (await client.get("/readyz")).status_code == 200
 
 
+async def test_article_page_loads_the_old_comment_anchor_script_under_the_site_s_csp(
+    gw: Gw,
+) -> None:
+    client, _ = gw
+    page = await client.get("/articles/talks-resume")
+    assert '<script src="/static/anchors.js" defer></script>' in page.text
+    # The script builds the lookup and the page URL from this path.
+    assert 'data-article-path="/articles/talks-resume"' in page.text
+    assert "script-src 'self';" in page.headers["content-security-policy"]
+    script = await client.get("/static/anchors.js")
+    assert script.status_code == 200
+    assert '"/comments/wordpress/"' in script.text
+
+
 async def test_tag_page_lists_the_tag_s_articles_and_an_unused_tag_is_a_404(gw: Gw) -> None:
     client, upstreams = gw
     page = await client.get("/tags/diplomacy")

@@ -26,6 +26,7 @@ pytestmark = pytest.mark.unit
         ("/api/articles/some-slug/comments", Upstream.COMMENTS),
         ("/api/articles/some-slug/comments/c1", Upstream.COMMENTS),
         ("/api/articles/some-slug/comments/count", Upstream.COMMENTS),
+        ("/api/articles/some-slug/comments/wordpress/123", Upstream.COMMENTS),
         ("/api/comments/counts", Upstream.COMMENTS),
         ("/api/comments/recent", Upstream.COMMENTS),
         ("/api/editor/comments", Upstream.COMMENTS),

@@ -36,6 +36,7 @@ from broadsheet_comments.schemas import (
     RecentOut,
     StaffComment,
     ThreadOut,
+    WordPressCommentOut,
 )
 from broadsheet_comments.service import CommentsService
 from broadsheet_comments.settings import Settings
@@ -250,6 +251,21 @@ async def delete_comment(
 async def count_comments(slug: Slug, queries: Queries) -> CountOut:
     article, count = await queries.count(slug)
     return CountOut(article_slug=article.slug, count=count)
+
+
+@public_router.get(
+    "/api/articles/{slug}/comments/wordpress/{wordpress_id}",
+    response_model=WordPressCommentOut,
+    responses={404: {"description": "No public comment of the article has this WordPress id"}},
+)
+async def wordpress_comment(
+    slug: Slug,
+    wordpress_id: Annotated[int, Path(ge=1, le=2**53)],
+    queries: Queries,
+    sort: Sort = "oldest",
+) -> WordPressCommentOut:
+    anchor = await queries.wordpress_comment(slug, wordpress_id, sort=sort)
+    return WordPressCommentOut(id=anchor.comment_id, cpage=anchor.cursor)
 
 
 @public_router.get("/api/comments/counts", response_model=CountsOut)

@@ -16,7 +16,14 @@ from broadsheet_comments.cursors import (
 )
 from broadsheet_comments.domain import Article, Comment, Status
 from broadsheet_comments.repository import ArticleRepository, CommentRepository
-from broadsheet_comments.threads import Sort, next_roots, outlines_to_read, plan_window, sort_path
+from broadsheet_comments.threads import (
+    Sort,
+    key_before,
+    next_roots,
+    outlines_to_read,
+    plan_window,
+    sort_path,
+)
 from broadsheet_shared.errors import NotFound
 
 
@@ -33,6 +40,22 @@ async def published_article(articles: ArticleRepository, slug: str) -> Article:
     if article is None or not article.published:
         raise UnknownArticle
     return article
+
+
+class UnknownWordPressComment(NotFound):
+    """No public comment of the article was imported with this WordPress id."""
+
+    def __init__(self) -> None:
+        super().__init__("This article has no public comment with this WordPress id.")
+
+
+@dataclass(frozen=True)
+class WordPressAnchor:
+    """Where an old ``#comment-ID`` is now: the comment, and the thread page that starts with
+    it (None: it is the first comment, on the first page)."""
+
+    comment_id: str
+    cursor: str | None
 
 
 @dataclass(frozen=True)
@@ -94,6 +117,26 @@ class CommentQueries:
         return ThreadPage(
             article, counts.get(article.article_id, 0), _page_items(found), next_cursor
         )
+
+    async def wordpress_comment(
+        self, slug: str, wordpress_id: int, *, sort: Sort
+    ) -> WordPressAnchor:
+        """An imported comment by its WordPress id, with a cursor opening a page that begins
+        with it: the reader site can then send an old ``#comment-ID`` link to the right page,
+        however deep in the thread the comment is, without counting the comments before it."""
+        article = await published_article(self._articles, slug)
+        comment = await self._comments.by_wordpress_id(article.article_id, wordpress_id)
+        if comment is None or not comment.is_public:
+            raise UnknownWordPressComment
+        key = sort_path(comment.path, sort)
+        first = await self._public_after(article, sort, None, 1)
+        if first and first[0].id == comment.id:
+            return WordPressAnchor(comment.id, None)
+        # A key too long for a URL (a reply ~30 levels deep, always one with a parent) falls
+        # back to "after the parent": the page then starts at the parent's first reply, so the
+        # comment is on it only when fewer than a page of its siblings' comments come first.
+        fallback = comment.parent_id or comment.id
+        return WordPressAnchor(comment.id, encode_thread_cursor(key_before(key), fallback))
 
     async def _public_after(
         self, article: Article, sort: Sort, after: str | None, limit: int

@@ -70,6 +70,8 @@ INDEXES: list[IndexSpec] = [
             IndexModel([("status", ASCENDING), ("sort_key", DESCENDING)]),
             IndexModel([("article_id", ASCENDING), ("body_hash", ASCENDING)]),
             IndexModel([("author_email_hash", ASCENDING), ("status", ASCENDING)]),
+            # An old #comment-ID link of an imported article (the reader site's lookup).
+            IndexModel([("article_id", ASCENDING), ("wordpress_id", ASCENDING)]),
         ],
     ),
     IndexSpec(
@@ -123,6 +125,7 @@ class CommentRepository(Protocol):
     async def public_window(
         self, article_id: str, sort: Sort, after: str | None, until: str | None, limit: int
     ) -> list[Comment]: ...
+    async def by_wordpress_id(self, article_id: str, wordpress_id: int) -> Comment | None: ...
     async def by_status(self, status: Status, after: str | None, limit: int) -> list[Comment]: ...
     async def recent_public(self, limit: int) -> list[Comment]: ...
     async def duplicate_since(self, article_id: str, body_hash: str, since: datetime) -> bool: ...
@@ -463,6 +466,12 @@ class MongoCommentRepository:
             {"$addToSet": {f"roots.{comment.root_seq}": comment.path[ROOT_WIDTH:]}},
             upsert=True,
         )
+
+    async def by_wordpress_id(self, article_id: str, wordpress_id: int) -> Comment | None:
+        doc = await self._comments.find_one(
+            {"article_id": article_id, "wordpress_id": wordpress_id}
+        )
+        return _comment(doc) if doc else None
 
     async def by_status(self, status: Status, after: str | None, limit: int) -> list[Comment]:
         query: dict[str, Any] = {"status": status}

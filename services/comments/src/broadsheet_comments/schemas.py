@@ -123,6 +123,16 @@ class CountOut(BaseModel):
     count: int
 
 
+class WordPressCommentOut(BaseModel):
+    id: str = Field(
+        description="The comment's id: its anchor on the article page is #comment-{id}."
+    )
+    cpage: str | None = Field(
+        description="The cursor of a thread page that begins with the comment (the reader "
+        "site's `?cpage=`, the API's `cursor`); null when it is the thread's first comment."
+    )
+
+
 class CountsOut(BaseModel):
     counts: dict[str, int]
 

@@ -58,6 +58,17 @@ def sort_path(path: str, sort: Sort) -> str:
     return path if sort == "oldest" else newest_path(path)
 
 
+def key_before(key: str) -> str:
+    """A key between the comment at sort key ``key`` and whatever precedes it in thread order:
+    its last component one less, then SUBTREE_END (after that number's whole subtree). No key
+    of any comment falls between the two, so a page after it starts with this comment, whether
+    the comment just before is a previous sibling's last reply, the parent, or missing (a gap in
+    the numbers). Works in both sorts: newest keys invert only the root component, and the
+    previous top-level comment there has the next root number, one less once inverted."""
+    width = ROOT_WIDTH if len(key) == ROOT_WIDTH else CHILD_WIDTH
+    return key[:-width] + _base36(int(key[-width:], 36) - 1, width) + SUBTREE_END
+
+
 def root_seq_of(key: str, sort: Sort) -> int:
     """The display number of the top-level comment a sort key belongs to."""
     value = root_value(key)
