@@ -20,7 +20,12 @@ from broadsheet_shared.auth import Principal, TokenIssuer, TokenVerifier
 from broadsheet_shared.clock import utcnow
 from broadsheet_shared.devkeys import DEV_JWT_PRIVATE_KEY, DEV_JWT_PUBLIC_KEY
 from broadsheet_shared.ratelimit import RateLimit
-from broadsheet_shared.testing import FakeRateLimiter, FakeUnitOfWork, TestClock
+from broadsheet_shared.testing import (
+    FakeImportRecords,
+    FakeRateLimiter,
+    FakeUnitOfWork,
+    TestClock,
+)
 
 SECTIONS = [
     Section("world", "World", 0),
@@ -151,20 +156,7 @@ class FakeSections:
                 self.sections[section.slug] = section
 
 
-class FakeImports:
-    def __init__(self) -> None:
-        self.records: dict[tuple[str, int], ImportRecord] = {}
-
-    async def get(self, source: str, wordpress_id: int) -> ImportRecord | None:
-        return self.records.get((source, wordpress_id))
-
-    async def put(self, record: ImportRecord, session: Any) -> None:
-        self.records[(record.source, record.wordpress_id)] = record
-
-    async def page(self, source: str, after: int, limit: int) -> list[ImportRecord]:
-        found = sorted(r.wordpress_id for s, r in self.records.items() if s[0] == source)
-        return [self.records[(source, w)] for w in found if w > after][:limit]
-
+class FakeImports(FakeImportRecords[ImportRecord]):
     def _where(self, **wanted: object) -> list[ImportRecord]:
         return [
             r for r in self.records.values() if all(getattr(r, k) == v for k, v in wanted.items())

@@ -21,7 +21,13 @@ from broadsheet_comments.threads import ROOT_WIDTH, Sort, child_path, root_path,
 from broadsheet_comments.tokens import EditTokens
 from broadsheet_shared.kafka.router import EventRouter
 from broadsheet_shared.ratelimit import RateLimit
-from broadsheet_shared.testing import FakeInbox, FakeRateLimiter, FakeUnitOfWork, TestClock
+from broadsheet_shared.testing import (
+    FakeImportRecords,
+    FakeInbox,
+    FakeRateLimiter,
+    FakeUnitOfWork,
+    TestClock,
+)
 
 
 class FakeArticles:
@@ -183,21 +189,6 @@ class FakeComments:
         return self.keys.get(key)
 
 
-class FakeImports:
-    def __init__(self) -> None:
-        self.records: dict[tuple[str, int], ImportRecord] = {}
-
-    async def get(self, source: str, wordpress_id: int) -> ImportRecord | None:
-        return self.records.get((source, wordpress_id))
-
-    async def put(self, record: ImportRecord, session: Any) -> None:
-        self.records[(record.source, record.wordpress_id)] = record
-
-    async def page(self, source: str, after: int, limit: int) -> list[ImportRecord]:
-        found = sorted(w for s, w in self.records if s == source and w > after)
-        return [self.records[(source, w)] for w in found][:limit]
-
-
 class FakeBans:
     def __init__(self) -> None:
         self.rows: dict[str, Ban] = {}
@@ -224,7 +215,7 @@ class World:
         self.articles = FakeArticles()
         self.comments = FakeComments()
         self.bans = FakeBans()
-        self.imports = FakeImports()
+        self.imports = FakeImportRecords[ImportRecord]()
         self.uow = FakeUnitOfWork(self.articles, self.comments, self.bans, self.imports)
         self.limiter = FakeRateLimiter()
         # Each reading moves a millisecond on, so posting order is a strict time order.

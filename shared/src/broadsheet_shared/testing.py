@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar, cast
+from typing import Any, Generic, Protocol, TypeVar, cast
 from uuid import UUID
 
 from broadsheet_shared.events.base import IntegrationEvent
@@ -100,3 +100,33 @@ class TestClock:
 
     def advance(self, delta: timedelta = timedelta(0), **kwargs: float) -> None:
         self.now += delta + timedelta(**kwargs)
+
+
+class ImportKeyed(Protocol):
+    """An import record: what one item of an old site became, keyed by that site and its id."""
+
+    @property
+    def source(self) -> str: ...
+
+    @property
+    def wordpress_id(self) -> int: ...
+
+
+R = TypeVar("R", bound=ImportKeyed)
+
+
+class FakeImportRecords(Generic[R]):
+    """The import records of a service (articles', comments'), in memory."""
+
+    def __init__(self) -> None:
+        self.records: dict[tuple[str, int], R] = {}
+
+    async def get(self, source: str, wordpress_id: int) -> R | None:
+        return self.records.get((source, wordpress_id))
+
+    async def put(self, record: R, session: Any) -> None:
+        self.records[(record.source, record.wordpress_id)] = record
+
+    async def page(self, source: str, after: int, limit: int) -> list[R]:
+        found = sorted(w for s, w in self.records if s == source and w > after)
+        return [self.records[(source, w)] for w in found][:limit]
