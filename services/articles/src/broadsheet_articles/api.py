@@ -54,6 +54,8 @@ from broadsheet_articles.service import (
 )
 from broadsheet_articles.settings import Settings
 from broadsheet_shared.auth import AdminPrincipal, StaffPrincipal
+from broadsheet_shared.errors import Conflict, StaleRevision
+from broadsheet_shared.http.contract import raises
 from broadsheet_shared.http.problems import Problem
 
 
@@ -235,7 +237,9 @@ async def section_feed(slug: str, reads: Public) -> Response:
 editor_router = APIRouter(prefix="/api/editor", tags=["editor"])
 
 
-@editor_router.post("/articles", status_code=201, response_model=StaffArticleOut)
+@editor_router.post(
+    "/articles", status_code=201, response_model=StaffArticleOut, responses=raises(Conflict)
+)
 async def create_article(
     body: ArticleCreate, articles: Articles, editor: StaffPrincipal
 ) -> Response:
@@ -271,7 +275,11 @@ async def get_staff_article(article_id: str, articles: Articles, _: StaffPrincip
 @editor_router.patch(
     "/articles/{article_id}",
     response_model=StaffArticleOut,
-    responses={412: {"description": "Stale If-Match"}, 428: {"description": "No If-Match"}},
+    responses={
+        **raises(Conflict),
+        412: {"description": "Stale If-Match"},
+        428: {"description": "No If-Match"},
+    },
 )
 async def edit_article(
     article_id: str,
@@ -300,7 +308,11 @@ async def delete_article(article_id: str, articles: Articles, _: StaffPrincipal)
     return Response(status_code=204)
 
 
-@editor_router.post("/articles/{article_id}/publish", response_model=StaffArticleOut)
+@editor_router.post(
+    "/articles/{article_id}/publish",
+    response_model=StaffArticleOut,
+    responses=raises(StaleRevision),
+)
 async def publish_article(
     article_id: str,
     articles: Articles,
@@ -311,7 +323,11 @@ async def publish_article(
     return staff_response(await articles.publish(command, editor))
 
 
-@editor_router.post("/articles/{article_id}/unpublish", response_model=StaffArticleOut)
+@editor_router.post(
+    "/articles/{article_id}/unpublish",
+    response_model=StaffArticleOut,
+    responses=raises(StaleRevision),
+)
 async def unpublish_article(
     article_id: str, articles: Articles, editor: StaffPrincipal
 ) -> Response:
@@ -331,19 +347,21 @@ async def staff_sections(sections: Sections, _: StaffPrincipal) -> SectionsOut:
     return SectionsOut(items=[section_model(s) for s in await sections.all()])
 
 
-@editor_router.post("/sections", status_code=201, response_model=SectionOut)
+@editor_router.post(
+    "/sections", status_code=201, response_model=SectionOut, responses=raises(Conflict)
+)
 async def create_section(body: SectionCreate, sections: Sections, _: AdminPrincipal) -> SectionOut:
     return section_model(await sections.create(CreateSection(body.name, body.slug)))
 
 
-@editor_router.patch("/sections/{slug}", response_model=SectionOut)
+@editor_router.patch("/sections/{slug}", response_model=SectionOut, responses=raises(StaleRevision))
 async def rename_section(
     slug: str, body: SectionUpdate, articles: Articles, admin: AdminPrincipal
 ) -> SectionOut:
     return section_model(await articles.rename_section(RenameSection(slug, body.name), admin))
 
 
-@editor_router.delete("/sections/{slug}", status_code=204)
+@editor_router.delete("/sections/{slug}", status_code=204, responses=raises(Conflict))
 async def delete_section(slug: str, sections: Sections, _: AdminPrincipal) -> Response:
     await sections.delete(slug)
     return Response(status_code=204)

@@ -18,7 +18,9 @@ from broadsheet_articles.schemas import (
 )
 from broadsheet_articles.settings import Settings
 from broadsheet_shared.auth import AdminPrincipal
+from broadsheet_shared.errors import Conflict, Unauthenticated
 from broadsheet_shared.http.clients import client_address
+from broadsheet_shared.http.contract import raises
 
 
 async def _auth(request: Request) -> AuthService:
@@ -39,7 +41,7 @@ AppSettings = Annotated[Settings, Depends(_settings)]
 auth_router = APIRouter(prefix="/api/auth", tags=["auth"])
 
 
-@auth_router.post("/token", response_model=TokenOut)
+@auth_router.post("/token", response_model=TokenOut, responses=raises(Unauthenticated))
 async def issue_token(
     request: Request,
     auth: Auth,
@@ -52,7 +54,7 @@ async def issue_token(
     return token_response(await auth.login(LogIn(username, password, client)))
 
 
-@auth_router.post("/refresh", response_model=TokenOut)
+@auth_router.post("/refresh", response_model=TokenOut, responses=raises(Unauthenticated))
 async def refresh_token(auth: Auth, body: RefreshRequest) -> Response:
     """Trade a refresh token for a new pair; the old one is spent (rotation)."""
     return token_response(await auth.refresh(body.refresh_token))
@@ -68,12 +70,14 @@ async def list_editors(auth: Auth, _: AdminPrincipal) -> EditorsOut:
     return EditorsOut(items=[editor_out(e) for e in await auth.editors()])
 
 
-@accounts_router.post("/users", status_code=201, response_model=EditorOut)
+@accounts_router.post(
+    "/users", status_code=201, response_model=EditorOut, responses=raises(Conflict)
+)
 async def create_editor(body: EditorCreate, auth: Auth, _: AdminPrincipal) -> EditorOut:
     return editor_out(await auth.create_editor(CreateEditor(**body.model_dump())))
 
 
-@accounts_router.patch("/users/{editor_id}", response_model=EditorOut)
+@accounts_router.patch("/users/{editor_id}", response_model=EditorOut, responses=raises(Conflict))
 async def update_editor(
     editor_id: str, body: EditorUpdate, auth: Auth, admin: AdminPrincipal
 ) -> EditorOut:

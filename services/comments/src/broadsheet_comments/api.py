@@ -41,7 +41,9 @@ from broadsheet_comments.service import CommentsService
 from broadsheet_comments.settings import Settings
 from broadsheet_comments.threads import Sort
 from broadsheet_shared.auth import StaffPrincipal
+from broadsheet_shared.errors import Conflict, Forbidden
 from broadsheet_shared.http.clients import client_address
+from broadsheet_shared.http.contract import raises
 from broadsheet_shared.http.problems import Problem
 
 public_router = APIRouter(tags=["comments"])
@@ -190,6 +192,7 @@ async def list_comments(
     response_model=PostedComment,
     openapi_extra=_POST_BODY,
     responses={
+        **raises(Forbidden),
         404: {"description": "Unknown article"},
         409: {"description": "Comments are closed"},
         413: {"description": "Body too large"},
@@ -229,7 +232,11 @@ async def post_comment(
     )
 
 
-@public_router.patch("/api/articles/{slug}/comments/{comment_id}", response_model=CommentOut)
+@public_router.patch(
+    "/api/articles/{slug}/comments/{comment_id}",
+    response_model=CommentOut,
+    responses=raises(Forbidden, Conflict),
+)
 async def edit_comment(
     slug: Slug, comment_id: CommentId, edit: CommentEdit, service: Service, token: EditToken = None
 ) -> CommentOut:
@@ -237,7 +244,11 @@ async def edit_comment(
     return comment_out(edited, edited.in_reply_to)
 
 
-@public_router.delete("/api/articles/{slug}/comments/{comment_id}", status_code=204)
+@public_router.delete(
+    "/api/articles/{slug}/comments/{comment_id}",
+    status_code=204,
+    responses=raises(Forbidden, Conflict),
+)
 async def delete_comment(
     slug: Slug, comment_id: CommentId, service: Service, token: EditToken = None
 ) -> Response:
@@ -305,26 +316,26 @@ async def _moderate(
     return staff_comment(await service.moderate(ModerateComment(comment_id, action)))
 
 
-@staff_router.post("/{comment_id}/approve", response_model=StaffComment)
+@staff_router.post("/{comment_id}/approve", response_model=StaffComment, responses=raises(Conflict))
 async def approve_comment(
     comment_id: CommentId, _: StaffPrincipal, service: Service
 ) -> StaffComment:
     return await _moderate(service, comment_id, "approve")
 
 
-@staff_router.post("/{comment_id}/reject", response_model=StaffComment)
+@staff_router.post("/{comment_id}/reject", response_model=StaffComment, responses=raises(Conflict))
 async def reject_comment(
     comment_id: CommentId, _: StaffPrincipal, service: Service
 ) -> StaffComment:
     return await _moderate(service, comment_id, "reject")
 
 
-@staff_router.post("/{comment_id}/spam", response_model=StaffComment)
+@staff_router.post("/{comment_id}/spam", response_model=StaffComment, responses=raises(Conflict))
 async def spam_comment(comment_id: CommentId, _: StaffPrincipal, service: Service) -> StaffComment:
     return await _moderate(service, comment_id, "spam")
 
 
-@staff_router.delete("/{comment_id}", status_code=204)
+@staff_router.delete("/{comment_id}", status_code=204, responses=raises(Conflict))
 async def staff_delete_comment(
     comment_id: CommentId, _: StaffPrincipal, service: Service
 ) -> Response:
