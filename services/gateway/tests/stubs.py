@@ -121,7 +121,8 @@ class Upstreams:
                         },
                     },
                     "components": {
-                        "schemas": {"Page": {"title": f"{service} page", "type": "object"}}
+                        "schemas": {"Page": {"title": f"{service} page", "type": "object"}},
+                        "securitySchemes": {"HTTPBearer": {"type": "http", "scheme": "bearer"}},
                     },
                 }
             )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Request, Response
+from fastapi import APIRouter, Depends, Form, Path, Request, Response
 
 from broadsheet_articles.auth import AuthService, CreateEditor, LogIn, UpdateEditor
 from broadsheet_articles.responses import editor_out, token_response
@@ -21,6 +21,7 @@ from broadsheet_shared.auth import AdminPrincipal
 from broadsheet_shared.errors import Conflict, Unauthenticated
 from broadsheet_shared.http.clients import client_address
 from broadsheet_shared.http.contract import raises
+from broadsheet_shared.identifiers import UUID_PATTERN
 
 
 async def _auth(request: Request) -> AuthService:
@@ -79,7 +80,10 @@ async def create_editor(body: EditorCreate, auth: Auth, _: AdminPrincipal) -> Ed
 
 @accounts_router.patch("/users/{editor_id}", response_model=EditorOut, responses=raises(Conflict))
 async def update_editor(
-    editor_id: str, body: EditorUpdate, auth: Auth, admin: AdminPrincipal
+    editor_id: Annotated[str, Path(pattern=UUID_PATTERN)],
+    body: EditorUpdate,
+    auth: Auth,
+    admin: AdminPrincipal,
 ) -> EditorOut:
     command = UpdateEditor(editor_id, **body.model_dump())
     return editor_out(await auth.update_editor(command, acting=admin))

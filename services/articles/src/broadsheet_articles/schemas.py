@@ -8,7 +8,8 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, AnyHttpUrl, AwareDatetime, BaseModel, ConfigDict, Field
 
-from broadsheet_articles.domain import SLUG_MAX_LENGTH, ArticleStatus
+from broadsheet_articles.domain import ArticleStatus
+from broadsheet_shared.identifiers import SLUG_MAX_LENGTH, SLUG_PATTERN
 
 MAX_TITLE = 300
 MAX_SUMMARY = 1000
@@ -38,7 +39,7 @@ Summary = Annotated[Text, Field(max_length=MAX_SUMMARY)]
 SectionName = Annotated[Line, Field(min_length=1, max_length=100)]
 Tag = Annotated[Line, Field(min_length=1, max_length=50)]
 AuthorName = Annotated[Line, Field(min_length=1, max_length=100)]
-Slug = Annotated[str, Field(min_length=1, max_length=SLUG_MAX_LENGTH)]
+Slug = Annotated[str, Field(min_length=1, max_length=SLUG_MAX_LENGTH, pattern=SLUG_PATTERN)]
 HeroUrl = Annotated[AnyHttpUrl, Field(max_length=2000)]
 Role = Literal["editor", "admin"]
 Password = Annotated[Text, Field(min_length=12, max_length=256)]

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from pydantic import ValidationError
+from starlette.convertors import Convertor, register_url_convertor
 
 from broadsheet_comments.commands import (
     BanAuthor,
@@ -16,7 +17,6 @@ from broadsheet_comments.commands import (
     ModerateComment,
     PostComment,
 )
-from broadsheet_comments.cursors import MAX_CURSOR_CHARS
 from broadsheet_comments.domain import Ban, Comment, ModerationAction, Status
 from broadsheet_comments.queries import CommentQueries
 from broadsheet_comments.schemas import (
@@ -45,6 +45,29 @@ from broadsheet_shared.errors import Conflict, Forbidden
 from broadsheet_shared.http.clients import client_address
 from broadsheet_shared.http.contract import raises
 from broadsheet_shared.http.problems import Problem
+from broadsheet_shared.identifiers import (
+    OBJECT_ID_PATTERN,
+    QUEUE_CURSOR_PATTERN,
+    SLUG_MAX_LENGTH,
+    SLUG_PATTERN,
+    THREAD_CURSOR_PATTERN,
+)
+
+
+class _CommentIdConvertor(Convertor[str]):
+    """Comment ids as routes match them: ``/comments/count`` and ``/comments/bans`` are not
+    comments, so a wrong method there is answered with their own methods in ``Allow``."""
+
+    regex = OBJECT_ID_PATTERN.strip("^$")
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("comment_id", _CommentIdConvertor())
 
 public_router = APIRouter(tags=["comments"])
 staff_router = APIRouter(prefix="/api/editor/comments", tags=["moderation"])
@@ -68,8 +91,8 @@ async def client_identity(request: Request) -> str:
 Service = Annotated[CommentsService, Depends(get_service)]
 Queries = Annotated[CommentQueries, Depends(get_queries)]
 Client = Annotated[str, Depends(client_identity)]
-Slug = Annotated[str, Path(min_length=1, max_length=200)]
-CommentId = Annotated[str, Path(min_length=1, max_length=64)]
+Slug = Annotated[str, Path(max_length=SLUG_MAX_LENGTH, pattern=SLUG_PATTERN)]
+CommentId = Annotated[str, Path(pattern=OBJECT_ID_PATTERN)]
 EditToken = Annotated[str | None, Header(alias="X-Edit-Token", max_length=500)]
 
 _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
@@ -164,7 +187,7 @@ async def list_comments(
     slug: Slug,
     queries: Queries,
     sort: Sort = "oldest",
-    cursor: Annotated[str | None, Query(max_length=MAX_CURSOR_CHARS)] = None,
+    cursor: Annotated[str | None, Query(pattern=THREAD_CURSOR_PATTERN)] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
 ) -> Response:
     page = await queries.thread(slug, sort=sort, cursor=cursor, limit=limit)
@@ -233,7 +256,7 @@ async def post_comment(
 
 
 @public_router.patch(
-    "/api/articles/{slug}/comments/{comment_id}",
+    "/api/articles/{slug}/comments/{comment_id:comment_id}",
     response_model=CommentOut,
     responses=raises(Forbidden, Conflict),
 )
@@ -245,7 +268,7 @@ async def edit_comment(
 
 
 @public_router.delete(
-    "/api/articles/{slug}/comments/{comment_id}",
+    "/api/articles/{slug}/comments/{comment_id:comment_id}",
     status_code=204,
     responses=raises(Forbidden, Conflict),
 )
@@ -303,7 +326,7 @@ async def moderation_queue(
     _: StaffPrincipal,
     queries: Queries,
     status: Status = "pending",
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    cursor: Annotated[str | None, Query(pattern=QUEUE_CURSOR_PATTERN)] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
 ) -> QueueOut:
     found, next_cursor = await queries.queue(status, cursor, limit)
@@ -316,26 +339,32 @@ async def _moderate(
     return staff_comment(await service.moderate(ModerateComment(comment_id, action)))
 
 
-@staff_router.post("/{comment_id}/approve", response_model=StaffComment, responses=raises(Conflict))
+@staff_router.post(
+    "/{comment_id:comment_id}/approve", response_model=StaffComment, responses=raises(Conflict)
+)
 async def approve_comment(
     comment_id: CommentId, _: StaffPrincipal, service: Service
 ) -> StaffComment:
     return await _moderate(service, comment_id, "approve")
 
 
-@staff_router.post("/{comment_id}/reject", response_model=StaffComment, responses=raises(Conflict))
+@staff_router.post(
+    "/{comment_id:comment_id}/reject", response_model=StaffComment, responses=raises(Conflict)
+)
 async def reject_comment(
     comment_id: CommentId, _: StaffPrincipal, service: Service
 ) -> StaffComment:
     return await _moderate(service, comment_id, "reject")
 
 
-@staff_router.post("/{comment_id}/spam", response_model=StaffComment, responses=raises(Conflict))
+@staff_router.post(
+    "/{comment_id:comment_id}/spam", response_model=StaffComment, responses=raises(Conflict)
+)
 async def spam_comment(comment_id: CommentId, _: StaffPrincipal, service: Service) -> StaffComment:
     return await _moderate(service, comment_id, "spam")
 
 
-@staff_router.delete("/{comment_id}", status_code=204, responses=raises(Conflict))
+@staff_router.delete("/{comment_id:comment_id}", status_code=204, responses=raises(Conflict))
 async def staff_delete_comment(
     comment_id: CommentId, _: StaffPrincipal, service: Service
 ) -> Response:

@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from broadsheet_comments.domain import MAX_AUTHOR_NAME, MAX_BODY, Status
 from broadsheet_comments.rendering import clean_text, plain_name
+from broadsheet_shared.addresses import Email
+from broadsheet_shared.identifiers import OBJECT_ID_PATTERN
 
 
 def _blank_to_none(value: Any) -> Any:
@@ -29,11 +31,11 @@ class CommentCreate(BaseModel):
     model_config = ConfigDict(extra="ignore", str_max_length=20_000)
 
     author_name: str = Field(min_length=1, max_length=MAX_AUTHOR_NAME)
-    author_email: EmailStr | None = Field(
+    author_email: Email | None = Field(
         default=None, description="Never shown; needed for reply notifications."
     )
     body: str = Field(min_length=1, max_length=MAX_BODY, description="A Markdown subset.")
-    parent_id: str | None = Field(default=None, max_length=64)
+    parent_id: str | None = Field(default=None, pattern=OBJECT_ID_PATTERN)
     notify_replies: bool = False
     website: str | None = Field(
         default=None, max_length=500, description="Honeypot: people leave it empty."

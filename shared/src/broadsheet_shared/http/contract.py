@@ -116,42 +116,41 @@ def _implied_statuses(operation: dict[str, Any]) -> set[int]:
     return statuses
 
 
-def _error_content(operation: dict[str, Any]) -> dict[str, Any]:
+def _error_content(responses: dict[str, Any]) -> dict[str, Any]:
     content: dict[str, Any] = {PROBLEM_JSON: {"schema": PROBLEM_REF}}
-    success = next(
-        (
-            answer
-            for status, answer in operation.get("responses", {}).items()
-            if status.isdigit() and int(status) < 400
-        ),
-        {},
-    )
+    succeeded = [
+        answer.get("content") or {}
+        for code, answer in responses.items()
+        if code.isdigit() and int(code) < 400
+    ]
     # A page of the reader site answers its errors as pages too (a bad query stays a problem).
-    if "text/html" in (success.get("content") or {}):
+    if any("text/html" in answer for answer in succeeded):
         content["text/html"] = {"schema": {"type": "string"}}
     return content
+
+
+def _declare(operation: dict[str, Any]) -> None:
+    responses: dict[str, Any] = operation.setdefault("responses", {})
+    for implied in _implied_statuses(operation):
+        responses.setdefault(str(implied), {})
+    content = _error_content(responses)
+    for code, response in responses.items():
+        if not code.isdigit() or int(code) < 400:
+            continue
+        status = int(code)
+        response["description"] = response.get("description") or HTTPStatus(status).phrase
+        response["content"] = content
+        if status in _HEADERS:
+            response["headers"] = {**_HEADERS[status], **response.get("headers", {})}
+    operation["responses"] = dict(sorted(responses.items()))
 
 
 def declare_problems(document: dict[str, Any]) -> dict[str, Any]:
     """``document`` with every operation's error answers declared (in place, and returned)."""
     for item in (document.get("paths") or {}).values():
         for method, operation in item.items():
-            if method not in _METHODS:
-                continue
-            responses: dict[str, Any] = operation.setdefault("responses", {})
-            for status in _implied_statuses(operation):
-                responses.setdefault(str(status), {"description": HTTPStatus(status).phrase})
-            content = _error_content(operation)
-            for status, response in responses.items():
-                if status.isdigit() and int(status) >= 400:
-                    response["content"] = content
-                    if int(status) in _HEADERS:
-                        response["headers"] = {
-                            **_HEADERS[int(status)],
-                            **response.get("headers", {}),
-                        }
-                    if not response.get("description"):
-                        response["description"] = HTTPStatus(int(status)).phrase
+            if method in _METHODS:
+                _declare(operation)
     schemas = document.setdefault("components", {}).setdefault("schemas", {})
     for name in _FASTAPI_ERROR_SCHEMAS:
         schemas.pop(name, None)
