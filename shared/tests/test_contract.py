@@ -42,6 +42,10 @@ def document() -> dict[str, Any]:
     async def page() -> str:
         return "<p>"
 
+    @router.post("/page", response_class=HTMLResponse, status_code=303)
+    async def post_page() -> str:
+        return ""
+
     # A router included after the contract is installed is declared like the others: the
     # statuses are worked out when the document is generated.
     app.include_router(router)
@@ -85,6 +89,13 @@ def test_errors_are_problem_documents_with_their_headers() -> None:
 def test_a_page_answers_its_errors_as_pages_or_problems() -> None:
     content = document()["paths"]["/page"]["get"]["responses"]["503"]["content"]
     assert set(content) == {PROBLEM_JSON, "text/html"}
+
+
+def test_a_redirect_has_no_body() -> None:
+    responses = document()["paths"]["/page"]["post"]["responses"]
+    assert "content" not in responses["303"]
+    # Still a page route: its form's errors are pages.
+    assert set(responses["503"]["content"]) == {PROBLEM_JSON, "text/html"}
 
 
 def test_the_document_is_declared_once() -> None:

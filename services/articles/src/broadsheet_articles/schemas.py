@@ -16,7 +16,12 @@ MAX_SUMMARY = 1000
 MAX_BODY = 200_000
 
 # C0 controls (but tab and newlines) and lone surrogates cannot be stored as UTF-8 or put in XML.
-_UNPRINTABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_UNPRINTABLE_CHARS = r"\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff"
+_UNPRINTABLE = re.compile(f"[{_UNPRINTABLE_CHARS}]")
+# The same rules as patterns in the schema, so that a schema-valid text is never refused (the
+# validators decide: pydantic's regex engine has no surrogates).
+_TEXT_PATTERN = f"^[^{_UNPRINTABLE_CHARS}]*$"
+_LINE_PATTERN = f"^[^{_UNPRINTABLE_CHARS}]*[^\\s{_UNPRINTABLE_CHARS}][^{_UNPRINTABLE_CHARS}]*$"
 
 
 def _printable(value: str) -> str:
@@ -31,8 +36,15 @@ def _not_blank(value: str) -> str:
     return value.strip()
 
 
-Text = Annotated[str, AfterValidator(_printable)]
-Line = Annotated[str, AfterValidator(_printable), AfterValidator(_not_blank)]
+Text = Annotated[
+    str, AfterValidator(_printable), Field(json_schema_extra={"pattern": _TEXT_PATTERN})
+]
+Line = Annotated[
+    str,
+    AfterValidator(_printable),
+    AfterValidator(_not_blank),
+    Field(json_schema_extra={"pattern": _LINE_PATTERN}),
+]
 Title = Annotated[Line, Field(min_length=1, max_length=MAX_TITLE)]
 Body = Annotated[Text, Field(min_length=1, max_length=MAX_BODY)]
 Summary = Annotated[Text, Field(max_length=MAX_SUMMARY)]

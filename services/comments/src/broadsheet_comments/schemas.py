@@ -20,6 +20,10 @@ def _blank_to_none(value: Any) -> Any:
     return value
 
 
+# What a form sends for a field left empty: the same as leaving it out (_blank_to_none).
+Blank = Annotated[str, Field(pattern=r"^\s*$")]
+
+
 def _visible_body(value: str) -> str:
     body = clean_text(value).strip()
     if not body:
@@ -31,11 +35,11 @@ class CommentCreate(BaseModel):
     model_config = ConfigDict(extra="ignore", str_max_length=20_000)
 
     author_name: str = Field(min_length=1, max_length=MAX_AUTHOR_NAME)
-    author_email: Email | None = Field(
+    author_email: Email | Blank | None = Field(
         default=None, description="Never shown; needed for reply notifications."
     )
     body: str = Field(min_length=1, max_length=MAX_BODY, description="A Markdown subset.")
-    parent_id: str | None = Field(default=None, pattern=OBJECT_ID_PATTERN)
+    parent_id: Annotated[str, Field(pattern=OBJECT_ID_PATTERN)] | Blank | None = None
     notify_replies: bool = False
     website: str | None = Field(
         default=None, max_length=500, description="Honeypot: people leave it empty."

@@ -135,9 +135,14 @@ def _declare(operation: dict[str, Any]) -> None:
         responses.setdefault(str(implied), {})
     content = _error_content(responses)
     for code, response in responses.items():
-        if not code.isdigit() or int(code) < 400:
+        if not code.isdigit():
             continue
         status = int(code)
+        if 300 <= status < 400:
+            # A redirect or a 304 has no body, whatever class renders the route's pages.
+            response.pop("content", None)
+        if status < 400:
+            continue
         response["description"] = response.get("description") or HTTPStatus(status).phrase
         response["content"] = content
         if status in _HEADERS:
