@@ -325,7 +325,7 @@ async def edit_article(
     return staff_response(await articles.edit(command, editor))
 
 
-@editor_router.delete("/articles/{article_id}", status_code=204)
+@editor_router.delete("/articles/{article_id}", status_code=204, responses=raises(Conflict))
 async def delete_article(article_id: ArticleId, articles: Articles, _: StaffPrincipal) -> Response:
     await articles.delete(article_id)
     return Response(status_code=204)

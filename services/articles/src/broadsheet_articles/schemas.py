@@ -6,7 +6,15 @@ import re
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, AnyHttpUrl, AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    AnyHttpUrl,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+)
 
 from broadsheet_articles.domain import ArticleStatus
 from broadsheet_shared.identifiers import SLUG_MAX_LENGTH, SLUG_PATTERN
@@ -61,6 +69,10 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+# JSON booleans only: pydantic's lax mode would take 0, "yes" or "off", which the schema refuses.
+Flag = StrictBool
+
+
 # -- requests ----------------------------------------------------------------------------------
 
 
@@ -72,7 +84,7 @@ class ArticleCreate(Strict):
     tags: list[Tag] = Field(default_factory=list, max_length=20)
     authors: list[AuthorName] | None = Field(default=None, max_length=10)
     hero_image_url: HeroUrl | None = None
-    comments_open: bool = True
+    comments_open: Flag = True
 
 
 class ArticleUpdate(Strict):
@@ -85,7 +97,7 @@ class ArticleUpdate(Strict):
     tags: list[Tag] | None = Field(default=None, max_length=20)
     authors: list[AuthorName] | None = Field(default=None, max_length=10)
     hero_image_url: HeroUrl | None = None
-    comments_open: bool | None = None
+    comments_open: Flag | None = None
     slug: Slug | None = None
 
 
@@ -118,7 +130,7 @@ class EditorCreate(Strict):
 class EditorUpdate(Strict):
     name: AuthorName | None = None
     role: Role | None = None
-    disabled: bool | None = None
+    disabled: Flag | None = None
     password: Password | None = None
 
 

@@ -147,7 +147,8 @@ def ban_out(ban: Ban) -> BanOut:
 async def _comment_input(request: Request) -> CommentCreate:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     raw: Any
-    if content_type == "application/json" or content_type.endswith("+json"):
+    is_json = content_type == "application/json" or content_type.endswith("+json")
+    if is_json:
         try:
             raw = await request.json()
         except ValueError:
@@ -160,7 +161,8 @@ async def _comment_input(request: Request) -> CommentCreate:
     if not isinstance(raw, dict):
         raise Problem(422, "The body must be an object.")
     try:
-        return CommentCreate.model_validate(raw)
+        # JSON states its types (a boolean is true or false); a form's values are all text.
+        return CommentCreate.model_validate(raw, strict=is_json)
     except ValidationError as exc:
         errors = [
             {"loc": ["body", *map(str, error["loc"])], "msg": error["msg"], "type": error["type"]}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
 
 from broadsheet_comments.domain import MAX_AUTHOR_NAME, MAX_BODY, Status
 from broadsheet_comments.rendering import clean_text, plain_name
@@ -173,7 +173,8 @@ class BanCreate(BaseModel):
 
     kind: Literal["email", "client"]
     value: str = Field(min_length=1, max_length=320, description="An email or client address.")
-    duration_minutes: int = Field(default=24 * 60, ge=1, le=366 * 24 * 60)
+    # A JSON integer only (lax mode would take "60" or 60.0, which the schema refuses).
+    duration_minutes: StrictInt = Field(default=24 * 60, ge=1, le=366 * 24 * 60)
     reason: str = Field(default="", max_length=500)
 
 
