@@ -163,7 +163,7 @@ class Upstreams:
                         },
                         "total": len(self.comments),
                         "items": self.comments,
-                        "next_cursor": "CURSOR2" if "cursor" not in request.url.query else None,
+                        "next_cursor": "p.0000002" if "cursor" not in request.url.query else None,
                     }
                 )
         if service == "notifications":

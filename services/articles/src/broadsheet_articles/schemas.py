@@ -24,10 +24,11 @@ MAX_SUMMARY = 1000
 MAX_BODY = 200_000
 
 # C0 controls (but tab and newlines) and lone surrogates cannot be stored as UTF-8 or put in XML.
-_UNPRINTABLE_CHARS = r"\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff"
-_UNPRINTABLE = re.compile(f"[{_UNPRINTABLE_CHARS}]")
+_UNPRINTABLE_CHARS = r"\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff"
+_UNPRINTABLE = re.compile(f"[{_UNPRINTABLE_CHARS}\ud800-\udfff]")
 # The same rules as patterns in the schema, so that a schema-valid text is never refused (the
-# validators decide: pydantic's regex engine has no surrogates).
+# validators decide). Lone surrogates are left out of the patterns: they are no characters
+# (I-JSON, RFC 7493, forbids them) and JSON Schema validators' regex engines cannot name them.
 _TEXT_PATTERN = f"^[^{_UNPRINTABLE_CHARS}]*$"
 _LINE_PATTERN = f"^[^{_UNPRINTABLE_CHARS}]*[^\\s{_UNPRINTABLE_CHARS}][^{_UNPRINTABLE_CHARS}]*$"
 

@@ -309,7 +309,19 @@ async def unsubscribe(request: Request, token: str, container: ContainerDep) -> 
     responses={
         200: {
             "description": "An endless stream: `ready`, then one `comment` event per comment",
-            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+            "content": {
+                "text/event-stream": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["event", "data"],
+                        "properties": {
+                            "event": {"enum": ["ready", "comment"]},
+                            "data": {"type": "string", "description": "JSON"},
+                            "id": {"type": "string"},
+                        },
+                    }
+                }
+            },
         }
     },
 )
