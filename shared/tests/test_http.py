@@ -25,6 +25,10 @@ def app() -> FastAPI:
     async def create(body: Body) -> dict[str, str]:
         return {"title": body.title}
 
+    @api.get("/things")
+    async def things() -> list[str]:
+        return []
+
     @api.get("/teapot")
     async def teapot() -> None:
         raise Problem(409, "Already brewing.", retry=True)
@@ -83,6 +87,14 @@ async def test_unknown_route_is_404_problem() -> None:
     response = await call("GET", "/nowhere")
     assert response.status_code == 404
     assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_wrong_method_is_405_allowing_every_method_of_the_path() -> None:
+    # GET and POST /things are two routes: Starlette's own 405 names only the first one's.
+    response = await call("DELETE", "/things")
+    assert response.status_code == 405
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.headers["allow"] == "GET, POST"
 
 
 async def test_unexpected_error_is_500_problem_without_details() -> None:

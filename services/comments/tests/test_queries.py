@@ -134,14 +134,14 @@ async def test_a_thread_deeper_than_a_url_can_name_pages_through(world: Any) -> 
     assert seen == chain
 
 
-async def test_a_cursor_naming_a_comment_of_another_article_is_422(world: Any) -> None:
+async def test_a_cursor_naming_a_comment_of_another_article_is_404(world: Any) -> None:
     world.add_article("one")
     world.add_article("two")
     other = await world.post("two", client="c")
     cursor = encode_thread_cursor("x" * 300, other.comment.id)
     with pytest.raises(ApplicationError) as caught:
         await world.queries.thread("one", sort="oldest", cursor=cursor, limit=5)
-    assert status_of(caught.value) == 422
+    assert status_of(caught.value) == 404
 
 
 async def test_pages_hold_at_most_limit_comments_in_thread_order(world: Any) -> None:

@@ -59,6 +59,12 @@ def test_windows_are_planned_from_thread_outlines() -> None:
     assert next_roots(cursor, "oldest", 3, 4) == [4]
 
 
+def test_a_cursor_past_the_last_root_continues_at_the_last_root() -> None:
+    past = root_path(1000)
+    assert next_roots(sort_path(past, "newest"), "newest", 3, 6) == [6, 5, 4]
+    assert next_roots(past, "oldest", 3, 6) == []
+
+
 def test_a_window_reads_the_outlines_of_the_cursor_thread_and_the_next_roots() -> None:
     cursor = sort_path(child_path(root_path(3), 1), "newest")
     assert outlines_to_read(cursor, "newest", [2, 1]) == [3, 2, 1]

@@ -131,7 +131,8 @@ class Upstreams:
                         },
                     },
                     "components": {
-                        "schemas": {"Page": {"title": f"{service} page", "type": "object"}}
+                        "schemas": {"Page": {"title": f"{service} page", "type": "object"}},
+                        "securitySchemes": {"HTTPBearer": {"type": "http", "scheme": "bearer"}},
                     },
                 }
             )
@@ -178,7 +179,7 @@ class Upstreams:
                         },
                         "total": len(self.comments),
                         "items": self.comments,
-                        "next_cursor": "CURSOR2" if "cursor" not in request.url.query else None,
+                        "next_cursor": "p.0000002" if "cursor" not in request.url.query else None,
                     }
                 )
         if service == "notifications":

@@ -43,7 +43,7 @@ async def test_article_page_renders_threaded_comments_with_reply_links(gw: Gw) -
     assert 'href="/articles/talks-resume?replytocom=c2#respond"' in text
     assert "Leave a Reply" in text
     assert "Notify me of replies by email" in text
-    assert 'rel="next" href="/articles/talks-resume?cpage=CURSOR2#comments"' in text
+    assert 'rel="next" href="/articles/talks-resume?cpage=p.0000002#comments"' in text
 
 
 async def test_a_page_starting_inside_a_thread_keeps_depth_and_names_the_parent(gw: Gw) -> None:
@@ -53,7 +53,7 @@ async def test_a_page_starting_inside_a_thread_keeps_depth_and_names_the_parent(
     shown = upstreams.comments
     upstreams.comments = [orphan, comment("c6", 3, "c5", "Eve"), comment("c7", 0, None, "Fay")]
     try:
-        text = (await client.get("/articles/talks-resume?cpage=CURSOR2")).text
+        text = (await client.get("/articles/talks-resume?cpage=p.0000002")).text
     finally:
         upstreams.comments = shown
     c5 = text.index('id="comment-c5"')

@@ -213,6 +213,16 @@ async def test_feeds_are_served_from_the_articles_service(gw: Gw) -> None:
     assert upstreams.seen[-1]["path"] == "/api/articles/feed.xml"
 
 
+async def test_a_feed_asked_with_another_method_is_a_405_naming_get(gw: Gw) -> None:
+    client, upstreams = gw
+    before = len(upstreams.seen)
+    response = await client.request("TRACE", "/feed.xml")
+    assert response.status_code == 405
+    assert response.headers["allow"] == "GET"
+    assert response.headers["content-type"] == "application/problem+json"
+    assert len(upstreams.seen) == before
+
+
 async def test_section_feed_alias_drops_the_query_and_is_measured_as_the_alias(gw: Gw) -> None:
     client, upstreams = gw
     feed = await client.get("/sections/foreign-affairs/feed.xml?limit=5")

@@ -25,6 +25,8 @@ async def test_combined_openapi_keeps_only_routed_paths(gw: Gw) -> None:
     ref = paths["/api/articles/{slug}/comments"]["get"]["responses"]["200"]["content"]
     name = ref["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
     assert doc["components"]["schemas"][name]["title"] == "comments page"
+    # The staff operations' security requirements name a scheme the document defines.
+    assert doc["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
     # The site's feed alias is described by the articles operation it stands for.
     feed = paths["/feed.xml"]["get"]
     assert feed["operationId"] == "site_latest_feed"

@@ -329,8 +329,13 @@ async def test_staff_endpoints(harness: Harness) -> None:
     )
     assert r.status_code == 200
     assert all(item["state"] == "sent" for item in r.json()["items"])
-    r = await harness.client.post("/api/editor/notifications/deliveries/nope/retry", headers=auth)
+    unknown = "0" * 32  # the shape of a delivery id, naming none
+    r = await harness.client.post(
+        f"/api/editor/notifications/deliveries/{unknown}/retry", headers=auth
+    )
     assert r.status_code == 404
+    r = await harness.client.post("/api/editor/notifications/deliveries/nope/retry", headers=auth)
+    assert r.status_code == 422  # not the shape of a delivery id (the document's pattern)
     r = await harness.client.post(
         "/api/editor/notifications/suppressions", json={"email": "bad@example.org"}, headers=auth
     )

@@ -1,6 +1,18 @@
-"""Email addresses as the platform compares them."""
+"""Email addresses as the platform takes and compares them."""
 
 from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import EmailStr, Field
+
+from broadsheet_shared.identifiers import EMAIL_DOMAIN_PATTERN
+
+# An address a reader or editor gives: email-validator's rules, and the schema says the one it
+# cannot (no special-use domain); the pattern only describes, email-validator decides.
+Email = Annotated[
+    EmailStr, Field(max_length=254, json_schema_extra={"pattern": EMAIL_DOMAIN_PATTERN})
+]
 
 
 def normalize_email(email: str) -> str:

@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response
+from fastapi import APIRouter, Body, Depends, Header, Path, Query, Request, Response
 from fastapi.responses import RedirectResponse
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.routing import Match, Route
@@ -52,7 +52,15 @@ from broadsheet_articles.schemas import (
 from broadsheet_articles.service import ArticleService, Redirect, SectionService
 from broadsheet_articles.settings import Settings
 from broadsheet_shared.auth import AdminPrincipal, StaffPrincipal
+from broadsheet_shared.errors import Conflict, StaleRevision
+from broadsheet_shared.http.contract import raises
 from broadsheet_shared.http.problems import Problem
+from broadsheet_shared.identifiers import (
+    ARTICLE_CURSOR_PATTERN,
+    SLUG_MAX_LENGTH,
+    SLUG_PATTERN,
+    UUID_PATTERN,
+)
 
 
 async def _articles(request: Request) -> ArticleService:
@@ -93,6 +101,8 @@ async def _public(request: Request) -> PublicReads:
 
 
 Public = Annotated[PublicReads, Depends(_public)]
+Slug = Annotated[str, Path(max_length=SLUG_MAX_LENGTH, pattern=SLUG_PATTERN)]
+ArticleId = Annotated[str, Path(pattern=UUID_PATTERN)]
 Articles = Annotated[ArticleService, Depends(_articles)]
 Sections = Annotated[SectionService, Depends(_sections)]
 
@@ -120,7 +130,7 @@ async def list_articles(
     reads: Public,
     section: Annotated[str | None, Query(max_length=100)] = None,
     tag: Annotated[str | None, Query(max_length=50)] = None,
-    cursor: Annotated[str | None, Query(max_length=400)] = None,
+    cursor: Annotated[str | None, Query(pattern=ARTICLE_CURSOR_PATTERN)] = None,
     limit: Annotated[int, Query(ge=1, le=50)] = 20,
 ) -> Response:
     after = decode_cursor(cursor) if cursor else None
@@ -160,7 +170,7 @@ async def site_feed(reads: Public) -> Response:
         ]
     },
 )
-async def get_article(slug: str, reads: Public, request: Request) -> Response:
+async def get_article(slug: Slug, reads: Public, request: Request) -> Response:
     # Documents the route; requests are served by FAST_ROUTES below, ahead of FastAPI's router.
     return await article_response(reads, slug, request.headers.get("if-none-match"))
 
@@ -223,7 +233,7 @@ async def list_sections(reads: Public) -> Response:
 
 
 @public_router.get("/sections/{slug}/feed.xml", response_class=Response)
-async def section_feed(slug: str, reads: Public) -> Response:
+async def section_feed(slug: Slug, reads: Public) -> Response:
     xml = await reads.feeds.section(slug)
     return Response(xml, media_type=ATOM, headers={"Cache-Control": reads.cache_control})
 
@@ -233,7 +243,9 @@ async def section_feed(slug: str, reads: Public) -> Response:
 editor_router = APIRouter(prefix="/api/editor", tags=["editor"])
 
 
-@editor_router.post("/articles", status_code=201, response_model=StaffArticleOut)
+@editor_router.post(
+    "/articles", status_code=201, response_model=StaffArticleOut, responses=raises(Conflict)
+)
 async def create_article(
     body: ArticleCreate, articles: Articles, editor: StaffPrincipal
 ) -> Response:
@@ -262,21 +274,40 @@ async def list_staff_articles(
 
 
 @editor_router.get("/articles/{article_id}", response_model=StaffArticleOut)
-async def get_staff_article(article_id: str, articles: Articles, _: StaffPrincipal) -> Response:
+async def get_staff_article(
+    article_id: ArticleId, articles: Articles, _: StaffPrincipal
+) -> Response:
     return staff_response(await articles.get(article_id))
 
 
 @editor_router.patch(
     "/articles/{article_id}",
     response_model=StaffArticleOut,
-    responses={412: {"description": "Stale If-Match"}, 428: {"description": "No If-Match"}},
+    responses={
+        **raises(Conflict),
+        412: {"description": "Stale If-Match"},
+        428: {"description": "No If-Match"},
+    },
+    # Required, but its absence is a 428 (RFC 6585), not a validation error: FastAPI reads it
+    # as optional, the document says what a client must send.
+    openapi_extra={
+        "parameters": [
+            {
+                "name": "If-Match",
+                "in": "header",
+                "required": True,
+                "schema": {"type": "string"},
+                "description": "The ETag of the article as read (or *)",
+            }
+        ]
+    },
 )
 async def edit_article(
-    article_id: str,
+    article_id: ArticleId,
     body: ArticleUpdate,
     articles: Articles,
     editor: StaffPrincipal,
-    if_match: Annotated[str | None, Header()] = None,
+    if_match: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> Response:
     expected = expected_revision(if_match)
     content = body.model_dump(mode="json", exclude={"section", "slug"})
@@ -292,15 +323,19 @@ async def edit_article(
     return staff_response(await articles.edit(command, editor))
 
 
-@editor_router.delete("/articles/{article_id}", status_code=204)
-async def delete_article(article_id: str, articles: Articles, _: StaffPrincipal) -> Response:
+@editor_router.delete("/articles/{article_id}", status_code=204, responses=raises(Conflict))
+async def delete_article(article_id: ArticleId, articles: Articles, _: StaffPrincipal) -> Response:
     await articles.delete(article_id)
     return Response(status_code=204)
 
 
-@editor_router.post("/articles/{article_id}/publish", response_model=StaffArticleOut)
+@editor_router.post(
+    "/articles/{article_id}/publish",
+    response_model=StaffArticleOut,
+    responses=raises(Conflict, StaleRevision),
+)
 async def publish_article(
-    article_id: str,
+    article_id: ArticleId,
     articles: Articles,
     editor: StaffPrincipal,
     body: Annotated[PublishRequest | None, Body()] = None,
@@ -309,15 +344,21 @@ async def publish_article(
     return staff_response(await articles.publish(command, editor))
 
 
-@editor_router.post("/articles/{article_id}/unpublish", response_model=StaffArticleOut)
+@editor_router.post(
+    "/articles/{article_id}/unpublish",
+    response_model=StaffArticleOut,
+    responses=raises(Conflict, StaleRevision),
+)
 async def unpublish_article(
-    article_id: str, articles: Articles, editor: StaffPrincipal
+    article_id: ArticleId, articles: Articles, editor: StaffPrincipal
 ) -> Response:
     return staff_response(await articles.unpublish(article_id, editor))
 
 
 @editor_router.get("/articles/{article_id}/revisions", response_model=RevisionsOut)
-async def article_revisions(article_id: str, articles: Articles, _: StaffPrincipal) -> RevisionsOut:
+async def article_revisions(
+    article_id: ArticleId, articles: Articles, _: StaffPrincipal
+) -> RevisionsOut:
     return RevisionsOut(items=[revision_out(r) for r in await articles.revisions(article_id)])
 
 
@@ -329,19 +370,21 @@ async def staff_sections(sections: Sections, _: StaffPrincipal) -> SectionsOut:
     return SectionsOut(items=[section_model(s) for s in await sections.all()])
 
 
-@editor_router.post("/sections", status_code=201, response_model=SectionOut)
+@editor_router.post(
+    "/sections", status_code=201, response_model=SectionOut, responses=raises(Conflict)
+)
 async def create_section(body: SectionCreate, sections: Sections, _: AdminPrincipal) -> SectionOut:
     return section_model(await sections.create(CreateSection(body.name, body.slug)))
 
 
-@editor_router.patch("/sections/{slug}", response_model=SectionOut)
+@editor_router.patch("/sections/{slug}", response_model=SectionOut, responses=raises(StaleRevision))
 async def rename_section(
-    slug: str, body: SectionUpdate, articles: Articles, admin: AdminPrincipal
+    slug: Slug, body: SectionUpdate, articles: Articles, admin: AdminPrincipal
 ) -> SectionOut:
     return section_model(await articles.rename_section(RenameSection(slug, body.name), admin))
 
 
-@editor_router.delete("/sections/{slug}", status_code=204)
-async def delete_section(slug: str, sections: Sections, _: AdminPrincipal) -> Response:
+@editor_router.delete("/sections/{slug}", status_code=204, responses=raises(Conflict))
+async def delete_section(slug: Slug, sections: Sections, _: AdminPrincipal) -> Response:
     await sections.delete(slug)
     return Response(status_code=204)

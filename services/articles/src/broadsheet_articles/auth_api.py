@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Request, Response
+from fastapi import APIRouter, Depends, Form, Path, Request, Response
 
 from broadsheet_articles.auth import AuthService
 from broadsheet_articles.commands import CreateEditor, LogIn, UpdateEditor
@@ -19,7 +19,10 @@ from broadsheet_articles.schemas import (
 )
 from broadsheet_articles.settings import Settings
 from broadsheet_shared.auth import AdminPrincipal
+from broadsheet_shared.errors import Conflict, Unauthenticated
 from broadsheet_shared.http.clients import client_address
+from broadsheet_shared.http.contract import raises
+from broadsheet_shared.identifiers import UUID_PATTERN
 
 
 async def _auth(request: Request) -> AuthService:
@@ -40,7 +43,7 @@ AppSettings = Annotated[Settings, Depends(_settings)]
 auth_router = APIRouter(prefix="/api/auth", tags=["auth"])
 
 
-@auth_router.post("/token", response_model=TokenOut)
+@auth_router.post("/token", response_model=TokenOut, responses=raises(Unauthenticated))
 async def issue_token(
     request: Request,
     auth: Auth,
@@ -53,7 +56,7 @@ async def issue_token(
     return token_response(await auth.login(LogIn(username, password, client)))
 
 
-@auth_router.post("/refresh", response_model=TokenOut)
+@auth_router.post("/refresh", response_model=TokenOut, responses=raises(Unauthenticated))
 async def refresh_token(auth: Auth, body: RefreshRequest) -> Response:
     """Trade a refresh token for a new pair; the old one is spent (rotation)."""
     return token_response(await auth.refresh(body.refresh_token))
@@ -69,14 +72,19 @@ async def list_editors(auth: Auth, _: AdminPrincipal) -> EditorsOut:
     return EditorsOut(items=[editor_out(e) for e in await auth.editors()])
 
 
-@accounts_router.post("/users", status_code=201, response_model=EditorOut)
+@accounts_router.post(
+    "/users", status_code=201, response_model=EditorOut, responses=raises(Conflict)
+)
 async def create_editor(body: EditorCreate, auth: Auth, _: AdminPrincipal) -> EditorOut:
     return editor_out(await auth.create_editor(CreateEditor(**body.model_dump())))
 
 
-@accounts_router.patch("/users/{editor_id}", response_model=EditorOut)
+@accounts_router.patch("/users/{editor_id}", response_model=EditorOut, responses=raises(Conflict))
 async def update_editor(
-    editor_id: str, body: EditorUpdate, auth: Auth, admin: AdminPrincipal
+    editor_id: Annotated[str, Path(pattern=UUID_PATTERN)],
+    body: EditorUpdate,
+    auth: Auth,
+    admin: AdminPrincipal,
 ) -> EditorOut:
     command = UpdateEditor(editor_id, **body.model_dump())
     return editor_out(await auth.update_editor(command, acting=admin))

@@ -15,9 +15,8 @@ from slugify import slugify
 
 from broadsheet_shared.errors import Conflict
 from broadsheet_shared.events import ArticleData, ArticleRef, SectionRef
+from broadsheet_shared.identifiers import SLUG_MAX_LENGTH, SLUG_PATTERN
 
-SLUG_MAX_LENGTH = 120
-SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 _SLUG_RE = re.compile(SLUG_PATTERN)
 
 

@@ -6,16 +6,31 @@ import re
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, AnyHttpUrl, AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    AnyHttpUrl,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+)
 
-from broadsheet_articles.domain import SLUG_MAX_LENGTH, ArticleStatus
+from broadsheet_articles.domain import ArticleStatus
+from broadsheet_shared.identifiers import SLUG_MAX_LENGTH, SLUG_PATTERN
 
 MAX_TITLE = 300
 MAX_SUMMARY = 1000
 MAX_BODY = 200_000
 
 # C0 controls (but tab and newlines) and lone surrogates cannot be stored as UTF-8 or put in XML.
-_UNPRINTABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_UNPRINTABLE_CHARS = r"\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff"
+_UNPRINTABLE = re.compile(f"[{_UNPRINTABLE_CHARS}\ud800-\udfff]")
+# The same rules as patterns in the schema, so that a schema-valid text is never refused (the
+# validators decide). Lone surrogates are left out of the patterns: they are no characters
+# (I-JSON, RFC 7493, forbids them) and JSON Schema validators' regex engines cannot name them.
+_TEXT_PATTERN = f"^[^{_UNPRINTABLE_CHARS}]*$"
+_LINE_PATTERN = f"^[^{_UNPRINTABLE_CHARS}]*[^\\s{_UNPRINTABLE_CHARS}][^{_UNPRINTABLE_CHARS}]*$"
 
 
 def _printable(value: str) -> str:
@@ -30,15 +45,22 @@ def _not_blank(value: str) -> str:
     return value.strip()
 
 
-Text = Annotated[str, AfterValidator(_printable)]
-Line = Annotated[str, AfterValidator(_printable), AfterValidator(_not_blank)]
+Text = Annotated[
+    str, AfterValidator(_printable), Field(json_schema_extra={"pattern": _TEXT_PATTERN})
+]
+Line = Annotated[
+    str,
+    AfterValidator(_printable),
+    AfterValidator(_not_blank),
+    Field(json_schema_extra={"pattern": _LINE_PATTERN}),
+]
 Title = Annotated[Line, Field(min_length=1, max_length=MAX_TITLE)]
 Body = Annotated[Text, Field(min_length=1, max_length=MAX_BODY)]
 Summary = Annotated[Text, Field(max_length=MAX_SUMMARY)]
 SectionName = Annotated[Line, Field(min_length=1, max_length=100)]
 Tag = Annotated[Line, Field(min_length=1, max_length=50)]
 AuthorName = Annotated[Line, Field(min_length=1, max_length=100)]
-Slug = Annotated[str, Field(min_length=1, max_length=SLUG_MAX_LENGTH)]
+Slug = Annotated[str, Field(min_length=1, max_length=SLUG_MAX_LENGTH, pattern=SLUG_PATTERN)]
 HeroUrl = Annotated[AnyHttpUrl, Field(max_length=2000)]
 Role = Literal["editor", "admin"]
 Password = Annotated[Text, Field(min_length=12, max_length=256)]
@@ -46,6 +68,10 @@ Password = Annotated[Text, Field(min_length=12, max_length=256)]
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+# JSON booleans only: pydantic's lax mode would take 0, "yes" or "off", which the schema refuses.
+Flag = StrictBool
 
 
 # -- requests ----------------------------------------------------------------------------------
@@ -59,7 +85,7 @@ class ArticleCreate(Strict):
     tags: list[Tag] = Field(default_factory=list, max_length=20)
     authors: list[AuthorName] | None = Field(default=None, max_length=10)
     hero_image_url: HeroUrl | None = None
-    comments_open: bool = True
+    comments_open: Flag = True
 
 
 class ArticleUpdate(Strict):
@@ -72,7 +98,7 @@ class ArticleUpdate(Strict):
     tags: list[Tag] | None = Field(default=None, max_length=20)
     authors: list[AuthorName] | None = Field(default=None, max_length=10)
     hero_image_url: HeroUrl | None = None
-    comments_open: bool | None = None
+    comments_open: Flag | None = None
     slug: Slug | None = None
 
 
@@ -105,7 +131,7 @@ class EditorCreate(Strict):
 class EditorUpdate(Strict):
     name: AuthorName | None = None
     role: Role | None = None
-    disabled: bool | None = None
+    disabled: Flag | None = None
     password: Password | None = None
 
 

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from pydantic import ValidationError
+from starlette.convertors import Convertor, register_url_convertor
 
 from broadsheet_comments.commands import (
     BanAuthor,
@@ -16,7 +17,6 @@ from broadsheet_comments.commands import (
     ModerateComment,
     PostComment,
 )
-from broadsheet_comments.cursors import MAX_CURSOR_CHARS
 from broadsheet_comments.domain import Ban, Comment, ModerationAction, Status
 from broadsheet_comments.queries import CommentQueries
 from broadsheet_comments.schemas import (
@@ -42,8 +42,33 @@ from broadsheet_comments.service import CommentsService
 from broadsheet_comments.settings import Settings
 from broadsheet_comments.threads import Sort
 from broadsheet_shared.auth import StaffPrincipal
+from broadsheet_shared.errors import Conflict, Forbidden
 from broadsheet_shared.http.clients import client_address
+from broadsheet_shared.http.contract import raises
 from broadsheet_shared.http.problems import Problem
+from broadsheet_shared.identifiers import (
+    OBJECT_ID_PATTERN,
+    QUEUE_CURSOR_PATTERN,
+    SLUG_MAX_LENGTH,
+    SLUG_PATTERN,
+    THREAD_CURSOR_PATTERN,
+)
+
+
+class _CommentIdConvertor(Convertor[str]):
+    """Comment ids as routes match them: ``/comments/count`` and ``/comments/bans`` are not
+    comments, so a wrong method there is answered with their own methods in ``Allow``."""
+
+    regex = OBJECT_ID_PATTERN.strip("^$")
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("comment_id", _CommentIdConvertor())
 
 public_router = APIRouter(tags=["comments"])
 staff_router = APIRouter(prefix="/api/editor/comments", tags=["moderation"])
@@ -67,8 +92,8 @@ async def client_identity(request: Request) -> str:
 Service = Annotated[CommentsService, Depends(get_service)]
 Queries = Annotated[CommentQueries, Depends(get_queries)]
 Client = Annotated[str, Depends(client_identity)]
-Slug = Annotated[str, Path(min_length=1, max_length=200)]
-CommentId = Annotated[str, Path(min_length=1, max_length=64)]
+Slug = Annotated[str, Path(max_length=SLUG_MAX_LENGTH, pattern=SLUG_PATTERN)]
+CommentId = Annotated[str, Path(pattern=OBJECT_ID_PATTERN)]
 EditToken = Annotated[str | None, Header(alias="X-Edit-Token", max_length=500)]
 
 _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
@@ -124,7 +149,8 @@ def ban_out(ban: Ban) -> BanOut:
 async def _comment_input(request: Request) -> CommentCreate:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     raw: Any
-    if content_type == "application/json" or content_type.endswith("+json"):
+    is_json = content_type == "application/json" or content_type.endswith("+json")
+    if is_json:
         try:
             raw = await request.json()
         except ValueError:
@@ -137,7 +163,8 @@ async def _comment_input(request: Request) -> CommentCreate:
     if not isinstance(raw, dict):
         raise Problem(422, "The body must be an object.")
     try:
-        return CommentCreate.model_validate(raw)
+        # JSON states its types (a boolean is true or false); a form's values are all text.
+        return CommentCreate.model_validate(raw, strict=is_json)
     except ValidationError as exc:
         errors = [
             {"loc": ["body", *map(str, error["loc"])], "msg": error["msg"], "type": error["type"]}
@@ -164,7 +191,7 @@ async def list_comments(
     slug: Slug,
     queries: Queries,
     sort: Sort = "oldest",
-    cursor: Annotated[str | None, Query(max_length=MAX_CURSOR_CHARS)] = None,
+    cursor: Annotated[str | None, Query(pattern=THREAD_CURSOR_PATTERN)] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
 ) -> Response:
     page = await queries.thread(slug, sort=sort, cursor=cursor, limit=limit)
@@ -192,6 +219,7 @@ async def list_comments(
     response_model=PostedComment,
     openapi_extra=_POST_BODY,
     responses={
+        **raises(Forbidden),
         404: {"description": "Unknown article"},
         409: {"description": "Comments are closed"},
         413: {"description": "Body too large"},
@@ -231,7 +259,11 @@ async def post_comment(
     )
 
 
-@public_router.patch("/api/articles/{slug}/comments/{comment_id}", response_model=CommentOut)
+@public_router.patch(
+    "/api/articles/{slug}/comments/{comment_id:comment_id}",
+    response_model=CommentOut,
+    responses=raises(Forbidden, Conflict),
+)
 async def edit_comment(
     slug: Slug, comment_id: CommentId, edit: CommentEdit, service: Service, token: EditToken = None
 ) -> CommentOut:
@@ -239,7 +271,11 @@ async def edit_comment(
     return comment_out(edited, edited.in_reply_to)
 
 
-@public_router.delete("/api/articles/{slug}/comments/{comment_id}", status_code=204)
+@public_router.delete(
+    "/api/articles/{slug}/comments/{comment_id:comment_id}",
+    status_code=204,
+    responses=raises(Forbidden, Conflict),
+)
 async def delete_comment(
     slug: Slug, comment_id: CommentId, service: Service, token: EditToken = None
 ) -> Response:
@@ -309,7 +345,7 @@ async def moderation_queue(
     _: StaffPrincipal,
     queries: Queries,
     status: Status = "pending",
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    cursor: Annotated[str | None, Query(pattern=QUEUE_CURSOR_PATTERN)] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
 ) -> QueueOut:
     found, next_cursor = await queries.queue(status, cursor, limit)
@@ -322,26 +358,32 @@ async def _moderate(
     return staff_comment(await service.moderate(ModerateComment(comment_id, action)))
 
 
-@staff_router.post("/{comment_id}/approve", response_model=StaffComment)
+@staff_router.post(
+    "/{comment_id:comment_id}/approve", response_model=StaffComment, responses=raises(Conflict)
+)
 async def approve_comment(
     comment_id: CommentId, _: StaffPrincipal, service: Service
 ) -> StaffComment:
     return await _moderate(service, comment_id, "approve")
 
 
-@staff_router.post("/{comment_id}/reject", response_model=StaffComment)
+@staff_router.post(
+    "/{comment_id:comment_id}/reject", response_model=StaffComment, responses=raises(Conflict)
+)
 async def reject_comment(
     comment_id: CommentId, _: StaffPrincipal, service: Service
 ) -> StaffComment:
     return await _moderate(service, comment_id, "reject")
 
 
-@staff_router.post("/{comment_id}/spam", response_model=StaffComment)
+@staff_router.post(
+    "/{comment_id:comment_id}/spam", response_model=StaffComment, responses=raises(Conflict)
+)
 async def spam_comment(comment_id: CommentId, _: StaffPrincipal, service: Service) -> StaffComment:
     return await _moderate(service, comment_id, "spam")
 
 
-@staff_router.delete("/{comment_id}", status_code=204)
+@staff_router.delete("/{comment_id:comment_id}", status_code=204, responses=raises(Conflict))
 async def staff_delete_comment(
     comment_id: CommentId, _: StaffPrincipal, service: Service
 ) -> Response:

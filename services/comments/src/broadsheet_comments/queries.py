@@ -8,7 +8,6 @@ from dataclasses import dataclass
 
 from broadsheet_comments.cursors import (
     AfterComment,
-    InvalidCursor,
     decode_queue_cursor,
     decode_thread_cursor,
     encode_queue_cursor,
@@ -163,7 +162,9 @@ class CommentQueries:
     async def _key_of(self, comment_id: str, article: Article, sort: Sort) -> str:
         comment = await self._comments.get(comment_id)
         if comment is None or comment.article_id != article.article_id:
-            raise InvalidCursor
+            # The cursor is well formed, the comment it continues after is not (or no longer)
+            # on this article's thread.
+            raise NotFound("The comment this page continues after is not on this thread.")
         return sort_path(comment.path, sort)
 
     async def count(self, slug: str) -> tuple[Article, int]:

@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
 
 from broadsheet_comments.domain import MAX_AUTHOR_NAME, MAX_BODY, Status
 from broadsheet_comments.rendering import clean_text, plain_name
+from broadsheet_shared.addresses import Email
+from broadsheet_shared.identifiers import OBJECT_ID_PATTERN
 
 
 def _blank_to_none(value: Any) -> Any:
@@ -16,6 +18,10 @@ def _blank_to_none(value: Any) -> Any:
     if isinstance(value, str) and not value.strip():
         return None
     return value
+
+
+# What a form sends for a field left empty: the same as leaving it out (_blank_to_none).
+Blank = Annotated[str, Field(pattern=r"^\s*$")]
 
 
 def _visible_body(value: str) -> str:
@@ -29,11 +35,11 @@ class CommentCreate(BaseModel):
     model_config = ConfigDict(extra="ignore", str_max_length=20_000)
 
     author_name: str = Field(min_length=1, max_length=MAX_AUTHOR_NAME)
-    author_email: EmailStr | None = Field(
+    author_email: Email | Blank | None = Field(
         default=None, description="Never shown; needed for reply notifications."
     )
     body: str = Field(min_length=1, max_length=MAX_BODY, description="A Markdown subset.")
-    parent_id: str | None = Field(default=None, max_length=64)
+    parent_id: Annotated[str, Field(pattern=OBJECT_ID_PATTERN)] | Blank | None = None
     notify_replies: bool = False
     website: str | None = Field(
         default=None, max_length=500, description="Honeypot: people leave it empty."
@@ -181,7 +187,8 @@ class BanCreate(BaseModel):
 
     kind: Literal["email", "client"]
     value: str = Field(min_length=1, max_length=320, description="An email or client address.")
-    duration_minutes: int = Field(default=24 * 60, ge=1, le=366 * 24 * 60)
+    # A JSON integer only (lax mode would take "60" or 60.0, which the schema refuses).
+    duration_minutes: StrictInt = Field(default=24 * 60, ge=1, le=366 * 24 * 60)
     reason: str = Field(default="", max_length=500)
 
 

@@ -89,7 +89,9 @@ def next_roots(after: str | None, sort: Sort, count: int, last_seq: int) -> list
     if sort == "oldest":
         start = root_seq_of(after, sort) + 1 if after else 1
         return list(range(start, min(start + count, last_seq + 1)))
-    start = root_seq_of(after, sort) - 1 if after else last_seq
+    # A cursor may name a root past the last one (any key of the cursor's shape is accepted):
+    # newest first, what follows it starts at the last root, not billions of empty windows on.
+    start = min(root_seq_of(after, sort) - 1, last_seq) if after else last_seq
     return list(range(start, max(start - count, 0), -1))
 
 

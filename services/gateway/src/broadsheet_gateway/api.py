@@ -19,7 +19,13 @@ from broadsheet_gateway.client_address import client_ip
 from broadsheet_gateway.routing import is_safe_segment
 from broadsheet_gateway.service import CommentForm, CommentRejected, PageError, Redirect
 from broadsheet_gateway.texts import SUBSCRIPTION_PAGES, error_title, notice_for
-from broadsheet_shared.errors import NotFound
+from broadsheet_shared.errors import Conflict, Forbidden, InvalidLink, NotFound
+from broadsheet_shared.http.contract import raises
+from broadsheet_shared.identifiers import (
+    ARTICLE_CURSOR_PATTERN,
+    EMAIL_DOMAIN_PATTERN,
+    THREAD_CURSOR_PATTERN,
+)
 from broadsheet_shared.ratelimit import raise_if_limited
 
 
@@ -109,7 +115,7 @@ async def section_page(
     request: Request,
     slug: str,
     container: ContainerDep,
-    cursor: Annotated[str | None, Query(max_length=500)] = None,
+    cursor: Annotated[str | None, Query(pattern=ARTICLE_CURSOR_PATTERN)] = None,
 ) -> HTMLResponse:
     return html(request, "section.html", **await container.site.section_page(slug, cursor))
 
@@ -151,7 +157,7 @@ async def article_page(
     request: Request,
     slug: str,
     container: ContainerDep,
-    cpage: Annotated[str | None, Query(max_length=500)] = None,
+    cpage: Annotated[str | None, Query(pattern=THREAD_CURSOR_PATTERN)] = None,
     replytocom: Annotated[str | None, Query(max_length=100)] = None,
     notice: Annotated[str | None, Query(max_length=20)] = None,
 ) -> HTMLResponse:
@@ -165,6 +171,7 @@ async def article_page(
     response_class=HTMLResponse,
     status_code=303,
     summary="Post a comment from the article page's form",
+    responses=raises(Forbidden, Conflict),
 )
 async def post_comment(
     request: Request,
@@ -237,7 +244,15 @@ async def follow(
     request: Request,
     slug: str,
     container: ContainerDep,
-    email: Annotated[str, Form(max_length=320)] = "",
+    # The notifications service decides (a refusal re-renders the page); the document says what
+    # it accepts. A browser always sends the field, empty or not.
+    email: Annotated[
+        str,
+        Form(
+            max_length=254,
+            json_schema_extra={"format": "email", "pattern": EMAIL_DOMAIN_PATTERN},
+        ),
+    ],
 ) -> Response:
     location = await container.site.follow(slug, email, reader_ip(request))
     return RedirectResponse(location, status_code=303)
@@ -269,18 +284,31 @@ async def _subscription_page(
     )
 
 
-@site.get("/subscriptions/confirm/{token}", response_class=HTMLResponse, summary="Confirm page")
+@site.get(
+    "/subscriptions/confirm/{token}",
+    response_class=HTMLResponse,
+    summary="Confirm page",
+    responses=raises(InvalidLink),
+)
 async def confirm_page(request: Request, token: str, container: ContainerDep) -> HTMLResponse:
     return await _subscription_page(request, container, "confirm", token, post=False)
 
 
-@site.post("/subscriptions/confirm/{token}", response_class=HTMLResponse, summary="Confirm")
+@site.post(
+    "/subscriptions/confirm/{token}",
+    response_class=HTMLResponse,
+    summary="Confirm",
+    responses=raises(InvalidLink),
+)
 async def confirm(request: Request, token: str, container: ContainerDep) -> HTMLResponse:
     return await _subscription_page(request, container, "confirm", token, post=True)
 
 
 @site.get(
-    "/subscriptions/unsubscribe/{token}", response_class=HTMLResponse, summary="Unsubscribe page"
+    "/subscriptions/unsubscribe/{token}",
+    response_class=HTMLResponse,
+    summary="Unsubscribe page",
+    responses=raises(InvalidLink),
 )
 async def unsubscribe_page(request: Request, token: str, container: ContainerDep) -> HTMLResponse:
     return await _subscription_page(request, container, "unsubscribe", token, post=False)
@@ -290,12 +318,34 @@ async def unsubscribe_page(request: Request, token: str, container: ContainerDep
     "/subscriptions/unsubscribe/{token}",
     response_class=HTMLResponse,
     summary="Unsubscribe (also RFC 8058 one-click)",
+    responses=raises(InvalidLink),
 )
 async def unsubscribe(request: Request, token: str, container: ContainerDep) -> HTMLResponse:
     return await _subscription_page(request, container, "unsubscribe", token, post=True)
 
 
-@site.get("/articles/{slug}/live", summary="New comments on an article, as Server-Sent Events")
+@site.get(
+    "/articles/{slug}/live",
+    summary="New comments on an article, as Server-Sent Events",
+    responses={
+        200: {
+            "description": "An endless stream: `ready`, then one `comment` event per comment",
+            "content": {
+                "text/event-stream": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["event", "data"],
+                        "properties": {
+                            "event": {"enum": ["ready", "comment"]},
+                            "data": {"type": "string", "description": "JSON"},
+                            "id": {"type": "string"},
+                        },
+                    }
+                }
+            },
+        }
+    },
+)
 async def live(slug: str, container: ContainerDep) -> EventSourceResponse:
     if not is_safe_segment(slug):
         raise NotFound("There is no such article.")

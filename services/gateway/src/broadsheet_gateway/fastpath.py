@@ -34,7 +34,7 @@ from broadsheet_gateway.headers import (
     response_headers_from_upstream,
 )
 from broadsheet_gateway.limits import json_depth_exceeds
-from broadsheet_gateway.routing import feed_alias
+from broadsheet_gateway.routing import FEED_METHOD, feed_alias
 from broadsheet_gateway.upstreams import UpstreamError, UpstreamUnavailable
 from broadsheet_shared.http.metrics import REQUEST_SECONDS
 
@@ -88,7 +88,7 @@ class ApiFastPath:
             return
         alias = None
         if not scope["path"].startswith("/api/"):
-            alias = feed_alias(scope["path"]) if scope["method"] == "GET" else None
+            alias = feed_alias(scope["path"])
             if alias is None:
                 await self.app(scope, receive, send)
                 return
@@ -154,6 +154,9 @@ class ApiFastPath:
         try:
             if alias is not None:
                 label = alias.template
+                if method != FEED_METHOD:
+                    await answer(problems.method_not_allowed(FEED_METHOD, scope["path"]))
+                    return
                 if alias.target is None:
                     await answer(problems.no_such_section(scope["path"]))
                     return

@@ -77,7 +77,10 @@ def merge_openapi(
     described by the operation it stands for."""
     merged = copy.deepcopy(own)
     paths: dict[str, Any] = merged.setdefault("paths", {})
-    schemas: dict[str, Any] = merged.setdefault("components", {}).setdefault("schemas", {})
+    components: dict[str, Any] = merged.setdefault("components", {})
+    schemas: dict[str, Any] = components.setdefault("schemas", {})
+    # The staff bearer scheme the services' operations name in their security requirements.
+    security_schemes: dict[str, Any] = components.setdefault("securitySchemes", {})
     missing = []
     for upstream, doc in upstream_docs.items():
         if doc is None:
@@ -92,6 +95,8 @@ def merge_openapi(
         doc = _walk_refs(doc, renames)
         for name, schema in ((doc.get("components") or {}).get("schemas") or {}).items():
             schemas.setdefault(renames.get(name, name), schema)
+        for name, scheme in ((doc.get("components") or {}).get("securitySchemes") or {}).items():
+            security_schemes.setdefault(name, scheme)
         for template, item in (doc.get("paths") or {}).items():
             route = resolve_route(_template_to_concrete(template), routes)
             if route is not None and route.upstream == upstream:

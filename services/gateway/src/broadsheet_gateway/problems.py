@@ -25,6 +25,10 @@ def no_such_section(instance: str) -> ProblemResponse:
     return application_error_response(NotFound("There is no such section."), instance)
 
 
+def method_not_allowed(allowed: str, instance: str) -> ProblemResponse:
+    return problem_response(405, instance=instance, headers={"Allow": allowed})
+
+
 def body_too_large(max_bytes: int, instance: str) -> ProblemResponse:
     return problem_response(
         413, f"The request body is larger than {max_bytes} bytes.", instance=instance

@@ -87,6 +87,8 @@ FEED_ALIASES: Mapping[str, str] = {
     "/feed.xml": "/api/articles/feed.xml",
     "/sections/{slug}/feed.xml": "/api/sections/{slug}/feed.xml",
 }
+# A feed is only read: any other method is a 405 naming this one.
+FEED_METHOD = "GET"
 _SECTION_FEED_PREFIX = "/sections/"
 _SECTION_FEED_SUFFIX = "/feed.xml"
 

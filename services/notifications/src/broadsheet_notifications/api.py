@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 
@@ -28,13 +28,21 @@ from broadsheet_notifications.schemas import (
 from broadsheet_notifications.service import SubscriptionService
 from broadsheet_notifications.staff import StaffService
 from broadsheet_shared.auth import StaffPrincipal
+from broadsheet_shared.errors import Conflict, InvalidLink
 from broadsheet_shared.http.clients import client_address
+from broadsheet_shared.http.contract import raises
+from broadsheet_shared.identifiers import (
+    DIGEST_PATTERN,
+    SIGNED_LINK_PATTERN,
+    SLUG_MAX_LENGTH,
+    SLUG_PATTERN,
+)
 
 router = APIRouter()
 
-_PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
-Token = Annotated[str, Path(min_length=1, max_length=512)]
-Slug = Annotated[str, Path(min_length=1, max_length=200)]
+Token = Annotated[str, Path(pattern=SIGNED_LINK_PATTERN)]
+Slug = Annotated[str, Path(max_length=SLUG_MAX_LENGTH, pattern=SLUG_PATTERN)]
+DeliveryId = Annotated[str, Path(pattern=DIGEST_PATTERN)]
 
 
 async def subscriptions(request: Request) -> SubscriptionService:
@@ -61,7 +69,6 @@ ClientId = Annotated[str, Depends(client_id)]
     "/api/articles/{slug}/followers",
     status_code=202,
     response_model=FollowResponse,
-    responses={404: _PROBLEM, 422: _PROBLEM, 429: _PROBLEM},
     tags=["subscriptions"],
 )
 async def follow_article(
@@ -73,7 +80,7 @@ async def follow_article(
 @router.get(
     "/api/subscriptions/confirm/{token}",
     response_model=ConfirmationView,
-    responses={400: _PROBLEM, 404: _PROBLEM},
+    responses=raises(InvalidLink),
     tags=["subscriptions"],
 )
 async def confirmation(token: Token, service: Subscriptions) -> ConfirmationView:
@@ -83,7 +90,7 @@ async def confirmation(token: Token, service: Subscriptions) -> ConfirmationView
 @router.post(
     "/api/subscriptions/confirm/{token}",
     response_model=ConfirmationView,
-    responses={400: _PROBLEM, 404: _PROBLEM, 409: _PROBLEM},
+    responses=raises(InvalidLink, Conflict),
     tags=["subscriptions"],
 )
 async def confirm(token: Token, service: Subscriptions) -> ConfirmationView:
@@ -93,7 +100,7 @@ async def confirm(token: Token, service: Subscriptions) -> ConfirmationView:
 @router.get(
     "/api/subscriptions/unsubscribe/{token}",
     response_model=UnsubscribeView,
-    responses={400: _PROBLEM, 404: _PROBLEM},
+    responses=raises(InvalidLink),
     tags=["subscriptions"],
 )
 async def unsubscription(token: Token, service: Subscriptions) -> UnsubscribeView:
@@ -103,7 +110,7 @@ async def unsubscription(token: Token, service: Subscriptions) -> UnsubscribeVie
 @router.post(
     "/api/subscriptions/unsubscribe/{token}",
     response_model=UnsubscribeResult,
-    responses={400: _PROBLEM, 404: _PROBLEM},
+    responses=raises(InvalidLink),
     tags=["subscriptions"],
 )
 async def unsubscribe(token: Token, service: Subscriptions) -> UnsubscribeResult:
@@ -115,7 +122,6 @@ async def unsubscribe(token: Token, service: Subscriptions) -> UnsubscribeResult
 @router.get(
     "/api/editor/notifications/deliveries",
     response_model=DeliveryPage,
-    responses={401: _PROBLEM, 422: _PROBLEM},
     tags=["staff"],
 )
 async def list_deliveries(
@@ -123,7 +129,8 @@ async def list_deliveries(
     service: Staff,
     state: DeliveryState | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(max_length=64)] = None,
+    # The id of the last delivery shown: the page continues below it.
+    cursor: Annotated[str | None, Query(pattern=DIGEST_PATTERN)] = None,
 ) -> DeliveryPage:
     items, next_cursor = await service.deliveries(state, limit, cursor)
     return DeliveryPage(items=[DeliveryView.of(d) for d in items], next_cursor=next_cursor)
@@ -132,13 +139,13 @@ async def list_deliveries(
 @router.post(
     "/api/editor/notifications/deliveries/{delivery_id}/retry",
     response_model=DeliveryView,
-    responses={401: _PROBLEM, 404: _PROBLEM, 409: _PROBLEM},
+    responses=raises(Conflict),
     tags=["staff"],
 )
 async def retry_delivery(
     _: StaffPrincipal,
     service: Staff,
-    delivery_id: Annotated[str, Path(min_length=1, max_length=64)],
+    delivery_id: DeliveryId,
 ) -> DeliveryView:
     return DeliveryView.of(await service.retry(RetryDelivery(delivery_id)))
 
@@ -146,7 +153,6 @@ async def retry_delivery(
 @router.post(
     "/api/editor/notifications/suppressions",
     response_model=SuppressResult,
-    responses={401: _PROBLEM, 422: _PROBLEM},
     tags=["staff"],
 )
 async def suppress_address(

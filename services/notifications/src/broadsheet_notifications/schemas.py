@@ -5,14 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic import BaseModel, ConfigDict
 
 from broadsheet_notifications.domain import Delivery, DeliveryState, mask_email
+from broadsheet_shared.addresses import Email
 
 
 class FollowRequest(BaseModel):
     model_config = ConfigDict(extra="ignore")
-    email: EmailStr = Field(max_length=254)
+    email: Email
 
 
 class FollowResponse(BaseModel):
@@ -74,7 +75,7 @@ class DeliveryPage(BaseModel):
 
 
 class SuppressRequest(BaseModel):
-    email: EmailStr = Field(max_length=254)
+    email: Email
 
 
 class SuppressResult(BaseModel):

@@ -11,6 +11,7 @@ from asgi_correlation_id import CorrelationIdMiddleware
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse, Response
 
+from broadsheet_shared.http.contract import install_contract
 from broadsheet_shared.http.limits import BodySizeLimitMiddleware
 from broadsheet_shared.http.logging import configure_logging
 from broadsheet_shared.http.metrics import MetricsMiddleware, metrics_endpoint
@@ -72,6 +73,7 @@ def create_service_app(
     app.state.container = container
     app.state.readiness_checks = {}
     install_problem_handlers(app)
+    install_contract(app)
 
     def checks() -> Mapping[str, ReadinessCheck]:
         registered: Mapping[str, ReadinessCheck] = app.state.readiness_checks
