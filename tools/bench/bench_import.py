@@ -10,10 +10,10 @@ process's peak RSS above its baseline after imports (the reader must not grow wi
 started as the end-to-end tests start it, and the real command, ``broadsheet-import wxr FILE``,
 runs as a subprocess against its gateway on an export of the same shape (50 comments a post);
 then once more, which must write nothing ("Nothing changed"). Reports wall time, posts/s,
-comments/s and the importer process's peak RSS. One HTTP request per item through the gateway
-and the services is much slower than reading, so by default only 5,000 comments (100 posts) are
-written, and the time for the full 100,000 is extrapolated from the measured rate (printed as
-such); ``--write-comments 100000`` writes the full size.
+comments/s, the importer process's CPU time and peak RSS. One HTTP request per item through
+the gateway and the services is much slower than reading, so by default only 5,000 comments
+(100 posts) are written, and the time for the full 100,000 is extrapolated from the measured
+rate (printed as such); ``--write-comments 100000`` writes the full size.
 
     uv run python tools/bench/bench_import.py [--posts 2000] [--comments-per-post 50]
         [--write-comments 5000]
