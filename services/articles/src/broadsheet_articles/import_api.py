@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
-from pydantic import AwareDatetime, BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 
 from broadsheet_articles.domain import ArticleStatus, ImportedContent
 from broadsheet_articles.imports import (
@@ -19,6 +19,7 @@ from broadsheet_articles.imports import (
 from broadsheet_articles.schemas import (
     MAX_BODY,
     AuthorName,
+    Flag,
     SectionName,
     SectionOut,
     Slug,
@@ -29,6 +30,9 @@ from broadsheet_articles.schemas import (
     Title,
 )
 from broadsheet_shared.auth import AdminPrincipal
+from broadsheet_shared.errors import NotFound
+from broadsheet_shared.http.contract import raises
+from broadsheet_shared.timestamps import Timestamp
 
 Fingerprint = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$", description="SHA-256, hex")]
 Source = Annotated[str, Query(min_length=1, max_length=500, description="The old site's base URL.")]
@@ -51,11 +55,11 @@ class ArticleImportIn(Strict):
     tags: list[Tag] = Field(default_factory=list, max_length=20)
     authors: list[AuthorName] = Field(default_factory=list, max_length=10)
     status: Literal["draft", "scheduled", "published"]
-    published_at: AwareDatetime | None = None
-    scheduled_at: AwareDatetime | None = None
-    created_at: AwareDatetime
-    updated_at: AwareDatetime
-    comments_open: bool = True
+    published_at: Timestamp | None = None
+    scheduled_at: Timestamp | None = None
+    created_at: Timestamp
+    updated_at: Timestamp
+    comments_open: Flag = True
     wordpress: WordPressOrigin
     fingerprint: Fingerprint
 
@@ -190,7 +194,7 @@ async def import_article(
 redirects_router = APIRouter(prefix="/api", tags=["public"])
 
 
-@redirects_router.get("/redirects", response_model=RedirectOut)
+@redirects_router.get("/redirects", response_model=RedirectOut, responses=raises(NotFound))
 async def old_link(
     path: Annotated[str, Query(min_length=1, max_length=2000, description="e.g. /?p=12")],
     old_links: Annotated[OldLinks, Depends(_old_links)],

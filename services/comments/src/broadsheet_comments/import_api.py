@@ -6,12 +6,13 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from broadsheet_comments.commands import ImportComment
 from broadsheet_comments.domain import MAX_AUTHOR_NAME
 from broadsheet_comments.imports import ImportOutcome, ImportService
 from broadsheet_shared.auth import AdminPrincipal
+from broadsheet_shared.timestamps import Timestamp
 
 
 async def get_import_service(request: Request) -> ImportService:
@@ -37,7 +38,7 @@ class CommentImportIn(BaseModel):
     author_email: Annotated[str, Field(max_length=320)] = Field(
         default="", description="Kept for moderation; empty when the old site had none."
     )
-    created_at: AwareDatetime
+    created_at: Timestamp
     body: Annotated[str, Field(min_length=1, max_length=MAX_IMPORTED_BODY)]
     status: Literal["approved", "pending"]
     fingerprint: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]

@@ -84,7 +84,7 @@ def install_page_errors(app: FastAPI) -> None:
         return HTMLResponse("", status_code=exc.status, headers={"Location": exc.location})
 
 
-@site.get("/", response_class=HTMLResponse, summary="Front page")
+@site.get("/", response_class=HTMLResponse, summary="Front page", responses=raises(NotFound))
 async def front_page(
     request: Request,
     container: ContainerDep,
@@ -105,7 +105,7 @@ async def tag_page(
     request: Request,
     tag: Annotated[str, Path(min_length=1, max_length=50)],
     container: ContainerDep,
-    cursor: Annotated[str | None, Query(max_length=500)] = None,
+    cursor: Annotated[str | None, Query(pattern=ARTICLE_CURSOR_PATTERN)] = None,
 ) -> HTMLResponse:
     return html(request, "tag.html", **await container.site.tag_page(tag, cursor))
 
