@@ -9,7 +9,6 @@ from typing import Annotated, Literal
 from pydantic import (
     AfterValidator,
     AnyHttpUrl,
-    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -18,6 +17,7 @@ from pydantic import (
 
 from broadsheet_articles.domain import ArticleStatus
 from broadsheet_shared.identifiers import SLUG_MAX_LENGTH, SLUG_PATTERN
+from broadsheet_shared.timestamps import Timestamp
 
 MAX_TITLE = 300
 MAX_SUMMARY = 1000
@@ -103,7 +103,7 @@ class ArticleUpdate(Strict):
 
 
 class PublishRequest(Strict):
-    at: AwareDatetime | None = Field(
+    at: Timestamp | None = Field(
         default=None, description="Schedule for this time; omitted or past means now."
     )
 
