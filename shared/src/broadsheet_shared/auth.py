@@ -8,6 +8,7 @@ valid ``Authorization: Bearer`` token ever grants a role.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
@@ -19,9 +20,9 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from broadsheet_shared.errors import Forbidden, Unauthenticated
 
-Role = Literal["editor", "admin"]
+Role = Literal["admin", "editor", "moderator"]
 ALGORITHM = "EdDSA"
-ROLES: tuple[Role, ...] = ("editor", "admin")
+ROLES: tuple[Role, ...] = ("admin", "editor", "moderator")
 
 
 @dataclass(frozen=True)
@@ -105,12 +106,21 @@ async def current_principal(
         raise Unauthenticated("The token is invalid or expired.") from None
 
 
-async def require_admin(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
-    if not principal.is_admin:
-        raise Forbidden("This needs the admin role.")
-    return principal
+def _require(*roles: Role) -> Callable[[Principal], Awaitable[Principal]]:
+    """A dependency that lets through only the given roles (403 for other staff)."""
+    needed = " or ".join(roles)
+
+    async def require(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+        if principal.role not in roles:
+            raise Forbidden(f"This needs the {needed} role.")
+        return principal
+
+    return require
 
 
-# Editors and admins are staff: both may moderate and edit.
+# Least privilege: editors write and publish, moderators keep comments and addresses clean,
+# admins do both and alone manage staff and sections.
 StaffPrincipal = Annotated[Principal, Depends(current_principal)]
-AdminPrincipal = Annotated[Principal, Depends(require_admin)]
+EditorPrincipal = Annotated[Principal, Depends(_require("admin", "editor"))]
+ModeratorPrincipal = Annotated[Principal, Depends(_require("admin", "moderator"))]
+AdminPrincipal = Annotated[Principal, Depends(_require("admin"))]

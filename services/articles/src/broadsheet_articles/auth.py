@@ -21,7 +21,7 @@ from broadsheet_articles.commands import CreateEditor, LogIn, UpdateEditor
 from broadsheet_articles.domain import Editor
 from broadsheet_articles.repository import EditorRepository, RefreshRecord, RefreshTokenRepository
 from broadsheet_shared.addresses import normalize_email
-from broadsheet_shared.auth import Principal, Role, TokenIssuer
+from broadsheet_shared.auth import Principal, TokenIssuer
 from broadsheet_shared.clock import Clock, utcnow
 from broadsheet_shared.errors import Conflict, NotFound, Unauthenticated
 from broadsheet_shared.ratelimit import RateLimit, RateLimiter, raise_if_limited
@@ -151,9 +151,8 @@ class AuthService:
                 used=False,
             )
         )
-        role: Role = "admin" if editor.role == "admin" else "editor"
         access = self._issuer.issue(
-            Principal(subject=editor.id, role=role, name=editor.name), now=now
+            Principal(subject=editor.id, role=editor.role, name=editor.name), now=now
         )
         return TokenPair(
             access_token=access,
@@ -174,7 +173,9 @@ class AuthService:
         editor = await self._editors.by_id(command.editor_id)
         if editor is None:
             raise NotFound("No such editor.")
-        if editor.id == acting.subject and (command.disabled or command.role == "editor"):
+        if editor.id == acting.subject and (
+            command.disabled or command.role not in (None, "admin")
+        ):
             raise Conflict("Admins cannot disable or demote themselves.")
         if command.name is not None:
             editor.name = command.name

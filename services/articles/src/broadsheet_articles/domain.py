@@ -13,6 +13,7 @@ import nh3
 from markdown_it import MarkdownIt
 from slugify import slugify
 
+from broadsheet_shared.auth import Role
 from broadsheet_shared.errors import Conflict
 from broadsheet_shared.events import ArticleData, ArticleRef, SectionRef
 from broadsheet_shared.identifiers import SLUG_MAX_LENGTH, SLUG_PATTERN
@@ -437,7 +438,7 @@ class Editor:
     id: str
     email: str
     name: str
-    role: str
+    role: Role
     password_hash: str
     disabled: bool
     created_at: datetime

@@ -16,6 +16,7 @@ from pydantic import (
 )
 
 from broadsheet_articles.domain import ArticleStatus
+from broadsheet_shared.auth import Role
 from broadsheet_shared.identifiers import SLUG_MAX_LENGTH, SLUG_PATTERN
 from broadsheet_shared.timestamps import Timestamp
 
@@ -62,7 +63,6 @@ Tag = Annotated[Line, Field(min_length=1, max_length=50)]
 AuthorName = Annotated[Line, Field(min_length=1, max_length=100)]
 Slug = Annotated[str, Field(min_length=1, max_length=SLUG_MAX_LENGTH, pattern=SLUG_PATTERN)]
 HeroUrl = Annotated[AnyHttpUrl, Field(max_length=2000)]
-Role = Literal["editor", "admin"]
 Password = Annotated[Text, Field(min_length=12, max_length=256)]
 
 
@@ -219,7 +219,7 @@ class EditorOut(BaseModel):
     id: str
     email: str
     name: str
-    role: str
+    role: Role
     disabled: bool
     created_at: datetime
 

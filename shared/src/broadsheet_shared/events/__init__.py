@@ -42,6 +42,12 @@ from broadsheet_shared.events.notifications import (
     NotificationSentData,
     NotificationSentV1,
 )
+from broadsheet_shared.events.staff import (
+    StaffAccountChangedV1,
+    StaffAccountData,
+    StaffActionData,
+    StaffActionRecordedV1,
+)
 
 __all__ = [
     "ArticleData",
@@ -69,6 +75,10 @@ __all__ = [
     "NotificationSentData",
     "NotificationSentV1",
     "SectionRef",
+    "StaffAccountChangedV1",
+    "StaffAccountData",
+    "StaffActionData",
+    "StaffActionRecordedV1",
     "decode_event",
     "email_hash",
     "encode_event",

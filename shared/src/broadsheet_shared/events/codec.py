@@ -23,6 +23,7 @@ from broadsheet_shared.events.comments import (
     CommentRejectedV1,
 )
 from broadsheet_shared.events.notifications import NotificationFailedV1, NotificationSentV1
+from broadsheet_shared.events.staff import StaffAccountChangedV1, StaffActionRecordedV1
 
 Headers = list[tuple[str, bytes]]
 
@@ -39,6 +40,8 @@ _EVENTS: tuple[type[IntegrationEvent], ...] = (
     CommentImportedV1,
     NotificationSentV1,
     NotificationFailedV1,
+    StaffAccountChangedV1,
+    StaffActionRecordedV1,
 )
 
 

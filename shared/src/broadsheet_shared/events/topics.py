@@ -1,7 +1,7 @@
-"""Kafka topic names: one per producing service. Prefix them with ``settings.topic(...)``.
+"""Kafka topic names: one per producing service, and one for staff events (accounts, audit).
 
 Every event is keyed by the id of the article it concerns, so that one article's events stay in
-order within a partition.
+order within a partition; staff events, which concern a person, by the staff account's id.
 """
 
 from typing import Final
@@ -9,8 +9,9 @@ from typing import Final
 ARTICLES: Final = "broadsheet.articles"
 COMMENTS: Final = "broadsheet.comments"
 NOTIFICATIONS: Final = "broadsheet.notifications"
+STAFF: Final = "broadsheet.staff"
 
-ALL: Final = (ARTICLES, COMMENTS, NOTIFICATIONS)
+ALL: Final = (ARTICLES, COMMENTS, NOTIFICATIONS, STAFF)
 
 PARTITIONS: Final = 3
 
