@@ -18,3 +18,12 @@ Email = Annotated[
 def normalize_email(email: str) -> str:
     """The form an address is stored and compared in: trimmed and lowercased."""
     return email.strip().lower()
+
+
+def mailbox_key(email: str) -> str:
+    """The mailbox an address reaches, for limits, cooldowns and bans: ``name+tag@host`` and
+    ``name@host`` are one mailbox, so plus-addressing cannot multiply anyone's allowance."""
+    local, at, domain = normalize_email(email).rpartition("@")
+    if not at:
+        return normalize_email(email)
+    return f"{local.split('+', 1)[0] or local}@{domain}"
