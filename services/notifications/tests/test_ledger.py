@@ -21,7 +21,6 @@ def test_guard_keeps_a_transition_to_its_source_states() -> None:
     assert guard(both) == {"state": {"$in": ["failed", "pending"]}}
 
 
-
 def test_fence_also_requires_the_workers_claim_token() -> None:
     assert fence(Transitions.SEND, "c1") == {"state": "sending", "claim": "c1"}
 

@@ -120,7 +120,7 @@ class SlowSmtp:
         self.started = 0
         self.received: list[bytes] = []
 
-    async def handle_DATA(  # noqa: N802 (the name aiosmtpd calls)
+    async def handle_DATA(
         self, server: SMTP, session: Session, envelope: Envelope
     ) -> str:
         self.started += 1
