@@ -8,6 +8,7 @@ from pathlib import Path
 import orjson
 import pytest
 
+from broadsheet_shared import devkeys
 from broadsheet_shared.events import (
     ArticleData,
     ArticlePublishedV1,
@@ -24,7 +25,6 @@ from broadsheet_shared.events import (
     use_address_digest_key,
 )
 from broadsheet_shared.events.asyncapi import render
-from broadsheet_shared import devkeys
 from broadsheet_shared.events.codec import UnknownEventType, header
 
 pytestmark = pytest.mark.unit

@@ -120,9 +120,7 @@ class SlowSmtp:
         self.started = 0
         self.received: list[bytes] = []
 
-    async def handle_DATA(
-        self, server: SMTP, session: Session, envelope: Envelope
-    ) -> str:
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         self.started += 1
         await asyncio.sleep(self.delay)
         self.received.append(bytes(envelope.content or b""))
