@@ -46,7 +46,7 @@ def make_settings(infra: Any, prefix: str, **overrides: Any) -> Settings:
         "argon2_memory_kib": 19456,
         "argon2_time_cost": 2,
         "argon2_parallelism": 1,
-        "login_attempts_per_account": 5,
+        "login_attempts_per_account_client": 5,
         "login_attempts_per_client": 1000,
         "scheduler_interval_seconds": 0.2,
     }

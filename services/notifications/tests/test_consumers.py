@@ -15,7 +15,7 @@ pytestmark = pytest.mark.unit
 
 @pytest.fixture
 def router(world: Any) -> Any:
-    return build_router(world.planner, world.inbox, world._queued)
+    return build_router(world.planner, world.inbox, world._queued, world.staff_access)
 
 
 def confirm(world: Any, email: str) -> None:

@@ -24,6 +24,7 @@ from broadsheet_shared.kafka.router import EventRouter
 from broadsheet_shared.ratelimit import MongoRateLimiter, RateLimit
 from broadsheet_shared.runtime import ServiceRuntime
 from broadsheet_shared.settings import secret_value
+from broadsheet_shared.staff_access import MongoStaffAccess
 
 
 @dataclass
@@ -39,6 +40,7 @@ class Container:
     staff: StaffService
     worker: DeliveryWorker
     router: EventRouter
+    staff_access: MongoStaffAccess
     inbound: InboundSmtpServer | None = None
 
     async def start(self) -> None:
@@ -118,7 +120,8 @@ def bootstrap(settings: Settings, *, mailer: Mailer | None = None) -> Container:
     staff = StaffService(
         repos.addresses, repos.ledger, runtime.uow, settings.retry_policy, on_queued=worker.wake
     )
-    router = build_router(planner, MongoInbox(runtime.mongo, runtime.db), worker.wake)
+    staff_access = MongoStaffAccess(runtime.db)
+    router = build_router(planner, MongoInbox(runtime.mongo, runtime.db), worker.wake, staff_access)
     inbound = None
     if settings.inbound_smtp_port:
         mailbox = Mailbox(settings.unsubscribe_mailto)
@@ -141,5 +144,6 @@ def bootstrap(settings: Settings, *, mailer: Mailer | None = None) -> Container:
         staff=staff,
         worker=worker,
         router=router,
+        staff_access=staff_access,
         inbound=inbound,
     )
