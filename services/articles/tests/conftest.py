@@ -190,8 +190,12 @@ class FakeEditors:
         self.editors[editor.id] = copy.copy(editor)
         return True
 
-    async def update(self, editor: Editor) -> None:
+    async def update(self, editor: Editor, session: Any) -> None:
         self.editors[editor.id] = copy.copy(editor)
+
+    async def changed_at(self, staff_id: str) -> datetime | None:
+        found = self.editors.get(staff_id)
+        return found.access_changed_at if found else None
 
     async def all(self) -> list[Editor]:
         return list(self.editors.values())
@@ -214,7 +218,12 @@ class FakeRefreshTokens:
     async def revoke_family(self, family: str) -> None:
         self.tokens = {h: r for h, r in self.tokens.items() if r.family != family}
 
-    async def revoke_editor(self, editor_id: str) -> None:
+    async def revoke_family_of(self, token_hash: str) -> None:
+        record = self.tokens.get(token_hash)
+        if record is not None:
+            await self.revoke_family(record.family)
+
+    async def revoke_editor(self, editor_id: str, session: Any) -> None:
         self.tokens = {h: r for h, r in self.tokens.items() if r.editor_id != editor_id}
 
 
@@ -265,6 +274,8 @@ class AuthWorld:
     clock: TestClock
     service: AuthService
     verifier: TokenVerifier
+    uow: FakeUnitOfWork
+    sleeps: list[float]
 
 
 @pytest.fixture(scope="session")
@@ -276,6 +287,12 @@ def fast_hasher() -> Any:
 @pytest.fixture
 def auth_world(fast_hasher: Any) -> AuthWorld:
     editors, tokens, limiter = FakeEditors(), FakeRefreshTokens(), FakeRateLimiter()
+    uow = FakeUnitOfWork(editors, tokens)
+    sleeps: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+
     clock = TestClock(now=utcnow())  # tokens are verified against the real time
     issuer = TokenIssuer(
         DEV_JWT_PRIVATE_KEY,
@@ -286,14 +303,21 @@ def auth_world(fast_hasher: Any) -> AuthWorld:
     service = AuthService(
         editors,
         tokens,
+        uow,
         hasher=fast_hasher,
         issuer=issuer,
         limiter=limiter,
-        limits=LoginLimits(per_account=RateLimit(3, 300), per_client=RateLimit(5, 300)),
+        limits=LoginLimits(
+            per_account_client=RateLimit(3, 300),
+            per_client=RateLimit(5, 300),
+            slow_after_failures=RateLimit(4, 300),
+            slowdown_seconds=1.5,
+        ),
         refresh_ttl=timedelta(days=14),
         clock=clock,
+        sleep=sleep,
     )
     verifier = TokenVerifier(
         DEV_JWT_PUBLIC_KEY, issuer="broadsheet-articles", audience="broadsheet"
     )
-    return AuthWorld(editors, tokens, limiter, clock, service, verifier)
+    return AuthWorld(editors, tokens, limiter, clock, service, verifier, uow, sleeps)

@@ -25,6 +25,7 @@ from broadsheet_shared.testing import (
     FakeImportRecords,
     FakeInbox,
     FakeRateLimiter,
+    FakeStaffAccess,
     FakeUnitOfWork,
     TestClock,
 )
@@ -241,7 +242,8 @@ class World:
         self.queries = CommentQueries(articles=self.articles, comments=self.comments)
         self.projection = ArticleProjection(self.articles)
         self.inbox = FakeInbox()
-        self.router: EventRouter = build_router(self.projection, self.inbox)
+        self.staff_access = FakeStaffAccess()
+        self.router: EventRouter = build_router(self.projection, self.inbox, self.staff_access)
 
     async def post(
         self,

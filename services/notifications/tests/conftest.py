@@ -34,7 +34,13 @@ from broadsheet_shared.events import (
     email_hash,
 )
 from broadsheet_shared.ratelimit import RateLimit
-from broadsheet_shared.testing import FakeInbox, FakeRateLimiter, FakeUnitOfWork, TestClock
+from broadsheet_shared.testing import (
+    FakeInbox,
+    FakeRateLimiter,
+    FakeStaffAccess,
+    FakeUnitOfWork,
+    TestClock,
+)
 
 from .fakes import FakeMailer, FakeRepositories
 
@@ -68,6 +74,7 @@ class World:
         self.repos = FakeRepositories()
         self.uow = FakeUnitOfWork(*self.repos.stores)
         self.inbox = FakeInbox()
+        self.staff_access = FakeStaffAccess()
         self.limiter = FakeRateLimiter()
         self.mailer = FakeMailer()
         self.retry = RetryPolicy(

@@ -30,7 +30,7 @@ def make_worker(
 
 
 async def reply_story(world: Any, ev: Any) -> None:
-    router = build_router(world.planner, world.inbox, world._queued)
+    router = build_router(world.planner, world.inbox, world._queued, world.staff_access)
     await router.dispatch(ev.posted("c1", "ada@example.org"))
     world.repos.addresses.by_recipient[
         recipient_hash("ada@example.org")
@@ -121,7 +121,7 @@ async def test_crash_after_smtp_accepted_costs_at_most_one_duplicate(world: Any,
 
 async def test_digest_waits_for_window_end(world: Any, ev: Any) -> None:
     await reply_story(world, ev)
-    router = build_router(world.planner, world.inbox, world._queued)
+    router = build_router(world.planner, world.inbox, world._queued, world.staff_access)
     for n in range(3, 8):
         await router.dispatch(ev.approved(f"c{n}", parent_id="c1"))
     worker = make_worker(world)
@@ -139,7 +139,7 @@ async def test_reply_withdrawn_while_a_failing_send_is_in_flight_is_not_retried(
     world: Any, ev: Any
 ) -> None:
     await reply_story(world, ev)
-    router = build_router(world.planner, world.inbox, world._queued)
+    router = build_router(world.planner, world.inbox, world._queued, world.staff_access)
     worker = make_worker(world)
     world.mailer.failure = ConnectionRefusedError("smtp down")
 

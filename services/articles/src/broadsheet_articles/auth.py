@@ -1,8 +1,14 @@
-"""Staff accounts and their tokens: sign-in, refresh-token rotation and editor management.
+"""Staff accounts and their tokens: sign-in, refresh-token rotation, sign-out and account
+management.
 
 Access tokens are short-lived JWTs every service verifies; refresh tokens are one-use random
 strings stored only as their SHA-256, rotated on every refresh, and a rotated one presented again
-ends its whole chain (someone holds a copy).
+ends its whole chain (someone holds a copy). Signing out ends the chain too.
+
+Sign-in is throttled per (account, client) and per client, never per account alone: an account
+limit would let anyone lock staff out by failing on purpose. Failures on one account from many
+clients only slow its failed answers down. Disabling an account, or changing its role or
+password, ends its earlier tokens everywhere (``StaffAccountChangedV1``).
 """
 
 from __future__ import annotations
@@ -10,8 +16,10 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import NoReturn
 from uuid import uuid4
 
 from pwdlib import PasswordHash
@@ -24,10 +32,9 @@ from broadsheet_shared.addresses import normalize_email
 from broadsheet_shared.auth import Principal, TokenIssuer
 from broadsheet_shared.clock import Clock, utcnow
 from broadsheet_shared.errors import Conflict, NotFound, Unauthenticated
+from broadsheet_shared.events.staff import StaffAccountChangedV1, StaffAccountData
 from broadsheet_shared.ratelimit import RateLimit, RateLimiter, raise_if_limited
-
-# -- commands ----------------------------------------------------------------------------------
-
+from broadsheet_shared.unit_of_work import Transaction, UnitOfWork
 
 # -- results and policy --------------------------------------------------------------------------
 
@@ -41,8 +48,13 @@ class TokenPair:
 
 @dataclass(frozen=True)
 class LoginLimits:
-    per_account: RateLimit
+    """Attempts per (account, client) and per client; failures per account beyond
+    ``slow_after_failures`` only delay each failed answer by ``slowdown_seconds``."""
+
+    per_account_client: RateLimit
     per_client: RateLimit
+    slow_after_failures: RateLimit
+    slowdown_seconds: float
 
 
 def hash_refresh_token(token: str) -> str:
@@ -64,6 +76,7 @@ class AuthService:
         self,
         editors: EditorRepository,
         refresh_tokens: RefreshTokenRepository,
+        uow: UnitOfWork,
         *,
         hasher: PasswordHash,
         issuer: TokenIssuer,
@@ -71,9 +84,12 @@ class AuthService:
         limits: LoginLimits,
         refresh_ttl: timedelta,
         clock: Clock = utcnow,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._editors = editors
         self._refresh_tokens = refresh_tokens
+        self._uow = uow
+        self._sleep = sleep
         self._hasher = hasher
         self._issuer = issuer
         self._limiter = limiter
@@ -109,11 +125,12 @@ class AuthService:
 
     async def login(self, command: LogIn) -> TokenPair:
         email = normalize_email(command.username)
-        account = await self._limiter.hit(f"login:account:{email}", self._limits.per_account)
+        pair_key = f"login:account-client:{email}:{command.client}"
+        by_pair = await self._limiter.hit(pair_key, self._limits.per_account_client)
         by_client = await self._limiter.hit(
             f"login:client:{command.client}", self._limits.per_client
         )
-        raise_if_limited(account)
+        raise_if_limited(by_pair)
         raise_if_limited(by_client)
         editor = await self._editors.by_email(email)
         if editor is None:
@@ -121,10 +138,28 @@ class AuthService:
             if self._dummy_hash is None:
                 self._dummy_hash = await self._hash(secrets.token_hex(16))
             await self._verify(command.password, self._dummy_hash)
-            raise Unauthenticated(_BAD_CREDENTIALS)
+            await self._refuse(email)
         if not await self._verify(command.password, editor.password_hash) or editor.disabled:
-            raise Unauthenticated(_BAD_CREDENTIALS)
+            await self._refuse(email)
+        # Whoever knows the password starts afresh from this client.
+        await self._limiter.reset(pair_key)
         return await self._issue(editor, family=uuid4().hex)
+
+    async def _refuse(self, email: str) -> NoReturn:
+        """A failed sign-in. Past many failures on one account (from any clients) each failed
+        answer waits a little: guessing slows down while the owner, whose right password is
+        never delayed or refused, is not locked out."""
+        failures = await self._limiter.hit(
+            f"login:account-failures:{email}", self._limits.slow_after_failures
+        )
+        if not failures.allowed:
+            await self._sleep(self._limits.slowdown_seconds)
+        raise Unauthenticated(_BAD_CREDENTIALS)
+
+    async def log_out(self, refresh_token: str) -> None:
+        """End the refresh token's whole chain; an unknown or spent token is no error (the
+        answer does not tell which tokens exist)."""
+        await self._refresh_tokens.revoke_family_of(hash_refresh_token(refresh_token))
 
     async def refresh(self, refresh_token: str) -> TokenPair:
         record = await self._refresh_tokens.use(hash_refresh_token(refresh_token), self._clock())
@@ -177,6 +212,9 @@ class AuthService:
             command.disabled or command.role not in (None, "admin")
         ):
             raise Conflict("Admins cannot disable or demote themselves.")
+        # A new role, password or disabled flag ends the account's earlier tokens.
+        ends_tokens = any(v is not None for v in (command.role, command.disabled, command.password))
+        changed_at = self._clock() if ends_tokens else None
         if command.name is not None:
             editor.name = command.name
         if command.role is not None:
@@ -185,7 +223,21 @@ class AuthService:
             editor.disabled = command.disabled
         if command.password is not None:
             editor.password_hash = await self._hash(command.password)
-        await self._editors.update(editor)
-        if editor.disabled or command.password is not None:
-            await self._refresh_tokens.revoke_editor(editor.id)
+        if changed_at is not None:
+            editor.access_changed_at = changed_at
+
+        async def work(tx: Transaction) -> None:
+            await self._editors.update(editor, tx.session)
+            if editor.disabled or command.password is not None:
+                await self._refresh_tokens.revoke_editor(editor.id, tx.session)
+            if changed_at is not None:
+                data = StaffAccountData(
+                    staff_id=editor.id,
+                    role=editor.role,
+                    disabled=editor.disabled,
+                    changed_at=changed_at,
+                )
+                tx.emit(StaffAccountChangedV1(subject=editor.id, data=data))
+
+        await self._uow.run(work)
         return editor

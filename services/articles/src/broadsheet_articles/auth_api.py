@@ -1,4 +1,5 @@
-"""Staff sign-in routes under /api/auth, and editor accounts (admins only) under /api/editor."""
+"""Staff sign-in and sign-out under /api/auth, and staff accounts (admins only) under
+/api/editor."""
 
 from __future__ import annotations
 
@@ -60,6 +61,15 @@ async def issue_token(
 async def refresh_token(auth: Auth, body: RefreshRequest) -> Response:
     """Trade a refresh token for a new pair; the old one is spent (rotation)."""
     return token_response(await auth.refresh(body.refresh_token))
+
+
+@auth_router.post("/logout", status_code=204)
+async def log_out(auth: Auth, body: RefreshRequest) -> Response:
+    """Sign out: the refresh token and every token of its chain stop working. The answer is
+    the same for an unknown or spent token. Access tokens already issued expire on their own
+    (≤ 15 minutes); disabling the account ends those too."""
+    await auth.log_out(body.refresh_token)
+    return Response(status_code=204)
 
 
 # -- editor accounts (admins only) -------------------------------------------------------------

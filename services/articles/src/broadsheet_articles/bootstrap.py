@@ -42,6 +42,7 @@ class Container:
     imports: ImportService
     old_links: OldLinks
     token_verifier: TokenVerifier
+    staff_access: MongoEditorRepository
     router: EventRouter
 
     async def start(self) -> None:
@@ -85,17 +86,21 @@ def bootstrap(settings: Settings) -> Container:
         ttl=timedelta(minutes=settings.access_token_minutes),
     )
     window = settings.login_window_seconds
+    editors = MongoEditorRepository(runtime.db)
     auth = AuthService(
-        MongoEditorRepository(runtime.db),
+        editors,
         MongoRefreshTokenRepository(runtime.db),
+        runtime.uow,
         hasher=password_hasher(
             settings.argon2_memory_kib, settings.argon2_time_cost, settings.argon2_parallelism
         ),
         issuer=issuer,
         limiter=MongoRateLimiter(runtime.db),
         limits=LoginLimits(
-            per_account=RateLimit(settings.login_attempts_per_account, window),
+            per_account_client=RateLimit(settings.login_attempts_per_account_client, window),
             per_client=RateLimit(settings.login_attempts_per_client, window),
+            slow_after_failures=RateLimit(settings.login_slow_after_failures, window),
+            slowdown_seconds=settings.login_slowdown_seconds,
         ),
         refresh_ttl=timedelta(days=settings.refresh_token_days),
     )
@@ -111,5 +116,6 @@ def bootstrap(settings: Settings) -> Container:
         token_verifier=TokenVerifier(
             settings.jwt_public_key, issuer=settings.jwt_issuer, audience=settings.jwt_audience
         ),
+        staff_access=editors,
         router=build_router(),
     )

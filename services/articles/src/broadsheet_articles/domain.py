@@ -442,3 +442,5 @@ class Editor:
     password_hash: str
     disabled: bool
     created_at: datetime
+    # The last change that ended the account's earlier tokens (disabled, role, password).
+    access_changed_at: datetime | None = None

@@ -38,4 +38,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.router.routes[0:0] = FAST_ROUTES
     app.state.readiness_checks = container.runtime.readiness_checks()
     app.state.token_verifier = container.token_verifier
+    app.state.staff_access = container.staff_access
     return app

@@ -144,7 +144,7 @@ class EditorRepository(Protocol):
     async def by_email(self, email: str) -> Editor | None: ...
     async def by_id(self, editor_id: str) -> Editor | None: ...
     async def add(self, editor: Editor) -> bool: ...
-    async def update(self, editor: Editor) -> None: ...
+    async def update(self, editor: Editor, session: Session | None) -> None: ...
     async def all(self) -> list[Editor]: ...
 
 
@@ -152,7 +152,8 @@ class RefreshTokenRepository(Protocol):
     async def add(self, record: RefreshRecord) -> None: ...
     async def use(self, token_hash: str, now: datetime) -> RefreshRecord | None: ...
     async def revoke_family(self, family: str) -> None: ...
-    async def revoke_editor(self, editor_id: str) -> None: ...
+    async def revoke_family_of(self, token_hash: str) -> None: ...
+    async def revoke_editor(self, editor_id: str, session: Session | None) -> None: ...
 
 
 # -- documents ---------------------------------------------------------------------------------
@@ -213,6 +214,7 @@ def _editor_document(editor: Editor) -> dict[str, Any]:
         "password_hash": editor.password_hash,
         "disabled": editor.disabled,
         "created_at": editor.created_at,
+        "access_changed_at": editor.access_changed_at,
     }
 
 
@@ -225,6 +227,7 @@ def _editor_from_document(doc: dict[str, Any]) -> Editor:
         password_hash=doc["password_hash"],
         disabled=bool(doc.get("disabled", False)),
         created_at=doc["created_at"],
+        access_changed_at=doc.get("access_changed_at"),
     )
 
 
@@ -447,10 +450,16 @@ class MongoEditorRepository:
             return False
         return True
 
-    async def update(self, editor: Editor) -> None:
+    async def update(self, editor: Editor, session: Session | None) -> None:
         doc = _editor_document(editor)
         del doc["_id"]
-        await self._editors.update_one({"_id": editor.id}, {"$set": doc})
+        await self._editors.update_one({"_id": editor.id}, {"$set": doc}, session=session)
+
+    async def changed_at(self, staff_id: str) -> datetime | None:
+        """The account's last change that ends earlier tokens (``StaffAccess``): articles owns
+        the accounts, so its own check needs no projection and takes effect at once."""
+        doc = await self._editors.find_one({"_id": staff_id}, projection={"access_changed_at": 1})
+        return doc.get("access_changed_at") if doc else None
 
     async def all(self) -> list[Editor]:
         cursor = self._editors.find().sort("created_at", ASCENDING)
@@ -492,8 +501,13 @@ class MongoRefreshTokenRepository:
     async def revoke_family(self, family: str) -> None:
         await self._tokens.delete_many({"family": family})
 
-    async def revoke_editor(self, editor_id: str) -> None:
-        await self._tokens.delete_many({"editor_id": editor_id})
+    async def revoke_family_of(self, token_hash: str) -> None:
+        doc = await self._tokens.find_one({"_id": token_hash}, projection={"family": 1})
+        if doc is not None:
+            await self.revoke_family(doc["family"])
+
+    async def revoke_editor(self, editor_id: str, session: Session | None) -> None:
+        await self._tokens.delete_many({"editor_id": editor_id}, session=session)
 
 
 def _import_record(doc: dict[str, Any]) -> ImportRecord:

@@ -41,7 +41,7 @@ from broadsheet_comments.schemas import (
 from broadsheet_comments.service import CommentsService
 from broadsheet_comments.settings import Settings
 from broadsheet_comments.threads import Sort
-from broadsheet_shared.auth import StaffPrincipal
+from broadsheet_shared.auth import ModeratorPrincipal
 from broadsheet_shared.errors import Conflict, Forbidden
 from broadsheet_shared.http.clients import client_address
 from broadsheet_shared.http.contract import raises
@@ -342,7 +342,7 @@ async def recent_comments(
 
 @staff_router.get("", response_model=QueueOut)
 async def moderation_queue(
-    _: StaffPrincipal,
+    _: ModeratorPrincipal,
     queries: Queries,
     status: Status = "pending",
     cursor: Annotated[str | None, Query(pattern=QUEUE_CURSOR_PATTERN)] = None,
@@ -362,7 +362,7 @@ async def _moderate(
     "/{comment_id:comment_id}/approve", response_model=StaffComment, responses=raises(Conflict)
 )
 async def approve_comment(
-    comment_id: CommentId, _: StaffPrincipal, service: Service
+    comment_id: CommentId, _: ModeratorPrincipal, service: Service
 ) -> StaffComment:
     return await _moderate(service, comment_id, "approve")
 
@@ -371,7 +371,7 @@ async def approve_comment(
     "/{comment_id:comment_id}/reject", response_model=StaffComment, responses=raises(Conflict)
 )
 async def reject_comment(
-    comment_id: CommentId, _: StaffPrincipal, service: Service
+    comment_id: CommentId, _: ModeratorPrincipal, service: Service
 ) -> StaffComment:
     return await _moderate(service, comment_id, "reject")
 
@@ -379,25 +379,27 @@ async def reject_comment(
 @staff_router.post(
     "/{comment_id:comment_id}/spam", response_model=StaffComment, responses=raises(Conflict)
 )
-async def spam_comment(comment_id: CommentId, _: StaffPrincipal, service: Service) -> StaffComment:
+async def spam_comment(
+    comment_id: CommentId, _: ModeratorPrincipal, service: Service
+) -> StaffComment:
     return await _moderate(service, comment_id, "spam")
 
 
 @staff_router.delete("/{comment_id:comment_id}", status_code=204, responses=raises(Conflict))
 async def staff_delete_comment(
-    comment_id: CommentId, _: StaffPrincipal, service: Service
+    comment_id: CommentId, _: ModeratorPrincipal, service: Service
 ) -> Response:
     await service.moderate(ModerateComment(comment_id, "delete"))
     return Response(status_code=204)
 
 
 @staff_router.get("/bans", response_model=BansOut)
-async def list_bans(_: StaffPrincipal, service: Service) -> BansOut:
+async def list_bans(_: ModeratorPrincipal, service: Service) -> BansOut:
     return BansOut(items=[ban_out(ban) for ban in await service.bans()])
 
 
 @staff_router.post("/bans", status_code=201, response_model=BanOut)
-async def create_ban(ban: BanCreate, principal: StaffPrincipal, service: Service) -> BanOut:
+async def create_ban(ban: BanCreate, principal: ModeratorPrincipal, service: Service) -> BanOut:
     created = await service.ban(
         BanAuthor(
             kind=ban.kind,
@@ -413,7 +415,7 @@ async def create_ban(ban: BanCreate, principal: StaffPrincipal, service: Service
 @staff_router.delete("/bans/{ban_id}", status_code=204)
 async def delete_ban(
     ban_id: Annotated[str, Path(min_length=1, max_length=400)],
-    _: StaffPrincipal,
+    _: ModeratorPrincipal,
     service: Service,
 ) -> Response:
     await service.lift_ban(LiftBan(ban_id))

@@ -26,6 +26,7 @@ from broadsheet_shared.inbox import MongoInbox
 from broadsheet_shared.kafka.router import EventRouter
 from broadsheet_shared.ratelimit import MongoRateLimiter, RateLimit
 from broadsheet_shared.runtime import ServiceRuntime
+from broadsheet_shared.staff_access import MongoStaffAccess
 
 
 @dataclass
@@ -41,6 +42,7 @@ class Container:
     projection: ArticleProjection
     router: EventRouter
     token_verifier: TokenVerifier
+    staff_access: MongoStaffAccess
 
     async def start(self) -> None:
         await self.runtime.start(self.router)
@@ -83,6 +85,7 @@ def bootstrap(settings: Settings) -> Container:
         ),
     )
     projection = ArticleProjection(articles)
+    staff_access = MongoStaffAccess(runtime.db)
     return Container(
         settings=settings,
         runtime=runtime,
@@ -98,8 +101,9 @@ def bootstrap(settings: Settings) -> Container:
         ),
         queries=CommentQueries(articles=articles, comments=comments),
         projection=projection,
-        router=build_router(projection, MongoInbox(runtime.mongo, runtime.db)),
+        router=build_router(projection, MongoInbox(runtime.mongo, runtime.db), staff_access),
         token_verifier=TokenVerifier(
             settings.jwt_public_key, issuer=settings.jwt_issuer, audience=settings.jwt_audience
         ),
+        staff_access=staff_access,
     )

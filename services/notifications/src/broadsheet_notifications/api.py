@@ -27,7 +27,7 @@ from broadsheet_notifications.schemas import (
 )
 from broadsheet_notifications.service import SubscriptionService
 from broadsheet_notifications.staff import StaffService
-from broadsheet_shared.auth import StaffPrincipal
+from broadsheet_shared.auth import ModeratorPrincipal
 from broadsheet_shared.errors import Conflict, InvalidLink
 from broadsheet_shared.http.clients import client_address
 from broadsheet_shared.http.contract import raises
@@ -125,7 +125,7 @@ async def unsubscribe(token: Token, service: Subscriptions) -> UnsubscribeResult
     tags=["staff"],
 )
 async def list_deliveries(
-    _: StaffPrincipal,
+    _: ModeratorPrincipal,
     service: Staff,
     state: DeliveryState | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
@@ -143,7 +143,7 @@ async def list_deliveries(
     tags=["staff"],
 )
 async def retry_delivery(
-    _: StaffPrincipal,
+    _: ModeratorPrincipal,
     service: Staff,
     delivery_id: DeliveryId,
 ) -> DeliveryView:
@@ -156,7 +156,7 @@ async def retry_delivery(
     tags=["staff"],
 )
 async def suppress_address(
-    _: StaffPrincipal, body: SuppressRequest, service: Staff
+    _: ModeratorPrincipal, body: SuppressRequest, service: Staff
 ) -> SuppressResult:
     address = await service.suppress(SuppressAddress(str(body.email)))
     return SuppressResult(email=address.email, state=address.state.value)

@@ -25,6 +25,7 @@ from broadsheet_shared.kafka.router import EventRouter
 from broadsheet_shared.ratelimit import MongoRateLimiter, RateLimit
 from broadsheet_shared.runtime import ServiceRuntime
 from broadsheet_shared.settings import secret_value
+from broadsheet_shared.staff_access import MongoStaffAccess
 
 
 @dataclass
@@ -40,6 +41,7 @@ class Container:
     staff: StaffService
     worker: DeliveryWorker
     router: EventRouter
+    staff_access: MongoStaffAccess
     inbound: InboundSmtpServer | None = None
 
     async def start(self) -> None:
@@ -120,7 +122,8 @@ def bootstrap(settings: Settings, *, mailer: Mailer | None = None) -> Container:
     staff = StaffService(
         repos.addresses, repos.ledger, runtime.uow, settings.retry_policy, on_queued=worker.wake
     )
-    router = build_router(planner, MongoInbox(runtime.mongo, runtime.db), worker.wake)
+    staff_access = MongoStaffAccess(runtime.db)
+    router = build_router(planner, MongoInbox(runtime.mongo, runtime.db), worker.wake, staff_access)
     inbound = None
     if settings.inbound_smtp_port:
         mailbox = Mailbox(settings.unsubscribe_mailto)
@@ -143,5 +146,6 @@ def bootstrap(settings: Settings, *, mailer: Mailer | None = None) -> Container:
         staff=staff,
         worker=worker,
         router=router,
+        staff_access=staff_access,
         inbound=inbound,
     )
