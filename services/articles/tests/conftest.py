@@ -18,6 +18,7 @@ from broadsheet_articles.repository import ImportRecord, RefreshRecord, StaffFil
 from broadsheet_articles.service import ArticleService, SectionService
 from broadsheet_shared.auth import Principal, TokenIssuer, TokenVerifier
 from broadsheet_shared.clock import utcnow
+from broadsheet_shared.events import IntegrationEvent, StaffActionRecordedV1
 from broadsheet_shared.devkeys import DEV_JWT_PRIVATE_KEY, DEV_JWT_PUBLIC_KEY
 from broadsheet_shared.ratelimit import RateLimit
 from broadsheet_shared.testing import (
@@ -132,7 +133,7 @@ class FakeSections:
     async def all(self) -> list[Section]:
         return sorted(self.sections.values(), key=lambda s: (s.position, s.slug))
 
-    async def add(self, section: Section) -> bool:
+    async def add(self, section: Section, session: Any = None) -> bool:
         if section.slug in self.sections:
             return False
         self.sections[section.slug] = section
@@ -144,7 +145,7 @@ class FakeSections:
         self.sections[slug] = replace(self.sections[slug], name=name)
         return True
 
-    async def delete(self, slug: str) -> bool:
+    async def delete(self, slug: str, session: Any = None) -> bool:
         return self.sections.pop(slug, None) is not None
 
     async def set_wordpress_slug(self, slug: str, wordpress_slug: str) -> None:
@@ -184,13 +185,13 @@ class FakeEditors:
         found = self.editors.get(editor_id)
         return copy.copy(found) if found else None
 
-    async def add(self, editor: Editor) -> bool:
+    async def add(self, editor: Editor, session: Any = None) -> bool:
         if await self.by_email(editor.email):
             return False
         self.editors[editor.id] = copy.copy(editor)
         return True
 
-    async def update(self, editor: Editor) -> None:
+    async def update(self, editor: Editor, session: Any = None) -> None:
         self.editors[editor.id] = copy.copy(editor)
 
     async def all(self) -> list[Editor]:
@@ -230,13 +231,20 @@ class World:
     import_service: ImportService
     old_links: OldLinks
 
+    def article_events(self) -> list[IntegrationEvent]:
+        """The events emitted for other services, without the audit log's entries."""
+        return [e for e in self.uow.events if not isinstance(e, StaffActionRecordedV1)]
+
+    def audit(self) -> list[StaffActionRecordedV1]:
+        return self.uow.of_type(StaffActionRecordedV1)
+
 
 @pytest.fixture
 def world() -> World:
     articles = FakeArticles()
     sections = FakeSections(SECTIONS)
     imports = FakeImports()
-    uow = FakeUnitOfWork(articles, imports)
+    uow = FakeUnitOfWork(articles, sections, imports)
     clock = TestClock()
     service = ArticleService(uow, articles, sections, clock=clock)
     return World(
@@ -245,7 +253,7 @@ def world() -> World:
         uow=uow,
         clock=clock,
         service=service,
-        section_service=SectionService(sections, articles),
+        section_service=SectionService(uow, sections, articles, clock=clock),
         imports=imports,
         import_service=ImportService(service, imports, sections, clock=clock),
         old_links=OldLinks(service, imports, sections),
@@ -262,6 +270,7 @@ class AuthWorld:
     editors: FakeEditors
     tokens: FakeRefreshTokens
     limiter: FakeRateLimiter
+    uow: FakeUnitOfWork
     clock: TestClock
     service: AuthService
     verifier: TokenVerifier
@@ -276,6 +285,7 @@ def fast_hasher() -> Any:
 @pytest.fixture
 def auth_world(fast_hasher: Any) -> AuthWorld:
     editors, tokens, limiter = FakeEditors(), FakeRefreshTokens(), FakeRateLimiter()
+    uow = FakeUnitOfWork(editors)
     clock = TestClock(now=utcnow())  # tokens are verified against the real time
     issuer = TokenIssuer(
         DEV_JWT_PRIVATE_KEY,
@@ -286,6 +296,7 @@ def auth_world(fast_hasher: Any) -> AuthWorld:
     service = AuthService(
         editors,
         tokens,
+        uow,
         hasher=fast_hasher,
         issuer=issuer,
         limiter=limiter,
@@ -296,4 +307,4 @@ def auth_world(fast_hasher: Any) -> AuthWorld:
     verifier = TokenVerifier(
         DEV_JWT_PUBLIC_KEY, issuer="broadsheet-articles", audience="broadsheet"
     )
-    return AuthWorld(editors, tokens, limiter, clock, service, verifier)
+    return AuthWorld(editors, tokens, limiter, uow, clock, service, verifier)

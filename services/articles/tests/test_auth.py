@@ -11,6 +11,7 @@ from broadsheet_shared.errors import Conflict, RateLimited, Unauthenticated
 pytestmark = pytest.mark.unit
 
 PASSWORD = "correct horse battery"
+ADMIN = Principal(subject="a0", role="admin", name="Boss", client="198.51.100.7")
 
 
 async def make_admin(auth_world: Any) -> None:
@@ -84,7 +85,7 @@ async def test_a_disabled_editor_cannot_log_in_or_refresh(auth_world: Any) -> No
     admin = (await auth_world.service.editors())[0]
     acting = Principal(subject=admin.id, role="admin", name="Boss")
     editor = await auth_world.service.create_editor(
-        CreateEditor(email="ed@example.org", name="Ed", password="long enough pass")
+        CreateEditor(email="ed@example.org", name="Ed", password="long enough pass"), acting
     )
     pair = await auth_world.service.login(log_in("ed@example.org", "long enough pass", "ip2"))
     await auth_world.service.update_editor(UpdateEditor(editor.id, disabled=True), acting)
@@ -100,5 +101,6 @@ async def test_an_email_is_one_account_whatever_its_case(auth_world: Any) -> Non
     await make_admin(auth_world)
     with pytest.raises(Conflict, match="An editor with this email exists"):
         await auth_world.service.create_editor(
-            CreateEditor(email=" BOSS@example.org", name="Twin", password="long enough pass")
+            CreateEditor(email=" BOSS@example.org", name="Twin", password="long enough pass"),
+            ADMIN,
         )

@@ -57,8 +57,8 @@ async def test_a_held_comment_is_not_public_until_approved_once(make_world: Any)
     assert world.uow.of_type(CommentApprovedV1) == []
     page = await world.queries.thread("hello", sort="oldest", cursor=None, limit=50)
     assert page.items == []
-    await world.service.moderate(ModerateComment(posted.comment.id, "approve"))
-    await world.service.moderate(ModerateComment(posted.comment.id, "approve"))
+    await world.service.moderate(ModerateComment(posted.comment.id, "approve"), world.moderator)
+    await world.service.moderate(ModerateComment(posted.comment.id, "approve"), world.moderator)
     assert len(world.uow.of_type(CommentApprovedV1)) == 1
     assert (await world.queries.count("hello"))[1] == 1
     # Now known, the same address is no longer held.
@@ -70,8 +70,8 @@ async def test_reject_and_spam_emit_rejected_and_uncount(world: Any) -> None:
     world.add_article("hello")
     a = await world.post("hello", body="one", client="c")
     b = await world.post("hello", body="two", client="c")
-    await world.service.moderate(ModerateComment(a.comment.id, "reject"))
-    await world.service.moderate(ModerateComment(b.comment.id, "spam"))
+    await world.service.moderate(ModerateComment(a.comment.id, "reject"), world.moderator)
+    await world.service.moderate(ModerateComment(b.comment.id, "spam"), world.moderator)
     reasons = [event.data.reason for event in world.uow.of_type(CommentRejectedV1)]
     assert reasons == ["rejected", "spam"]
     assert (await world.queries.count("hello"))[1] == 0
@@ -135,11 +135,11 @@ async def test_rate_limit_per_client(make_world: Any) -> None:
 
 async def test_banned_email_and_client(world: Any) -> None:
     world.add_article("hello")
-    await world.service.ban(BanAuthor("email", "Bad@Example.com", timedelta(hours=1), "spam", "u1"))
+    await world.service.ban(BanAuthor("email", "Bad@Example.com", timedelta(hours=1), "spam", "u1"), world.moderator)
     with pytest.raises(ApplicationError) as caught:
         await world.post("hello", author_email="bad@example.com", client="c")
     assert status_of(caught.value) == 403
-    await world.service.ban(BanAuthor("client", "9.9.9.9", timedelta(hours=1), "", "u1"))
+    await world.service.ban(BanAuthor("client", "9.9.9.9", timedelta(hours=1), "", "u1"), world.moderator)
     with pytest.raises(ApplicationError):
         await world.post("hello", client="9.9.9.9")
     world.clock.advance(timedelta(hours=2))
@@ -240,7 +240,7 @@ async def test_an_edit_with_links_goes_back_to_the_queue(world: Any) -> None:
     [event] = world.uow.of_type(CommentEditedV1)
     assert event.data.comment_id == posted.comment.id
     assert event.data.body_html == ""  # the held text is not handed out
-    await world.service.moderate(ModerateComment(posted.comment.id, "approve"))
+    await world.service.moderate(ModerateComment(posted.comment.id, "approve"), world.moderator)
     page = await world.queries.thread("hello", sort="oldest", cursor=None, limit=50)
     assert [i.comment.id for i in page.items] == [posted.comment.id, reply.comment.id]
     assert page.total == 2

@@ -81,7 +81,7 @@ async def test_gives_up_after_max_age_and_staff_can_retry(world: Any, ev: Any) -
     assert len(failed) == 2
     assert len([e for e in world.uow.events if e.type == "notification.failed"]) == 2
     world.mailer.failure = None
-    await world.staff.retry(RetryDelivery(failed[0].id))
+    await world.staff.retry(RetryDelivery(failed[0].id), world.moderator)
     await worker.run_once()
     assert len(world.mailer.sent) == 1
 

@@ -20,7 +20,7 @@ SLUG = "foreign-affairs-1"
 async def test_staff_suppress_cancels_and_blocks(published: Any) -> None:
     w = published
     await w.subscriptions.follow(FollowArticle(SLUG, "a@example.org", "1.1.1.1"))
-    address = await w.staff.suppress(SuppressAddress("A@example.org"))
+    address = await w.staff.suppress(SuppressAddress("A@example.org"), w.moderator)
     assert address.state == AddressState.SUPPRESSED
     assert w.repos.ledger.in_state(DeliveryState.PENDING) == []
     token = w.signer.confirm_token(recipient_hash("a@example.org"))
@@ -33,11 +33,11 @@ async def test_staff_retry_only_failed(published: Any) -> None:
     await w.subscriptions.follow(FollowArticle(SLUG, "a@example.org", "1.1.1.1"))
     delivery = next(iter(w.repos.ledger.deliveries.values()))
     with pytest.raises(Conflict):
-        await w.staff.retry(RetryDelivery(delivery.id))
+        await w.staff.retry(RetryDelivery(delivery.id), w.moderator)
     with pytest.raises(NotFound):
-        await w.staff.retry(RetryDelivery("missing"))
+        await w.staff.retry(RetryDelivery("missing"), w.moderator)
     delivery.state = DeliveryState.FAILED
-    retried = await w.staff.retry(RetryDelivery(delivery.id))
+    retried = await w.staff.retry(RetryDelivery(delivery.id), w.moderator)
     assert retried.state == DeliveryState.PENDING
     items, cursor = await w.staff.deliveries(DeliveryState.PENDING, 10, None)
     assert [d.id for d in items] == [delivery.id]

@@ -9,7 +9,7 @@ valid ``Authorization: Bearer`` token ever grants a role.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 from uuid import uuid4
@@ -19,6 +19,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from broadsheet_shared.errors import Forbidden, Unauthenticated
+from broadsheet_shared.http.clients import client_address
 
 Role = Literal["admin", "editor", "moderator"]
 ALGORITHM = "EdDSA"
@@ -30,6 +31,9 @@ class Principal:
     subject: str
     role: Role
     name: str
+    # Where the request came from, as the service sees it (the audit log's "from where"); set
+    # by :func:`current_principal`, empty where there is no request.
+    client: str = ""
 
     @property
     def is_admin(self) -> bool:
@@ -96,14 +100,17 @@ async def current_principal(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
-    """The caller, from a valid bearer token (401 otherwise). Needs ``app.state.token_verifier``."""
+    """The caller, from a valid bearer token (401 otherwise), with the client address it came
+    from. Needs ``app.state.token_verifier`` and ``app.state.settings.trusted_proxies``."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthenticated("A bearer token is required.")
     verifier: TokenVerifier = request.app.state.token_verifier
     try:
-        return verifier.verify(credentials.credentials)
+        principal = verifier.verify(credentials.credentials)
     except InvalidToken:
         raise Unauthenticated("The token is invalid or expired.") from None
+    trusted_proxies: list[str] = request.app.state.settings.trusted_proxies
+    return replace(principal, client=client_address(request, trusted_proxies))
 
 
 def _require(*roles: Role) -> Callable[[Principal], Awaitable[Principal]]:

@@ -20,11 +20,14 @@ from pwdlib.hashers.argon2 import Argon2Hasher
 from broadsheet_articles.commands import CreateEditor, LogIn, UpdateEditor
 from broadsheet_articles.domain import Editor
 from broadsheet_articles.repository import EditorRepository, RefreshRecord, RefreshTokenRepository
+from broadsheet_articles.service import record
 from broadsheet_shared.addresses import normalize_email
+from broadsheet_shared.audit import StaffAction, sign_in_failed
 from broadsheet_shared.auth import Principal, TokenIssuer
 from broadsheet_shared.clock import Clock, utcnow
 from broadsheet_shared.errors import Conflict, NotFound, Unauthenticated
 from broadsheet_shared.ratelimit import RateLimit, RateLimiter, raise_if_limited
+from broadsheet_shared.unit_of_work import Transaction, UnitOfWork
 
 # -- commands ----------------------------------------------------------------------------------
 
@@ -64,6 +67,7 @@ class AuthService:
         self,
         editors: EditorRepository,
         refresh_tokens: RefreshTokenRepository,
+        uow: UnitOfWork,
         *,
         hasher: PasswordHash,
         issuer: TokenIssuer,
@@ -74,6 +78,7 @@ class AuthService:
     ) -> None:
         self._editors = editors
         self._refresh_tokens = refresh_tokens
+        self._uow = uow
         self._hasher = hasher
         self._issuer = issuer
         self._limiter = limiter
@@ -121,10 +126,29 @@ class AuthService:
             if self._dummy_hash is None:
                 self._dummy_hash = await self._hash(secrets.token_hex(16))
             await self._verify(command.password, self._dummy_hash)
+            await self._sign_in_failed(email, command.client)
             raise Unauthenticated(_BAD_CREDENTIALS)
         if not await self._verify(command.password, editor.password_hash) or editor.disabled:
+            await self._sign_in_failed(email, command.client)
             raise Unauthenticated(_BAD_CREDENTIALS)
-        return await self._issue(editor, family=uuid4().hex)
+        pair = await self._issue(editor, family=uuid4().hex)
+        signed_in = Principal(editor.id, editor.role, editor.name, client=command.client)
+        now = self._clock()
+
+        async def work(tx: Transaction) -> None:
+            record(tx, signed_in, StaffAction.STAFF_SIGNED_IN, editor.id, now)
+
+        await self._uow.run(work)
+        return pair
+
+    async def _sign_in_failed(self, username: str, client: str) -> None:
+        # Sign-in writes nothing else to the database: the entry is a transaction of its own.
+        entry = sign_in_failed(username, client, at=self._clock())
+
+        async def work(tx: Transaction) -> None:
+            tx.emit(entry)
+
+        await self._uow.run(work)
 
     async def refresh(self, refresh_token: str) -> TokenPair:
         record = await self._refresh_tokens.use(hash_refresh_token(refresh_token), self._clock())
@@ -163,11 +187,16 @@ class AuthService:
     async def editors(self) -> list[Editor]:
         return await self._editors.all()
 
-    async def create_editor(self, command: CreateEditor) -> Editor:
+    async def create_editor(self, command: CreateEditor, acting: Principal) -> Editor:
         editor = await self._new_editor(command)
-        if not await self._editors.add(editor):
-            raise Conflict("An editor with this email exists.")
-        return editor
+
+        async def work(tx: Transaction) -> Editor:
+            if not await self._editors.add(editor, tx.session):
+                raise Conflict("An editor with this email exists.")
+            record(tx, acting, StaffAction.STAFF_CREATED, editor.id, editor.created_at, role=editor.role)
+            return editor
+
+        return await self._uow.run(work)
 
     async def update_editor(self, command: UpdateEditor, acting: Principal) -> Editor:
         editor = await self._editors.by_id(command.editor_id)
@@ -177,6 +206,7 @@ class AuthService:
             command.disabled or command.role not in (None, "admin")
         ):
             raise Conflict("Admins cannot disable or demote themselves.")
+        changes = _account_changes(editor, command)
         if command.name is not None:
             editor.name = command.name
         if command.role is not None:
@@ -185,7 +215,31 @@ class AuthService:
             editor.disabled = command.disabled
         if command.password is not None:
             editor.password_hash = await self._hash(command.password)
-        await self._editors.update(editor)
+        now = self._clock()
+
+        async def work(tx: Transaction) -> None:
+            await self._editors.update(editor, tx.session)
+            for action, details in changes:
+                record(tx, acting, action, editor.id, now, **details)
+
+        await self._uow.run(work)
         if editor.disabled or command.password is not None:
             await self._refresh_tokens.revoke_editor(editor.id)
         return editor
+
+
+def _account_changes(
+    editor: Editor, command: UpdateEditor
+) -> list[tuple[StaffAction, dict[str, str]]]:
+    """The audit entries of an account update: one per thing that changes."""
+    changes: list[tuple[StaffAction, dict[str, str]]] = []
+    if command.name is not None and command.name != editor.name:
+        changes.append((StaffAction.STAFF_RENAMED, {"from": editor.name, "to": command.name}))
+    if command.role is not None and command.role != editor.role:
+        changes.append((StaffAction.STAFF_ROLE_CHANGED, {"from": editor.role, "to": command.role}))
+    if command.disabled is not None and command.disabled != editor.disabled:
+        action = StaffAction.STAFF_DISABLED if command.disabled else StaffAction.STAFF_ENABLED
+        changes.append((action, {}))
+    if command.password is not None:
+        changes.append((StaffAction.STAFF_PASSWORD_SET, {}))
+    return changes
