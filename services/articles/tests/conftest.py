@@ -18,8 +18,8 @@ from broadsheet_articles.repository import ImportRecord, RefreshRecord, StaffFil
 from broadsheet_articles.service import ArticleService, SectionService
 from broadsheet_shared.auth import Principal, TokenIssuer, TokenVerifier
 from broadsheet_shared.clock import utcnow
-from broadsheet_shared.events import IntegrationEvent, StaffActionRecordedV1
 from broadsheet_shared.devkeys import DEV_JWT_PRIVATE_KEY, DEV_JWT_PUBLIC_KEY
+from broadsheet_shared.events import IntegrationEvent, StaffActionRecordedV1
 from broadsheet_shared.ratelimit import RateLimit
 from broadsheet_shared.testing import (
     FakeImportRecords,

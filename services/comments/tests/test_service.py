@@ -135,11 +135,15 @@ async def test_rate_limit_per_client(make_world: Any) -> None:
 
 async def test_banned_email_and_client(world: Any) -> None:
     world.add_article("hello")
-    await world.service.ban(BanAuthor("email", "Bad@Example.com", timedelta(hours=1), "spam", "u1"), world.moderator)
+    await world.service.ban(
+        BanAuthor("email", "Bad@Example.com", timedelta(hours=1), "spam", "u1"), world.moderator
+    )
     with pytest.raises(ApplicationError) as caught:
         await world.post("hello", author_email="bad@example.com", client="c")
     assert status_of(caught.value) == 403
-    await world.service.ban(BanAuthor("client", "9.9.9.9", timedelta(hours=1), "", "u1"), world.moderator)
+    await world.service.ban(
+        BanAuthor("client", "9.9.9.9", timedelta(hours=1), "", "u1"), world.moderator
+    )
     with pytest.raises(ApplicationError):
         await world.post("hello", client="9.9.9.9")
     world.clock.advance(timedelta(hours=2))

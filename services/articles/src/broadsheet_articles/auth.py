@@ -193,7 +193,14 @@ class AuthService:
         async def work(tx: Transaction) -> Editor:
             if not await self._editors.add(editor, tx.session):
                 raise Conflict("An editor with this email exists.")
-            record(tx, acting, StaffAction.STAFF_CREATED, editor.id, editor.created_at, role=editor.role)
+            record(
+                tx,
+                acting,
+                StaffAction.STAFF_CREATED,
+                editor.id,
+                editor.created_at,
+                role=editor.role,
+            )
             return editor
 
         return await self._uow.run(work)

@@ -626,9 +626,7 @@ class MongoAuditRepository:
                 {"at": after_at, "_id": {"$lt": after_id}},
             ]
         cursor = (
-            self._entries.find(query)
-            .sort([("at", DESCENDING), ("_id", DESCENDING)])
-            .limit(limit)
+            self._entries.find(query).sort([("at", DESCENDING), ("_id", DESCENDING)]).limit(limit)
         )
         return [_audit_entry(doc) async for doc in cursor]
 

@@ -245,9 +245,7 @@ class ArticleService:
 
         async def work(tx: Transaction) -> Section:
             await self._sections.rename(renamed.slug, renamed.name, tx.session)
-            record(
-                tx, editor, StaffAction.SECTION_RENAMED, renamed.slug, now, name=renamed.name
-            )
+            record(tx, editor, StaffAction.SECTION_RENAMED, renamed.slug, now, name=renamed.name)
             for article_id in await self._articles.ids_in_section(renamed.slug, tx.session):
                 article = await self._articles.get(article_id, tx.session)
                 if article is None:

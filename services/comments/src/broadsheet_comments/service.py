@@ -63,7 +63,6 @@ from broadsheet_shared.events import email_hash
 from broadsheet_shared.ratelimit import RateLimit, RateLimiter, RateLimitResult, raise_if_limited
 from broadsheet_shared.unit_of_work import Transaction, UnitOfWork
 
-
 SOURCE = "comments"
 
 _MODERATED: dict[ModerationAction, StaffAction] = {
@@ -373,7 +372,12 @@ class CommentsService:
             if moderator is not None:
                 details = {"article_id": comment.article_id}
                 entry = recorded(
-                    moderator, _MODERATED[action], comment.id, source=SOURCE, at=now, details=details
+                    moderator,
+                    _MODERATED[action],
+                    comment.id,
+                    source=SOURCE,
+                    at=now,
+                    details=details,
                 )
                 tx.emit(entry)
 
