@@ -11,8 +11,16 @@ from typing import Any
 import pytest
 
 from broadsheet_articles.auth import AuthService, LoginLimits, password_hasher
-from broadsheet_articles.cursors import PublicCursor
-from broadsheet_articles.domain import Article, ArticleStatus, Editor, Revision, Section
+from broadsheet_articles.cursors import AuditCursor, PublicCursor
+from broadsheet_articles.domain import (
+    Article,
+    ArticleStatus,
+    AuditEntry,
+    AuditFilter,
+    Editor,
+    Revision,
+    Section,
+)
 from broadsheet_articles.imports import ImportService, OldLinks
 from broadsheet_articles.repository import ImportRecord, RefreshRecord, StaffFilter
 from broadsheet_articles.service import ArticleService, SectionService
@@ -217,6 +225,28 @@ class FakeRefreshTokens:
 
     async def revoke_editor(self, editor_id: str) -> None:
         self.tokens = {h: r for h, r in self.tokens.items() if r.editor_id != editor_id}
+
+
+class FakeAuditEntries:
+    def __init__(self) -> None:
+        self.entries: dict[str, AuditEntry] = {}
+
+    async def add(self, entry: AuditEntry) -> None:
+        self.entries.setdefault(entry.id, entry)
+
+    async def page(
+        self, wanted: AuditFilter, after: AuditCursor | None, limit: int
+    ) -> list[AuditEntry]:
+        found = [
+            e
+            for e in self.entries.values()
+            if wanted.actor in (None, e.actor_id)
+            and wanted.action in (None, e.action)
+            and (wanted.since is None or e.at >= wanted.since)
+            and (wanted.until is None or e.at < wanted.until)
+            and (after is None or (e.at, e.id) < after)
+        ]
+        return sorted(found, key=lambda e: (e.at, e.id), reverse=True)[:limit]
 
 
 @dataclass

@@ -14,6 +14,7 @@ from broadsheet_articles.commands import (
 )
 from broadsheet_articles.domain import ArticleChanges, ArticleStatus
 from broadsheet_articles.service import Redirect
+from broadsheet_shared.auth import Principal
 from broadsheet_shared.errors import Conflict, InvalidField, NotFound, StaleRevision
 from broadsheet_shared.events import (
     ArticleDeletedV1,
@@ -234,3 +235,71 @@ async def test_renaming_a_section_updates_its_published_articles_events(
     assert events[0].data.section.name == "Sports"
     assert (await world.service.get(public.id)).revision == revision + 1
     assert (await world.service.get(draft.id)).section.name == "Sports"
+
+
+# -- the audit log: each staff action records its entry, in its own transaction ----------------
+
+ADMIN = Principal(subject="a1", role="admin", name="Ada Admin", client="198.51.100.7")
+
+
+def audited(world: Any) -> list[tuple[str, str, str, str]]:
+    return [(e.data.action, e.data.target, e.data.actor_id, e.data.client) for e in world.audit()]
+
+
+async def test_every_article_and_section_action_is_recorded_with_who_and_from_where(
+    world: Any,
+) -> None:
+    article = await world.service.create(command(), ADMIN)
+    await world.service.edit(edit(article.id, None, title="Talks fail"), ADMIN)
+    await world.service.publish(PublishArticle(article.id), ADMIN)
+    await world.service.unpublish(article.id, ADMIN)
+    later = world.clock.now + timedelta(days=1)
+    await world.service.publish(PublishArticle(article.id, later), ADMIN)
+    await world.service.unpublish(article.id, ADMIN)
+    draft = await world.service.create(command(title="Draft"), ADMIN)
+    await world.service.delete(draft.id, ADMIN)
+    await world.section_service.create(CreateSection("Sport"), ADMIN)
+    await world.service.rename_section(RenameSection("sport", "Sports"), ADMIN)
+    await world.section_service.delete("sport", ADMIN)
+    here = ("a1", "198.51.100.7")
+    assert audited(world) == [
+        ("article.created", article.id, *here),
+        ("article.edited", article.id, *here),
+        ("article.published", article.id, *here),
+        ("article.unpublished", article.id, *here),
+        ("article.scheduled", article.id, *here),
+        ("article.unpublished", article.id, *here),
+        ("article.created", draft.id, *here),
+        ("article.deleted", draft.id, *here),
+        ("section.created", "sport", *here),
+        ("section.renamed", "sport", *here),
+        ("section.deleted", "sport", *here),
+    ]
+    entries = world.audit()
+    assert entries[4].data.details == {"at": later.isoformat()}
+    assert entries[10].data.details == {"name": "Sports"}
+    assert {(e.source, e.subject, e.data.actor_name, e.data.actor_role) for e in entries} == {
+        ("articles", "a1", "Ada Admin", "admin")
+    }
+    assert {e.data.at for e in entries[:3]} == {world.clock.now}
+
+
+async def test_an_action_that_fails_records_nothing(world: Any) -> None:
+    article = await world.service.create(command(), ADMIN)
+    await world.service.publish(PublishArticle(article.id), ADMIN)
+    before = len(world.audit())
+    with pytest.raises(NotFound):
+        await world.service.publish(PublishArticle("missing"), ADMIN)
+    with pytest.raises(Conflict):
+        await world.service.delete(article.id, ADMIN)
+    with pytest.raises(StaleRevision):
+        await world.service.edit(edit(article.id, article.revision - 1, title="Late"), ADMIN)
+    with pytest.raises(Conflict):
+        await world.section_service.create(CreateSection("World"), ADMIN)
+    with pytest.raises(Conflict, match="still has articles"):
+        await world.section_service.delete("foreign-affairs", ADMIN)
+    with pytest.raises(NotFound):
+        await world.service.rename_section(RenameSection("nowhere", "Nowhere"), ADMIN)
+    # An edit that changes nothing is no action either.
+    await world.service.edit(edit(article.id, None, title=article.title), ADMIN)
+    assert len(world.audit()) == before
