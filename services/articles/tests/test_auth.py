@@ -182,7 +182,7 @@ async def test_a_refused_account_change_records_nothing(auth_world: Any) -> None
         )
     with pytest.raises(Conflict):
         await auth_world.service.update_editor(UpdateEditor(boss.id, role="editor"), acting)
+    missing = "00000000-0000-4000-8000-000000000000"
     with pytest.raises(NotFound):
-        missing = "00000000-0000-4000-8000-000000000000"
         await auth_world.service.update_editor(UpdateEditor(missing, disabled=True), acting)
     assert audited(auth_world) == []
