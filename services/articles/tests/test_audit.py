@@ -73,6 +73,6 @@ async def test_the_log_is_newest_first_filtered_and_paged() -> None:
     assert [e.id for e in in_window] == [ids[2], ids[3]]
 
 
-async def test_a_cursor_of_another_shape_is_a_clear_400() -> None:
+async def test_a_cursor_of_another_shape_is_refused_as_a_bad_request() -> None:
     with pytest.raises(InvalidRequest):
         await AuditLog(FakeAuditEntries()).page(AuditFilter(), "1.not-an-event-id", 10)
