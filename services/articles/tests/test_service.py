@@ -290,6 +290,8 @@ async def test_an_action_that_fails_records_nothing(world: Any) -> None:
     before = len(world.audit())
     with pytest.raises(NotFound):
         await world.service.publish(PublishArticle("missing"), ADMIN)
+    with pytest.raises(NotFound):
+        await world.service.unpublish("missing", ADMIN)
     with pytest.raises(Conflict):
         await world.service.delete(article.id, ADMIN)
     with pytest.raises(StaleRevision):
