@@ -142,5 +142,30 @@ class DatabaseServiceSettings(ServiceSettings):
     )
 
 
+class AddressDigestSettings(DatabaseServiceSettings):
+    """A service that digests addresses (``email_hash``) into events, links or its own keys:
+    comments and notifications, which compare each other's digests, so they share the key."""
+
+    SHARED_FIELDS: ClassVar[frozenset[str]] = DatabaseServiceSettings.SHARED_FIELDS | {
+        "address_digest_key"
+    }
+
+    address_digest_key: SecretStr = Field(
+        default=SecretStr(devkeys.DEV_ADDRESS_DIGEST_KEY),
+        description="HMAC key of the address digests in events and links; the same in comments "
+        "and notifications (set ADDRESS_DIGEST_KEY once); changing it needs the stored "
+        "digests rewritten (docs/security.md)",
+    )
+
+    @model_validator(mode="after")
+    def _refuse_dev_digest_key_in_prod(self) -> AddressDigestSettings:
+        if (
+            self.environment == "prod"
+            and self.address_digest_key.get_secret_value() == devkeys.DEV_ADDRESS_DIGEST_KEY
+        ):
+            raise ValueError("ADDRESS_DIGEST_KEY must be set in prod: the embedded key is public")
+        return self
+
+
 def secret_value(secret: SecretStr | None) -> str | None:
     return secret.get_secret_value() if secret is not None else None

@@ -21,6 +21,7 @@ from broadsheet_comments.service import CommentsService, Limits
 from broadsheet_comments.settings import Settings
 from broadsheet_comments.tokens import EditTokens
 from broadsheet_shared.auth import TokenVerifier
+from broadsheet_shared.events import use_address_digest_key
 from broadsheet_shared.inbox import MongoInbox
 from broadsheet_shared.kafka.router import EventRouter
 from broadsheet_shared.ratelimit import MongoRateLimiter, RateLimit
@@ -58,6 +59,7 @@ def policy_from(settings: Settings) -> ModerationPolicy:
 
 
 def bootstrap(settings: Settings) -> Container:
+    use_address_digest_key(settings.address_digest_key.get_secret_value())
     runtime = ServiceRuntime(settings, indexes=INDEXES)
     articles = MongoArticleRepository(runtime.db)
     comments = MongoCommentRepository(runtime.db)

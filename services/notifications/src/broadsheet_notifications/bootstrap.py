@@ -19,6 +19,7 @@ from broadsheet_notifications.settings import Settings
 from broadsheet_notifications.smtp import Mailer, SmtpPool
 from broadsheet_notifications.staff import StaffService
 from broadsheet_notifications.tokens import LinkSigner
+from broadsheet_shared.events import use_address_digest_key
 from broadsheet_shared.inbox import MongoInbox
 from broadsheet_shared.kafka.router import EventRouter
 from broadsheet_shared.ratelimit import MongoRateLimiter, RateLimit
@@ -57,6 +58,7 @@ class Container:
 
 
 def bootstrap(settings: Settings, *, mailer: Mailer | None = None) -> Container:
+    use_address_digest_key(settings.address_digest_key.get_secret_value())
     runtime = ServiceRuntime(
         settings, indexes=[*INDEXES, *ledger_expiry_indexes(settings.ledger_retention_seconds)]
     )
