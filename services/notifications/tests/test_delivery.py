@@ -232,7 +232,7 @@ async def test_suppression_stops_a_send_in_progress(world: Any, ev: Any) -> None
     worker = make_worker(world, mailer=gated, lease_seconds=0.3)
     sending = asyncio.create_task(worker.run_once())
     await until(lambda: gated.waiting == 2)
-    await world.staff.suppress(SuppressAddress("ada@example.org"))
+    await world.staff.suppress(SuppressAddress("ada@example.org"), world.moderator)
     async with asyncio.timeout(5):
         await sending  # returns although the gate never opens: the heartbeat stopped both sends
     assert world.mailer.sent == []
