@@ -3,6 +3,7 @@ from __future__ import annotations
 import base64
 import json
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 
 import httpx
 import jwt
@@ -38,10 +39,11 @@ def app(access: FakeStaffAccess | None = None) -> FastAPI:
     install_problem_handlers(api)
     api.state.token_verifier = TokenVerifier(DEV_JWT_PUBLIC_KEY, issuer=ISSUER, audience=AUDIENCE)
     api.state.staff_access = access or FakeStaffAccess()
+    api.state.settings = SimpleNamespace(trusted_proxies=["127.0.0.1"])
 
     @api.get("/staff")
     async def staff(principal: StaffPrincipal) -> dict[str, str]:
-        return {"role": principal.role}
+        return {"role": principal.role, "client": principal.client}
 
     @api.get("/admin")
     async def admin(principal: AdminPrincipal) -> dict[str, str]:
@@ -67,7 +69,8 @@ def _b64(data: dict[str, object]) -> str:
 async def test_valid_editor_token_is_accepted() -> None:
     response = await get("/staff", issuer().issue(EDITOR))
     assert response.status_code == 200
-    assert response.json() == {"role": "editor"}
+    # The principal carries the address the request came from: the audit log's "from where".
+    assert response.json() == {"role": "editor", "client": "127.0.0.1"}
 
 
 async def test_missing_token_is_401_problem() -> None:
@@ -135,3 +138,9 @@ async def test_a_token_from_the_second_of_the_change_is_refused() -> None:
     access.changes[EDITOR.subject] = second + timedelta(milliseconds=400)
     token = issuer().issue(EDITOR, now=second + timedelta(milliseconds=700))
     assert (await get("/staff", token, access)).status_code == 401
+
+
+async def test_the_principal_carries_the_client_address_the_service_sees() -> None:
+    token = issuer().issue(EDITOR)
+    behind_proxy = await get("/staff", token, **{"X-Forwarded-For": "203.0.113.5"})
+    assert behind_proxy.json()["client"] == "203.0.113.5"

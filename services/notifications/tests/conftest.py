@@ -19,6 +19,7 @@ from broadsheet_notifications.service import FollowLimits, SubscriptionService
 from broadsheet_notifications.settings import Settings
 from broadsheet_notifications.staff import StaffService
 from broadsheet_notifications.tokens import LinkSigner
+from broadsheet_shared.auth import Principal
 from broadsheet_shared.events import (
     ArticleData,
     ArticlePublishedV1,
@@ -114,6 +115,7 @@ class World:
             on_queued=self._queued,
             clock=self.clock,
         )
+        self.moderator = Principal("m1", "moderator", "Mo Derator", client="203.0.113.9")
         self.staff = StaffService(
             repos.addresses,
             repos.ledger,

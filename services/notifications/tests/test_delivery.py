@@ -84,7 +84,7 @@ async def test_gives_up_after_max_age_and_staff_can_retry(world: Any, ev: Any) -
     assert len(failed) == 2
     assert len([e for e in world.uow.events if e.type == "notification.failed"]) == 2
     world.mailer.failure = None
-    await world.staff.retry(RetryDelivery(failed[0].id))
+    await world.staff.retry(RetryDelivery(failed[0].id), world.moderator)
     await worker.run_once()
     assert len(world.mailer.sent) == 1
 
@@ -232,7 +232,7 @@ async def test_suppression_stops_a_send_in_progress(world: Any, ev: Any) -> None
     worker = make_worker(world, mailer=gated, lease_seconds=0.3)
     sending = asyncio.create_task(worker.run_once())
     await until(lambda: gated.waiting == 2)
-    await world.staff.suppress(SuppressAddress("ada@example.org"))
+    await world.staff.suppress(SuppressAddress("ada@example.org"), world.moderator)
     async with asyncio.timeout(5):
         await sending  # returns although the gate never opens: the heartbeat stopped both sends
     assert world.mailer.sent == []

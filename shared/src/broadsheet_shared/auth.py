@@ -10,7 +10,7 @@ last changed (disabled, new role or password) is refused (:mod:`broadsheet_share
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal, Protocol
 from uuid import uuid4
@@ -20,6 +20,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from broadsheet_shared.errors import Forbidden, Unauthenticated
+from broadsheet_shared.http.clients import client_address
 
 Role = Literal["admin", "editor", "moderator"]
 ALGORITHM = "EdDSA"
@@ -31,6 +32,9 @@ class Principal:
     subject: str
     role: Role
     name: str
+    # Where the request came from, as the service sees it (the audit log's "from where"); set
+    # by :func:`current_principal`, empty where there is no request.
+    client: str = ""
 
     @property
     def is_admin(self) -> bool:
@@ -117,7 +121,8 @@ async def current_principal(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     """The caller, from a valid bearer token of an account that has not changed since (401
-    otherwise). Needs ``app.state.token_verifier`` and ``app.state.staff_access``."""
+    otherwise), with the client address it came from. Needs ``app.state.token_verifier``,
+    ``app.state.staff_access`` and ``app.state.settings.trusted_proxies``."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthenticated("A bearer token is required.")
     verifier: TokenVerifier = request.app.state.token_verifier
@@ -128,7 +133,8 @@ async def current_principal(
     access: StaffAccess = request.app.state.staff_access
     if issued_before_change(issued_at, await access.changed_at(principal.subject)):
         raise Unauthenticated("The token is invalid or expired.")
-    return principal
+    trusted_proxies: list[str] = request.app.state.settings.trusted_proxies
+    return replace(principal, client=client_address(request, trusted_proxies))
 
 
 def _require(*roles: Role) -> Callable[[Principal], Awaitable[Principal]]:

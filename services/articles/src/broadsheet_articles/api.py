@@ -324,8 +324,10 @@ async def edit_article(
 
 
 @editor_router.delete("/articles/{article_id}", status_code=204, responses=raises(Conflict))
-async def delete_article(article_id: ArticleId, articles: Articles, _: EditorPrincipal) -> Response:
-    await articles.delete(article_id)
+async def delete_article(
+    article_id: ArticleId, articles: Articles, editor: EditorPrincipal
+) -> Response:
+    await articles.delete(article_id, editor)
     return Response(status_code=204)
 
 
@@ -373,8 +375,10 @@ async def staff_sections(sections: Sections, _: EditorPrincipal) -> SectionsOut:
 @editor_router.post(
     "/sections", status_code=201, response_model=SectionOut, responses=raises(Conflict)
 )
-async def create_section(body: SectionCreate, sections: Sections, _: AdminPrincipal) -> SectionOut:
-    return section_model(await sections.create(CreateSection(body.name, body.slug)))
+async def create_section(
+    body: SectionCreate, sections: Sections, admin: AdminPrincipal
+) -> SectionOut:
+    return section_model(await sections.create(CreateSection(body.name, body.slug), admin))
 
 
 @editor_router.patch("/sections/{slug}", response_model=SectionOut, responses=raises(StaleRevision))
@@ -385,6 +389,6 @@ async def rename_section(
 
 
 @editor_router.delete("/sections/{slug}", status_code=204, responses=raises(Conflict))
-async def delete_section(slug: Slug, sections: Sections, _: AdminPrincipal) -> Response:
-    await sections.delete(slug)
+async def delete_section(slug: Slug, sections: Sections, admin: AdminPrincipal) -> Response:
+    await sections.delete(slug, admin)
     return Response(status_code=204)

@@ -28,7 +28,9 @@ from pwdlib.hashers.argon2 import Argon2Hasher
 from broadsheet_articles.commands import CreateEditor, LogIn, UpdateEditor
 from broadsheet_articles.domain import Editor
 from broadsheet_articles.repository import EditorRepository, RefreshRecord, RefreshTokenRepository
+from broadsheet_articles.service import record
 from broadsheet_shared.addresses import normalize_email
+from broadsheet_shared.audit import StaffAction, sign_in_failed
 from broadsheet_shared.auth import Principal, TokenIssuer
 from broadsheet_shared.clock import Clock, utcnow
 from broadsheet_shared.errors import Conflict, NotFound, Unauthenticated
@@ -138,17 +140,32 @@ class AuthService:
             if self._dummy_hash is None:
                 self._dummy_hash = await self._hash(secrets.token_hex(16))
             await self._verify(command.password, self._dummy_hash)
-            await self._refuse(email)
+            await self._refuse(email, command.client)
         if not await self._verify(command.password, editor.password_hash) or editor.disabled:
-            await self._refuse(email)
+            await self._refuse(email, command.client)
         # Whoever knows the password starts afresh from this client.
         await self._limiter.reset(pair_key)
-        return await self._issue(editor, family=uuid4().hex)
+        pair = await self._issue(editor, family=uuid4().hex)
+        signed_in = Principal(editor.id, editor.role, editor.name, client=command.client)
+        now = self._clock()
 
-    async def _refuse(self, email: str) -> NoReturn:
-        """A failed sign-in. Past many failures on one account (from any clients) each failed
-        answer waits a little: guessing slows down while the owner, whose right password is
-        never delayed or refused, is not locked out."""
+        async def work(tx: Transaction) -> None:
+            record(tx, signed_in, StaffAction.STAFF_SIGNED_IN, editor.id, now)
+
+        await self._uow.run(work)
+        return pair
+
+    async def _refuse(self, email: str, client: str) -> NoReturn:
+        """A failed sign-in, recorded in the audit log. Past many failures on one account (from
+        any clients) each failed answer waits a little: guessing slows down while the owner,
+        whose right password is never delayed or refused, is not locked out."""
+        # Sign-in writes nothing else to the database: the entry is a transaction of its own.
+        entry = sign_in_failed(email, client, at=self._clock())
+
+        async def work(tx: Transaction) -> None:
+            tx.emit(entry)
+
+        await self._uow.run(work)
         failures = await self._limiter.hit(
             f"login:account-failures:{email}", self._limits.slow_after_failures
         )
@@ -198,11 +215,23 @@ class AuthService:
     async def editors(self) -> list[Editor]:
         return await self._editors.all()
 
-    async def create_editor(self, command: CreateEditor) -> Editor:
+    async def create_editor(self, command: CreateEditor, acting: Principal) -> Editor:
         editor = await self._new_editor(command)
-        if not await self._editors.add(editor):
-            raise Conflict("An editor with this email exists.")
-        return editor
+
+        async def work(tx: Transaction) -> Editor:
+            if not await self._editors.add(editor, tx.session):
+                raise Conflict("An editor with this email exists.")
+            record(
+                tx,
+                acting,
+                StaffAction.STAFF_CREATED,
+                editor.id,
+                editor.created_at,
+                role=editor.role,
+            )
+            return editor
+
+        return await self._uow.run(work)
 
     async def update_editor(self, command: UpdateEditor, acting: Principal) -> Editor:
         editor = await self._editors.by_id(command.editor_id)
@@ -214,7 +243,9 @@ class AuthService:
             raise Conflict("Admins cannot disable or demote themselves.")
         # A new role, password or disabled flag ends the account's earlier tokens.
         ends_tokens = any(v is not None for v in (command.role, command.disabled, command.password))
-        changed_at = self._clock() if ends_tokens else None
+        now = self._clock()
+        changed_at = now if ends_tokens else None
+        changes = _account_changes(editor, command)
         if command.name is not None:
             editor.name = command.name
         if command.role is not None:
@@ -238,6 +269,25 @@ class AuthService:
                     changed_at=changed_at,
                 )
                 tx.emit(StaffAccountChangedV1(subject=editor.id, data=data))
+            for action, details in changes:
+                record(tx, acting, action, editor.id, now, **details)
 
         await self._uow.run(work)
         return editor
+
+
+def _account_changes(
+    editor: Editor, command: UpdateEditor
+) -> list[tuple[StaffAction, dict[str, str]]]:
+    """The audit entries of an account update: one per thing that changes."""
+    changes: list[tuple[StaffAction, dict[str, str]]] = []
+    if command.name is not None and command.name != editor.name:
+        changes.append((StaffAction.STAFF_RENAMED, {"from": editor.name, "to": command.name}))
+    if command.role is not None and command.role != editor.role:
+        changes.append((StaffAction.STAFF_ROLE_CHANGED, {"from": editor.role, "to": command.role}))
+    if command.disabled is not None and command.disabled != editor.disabled:
+        action = StaffAction.STAFF_DISABLED if command.disabled else StaffAction.STAFF_ENABLED
+        changes.append((action, {}))
+    if command.password is not None:
+        changes.append((StaffAction.STAFF_PASSWORD_SET, {}))
+    return changes

@@ -85,8 +85,8 @@ async def list_editors(auth: Auth, _: AdminPrincipal) -> EditorsOut:
 @accounts_router.post(
     "/users", status_code=201, response_model=EditorOut, responses=raises(Conflict)
 )
-async def create_editor(body: EditorCreate, auth: Auth, _: AdminPrincipal) -> EditorOut:
-    return editor_out(await auth.create_editor(CreateEditor(**body.model_dump())))
+async def create_editor(body: EditorCreate, auth: Auth, admin: AdminPrincipal) -> EditorOut:
+    return editor_out(await auth.create_editor(CreateEditor(**body.model_dump()), acting=admin))
 
 
 @accounts_router.patch("/users/{editor_id}", response_model=EditorOut, responses=raises(Conflict))

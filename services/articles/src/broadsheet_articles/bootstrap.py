@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import structlog
 
+from broadsheet_articles.audit import AuditLog
 from broadsheet_articles.auth import AuthService, LoginLimits, password_hasher
 from broadsheet_articles.consumers import build_router
 from broadsheet_articles.feeds import Feeds
@@ -16,6 +17,7 @@ from broadsheet_articles.imports import ImportService, OldLinks
 from broadsheet_articles.repository import (
     INDEXES,
     MongoArticleRepository,
+    MongoAuditRepository,
     MongoEditorRepository,
     MongoImportRepository,
     MongoRefreshTokenRepository,
@@ -39,6 +41,7 @@ class Container:
     sections: SectionService
     feeds: Feeds
     auth: AuthService
+    audit: AuditLog
     imports: ImportService
     old_links: OldLinks
     token_verifier: TokenVerifier
@@ -77,7 +80,8 @@ def bootstrap(settings: Settings) -> Container:
     article_repository = MongoArticleRepository(runtime.db)
     section_repository = MongoSectionRepository(runtime.db)
     articles = ArticleService(runtime.uow, article_repository, section_repository)
-    sections = SectionService(section_repository, article_repository)
+    sections = SectionService(runtime.uow, section_repository, article_repository)
+    audit = AuditLog(MongoAuditRepository(runtime.db))
     import_repository = MongoImportRepository(runtime.db)
     issuer = TokenIssuer(
         settings.jwt_private_key.get_secret_value(),
@@ -111,11 +115,12 @@ def bootstrap(settings: Settings) -> Container:
         sections=sections,
         feeds=Feeds(articles, sections, size=settings.feed_size, base_url=settings.public_base_url),
         auth=auth,
+        audit=audit,
         imports=ImportService(articles, import_repository, section_repository),
         old_links=OldLinks(articles, import_repository, section_repository),
         token_verifier=TokenVerifier(
             settings.jwt_public_key, issuer=settings.jwt_issuer, audience=settings.jwt_audience
         ),
         staff_access=editors,
-        router=build_router(),
+        router=build_router(audit),
     )

@@ -41,7 +41,7 @@ from broadsheet_comments.schemas import (
 from broadsheet_comments.service import CommentsService
 from broadsheet_comments.settings import Settings
 from broadsheet_comments.threads import Sort
-from broadsheet_shared.auth import ModeratorPrincipal
+from broadsheet_shared.auth import ModeratorPrincipal, Principal
 from broadsheet_shared.errors import Conflict, Forbidden
 from broadsheet_shared.http.clients import client_address
 from broadsheet_shared.http.contract import raises
@@ -353,43 +353,43 @@ async def moderation_queue(
 
 
 async def _moderate(
-    service: CommentsService, comment_id: str, action: ModerationAction
+    service: CommentsService, comment_id: str, action: ModerationAction, moderator: Principal
 ) -> StaffComment:
-    return staff_comment(await service.moderate(ModerateComment(comment_id, action)))
+    return staff_comment(await service.moderate(ModerateComment(comment_id, action), moderator))
 
 
 @staff_router.post(
     "/{comment_id:comment_id}/approve", response_model=StaffComment, responses=raises(Conflict)
 )
 async def approve_comment(
-    comment_id: CommentId, _: ModeratorPrincipal, service: Service
+    comment_id: CommentId, moderator: ModeratorPrincipal, service: Service
 ) -> StaffComment:
-    return await _moderate(service, comment_id, "approve")
+    return await _moderate(service, comment_id, "approve", moderator)
 
 
 @staff_router.post(
     "/{comment_id:comment_id}/reject", response_model=StaffComment, responses=raises(Conflict)
 )
 async def reject_comment(
-    comment_id: CommentId, _: ModeratorPrincipal, service: Service
+    comment_id: CommentId, moderator: ModeratorPrincipal, service: Service
 ) -> StaffComment:
-    return await _moderate(service, comment_id, "reject")
+    return await _moderate(service, comment_id, "reject", moderator)
 
 
 @staff_router.post(
     "/{comment_id:comment_id}/spam", response_model=StaffComment, responses=raises(Conflict)
 )
 async def spam_comment(
-    comment_id: CommentId, _: ModeratorPrincipal, service: Service
+    comment_id: CommentId, moderator: ModeratorPrincipal, service: Service
 ) -> StaffComment:
-    return await _moderate(service, comment_id, "spam")
+    return await _moderate(service, comment_id, "spam", moderator)
 
 
 @staff_router.delete("/{comment_id:comment_id}", status_code=204, responses=raises(Conflict))
 async def staff_delete_comment(
-    comment_id: CommentId, _: ModeratorPrincipal, service: Service
+    comment_id: CommentId, moderator: ModeratorPrincipal, service: Service
 ) -> Response:
-    await service.moderate(ModerateComment(comment_id, "delete"))
+    await service.moderate(ModerateComment(comment_id, "delete"), moderator)
     return Response(status_code=204)
 
 
@@ -407,7 +407,8 @@ async def create_ban(ban: BanCreate, principal: ModeratorPrincipal, service: Ser
             duration=timedelta(minutes=ban.duration_minutes),
             reason=ban.reason,
             by=principal.subject,
-        )
+        ),
+        principal,
     )
     return ban_out(created)
 
@@ -415,8 +416,8 @@ async def create_ban(ban: BanCreate, principal: ModeratorPrincipal, service: Ser
 @staff_router.delete("/bans/{ban_id}", status_code=204)
 async def delete_ban(
     ban_id: Annotated[str, Path(min_length=1, max_length=400)],
-    _: ModeratorPrincipal,
+    moderator: ModeratorPrincipal,
     service: Service,
 ) -> Response:
-    await service.lift_ban(LiftBan(ban_id))
+    await service.lift_ban(LiftBan(ban_id), moderator)
     return Response(status_code=204)

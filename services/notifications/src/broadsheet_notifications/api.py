@@ -143,11 +143,11 @@ async def list_deliveries(
     tags=["staff"],
 )
 async def retry_delivery(
-    _: ModeratorPrincipal,
+    staff: ModeratorPrincipal,
     service: Staff,
     delivery_id: DeliveryId,
 ) -> DeliveryView:
-    return DeliveryView.of(await service.retry(RetryDelivery(delivery_id)))
+    return DeliveryView.of(await service.retry(RetryDelivery(delivery_id), staff))
 
 
 @router.post(
@@ -156,7 +156,7 @@ async def retry_delivery(
     tags=["staff"],
 )
 async def suppress_address(
-    _: ModeratorPrincipal, body: SuppressRequest, service: Staff
+    staff: ModeratorPrincipal, body: SuppressRequest, service: Staff
 ) -> SuppressResult:
-    address = await service.suppress(SuppressAddress(str(body.email)))
+    address = await service.suppress(SuppressAddress(str(body.email)), staff)
     return SuppressResult(email=address.email, state=address.state.value)
