@@ -43,3 +43,13 @@ def test_prod_refuses_the_embedded_dev_key(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setenv("ENVIRONMENT", "prod")
     with pytest.raises(ValidationError, match="JWT_PUBLIC_KEY"):
         DemoSettings()
+
+
+def test_the_relay_lease_must_outlast_a_batch() -> None:
+    # Default: a 15 s publish plus three 1.5 s database operations fit in the 30 s lease.
+    assert DemoSettings().outbox_lease_seconds > 15 + 3 * 1.5
+    with pytest.raises(ValidationError, match="OUTBOX_LEASE_SECONDS"):
+        DemoSettings(outbox_lease_seconds=10)  # the old lease, shorter than a publish
+    with pytest.raises(ValidationError, match="OUTBOX_LEASE_SECONDS"):
+        DemoSettings(outbox_lease_seconds=30, kafka_producer_timeout_seconds=28)
+    assert DemoSettings(outbox_lease_seconds=12, kafka_producer_timeout_seconds=5)
