@@ -4,6 +4,7 @@ backoff, the service is not ready while it waits, and every restart is counted."
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import httpx
 import pytest
@@ -129,3 +130,22 @@ async def test_readyz_answers_503_while_a_task_is_down() -> None:
     finally:
         await supervisor.stop()
     assert await supervisor.ready()
+
+
+async def test_a_loop_that_ends_as_it_is_stopped_is_not_restarted() -> None:
+    # A loop may return instead of raising when cancelled: the relay returns once asked to
+    # stop, and Python 3.11's wait_for can swallow a cancellation that meets a finished wait.
+    supervisor = Supervisor("svc-e", initial_backoff=0.01)
+    runs = 0
+
+    async def swallows_cancellation() -> None:
+        nonlocal runs
+        runs += 1
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.Event().wait()
+
+    supervisor.spawn("relay", swallows_cancellation)
+    await settle()
+    await asyncio.wait_for(supervisor.stop(), 2)
+    assert runs == 1
+    assert restarts("svc-e", "relay") == 0

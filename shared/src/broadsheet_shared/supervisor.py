@@ -50,6 +50,7 @@ class Supervisor:
         self._sleep = sleep
         self._tasks: list[asyncio.Task[None]] = []
         self._down: set[str] = set()
+        self._stopping = False
 
     def spawn(self, name: str, factory: TaskFactory) -> None:
         """Run ``factory()`` now and again whenever it ends. A factory, not a coroutine: each
@@ -66,6 +67,10 @@ class Supervisor:
         return not self._down
 
     async def stop(self) -> None:
+        # Also a flag, not only cancellation: a loop that stops itself when asked may end
+        # (return) before the cancellation lands, and Python 3.11's wait_for can swallow a
+        # cancellation that meets a completed wait. Neither may count as a death to restart.
+        self._stopping = True
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -80,7 +85,7 @@ class Supervisor:
     async def _supervise(self, name: str, factory: TaskFactory) -> None:
         loop = asyncio.get_running_loop()
         failures = 0
-        while True:
+        while not self._stopping:
             started = loop.time()
             try:
                 await factory()
@@ -90,6 +95,8 @@ class Supervisor:
                 error = repr(exc)
             else:
                 error = "returned"
+            if self._stopping:
+                return
             if loop.time() - started >= self._healthy_after:
                 failures = 0
             failures += 1
