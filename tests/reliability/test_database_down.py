@@ -73,7 +73,8 @@ def test_database_stopped_or_frozen_answers_503_fast_and_recovers(
         assert client.get(count).status_code == 404
 
         process = database.process
-        assert process is not None and process.pid is not None
+        assert process is not None
+        assert process.pid is not None
         os.kill(process.pid, signal.SIGSTOP)
         try:
             assert_unavailable(*timed(lambda: client.get(count)))

@@ -80,11 +80,6 @@ class ServiceSettings(BaseSettings):
         default="",
         description="Prefix for every topic and consumer group (isolates tests, tenants)",
     )
-    kafka_producer_timeout_seconds: float = Field(
-        default=15.0,
-        gt=0,
-        description="How long a publish may wait for the broker's acknowledgement",
-    )
     kafka_consumer_group: str = Field(
         default="", description="Consumer group (default: prefix + service name)"
     )
@@ -152,6 +147,11 @@ class DatabaseServiceSettings(ServiceSettings):
             "Bound on one database operation or transaction, server selection included; "
             "beyond it the request answers 503"
         ),
+    )
+    kafka_producer_timeout_seconds: float = Field(
+        default=15.0,
+        gt=0,
+        description="How long a publish may wait for the broker's acknowledgement",
     )
     outbox_lease_seconds: float = Field(
         default=30.0,
