@@ -65,3 +65,13 @@ def test_prod_refuses_the_embedded_address_digest_key(monkeypatch: pytest.Monkey
         DigestingSettings()
     monkeypatch.setenv("ADDRESS_DIGEST_KEY", "k" * 32)
     assert DigestingSettings().environment == "prod"
+
+
+def test_the_relay_lease_must_outlast_a_batch() -> None:
+    # Default: a 15 s publish plus three 1.5 s database operations fit in the 30 s lease.
+    assert DemoSettings().outbox_lease_seconds > 15 + 3 * 1.5
+    with pytest.raises(ValidationError, match="OUTBOX_LEASE_SECONDS"):
+        DemoSettings(outbox_lease_seconds=10)  # the old lease, shorter than a publish
+    with pytest.raises(ValidationError, match="OUTBOX_LEASE_SECONDS"):
+        DemoSettings(outbox_lease_seconds=30, kafka_producer_timeout_seconds=28)
+    assert DemoSettings(outbox_lease_seconds=12, kafka_producer_timeout_seconds=5)

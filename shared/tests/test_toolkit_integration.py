@@ -243,12 +243,15 @@ async def test_concurrent_first_hits_of_a_key_are_all_counted(settings: ToolkitS
     assert sum(r.allowed for r in results) == 5
 
 
-async def test_readiness_reports_both_dependencies(settings: ToolkitSettings) -> None:
+async def test_readiness_reports_both_dependencies_and_the_tasks(
+    settings: ToolkitSettings,
+) -> None:
     async with running(settings) as runtime:
         checks = runtime.readiness_checks()
         assert {name: await check() for name, check in checks.items()} == {
             "mongo": True,
             "kafka": True,
+            "tasks": True,
         }
 
 

@@ -8,6 +8,7 @@ repository persists them.
 from __future__ import annotations
 
 import copy
+import dataclasses
 from dataclasses import dataclass, field
 from datetime import datetime
 from email import message_from_bytes
@@ -34,14 +35,14 @@ class FakeArticleRepository:
         self.by_id: dict[str, ArticleView] = {}
 
     async def save(self, article: ArticleView, session: Any) -> None:
-        self.by_id[article.article_id] = article
+        current = self.by_id.get(article.article_id)
+        if current is None or current.revision <= article.revision:
+            self.by_id[article.article_id] = article
 
     async def mark_gone(self, article_id: str, session: Any) -> None:
         a = self.by_id.get(article_id)
         if a is not None:
-            self.by_id[article_id] = ArticleView(
-                a.article_id, a.slug, a.slugs, a.title, a.url_path, live=False
-            )
+            self.by_id[article_id] = dataclasses.replace(a, live=False)
 
     async def live_by_slug(self, slug: str) -> ArticleView | None:
         return next((a for a in self.by_id.values() if slug in a.slugs and a.live), None)

@@ -137,9 +137,47 @@ class DatabaseServiceSettings(ServiceSettings):
         description="MongoDB connection string (a replica set: transactions need one)",
     )
     mongo_database: str = Field(default="broadsheet", description="The service's own database")
+    # Below the gateway's upstream read timeout (10 s): a write the gateway gave up on (504)
+    # has failed here too, instead of committing afterwards.
     mongo_timeout_ms: int = Field(
-        default=5000, ge=100, description="Server selection and connect timeout"
+        default=1500,
+        ge=100,
+        le=8000,
+        description=(
+            "Bound on one database operation or transaction, server selection included; "
+            "beyond it the request answers 503"
+        ),
     )
+    kafka_producer_timeout_seconds: float = Field(
+        default=15.0,
+        gt=0,
+        description="How long a publish may wait for the broker's acknowledgement",
+    )
+    outbox_lease_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description=(
+            "Lease of the one outbox relay; longer than a publish and the writes around it"
+        ),
+    )
+    outbox_max_refusals: int = Field(
+        default=5,
+        ge=1,
+        description="Times the broker may refuse an outbox event before it is marked failed",
+    )
+
+    @model_validator(mode="after")
+    def _lease_outlasts_a_publish(self) -> DatabaseServiceSettings:
+        # A relay renews its lease before each batch, then claims, publishes and marks it (one
+        # publish and at most three database operations). Were the lease shorter, a second
+        # relay could take over a batch still being published and publish it again.
+        batch_seconds = self.kafka_producer_timeout_seconds + 3 * self.mongo_timeout_ms / 1000
+        if self.outbox_lease_seconds <= batch_seconds:
+            raise ValueError(
+                f"OUTBOX_LEASE_SECONDS must exceed one relay batch ({batch_seconds:g} s: the "
+                "producer timeout plus three database operations)"
+            )
+        return self
 
 
 class AddressDigestSettings(DatabaseServiceSettings):

@@ -57,7 +57,7 @@ class Container:
             self.settings.editor_name,
         )
         if self.settings.run_workers:
-            self.runtime.add_task(self.run_scheduler(), "scheduler")
+            self.runtime.add_task("scheduler", self.run_scheduler)
 
     async def stop(self) -> None:
         await self.runtime.stop()

@@ -45,6 +45,7 @@ from broadsheet_shared.auth import ModeratorPrincipal, Principal
 from broadsheet_shared.errors import Conflict, Forbidden
 from broadsheet_shared.http.clients import client_address
 from broadsheet_shared.http.contract import raises
+from broadsheet_shared.http.json_body import read_json
 from broadsheet_shared.http.problems import Problem
 from broadsheet_shared.identifiers import (
     OBJECT_ID_PATTERN,
@@ -151,10 +152,7 @@ async def _comment_input(request: Request) -> CommentCreate:
     raw: Any
     is_json = content_type == "application/json" or content_type.endswith("+json")
     if is_json:
-        try:
-            raw = await request.json()
-        except ValueError:
-            raise Problem(422, "The body is not valid JSON.") from None
+        raw = await read_json(request)
     elif content_type in _FORM_TYPES:
         form = await request.form()
         raw = {key: value for key, value in form.items() if isinstance(value, str)}

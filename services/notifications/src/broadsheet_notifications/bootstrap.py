@@ -48,11 +48,10 @@ class Container:
         await self.runtime.start(self.router)
         if self.inbound is not None:
             await self.inbound.start()
-            self.runtime.add_task(self.inbound.serve(), name="inbound-smtp")
+            self.runtime.add_task("inbound-smtp", self.inbound.serve)
         if self.settings.run_workers:
-            self.runtime.add_task(
-                self.worker.run(self.settings.delivery_concurrency), name="delivery-worker"
-            )
+            concurrency = self.settings.delivery_concurrency
+            self.runtime.add_task("delivery-worker", lambda: self.worker.run(concurrency))
 
     async def stop(self) -> None:
         await self.runtime.stop()
