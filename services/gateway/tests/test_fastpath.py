@@ -135,8 +135,8 @@ async def test_security_headers_on_pages_and_api(gw: Gw) -> None:
         assert response.headers["referrer-policy"] == "strict-origin-when-cross-origin"
 
 
-async def test_post_rate_limit_gives_429_with_retry_after(make_gateway: GatewayFactory) -> None:
-    async with make_gateway(post_rate_limit=2) as (client, _):
+async def test_write_rate_limit_gives_429_with_retry_after(make_gateway: GatewayFactory) -> None:
+    async with make_gateway(write_rate_limit=2) as (client, _):
         codes = [
             (await client.post("/api/articles/x/comments", json={})).status_code for _ in range(3)
         ]
@@ -149,6 +149,32 @@ async def test_post_rate_limit_gives_429_with_retry_after(make_gateway: GatewayF
         assert int(limited.headers["retry-after"]) >= 1
         # Reads are not limited.
         assert (await client.get("/api/articles")).status_code == 200
+
+
+async def test_every_write_method_spends_the_same_allowance(make_gateway: GatewayFactory) -> None:
+    async with make_gateway(write_rate_limit=4) as (client, _):
+        path = "/api/comments/c1"
+        codes = [
+            (await client.request(method, path, json={})).status_code
+            for method in ("POST", "PATCH", "PUT", "DELETE", "PATCH", "DELETE", "PUT")
+        ]
+        assert codes[:4] != [429] * 4
+        assert codes[4:] == [429, 429, 429]
+        assert (await client.get(path)).status_code != 429
+
+
+async def test_an_ipv6_64_is_one_client_for_the_write_limit(make_gateway: GatewayFactory) -> None:
+    async with make_gateway(write_rate_limit=2, trusted_proxies=["203.0.113.0/24"]) as (
+        client,
+        _,
+    ):
+
+        async def post(address: str) -> int:
+            headers = {"X-Forwarded-For": address}
+            return (await client.post("/api/comments/c1", json={}, headers=headers)).status_code
+
+        assert [await post(f"2001:db8:1:2::{n}") for n in (1, 2, 3)][2] == 429
+        assert await post("2001:db8:1:3::1") != 429
 
 
 async def test_trusted_proxy_forwarded_for_is_honoured(make_gateway: GatewayFactory) -> None:

@@ -8,6 +8,7 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from broadsheet_shared import devkeys
+from broadsheet_shared.http.clients import LOOPBACK_PROXIES, TrustedProxies
 from broadsheet_shared.settings import DatabaseServiceSettings
 
 DEFAULT_SECTIONS = ["World", "Foreign Affairs", "Politics", "Business", "Opinion"]
@@ -46,7 +47,8 @@ class Settings(DatabaseServiceSettings):
     login_attempts_per_account: int = Field(default=10, ge=1)
     login_attempts_per_client: int = Field(default=30, ge=1)
     login_window_seconds: int = Field(default=300, ge=1)
-    trusted_proxies: list[str] = ["127.0.0.1", "::1"]
+    # Peers whose last X-Forwarded-For hop names the client (the gateway): addresses or networks.
+    trusted_proxies: TrustedProxies = LOOPBACK_PROXIES
 
     default_sections: list[str] = DEFAULT_SECTIONS
     scheduler_interval_seconds: float = Field(default=1.0, gt=0, le=60)

@@ -6,6 +6,7 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from broadsheet_shared import devkeys
+from broadsheet_shared.http.clients import LOOPBACK_PROXIES, TrustedProxies
 from broadsheet_shared.settings import DatabaseServiceSettings
 
 
@@ -21,7 +22,8 @@ class Settings(DatabaseServiceSettings):
     edit_window_seconds: int = Field(default=15 * 60, ge=1)
 
     # Peers whose last X-Forwarded-For hop names the real client (the gateway).
-    trusted_proxies: list[str] = ["127.0.0.1", "::1"]
+    # Peers whose last X-Forwarded-For hop names the client (the gateway): addresses or networks.
+    trusted_proxies: TrustedProxies = LOOPBACK_PROXIES
     rate_limit_per_client: int = Field(default=5, ge=1)
     rate_limit_per_email: int = Field(default=5, ge=1)
     rate_limit_window_seconds: int = Field(default=60, ge=1)

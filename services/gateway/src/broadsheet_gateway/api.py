@@ -20,6 +20,7 @@ from broadsheet_gateway.routing import is_safe_segment
 from broadsheet_gateway.service import CommentForm, CommentRejected, PageError, Redirect
 from broadsheet_gateway.texts import SUBSCRIPTION_PAGES, error_title, notice_for
 from broadsheet_shared.errors import Conflict, Forbidden, InvalidLink, NotFound
+from broadsheet_shared.http.clients import client_key
 from broadsheet_shared.http.contract import raises
 from broadsheet_shared.identifiers import (
     ARTICLE_CURSOR_PATTERN,
@@ -49,7 +50,7 @@ def reader_ip(request: Request) -> str:
 
 
 async def limit_posts(request: Request) -> None:
-    raise_if_limited(get_container(request).post_limiter.hit(reader_ip(request)))
+    raise_if_limited(get_container(request).write_limiter.hit(client_key(reader_ip(request))))
 
 
 site = APIRouter(tags=["reader site"])
@@ -193,7 +194,7 @@ async def post_comment(
         website=website,
     )
     ip = reader_ip(request)
-    decision = container.post_limiter.hit(ip)
+    decision = container.write_limiter.hit(client_key(ip))
     try:
         if not decision.allowed:
             raise CommentRejected(

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 import httpx
 from jinja2 import Environment
 
-from broadsheet_gateway.client_address import Network, parse_networks
 from broadsheet_gateway.consumers import LiveFeed, build_router
 from broadsheet_gateway.limits import FixedWindowLimiter
 from broadsheet_gateway.live import LiveHub
@@ -29,6 +28,7 @@ from broadsheet_gateway.upstreams import (
     UpstreamClient,
 )
 from broadsheet_shared.events import topics
+from broadsheet_shared.http.clients import Network
 
 
 @dataclass
@@ -43,7 +43,7 @@ class Container:
     templates: Environment
     comments: CommentRenderer
     trusted_proxies: tuple[Network, ...]
-    post_limiter: FixedWindowLimiter
+    write_limiter: FixedWindowLimiter
     _live_task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -123,8 +123,8 @@ def bootstrap(
         live_feed=live_feed,
         templates=templates,
         comments=comments,
-        trusted_proxies=parse_networks(settings.trusted_proxies),
-        post_limiter=FixedWindowLimiter(
-            settings.post_rate_limit, settings.post_rate_window_seconds, time.monotonic
+        trusted_proxies=tuple(settings.trusted_proxies),
+        write_limiter=FixedWindowLimiter(
+            settings.write_rate_limit, settings.write_rate_window_seconds, time.monotonic
         ),
     )

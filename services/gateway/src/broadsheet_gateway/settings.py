@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from broadsheet_shared.http.clients import TrustedProxies
 from broadsheet_shared.settings import ServiceSettings
 
 
@@ -20,14 +21,15 @@ class Settings(ServiceSettings):
     comments_url: str = "http://127.0.0.1:8002"
     notifications_url: str = "http://127.0.0.1:8003"
 
-    # Peers (IPs or CIDRs) whose X-Forwarded-For we believe. Empty: the gateway is the edge.
-    trusted_proxies: list[str] = Field(default_factory=list)
+    # Peers (addresses or networks) whose X-Forwarded-For we believe. Empty: the gateway is the
+    # edge. Never the compose network's subnet: published ports may arrive from its gateway.
+    trusted_proxies: TrustedProxies = Field(default_factory=list)
     cors_allow_origins: list[str] = Field(default_factory=list)
 
     max_body_bytes: int = Field(default=256_000, ge=1024)
     max_json_depth: int = Field(default=20, ge=2)
-    post_rate_limit: int = Field(default=30, ge=1)
-    post_rate_window_seconds: int = Field(default=60, ge=1)
+    write_rate_limit: int = Field(default=30, ge=1)
+    write_rate_window_seconds: int = Field(default=60, ge=1)
 
     connect_timeout: float = Field(default=2.0, gt=0)
     read_timeout: float = Field(default=10.0, gt=0)

@@ -10,6 +10,7 @@ from pydantic_settings import SettingsConfigDict
 
 from broadsheet_notifications.domain import DigestPolicy, RetryPolicy
 from broadsheet_shared import devkeys
+from broadsheet_shared.http.clients import LOOPBACK_PROXIES, TrustedProxies
 from broadsheet_shared.inbox import PROCESSED_EVENTS_RETENTION_SECONDS
 from broadsheet_shared.settings import DatabaseServiceSettings
 
@@ -60,7 +61,8 @@ class Settings(DatabaseServiceSettings):
     follow_limit_per_client: int = Field(default=10, ge=1)
     follow_limit_per_address: int = Field(default=5, ge=1)
     follow_limit_window_seconds: int = Field(default=3600, ge=1)
-    trusted_proxies: list[str] = ["127.0.0.1", "::1"]
+    # Peers whose last X-Forwarded-For hop names the client (the gateway): addresses or networks.
+    trusted_proxies: TrustedProxies = LOOPBACK_PROXIES
 
     ledger_retention_seconds: int = Field(
         default=30 * DAY,
