@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+import socket
 
 import httpx
 import pytest
+from prometheus_client import generate_latest
 
 from .conftest import GatewayFactory
 from .stubs import FailingTransport, Upstreams
@@ -95,9 +97,25 @@ async def test_large_upstream_bodies_stream_through_whole(gw: Gw) -> None:
 async def test_api_requests_are_counted_in_the_metrics(gw: Gw) -> None:
     client, _ = gw
     await client.get("/api/articles")
-    metrics = (await client.get("/metrics")).text
+    metrics = generate_latest().decode()
     assert 'route="/api/{path:path}"' in metrics
     assert 'service="gateway"' in metrics
+
+
+async def test_metrics_are_on_their_own_listener_never_the_public_port(
+    make_gateway: GatewayFactory,
+) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    async with make_gateway(metrics_port=port) as (client, upstreams):
+        for path in ("/metrics", "/api/metrics", "/api/articles/../metrics"):
+            assert (await client.get(path)).status_code == 404, path
+        assert all("metrics" not in seen["path"] for seen in upstreams.seen)
+        async with httpx.AsyncClient() as internal:
+            metrics = await internal.get(f"http://127.0.0.1:{port}/metrics")
+        assert metrics.status_code == 200
+        assert "broadsheet_http_request_seconds" in metrics.text
 
 
 async def test_unknown_api_route_is_a_404_problem(gw: Gw) -> None:
@@ -261,7 +279,7 @@ async def test_section_feed_alias_drops_the_query_and_is_measured_as_the_alias(g
         "/api/sections/foreign-affairs/feed.xml",
         "",
     )
-    metrics = (await client.get("/metrics")).text
+    metrics = generate_latest().decode()
     assert 'route="/sections/{slug}/feed.xml"' in metrics
 
 

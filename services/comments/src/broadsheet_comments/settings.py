@@ -21,7 +21,6 @@ class Settings(DatabaseServiceSettings):
     signing_secret: SecretStr = SecretStr(devkeys.DEV_SIGNING_SECRET)
     edit_window_seconds: int = Field(default=15 * 60, ge=1)
 
-    # Peers whose last X-Forwarded-For hop names the real client (the gateway).
     # Peers whose last X-Forwarded-For hop names the client (the gateway): addresses or networks.
     trusted_proxies: TrustedProxies = LOOPBACK_PROXIES
     rate_limit_per_client: int = Field(default=5, ge=1)
@@ -38,10 +37,8 @@ class Settings(DatabaseServiceSettings):
     max_request_bytes: int = Field(default=64 * 1024, ge=1024)
 
     @model_validator(mode="after")
-    def _refuse_dev_secret_in_prod(self) -> Settings:
-        if (
-            self.environment == "prod"
-            and self.signing_secret.get_secret_value() == devkeys.DEV_SIGNING_SECRET
-        ):
-            raise ValueError("COMMENTS_SIGNING_SECRET must be set in prod")
+    def _refuse_dev_secret(self) -> Settings:
+        self.require_secret(
+            "COMMENTS_SIGNING_SECRET", self.signing_secret, devkeys.DEV_SIGNING_SECRET, signing=True
+        )
         return self

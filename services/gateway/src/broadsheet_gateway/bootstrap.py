@@ -7,9 +7,11 @@ import contextlib
 import gc
 import time
 from dataclasses import dataclass
+from wsgiref.simple_server import WSGIServer
 
 import httpx
 from jinja2 import Environment
+from prometheus_client import start_http_server
 
 from broadsheet_gateway.consumers import LiveFeed, build_router
 from broadsheet_gateway.limits import FixedWindowLimiter
@@ -45,12 +47,18 @@ class Container:
     trusted_proxies: tuple[Network, ...]
     write_limiter: FixedWindowLimiter
     _live_task: asyncio.Task[None] | None = None
+    _metrics_server: WSGIServer | None = None
 
     async def start(self) -> None:
         # Modules, settings and templates live as long as the process: keeping them out of the
         # cyclic collector's generations shortens the pauses that would land in page p99.
         gc.collect()
         gc.freeze()
+        if self.settings.metrics_port:
+            # The public port has no /metrics: readers must not see the traffic figures.
+            self._metrics_server, _ = start_http_server(
+                self.settings.metrics_port, addr=self.settings.metrics_host
+            )
         if self.live_feed is not None:
             self._live_task = asyncio.create_task(self.live_feed.run(), name="live-feed")
 
@@ -62,6 +70,9 @@ class Container:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._live_task
         await self.client.aclose()
+        if self._metrics_server is not None:
+            self._metrics_server.shutdown()
+            self._metrics_server.server_close()
 
 
 def build_client(

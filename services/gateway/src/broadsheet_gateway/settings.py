@@ -46,3 +46,6 @@ class Settings(ServiceSettings):
     live_updates: bool = True
     live_heartbeat_seconds: float = Field(default=15.0, gt=0)
     openapi_cache_seconds: float = Field(default=60.0, ge=0)
+    # Prometheus metrics on their own listener, never the public one (0: no metrics listener).
+    metrics_port: int = Field(default=0, ge=0, le=65535)
+    metrics_host: str = "127.0.0.1"

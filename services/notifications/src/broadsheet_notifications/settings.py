@@ -94,12 +94,13 @@ class Settings(DatabaseServiceSettings):
     )
 
     @model_validator(mode="after")
-    def _refuse_dev_secret_in_prod(self) -> Settings:
-        if (
-            self.environment == "prod"
-            and self.signing_secret.get_secret_value() == devkeys.DEV_SIGNING_SECRET
-        ):
-            raise ValueError("NOTIFICATIONS_SIGNING_SECRET must be set in prod")
+    def _refuse_dev_secret(self) -> Settings:
+        self.require_secret(
+            "NOTIFICATIONS_SIGNING_SECRET",
+            self.signing_secret,
+            devkeys.DEV_SIGNING_SECRET,
+            signing=True,
+        )
         return self
 
     @model_validator(mode="after")
