@@ -45,6 +45,12 @@ class Settings(ServiceSettings):
     # Consume comment.approved for the live updates (every replica reads every event).
     live_updates: bool = True
     live_heartbeat_seconds: float = Field(default=15.0, gt=0)
+    # Open live-update streams (each holds a connection): per client (an IPv4 address or an
+    # IPv6 /64) and in all; beyond them 429 / 503. A stream with no new comment for
+    # live_idle_seconds is closed (the page's EventSource reconnects while it is open).
+    live_streams_per_client: int = Field(default=8, ge=1)
+    live_streams_total: int = Field(default=2000, ge=1)
+    live_idle_seconds: float = Field(default=600.0, gt=0)
     openapi_cache_seconds: float = Field(default=60.0, ge=0)
     # Prometheus metrics on their own listener, never the public one (0: no metrics listener).
     metrics_port: int = Field(default=0, ge=0, le=65535)
