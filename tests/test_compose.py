@@ -8,17 +8,31 @@ A service whose settings module does not exist yet is skipped, not failed.
 from __future__ import annotations
 
 import base64
+import importlib
 import json
+import os
 import re
+import secrets
 import shlex
+from ipaddress import ip_network
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import (
+    Encoding,
+    NoEncryption,
+    PrivateFormat,
+    PublicFormat,
+)
+from pydantic import ValidationError
 
+from broadsheet_articles.settings import DEV_EDITOR_PASSWORD
 from broadsheet_devstack.kafka import kafka_version
 from broadsheet_devstack.services import SERVICES, ServiceSpec, settings_env_names
+from broadsheet_shared import devkeys
 
 pytestmark = pytest.mark.unit
 
@@ -58,6 +72,16 @@ def published_ports(definition: dict[str, Any]) -> list[tuple[int, int]]:
 DOCKERFILE = ROOT / "services" / "Dockerfile"
 
 
+def _image_host() -> str:
+    found = re.findall(r"^\s+HOST=(\S+) \\$", DOCKERFILE.read_text(), flags=re.M)
+    assert len(found) == 1, "services/Dockerfile sets no HOST in its ENV"
+    return found[0]
+
+
+# The address every service binds in its container, as the image's environment gives it.
+IMAGE_HOST = _image_host()
+
+
 def dockerfile_cmd() -> list[str]:
     commands = re.findall(r"^CMD (\[.*\])$", DOCKERFILE.read_text(), flags=re.M)
     assert commands, "services/Dockerfile has no exec-form CMD"
@@ -74,6 +98,7 @@ def image_command(spec: ServiceSpec, build_args: dict[str, Any]) -> list[str]:
     env = {
         "SERVICE_APP": f"broadsheet_{build_args['SERVICE']}.main:create_app",
         "SERVICE_PORT": str(build_args["PORT"]),
+        "HOST": IMAGE_HOST,
     }
     text = DOCKERFILE.read_text()
     assert 'SERVICE_APP="broadsheet_${SERVICE}.main:create_app"' in text
@@ -98,12 +123,12 @@ def test_service_ports_match_settings_and_dockerfile(
 ) -> None:
     definition = service(compose, spec.name)
     port = spec.default_port
-    assert published_ports(definition) == [(port, port)]
     assert environment(definition)[f"{spec.env_prefix}PORT"] == str(port)
     cmd = image_command(spec, definition["build"]["args"])
     assert cmd[:3] == ["uvicorn", "--factory", spec.app]
     assert cmd[cmd.index("--port") + 1] == str(port)
-    assert cmd[cmd.index("--host") + 1] == "0.0.0.0"  # reachable from other containers
+    # Reachable from other containers, and the settings know it (the same HOST).
+    assert cmd[cmd.index("--host") + 1] == IMAGE_HOST == "0.0.0.0"
     assert f"127.0.0.1:{port}/readyz" in " ".join(definition["healthcheck"]["test"])
     module = pytest.importorskip(f"{spec.package}.settings", exc_type=ImportError)
     assert module.Settings.model_fields["port"].default == port
@@ -181,3 +206,108 @@ def test_infrastructure_is_wired_consistently(compose: dict[str, Any]) -> None:
         if spec.name != "gateway":
             url = gateway[f"GATEWAY_{spec.name.upper()}_URL"]
             assert url == f"http://{spec.name}:{spec.default_port}"
+
+
+def test_only_the_gateway_is_published_and_mailpit_on_this_machine_only(
+    compose: dict[str, Any],
+) -> None:
+    for spec in SERVICES:
+        expected = [(spec.default_port, spec.default_port)] if spec.name == "gateway" else []
+        assert published_ports(service(compose, spec.name)) == expected, spec.name
+    for name in INFRA:
+        for entry in service(compose, name).get("ports", []):
+            assert str(entry).startswith("127.0.0.1:"), f"{name} publishes {entry} to every host"
+    assert published_ports(service(compose, "mailpit")) == [(8025, 8025)]
+    gateway = service(compose, "gateway")
+    env = environment(gateway)
+    # Metrics on their own listener, inside the network only.
+    assert env["GATEWAY_METRICS_PORT"] not in {str(p) for _, p in published_ports(gateway)}
+    assert gateway["expose"] == [env["GATEWAY_METRICS_PORT"]]
+
+
+def test_services_trust_the_compose_network_and_the_gateway_does_not(
+    compose: dict[str, Any],
+) -> None:
+    [subnet] = [entry["subnet"] for entry in compose["networks"]["default"]["ipam"]["config"]]
+    network = ip_network(subnet)
+    for spec in SERVICES:
+        env = environment(service(compose, spec.name))
+        module = importlib.import_module(f"{spec.package}.settings")
+        settings = module.Settings(**_settings_values(spec, env, _real_secrets(), "prod"))
+        if spec.name == "gateway":
+            assert not any(trusted.overlaps(network) for trusted in settings.trusted_proxies)
+        else:
+            assert settings.trusted_proxies == [network], spec.name
+
+
+def _real_secrets() -> dict[str, str]:
+    key = Ed25519PrivateKey.generate()
+    private = key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()).decode()
+    public = key.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
+    return {
+        "JWT_PUBLIC_KEY": public.decode(),
+        "ARTICLES_JWT_PRIVATE_KEY": private,
+        "EDITOR_EMAIL": "chief@example.com",
+        "EDITOR_PASSWORD": "a long and real password",
+        "COMMENTS_SIGNING_SECRET": secrets.token_urlsafe(48),
+        "NOTIFICATIONS_SIGNING_SECRET": secrets.token_urlsafe(48),
+        "ADDRESS_DIGEST_KEY": secrets.token_urlsafe(48),
+    }
+
+
+def _embedded_secrets() -> dict[str, str]:
+    return {
+        "JWT_PUBLIC_KEY": devkeys.DEV_JWT_PUBLIC_KEY,
+        "ARTICLES_JWT_PRIVATE_KEY": devkeys.DEV_JWT_PRIVATE_KEY,
+        "EDITOR_PASSWORD": DEV_EDITOR_PASSWORD,
+        "COMMENTS_SIGNING_SECRET": devkeys.DEV_SIGNING_SECRET,
+        "NOTIFICATIONS_SIGNING_SECRET": devkeys.DEV_SIGNING_SECRET,
+        "ADDRESS_DIGEST_KEY": devkeys.DEV_ADDRESS_DIGEST_KEY,
+    }
+
+
+_VARIABLE = re.compile(r"\$\{(\w+)(?::([?-])([^}]*))?\}")
+
+
+def _settings_values(
+    spec: ServiceSpec, env: dict[str, str], secrets_given: dict[str, str], environment: str
+) -> dict[str, Any]:
+    """The settings values a service's container gets: its compose environment with the required
+    variables from ``secrets_given``, defaults filled in, and the image's HOST."""
+
+    def fill(match: re.Match[str]) -> str:
+        name, kind, rest = match.groups()
+        if name == "ENVIRONMENT":
+            return environment
+        if kind == "?":
+            return secrets_given[name]
+        return os.environ.get(name) or (rest if kind == "-" else "")
+
+    values = {"HOST": IMAGE_HOST, **{key: _VARIABLE.sub(fill, value) for key, value in env.items()}}
+    module = importlib.import_module(f"{spec.package}.settings")
+    shared: frozenset[str] = module.Settings.SHARED_FIELDS
+    fields: dict[str, Any] = {}
+    for name in module.Settings.model_fields:
+        for variable in (f"{spec.env_prefix}{name}".upper(), name.upper()):
+            if variable in values and (variable.startswith(spec.env_prefix) or name in shared):
+                raw = values[variable]
+                fields[name] = json.loads(raw) if raw.startswith("[") else raw
+                break
+    return fields
+
+
+@pytest.mark.parametrize("environment_name", ["prod", "dev"])
+@pytest.mark.parametrize("spec", SERVICES, ids=lambda spec: spec.name)
+def test_no_service_starts_on_the_embedded_keys_whatever_environment_says(
+    compose: dict[str, Any], spec: ServiceSpec, environment_name: str
+) -> None:
+    module = importlib.import_module(f"{spec.package}.settings")
+    env = environment(service(compose, spec.name))
+    real = module.Settings(**_settings_values(spec, env, _real_secrets(), environment_name))
+    assert real.host == "0.0.0.0"
+    for variable, value in _embedded_secrets().items():
+        given = {**_real_secrets(), variable: value}
+        if not any(variable in text for text in env.values()):
+            continue  # this service is not given that one
+        with pytest.raises(ValidationError, match=variable):
+            module.Settings(**_settings_values(spec, env, given, environment_name))

@@ -20,6 +20,7 @@ from broadsheet_shared.auth import (
     TokenVerifier,
 )
 from broadsheet_shared.devkeys import DEV_JWT_PRIVATE_KEY, DEV_JWT_PUBLIC_KEY
+from broadsheet_shared.http.clients import LOOPBACK_PROXIES
 from broadsheet_shared.http.problems import install_problem_handlers
 from broadsheet_shared.testing import FakeStaffAccess
 
@@ -39,7 +40,7 @@ def app(access: FakeStaffAccess | None = None) -> FastAPI:
     install_problem_handlers(api)
     api.state.token_verifier = TokenVerifier(DEV_JWT_PUBLIC_KEY, issuer=ISSUER, audience=AUDIENCE)
     api.state.staff_access = access or FakeStaffAccess()
-    api.state.settings = SimpleNamespace(trusted_proxies=["127.0.0.1"])
+    api.state.settings = SimpleNamespace(trusted_proxies=LOOPBACK_PROXIES)
 
     @api.get("/staff")
     async def staff(principal: StaffPrincipal) -> dict[str, str]:

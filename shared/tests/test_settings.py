@@ -1,9 +1,10 @@
 from __future__ import annotations
 
 import pytest
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from broadsheet_shared import devkeys
 from broadsheet_shared.settings import AddressDigestSettings, DatabaseServiceSettings
 
 pytestmark = pytest.mark.unit
@@ -75,3 +76,48 @@ def test_the_relay_lease_must_outlast_a_batch() -> None:
     with pytest.raises(ValidationError, match="OUTBOX_LEASE_SECONDS"):
         DemoSettings(outbox_lease_seconds=30, kafka_producer_timeout_seconds=28)
     assert DemoSettings(outbox_lease_seconds=12, kafka_producer_timeout_seconds=5)
+
+
+@pytest.mark.parametrize("environment", ["dev", "test"])
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "10.0.0.5", "broadsheet.example"])
+def test_off_loopback_the_embedded_key_is_refused_whatever_environment_says(
+    monkeypatch: pytest.MonkeyPatch, environment: str, host: str
+) -> None:
+    monkeypatch.setenv("ENVIRONMENT", environment)
+    monkeypatch.setenv("HOST", host)  # what the image sets, and what uvicorn binds
+    with pytest.raises(ValidationError, match="JWT_PUBLIC_KEY is the embedded development"):
+        DemoSettings()
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "127.0.0.2", "::1", "localhost"])
+def test_on_loopback_dev_runs_on_the_embedded_key(
+    monkeypatch: pytest.MonkeyPatch, host: str
+) -> None:
+    monkeypatch.setenv("DEMO_HOST", host)
+    assert DemoSettings().jwt_public_key == devkeys.DEV_JWT_PUBLIC_KEY
+
+
+class SigningSettings(DemoSettings):
+    signing_secret: SecretStr = SecretStr(devkeys.DEV_SIGNING_SECRET)
+
+    @model_validator(mode="after")
+    def _refuse_dev_secret(self) -> SigningSettings:
+        self.require_secret(
+            "DEMO_SIGNING_SECRET", self.signing_secret, devkeys.DEV_SIGNING_SECRET, signing=True
+        )
+        return self
+
+
+def test_prod_refuses_signing_secrets_shorter_than_32_bytes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("ENVIRONMENT", "prod")
+    monkeypatch.setenv("JWT_PUBLIC_KEY", "a real key")
+    monkeypatch.setenv("DEMO_SIGNING_SECRET", "x" * 31)
+    with pytest.raises(ValidationError, match="at least 32 bytes"):
+        SigningSettings()
+    monkeypatch.setenv("DEMO_SIGNING_SECRET", "x" * 32)
+    assert SigningSettings().signing_secret.get_secret_value() == "x" * 32
+    monkeypatch.setenv("DEMO_SIGNING_SECRET", devkeys.DEV_SIGNING_SECRET)
+    with pytest.raises(ValidationError, match="DEMO_SIGNING_SECRET is the embedded"):
+        SigningSettings()

@@ -67,7 +67,7 @@ def platform(infra: Infra) -> Iterator[Platform]:
                 "NOTIFICATIONS_FOLLOW_LIMIT_PER_ADDRESS": "100000",
             },
         )
-        gateway = factory("gateway", env={"GATEWAY_POST_RATE_LIMIT": "100000"})
+        gateway = factory("gateway", env={"GATEWAY_WRITE_RATE_LIMIT": "100000"})
         with httpx.Client(base_url=gateway.url, timeout=30) as client:
             token = client.post(
                 "/api/auth/token",

@@ -157,6 +157,38 @@ async def test_banned_email_and_client(world: Any) -> None:
     await world.post("hello", client="9.9.9.9")
 
 
+async def test_plus_addressing_is_one_mailbox_for_bans_and_limits(make_world: Any) -> None:
+    world = make_world()  # five comments a minute per address
+    world.add_article("hello")
+    for n in range(5):
+        await world.post("hello", body=f"b{n}", author_email=f"ann+{n}@example.com", client=f"c{n}")
+    with pytest.raises(RateLimited):
+        await world.post("hello", body="b5", author_email="Ann+5@example.com", client="c5")
+    await world.service.ban(
+        BanAuthor("email", "bad+x@example.com", timedelta(hours=1), "", "u1"), world.moderator
+    )
+    for address in ("bad@example.com", "bad+y@example.com"):
+        with pytest.raises(ApplicationError) as caught:
+            await world.post("hello", author_email=address, client="c4")
+        assert status_of(caught.value) == 403
+
+
+async def test_an_ipv6_client_is_its_64_for_bans_and_limits(make_world: Any) -> None:
+    world = make_world(per_client=2)
+    world.add_article("hello")
+    await world.post("hello", body="b1", client="2001:db8:1:2::1")
+    await world.post("hello", body="b2", client="2001:db8:1:2:ffff::9")
+    with pytest.raises(RateLimited):
+        await world.post("hello", body="b3", client="2001:db8:1:2::abcd")
+    await world.post("hello", body="b4", client="2001:db8:1:3::1")  # the next /64: another client
+    await world.service.ban(
+        BanAuthor("client", "2001:db8:9:9::1", timedelta(hours=1), "", "u1"), world.moderator
+    )
+    with pytest.raises(ApplicationError) as caught:
+        await world.post("hello", body="b5", client="2001:db8:9:9:1::2")
+    assert status_of(caught.value) == 403
+
+
 async def test_idempotency_key_replays_the_first_answer(world: Any) -> None:
     world.add_article("hello")
     first = await world.post("hello", client="c", idempotency_key="k1")

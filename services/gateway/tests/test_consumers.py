@@ -3,7 +3,7 @@ from datetime import UTC, datetime
 import pytest
 
 from broadsheet_gateway.consumers import build_router
-from broadsheet_gateway.live import LiveHub
+from broadsheet_gateway.live import LiveHub, StreamLimits
 from broadsheet_gateway.render import CommentRenderer, build_templates
 from broadsheet_shared.events.comments import (
     CommentApprovedData,
@@ -53,7 +53,7 @@ class CountingRenderer(CommentRenderer):
 
 
 async def test_approved_comment_is_pushed_to_open_pages_of_its_article() -> None:
-    hub = LiveHub()
+    hub = LiveHub(StreamLimits(per_client=1, total=1))
     router = build_router(hub, CommentRenderer(build_templates()))
     with hub.listen("talks-resume") as queue, hub.listen("other") as other:
         await router.dispatch(approved())
@@ -79,7 +79,7 @@ async def test_approved_comment_is_pushed_to_open_pages_of_its_article() -> None
 async def test_depth_and_in_reply_to_are_shown_as_the_event_gives_them(
     depth: int, in_reply_to: str | None
 ) -> None:
-    hub = LiveHub()
+    hub = LiveHub(StreamLimits(per_client=1, total=1))
     router = build_router(hub, CommentRenderer(build_templates()))
     with hub.listen("talks-resume") as queue:
         await router.dispatch(approved(depth=depth, in_reply_to=in_reply_to))
@@ -94,7 +94,7 @@ async def test_depth_and_in_reply_to_are_shown_as_the_event_gives_them(
 
 
 async def test_a_comment_no_open_page_shows_is_not_rendered() -> None:
-    hub = LiveHub()
+    hub = LiveHub(StreamLimits(per_client=1, total=1))
     renderer = CountingRenderer()
     router = build_router(hub, renderer)
     await router.dispatch(approved(slug="nobody-reads"))
@@ -105,7 +105,7 @@ async def test_a_comment_no_open_page_shows_is_not_rendered() -> None:
 
 
 async def test_an_imported_comment_is_never_pushed_live() -> None:
-    hub = LiveHub()
+    hub = LiveHub(StreamLimits(per_client=1, total=1))
     router = build_router(hub, CommentRenderer(build_templates()))
     imported = CommentImportedV1(
         subject="c8",

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+import socket
 
 import httpx
 import pytest
+from prometheus_client import generate_latest
 
 from .conftest import GatewayFactory
 from .stubs import FailingTransport, Upstreams
@@ -95,9 +97,25 @@ async def test_large_upstream_bodies_stream_through_whole(gw: Gw) -> None:
 async def test_api_requests_are_counted_in_the_metrics(gw: Gw) -> None:
     client, _ = gw
     await client.get("/api/articles")
-    metrics = (await client.get("/metrics")).text
+    metrics = generate_latest().decode()
     assert 'route="/api/{path:path}"' in metrics
     assert 'service="gateway"' in metrics
+
+
+async def test_metrics_are_on_their_own_listener_never_the_public_port(
+    make_gateway: GatewayFactory,
+) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    async with make_gateway(metrics_port=port) as (client, upstreams):
+        for path in ("/metrics", "/api/metrics", "/api/articles/../metrics"):
+            assert (await client.get(path)).status_code == 404, path
+        assert all("metrics" not in seen["path"] for seen in upstreams.seen)
+        async with httpx.AsyncClient() as internal:
+            metrics = await internal.get(f"http://127.0.0.1:{port}/metrics")
+        assert metrics.status_code == 200
+        assert "broadsheet_http_request_seconds" in metrics.text
 
 
 async def test_unknown_api_route_is_a_404_problem(gw: Gw) -> None:
@@ -135,8 +153,8 @@ async def test_security_headers_on_pages_and_api(gw: Gw) -> None:
         assert response.headers["referrer-policy"] == "strict-origin-when-cross-origin"
 
 
-async def test_post_rate_limit_gives_429_with_retry_after(make_gateway: GatewayFactory) -> None:
-    async with make_gateway(post_rate_limit=2) as (client, _):
+async def test_write_rate_limit_gives_429_with_retry_after(make_gateway: GatewayFactory) -> None:
+    async with make_gateway(write_rate_limit=2) as (client, _):
         codes = [
             (await client.post("/api/articles/x/comments", json={})).status_code for _ in range(3)
         ]
@@ -149,6 +167,32 @@ async def test_post_rate_limit_gives_429_with_retry_after(make_gateway: GatewayF
         assert int(limited.headers["retry-after"]) >= 1
         # Reads are not limited.
         assert (await client.get("/api/articles")).status_code == 200
+
+
+async def test_every_write_method_spends_the_same_allowance(make_gateway: GatewayFactory) -> None:
+    async with make_gateway(write_rate_limit=4) as (client, _):
+        path = "/api/comments/c1"
+        codes = [
+            (await client.request(method, path, json={})).status_code
+            for method in ("POST", "PATCH", "PUT", "DELETE", "PATCH", "DELETE", "PUT")
+        ]
+        assert codes[:4] != [429] * 4
+        assert codes[4:] == [429, 429, 429]
+        assert (await client.get(path)).status_code != 429
+
+
+async def test_an_ipv6_64_is_one_client_for_the_write_limit(make_gateway: GatewayFactory) -> None:
+    async with make_gateway(write_rate_limit=2, trusted_proxies=["203.0.113.0/24"]) as (
+        client,
+        _,
+    ):
+
+        async def post(address: str) -> int:
+            headers = {"X-Forwarded-For": address}
+            return (await client.post("/api/comments/c1", json={}, headers=headers)).status_code
+
+        assert [await post(f"2001:db8:1:2::{n}") for n in (1, 2, 3)][2] == 429
+        assert await post("2001:db8:1:3::1") != 429
 
 
 async def test_trusted_proxy_forwarded_for_is_honoured(make_gateway: GatewayFactory) -> None:
@@ -235,7 +279,7 @@ async def test_section_feed_alias_drops_the_query_and_is_measured_as_the_alias(g
         "/api/sections/foreign-affairs/feed.xml",
         "",
     )
-    metrics = (await client.get("/metrics")).text
+    metrics = generate_latest().decode()
     assert 'route="/sections/{slug}/feed.xml"' in metrics
 
 

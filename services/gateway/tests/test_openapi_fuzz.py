@@ -15,7 +15,7 @@ from .stubs import Upstreams
 pytestmark = pytest.mark.unit
 
 app = create_app(
-    unit_settings(post_rate_limit=100_000),
+    unit_settings(write_rate_limit=100_000),
     transport=httpx.ASGITransport(Upstreams().app()),
 )
 schema = schemathesis.openapi.from_dict(app.openapi())

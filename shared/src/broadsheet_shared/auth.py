@@ -20,7 +20,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from broadsheet_shared.errors import Forbidden, Unauthenticated
-from broadsheet_shared.http.clients import client_address
+from broadsheet_shared.http.clients import TrustedProxies, client_address
 
 Role = Literal["admin", "editor", "moderator"]
 ALGORITHM = "EdDSA"
@@ -133,7 +133,7 @@ async def current_principal(
     access: StaffAccess = request.app.state.staff_access
     if issued_before_change(issued_at, await access.changed_at(principal.subject)):
         raise Unauthenticated("The token is invalid or expired.")
-    trusted_proxies: list[str] = request.app.state.settings.trusted_proxies
+    trusted_proxies: TrustedProxies = request.app.state.settings.trusted_proxies
     return replace(principal, client=client_address(request, trusted_proxies))
 
 

@@ -8,6 +8,7 @@ prefixed variable wins over the unprefixed one, so one service can still be poin
 
 from __future__ import annotations
 
+from ipaddress import ip_address
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -23,6 +24,20 @@ from pydantic_settings import (
 from broadsheet_shared import devkeys
 
 Environment = Literal["dev", "test", "prod"]
+
+
+# HMAC secrets shorter than this are refused in prod (a 256-bit key, as for HMAC-SHA256).
+MIN_SECRET_BYTES = 32
+
+
+def is_loopback(host: str) -> bool:
+    """Whether binding ``host`` keeps a server reachable from this machine only."""
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ip_address(host.strip().strip("[]")).is_loopback
+    except ValueError:
+        return False  # any other address (0.0.0.0 and :: are every interface), or a name
 
 
 class _UnprefixedSharedEnv(EnvSettingsSource):
@@ -47,6 +62,7 @@ class ServiceSettings(BaseSettings):
     SHARED_FIELDS: ClassVar[frozenset[str]] = frozenset(
         {
             "environment",
+            "host",
             "log_level",
             "log_json",
             "mongo_url",
@@ -65,7 +81,10 @@ class ServiceSettings(BaseSettings):
     environment: Environment = Field(
         default="dev", description="dev, test or prod; prod refuses the embedded development keys"
     )
-    host: str = Field(default="127.0.0.1", description="Interface the HTTP server binds")
+    host: str = Field(
+        default="127.0.0.1",
+        description="Interface the HTTP server binds; off loopback the embedded keys are refused",
+    )
     port: int = Field(default=8000, ge=1, le=65535, description="HTTP port")
     log_level: str = Field(default="INFO", description="Log level")
     log_json: bool = Field(default=True, description="JSON log lines (false: human-readable)")
@@ -114,10 +133,30 @@ class ServiceSettings(BaseSettings):
         shared = _UnprefixedSharedEnv(settings_cls, cls.SHARED_FIELDS)
         return init_settings, env_settings, shared, dotenv_settings, file_secret_settings
 
+    @property
+    def refuses_embedded_keys(self) -> bool:
+        """The embedded development keys and secrets are public (they are in the repository):
+        only a process that no other machine can reach may use them, whatever ENVIRONMENT says."""
+        return self.environment == "prod" or not is_loopback(self.host)
+
+    def require_secret(
+        self, name: str, value: str | SecretStr, embedded: str, *, signing: bool = False
+    ) -> None:
+        """Refuse the embedded development ``value`` of setting ``name`` off loopback or in
+        prod; in prod a ``signing`` secret must also be at least 32 bytes long."""
+        secret = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if secret == embedded and self.refuses_embedded_keys:
+            raise ValueError(
+                f"{name} is the embedded development value, which is public: set your own. It is "
+                f"refused in prod and whenever the service binds a non-loopback address "
+                f"(ENVIRONMENT={self.environment}, HOST={self.host})"
+            )
+        if signing and self.environment == "prod" and len(secret.encode()) < MIN_SECRET_BYTES:
+            raise ValueError(f"{name} must be at least {MIN_SECRET_BYTES} bytes long in prod")
+
     @model_validator(mode="after")
-    def _refuse_dev_keys_in_prod(self) -> ServiceSettings:
-        if self.environment == "prod" and self.jwt_public_key == devkeys.DEV_JWT_PUBLIC_KEY:
-            raise ValueError("JWT_PUBLIC_KEY must be set in prod: the embedded key is for dev only")
+    def _refuse_dev_keys(self) -> ServiceSettings:
+        self.require_secret("JWT_PUBLIC_KEY", self.jwt_public_key, devkeys.DEV_JWT_PUBLIC_KEY)
         return self
 
     def topic(self, name: str) -> str:
@@ -196,12 +235,13 @@ class AddressDigestSettings(DatabaseServiceSettings):
     )
 
     @model_validator(mode="after")
-    def _refuse_dev_digest_key_in_prod(self) -> AddressDigestSettings:
-        if (
-            self.environment == "prod"
-            and self.address_digest_key.get_secret_value() == devkeys.DEV_ADDRESS_DIGEST_KEY
-        ):
-            raise ValueError("ADDRESS_DIGEST_KEY must be set in prod: the embedded key is public")
+    def _refuse_dev_digest_key(self) -> AddressDigestSettings:
+        self.require_secret(
+            "ADDRESS_DIGEST_KEY",
+            self.address_digest_key,
+            devkeys.DEV_ADDRESS_DIGEST_KEY,
+            signing=True,
+        )
         return self
 
 

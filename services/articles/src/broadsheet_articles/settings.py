@@ -8,11 +8,12 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from broadsheet_shared import devkeys
+from broadsheet_shared.http.clients import LOOPBACK_PROXIES, TrustedProxies
 from broadsheet_shared.settings import DatabaseServiceSettings
 
 DEFAULT_SECTIONS = ["World", "Foreign Affairs", "Politics", "Business", "Opinion"]
 DEV_EDITOR_EMAIL = "editor@broadsheet.local"
-DEV_EDITOR_PASSWORD = "broadsheet-dev-password"  # noqa: S105 - dev default, refused in prod
+DEV_EDITOR_PASSWORD = "broadsheet-dev-password"  # noqa: S105 - dev default, refused off loopback
 
 
 class Settings(DatabaseServiceSettings):
@@ -50,7 +51,8 @@ class Settings(DatabaseServiceSettings):
     login_window_seconds: int = Field(default=300, ge=1)
     login_slow_after_failures: int = Field(default=50, ge=1)
     login_slowdown_seconds: float = Field(default=1.0, ge=0, le=10)
-    trusted_proxies: list[str] = ["127.0.0.1", "::1"]
+    # Peers whose last X-Forwarded-For hop names the client (the gateway): addresses or networks.
+    trusted_proxies: TrustedProxies = LOOPBACK_PROXIES
 
     default_sections: list[str] = DEFAULT_SECTIONS
     scheduler_interval_seconds: float = Field(default=1.0, gt=0, le=60)
@@ -60,10 +62,9 @@ class Settings(DatabaseServiceSettings):
     feed_size: int = Field(default=20, ge=1, le=100)
 
     @model_validator(mode="after")
-    def _refuse_dev_secrets_in_prod(self) -> Settings:
-        if self.environment == "prod":
-            if self.jwt_private_key.get_secret_value() == devkeys.DEV_JWT_PRIVATE_KEY:
-                raise ValueError("ARTICLES_JWT_PRIVATE_KEY must be set in prod")
-            if self.editor_password.get_secret_value() == DEV_EDITOR_PASSWORD:
-                raise ValueError("EDITOR_PASSWORD must be set in prod")
+    def _refuse_dev_secrets(self) -> Settings:
+        self.require_secret(
+            "ARTICLES_JWT_PRIVATE_KEY", self.jwt_private_key, devkeys.DEV_JWT_PRIVATE_KEY
+        )
+        self.require_secret("EDITOR_PASSWORD", self.editor_password, DEV_EDITOR_PASSWORD)
         return self

@@ -54,12 +54,13 @@ from broadsheet_comments.repository import (
     IdempotencyRecord,
 )
 from broadsheet_comments.tokens import EditTokens
-from broadsheet_shared.addresses import normalize_email
+from broadsheet_shared.addresses import mailbox_key, normalize_email
 from broadsheet_shared.audit import StaffAction, recorded
 from broadsheet_shared.auth import Principal
 from broadsheet_shared.clock import Clock, utcnow
 from broadsheet_shared.errors import Conflict, Forbidden, InvalidRequest, NotFound
 from broadsheet_shared.events import email_hash
+from broadsheet_shared.http.clients import client_key
 from broadsheet_shared.ratelimit import RateLimit, RateLimiter, RateLimitResult, raise_if_limited
 from broadsheet_shared.unit_of_work import Transaction, UnitOfWork
 
@@ -232,15 +233,17 @@ class CommentsService:
     ) -> PostingChecks:
         """The independent reads and counter bumps a post needs, as one concurrent round
         instead of up to six sequential ones."""
-        client = command.client
-        ban_ids = [f"client:{client}"] + ([f"email:{hashed}"] if hashed else [])
+        # One client for an IPv6 /64, one mailbox for every name+tag@ of an address.
+        client = client_key(command.client)
+        mailbox = email_hash(mailbox_key(command.author_email)) if command.author_email else None
+        ban_ids = [f"client:{client}"] + ([f"email:{mailbox}"] if mailbox else [])
         ban = asyncio.create_task(self._bans.active(ban_ids, now))
         client_hit = asyncio.create_task(
             self._limiter.hit(f"comments:client:{client}", self._limits.per_client)
         )
         email_hit = None
-        if hashed is not None:
-            email_key = f"comments:email:{hashed}"
+        if mailbox is not None:
+            email_key = f"comments:email:{mailbox}"
             email_hit = asyncio.create_task(self._limiter.hit(email_key, self._limits.per_email))
         parent = None
         if command.parent_id is not None:
@@ -386,7 +389,7 @@ class CommentsService:
 
     async def ban(self, command: BanAuthor, moderator: Principal) -> Ban:
         value = command.value
-        subject = email_hash(value) if command.kind == "email" else value.strip()
+        subject = email_hash(mailbox_key(value)) if command.kind == "email" else client_key(value)
         now = self._clock()
         ban = Ban(command.kind, subject, now + command.duration, command.reason, command.by)
         details = {"until": ban.until.isoformat(), "reason": ban.reason}

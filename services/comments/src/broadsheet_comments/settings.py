@@ -6,6 +6,7 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from broadsheet_shared import devkeys
+from broadsheet_shared.http.clients import LOOPBACK_PROXIES, TrustedProxies
 from broadsheet_shared.settings import AddressDigestSettings
 
 
@@ -20,8 +21,8 @@ class Settings(AddressDigestSettings):
     signing_secret: SecretStr = SecretStr(devkeys.DEV_SIGNING_SECRET)
     edit_window_seconds: int = Field(default=15 * 60, ge=1)
 
-    # Peers whose last X-Forwarded-For hop names the real client (the gateway).
-    trusted_proxies: list[str] = ["127.0.0.1", "::1"]
+    # Peers whose last X-Forwarded-For hop names the client (the gateway): addresses or networks.
+    trusted_proxies: TrustedProxies = LOOPBACK_PROXIES
     rate_limit_per_client: int = Field(default=5, ge=1)
     rate_limit_per_email: int = Field(default=5, ge=1)
     rate_limit_window_seconds: int = Field(default=60, ge=1)
@@ -36,10 +37,8 @@ class Settings(AddressDigestSettings):
     max_request_bytes: int = Field(default=64 * 1024, ge=1024)
 
     @model_validator(mode="after")
-    def _refuse_dev_secret_in_prod(self) -> Settings:
-        if (
-            self.environment == "prod"
-            and self.signing_secret.get_secret_value() == devkeys.DEV_SIGNING_SECRET
-        ):
-            raise ValueError("COMMENTS_SIGNING_SECRET must be set in prod")
+    def _refuse_dev_secret(self) -> Settings:
+        self.require_secret(
+            "COMMENTS_SIGNING_SECRET", self.signing_secret, devkeys.DEV_SIGNING_SECRET, signing=True
+        )
         return self

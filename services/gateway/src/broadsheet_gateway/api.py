@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any
 
 import orjson
@@ -13,14 +13,18 @@ from fastapi import APIRouter, Depends, FastAPI, Form, Path, Query, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from sse_starlette import EventSourceResponse
+from starlette.types import Receive, Scope, Send
 
 from broadsheet_gateway.bootstrap import Container
 from broadsheet_gateway.client_address import client_ip
+from broadsheet_gateway.live import TooManyStreams
 from broadsheet_gateway.routing import is_safe_segment
 from broadsheet_gateway.service import CommentForm, CommentRejected, PageError, Redirect
 from broadsheet_gateway.texts import SUBSCRIPTION_PAGES, error_title, notice_for
-from broadsheet_shared.errors import Conflict, Forbidden, InvalidLink, NotFound
+from broadsheet_shared.errors import Conflict, Forbidden, InvalidLink, NotFound, RateLimited
+from broadsheet_shared.http.clients import client_key
 from broadsheet_shared.http.contract import raises
+from broadsheet_shared.http.problems import problem_response
 from broadsheet_shared.identifiers import (
     ARTICLE_CURSOR_PATTERN,
     EMAIL_DOMAIN_PATTERN,
@@ -49,10 +53,13 @@ def reader_ip(request: Request) -> str:
 
 
 async def limit_posts(request: Request) -> None:
-    raise_if_limited(get_container(request).post_limiter.hit(reader_ip(request)))
+    raise_if_limited(get_container(request).write_limiter.hit(client_key(reader_ip(request))))
 
 
 site = APIRouter(tags=["reader site"])
+
+# A refused live stream may try again after this long (a place frees up as a page closes).
+LIVE_RETRY_AFTER_SECONDS = 30
 
 
 def html(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
@@ -193,7 +200,7 @@ async def post_comment(
         website=website,
     )
     ip = reader_ip(request)
-    decision = container.post_limiter.hit(ip)
+    decision = container.write_limiter.hit(client_key(ip))
     try:
         if not decision.allowed:
             raise CommentRejected(
@@ -329,7 +336,8 @@ async def unsubscribe(request: Request, token: str, container: ContainerDep) -> 
     summary="New comments on an article, as Server-Sent Events",
     responses={
         200: {
-            "description": "An endless stream: `ready`, then one `comment` event per comment",
+            "description": "`ready`, then one `comment` event per comment; closed after "
+            "`GATEWAY_LIVE_IDLE_SECONDS` without one (EventSource reconnects)",
             "content": {
                 "text/event-stream": {
                     "schema": {
@@ -346,9 +354,21 @@ async def unsubscribe(request: Request, token: str, container: ContainerDep) -> 
         }
     },
 )
-async def live(slug: str, container: ContainerDep) -> EventSourceResponse:
+async def live(slug: str, request: Request, container: ContainerDep) -> Response:
     if not is_safe_segment(slug):
         raise NotFound("There is no such article.")
+    settings = container.settings
+    try:
+        release = container.hub.admit(client_key(reader_ip(request)))
+    except TooManyStreams as refused:
+        if refused.per_client:
+            raise RateLimited(LIVE_RETRY_AFTER_SECONDS) from None
+        return problem_response(
+            503,
+            "Too many live updates are open right now. Please try again later.",
+            instance=request.url.path,
+            headers={"Retry-After": str(LIVE_RETRY_AFTER_SECONDS)},
+        )
 
     async def events() -> AsyncIterator[dict[str, str]]:
         with container.hub.listen(slug) as queue:
@@ -357,18 +377,37 @@ async def live(slug: str, container: ContainerDep) -> EventSourceResponse:
                     await asyncio.wait_for(container.live_feed.assigned.wait(), 10)
             yield {"event": "ready", "data": "{}"}
             while True:
-                message = await queue.get()
+                try:
+                    message = await asyncio.wait_for(queue.get(), settings.live_idle_seconds)
+                except TimeoutError:
+                    return  # idle: the page's EventSource reconnects if it is still open
                 yield {
                     "event": "comment",
                     "id": str(message["id"]),
                     "data": orjson.dumps(message).decode(),
                 }
 
-    return EventSourceResponse(
+    return LiveStream(
         events(),
-        ping=int(container.settings.live_heartbeat_seconds),
+        release,
+        ping=int(settings.live_heartbeat_seconds),
         headers={"Cache-Control": "no-cache"},
     )
+
+
+class LiveStream(EventSourceResponse):
+    """Gives its stream's place back however the response ends (a generator that never started
+    would not run its own ``finally``)."""
+
+    def __init__(self, content: Any, release: Callable[[], None], **kwargs: Any) -> None:
+        super().__init__(content, **kwargs)
+        self._release = release
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._release()
 
 
 # ---------------------------------------------------------------------------------------------

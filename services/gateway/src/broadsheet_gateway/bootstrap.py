@@ -7,14 +7,15 @@ import contextlib
 import gc
 import time
 from dataclasses import dataclass
+from wsgiref.simple_server import WSGIServer
 
 import httpx
 from jinja2 import Environment
+from prometheus_client import start_http_server
 
-from broadsheet_gateway.client_address import Network, parse_networks
 from broadsheet_gateway.consumers import LiveFeed, build_router
 from broadsheet_gateway.limits import FixedWindowLimiter
-from broadsheet_gateway.live import LiveHub
+from broadsheet_gateway.live import LiveHub, StreamLimits
 from broadsheet_gateway.openapi import OpenApiService
 from broadsheet_gateway.proxy import ProxyService
 from broadsheet_gateway.render import CommentRenderer, build_templates
@@ -29,6 +30,7 @@ from broadsheet_gateway.upstreams import (
     UpstreamClient,
 )
 from broadsheet_shared.events import topics
+from broadsheet_shared.http.clients import Network
 
 
 @dataclass
@@ -43,14 +45,20 @@ class Container:
     templates: Environment
     comments: CommentRenderer
     trusted_proxies: tuple[Network, ...]
-    post_limiter: FixedWindowLimiter
+    write_limiter: FixedWindowLimiter
     _live_task: asyncio.Task[None] | None = None
+    _metrics_server: WSGIServer | None = None
 
     async def start(self) -> None:
         # Modules, settings and templates live as long as the process: keeping them out of the
         # cyclic collector's generations shortens the pauses that would land in page p99.
         gc.collect()
         gc.freeze()
+        if self.settings.metrics_port:
+            # The public port has no /metrics: readers must not see the traffic figures.
+            self._metrics_server, _ = start_http_server(
+                self.settings.metrics_port, addr=self.settings.metrics_host
+            )
         if self.live_feed is not None:
             self._live_task = asyncio.create_task(self.live_feed.run(), name="live-feed")
 
@@ -62,6 +70,9 @@ class Container:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._live_task
         await self.client.aclose()
+        if self._metrics_server is not None:
+            self._metrics_server.shutdown()
+            self._metrics_server.server_close()
 
 
 def build_client(
@@ -93,7 +104,7 @@ def bootstrap(
     apis = ServiceApis(client, base_urls, timeouts, settings.get_retries)
     templates = build_templates()
     comments = CommentRenderer(templates)
-    hub = LiveHub()
+    hub = LiveHub(StreamLimits(settings.live_streams_per_client, settings.live_streams_total))
     live_feed = (
         LiveFeed(
             settings.kafka_bootstrap_servers,
@@ -123,8 +134,8 @@ def bootstrap(
         live_feed=live_feed,
         templates=templates,
         comments=comments,
-        trusted_proxies=parse_networks(settings.trusted_proxies),
-        post_limiter=FixedWindowLimiter(
-            settings.post_rate_limit, settings.post_rate_window_seconds, time.monotonic
+        trusted_proxies=tuple(settings.trusted_proxies),
+        write_limiter=FixedWindowLimiter(
+            settings.write_rate_limit, settings.write_rate_window_seconds, time.monotonic
         ),
     )

@@ -3,21 +3,9 @@
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
-
-
-def parse_networks(entries: Iterable[str]) -> tuple[Network, ...]:
-    return tuple(ipaddress.ip_network(entry.strip(), strict=False) for entry in entries)
-
-
-def _in(ip: str, networks: Sequence[Network]) -> bool:
-    try:
-        address = ipaddress.ip_address(ip)
-    except ValueError:
-        return False
-    return any(address in network for network in networks)
+from broadsheet_shared.http.clients import Network, in_networks
 
 
 def client_ip(peer: str | None, forwarded_for: str | None, trusted: Sequence[Network]) -> str:
@@ -28,7 +16,7 @@ def client_ip(peer: str | None, forwarded_for: str | None, trusted: Sequence[Net
     client and is ignored, so a forged header cannot pick its own rate-limit bucket.
     """
     current = peer or "unknown"
-    if not forwarded_for or not _in(current, trusted):
+    if not forwarded_for or not in_networks(current, trusted):
         return current
     hops = [hop.strip() for hop in forwarded_for.split(",") if hop.strip()]
     for hop in reversed(hops):
@@ -36,7 +24,7 @@ def client_ip(peer: str | None, forwarded_for: str | None, trusted: Sequence[Net
             ipaddress.ip_address(hop)
         except ValueError:
             return current  # garbage in the chain: stop at the last proxy we know
-        if not _in(hop, trusted):
+        if not in_networks(hop, trusted):
             return hop
         current = hop
     return current

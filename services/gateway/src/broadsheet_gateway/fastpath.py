@@ -4,7 +4,7 @@ articles API, as a lean raw ASGI app in front of the FastAPI stack.
 Crossing six middlewares, Starlette's router, a ``Request`` object and header re-encoding was
 most of the latency the gateway added (docs/gateway.md has the numbers). This app does, in one
 pass over the headers, what those layers did: request id (created, or taken when it is a valid
-one), body size limit (413), metrics, security headers, per-client POST rate limit (429), JSON
+one), body size limit (413), metrics, security headers, per-client rate limit on writes (429), JSON
 depth limit, 503/504 problems (their words are in ``problems.py``, the header rules in
 ``headers.py``). A cross-origin request, while CORS is configured, goes through Starlette's CORS
 middleware around this same forwarder. Everything else (the site's pages, lifespan) goes to
@@ -36,7 +36,8 @@ from broadsheet_gateway.headers import (
 from broadsheet_gateway.limits import json_depth_exceeds
 from broadsheet_gateway.routing import FEED_METHOD, feed_alias
 from broadsheet_gateway.upstreams import UpstreamError, UpstreamUnavailable
-from broadsheet_shared.http.metrics import REQUEST_SECONDS
+from broadsheet_shared.http.clients import client_key
+from broadsheet_shared.http.metrics import REQUEST_SECONDS, method_label
 
 log = structlog.get_logger(__name__)
 _cid_log = logging.getLogger("asgi_correlation_id")
@@ -44,6 +45,8 @@ _cid_log = logging.getLogger("asgi_correlation_id")
 # Bodies at most this large are read whole and sent with Content-Length; larger ones stream.
 BUFFER_LIMIT = 256 * 1024
 _NO_BODY_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "DELETE"})
+# Every method that changes something spends the client's write allowance (429 beyond it).
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # The label of every /api request in the metrics (the route template it had in FastAPI, so
 # dashboards kept one series); a feed alias is measured under its own template.
 ROUTE_LABEL = "/api/{path:path}"
@@ -189,10 +192,11 @@ class ApiFastPath:
             else:
                 raise
         finally:
-            key = (method, label, status)
+            measured = method_label(method)
+            key = (measured, label, status)
             child = self._metrics.get(key)
             if child is None:
-                child = REQUEST_SECONDS.labels(self.service, method, label, str(status))
+                child = REQUEST_SECONDS.labels(self.service, measured, label, str(status))
                 self._metrics[key] = child
             child.observe(time.perf_counter() - started)
 
@@ -230,8 +234,8 @@ class ApiFastPath:
             return
         client = scope.get("client")
         ip = client_ip(client[0] if client else None, forwarded_for, self.trusted)
-        if method == "POST":
-            decision = container.post_limiter.hit(ip)
+        if method in WRITE_METHODS:
+            decision = container.write_limiter.hit(client_key(ip))
             if not decision.allowed:
                 await answer(problems.rate_limited(decision.retry_after, path))
                 return

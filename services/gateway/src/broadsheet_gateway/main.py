@@ -35,6 +35,8 @@ def create_app(
         container=container,
         routers=[site, docs],
         max_body_bytes=settings.max_body_bytes,
+        # The public port: metrics have their own listener (GATEWAY_METRICS_PORT).
+        metrics_route=False,
     )
     # FastAPI's own /openapi.json and /docs would describe the gateway alone; ours merge in the
     # services' documents.

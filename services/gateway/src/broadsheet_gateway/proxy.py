@@ -8,6 +8,12 @@ from collections.abc import Mapping, Sequence
 from broadsheet_gateway.routing import ROUTES, Route, Speed, Upstream, resolve_route
 from broadsheet_gateway.upstreams import Body, Headers, Timeouts, UpstreamClient, UpstreamResponse
 
+# The resolved-path cache holds at most this many paths of at most this many characters, so it
+# stays under a few megabytes whatever paths clients make up (real ones are far shorter; a longer
+# one is resolved each time, at a few microseconds).
+RESOLVED_CACHE_ENTRIES = 10_000
+RESOLVED_CACHE_PATH_CHARS = 256
+
 
 class ProxyService:
     def __init__(
@@ -34,7 +40,9 @@ class ProxyService:
         except KeyError:
             pass
         route = resolve_route(path, self._routes)
-        if len(self._resolved) >= 10_000:
+        if len(path) > RESOLVED_CACHE_PATH_CHARS:
+            return route
+        if len(self._resolved) >= RESOLVED_CACHE_ENTRIES:
             self._resolved.clear()
         self._resolved[path] = route
         return route

@@ -29,7 +29,7 @@ from broadsheet_notifications.service import SubscriptionService
 from broadsheet_notifications.staff import StaffService
 from broadsheet_shared.auth import ModeratorPrincipal
 from broadsheet_shared.errors import Conflict, InvalidLink
-from broadsheet_shared.http.clients import client_address
+from broadsheet_shared.http.clients import TrustedProxies, client_address
 from broadsheet_shared.http.contract import raises
 from broadsheet_shared.identifiers import (
     DIGEST_PATTERN,
@@ -56,7 +56,7 @@ async def staff(request: Request) -> StaffService:
 
 
 async def client_id(request: Request) -> str:
-    trusted: list[str] = request.app.state.settings.trusted_proxies
+    trusted: TrustedProxies = request.app.state.settings.trusted_proxies
     return client_address(request, trusted)
 
 

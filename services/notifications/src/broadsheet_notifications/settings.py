@@ -10,6 +10,7 @@ from pydantic_settings import SettingsConfigDict
 
 from broadsheet_notifications.domain import DigestPolicy, RetryPolicy
 from broadsheet_shared import devkeys
+from broadsheet_shared.http.clients import LOOPBACK_PROXIES, TrustedProxies
 from broadsheet_shared.inbox import PROCESSED_EVENTS_RETENTION_SECONDS
 from broadsheet_shared.settings import AddressDigestSettings
 
@@ -60,7 +61,8 @@ class Settings(AddressDigestSettings):
     follow_limit_per_client: int = Field(default=10, ge=1)
     follow_limit_per_address: int = Field(default=5, ge=1)
     follow_limit_window_seconds: int = Field(default=3600, ge=1)
-    trusted_proxies: list[str] = ["127.0.0.1", "::1"]
+    # Peers whose last X-Forwarded-For hop names the client (the gateway): addresses or networks.
+    trusted_proxies: TrustedProxies = LOOPBACK_PROXIES
 
     ledger_retention_seconds: int = Field(
         default=30 * DAY,
@@ -92,12 +94,13 @@ class Settings(AddressDigestSettings):
     )
 
     @model_validator(mode="after")
-    def _refuse_dev_secret_in_prod(self) -> Settings:
-        if (
-            self.environment == "prod"
-            and self.signing_secret.get_secret_value() == devkeys.DEV_SIGNING_SECRET
-        ):
-            raise ValueError("NOTIFICATIONS_SIGNING_SECRET must be set in prod")
+    def _refuse_dev_secret(self) -> Settings:
+        self.require_secret(
+            "NOTIFICATIONS_SIGNING_SECRET",
+            self.signing_secret,
+            devkeys.DEV_SIGNING_SECRET,
+            signing=True,
+        )
         return self
 
     @model_validator(mode="after")

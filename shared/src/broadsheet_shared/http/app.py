@@ -29,7 +29,9 @@ class Lifecycle(Protocol):
     async def stop(self) -> None: ...
 
 
-def health_router(checks: Callable[[], Mapping[str, ReadinessCheck]]) -> APIRouter:
+def health_router(
+    checks: Callable[[], Mapping[str, ReadinessCheck]], *, metrics: bool = True
+) -> APIRouter:
     router = APIRouter(include_in_schema=False)
 
     @router.get("/healthz")
@@ -45,7 +47,8 @@ def health_router(checks: Callable[[], Mapping[str, ReadinessCheck]]) -> APIRout
             return JSONResponse({"status": "ready", "checks": status})
         return problem_response(503, "Not ready.", checks=status)
 
-    router.add_api_route("/metrics", metrics_endpoint, methods=["GET"])
+    if metrics:
+        router.add_api_route("/metrics", metrics_endpoint, methods=["GET"])
     return router
 
 
@@ -57,7 +60,10 @@ def create_service_app(
     container: Lifecycle,
     routers: Sequence[APIRouter],
     max_body_bytes: int = 1_000_000,
+    metrics_route: bool = True,
 ) -> FastAPI:
+    """``metrics_route=False``: no ``/metrics`` on this app (the gateway's public port; it
+    serves them on a listener of their own)."""
     configure_logging(settings.service_name, settings.log_level, json=settings.log_json)
 
     @asynccontextmanager
@@ -83,7 +89,7 @@ def create_service_app(
     # first in its list) before the probes.
     for router in routers:
         app.include_router(router)
-    app.include_router(health_router(checks))
+    app.include_router(health_router(checks, metrics=metrics_route))
     # Last added runs first: request id outermost, so every log line of the request carries it.
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=max_body_bytes)
     app.add_middleware(MetricsMiddleware, service=settings.service_name)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import sys
 
 import structlog
@@ -15,6 +16,29 @@ def _add_request_id(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDi
     if request_id is not None:
         event_dict.setdefault("request_id", request_id)
     return event_dict
+
+
+# Subscription links carry their token as the last path segment (confirm, unsubscribe and any
+# later kind); a token in a query is redacted too. Whoever reads the logs must not be able to
+# follow them.
+_TOKEN_SEGMENT = re.compile(r"(/subscriptions/[^/?#\s]+/)[^/?#\s\"]+")
+_TOKEN_PARAMETER = re.compile(r"([?&]token=)[^&#\s\"]+")
+REDACTED = "[redacted]"
+
+
+def redact_tokens(text: str) -> str:
+    return _TOKEN_PARAMETER.sub(rf"\g<1>{REDACTED}", _TOKEN_SEGMENT.sub(rf"\g<1>{REDACTED}", text))
+
+
+class RedactTokens(logging.Filter):
+    """On the access log: uvicorn passes the path as an argument of the line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                redact_tokens(arg) if isinstance(arg, str) else arg for arg in record.args
+            )
+        return True
 
 
 def configure_logging(service: str, level: str = "INFO", *, json: bool = True) -> None:
@@ -54,6 +78,9 @@ def configure_logging(service: str, level: str = "INFO", *, json: bool = True) -
         logger.propagate = True
         # uvicorn sets these to INFO itself; LOG_LEVEL decides (access lines cost CPU per request).
         logger.setLevel(logging.NOTSET)
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(existing, RedactTokens) for existing in access.filters):
+        access.addFilter(RedactTokens())
     # aiokafka is chatty about routine coordinator events.
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
     structlog.contextvars.bind_contextvars(service=service)

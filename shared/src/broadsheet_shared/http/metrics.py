@@ -17,6 +17,14 @@ REQUEST_SECONDS = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
 
+# A client may send any token as its method: the others are measured as "OTHER", so that
+# made-up methods cannot add series (and memory) without end.
+_MEASURED_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"})
+
+
+def method_label(method: str) -> str:
+    return method if method in _MEASURED_METHODS else "OTHER"
+
 
 class MetricsMiddleware:
     def __init__(self, app: ASGIApp, service: str) -> None:
@@ -44,7 +52,7 @@ class MetricsMiddleware:
             route = scope.get("route")
             # The template, not the path, so slugs and ids do not explode the label set.
             template = getattr(route, "path", "unmatched")
-            key = (scope["method"], template, status)
+            key = (method_label(scope["method"]), template, status)
             child = self._children.get(key)
             if child is None:
                 child = REQUEST_SECONDS.labels(self.service, key[0], template, str(status))
