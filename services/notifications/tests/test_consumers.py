@@ -18,10 +18,6 @@ def router(world: Any) -> Any:
     return build_router(world.planner, world.inbox, world._queued)
 
 
-def confirm(world: Any, email: str) -> None:
-    world.repos.addresses.by_recipient[recipient_hash(email)].state = AddressState.CONFIRMED
-
-
 async def test_notify_replies_subscribes_and_queues_one_confirmation(
     world: Any, router: Any, ev: Any
 ) -> None:
@@ -50,7 +46,7 @@ async def test_reply_to_confirmed_author_records_one_delivery_even_when_redelive
     world: Any, router: Any, ev: Any
 ) -> None:
     await router.dispatch(ev.posted("c1", "ada@example.org"))
-    confirm(world, "ada@example.org")
+    await world.confirm("ada@example.org")
     reply = ev.approved("c2", parent_id="c1")
     await router.dispatch(reply)
     await router.dispatch(reply)
@@ -61,14 +57,14 @@ async def test_reply_to_confirmed_author_records_one_delivery_even_when_redelive
 
 async def test_self_reply_records_nothing(world: Any, router: Any, ev: Any) -> None:
     await router.dispatch(ev.posted("c1", "ada@example.org"))
-    confirm(world, "ada@example.org")
+    await world.confirm("ada@example.org")
     await router.dispatch(ev.approved("c2", parent_id="c1", author_email="ADA@example.org"))
     assert [d.kind for d in world.repos.ledger.deliveries.values()] == ["confirmation"]
 
 
 async def test_rejected_or_deleted_reply_is_never_sent(world: Any, router: Any, ev: Any) -> None:
     await router.dispatch(ev.posted("c1", "ada@example.org"))
-    confirm(world, "ada@example.org")
+    await world.confirm("ada@example.org")
     await router.dispatch(ev.approved("c2", parent_id="c1"))
     await router.dispatch(ev.approved("c3", parent_id="c1"))
     await router.dispatch(ev.rejected("c2"))
@@ -81,7 +77,7 @@ async def test_rejected_or_deleted_reply_is_never_sent(world: Any, router: Any, 
 
 async def test_digest_after_three_emails_in_window(world: Any, router: Any, ev: Any) -> None:
     await router.dispatch(ev.posted("c1", "ada@example.org"))
-    confirm(world, "ada@example.org")
+    await world.confirm("ada@example.org")
     start = world.clock.now
     for n in range(2, 8):
         await router.dispatch(ev.approved(f"c{n}", parent_id="c1"))
@@ -107,7 +103,7 @@ async def test_followers_get_one_email_per_comment(world: Any, router: Any, ev: 
     await world.subscriptions.follow(
         FollowArticle("foreign-affairs-1", "fan@example.org", "1.2.3.4")
     )
-    confirm(world, "fan@example.org")
+    await world.confirm("fan@example.org")
     await router.dispatch(ev.approved("c1"))
     await router.dispatch(ev.approved("c2", author_email="fan@example.org"))  # their own
     follows = [d for d in world.repos.ledger.deliveries.values() if d.kind == "follow"]

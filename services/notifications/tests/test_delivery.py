@@ -8,7 +8,7 @@ import pytest
 from broadsheet_notifications.commands import RetryDelivery
 from broadsheet_notifications.consumers import build_router
 from broadsheet_notifications.delivery import DeliveryWorker, PermanentFailure
-from broadsheet_notifications.domain import AddressState, DeliveryState, recipient_hash
+from broadsheet_notifications.domain import DeliveryState
 
 pytestmark = pytest.mark.unit
 
@@ -29,9 +29,7 @@ def make_worker(world: Any, **kwargs: Any) -> DeliveryWorker:
 async def reply_story(world: Any, ev: Any) -> None:
     router = build_router(world.planner, world.inbox, world._queued)
     await router.dispatch(ev.posted("c1", "ada@example.org"))
-    world.repos.addresses.by_recipient[
-        recipient_hash("ada@example.org")
-    ].state = AddressState.CONFIRMED
+    await world.confirm("ada@example.org")
     await router.dispatch(ev.approved("c2", parent_id="c1"))
 
 
