@@ -241,8 +241,8 @@ class Subscription:
         """Whether a confirmation link whose mail was written at ``link_issued_at`` confirms this
         request: a pending request made no later than that, so one the mail listed. A request
         made after (by the owner or by a stranger) needs a click of its own."""
-        return self.pending and self.requested_at is not None and (
-            self.requested_at <= link_issued_at
+        return (
+            self.pending and self.requested_at is not None and (self.requested_at <= link_issued_at)
         )
 
     def confirm(self, now: datetime) -> None:

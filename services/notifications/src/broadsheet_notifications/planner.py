@@ -180,7 +180,8 @@ class Planner:
         await self._ledger.add(
             self._delivery(
                 kind="confirmation",
-                key=f"confirmation:{now.isoformat()}",
+                # One mail per (time, list): two mails written at one clock reading differ.
+                key=":".join(["confirmation", now.isoformat(), *(sub.id for sub in pending)]),
                 address=address,
                 article_id=None,
                 source_event_id=None,

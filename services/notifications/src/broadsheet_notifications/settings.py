@@ -150,4 +150,6 @@ class Settings(DatabaseServiceSettings):
 
     @property
     def confirmation_limit(self) -> RateLimit:
-        return RateLimit(self.confirmation_limit_per_mailbox, self.confirmation_limit_window_seconds)
+        return RateLimit(
+            self.confirmation_limit_per_mailbox, self.confirmation_limit_window_seconds
+        )

@@ -68,9 +68,7 @@ class MongoArticleRepository:
     ) -> dict[str, ArticleView]:
         if not article_ids:
             return {}
-        docs = await self._articles.find(
-            {"_id": {"$in": article_ids}}, session=session
-        ).to_list()
+        docs = await self._articles.find({"_id": {"$in": article_ids}}, session=session).to_list()
         return {doc["_id"]: _article_from_doc(doc) for doc in docs}
 
 
