@@ -259,13 +259,19 @@ async def follow(
 
 
 async def _subscription_page(
-    request: Request, container: Container, kind: str, token: str, *, post: bool
+    request: Request,
+    container: Container,
+    kind: str,
+    token: str,
+    *,
+    post: bool,
+    request_id: str | None = None,
 ) -> HTMLResponse:
     words = SUBSCRIPTION_PAGES[kind]
     if post:
         # RFC 8058 one-click: mail clients POST "List-Unsubscribe=One-Click"; pass it on as is.
         body = await request.body() if kind == "unsubscribe" else b""
-        result = await container.site.subscription(kind, token, "POST", body)
+        result = await container.site.subscription(kind, token, "POST", body, request_id)
         message, done = words["done"], True
     else:
         result = await container.site.subscription(kind, token, "GET")
@@ -277,6 +283,7 @@ async def _subscription_page(
         heading=words["heading"],
         message=message,
         button=words["button"],
+        words=words,
         done=done,
         info=info,
         action=f"/subscriptions/{kind}/{token}",
@@ -302,6 +309,20 @@ async def confirm_page(request: Request, token: str, container: ContainerDep) ->
 )
 async def confirm(request: Request, token: str, container: ContainerDep) -> HTMLResponse:
     return await _subscription_page(request, container, "confirm", token, post=True)
+
+
+@site.post(
+    "/subscriptions/confirm/{token}/requests/{request_id}",
+    response_class=HTMLResponse,
+    summary="Confirm one request made after the link's email was sent",
+    responses=raises(InvalidLink),
+)
+async def confirm_request(
+    request: Request, token: str, request_id: str, container: ContainerDep
+) -> HTMLResponse:
+    return await _subscription_page(
+        request, container, "confirm", token, post=True, request_id=request_id
+    )
 
 
 @site.get(
