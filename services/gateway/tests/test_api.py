@@ -174,7 +174,8 @@ async def test_confirm_page_lists_the_links_requests_and_a_button_for_each_later
     )
     assert 'action="/subscriptions/confirm/good-token"' in page.text
     later = page.text.split('class="later-requests"')[1]
-    assert "replies to your comment on" in later and "Rain &lt;again&gt;" in later
+    assert "replies to your comment on" in later
+    assert "Rain &lt;again&gt;" in later
     assert 'action="/subscriptions/confirm/good-token/requests/reply-2"' in later
     done = await client.post("/subscriptions/confirm/good-token/requests/reply-2")
     assert done.status_code == 200

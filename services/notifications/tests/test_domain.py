@@ -63,7 +63,8 @@ def test_unsubscribing_a_suppressed_address_keeps_it_suppressed() -> None:
 
 def test_a_subscription_is_a_pending_request_until_confirmed() -> None:
     sub = Subscription.to_article("a1", "h", NOW)
-    assert sub.pending and not sub.active
+    assert sub.pending
+    assert not sub.active
     sub.confirm(NOW)
     assert sub.active
 
@@ -73,7 +74,8 @@ def test_requesting_again_moves_neither_a_pending_nor_an_active_subscription() -
     assert pending.request(NOW + timedelta(hours=1)) is False
     # Still covered by the link mailed for the first request: a stranger repeating it cannot
     # take it out of the owner's reach.
-    assert pending.requested_at == NOW and pending.covered_by(NOW)
+    assert pending.requested_at == NOW
+    assert pending.covered_by(NOW)
     active = Subscription.to_article("a1", "h", NOW)
     active.confirm(NOW)
     assert active.request(NOW + timedelta(hours=1)) is False
@@ -87,7 +89,8 @@ def test_an_ended_subscription_requested_again_is_a_new_request_no_old_link_conf
     sub.state = SubscriptionState.ENDED
     later = NOW + timedelta(hours=2)
     assert sub.request(later) is True
-    assert sub.pending and not sub.active
+    assert sub.pending
+    assert not sub.active
     assert sub.mailed_at is None  # a new mail is worth sending
     assert not sub.covered_by(NOW + timedelta(hours=1))  # links mailed before the new request
     assert sub.covered_by(later)

@@ -172,7 +172,8 @@ async def test_a_second_follow_the_same_day_gets_a_mail_listing_everything_pendi
     assert len(mails) == 2
     assert len(listed(mails[-1])) == 2  # the bundle: both pending requests
     await w.confirm(VICTIM)
-    assert subscription(w, "art-1").active and subscription(w, "art-2").active
+    assert subscription(w, "art-1").active
+    assert subscription(w, "art-2").active
 
 
 async def test_repeating_a_request_sends_no_new_mail(published: Any) -> None:
