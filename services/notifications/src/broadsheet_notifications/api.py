@@ -77,7 +77,7 @@ async def follow_article(
     slug: Slug, body: FollowRequest, service: Subscriptions, client: ClientId
 ) -> FollowResponse:
     await service.follow(FollowArticle(slug, str(body.email), client))
-    return FollowResponse()
+    return FollowResponse(status="confirmation_sent")
 
 
 @router.get(

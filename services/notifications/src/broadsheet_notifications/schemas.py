@@ -18,7 +18,7 @@ class FollowRequest(BaseModel):
 
 class FollowResponse(BaseModel):
     # One answer whatever the address's state: it must tell nobody anything about the address.
-    status: Literal["confirmation_sent"] = "confirmation_sent"
+    status: Literal["confirmation_sent"]
 
 
 class RequestView(BaseModel):
