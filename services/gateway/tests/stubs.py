@@ -190,7 +190,7 @@ class Upstreams:
                         "status": "pending",
                         "requests": [
                             {
-                                "id": "follow-1",
+                                "id": "follow-11111111111111111111111111111111",
                                 "kind": "follow",
                                 "article_title": "Talks resume in Geneva",
                                 "article_url_path": "/articles/talks-resume",
@@ -198,7 +198,7 @@ class Upstreams:
                         ],
                         "later_requests": [
                             {
-                                "id": "reply-2",
+                                "id": "reply-22222222222222222222222222222222",
                                 "kind": "reply",
                                 "article_title": "Rain <again>",
                                 "article_url_path": "/articles/rain",

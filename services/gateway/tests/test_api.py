@@ -164,6 +164,10 @@ async def test_subscription_pages_show_a_button_and_post_through(gw: Gw) -> None
     assert bad.status_code == 404
 
 
+# The id of a request made after the link's mail (stubs.py).
+LATER = "reply-22222222222222222222222222222222"
+
+
 async def test_confirm_page_lists_the_links_requests_and_a_button_for_each_later_one(
     gw: Gw,
 ) -> None:
@@ -176,13 +180,18 @@ async def test_confirm_page_lists_the_links_requests_and_a_button_for_each_later
     later = page.text.split('class="later-requests"')[1]
     assert "replies to your comment on" in later
     assert "Rain &lt;again&gt;" in later
-    assert 'action="/subscriptions/confirm/good-token/requests/reply-2"' in later
-    done = await client.post("/subscriptions/confirm/good-token/requests/reply-2")
+    assert (
+        'action="/subscriptions/confirm/good-token/requests/reply-22222222222222222222222222222222"'
+        in later
+    )
+    done = await client.post(
+        "/subscriptions/confirm/good-token/requests/reply-22222222222222222222222222222222"
+    )
     assert done.status_code == 200
     sent = upstreams.seen[-1]
     assert (sent["method"], sent["path"]) == (
         "POST",
-        "/api/subscriptions/confirm/good-token/requests/reply-2",
+        f"/api/subscriptions/confirm/good-token/requests/{LATER}",
     )
 
 

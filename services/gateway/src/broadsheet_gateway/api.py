@@ -24,6 +24,7 @@ from broadsheet_shared.http.contract import raises
 from broadsheet_shared.identifiers import (
     ARTICLE_CURSOR_PATTERN,
     EMAIL_DOMAIN_PATTERN,
+    SUBSCRIPTION_ID_PATTERN,
     THREAD_CURSOR_PATTERN,
 )
 from broadsheet_shared.ratelimit import raise_if_limited
@@ -318,7 +319,10 @@ async def confirm(request: Request, token: str, container: ContainerDep) -> HTML
     responses=raises(InvalidLink),
 )
 async def confirm_request(
-    request: Request, token: str, request_id: str, container: ContainerDep
+    request: Request,
+    token: str,
+    request_id: Annotated[str, Path(pattern=SUBSCRIPTION_ID_PATTERN)],
+    container: ContainerDep,
 ) -> HTMLResponse:
     return await _subscription_page(
         request, container, "confirm", token, post=True, request_id=request_id

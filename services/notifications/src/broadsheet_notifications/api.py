@@ -14,7 +14,7 @@ from broadsheet_notifications.commands import (
     SuppressAddress,
     Unsubscribe,
 )
-from broadsheet_notifications.domain import SUBSCRIPTION_ID_PATTERN, DeliveryState
+from broadsheet_notifications.domain import DeliveryState
 from broadsheet_notifications.schemas import (
     ConfirmationView,
     DeliveryPage,
@@ -37,6 +37,7 @@ from broadsheet_shared.identifiers import (
     SIGNED_LINK_PATTERN,
     SLUG_MAX_LENGTH,
     SLUG_PATTERN,
+    SUBSCRIPTION_ID_PATTERN,
 )
 
 router = APIRouter()

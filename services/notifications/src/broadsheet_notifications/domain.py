@@ -117,9 +117,6 @@ def subscription_id(kind: SubscriptionKind, target_id: str, recipient: str) -> s
     return f"{kind}-{_digest(kind, target_id, recipient)}"
 
 
-SUBSCRIPTION_ID_PATTERN = r"^(reply|follow)-[0-9a-f]{32}$"
-
-
 def delivery_id(source_event_id: str, recipient: str) -> str:
     """The ledger's unique key: one delivery per (event, recipient), whatever the kind."""
     return _digest(source_event_id, recipient)
