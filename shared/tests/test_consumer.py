@@ -10,6 +10,7 @@ from typing import Any, cast
 
 import pytest
 from aiokafka.structs import ConsumerRecord
+from pymongo.errors import ExecutionTimeout, ServerSelectionTimeoutError
 
 from broadsheet_shared.events import (
     CommentApprovedData,
@@ -19,7 +20,7 @@ from broadsheet_shared.events import (
     encode_event,
 )
 from broadsheet_shared.events.base import IntegrationEvent
-from broadsheet_shared.kafka.consumer import ConsumerRunner
+from broadsheet_shared.kafka.consumer import ConsumerRunner, RetryPolicy
 from broadsheet_shared.kafka.producer import EventProducer, OutgoingMessage
 from broadsheet_shared.kafka.router import EventRouter
 
@@ -103,3 +104,31 @@ async def test_only_subscribed_types_are_handled_and_the_rest_skipped_not_dead_l
     # Poison is still dead-lettered: skipping is for well-formed events nobody here wants.
     await runner._handle_record(record(b"k", b"not json", [("ce_type", b"comment.approved")]))
     assert [m.topic for m in producer.sent] == ["notifications.dlq"]
+
+
+async def test_a_database_that_is_down_or_too_slow_is_waited_for_not_dead_lettered() -> None:
+    # An operation that ran out of its timeoutMS (ExecutionTimeout) is the database's trouble,
+    # like a lost connection: the event is fine and must not be dead-lettered after the retries.
+    outages = [ServerSelectionTimeoutError("down"), ExecutionTimeout("too slow", 50)] * 3
+    router = EventRouter()
+    handled: list[IntegrationEvent] = []
+
+    @router.subscribe(CommentApprovedV1)
+    async def on_approved(event: CommentApprovedV1) -> None:
+        if outages:
+            raise outages.pop()
+        handled.append(event)
+
+    producer = Producer()
+    runner = ConsumerRunner(
+        bootstrap_servers="127.0.0.1:9",
+        group_id="notifications",
+        topics=["broadsheet.comments"],
+        router=router,
+        producer=cast(EventProducer, producer),
+        dead_letter_topic="notifications.dlq",
+        retry=RetryPolicy(max_attempts=2, initial_backoff=0.001, max_backoff=0.001),
+    )
+    await runner._handle_record(encoded(approved()))
+    assert [e.type for e in handled] == ["comment.approved"]
+    assert producer.sent == []

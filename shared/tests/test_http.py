@@ -1,11 +1,25 @@
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 import pytest
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from pydantic import BaseModel, Field
+from pymongo.errors import (
+    AutoReconnect,
+    DuplicateKeyError,
+    ExecutionTimeout,
+    NetworkTimeout,
+    NotPrimaryError,
+    OperationFailure,
+    PyMongoError,
+    ServerSelectionTimeoutError,
+    WaitQueueTimeoutError,
+)
 
 from broadsheet_shared import errors
+from broadsheet_shared.http.json_body import read_json
 from broadsheet_shared.http.limits import BodySizeLimitMiddleware
 from broadsheet_shared.http.problems import STATUS_OF, Problem, install_problem_handlers
 
@@ -45,7 +59,23 @@ def app() -> FastAPI:
     async def boom() -> None:
         raise RuntimeError("secret stack detail")
 
+    @api.get("/database/{kind}")
+    async def database(kind: str) -> None:
+        raise DATABASE_ERRORS[kind]
+
     return api
+
+
+DATABASE_ERRORS: dict[str, PyMongoError] = {
+    "selection": ServerSelectionTimeoutError("no server"),
+    "network": NetworkTimeout("timed out"),
+    "reconnect": AutoReconnect("connection reset"),
+    "stepped-down": NotPrimaryError("not primary"),
+    "pool": WaitQueueTimeoutError("pool exhausted"),
+    "deadline": ExecutionTimeout("operation exceeded time limit", 50),
+    "duplicate": DuplicateKeyError("E11000", 11000),
+    "bad-query": OperationFailure("unknown operator", 2),
+}
 
 
 async def call(method: str, path: str, **kwargs: object) -> httpx.Response:
@@ -189,3 +219,37 @@ async def test_invalid_field_names_the_field() -> None:
     assert response.json()["errors"] == [
         {"loc": ["body", "title"], "msg": "Taken.", "type": "taken"}
     ]
+
+
+@pytest.mark.parametrize(
+    "kind", ["selection", "network", "reconnect", "stepped-down", "pool", "deadline"]
+)
+async def test_an_unavailable_database_is_503_with_retry_after(kind: str) -> None:
+    response = await call("GET", f"/database/{kind}")
+    assert response.status_code == 503
+    assert response.headers["content-type"] == "application/problem+json"
+    assert int(response.headers["retry-after"]) > 0
+    assert response.json()["retry_after"] == int(response.headers["retry-after"])
+
+
+@pytest.mark.parametrize("kind", ["duplicate", "bad-query"])
+async def test_other_database_errors_are_no_outage(kind: str) -> None:
+    assert (await call("GET", f"/database/{kind}")).status_code == 500
+
+
+async def test_json_read_by_hand_too_deep_is_400_not_500() -> None:
+    api = FastAPI()
+    install_problem_handlers(api)
+
+    @api.post("/raw")
+    async def raw(request: Request) -> dict[str, Any]:
+        return {"parsed": type(await read_json(request)).__name__}
+
+    transport = httpx.ASGITransport(app=api, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        deep = await client.post("/raw", content=b"[" * 50_000 + b"]" * 50_000)
+        assert deep.status_code == 400
+        assert deep.headers["content-type"] == "application/problem+json"
+        assert (await client.post("/raw", content=b"{not json")).status_code == 422
+        ok = await client.post("/raw", content=b'{"a": [[1]]}')
+        assert ok.json() == {"parsed": "dict"}

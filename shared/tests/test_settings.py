@@ -4,7 +4,7 @@ import pytest
 from pydantic import ValidationError
 from pydantic_settings import SettingsConfigDict
 
-from broadsheet_shared.settings import DatabaseServiceSettings
+from broadsheet_shared.settings import AddressDigestSettings, DatabaseServiceSettings
 
 pytestmark = pytest.mark.unit
 
@@ -43,3 +43,35 @@ def test_prod_refuses_the_embedded_dev_key(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setenv("ENVIRONMENT", "prod")
     with pytest.raises(ValidationError, match="JWT_PUBLIC_KEY"):
         DemoSettings()
+
+
+class DigestingSettings(AddressDigestSettings):
+    model_config = SettingsConfigDict(env_prefix="DEMO_", extra="ignore", frozen=True)
+
+
+def test_one_address_digest_key_for_every_digesting_service(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("ADDRESS_DIGEST_KEY", "k" * 32)
+    assert DigestingSettings().address_digest_key.get_secret_value() == "k" * 32
+    monkeypatch.setenv("DEMO_ADDRESS_DIGEST_KEY", "own")
+    assert DigestingSettings().address_digest_key.get_secret_value() == "own"
+
+
+def test_prod_refuses_the_embedded_address_digest_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ENVIRONMENT", "prod")
+    monkeypatch.setenv("JWT_PUBLIC_KEY", "a-real-key")
+    with pytest.raises(ValidationError, match="ADDRESS_DIGEST_KEY"):
+        DigestingSettings()
+    monkeypatch.setenv("ADDRESS_DIGEST_KEY", "k" * 32)
+    assert DigestingSettings().environment == "prod"
+
+
+def test_the_relay_lease_must_outlast_a_batch() -> None:
+    # Default: a 15 s publish plus three 1.5 s database operations fit in the 30 s lease.
+    assert DemoSettings().outbox_lease_seconds > 15 + 3 * 1.5
+    with pytest.raises(ValidationError, match="OUTBOX_LEASE_SECONDS"):
+        DemoSettings(outbox_lease_seconds=10)  # the old lease, shorter than a publish
+    with pytest.raises(ValidationError, match="OUTBOX_LEASE_SECONDS"):
+        DemoSettings(outbox_lease_seconds=30, kafka_producer_timeout_seconds=28)
+    assert DemoSettings(outbox_lease_seconds=12, kafka_producer_timeout_seconds=5)

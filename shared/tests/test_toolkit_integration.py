@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -14,12 +15,14 @@ from pydantic_settings import SettingsConfigDict
 
 from broadsheet_shared.events import ArticleRef, ArticleUnpublishedV1, decode_event, topics
 from broadsheet_shared.events.codec import header
+from broadsheet_shared.events.staff import StaffAccountData
 from broadsheet_shared.kafka.consumer import RetryPolicy
 from broadsheet_shared.kafka.router import EventRouter
 from broadsheet_shared.outbox import OutgoingMessage
 from broadsheet_shared.ratelimit import MongoRateLimiter, RateLimit
 from broadsheet_shared.runtime import ServiceRuntime
 from broadsheet_shared.settings import DatabaseServiceSettings
+from broadsheet_shared.staff_access import MongoStaffAccess
 from broadsheet_shared.unit_of_work import Transaction
 
 pytestmark = pytest.mark.integration
@@ -172,6 +175,28 @@ async def test_rate_limit_counts_per_key_in_the_database(settings: ToolkitSettin
     assert 1 <= results[-1].retry_after <= 60 + 60 // 3  # this window, then a third of the next
     assert other.allowed
 
+    async with running(settings) as runtime:
+        limiter = MongoRateLimiter(runtime.db)
+        await limiter.reset("client:1")
+        assert (await limiter.hit("client:1", rule)).allowed  # counting starts afresh
+        assert (await limiter.hit("client:2", rule)).remaining == 1  # other keys keep theirs
+
+
+async def test_staff_access_keeps_the_latest_change_whatever_the_order(
+    settings: ToolkitSettings,
+) -> None:
+    def change(day: int) -> StaffAccountData:
+        at = datetime(2025, 1, day, 12, tzinfo=UTC)
+        return StaffAccountData(staff_id="ed", role="editor", disabled=True, changed_at=at)
+
+    async with running(settings) as runtime:
+        access = MongoStaffAccess(runtime.db)
+        assert await access.changed_at("ed") is None
+        for day in (2, 2, 1, 3, 1):  # replayed, late and out of order
+            await access.record(change(day))
+        assert await access.changed_at("ed") == datetime(2025, 1, 3, 12, tzinfo=UTC)
+        assert await access.changed_at("someone") is None
+
 
 class Clock:
     def __init__(self, now: float) -> None:
@@ -218,12 +243,15 @@ async def test_concurrent_first_hits_of_a_key_are_all_counted(settings: ToolkitS
     assert sum(r.allowed for r in results) == 5
 
 
-async def test_readiness_reports_both_dependencies(settings: ToolkitSettings) -> None:
+async def test_readiness_reports_both_dependencies_and_the_tasks(
+    settings: ToolkitSettings,
+) -> None:
     async with running(settings) as runtime:
         checks = runtime.readiness_checks()
         assert {name: await check() for name, check in checks.items()} == {
             "mongo": True,
             "kafka": True,
+            "tasks": True,
         }
 
 

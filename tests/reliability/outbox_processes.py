@@ -86,11 +86,12 @@ async def relay(kill_after_batches: int) -> None:
         batch_size=25,
         lease_seconds=1.0,
     )
-    # A killed relay's lease must run out first; then drain everything that is pending.
+    # A killed relay's lease must run out first; then drain everything that is pending,
+    # renewing the lease before each batch as the relay's loop does.
     while not await relay.hold_lease():
         await asyncio.sleep(0.2)
     while await relay.publish_pending():
-        pass
+        await relay.hold_lease()
     await runtime.stop()
 
 

@@ -35,7 +35,7 @@ def _default(value: Any, name: str) -> str:
     text = str(getattr(value, "value", value))
     if "-----BEGIN" in text:
         return "dev key (embedded)"
-    if any(word in name for word in ("secret", "password", "private_key")) and text:
+    if any(word in name for word in ("secret", "password", "private_key", "digest_key")) and text:
         return "dev value (embedded)"
     if isinstance(value, list | tuple | set | frozenset):
         text = ", ".join(str(v) for v in value)

@@ -11,14 +11,23 @@ from typing import Any
 import pytest
 
 from broadsheet_articles.auth import AuthService, LoginLimits, password_hasher
-from broadsheet_articles.cursors import PublicCursor
-from broadsheet_articles.domain import Article, ArticleStatus, Editor, Revision, Section
+from broadsheet_articles.cursors import AuditCursor, PublicCursor
+from broadsheet_articles.domain import (
+    Article,
+    ArticleStatus,
+    AuditEntry,
+    AuditFilter,
+    Editor,
+    Revision,
+    Section,
+)
 from broadsheet_articles.imports import ImportService, OldLinks
 from broadsheet_articles.repository import ImportRecord, RefreshRecord, StaffFilter
 from broadsheet_articles.service import ArticleService, SectionService
 from broadsheet_shared.auth import Principal, TokenIssuer, TokenVerifier
 from broadsheet_shared.clock import utcnow
 from broadsheet_shared.devkeys import DEV_JWT_PRIVATE_KEY, DEV_JWT_PUBLIC_KEY
+from broadsheet_shared.events import IntegrationEvent, StaffActionRecordedV1
 from broadsheet_shared.ratelimit import RateLimit
 from broadsheet_shared.testing import (
     FakeImportRecords,
@@ -132,7 +141,7 @@ class FakeSections:
     async def all(self) -> list[Section]:
         return sorted(self.sections.values(), key=lambda s: (s.position, s.slug))
 
-    async def add(self, section: Section) -> bool:
+    async def add(self, section: Section, session: Any = None) -> bool:
         if section.slug in self.sections:
             return False
         self.sections[section.slug] = section
@@ -144,7 +153,7 @@ class FakeSections:
         self.sections[slug] = replace(self.sections[slug], name=name)
         return True
 
-    async def delete(self, slug: str) -> bool:
+    async def delete(self, slug: str, session: Any = None) -> bool:
         return self.sections.pop(slug, None) is not None
 
     async def set_wordpress_slug(self, slug: str, wordpress_slug: str) -> None:
@@ -184,14 +193,18 @@ class FakeEditors:
         found = self.editors.get(editor_id)
         return copy.copy(found) if found else None
 
-    async def add(self, editor: Editor) -> bool:
+    async def add(self, editor: Editor, session: Any = None) -> bool:
         if await self.by_email(editor.email):
             return False
         self.editors[editor.id] = copy.copy(editor)
         return True
 
-    async def update(self, editor: Editor) -> None:
+    async def update(self, editor: Editor, session: Any = None) -> None:
         self.editors[editor.id] = copy.copy(editor)
+
+    async def changed_at(self, staff_id: str) -> datetime | None:
+        found = self.editors.get(staff_id)
+        return found.access_changed_at if found else None
 
     async def all(self) -> list[Editor]:
         return list(self.editors.values())
@@ -214,8 +227,35 @@ class FakeRefreshTokens:
     async def revoke_family(self, family: str) -> None:
         self.tokens = {h: r for h, r in self.tokens.items() if r.family != family}
 
-    async def revoke_editor(self, editor_id: str) -> None:
+    async def revoke_family_of(self, token_hash: str) -> None:
+        record = self.tokens.get(token_hash)
+        if record is not None:
+            await self.revoke_family(record.family)
+
+    async def revoke_editor(self, editor_id: str, session: Any) -> None:
         self.tokens = {h: r for h, r in self.tokens.items() if r.editor_id != editor_id}
+
+
+class FakeAuditEntries:
+    def __init__(self) -> None:
+        self.entries: dict[str, AuditEntry] = {}
+
+    async def add(self, entry: AuditEntry) -> None:
+        self.entries.setdefault(entry.id, entry)
+
+    async def page(
+        self, wanted: AuditFilter, after: AuditCursor | None, limit: int
+    ) -> list[AuditEntry]:
+        found = [
+            e
+            for e in self.entries.values()
+            if wanted.actor in (None, e.actor_id)
+            and wanted.action in (None, e.action)
+            and (wanted.since is None or e.at >= wanted.since)
+            and (wanted.until is None or e.at < wanted.until)
+            and (after is None or (e.at, e.id) < after)
+        ]
+        return sorted(found, key=lambda e: (e.at, e.id), reverse=True)[:limit]
 
 
 @dataclass
@@ -230,13 +270,20 @@ class World:
     import_service: ImportService
     old_links: OldLinks
 
+    def article_events(self) -> list[IntegrationEvent]:
+        """The events emitted for other services, without the audit log's entries."""
+        return [e for e in self.uow.events if not isinstance(e, StaffActionRecordedV1)]
+
+    def audit(self) -> list[StaffActionRecordedV1]:
+        return self.uow.of_type(StaffActionRecordedV1)
+
 
 @pytest.fixture
 def world() -> World:
     articles = FakeArticles()
     sections = FakeSections(SECTIONS)
     imports = FakeImports()
-    uow = FakeUnitOfWork(articles, imports)
+    uow = FakeUnitOfWork(articles, sections, imports)
     clock = TestClock()
     service = ArticleService(uow, articles, sections, clock=clock)
     return World(
@@ -245,7 +292,7 @@ def world() -> World:
         uow=uow,
         clock=clock,
         service=service,
-        section_service=SectionService(sections, articles),
+        section_service=SectionService(uow, sections, articles, clock=clock),
         imports=imports,
         import_service=ImportService(service, imports, sections, clock=clock),
         old_links=OldLinks(service, imports, sections),
@@ -262,9 +309,11 @@ class AuthWorld:
     editors: FakeEditors
     tokens: FakeRefreshTokens
     limiter: FakeRateLimiter
+    uow: FakeUnitOfWork
     clock: TestClock
     service: AuthService
     verifier: TokenVerifier
+    sleeps: list[float]
 
 
 @pytest.fixture(scope="session")
@@ -276,6 +325,12 @@ def fast_hasher() -> Any:
 @pytest.fixture
 def auth_world(fast_hasher: Any) -> AuthWorld:
     editors, tokens, limiter = FakeEditors(), FakeRefreshTokens(), FakeRateLimiter()
+    uow = FakeUnitOfWork(editors, tokens)
+    sleeps: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+
     clock = TestClock(now=utcnow())  # tokens are verified against the real time
     issuer = TokenIssuer(
         DEV_JWT_PRIVATE_KEY,
@@ -286,14 +341,21 @@ def auth_world(fast_hasher: Any) -> AuthWorld:
     service = AuthService(
         editors,
         tokens,
+        uow,
         hasher=fast_hasher,
         issuer=issuer,
         limiter=limiter,
-        limits=LoginLimits(per_account=RateLimit(3, 300), per_client=RateLimit(5, 300)),
+        limits=LoginLimits(
+            per_account_client=RateLimit(3, 300),
+            per_client=RateLimit(5, 300),
+            slow_after_failures=RateLimit(4, 300),
+            slowdown_seconds=1.5,
+        ),
         refresh_ttl=timedelta(days=14),
         clock=clock,
+        sleep=sleep,
     )
     verifier = TokenVerifier(
         DEV_JWT_PUBLIC_KEY, issuer="broadsheet-articles", audience="broadsheet"
     )
-    return AuthWorld(editors, tokens, limiter, clock, service, verifier)
+    return AuthWorld(editors, tokens, limiter, uow, clock, service, verifier, sleeps)

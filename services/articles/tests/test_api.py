@@ -23,6 +23,7 @@ from broadsheet_shared.auth import Principal, TokenIssuer
 from broadsheet_shared.devkeys import DEV_JWT_PRIVATE_KEY, DEV_JWT_PUBLIC_KEY
 from broadsheet_shared.events import decode_event, topics
 from broadsheet_shared.events.base import IntegrationEvent
+from broadsheet_shared.outbox import OUTBOX
 
 pytestmark = pytest.mark.integration
 
@@ -46,7 +47,7 @@ def make_settings(infra: Any, prefix: str, **overrides: Any) -> Settings:
         "argon2_memory_kib": 19456,
         "argon2_time_cost": 2,
         "argon2_parallelism": 1,
-        "login_attempts_per_account": 5,
+        "login_attempts_per_account_client": 5,
         "login_attempts_per_client": 1000,
         "scheduler_interval_seconds": 0.2,
     }
@@ -506,6 +507,8 @@ async def test_refresh_rotates_and_a_disabled_editor_is_locked_out(api: Api) -> 
     )
     assert reused.status_code == 401
     assert reused.headers["www-authenticate"] == "Bearer"
+    editor_headers = {"Authorization": f"Bearer {refreshed.json()['access_token']}"}
+    assert (await api.client.get("/api/editor/articles", headers=editor_headers)).is_success
     disabled = await api.client.patch(
         f"/api/editor/users/{created['id']}",
         json={"disabled": True},
@@ -516,6 +519,28 @@ async def test_refresh_rotates_and_a_disabled_editor_is_locked_out(api: Api) -> 
         "/api/auth/token", data={"username": email, "password": EDITOR_PASSWORD}
     )
     assert locked.status_code == 401
+    # This service owns the accounts: the still-unexpired access token is refused at once,
+    # and the change waits in the outbox for the other services.
+    refused = await api.client.get("/api/editor/articles", headers=editor_headers)
+    assert refused.status_code == 401
+    announced = await api.db[OUTBOX].find_one(
+        {"type": "staff.account_changed", "key": created["id"].encode()}
+    )
+    assert announced is not None
+
+
+async def test_signing_out_revokes_the_refresh_token(api: Api) -> None:
+    email = (await api.create_editor())["email"]
+    pair = (
+        await api.client.post(
+            "/api/auth/token", data={"username": email, "password": EDITOR_PASSWORD}
+        )
+    ).json()
+    body = {"refresh_token": pair["refresh_token"]}
+    assert (await api.client.post("/api/auth/logout", json=body)).status_code == 204
+    assert (await api.client.post("/api/auth/refresh", json=body)).status_code == 401
+    # Signing out twice, or with a token that never existed, answers the same.
+    assert (await api.client.post("/api/auth/logout", json=body)).status_code == 204
 
 
 # -- the scheduler -------------------------------------------------------------------------------

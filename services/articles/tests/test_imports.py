@@ -61,7 +61,7 @@ async def test_an_imported_post_keeps_its_dates_and_is_published_at_its_own_time
     assert (article.created_at, article.updated_at) == (THEN, THEN + timedelta(days=1))
     assert (article.slug, article.revision, article.body_html) == ("boat", 1, "")
     assert article.tags == ["sea", "ships"]
-    [event] = world.uow.events
+    [event] = world.article_events()
     assert isinstance(event, ArticlePublishedV1)
     assert event.data.published_at == THEN
     [revision] = await world.service.revisions(article.id)
@@ -76,7 +76,7 @@ async def test_the_same_fingerprint_again_writes_nothing_and_emits_nothing(
     assert again.outcome is Outcome.UNCHANGED
     assert again.article.id == first.article.id
     assert again.article.revision == 1
-    assert len(world.uow.events) == 1
+    assert len(world.article_events()) == 1
     assert len(world.articles.articles) == 1
 
 
@@ -92,13 +92,13 @@ async def test_a_changed_post_updates_its_article_and_a_published_one_emits_upda
         "Boat, again",
         2,
     )
-    assert [type(e) for e in world.uow.events] == [ArticlePublishedV1, ArticleUpdatedV1]
+    assert [type(e) for e in world.article_events()] == [ArticlePublishedV1, ArticleUpdatedV1]
     # Back to a draft on the old site: readers lose it here too.
     drafted = command(
         fingerprint="c" * 64, content=content(status=ArticleStatus.DRAFT, published_at=None)
     )
     await world.import_service.import_article(drafted, editor)
-    assert isinstance(world.uow.events[-1], ArticleUnpublishedV1)
+    assert isinstance(world.article_events()[-1], ArticleUnpublishedV1)
 
 
 async def test_a_draft_emits_nothing_and_a_taken_slug_gets_a_suffix(
@@ -108,7 +108,7 @@ async def test_a_draft_emits_nothing_and_a_taken_slug_gets_a_suffix(
     draft = command(content=content(status=ArticleStatus.DRAFT, published_at=None))
     done = await world.import_service.import_article(draft, editor)
     assert done.article.slug == "boat-2"
-    assert world.uow.events == []
+    assert world.article_events() == []
     # Imported again with a change: the slug it got stays (no -3).
     again = await world.import_service.import_article(
         replace(draft, fingerprint="d" * 64, content=replace(draft.content, title="Boats")),
@@ -200,7 +200,7 @@ async def test_a_query_permalink_is_no_path_and_a_deleted_draft_is_imported_agai
     )
     first = await world.import_service.import_article(draft, editor)
     assert world.imports.records[(SOURCE, 19)].path == ""
-    await world.service.delete(first.article.id)
+    await world.service.delete(first.article.id, editor)
     again = await world.import_service.import_article(draft, editor)
     assert again.outcome is Outcome.CREATED
     assert again.article.id != first.article.id

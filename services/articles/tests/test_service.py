@@ -14,6 +14,7 @@ from broadsheet_articles.commands import (
 )
 from broadsheet_articles.domain import ArticleChanges, ArticleStatus
 from broadsheet_articles.service import Redirect
+from broadsheet_shared.auth import Principal
 from broadsheet_shared.errors import Conflict, InvalidField, NotFound, StaleRevision
 from broadsheet_shared.events import (
     ArticleDeletedV1,
@@ -43,7 +44,7 @@ async def test_create_makes_a_draft_with_a_unique_slug(world: Any, editor: Any) 
     assert (first.slug, second.slug) == ("talks-resume", "talks-resume-2")
     assert first.authors == ["Ada Editor"]
     assert first.section.slug == "foreign-affairs"
-    assert world.uow.events == []
+    assert world.article_events() == []
 
 
 async def test_an_unknown_section_is_a_field_error(world: Any, editor: Any) -> None:
@@ -56,13 +57,13 @@ async def test_publish_emits_exactly_one_published_event(world: Any, editor: Any
     article = await world.service.create(command(), editor)
     published = await world.service.publish(PublishArticle(article.id), editor)
     assert published.status is ArticleStatus.PUBLISHED
-    assert [type(e) for e in world.uow.events] == [ArticlePublishedV1]
-    event = world.uow.events[0]
+    assert [type(e) for e in world.article_events()] == [ArticlePublishedV1]
+    event = world.article_events()[0]
     assert event.subject == article.id
     assert event.data.url_path == "/articles/talks-resume"
     with pytest.raises(Conflict, match="already published"):
         await world.service.publish(PublishArticle(article.id), editor)
-    assert len(world.uow.events) == 1
+    assert len(world.article_events()) == 1
 
 
 async def test_a_stale_revision_is_refused_with_412(world: Any, editor: Any) -> None:
@@ -83,7 +84,7 @@ async def test_editing_a_draft_title_moves_its_slug_and_frees_the_old(
     assert edited.previous_slugs == []
     other = await world.service.create(command(), editor)
     assert other.slug == "talks-resume"
-    assert world.uow.events == []
+    assert world.article_events() == []
 
 
 async def test_editing_a_published_article_keeps_its_slug_and_emits_updated(
@@ -96,8 +97,8 @@ async def test_editing_a_published_article_keeps_its_slug_and_emits_updated(
     )
     assert edited.slug == "talks-resume"
     assert edited.revision == article.revision + 1
-    assert isinstance(world.uow.events[-1], ArticleUpdatedV1)
-    assert world.uow.events[-1].data.title == "Talks fail"
+    assert isinstance(world.article_events()[-1], ArticleUpdatedV1)
+    assert world.article_events()[-1].data.title == "Talks fail"
     revisions = await world.service.revisions(article.id)
     assert [r.reason for r in revisions] == ["edited", "published", "created"]
     assert revisions[-1].content["title"] == "Talks resume"
@@ -110,7 +111,7 @@ async def test_a_changed_slug_redirects_from_the_old_one(world: Any, editor: Any
         edit(article.id, article.revision, slug="geneva-talks"), editor
     )
     assert edited.previous_slugs == ["talks-resume"]
-    assert world.uow.events[-1].data.previous_slugs == ["talks-resume"]
+    assert world.article_events()[-1].data.previous_slugs == ["talks-resume"]
     assert await world.service.public_article("talks-resume") == Redirect("geneva-talks")
     assert (await world.service.public_article("geneva-talks")).id == article.id
     # The old slug stays reserved for the redirect.
@@ -137,7 +138,7 @@ async def test_drafts_and_unpublished_articles_are_not_public(world: Any, editor
         await world.service.public_article(article.slug)
     await world.service.publish(PublishArticle(article.id), editor)
     await world.service.unpublish(article.id, editor)
-    assert isinstance(world.uow.events[-1], ArticleUnpublishedV1)
+    assert isinstance(world.article_events()[-1], ArticleUnpublishedV1)
     with pytest.raises(NotFound, match="No such article"):
         await world.service.public_article(article.slug)
 
@@ -151,7 +152,7 @@ async def test_a_scheduled_article_is_published_once_when_due(world: Any, editor
     world.clock.advance(minutes=5)
     assert await world.service.publish_due() == 1
     assert await world.service.publish_due() == 0
-    assert [type(e) for e in world.uow.events] == [ArticlePublishedV1]
+    assert [type(e) for e in world.article_events()] == [ArticlePublishedV1]
     assert (await world.service.get(article.id)).status is ArticleStatus.PUBLISHED
 
 
@@ -166,13 +167,13 @@ async def test_a_publish_time_in_the_past_publishes_now(world: Any, editor: Any)
 
 async def test_only_drafts_are_deleted_and_their_slug_is_freed(world: Any, editor: Any) -> None:
     article = await world.service.create(command(), editor)
-    await world.service.delete(article.id)
-    assert isinstance(world.uow.events[-1], ArticleDeletedV1)
+    await world.service.delete(article.id, editor)
+    assert isinstance(world.article_events()[-1], ArticleDeletedV1)
     again = await world.service.create(command(), editor)
     assert again.slug == "talks-resume"
     await world.service.publish(PublishArticle(again.id), editor)
     with pytest.raises(Conflict, match="Only drafts can be deleted"):
-        await world.service.delete(again.id)
+        await world.service.delete(again.id, editor)
 
 
 async def test_public_list_is_newest_first_filtered_and_paged(world: Any, editor: Any) -> None:
@@ -201,13 +202,13 @@ async def test_public_list_is_newest_first_filtered_and_paged(world: Any, editor
 async def test_sections_are_seeded_once_and_managed(world: Any, editor: Any) -> None:
     await world.section_service.seed(["Sport"])  # not a fresh installation: ignored
     assert "sport" not in {s.slug for s in await world.section_service.all()}
-    section = await world.section_service.create(CreateSection("Sport"))
+    section = await world.section_service.create(CreateSection("Sport"), editor)
     assert section.slug == "sport"
     with pytest.raises(Conflict):
-        await world.section_service.create(CreateSection("sport"))
+        await world.section_service.create(CreateSection("sport"), editor)
     await world.service.create(command(section="sport"), editor)
     with pytest.raises(Conflict, match="still has articles"):
-        await world.section_service.delete("sport")
+        await world.section_service.delete("sport", editor)
     renamed = await world.service.rename_section(RenameSection("sport", "Sports"), editor)
     assert renamed.name == "Sports"
     listed = await world.service.list_staff(
@@ -219,18 +220,88 @@ async def test_sections_are_seeded_once_and_managed(world: Any, editor: Any) -> 
 async def test_renaming_a_section_updates_its_published_articles_events(
     world: Any, editor: Any
 ) -> None:
-    await world.section_service.create(CreateSection("Sport"))
+    await world.section_service.create(CreateSection("Sport"), editor)
     public = await world.service.create(command(section="sport", title="Cup final"), editor)
     await world.service.publish(PublishArticle(public.id), editor)
     draft = await world.service.create(command(section="sport", title="Draft"), editor)
-    before = len(world.uow.events)
+    before = len(world.article_events())
     revision = (await world.service.get(public.id)).revision
 
     await world.service.rename_section(RenameSection("sport", "Sports"), editor)
 
-    events = world.uow.events[before:]
+    events = world.article_events()[before:]
     assert [type(e) for e in events] == [ArticleUpdatedV1]
     assert events[0].data.article_id == public.id
     assert events[0].data.section.name == "Sports"
     assert (await world.service.get(public.id)).revision == revision + 1
     assert (await world.service.get(draft.id)).section.name == "Sports"
+
+
+# -- the audit log: each staff action records its entry, in its own transaction ----------------
+
+ADMIN = Principal(subject="a1", role="admin", name="Ada Admin", client="198.51.100.7")
+
+
+def audited(world: Any) -> list[tuple[str, str, str, str]]:
+    return [(e.data.action, e.data.target, e.data.actor_id, e.data.client) for e in world.audit()]
+
+
+async def test_every_article_and_section_action_is_recorded_with_who_and_from_where(
+    world: Any,
+) -> None:
+    article = await world.service.create(command(), ADMIN)
+    await world.service.edit(edit(article.id, None, title="Talks fail"), ADMIN)
+    await world.service.publish(PublishArticle(article.id), ADMIN)
+    await world.service.unpublish(article.id, ADMIN)
+    later = world.clock.now + timedelta(days=1)
+    await world.service.publish(PublishArticle(article.id, later), ADMIN)
+    await world.service.unpublish(article.id, ADMIN)
+    draft = await world.service.create(command(title="Draft"), ADMIN)
+    await world.service.delete(draft.id, ADMIN)
+    await world.section_service.create(CreateSection("Sport"), ADMIN)
+    await world.service.rename_section(RenameSection("sport", "Sports"), ADMIN)
+    await world.section_service.delete("sport", ADMIN)
+    here = ("a1", "198.51.100.7")
+    assert audited(world) == [
+        ("article.created", article.id, *here),
+        ("article.edited", article.id, *here),
+        ("article.published", article.id, *here),
+        ("article.unpublished", article.id, *here),
+        ("article.scheduled", article.id, *here),
+        ("article.unpublished", article.id, *here),
+        ("article.created", draft.id, *here),
+        ("article.deleted", draft.id, *here),
+        ("section.created", "sport", *here),
+        ("section.renamed", "sport", *here),
+        ("section.deleted", "sport", *here),
+    ]
+    entries = world.audit()
+    assert entries[4].data.details == {"at": later.isoformat()}
+    assert entries[10].data.details == {"name": "Sports"}
+    assert {(e.source, e.subject, e.data.actor_name, e.data.actor_role) for e in entries} == {
+        ("articles", "a1", "Ada Admin", "admin")
+    }
+    assert {e.data.at for e in entries[:3]} == {world.clock.now}
+
+
+async def test_an_action_that_fails_records_nothing(world: Any) -> None:
+    article = await world.service.create(command(), ADMIN)
+    await world.service.publish(PublishArticle(article.id), ADMIN)
+    before = len(world.audit())
+    with pytest.raises(NotFound):
+        await world.service.publish(PublishArticle("missing"), ADMIN)
+    with pytest.raises(NotFound):
+        await world.service.unpublish("missing", ADMIN)
+    with pytest.raises(Conflict):
+        await world.service.delete(article.id, ADMIN)
+    with pytest.raises(StaleRevision):
+        await world.service.edit(edit(article.id, article.revision - 1, title="Late"), ADMIN)
+    with pytest.raises(Conflict):
+        await world.section_service.create(CreateSection("World"), ADMIN)
+    with pytest.raises(Conflict, match="still has articles"):
+        await world.section_service.delete("foreign-affairs", ADMIN)
+    with pytest.raises(NotFound):
+        await world.service.rename_section(RenameSection("nowhere", "Nowhere"), ADMIN)
+    # An edit that changes nothing is no action either.
+    await world.service.edit(edit(article.id, None, title=article.title), ADMIN)
+    assert len(world.audit()) == before

@@ -19,12 +19,14 @@ from broadsheet_comments.repository import IdempotencyKeyTaken, IdempotencyRecor
 from broadsheet_comments.service import CommentsService, Limits, Posted
 from broadsheet_comments.threads import ROOT_WIDTH, Sort, child_path, root_path, sort_path
 from broadsheet_comments.tokens import EditTokens
+from broadsheet_shared.auth import Principal
 from broadsheet_shared.kafka.router import EventRouter
 from broadsheet_shared.ratelimit import RateLimit
 from broadsheet_shared.testing import (
     FakeImportRecords,
     FakeInbox,
     FakeRateLimiter,
+    FakeStaffAccess,
     FakeUnitOfWork,
     TestClock,
 )
@@ -193,7 +195,7 @@ class FakeBans:
     def __init__(self) -> None:
         self.rows: dict[str, Ban] = {}
 
-    async def put(self, ban: Ban) -> None:
+    async def put(self, ban: Ban, session: Any) -> None:
         self.rows[ban.id] = ban
 
     async def active(self, ids: Sequence[str], now: datetime) -> Ban | None:
@@ -204,7 +206,7 @@ class FakeBans:
     async def list_active(self, now: datetime) -> list[Ban]:
         return [ban for ban in self.rows.values() if ban.until > now]
 
-    async def remove(self, ban_id: str) -> bool:
+    async def remove(self, ban_id: str, session: Any) -> bool:
         return self.rows.pop(ban_id, None) is not None
 
 
@@ -217,6 +219,7 @@ class World:
         self.bans = FakeBans()
         self.imports = FakeImportRecords[ImportRecord]()
         self.uow = FakeUnitOfWork(self.articles, self.comments, self.bans, self.imports)
+        self.moderator = Principal("m1", "moderator", "Mo Derator", client="203.0.113.9")
         self.limiter = FakeRateLimiter()
         # Each reading moves a millisecond on, so posting order is a strict time order.
         self.clock = TestClock(tick=timedelta(milliseconds=1))
@@ -241,7 +244,8 @@ class World:
         self.queries = CommentQueries(articles=self.articles, comments=self.comments)
         self.projection = ArticleProjection(self.articles)
         self.inbox = FakeInbox()
-        self.router: EventRouter = build_router(self.projection, self.inbox)
+        self.staff_access = FakeStaffAccess()
+        self.router: EventRouter = build_router(self.projection, self.inbox, self.staff_access)
 
     async def post(
         self,

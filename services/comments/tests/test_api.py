@@ -258,6 +258,15 @@ async def test_bad_input_gets_clear_4xx(harness: Harness) -> None:
         "/api/articles/strict-story/comments", content=b"hi", headers={"content-type": "text/plain"}
     )
     assert text.status_code == 415
+    # Nested deeper than the JSON parser recurses: refused, not a RecursionError's 500.
+    deep = b'{"author_name": "A", "body": "x", "website": ' + b"[" * 5000 + b"]" * 5000 + b"}"
+    too_deep = await harness.client.post(
+        "/api/articles/strict-story/comments",
+        content=deep,
+        headers={"content-type": "application/json"},
+    )
+    assert too_deep.status_code == 400
+    assert too_deep.headers["content-type"].startswith("application/problem+json")
     assert (await harness.client.get("/api/editor/comments")).status_code == 401
 
 

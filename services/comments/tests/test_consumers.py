@@ -14,6 +14,7 @@ from broadsheet_shared.events import (
     ArticleUpdatedV1,
     SectionRef,
 )
+from broadsheet_shared.events.staff import StaffAccountChangedV1, StaffAccountData
 
 pytestmark = pytest.mark.unit
 
@@ -72,3 +73,17 @@ async def test_a_redelivered_event_is_handled_once(world: Any) -> None:
     )
     await world.router.dispatch(event)
     assert (await world.articles.by_id("a1")).title == "changed locally"
+
+
+def account_changed(at: datetime, *, disabled: bool = True) -> StaffAccountChangedV1:
+    data = StaffAccountData(staff_id="ed", role="editor", disabled=disabled, changed_at=at)
+    return StaffAccountChangedV1(subject="ed", data=data)
+
+
+async def test_a_staff_account_change_reaches_the_staff_access_projection(world: Any) -> None:
+    later = datetime(2025, 1, 2, tzinfo=UTC)
+    await world.router.dispatch(account_changed(later))
+    # An older change arriving late does not move the mark back.
+    await world.router.dispatch(account_changed(datetime(2025, 1, 1, tzinfo=UTC)))
+    assert await world.staff_access.changed_at("ed") == later
+    assert await world.staff_access.changed_at("someone-else") is None

@@ -69,6 +69,16 @@ async def test_an_imported_thread_keeps_dates_depth_counts_and_announces_only_im
     assert first.reply_count == 1
 
 
+async def test_an_imported_name_loses_invisible_characters_like_a_new_one(world: Any) -> None:
+    world.add_article("hello")
+    done = await world.import_service.import_comment(command(300, author_name="E\u200bd\u202ena"))
+    assert (await world.comments.get(done.comment.id)).author_name == "Edna"
+    only_invisible = await world.import_service.import_comment(
+        command(301, author_name="\u200b\u2066", fingerprint="b" * 64)
+    )
+    assert (await world.comments.get(only_invisible.comment.id)).author_name == "Anonymous"
+
+
 async def test_the_same_fingerprint_again_changes_nothing_a_new_one_updates(world: Any) -> None:
     world.add_article("hello")
     first = await world.import_service.import_comment(command(7))
@@ -94,7 +104,7 @@ async def test_a_pending_import_waits_in_the_queue_and_its_approval_is_ordinary(
     held = await world.import_service.import_comment(command(8, status="pending"))
     queue, _ = await world.queries.queue("pending", None, 10)
     assert [c.id for c in queue] == [held.comment.id]
-    await world.service.moderate(ModerateComment(held.comment.id, "approve"))
+    await world.service.moderate(ModerateComment(held.comment.id, "approve"), world.moderator)
     assert len(world.uow.of_type(CommentApprovedV1)) == 1
 
 

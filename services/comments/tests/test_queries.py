@@ -74,7 +74,7 @@ async def test_pages_continue_inside_a_thread_and_name_the_unseen_parent(world: 
 async def test_a_hidden_comment_takes_its_replies_out_of_thread_and_counts(world: Any) -> None:
     ids = await build(world)
     assert (await world.queries.count("hello"))[1] == 7
-    await world.service.moderate(ModerateComment(ids["A1"].comment.id, "reject"))
+    await world.service.moderate(ModerateComment(ids["A1"].comment.id, "reject"), world.moderator)
     page = await world.queries.thread("hello", sort="oldest", cursor=None, limit=50)
     assert [i.comment.author_name for i in page.items] == ["A", "A2", "B", "B1", "C"]
     assert page.total == 5
@@ -83,16 +83,16 @@ async def test_a_hidden_comment_takes_its_replies_out_of_thread_and_counts(world
     assert "A2" in recent
     assert world.comments.rows[ids["A"].comment.id].reply_count == 1
     # Hiding the root on top hides the rest; the nested hide survives restoring the root.
-    await world.service.moderate(ModerateComment(ids["A"].comment.id, "spam"))
+    await world.service.moderate(ModerateComment(ids["A"].comment.id, "spam"), world.moderator)
     assert (await world.queries.count("hello"))[1] == 3
-    await world.service.moderate(ModerateComment(ids["A"].comment.id, "approve"))
+    await world.service.moderate(ModerateComment(ids["A"].comment.id, "approve"), world.moderator)
     assert (await world.queries.count("hello"))[1] == 5
-    await world.service.moderate(ModerateComment(ids["A1"].comment.id, "approve"))
+    await world.service.moderate(ModerateComment(ids["A1"].comment.id, "approve"), world.moderator)
     page = await world.queries.thread("hello", sort="oldest", cursor=None, limit=50)
     assert [i.comment.author_name for i in page.items] == ["A", "A1", "A1a", "A2", "B", "B1", "C"]
     assert page.total == 7
     # Approving twice (a retried or redelivered command) counts once.
-    await world.service.moderate(ModerateComment(ids["A1"].comment.id, "approve"))
+    await world.service.moderate(ModerateComment(ids["A1"].comment.id, "approve"), world.moderator)
     assert (await world.queries.count("hello"))[1] == 7
 
 
@@ -105,7 +105,7 @@ async def test_a_reply_under_a_held_comment_is_hidden_and_uncounted(make_world: 
     assert reply.comment.hidden_by == 1
     assert world.uow.of_type(CommentApprovedV1) == []  # nothing to show or notify yet
     assert (await world.queries.count("hello"))[1] == 0
-    await world.service.moderate(ModerateComment(held.comment.id, "approve"))
+    await world.service.moderate(ModerateComment(held.comment.id, "approve"), world.moderator)
     page = await world.queries.thread("hello", sort="oldest", cursor=None, limit=50)
     assert [i.comment.id for i in page.items] == [held.comment.id, reply.comment.id]
     assert page.total == 2

@@ -128,6 +128,23 @@ def test_plain_name_keeps_ordinary_names() -> None:
     assert plain_name("A & B") == "A & B"
 
 
+BIDI_CONTROLS = [*map(chr, range(0x202A, 0x202F)), *map(chr, range(0x2066, 0x206A))]
+INVISIBLE = [*BIDI_CONTROLS, "\u200e", "\u200f", "\u061c", "\u200b", "\u200c", "\u200d"]
+INVISIBLE += ["\u2060", "\ufeff", "\u00ad", "\U000e0041"]  # + soft hyphen, a tag character
+
+
+@pytest.mark.parametrize("char", INVISIBLE, ids=lambda c: f"U+{ord(c):04X}")
+def test_plain_name_drops_bidi_controls_and_zero_width_characters(char: str) -> None:
+    assert plain_name(f"Ad{char}min") == "Admin"
+    assert plain_name(f"{char}Ann{char}") == "Ann"
+    assert plain_name(char * 3) == ""  # nothing visible left: the form refuses it
+
+
+def test_plain_name_drops_them_written_as_entities_too() -> None:
+    # "Ann" then a right-to-left override: "txt.exe" would read backwards after it.
+    assert plain_name("Ann&#x202E;txt.exe") == "Anntxt.exe"
+
+
 _PIECES = st.sampled_from(
     [
         *"<>\"'=/ :;&#()[]!`*_-\nabcjsvptrio",

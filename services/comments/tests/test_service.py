@@ -5,15 +5,22 @@ from typing import Any
 
 import pytest
 
-from broadsheet_comments.commands import BanAuthor, DeleteComment, EditComment, ModerateComment
+from broadsheet_comments.commands import (
+    BanAuthor,
+    DeleteComment,
+    EditComment,
+    LiftBan,
+    ModerateComment,
+)
 from broadsheet_comments.domain import ModerationPolicy
-from broadsheet_shared.errors import ApplicationError, RateLimited
+from broadsheet_shared.errors import ApplicationError, Conflict, NotFound, RateLimited
 from broadsheet_shared.events import (
     CommentApprovedV1,
     CommentDeletedV1,
     CommentEditedV1,
     CommentPostedV1,
     CommentRejectedV1,
+    StaffActionRecordedV1,
 )
 from broadsheet_shared.http.problems import status_of
 
@@ -57,8 +64,8 @@ async def test_a_held_comment_is_not_public_until_approved_once(make_world: Any)
     assert world.uow.of_type(CommentApprovedV1) == []
     page = await world.queries.thread("hello", sort="oldest", cursor=None, limit=50)
     assert page.items == []
-    await world.service.moderate(ModerateComment(posted.comment.id, "approve"))
-    await world.service.moderate(ModerateComment(posted.comment.id, "approve"))
+    await world.service.moderate(ModerateComment(posted.comment.id, "approve"), world.moderator)
+    await world.service.moderate(ModerateComment(posted.comment.id, "approve"), world.moderator)
     assert len(world.uow.of_type(CommentApprovedV1)) == 1
     assert (await world.queries.count("hello"))[1] == 1
     # Now known, the same address is no longer held.
@@ -70,8 +77,8 @@ async def test_reject_and_spam_emit_rejected_and_uncount(world: Any) -> None:
     world.add_article("hello")
     a = await world.post("hello", body="one", client="c")
     b = await world.post("hello", body="two", client="c")
-    await world.service.moderate(ModerateComment(a.comment.id, "reject"))
-    await world.service.moderate(ModerateComment(b.comment.id, "spam"))
+    await world.service.moderate(ModerateComment(a.comment.id, "reject"), world.moderator)
+    await world.service.moderate(ModerateComment(b.comment.id, "spam"), world.moderator)
     reasons = [event.data.reason for event in world.uow.of_type(CommentRejectedV1)]
     assert reasons == ["rejected", "spam"]
     assert (await world.queries.count("hello"))[1] == 0
@@ -135,11 +142,15 @@ async def test_rate_limit_per_client(make_world: Any) -> None:
 
 async def test_banned_email_and_client(world: Any) -> None:
     world.add_article("hello")
-    await world.service.ban(BanAuthor("email", "Bad@Example.com", timedelta(hours=1), "spam", "u1"))
+    await world.service.ban(
+        BanAuthor("email", "Bad@Example.com", timedelta(hours=1), "spam", "u1"), world.moderator
+    )
     with pytest.raises(ApplicationError) as caught:
         await world.post("hello", author_email="bad@example.com", client="c")
     assert status_of(caught.value) == 403
-    await world.service.ban(BanAuthor("client", "9.9.9.9", timedelta(hours=1), "", "u1"))
+    await world.service.ban(
+        BanAuthor("client", "9.9.9.9", timedelta(hours=1), "", "u1"), world.moderator
+    )
     with pytest.raises(ApplicationError):
         await world.post("hello", client="9.9.9.9")
     world.clock.advance(timedelta(hours=2))
@@ -240,7 +251,7 @@ async def test_an_edit_with_links_goes_back_to_the_queue(world: Any) -> None:
     [event] = world.uow.of_type(CommentEditedV1)
     assert event.data.comment_id == posted.comment.id
     assert event.data.body_html == ""  # the held text is not handed out
-    await world.service.moderate(ModerateComment(posted.comment.id, "approve"))
+    await world.service.moderate(ModerateComment(posted.comment.id, "approve"), world.moderator)
     page = await world.queries.thread("hello", sort="oldest", cursor=None, limit=50)
     assert [i.comment.id for i in page.items] == [posted.comment.id, reply.comment.id]
     assert page.total == 2
@@ -261,3 +272,69 @@ async def test_a_comment_without_email_is_held_while_premoderation_is_on(make_wo
     posted = await world.post("hello", client="c")
     assert posted.comment.status == "pending"
     assert posted.comment.moderation_reasons == ("first_time",)
+
+
+# -- the audit log -------------------------------------------------------------------------------
+
+
+def audited(world: Any) -> list[tuple[str, str, str | None, str]]:
+    return [
+        (e.data.action, e.data.target, e.data.actor_id, e.data.client)
+        for e in world.uow.of_type(StaffActionRecordedV1)
+    ]
+
+
+async def test_each_moderation_decision_is_recorded_with_who_and_from_where(
+    make_world: Any,
+) -> None:
+    world = make_world(ModerationPolicy(premoderate_first_time=True))
+    world.add_article("hello")
+    ids = [
+        (await world.post("hello", author_email=f"{n}@example.com", body=n)).comment.id
+        for n in ("a", "b", "c")
+    ]
+    for comment_id, action in zip(ids, ("approve", "reject", "spam"), strict=True):
+        await world.service.moderate(ModerateComment(comment_id, action), world.moderator)
+    await world.service.moderate(ModerateComment(ids[0], "delete"), world.moderator)
+    here = ("m1", "203.0.113.9")
+    assert audited(world) == [
+        ("comment.approved", ids[0], *here),
+        ("comment.rejected", ids[1], *here),
+        ("comment.marked_spam", ids[2], *here),
+        ("comment.deleted", ids[0], *here),
+    ]
+    first = world.uow.of_type(StaffActionRecordedV1)[0]
+    assert (first.source, first.subject, first.data.details) == (
+        "comments",
+        "m1",
+        {"article_id": "art-hello"},
+    )
+
+
+async def test_a_refused_or_idle_moderation_and_an_authors_own_deletion_record_nothing(
+    world: Any,
+) -> None:
+    world.add_article("hello")
+    posted = await world.post("hello")
+    await world.service.moderate(ModerateComment(posted.comment.id, "approve"), world.moderator)
+    await world.service.delete_own(DeleteComment("hello", posted.comment.id, posted.edit_token))
+    with pytest.raises(Conflict):
+        await world.service.moderate(ModerateComment(posted.comment.id, "approve"), world.moderator)
+    with pytest.raises(NotFound):
+        await world.service.moderate(ModerateComment("f" * 24, "reject"), world.moderator)
+    assert audited(world) == []
+
+
+async def test_bans_created_and_lifted_are_recorded(world: Any) -> None:
+    ban = await world.service.ban(
+        BanAuthor("client", "9.9.9.9", timedelta(hours=1), "flood", "m1"), world.moderator
+    )
+    await world.service.lift_ban(LiftBan(ban.id), world.moderator)
+    with pytest.raises(NotFound):
+        await world.service.lift_ban(LiftBan(ban.id), world.moderator)
+    assert audited(world) == [
+        ("ban.created", "client:9.9.9.9", "m1", "203.0.113.9"),
+        ("ban.lifted", "client:9.9.9.9", "m1", "203.0.113.9"),
+    ]
+    created = world.uow.of_type(StaffActionRecordedV1)[0]
+    assert created.data.details == {"until": ban.until.isoformat(), "reason": "flood"}

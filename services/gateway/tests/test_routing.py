@@ -23,6 +23,7 @@ pytestmark = pytest.mark.unit
         ("/api/editor/articles/1/publish", Upstream.ARTICLES),
         ("/api/editor/sections", Upstream.ARTICLES),
         ("/api/editor/users", Upstream.ARTICLES),
+        ("/api/editor/audit", Upstream.ARTICLES),
         ("/api/articles/some-slug/comments", Upstream.COMMENTS),
         ("/api/articles/some-slug/comments/c1", Upstream.COMMENTS),
         ("/api/articles/some-slug/comments/count", Upstream.COMMENTS),

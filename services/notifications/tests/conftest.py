@@ -21,6 +21,7 @@ from broadsheet_notifications.settings import Settings
 from broadsheet_notifications.staff import StaffService
 from broadsheet_notifications.tokens import LinkSigner
 from broadsheet_shared.addresses import normalize_email
+from broadsheet_shared.auth import Principal
 from broadsheet_shared.events import (
     ArticleData,
     ArticlePublishedV1,
@@ -36,7 +37,13 @@ from broadsheet_shared.events import (
     email_hash,
 )
 from broadsheet_shared.ratelimit import RateLimit
-from broadsheet_shared.testing import FakeInbox, FakeRateLimiter, FakeUnitOfWork, TestClock
+from broadsheet_shared.testing import (
+    FakeInbox,
+    FakeRateLimiter,
+    FakeStaffAccess,
+    FakeUnitOfWork,
+    TestClock,
+)
 
 from .fakes import FakeMailer, FakeRepositories
 
@@ -70,6 +77,7 @@ class World:
         self.repos = FakeRepositories()
         self.uow = FakeUnitOfWork(*self.repos.stores)
         self.inbox = FakeInbox()
+        self.staff_access = FakeStaffAccess()
         self.limiter = FakeRateLimiter()
         self.mailer = FakeMailer()
         self.retry = RetryPolicy(
@@ -110,6 +118,7 @@ class World:
             on_queued=self._queued,
             clock=self.clock,
         )
+        self.moderator = Principal("m1", "moderator", "Mo Derator", client="203.0.113.9")
         self.staff = StaffService(
             repos.addresses,
             repos.ledger,

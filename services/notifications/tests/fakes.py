@@ -8,6 +8,7 @@ repository persists them.
 from __future__ import annotations
 
 import copy
+import dataclasses
 from dataclasses import dataclass, field
 from datetime import datetime
 from email import message_from_bytes
@@ -26,7 +27,7 @@ from broadsheet_notifications.domain import (
     Transitions,
 )
 from broadsheet_notifications.mail import OutgoingMail
-from broadsheet_notifications.repository import ArticleView
+from broadsheet_notifications.repository import ArticleView, Held
 from broadsheet_notifications.repository.ledger import INDIVIDUAL_KINDS, LIVE_STATES
 
 
@@ -35,14 +36,14 @@ class FakeArticleRepository:
         self.by_id: dict[str, ArticleView] = {}
 
     async def save(self, article: ArticleView, session: Any) -> None:
-        self.by_id[article.article_id] = article
+        current = self.by_id.get(article.article_id)
+        if current is None or current.revision <= article.revision:
+            self.by_id[article.article_id] = article
 
     async def mark_gone(self, article_id: str, session: Any) -> None:
         a = self.by_id.get(article_id)
         if a is not None:
-            self.by_id[article_id] = ArticleView(
-                a.article_id, a.slug, a.slugs, a.title, a.url_path, live=False
-            )
+            self.by_id[article_id] = dataclasses.replace(a, live=False)
 
     async def live_by_slug(self, slug: str) -> ArticleView | None:
         return next((a for a in self.by_id.values() if slug in a.slugs and a.live), None)
@@ -125,10 +126,21 @@ class FakeLedgerRepository:
     def __init__(self) -> None:
         self.deliveries: dict[str, Delivery] = {}
         self.leases: dict[str, datetime] = {}
+        self.claims: dict[str, str] = {}
         self.cancel_requested: set[str] = set()
 
     def in_state(self, state: DeliveryState) -> list[Delivery]:
         return [d for d in self.deliveries.values() if d.state == state]
+
+    def _held(self, delivery_id: str, claim: str) -> Delivery | None:
+        """The row, if ``claim`` still holds it (the Mongo update's fence)."""
+        d = self.deliveries[delivery_id]
+        held = d.state == DeliveryState.SENDING and self.claims.get(delivery_id) == claim
+        return d if held else None
+
+    def _drop_lease(self, delivery_id: str) -> None:
+        self.leases.pop(delivery_id, None)
+        self.claims.pop(delivery_id, None)
 
     async def add(self, delivery: Delivery, session: Any) -> bool:
         if delivery.id in self.deliveries:
@@ -147,26 +159,33 @@ class FakeLedgerRepository:
         items = [d for d in items if before is None or d.id < before]
         return copy.deepcopy(items[:limit])
 
+    def _cancel(self, d: Delivery) -> None:
+        if d.state == DeliveryState.SENDING:
+            self.cancel_requested.add(d.id)
+        else:
+            move(d, Transitions.CANCEL)
+
     async def cancel_for_comment(self, comment_id: str, session: Any) -> None:
         for d in self.deliveries.values():
-            if comment_id not in d.comment_ids or d.kind not in INDIVIDUAL_KINDS:
-                continue
-            if d.state == DeliveryState.SENDING:
-                self.cancel_requested.add(d.id)
-            else:
-                move(d, Transitions.CANCEL)
+            if comment_id in d.comment_ids and d.kind in INDIVIDUAL_KINDS:
+                self._cancel(d)
 
     async def cancel_pending_to(
         self, recipient: str, session: Any, *, subscription_id: str | None = None
     ) -> None:
         for d in self.deliveries.values():
             if d.recipient_hash == recipient and subscription_id in (None, d.subscription_id):
-                move(d, Transitions.CANCEL)
+                self._cancel(d)
 
     async def release_expired(self, now: datetime, session: Any) -> None:
         for d in self.deliveries.values():
             lease = self.leases.get(d.id)
-            if lease is not None and lease < now and move(d, Transitions.RELEASE):
+            if lease is None or lease >= now or d.state != DeliveryState.SENDING:
+                continue
+            self._drop_lease(d.id)
+            if d.id in self.cancel_requested:
+                move(d, Transitions.ABANDON)
+            elif move(d, Transitions.RELEASE):
                 d.next_attempt_at = now
 
     async def due_ids(self, now: datetime, limit: int) -> list[str]:
@@ -183,27 +202,58 @@ class FakeLedgerRepository:
             if d.next_attempt_at <= now and move(d, Transitions.CLAIM):
                 d.attempts += 1
                 self.leases[d.id] = lease_until
+                self.claims[d.id] = claim
+                self.cancel_requested.discard(d.id)
                 claimed.append(copy.deepcopy(d))
         return claimed
 
-    async def mark_sent(self, delivery_ids: list[str], now: datetime, session: Any) -> None:
+    async def renew(self, claim: str, lease_until: datetime, session: Any) -> Held:
+        held = [i for i in self.deliveries if self._held(i, claim)]
+        for delivery_id in held:
+            self.leases[delivery_id] = lease_until
+        return Held(
+            ids=frozenset(held),
+            cancel_requested=frozenset(i for i in held if i in self.cancel_requested),
+        )
+
+    async def mark_sent(
+        self, claim: str, delivery_ids: list[str], now: datetime, session: Any
+    ) -> list[str]:
+        recorded = []
         for delivery_id in delivery_ids:
-            d = self.deliveries[delivery_id]
-            move(d, Transitions.SEND)
-            d.sent_at, d.last_error = now, None
+            d = self._held(delivery_id, claim)
+            if d is not None and move(d, Transitions.SEND):
+                self._drop_lease(delivery_id)
+                d.sent_at, d.last_error = now, None
+                recorded.append(delivery_id)
+        return recorded
 
-    async def reschedule(self, delivery_id: str, at: datetime, error: str, session: Any) -> None:
-        d = self.deliveries[delivery_id]
-        if delivery_id in self.cancel_requested:
-            move(d, Transitions.ABANDON)
-            return
-        move(d, Transitions.RESCHEDULE)
-        d.next_attempt_at, d.last_error = at, error
-
-    async def mark_failed(self, delivery_id: str, error: str, now: datetime, session: Any) -> None:
-        d = self.deliveries[delivery_id]
-        move(d, Transitions.FAIL)
+    def _end_attempt(
+        self, claim: str, delivery_id: str, transition: Transition, error: str
+    ) -> Delivery | None:
+        d = self._held(delivery_id, claim)
+        if d is None:
+            return None
+        self._drop_lease(delivery_id)
+        move(d, Transitions.ABANDON if delivery_id in self.cancel_requested else transition)
         d.last_error = error
+        return d
+
+    async def reschedule(
+        self, claim: str, delivery_id: str, at: datetime, error: str, session: Any
+    ) -> DeliveryState | None:
+        d = self._end_attempt(claim, delivery_id, Transitions.RESCHEDULE, error)
+        if d is None:
+            return None
+        if d.state == DeliveryState.PENDING:
+            d.next_attempt_at = at
+        return d.state
+
+    async def mark_failed(
+        self, claim: str, delivery_id: str, error: str, now: datetime, session: Any
+    ) -> DeliveryState | None:
+        d = self._end_attempt(claim, delivery_id, Transitions.FAIL, error)
+        return None if d is None else d.state
 
     async def retry_failed(
         self, delivery_id: str, now: datetime, deadline: datetime, session: Any

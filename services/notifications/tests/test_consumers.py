@@ -9,13 +9,14 @@ from broadsheet_notifications.commands import FollowArticle
 from broadsheet_notifications.consumers import build_router
 from broadsheet_notifications.domain import AddressState, DeliveryState, recipient_hash
 from broadsheet_shared.events import CommentImportedData, CommentImportedV1
+from broadsheet_shared.events.staff import StaffAccountChangedV1, StaffAccountData
 
 pytestmark = pytest.mark.unit
 
 
 @pytest.fixture
 def router(world: Any) -> Any:
-    return build_router(world.planner, world.inbox, world._queued)
+    return build_router(world.planner, world.inbox, world._queued, world.staff_access)
 
 
 async def test_notify_replies_is_a_request_and_each_mail_lists_every_pending_one(
@@ -168,3 +169,13 @@ async def test_an_imported_comment_is_nobody_s_business_here(
     await router.dispatch(imported)
     assert world.repos.ledger.deliveries == {}
     assert world.repos.subscriptions.by_id == {}
+
+
+async def test_a_staff_account_change_reaches_the_staff_access_projection(
+    world: Any, router: Any
+) -> None:
+    later = datetime(2025, 1, 2, tzinfo=UTC)
+    for at in (later, datetime(2025, 1, 1, tzinfo=UTC)):  # the older one arrives late
+        data = StaffAccountData(staff_id="ed", role="editor", disabled=True, changed_at=at)
+        await router.dispatch(StaffAccountChangedV1(subject="ed", data=data))
+    assert await world.staff_access.changed_at("ed") == later

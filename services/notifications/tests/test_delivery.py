@@ -1,33 +1,36 @@
 """The delivery worker over fakes: ledger states, retries, the crash window."""
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
 import pytest
 
-from broadsheet_notifications.commands import RetryDelivery
+from broadsheet_notifications.commands import RetryDelivery, SuppressAddress, Unsubscribe
 from broadsheet_notifications.consumers import build_router
 from broadsheet_notifications.delivery import DeliveryWorker, PermanentFailure
-from broadsheet_notifications.domain import DeliveryState
+from broadsheet_notifications.domain import DeliveryState, recipient_hash
 
 pytestmark = pytest.mark.unit
 
 
-def make_worker(world: Any, **kwargs: Any) -> DeliveryWorker:
+def make_worker(
+    world: Any, *, mailer: Any = None, lease_seconds: float = 60, **kwargs: Any
+) -> DeliveryWorker:
     return DeliveryWorker(
         world.repos.ledger,
         world.uow,
         world.composer,
-        world.mailer,
+        mailer or world.mailer,
         world.retry,
         clock=world.clock,
-        lease_seconds=60,
+        lease_seconds=lease_seconds,
         **kwargs,
     )
 
 
 async def reply_story(world: Any, ev: Any) -> None:
-    router = build_router(world.planner, world.inbox, world._queued)
+    router = build_router(world.planner, world.inbox, world._queued, world.staff_access)
     await router.dispatch(ev.posted("c1", "ada@example.org"))
     await world.confirm("ada@example.org")
     await router.dispatch(ev.approved("c2", parent_id="c1"))
@@ -79,7 +82,7 @@ async def test_gives_up_after_max_age_and_staff_can_retry(world: Any, ev: Any) -
     assert len(failed) == 2
     assert len([e for e in world.uow.events if e.type == "notification.failed"]) == 2
     world.mailer.failure = None
-    await world.staff.retry(RetryDelivery(failed[0].id))
+    await world.staff.retry(RetryDelivery(failed[0].id), world.moderator)
     await worker.run_once()
     assert len(world.mailer.sent) == 1
 
@@ -116,7 +119,7 @@ async def test_crash_after_smtp_accepted_costs_at_most_one_duplicate(world: Any,
 
 async def test_digest_waits_for_window_end(world: Any, ev: Any) -> None:
     await reply_story(world, ev)
-    router = build_router(world.planner, world.inbox, world._queued)
+    router = build_router(world.planner, world.inbox, world._queued, world.staff_access)
     for n in range(3, 8):
         await router.dispatch(ev.approved(f"c{n}", parent_id="c1"))
     worker = make_worker(world)
@@ -134,7 +137,7 @@ async def test_reply_withdrawn_while_a_failing_send_is_in_flight_is_not_retried(
     world: Any, ev: Any
 ) -> None:
     await reply_story(world, ev)
-    router = build_router(world.planner, world.inbox, world._queued)
+    router = build_router(world.planner, world.inbox, world._queued, world.staff_access)
     worker = make_worker(world)
     world.mailer.failure = ConnectionRefusedError("smtp down")
 
@@ -148,3 +151,109 @@ async def test_reply_withdrawn_while_a_failing_send_is_in_flight_is_not_retried(
     await worker.run_once()
     reply = next(d for d in world.repos.ledger.deliveries.values() if d.kind == "reply")
     assert world.repos.ledger.deliveries[reply.id].state == DeliveryState.CANCELLED
+
+
+class GatedMailer:
+    """Holds the first ``held`` sends until ``gate`` opens (or the send is stopped); the rest go
+    straight to the fake mailer."""
+
+    def __init__(self, world: Any, held: int = 2, failure: Exception | None = None) -> None:
+        self.inner = world.mailer
+        self.gate = asyncio.Event()
+        self.held = held
+        self.waiting = 0
+        self.failure = failure
+
+    async def send(self, message: Any) -> None:
+        if self.held > 0:
+            self.held -= 1
+            self.waiting += 1
+            await self.gate.wait()
+            if self.failure is not None:
+                raise self.failure
+        await self.inner.send(message)
+
+    async def close(self) -> None:
+        pass
+
+
+async def until(condition: Any) -> None:
+    async with asyncio.timeout(5):
+        while not condition():
+            await asyncio.sleep(0.01)
+
+
+@pytest.mark.parametrize("late", ["sent", "failed"])
+async def test_a_worker_that_lost_its_claim_records_nothing(world: Any, ev: Any, late: str) -> None:
+    await reply_story(world, ev)
+    gated = GatedMailer(world, failure=ConnectionResetError("late") if late == "failed" else None)
+    stalled = make_worker(world, mailer=gated)
+    first = asyncio.create_task(stalled.run_once())
+    await until(lambda: gated.waiting == 2)  # both rows are out; then the worker freezes
+    world.clock.advance(seconds=61)  # its lease runs out: another worker claims them
+    second_gate = GatedMailer(world)
+    second = asyncio.create_task(make_worker(world, mailer=second_gate).run_once())
+    await until(lambda: second_gate.waiting == 2)
+    gated.gate.set()  # the frozen worker comes back with its (late) answer
+    await first
+    # Its sent, reschedule or fail changes nothing: the rows are still the second worker's.
+    assert len(world.repos.ledger.in_state(DeliveryState.SENDING)) == 2
+    assert [e for e in world.uow.events if e.type.startswith("notification.")] == []
+    second_gate.gate.set()
+    assert await second == 2
+    assert len(world.repos.ledger.in_state(DeliveryState.SENT)) == 2
+    # A late answer after the row was recorded sent does not turn it back to pending either.
+    world.clock.advance(seconds=61)
+    assert await make_worker(world).run_once() == 0
+    assert len([e for e in world.uow.events if e.type == "notification.sent"]) == 2
+
+
+async def test_unsubscribe_cancels_a_delivery_waiting_for_a_retry(world: Any, ev: Any) -> None:
+    await reply_story(world, ev)
+    worker = make_worker(world)
+    world.mailer.failure = ConnectionRefusedError("smtp down")
+    await worker.run_once()
+    assert len(world.repos.ledger.in_state(DeliveryState.PENDING)) == 2  # both wait for a retry
+    token = world.signer.unsubscribe_token("all", recipient_hash("ada@example.org"))
+    await world.subscriptions.unsubscribe(Unsubscribe(token))
+    world.mailer.failure = None
+    world.clock.advance(minutes=5)
+    assert await worker.run_once() == 0
+    assert world.mailer.sent == []
+    assert len(world.repos.ledger.in_state(DeliveryState.CANCELLED)) == 2
+
+
+async def test_suppression_stops_a_send_in_progress(world: Any, ev: Any) -> None:
+    await reply_story(world, ev)
+    gated = GatedMailer(world)
+    # A lease of 0.3 s: the heartbeat renews it (and looks for cancellations) every 0.1 s.
+    worker = make_worker(world, mailer=gated, lease_seconds=0.3)
+    sending = asyncio.create_task(worker.run_once())
+    await until(lambda: gated.waiting == 2)
+    await world.staff.suppress(SuppressAddress("ada@example.org"), world.moderator)
+    async with asyncio.timeout(5):
+        await sending  # returns although the gate never opens: the heartbeat stopped both sends
+    assert world.mailer.sent == []
+    assert len(world.repos.ledger.in_state(DeliveryState.CANCELLED)) == 2
+    assert [e for e in world.uow.events if e.type.startswith("notification.")] == []
+
+
+async def test_a_lease_that_cannot_be_renewed_stops_the_send_before_it_runs_out(
+    world: Any, ev: Any
+) -> None:
+    await reply_story(world, ev)
+    gated = GatedMailer(world)
+    worker = make_worker(world, mailer=gated, lease_seconds=0.3)
+
+    async def database_away(*_: Any) -> Any:
+        raise ConnectionError("database unreachable")
+
+    world.repos.ledger.renew = database_away
+    started = asyncio.get_running_loop().time()
+    async with asyncio.timeout(5):
+        await worker.run_once()  # returns although the gate never opens
+    assert asyncio.get_running_loop().time() - started < 0.3  # within the lease
+    assert world.mailer.sent == []
+    pending = world.repos.ledger.in_state(DeliveryState.PENDING)
+    assert len(pending) == 2  # due again after the backoff, by whoever then holds it
+    assert all(d.last_error == "stopped: the lease could not be renewed" for d in pending)

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 import pytest
 
 from broadsheet_notifications.domain import Transition, Transitions
-from broadsheet_notifications.repository.ledger import FINISHED_AT, guard, move
+from broadsheet_notifications.repository.ledger import FINISHED_AT, fence, guard, move
 
 pytestmark = pytest.mark.unit
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
@@ -14,11 +14,15 @@ NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
 def test_guard_keeps_a_transition_to_its_source_states() -> None:
     assert guard(Transitions.CLAIM) == {"state": "pending"}
-    assert guard(Transitions.SEND) == {}  # allowed from any state: no filter at all
+    assert guard(Transitions.SEND) == {"state": "sending"}
     both = Transition(
         "test", Transitions.CLAIM.source | Transitions.RETRY.source, Transitions.CLAIM.target
     )
     assert guard(both) == {"state": {"$in": ["failed", "pending"]}}
+
+
+def test_fence_also_requires_the_workers_claim_token() -> None:
+    assert fence(Transitions.SEND, "c1") == {"state": "sending", "claim": "c1"}
 
 
 def test_move_sets_the_target_and_the_expiry_stamp_of_finished_rows() -> None:

@@ -94,17 +94,17 @@ async def test_every_finish_stamps_finished_at_and_live_rows_never_carry_it(db: 
     await ledger.claim(
         claimed, now, lease_until=now + timedelta(minutes=1), claim=claim, session=None
     )
-    await ledger.mark_sent(["sent"], now, None)
-    await ledger.mark_failed("failed", "550 no such user", now, None)
-    await ledger.mark_failed("retried", "550 no such user", now, None)
+    await ledger.mark_sent(claim, ["sent"], now, None)
+    await ledger.mark_failed(claim, "failed", "550 no such user", now, None)
+    await ledger.mark_failed(claim, "retried", "550 no such user", now, None)
     await ledger.retry_failed("retried", now, now + timedelta(days=1), None)  # pending again
     await ledger.cancel_pending_to("r-left", None)
     await ledger.cancel_for_comment("c-withdrawn", None)
     await repos.digests.withdraw_comment("c-digest_emptied", None)
     await repos.digests.withdraw_comment("c-digest_kept", None)  # one item left: still pending
     await ledger.cancel_for_comment("c-sending_cancelled", None)  # flagged while sending
-    await ledger.reschedule("sending_cancelled", now, "timeout", None)
-    await ledger.reschedule("sending_retry", now + timedelta(seconds=5), "timeout", None)
+    await ledger.reschedule(claim, "sending_cancelled", now, "timeout", None)
+    await ledger.reschedule(claim, "sending_retry", now + timedelta(seconds=5), "timeout", None)
 
     docs = {doc["_id"]: doc for doc in await db[DELIVERIES].find().to_list()}
     states = {name: docs[name]["state"] for name in names}

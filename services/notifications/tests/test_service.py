@@ -96,7 +96,7 @@ async def _confirmed(w: Any) -> None:
 
 
 async def _suppressed(w: Any) -> None:
-    await w.staff.suppress(SuppressAddress(VICTIM))
+    await w.staff.suppress(SuppressAddress(VICTIM), w.moderator)
 
 
 async def _unsubscribed(w: Any) -> None:
@@ -290,7 +290,7 @@ async def test_confirm_with_tampered_or_unknown_token(published: Any) -> None:
 async def test_confirming_a_suppressed_address_is_refused(published: Any) -> None:
     w = published
     await follow(w, SLUG)
-    await w.staff.suppress(SuppressAddress(VICTIM))
+    await w.staff.suppress(SuppressAddress(VICTIM), w.moderator)
     with pytest.raises(Conflict):
         await w.confirm(VICTIM)
     assert subscription(w, "art-1").state == SubscriptionState.PENDING

@@ -1,9 +1,16 @@
-"""Settings rules that keep exactly-once true over the records' lifetimes."""
+"""Settings rules: records that outlive redelivery (exactly once), and the digest key applied."""
+
+import hashlib
+import hmac
 
 import pytest
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 
+from broadsheet_notifications.bootstrap import bootstrap
+from broadsheet_notifications.domain import recipient_hash
 from broadsheet_notifications.settings import Settings
+from broadsheet_shared.devkeys import DEV_ADDRESS_DIGEST_KEY
+from broadsheet_shared.events import use_address_digest_key
 from broadsheet_shared.inbox import PROCESSED_EVENTS_RETENTION_SECONDS
 
 pytestmark = pytest.mark.unit
@@ -45,3 +52,13 @@ def test_ledger_retention_is_read_from_the_environment(monkeypatch: pytest.Monke
     monkeypatch.setenv("NOTIFICATIONS_INBOUND_SMTP_PORT", "2525")
     s = Settings()
     assert (s.ledger_retention_seconds, s.inbound_smtp_port) == (10 * DAY, 2525)
+
+
+async def test_bootstrap_keys_the_address_digests() -> None:
+    key = "k" * 32
+    try:
+        bootstrap(Settings(environment="test", address_digest_key=SecretStr(key)))
+        expected = hmac.new(key.encode(), b"ada@example.org", hashlib.sha256).hexdigest()
+        assert recipient_hash("Ada@example.org") == expected
+    finally:
+        use_address_digest_key(DEV_ADDRESS_DIGEST_KEY)

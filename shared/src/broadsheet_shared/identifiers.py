@@ -26,6 +26,9 @@ SIGNED_LINK_PATTERN = r"^[A-Za-z0-9_.-]{1,512}$"
 # The public article list continues after (published_at in microseconds since the epoch,
 # article id). Any such pair is a position in the list, so every cursor of this shape is valid.
 ARTICLE_CURSOR_PATTERN = r"^([0-9]{1,16})\.([A-Za-z0-9_-]{1,64})$"
+# The audit log continues after (an entry's time in microseconds since the epoch, its id: the
+# uuid of the event that recorded it), in the same form.
+AUDIT_CURSOR_PATTERN = r"^([0-9]{1,16})\.([0-9a-f-]{36})$"
 # A thread page continues after a comment's sort key (``p.`` and the base-36 path, one 7-digit
 # root then 5 digits a level, as many as fit in 200 characters, ``~`` for after its replies) or,
 # when that key would be too long for a URL, after the comment itself (``c.`` and its id).

@@ -10,11 +10,12 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import pymongo
 from bson.codec_options import CodecOptions
 from pymongo import AsyncMongoClient, IndexModel
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import OperationFailure, PyMongoError
+from pymongo.errors import ConnectionFailure, ExecutionTimeout, OperationFailure, PyMongoError
 from pymongo.read_concern import ReadConcern
 from pymongo.write_concern import WriteConcern
 
@@ -27,14 +28,24 @@ Database = AsyncDatabase[Document]
 Session = AsyncClientSession
 
 
+# What a database that is down, unreachable, stopped or too slow raises: the request was fine,
+# the service cannot answer it now (503). ConnectionFailure covers AutoReconnect, NetworkTimeout,
+# ServerSelectionTimeoutError, NotPrimaryError and WaitQueueTimeoutError; ExecutionTimeout is
+# an operation (or a whole transaction) that ran out of its time. Any other PyMongoError (a
+# duplicate key, a bad query) is a bug or a conflict, not an outage.
+UNAVAILABLE: tuple[type[PyMongoError], ...] = (ConnectionFailure, ExecutionTimeout)
+
+
 def create_mongo_client(settings: DatabaseServiceSettings) -> MongoClient:
+    # timeoutMS (client-side operation timeout) bounds every operation as a whole, server
+    # selection, connecting and waiting for the reply included; a stopped or frozen server
+    # fails it after that long instead of after PyMongo's 30 s defaults.
     return AsyncMongoClient(
         settings.mongo_url,
         appname=settings.service_name,
         tz_aware=True,
         uuidRepresentation="standard",
-        serverSelectionTimeoutMS=settings.mongo_timeout_ms,
-        connectTimeoutMS=settings.mongo_timeout_ms,
+        timeoutMS=settings.mongo_timeout_ms,
     )
 
 
@@ -112,6 +123,11 @@ async def ping(client: MongoClient) -> bool:
 
 
 async def run_in_transaction(client: MongoClient, work: Callable[[Session], Awaitable[T]]) -> T:
-    """Run ``work`` in a transaction, retried as a whole on transient errors (write conflicts)."""
-    async with client.start_session() as session:
-        return await session.with_transaction(work)
+    """Run ``work`` in a transaction, retried as a whole on transient errors (write conflicts).
+
+    The whole of it, retries and commit included, is bounded by the client's timeoutMS (else
+    with_transaction retries for up to 120 s): the commit is never sent after that.
+    """
+    with pymongo.timeout(client.options.timeout):
+        async with client.start_session() as session:
+            return await session.with_transaction(work)

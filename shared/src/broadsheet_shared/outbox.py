@@ -6,6 +6,21 @@ that was sent but not yet marked is sent again, and consumers drop the duplicate
 
 States: ``pending`` → ``in_flight`` (the relay took it) → ``published``; ``failed`` when an event
 cannot be sent at all (e.g. larger than the broker accepts) and needs a person.
+
+Two rules keep one relay from undoing another's work:
+
+- Fencing: each batch is claimed under a fresh claim token, inside the same transaction that
+  checks the relay still holds a live lease; every later transition of a row (published, back to
+  pending, failed) matches that token, so a relay that lost its lease mid-batch changes nothing
+  another relay has claimed since. The lease outlasts a whole batch (settings check it), so a
+  live relay is never overtaken while it publishes.
+- Poison rows: a message the broker refuses for good (:class:`MessageRefused`) is tried
+  ``max_refusals`` times, then marked ``failed`` and counted (``broadsheet_outbox_failed_total``,
+  alert on any increase). Ordering: the rows behind it wait during those tries, so events of one
+  article stay in order while an outage or a refusal may still pass; once it is failed they go
+  on without it, and consumers see the next revision (their projections keep the newest
+  revision, so a missing one in between is harmless). Stalling every event of the service
+  behind one row that can never be sent would be worse.
 """
 
 from __future__ import annotations
@@ -39,6 +54,11 @@ OUTBOX_PUBLISHED = Counter(
     "broadsheet_outbox_published_total", "Events the relay published", ["service"]
 )
 OUTBOX_PENDING = Gauge("broadsheet_outbox_pending", "Events waiting in the outbox", ["service"])
+OUTBOX_FAILED = Counter(
+    "broadsheet_outbox_failed_total",
+    "Events the broker refused too often, marked failed and never published (alert on it)",
+    ["service"],
+)
 
 
 class OutboxState(StrEnum):
@@ -108,7 +128,19 @@ class TopicResolver(Protocol):
 
 
 class RawPublisher(Protocol):
-    async def send_batch(self, messages: Sequence[OutgoingMessage]) -> None: ...
+    async def send_batch(self, messages: Sequence[OutgoingMessage]) -> None:
+        """Send in order; raise :class:`MessageRefused` when the broker refuses one for good."""
+        ...
+
+
+class MessageRefused(Exception):
+    """The broker refused ``messages[index]`` for a reason that retrying will not change (too
+    large, an invalid topic). Every message before it was acknowledged."""
+
+    def __init__(self, index: int, cause: BaseException) -> None:
+        super().__init__(f"message {index} refused: {cause!r}")
+        self.index = index
+        self.cause = cause
 
 
 @dataclass(frozen=True)
@@ -131,7 +163,8 @@ class OutboxRelay:
         service: str,
         batch_size: int = 200,
         poll_interval: float = 0.25,
-        lease_seconds: float = 10.0,
+        lease_seconds: float = 30.0,
+        max_refusals: int = 5,
     ) -> None:
         self._db = db
         self._outbox = outbox
@@ -140,6 +173,7 @@ class OutboxRelay:
         self._batch_size = batch_size
         self._poll_interval = poll_interval
         self._lease = timedelta(seconds=lease_seconds)
+        self._max_refusals = max_refusals
         self._owner = f"{socket.gethostname()}:{os.getpid()}:{id(self)}"
         self._stopping = asyncio.Event()
 
@@ -182,15 +216,47 @@ class OutboxRelay:
             return False  # another relay holds a live lease
         return True
 
-    async def _update_rows(self, ids: list[Any], update: dict[str, Any]) -> None:
-        # In a transaction although it stands alone: a plain multi-document write that meets a
-        # writer's open transaction is retried inside secantusd-py, under its collection lock,
-        # for as long as it takes (docs/database.md); in a transaction the conflict comes back
-        # here at once and with_transaction retries it.
+    async def _claim(self, ids: list[Any], claim: str) -> bool:
+        """Mark the rows in flight under ``claim``, if this relay still holds a live lease."""
+        leases, outbox = self._db[RELAY_LEASES], self._db[OUTBOX]
+
+        # In a transaction for the lease check, and although the write alone would not need
+        # one: a plain multi-document write that meets a writer's open transaction is retried
+        # inside secantusd-py, under its collection lock, for as long as it takes
+        # (docs/database.md); in a transaction the conflict comes back here at once and
+        # with_transaction retries it.
+        async def work(session: Session) -> bool:
+            lease = await leases.find_one(
+                {"_id": "relay", "owner": self._owner, "until": {"$gt": datetime.now(UTC)}},
+                session=session,
+            )
+            if lease is None:
+                return False
+            await outbox.update_many(
+                {"_id": {"$in": ids}, "state": {"$in": _UNPUBLISHED}},
+                {
+                    "$set": {"state": OutboxState.IN_FLIGHT.value, "claim": claim},
+                    "$inc": {"attempts": 1},
+                },
+                session=session,
+            )
+            return True
+
+        return await run_in_transaction(self._db.client, work)
+
+    async def _transition(
+        self, changes: list[tuple[list[Any], dict[str, Any]]], claim: str
+    ) -> None:
+        """Apply each (ids, update) to the rows still claimed under ``claim``, in one
+        transaction; rows another relay has claimed since are left alone."""
         collection = self._db[OUTBOX]
 
         async def work(session: Session) -> None:
-            await collection.update_many({"_id": {"$in": ids}}, update, session=session)
+            for ids, update in changes:
+                if ids:
+                    await collection.update_many(
+                        {"_id": {"$in": ids}, "claim": claim}, update, session=session
+                    )
 
         await run_in_transaction(self._db.client, work)
 
@@ -199,9 +265,7 @@ class OutboxRelay:
         collection = self._db[OUTBOX]
         # in_flight rows are those a crashed relay took but never marked: send them again.
         rows = (
-            await collection.find(
-                {"state": {"$in": [OutboxState.PENDING.value, OutboxState.IN_FLIGHT.value]}}
-            )
+            await collection.find({"state": {"$in": _UNPUBLISHED}})
             .sort("_id", ASCENDING)
             .limit(self._batch_size)
             .to_list()
@@ -210,30 +274,79 @@ class OutboxRelay:
             OUTBOX_PENDING.labels(self._service).set(0)
             return 0
         ids = [row["_id"] for row in rows]
-        await self._update_rows(
-            ids, {"$set": {"state": OutboxState.IN_FLIGHT.value}, "$inc": {"attempts": 1}}
-        )
-        messages = [
-            OutgoingMessage(
-                topic=row["topic"],
-                key=bytes(row["key"]),
-                value=bytes(row["value"]),
-                headers=[(name, bytes(value)) for name, value in row["headers"]],
-            )
-            for row in rows
-        ]
+        claim = str(ObjectId())
+        if not await self._claim(ids, claim):
+            return 0  # the lease expired under us: another relay may hold it now
         try:
-            await self._publisher.send_batch(messages)
+            await self._publisher.send_batch([_message(row) for row in rows])
+        except MessageRefused as refused:
+            if not await self._record_refusal(rows, refused, claim):
+                raise  # tried again after the relay's backoff
+            return refused.index
         except Exception as exc:
             with contextlib.suppress(PyMongoError):
-                await self._update_rows(
-                    ids, {"$set": {"state": OutboxState.PENDING.value, "last_error": repr(exc)}}
-                )
+                await self._transition([(ids, _back_to_pending(exc))], claim)
             raise
-        await self._update_rows(
-            ids,
-            {"$set": {"state": OutboxState.PUBLISHED.value, "published_at": datetime.now(UTC)}},
-        )
+        await self._transition([(ids, _published())], claim)
         OUTBOX_PUBLISHED.labels(self._service).inc(len(rows))
         log.debug("outbox published", count=len(rows))
         return len(rows)
+
+    async def _record_refusal(
+        self, rows: list[dict[str, Any]], refused: MessageRefused, claim: str
+    ) -> bool:
+        """The rows before the refused one went out; the refused one is tried again later or,
+        refused too often, failed (True); the rows after it wait for the next batch."""
+        sent = [row["_id"] for row in rows[: refused.index]]
+        poison = rows[refused.index]
+        behind = [row["_id"] for row in rows[refused.index + 1 :]]
+        error = repr(refused.cause)
+        refusals = int(poison.get("refusals", 0)) + 1
+        failed = refusals >= self._max_refusals
+        poison_update: dict[str, Any] = {
+            "$set": {
+                "state": (OutboxState.FAILED if failed else OutboxState.PENDING).value,
+                "last_error": error,
+            },
+            "$inc": {"refusals": 1},
+        }
+        await self._transition(
+            [
+                (sent, _published()),
+                ([poison["_id"]], poison_update),
+                (behind, _back_to_pending(refused)),
+            ],
+            claim,
+        )
+        OUTBOX_PUBLISHED.labels(self._service).inc(len(sent))
+        if failed:
+            OUTBOX_FAILED.labels(self._service).inc()
+            log.error(
+                "outbox event failed for good",
+                event_id=poison["event_id"],
+                event_type=poison["type"],
+                error=error,
+            )
+        else:
+            log.warning("broker refused an outbox event", event_id=poison["event_id"], error=error)
+        return failed
+
+
+_UNPUBLISHED = [OutboxState.PENDING.value, OutboxState.IN_FLIGHT.value]
+
+
+def _message(row: dict[str, Any]) -> OutgoingMessage:
+    return OutgoingMessage(
+        topic=row["topic"],
+        key=bytes(row["key"]),
+        value=bytes(row["value"]),
+        headers=[(name, bytes(value)) for name, value in row["headers"]],
+    )
+
+
+def _published() -> dict[str, Any]:
+    return {"$set": {"state": OutboxState.PUBLISHED.value, "published_at": datetime.now(UTC)}}
+
+
+def _back_to_pending(exc: BaseException) -> dict[str, Any]:
+    return {"$set": {"state": OutboxState.PENDING.value, "last_error": repr(exc)}}

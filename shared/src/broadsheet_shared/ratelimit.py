@@ -83,6 +83,10 @@ class RateLimiter(Protocol):
         """Count one hit on ``key`` if ``rule`` allows it, and say whether it did."""
         ...
 
+    async def reset(self, key: str) -> None:
+        """Forget ``key``'s hits (e.g. a client's failed sign-ins once it signs in)."""
+        ...
+
 
 class MongoRateLimiter:
     def __init__(self, db: Database, clock: Callable[[], float] = time.time) -> None:
@@ -104,6 +108,9 @@ class MongoRateLimiter:
         if doc["allowed"]:
             return RateLimitResult(True, max(0, math.floor(rule.limit - estimate)), 0)
         return RateLimitResult(False, 0, _retry_after(now, window_start, previous, count, rule))
+
+    async def reset(self, key: str) -> None:
+        await self._collection.delete_one({"_id": key})
 
     async def _count(
         self, key: str, update: list[dict[str, Any]], expires_at: datetime

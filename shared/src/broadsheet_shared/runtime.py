@@ -7,11 +7,7 @@ A service's ``bootstrap`` builds one :class:`ServiceRuntime`, wires its use case
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import Awaitable, Callable, Sequence
-
-import structlog
 
 from broadsheet_shared.events import topics
 from broadsheet_shared.inbox import INBOX_INDEXES
@@ -29,9 +25,8 @@ from broadsheet_shared.mongo import (
 from broadsheet_shared.outbox import OUTBOX_INDEXES, Outbox, OutboxRelay
 from broadsheet_shared.ratelimit import RATE_LIMIT_INDEXES
 from broadsheet_shared.settings import DatabaseServiceSettings
+from broadsheet_shared.supervisor import Supervisor, TaskFactory
 from broadsheet_shared.unit_of_work import MongoUnitOfWork
-
-log = structlog.get_logger(__name__)
 
 ReadinessCheck = Callable[[], Awaitable[bool]]
 
@@ -49,12 +44,16 @@ class ServiceRuntime:
         self.db = service_database(self.mongo, settings)
         self.outbox = Outbox(self.db, settings.topic)
         self.uow = MongoUnitOfWork(self.mongo, self.outbox)
-        self.producer = EventProducer(settings.kafka_bootstrap_servers, settings.service_name)
+        self.producer = EventProducer(
+            settings.kafka_bootstrap_servers,
+            settings.service_name,
+            timeout=settings.kafka_producer_timeout_seconds,
+        )
         self._indexes = [*OUTBOX_INDEXES, *INBOX_INDEXES, *RATE_LIMIT_INDEXES, *indexes]
         self._retry = retry
         self._relay: OutboxRelay | None = None
         self._consumer: ConsumerRunner | None = None
-        self._tasks: list[asyncio.Task[None]] = []
+        self.supervisor = Supervisor(settings.service_name)
 
     @property
     def dead_letter_topic(self) -> str:
@@ -71,44 +70,48 @@ class ServiceRuntime:
         if not self.settings.run_workers:
             return
         self._relay = OutboxRelay(
-            self.db, self.outbox, self.producer, service=self.settings.service_name
+            self.db,
+            self.outbox,
+            self.producer,
+            service=self.settings.service_name,
+            lease_seconds=self.settings.outbox_lease_seconds,
+            max_refusals=self.settings.outbox_max_refusals,
         )
-        self._tasks.append(asyncio.create_task(self._relay.run(), name="outbox-relay"))
+        self.supervisor.spawn("outbox-relay", self._relay.run)
         if router is not None and consumed:
-            self._consumer = ConsumerRunner(
-                bootstrap_servers=self.settings.kafka_bootstrap_servers,
-                group_id=self.settings.consumer_group,
-                topics=consumed,
-                router=router,
-                producer=self.producer,
-                dead_letter_topic=self.dead_letter_topic,
-                retry=self._retry,
-            )
-            await self._consumer.start()
-            self._tasks.append(asyncio.create_task(self._consumer.run(), name="consumer"))
-        for task in self._tasks:
-            task.add_done_callback(_log_task_end)
+            self.supervisor.spawn("consumer", lambda: self._consume(router, consumed))
 
-    def add_task(self, coro: Awaitable[None], name: str) -> None:
-        """A background loop owned by the service (a scheduler, a delivery worker)."""
-        task = asyncio.ensure_future(coro)
-        task.set_name(name)
-        task.add_done_callback(_log_task_end)
-        self._tasks.append(task)
+    async def _consume(self, router: EventRouter, consumed: list[str]) -> None:
+        """One consumer's life. A fresh one on every (re)start: a consumer that died mid-batch
+        has fetched past what it handled, and only a new member resumes from the committed
+        offsets, so nothing is skipped."""
+        consumer = ConsumerRunner(
+            bootstrap_servers=self.settings.kafka_bootstrap_servers,
+            group_id=self.settings.consumer_group,
+            topics=consumed,
+            router=router,
+            producer=self.producer,
+            dead_letter_topic=self.dead_letter_topic,
+            retry=self._retry,
+        )
+        self._consumer = consumer
+        try:
+            await consumer.start()
+            await consumer.run()
+        finally:
+            await consumer.stop()
+
+    def add_task(self, name: str, factory: TaskFactory) -> None:
+        """A background loop owned by the service (a scheduler, a delivery worker), supervised:
+        restarted with backoff when it dies, the service not ready meanwhile."""
+        self.supervisor.spawn(name, factory)
 
     async def stop(self) -> None:
         if self._relay is not None:
             self._relay.stop()
         if self._consumer is not None:
             self._consumer.request_stop()
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-        self._tasks.clear()
-        if self._consumer is not None:
-            await self._consumer.stop()
+        await self.supervisor.stop()
         await self.producer.stop()
         await self.mongo.close()
 
@@ -116,12 +119,4 @@ class ServiceRuntime:
         async def mongo() -> bool:
             return await ping(self.mongo)
 
-        return {"mongo": mongo, "kafka": self.producer.ready}
-
-
-def _log_task_end(task: asyncio.Task[None]) -> None:
-    if task.cancelled():
-        return
-    exc = task.exception()
-    if exc is not None:
-        log.error("background task died", task=task.get_name(), error=repr(exc))
+        return {"mongo": mongo, "kafka": self.producer.ready, "tasks": self.supervisor.ready}

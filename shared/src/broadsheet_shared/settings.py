@@ -137,9 +137,72 @@ class DatabaseServiceSettings(ServiceSettings):
         description="MongoDB connection string (a replica set: transactions need one)",
     )
     mongo_database: str = Field(default="broadsheet", description="The service's own database")
+    # Below the gateway's upstream read timeout (10 s): a write the gateway gave up on (504)
+    # has failed here too, instead of committing afterwards.
     mongo_timeout_ms: int = Field(
-        default=5000, ge=100, description="Server selection and connect timeout"
+        default=1500,
+        ge=100,
+        le=8000,
+        description=(
+            "Bound on one database operation or transaction, server selection included; "
+            "beyond it the request answers 503"
+        ),
     )
+    kafka_producer_timeout_seconds: float = Field(
+        default=15.0,
+        gt=0,
+        description="How long a publish may wait for the broker's acknowledgement",
+    )
+    outbox_lease_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description=(
+            "Lease of the one outbox relay; longer than a publish and the writes around it"
+        ),
+    )
+    outbox_max_refusals: int = Field(
+        default=5,
+        ge=1,
+        description="Times the broker may refuse an outbox event before it is marked failed",
+    )
+
+    @model_validator(mode="after")
+    def _lease_outlasts_a_publish(self) -> DatabaseServiceSettings:
+        # A relay renews its lease before each batch, then claims, publishes and marks it (one
+        # publish and at most three database operations). Were the lease shorter, a second
+        # relay could take over a batch still being published and publish it again.
+        batch_seconds = self.kafka_producer_timeout_seconds + 3 * self.mongo_timeout_ms / 1000
+        if self.outbox_lease_seconds <= batch_seconds:
+            raise ValueError(
+                f"OUTBOX_LEASE_SECONDS must exceed one relay batch ({batch_seconds:g} s: the "
+                "producer timeout plus three database operations)"
+            )
+        return self
+
+
+class AddressDigestSettings(DatabaseServiceSettings):
+    """A service that digests addresses (``email_hash``) into events, links or its own keys:
+    comments and notifications, which compare each other's digests, so they share the key."""
+
+    SHARED_FIELDS: ClassVar[frozenset[str]] = DatabaseServiceSettings.SHARED_FIELDS | {
+        "address_digest_key"
+    }
+
+    address_digest_key: SecretStr = Field(
+        default=SecretStr(devkeys.DEV_ADDRESS_DIGEST_KEY),
+        description="HMAC key of the address digests in events and links; the same in comments "
+        "and notifications (set ADDRESS_DIGEST_KEY once); changing it needs the stored "
+        "digests rewritten (docs/security.md)",
+    )
+
+    @model_validator(mode="after")
+    def _refuse_dev_digest_key_in_prod(self) -> AddressDigestSettings:
+        if (
+            self.environment == "prod"
+            and self.address_digest_key.get_secret_value() == devkeys.DEV_ADDRESS_DIGEST_KEY
+        ):
+            raise ValueError("ADDRESS_DIGEST_KEY must be set in prod: the embedded key is public")
+        return self
 
 
 def secret_value(secret: SecretStr | None) -> str | None:

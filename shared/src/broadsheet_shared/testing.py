@@ -12,7 +12,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, Protocol, TypeVar, cast
 from uuid import UUID
 
+from fastapi import APIRouter
+from fastapi.routing import APIRoute
+
+from broadsheet_shared.auth import ROLES, Principal, Role, current_principal
+from broadsheet_shared.errors import Forbidden
 from broadsheet_shared.events.base import IntegrationEvent
+from broadsheet_shared.events.staff import StaffAccountData
 from broadsheet_shared.inbox import Effects
 from broadsheet_shared.mongo import Session
 from broadsheet_shared.ratelimit import RateLimit, RateLimitResult
@@ -65,6 +71,9 @@ class FakeRateLimiter:
             return RateLimitResult(False, 0, self.retry_after)
         self.counts[key] = count + 1
         return RateLimitResult(True, rule.limit - count - 1, 0)
+
+    async def reset(self, key: str) -> None:
+        self.counts.pop(key, None)
 
 
 class FakeInbox:
@@ -130,3 +139,46 @@ class FakeImportRecords(Generic[R]):
     async def page(self, source: str, after: int, limit: int) -> list[R]:
         found = sorted(w for s, w in self.records if s == source and w > after)
         return [self.records[(source, w)] for w in found][:limit]
+
+
+class FakeStaffAccess:
+    """The staff-access projection in memory: ``changes[staff_id]`` is the last change."""
+
+    def __init__(self) -> None:
+        self.changes: dict[str, datetime] = {}
+
+    async def changed_at(self, staff_id: str) -> datetime | None:
+        return self.changes.get(staff_id)
+
+    async def record(self, data: StaffAccountData) -> None:
+        known = self.changes.get(data.staff_id)
+        if known is None or known < data.changed_at:
+            self.changes[data.staff_id] = data.changed_at
+
+
+async def roles_allowed(*routers: APIRouter) -> dict[str, frozenset[Role]]:
+    """``"METHOD /path"`` of every route that needs a staff token → the roles it lets through,
+    found by calling the route's own role gate with a principal of each role."""
+    table: dict[str, frozenset[Role]] = {}
+    for route in (route for router in routers for route in router.routes):
+        if not isinstance(route, APIRoute):
+            continue
+        for dependency in route.dependant.dependencies:
+            if dependency.call is current_principal:
+                allowed = frozenset(ROLES)
+            elif any(sub.call is current_principal for sub in dependency.dependencies):
+                gate = cast(Callable[..., Awaitable[Principal]], dependency.call)
+                allowed = frozenset([role for role in ROLES if await _passes(gate, role)])
+            else:
+                continue
+            for method in route.methods or ():
+                table[f"{method} {route.path}"] = allowed
+    return table
+
+
+async def _passes(gate: Callable[..., Awaitable[Principal]], role: Role) -> bool:
+    try:
+        await gate(principal=Principal(subject="someone", role=role, name="Someone"))
+    except Forbidden:
+        return False
+    return True

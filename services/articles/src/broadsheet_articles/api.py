@@ -51,7 +51,7 @@ from broadsheet_articles.schemas import (
 )
 from broadsheet_articles.service import ArticleService, Redirect, SectionService
 from broadsheet_articles.settings import Settings
-from broadsheet_shared.auth import AdminPrincipal, StaffPrincipal
+from broadsheet_shared.auth import AdminPrincipal, EditorPrincipal
 from broadsheet_shared.errors import Conflict, StaleRevision
 from broadsheet_shared.http.contract import raises
 from broadsheet_shared.http.problems import Problem
@@ -247,7 +247,7 @@ editor_router = APIRouter(prefix="/api/editor", tags=["editor"])
     "/articles", status_code=201, response_model=StaffArticleOut, responses=raises(Conflict)
 )
 async def create_article(
-    body: ArticleCreate, articles: Articles, editor: StaffPrincipal
+    body: ArticleCreate, articles: Articles, editor: EditorPrincipal
 ) -> Response:
     # mode="json": the image URL as the string it was given; every other field is plain already.
     article = await articles.create(CreateArticle(**body.model_dump(mode="json")), editor)
@@ -257,7 +257,7 @@ async def create_article(
 @editor_router.get("/articles", response_model=StaffArticleListOut)
 async def list_staff_articles(
     articles: Articles,
-    _: StaffPrincipal,
+    _: EditorPrincipal,
     status: ArticleStatus | None = None,
     section: Annotated[str | None, Query(max_length=100)] = None,
     tag: Annotated[str | None, Query(max_length=50)] = None,
@@ -275,7 +275,7 @@ async def list_staff_articles(
 
 @editor_router.get("/articles/{article_id}", response_model=StaffArticleOut)
 async def get_staff_article(
-    article_id: ArticleId, articles: Articles, _: StaffPrincipal
+    article_id: ArticleId, articles: Articles, _: EditorPrincipal
 ) -> Response:
     return staff_response(await articles.get(article_id))
 
@@ -306,7 +306,7 @@ async def edit_article(
     article_id: ArticleId,
     body: ArticleUpdate,
     articles: Articles,
-    editor: StaffPrincipal,
+    editor: EditorPrincipal,
     if_match: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> Response:
     expected = expected_revision(if_match)
@@ -324,8 +324,10 @@ async def edit_article(
 
 
 @editor_router.delete("/articles/{article_id}", status_code=204, responses=raises(Conflict))
-async def delete_article(article_id: ArticleId, articles: Articles, _: StaffPrincipal) -> Response:
-    await articles.delete(article_id)
+async def delete_article(
+    article_id: ArticleId, articles: Articles, editor: EditorPrincipal
+) -> Response:
+    await articles.delete(article_id, editor)
     return Response(status_code=204)
 
 
@@ -337,7 +339,7 @@ async def delete_article(article_id: ArticleId, articles: Articles, _: StaffPrin
 async def publish_article(
     article_id: ArticleId,
     articles: Articles,
-    editor: StaffPrincipal,
+    editor: EditorPrincipal,
     body: Annotated[PublishRequest | None, Body()] = None,
 ) -> Response:
     command = PublishArticle(article_id, at=body.at if body is not None else None)
@@ -350,14 +352,14 @@ async def publish_article(
     responses=raises(Conflict, StaleRevision),
 )
 async def unpublish_article(
-    article_id: ArticleId, articles: Articles, editor: StaffPrincipal
+    article_id: ArticleId, articles: Articles, editor: EditorPrincipal
 ) -> Response:
     return staff_response(await articles.unpublish(article_id, editor))
 
 
 @editor_router.get("/articles/{article_id}/revisions", response_model=RevisionsOut)
 async def article_revisions(
-    article_id: ArticleId, articles: Articles, _: StaffPrincipal
+    article_id: ArticleId, articles: Articles, _: EditorPrincipal
 ) -> RevisionsOut:
     return RevisionsOut(items=[revision_out(r) for r in await articles.revisions(article_id)])
 
@@ -366,15 +368,17 @@ async def article_revisions(
 
 
 @editor_router.get("/sections", response_model=SectionsOut)
-async def staff_sections(sections: Sections, _: StaffPrincipal) -> SectionsOut:
+async def staff_sections(sections: Sections, _: EditorPrincipal) -> SectionsOut:
     return SectionsOut(items=[section_model(s) for s in await sections.all()])
 
 
 @editor_router.post(
     "/sections", status_code=201, response_model=SectionOut, responses=raises(Conflict)
 )
-async def create_section(body: SectionCreate, sections: Sections, _: AdminPrincipal) -> SectionOut:
-    return section_model(await sections.create(CreateSection(body.name, body.slug)))
+async def create_section(
+    body: SectionCreate, sections: Sections, admin: AdminPrincipal
+) -> SectionOut:
+    return section_model(await sections.create(CreateSection(body.name, body.slug), admin))
 
 
 @editor_router.patch("/sections/{slug}", response_model=SectionOut, responses=raises(StaleRevision))
@@ -385,6 +389,6 @@ async def rename_section(
 
 
 @editor_router.delete("/sections/{slug}", status_code=204, responses=raises(Conflict))
-async def delete_section(slug: Slug, sections: Sections, _: AdminPrincipal) -> Response:
-    await sections.delete(slug)
+async def delete_section(slug: Slug, sections: Sections, admin: AdminPrincipal) -> Response:
+    await sections.delete(slug, admin)
     return Response(status_code=204)

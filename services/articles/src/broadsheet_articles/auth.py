@@ -1,8 +1,14 @@
-"""Staff accounts and their tokens: sign-in, refresh-token rotation and editor management.
+"""Staff accounts and their tokens: sign-in, refresh-token rotation, sign-out and account
+management.
 
 Access tokens are short-lived JWTs every service verifies; refresh tokens are one-use random
 strings stored only as their SHA-256, rotated on every refresh, and a rotated one presented again
-ends its whole chain (someone holds a copy).
+ends its whole chain (someone holds a copy). Signing out ends the chain too.
+
+Sign-in is throttled per (account, client) and per client, never per account alone: an account
+limit would let anyone lock staff out by failing on purpose. Failures on one account from many
+clients only slow its failed answers down. Disabling an account, or changing its role or
+password, ends its earlier tokens everywhere (``StaffAccountChangedV1``).
 """
 
 from __future__ import annotations
@@ -10,8 +16,10 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import NoReturn
 from uuid import uuid4
 
 from pwdlib import PasswordHash
@@ -20,14 +28,15 @@ from pwdlib.hashers.argon2 import Argon2Hasher
 from broadsheet_articles.commands import CreateEditor, LogIn, UpdateEditor
 from broadsheet_articles.domain import Editor
 from broadsheet_articles.repository import EditorRepository, RefreshRecord, RefreshTokenRepository
+from broadsheet_articles.service import record
 from broadsheet_shared.addresses import normalize_email
+from broadsheet_shared.audit import StaffAction, sign_in_failed
 from broadsheet_shared.auth import Principal, TokenIssuer
 from broadsheet_shared.clock import Clock, utcnow
 from broadsheet_shared.errors import Conflict, NotFound, Unauthenticated
+from broadsheet_shared.events.staff import StaffAccountChangedV1, StaffAccountData
 from broadsheet_shared.ratelimit import RateLimit, RateLimiter, raise_if_limited
-
-# -- commands ----------------------------------------------------------------------------------
-
+from broadsheet_shared.unit_of_work import Transaction, UnitOfWork
 
 # -- results and policy --------------------------------------------------------------------------
 
@@ -41,8 +50,13 @@ class TokenPair:
 
 @dataclass(frozen=True)
 class LoginLimits:
-    per_account: RateLimit
+    """Attempts per (account, client) and per client; failures per account beyond
+    ``slow_after_failures`` only delay each failed answer by ``slowdown_seconds``."""
+
+    per_account_client: RateLimit
     per_client: RateLimit
+    slow_after_failures: RateLimit
+    slowdown_seconds: float
 
 
 def hash_refresh_token(token: str) -> str:
@@ -64,6 +78,7 @@ class AuthService:
         self,
         editors: EditorRepository,
         refresh_tokens: RefreshTokenRepository,
+        uow: UnitOfWork,
         *,
         hasher: PasswordHash,
         issuer: TokenIssuer,
@@ -71,9 +86,12 @@ class AuthService:
         limits: LoginLimits,
         refresh_ttl: timedelta,
         clock: Clock = utcnow,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._editors = editors
         self._refresh_tokens = refresh_tokens
+        self._uow = uow
+        self._sleep = sleep
         self._hasher = hasher
         self._issuer = issuer
         self._limiter = limiter
@@ -109,11 +127,12 @@ class AuthService:
 
     async def login(self, command: LogIn) -> TokenPair:
         email = normalize_email(command.username)
-        account = await self._limiter.hit(f"login:account:{email}", self._limits.per_account)
+        pair_key = f"login:account-client:{email}:{command.client}"
+        by_pair = await self._limiter.hit(pair_key, self._limits.per_account_client)
         by_client = await self._limiter.hit(
             f"login:client:{command.client}", self._limits.per_client
         )
-        raise_if_limited(account)
+        raise_if_limited(by_pair)
         raise_if_limited(by_client)
         editor = await self._editors.by_email(email)
         if editor is None:
@@ -121,10 +140,43 @@ class AuthService:
             if self._dummy_hash is None:
                 self._dummy_hash = await self._hash(secrets.token_hex(16))
             await self._verify(command.password, self._dummy_hash)
-            raise Unauthenticated(_BAD_CREDENTIALS)
+            await self._refuse(email, command.client)
         if not await self._verify(command.password, editor.password_hash) or editor.disabled:
-            raise Unauthenticated(_BAD_CREDENTIALS)
-        return await self._issue(editor, family=uuid4().hex)
+            await self._refuse(email, command.client)
+        # Whoever knows the password starts afresh from this client.
+        await self._limiter.reset(pair_key)
+        pair = await self._issue(editor, family=uuid4().hex)
+        signed_in = Principal(editor.id, editor.role, editor.name, client=command.client)
+        now = self._clock()
+
+        async def work(tx: Transaction) -> None:
+            record(tx, signed_in, StaffAction.STAFF_SIGNED_IN, editor.id, now)
+
+        await self._uow.run(work)
+        return pair
+
+    async def _refuse(self, email: str, client: str) -> NoReturn:
+        """A failed sign-in, recorded in the audit log. Past many failures on one account (from
+        any clients) each failed answer waits a little: guessing slows down while the owner,
+        whose right password is never delayed or refused, is not locked out."""
+        # Sign-in writes nothing else to the database: the entry is a transaction of its own.
+        entry = sign_in_failed(email, client, at=self._clock())
+
+        async def work(tx: Transaction) -> None:
+            tx.emit(entry)
+
+        await self._uow.run(work)
+        failures = await self._limiter.hit(
+            f"login:account-failures:{email}", self._limits.slow_after_failures
+        )
+        if not failures.allowed:
+            await self._sleep(self._limits.slowdown_seconds)
+        raise Unauthenticated(_BAD_CREDENTIALS)
+
+    async def log_out(self, refresh_token: str) -> None:
+        """End the refresh token's whole chain; an unknown or spent token is no error (the
+        answer does not tell which tokens exist)."""
+        await self._refresh_tokens.revoke_family_of(hash_refresh_token(refresh_token))
 
     async def refresh(self, refresh_token: str) -> TokenPair:
         record = await self._refresh_tokens.use(hash_refresh_token(refresh_token), self._clock())
@@ -163,11 +215,23 @@ class AuthService:
     async def editors(self) -> list[Editor]:
         return await self._editors.all()
 
-    async def create_editor(self, command: CreateEditor) -> Editor:
+    async def create_editor(self, command: CreateEditor, acting: Principal) -> Editor:
         editor = await self._new_editor(command)
-        if not await self._editors.add(editor):
-            raise Conflict("An editor with this email exists.")
-        return editor
+
+        async def work(tx: Transaction) -> Editor:
+            if not await self._editors.add(editor, tx.session):
+                raise Conflict("An editor with this email exists.")
+            record(
+                tx,
+                acting,
+                StaffAction.STAFF_CREATED,
+                editor.id,
+                editor.created_at,
+                role=editor.role,
+            )
+            return editor
+
+        return await self._uow.run(work)
 
     async def update_editor(self, command: UpdateEditor, acting: Principal) -> Editor:
         editor = await self._editors.by_id(command.editor_id)
@@ -177,6 +241,11 @@ class AuthService:
             command.disabled or command.role not in (None, "admin")
         ):
             raise Conflict("Admins cannot disable or demote themselves.")
+        # A new role, password or disabled flag ends the account's earlier tokens.
+        ends_tokens = any(v is not None for v in (command.role, command.disabled, command.password))
+        now = self._clock()
+        changed_at = now if ends_tokens else None
+        changes = _account_changes(editor, command)
         if command.name is not None:
             editor.name = command.name
         if command.role is not None:
@@ -185,7 +254,40 @@ class AuthService:
             editor.disabled = command.disabled
         if command.password is not None:
             editor.password_hash = await self._hash(command.password)
-        await self._editors.update(editor)
-        if editor.disabled or command.password is not None:
-            await self._refresh_tokens.revoke_editor(editor.id)
+        if changed_at is not None:
+            editor.access_changed_at = changed_at
+
+        async def work(tx: Transaction) -> None:
+            await self._editors.update(editor, tx.session)
+            if editor.disabled or command.password is not None:
+                await self._refresh_tokens.revoke_editor(editor.id, tx.session)
+            if changed_at is not None:
+                data = StaffAccountData(
+                    staff_id=editor.id,
+                    role=editor.role,
+                    disabled=editor.disabled,
+                    changed_at=changed_at,
+                )
+                tx.emit(StaffAccountChangedV1(subject=editor.id, data=data))
+            for action, details in changes:
+                record(tx, acting, action, editor.id, now, **details)
+
+        await self._uow.run(work)
         return editor
+
+
+def _account_changes(
+    editor: Editor, command: UpdateEditor
+) -> list[tuple[StaffAction, dict[str, str]]]:
+    """The audit entries of an account update: one per thing that changes."""
+    changes: list[tuple[StaffAction, dict[str, str]]] = []
+    if command.name is not None and command.name != editor.name:
+        changes.append((StaffAction.STAFF_RENAMED, {"from": editor.name, "to": command.name}))
+    if command.role is not None and command.role != editor.role:
+        changes.append((StaffAction.STAFF_ROLE_CHANGED, {"from": editor.role, "to": command.role}))
+    if command.disabled is not None and command.disabled != editor.disabled:
+        action = StaffAction.STAFF_DISABLED if command.disabled else StaffAction.STAFF_ENABLED
+        changes.append((action, {}))
+    if command.password is not None:
+        changes.append((StaffAction.STAFF_PASSWORD_SET, {}))
+    return changes

@@ -1,4 +1,5 @@
-"""Staff sign-in routes under /api/auth, and editor accounts (admins only) under /api/editor."""
+"""Staff sign-in and sign-out under /api/auth, and staff accounts (admins only) under
+/api/editor."""
 
 from __future__ import annotations
 
@@ -62,6 +63,15 @@ async def refresh_token(auth: Auth, body: RefreshRequest) -> Response:
     return token_response(await auth.refresh(body.refresh_token))
 
 
+@auth_router.post("/logout", status_code=204)
+async def log_out(auth: Auth, body: RefreshRequest) -> Response:
+    """Sign out: the refresh token and every token of its chain stop working. The answer is
+    the same for an unknown or spent token. Access tokens already issued expire on their own
+    (≤ 15 minutes); disabling the account ends those too."""
+    await auth.log_out(body.refresh_token)
+    return Response(status_code=204)
+
+
 # -- editor accounts (admins only) -------------------------------------------------------------
 
 accounts_router = APIRouter(prefix="/api/editor", tags=["editor"])
@@ -75,8 +85,8 @@ async def list_editors(auth: Auth, _: AdminPrincipal) -> EditorsOut:
 @accounts_router.post(
     "/users", status_code=201, response_model=EditorOut, responses=raises(Conflict)
 )
-async def create_editor(body: EditorCreate, auth: Auth, _: AdminPrincipal) -> EditorOut:
-    return editor_out(await auth.create_editor(CreateEditor(**body.model_dump())))
+async def create_editor(body: EditorCreate, auth: Auth, admin: AdminPrincipal) -> EditorOut:
+    return editor_out(await auth.create_editor(CreateEditor(**body.model_dump()), acting=admin))
 
 
 @accounts_router.patch("/users/{editor_id}", response_model=EditorOut, responses=raises(Conflict))

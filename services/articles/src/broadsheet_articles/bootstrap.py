@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import structlog
 
+from broadsheet_articles.audit import AuditLog
 from broadsheet_articles.auth import AuthService, LoginLimits, password_hasher
 from broadsheet_articles.consumers import build_router
 from broadsheet_articles.feeds import Feeds
@@ -16,6 +17,7 @@ from broadsheet_articles.imports import ImportService, OldLinks
 from broadsheet_articles.repository import (
     INDEXES,
     MongoArticleRepository,
+    MongoAuditRepository,
     MongoEditorRepository,
     MongoImportRepository,
     MongoRefreshTokenRepository,
@@ -39,9 +41,11 @@ class Container:
     sections: SectionService
     feeds: Feeds
     auth: AuthService
+    audit: AuditLog
     imports: ImportService
     old_links: OldLinks
     token_verifier: TokenVerifier
+    staff_access: MongoEditorRepository
     router: EventRouter
 
     async def start(self) -> None:
@@ -53,7 +57,7 @@ class Container:
             self.settings.editor_name,
         )
         if self.settings.run_workers:
-            self.runtime.add_task(self.run_scheduler(), "scheduler")
+            self.runtime.add_task("scheduler", self.run_scheduler)
 
     async def stop(self) -> None:
         await self.runtime.stop()
@@ -76,7 +80,8 @@ def bootstrap(settings: Settings) -> Container:
     article_repository = MongoArticleRepository(runtime.db)
     section_repository = MongoSectionRepository(runtime.db)
     articles = ArticleService(runtime.uow, article_repository, section_repository)
-    sections = SectionService(section_repository, article_repository)
+    sections = SectionService(runtime.uow, section_repository, article_repository)
+    audit = AuditLog(MongoAuditRepository(runtime.db))
     import_repository = MongoImportRepository(runtime.db)
     issuer = TokenIssuer(
         settings.jwt_private_key.get_secret_value(),
@@ -85,17 +90,21 @@ def bootstrap(settings: Settings) -> Container:
         ttl=timedelta(minutes=settings.access_token_minutes),
     )
     window = settings.login_window_seconds
+    editors = MongoEditorRepository(runtime.db)
     auth = AuthService(
-        MongoEditorRepository(runtime.db),
+        editors,
         MongoRefreshTokenRepository(runtime.db),
+        runtime.uow,
         hasher=password_hasher(
             settings.argon2_memory_kib, settings.argon2_time_cost, settings.argon2_parallelism
         ),
         issuer=issuer,
         limiter=MongoRateLimiter(runtime.db),
         limits=LoginLimits(
-            per_account=RateLimit(settings.login_attempts_per_account, window),
+            per_account_client=RateLimit(settings.login_attempts_per_account_client, window),
             per_client=RateLimit(settings.login_attempts_per_client, window),
+            slow_after_failures=RateLimit(settings.login_slow_after_failures, window),
+            slowdown_seconds=settings.login_slowdown_seconds,
         ),
         refresh_ttl=timedelta(days=settings.refresh_token_days),
     )
@@ -106,10 +115,12 @@ def bootstrap(settings: Settings) -> Container:
         sections=sections,
         feeds=Feeds(articles, sections, size=settings.feed_size, base_url=settings.public_base_url),
         auth=auth,
+        audit=audit,
         imports=ImportService(articles, import_repository, section_repository),
         old_links=OldLinks(articles, import_repository, section_repository),
         token_verifier=TokenVerifier(
             settings.jwt_public_key, issuer=settings.jwt_issuer, audience=settings.jwt_audience
         ),
-        router=build_router(),
+        staff_access=editors,
+        router=build_router(audit),
     )

@@ -442,3 +442,34 @@ class Editor:
     password_hash: str
     disabled: bool
     created_at: datetime
+    # The last change that ended the account's earlier tokens (disabled, role, password).
+    access_changed_at: datetime | None = None
+
+
+# -- the audit log -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One staff action as the service that owns it recorded it; ``id`` is the event's id."""
+
+    id: str
+    source: str
+    actor_id: str | None
+    actor_name: str
+    actor_role: Role | None
+    action: str
+    target: str
+    details: dict[str, str]
+    client: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    """Which entries an admin asks for: ``since <= at < until``; None fields do not filter."""
+
+    actor: str | None = None
+    action: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from broadsheet_articles.api import FAST_ROUTES, PublicReads, editor_router, public_router
+from broadsheet_articles.audit_api import audit_router
 from broadsheet_articles.auth_api import accounts_router, auth_router
 from broadsheet_articles.bootstrap import bootstrap
 from broadsheet_articles.import_api import import_router, redirects_router
@@ -27,6 +28,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             auth_router,
             editor_router,
             accounts_router,
+            audit_router,
             import_router,
             redirects_router,
         ],
@@ -38,4 +40,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.router.routes[0:0] = FAST_ROUTES
     app.state.readiness_checks = container.runtime.readiness_checks()
     app.state.token_verifier = container.token_verifier
+    app.state.staff_access = container.staff_access
     return app

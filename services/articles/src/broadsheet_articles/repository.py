@@ -1,4 +1,5 @@
-"""The only code that touches MongoDB: articles, slugs, revisions, sections, editors, tokens."""
+"""The only code that touches MongoDB: articles, slugs, revisions, sections, editors, tokens,
+the audit log."""
 
 from __future__ import annotations
 
@@ -9,8 +10,16 @@ from typing import Any, Protocol
 from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
-from broadsheet_articles.cursors import PublicCursor
-from broadsheet_articles.domain import Article, ArticleStatus, Editor, Revision, Section
+from broadsheet_articles.cursors import AuditCursor, PublicCursor
+from broadsheet_articles.domain import (
+    Article,
+    ArticleStatus,
+    AuditEntry,
+    AuditFilter,
+    Editor,
+    Revision,
+    Section,
+)
 from broadsheet_shared.mongo import Database, IndexSpec, Session
 
 ARTICLES = "articles"
@@ -22,6 +31,8 @@ REFRESH_TOKENS = "refresh_tokens"
 # Imported articles by (source site, WordPress id): the key of an import's upserts, and the old
 # links' index (their paths and WordPress slugs).
 WORDPRESS_POSTS = "wordpress_posts"
+# Every staff action of every service, keyed by the id of the event that recorded it.
+AUDIT = "audit"
 
 INDEXES: list[IndexSpec] = [
     IndexSpec(
@@ -58,6 +69,15 @@ INDEXES: list[IndexSpec] = [
         [
             IndexModel([("expires_at", ASCENDING)], expireAfterSeconds=0),
             IndexModel([("family", ASCENDING)]),
+        ],
+    ),
+    # Newest first, alone or filtered by actor or action (then by time).
+    IndexSpec(
+        AUDIT,
+        [
+            IndexModel([("at", DESCENDING), ("_id", DESCENDING)]),
+            IndexModel([("actor_id", ASCENDING), ("at", DESCENDING), ("_id", DESCENDING)]),
+            IndexModel([("action", ASCENDING), ("at", DESCENDING), ("_id", DESCENDING)]),
         ],
     ),
 ]
@@ -133,26 +153,34 @@ class ImportRepository(Protocol):
 
 class SectionRepository(Protocol):
     async def all(self) -> list[Section]: ...
-    async def add(self, section: Section) -> bool: ...
+    async def add(self, section: Section, session: Session | None = None) -> bool: ...
     async def set_wordpress_slug(self, slug: str, wordpress_slug: str) -> None: ...
     async def rename(self, slug: str, name: str, session: Session | None) -> bool: ...
-    async def delete(self, slug: str) -> bool: ...
+    async def delete(self, slug: str, session: Session | None = None) -> bool: ...
     async def seed(self, sections: list[Section]) -> None: ...
 
 
 class EditorRepository(Protocol):
     async def by_email(self, email: str) -> Editor | None: ...
     async def by_id(self, editor_id: str) -> Editor | None: ...
-    async def add(self, editor: Editor) -> bool: ...
-    async def update(self, editor: Editor) -> None: ...
+    async def add(self, editor: Editor, session: Session | None = None) -> bool: ...
+    async def update(self, editor: Editor, session: Session | None = None) -> None: ...
     async def all(self) -> list[Editor]: ...
+
+
+class AuditRepository(Protocol):
+    async def add(self, entry: AuditEntry) -> None: ...
+    async def page(
+        self, wanted: AuditFilter, after: AuditCursor | None, limit: int
+    ) -> list[AuditEntry]: ...
 
 
 class RefreshTokenRepository(Protocol):
     async def add(self, record: RefreshRecord) -> None: ...
     async def use(self, token_hash: str, now: datetime) -> RefreshRecord | None: ...
     async def revoke_family(self, family: str) -> None: ...
-    async def revoke_editor(self, editor_id: str) -> None: ...
+    async def revoke_family_of(self, token_hash: str) -> None: ...
+    async def revoke_editor(self, editor_id: str, session: Session | None) -> None: ...
 
 
 # -- documents ---------------------------------------------------------------------------------
@@ -213,6 +241,7 @@ def _editor_document(editor: Editor) -> dict[str, Any]:
         "password_hash": editor.password_hash,
         "disabled": editor.disabled,
         "created_at": editor.created_at,
+        "access_changed_at": editor.access_changed_at,
     }
 
 
@@ -225,6 +254,7 @@ def _editor_from_document(doc: dict[str, Any]) -> Editor:
         password_hash=doc["password_hash"],
         disabled=bool(doc.get("disabled", False)),
         created_at=doc["created_at"],
+        access_changed_at=doc.get("access_changed_at"),
     )
 
 
@@ -389,7 +419,7 @@ class MongoSectionRepository:
             async for doc in cursor
         ]
 
-    async def add(self, section: Section) -> bool:
+    async def add(self, section: Section, session: Session | None = None) -> bool:
         try:
             await self._sections.insert_one(
                 {
@@ -397,7 +427,8 @@ class MongoSectionRepository:
                     "name": section.name,
                     "position": section.position,
                     "wordpress_slug": section.wordpress_slug,
-                }
+                },
+                session=session,
             )
         except DuplicateKeyError:
             return False
@@ -412,8 +443,8 @@ class MongoSectionRepository:
         )
         return bool(result.matched_count == 1)
 
-    async def delete(self, slug: str) -> bool:
-        result = await self._sections.delete_one({"_id": slug})
+    async def delete(self, slug: str, session: Session | None = None) -> bool:
+        result = await self._sections.delete_one({"_id": slug}, session=session)
         return bool(result.deleted_count == 1)
 
     async def seed(self, sections: list[Section]) -> None:
@@ -440,17 +471,23 @@ class MongoEditorRepository:
         doc = await self._editors.find_one({"_id": editor_id})
         return _editor_from_document(doc) if doc else None
 
-    async def add(self, editor: Editor) -> bool:
+    async def add(self, editor: Editor, session: Session | None = None) -> bool:
         try:
-            await self._editors.insert_one(_editor_document(editor))
+            await self._editors.insert_one(_editor_document(editor), session=session)
         except DuplicateKeyError:
             return False
         return True
 
-    async def update(self, editor: Editor) -> None:
+    async def update(self, editor: Editor, session: Session | None = None) -> None:
         doc = _editor_document(editor)
         del doc["_id"]
-        await self._editors.update_one({"_id": editor.id}, {"$set": doc})
+        await self._editors.update_one({"_id": editor.id}, {"$set": doc}, session=session)
+
+    async def changed_at(self, staff_id: str) -> datetime | None:
+        """The account's last change that ends earlier tokens (``StaffAccess``): articles owns
+        the accounts, so its own check needs no projection and takes effect at once."""
+        doc = await self._editors.find_one({"_id": staff_id}, projection={"access_changed_at": 1})
+        return doc.get("access_changed_at") if doc else None
 
     async def all(self) -> list[Editor]:
         cursor = self._editors.find().sort("created_at", ASCENDING)
@@ -492,8 +529,13 @@ class MongoRefreshTokenRepository:
     async def revoke_family(self, family: str) -> None:
         await self._tokens.delete_many({"family": family})
 
-    async def revoke_editor(self, editor_id: str) -> None:
-        await self._tokens.delete_many({"editor_id": editor_id})
+    async def revoke_family_of(self, token_hash: str) -> None:
+        doc = await self._tokens.find_one({"_id": token_hash}, projection={"family": 1})
+        if doc is not None:
+            await self.revoke_family(doc["family"])
+
+    async def revoke_editor(self, editor_id: str, session: Session | None) -> None:
+        await self._tokens.delete_many({"editor_id": editor_id}, session=session)
 
 
 def _import_record(doc: dict[str, Any]) -> ImportRecord:
@@ -555,3 +597,64 @@ class MongoImportRepository:
 
     async def by_post_name(self, post_name: str) -> list[ImportRecord]:
         return await self._find({"post_name": post_name})
+
+
+class MongoAuditRepository:
+    def __init__(self, db: Database) -> None:
+        self._entries = db[AUDIT]
+
+    async def add(self, entry: AuditEntry) -> None:
+        """Keyed by the event id: the same event delivered again leaves one entry."""
+        doc = {
+            "source": entry.source,
+            "actor_id": entry.actor_id,
+            "actor_name": entry.actor_name,
+            "actor_role": entry.actor_role,
+            "action": entry.action,
+            "target": entry.target,
+            "details": entry.details,
+            "client": entry.client,
+            "at": entry.at,
+        }
+        await self._entries.update_one({"_id": entry.id}, {"$setOnInsert": doc}, upsert=True)
+
+    async def page(
+        self, wanted: AuditFilter, after: AuditCursor | None, limit: int
+    ) -> list[AuditEntry]:
+        query: dict[str, Any] = {}
+        if wanted.actor is not None:
+            query["actor_id"] = wanted.actor
+        if wanted.action is not None:
+            query["action"] = wanted.action
+        at: dict[str, datetime] = {}
+        if wanted.since is not None:
+            at["$gte"] = wanted.since
+        if wanted.until is not None:
+            at["$lt"] = wanted.until
+        if at:
+            query["at"] = at
+        if after is not None:
+            after_at, after_id = after
+            query["$or"] = [
+                {"at": {"$lt": after_at}},
+                {"at": after_at, "_id": {"$lt": after_id}},
+            ]
+        cursor = (
+            self._entries.find(query).sort([("at", DESCENDING), ("_id", DESCENDING)]).limit(limit)
+        )
+        return [_audit_entry(doc) async for doc in cursor]
+
+
+def _audit_entry(doc: dict[str, Any]) -> AuditEntry:
+    return AuditEntry(
+        id=doc["_id"],
+        source=doc["source"],
+        actor_id=doc["actor_id"],
+        actor_name=doc["actor_name"],
+        actor_role=doc["actor_role"],
+        action=doc["action"],
+        target=doc["target"],
+        details=dict(doc["details"]),
+        client=doc["client"],
+        at=doc["at"],
+    )

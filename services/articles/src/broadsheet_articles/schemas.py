@@ -226,3 +226,24 @@ class EditorOut(BaseModel):
 
 class EditorsOut(BaseModel):
     items: list[EditorOut]
+
+
+class AuditEntryOut(BaseModel):
+    """One staff action: who (actor), what (action, target, details), when (at), from where
+    (client, as the recording service saw it). A failed sign-in has no actor id or role."""
+
+    id: str
+    source: str
+    actor_id: str | None
+    actor_name: str
+    actor_role: Role | None
+    action: str
+    target: str
+    details: dict[str, str]
+    client: str
+    at: datetime
+
+
+class AuditOut(BaseModel):
+    items: list[AuditEntryOut]
+    next_cursor: str | None

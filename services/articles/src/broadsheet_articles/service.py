@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TypeVar
 from uuid import uuid4
 
@@ -35,6 +36,7 @@ from broadsheet_articles.repository import (
     SlugRace,
     StaffFilter,
 )
+from broadsheet_shared.audit import StaffAction, recorded
 from broadsheet_shared.auth import Principal
 from broadsheet_shared.clock import Clock, utcnow
 from broadsheet_shared.errors import Conflict, InvalidField, NotFound, StaleRevision
@@ -48,6 +50,21 @@ from broadsheet_shared.mongo import Session
 from broadsheet_shared.unit_of_work import Transaction, UnitOfWork
 
 T = TypeVar("T")
+
+SOURCE = "articles"
+
+
+def record(
+    tx: Transaction,
+    actor: Principal,
+    action: StaffAction,
+    target: str,
+    at: datetime,
+    /,
+    **details: str,
+) -> None:
+    """Add the audit entry of a staff action to the action's own transaction."""
+    tx.emit(recorded(actor, action, target, source=SOURCE, at=at, details=details))
 
 
 # -- commands ----------------------------------------------------------------------------------
@@ -151,6 +168,7 @@ class ArticleService:
                 comments_open=command.comments_open,
             )
             await self.add(article, tx, reason="created", editor=editor)
+            record(tx, editor, StaffAction.ARTICLE_CREATED, article.id, now, title=article.title)
             return article
 
         return await self.run(work)
@@ -207,6 +225,7 @@ class ArticleService:
                 # A draft's old slug was never public: free it for other articles.
                 await self._articles.release_slug(old_slug, tx.session)
             await self.store(article, read_revision, tx, reason="edited", editor=editor)
+            record(tx, editor, StaffAction.ARTICLE_EDITED, article.id, now, title=article.title)
             if article.is_public:
                 tx.emit(ArticleUpdatedV1(subject=article.id, data=article.event_data()))
             return article
@@ -226,6 +245,7 @@ class ArticleService:
 
         async def work(tx: Transaction) -> Section:
             await self._sections.rename(renamed.slug, renamed.name, tx.session)
+            record(tx, editor, StaffAction.SECTION_RENAMED, renamed.slug, now, name=renamed.name)
             for article_id in await self._articles.ids_in_section(renamed.slug, tx.session):
                 article = await self._articles.get(article_id, tx.session)
                 if article is None:
@@ -256,6 +276,10 @@ class ArticleService:
             await self.store(article, read_revision, tx, reason=reason, editor=editor)
             if article.is_public:
                 tx.emit(ArticlePublishedV1(subject=article.id, data=article.event_data()))
+                record(tx, editor, StaffAction.ARTICLE_PUBLISHED, article.id, now)
+            else:
+                at = article.scheduled_at.isoformat() if article.scheduled_at else ""
+                record(tx, editor, StaffAction.ARTICLE_SCHEDULED, article.id, now, at=at)
             return article
 
         return await self._uow.run(work)
@@ -268,19 +292,23 @@ class ArticleService:
             read_revision = article.revision
             was_public = article.unpublish(now)
             await self.store(article, read_revision, tx, reason="unpublished", editor=editor)
+            record(tx, editor, StaffAction.ARTICLE_UNPUBLISHED, article.id, now)
             if was_public:
                 tx.emit(ArticleUnpublishedV1(subject=article.id, data=article.event_ref()))
             return article
 
         return await self._uow.run(work)
 
-    async def delete(self, article_id: str) -> None:
+    async def delete(self, article_id: str, editor: Principal) -> None:
+        now = self._clock()
+
         async def work(tx: Transaction) -> None:
             article = await self._article(article_id, tx.session)
             article.ensure_deletable()
             await self._articles.delete(article.id, tx.session)
             await self._articles.release_slugs(article.id, tx.session)
             tx.emit(ArticleDeletedV1(subject=article.id, data=article.event_ref()))
+            record(tx, editor, StaffAction.ARTICLE_DELETED, article.id, now, title=article.title)
 
         await self._uow.run(work)
 
@@ -375,9 +403,18 @@ class ArticleService:
 
 
 class SectionService:
-    def __init__(self, sections: SectionRepository, articles: ArticleRepository) -> None:
+    def __init__(
+        self,
+        uow: UnitOfWork,
+        sections: SectionRepository,
+        articles: ArticleRepository,
+        *,
+        clock: Clock = utcnow,
+    ) -> None:
+        self._uow = uow
         self._sections = sections
         self._articles = articles
+        self._clock = clock
 
     async def all(self) -> list[Section]:
         return await self._sections.all()
@@ -393,7 +430,7 @@ class SectionService:
     async def get(self, slug: str) -> Section:
         return await _section_by_slug(self._sections, slug)
 
-    async def create(self, command: CreateSection) -> Section:
+    async def create(self, command: CreateSection, admin: Principal) -> Section:
         slug = command.slug or section_slug(command.name)
         if not is_valid_slug(slug):
             raise _invalid_slug()
@@ -401,12 +438,24 @@ class SectionService:
         if any(s.name.casefold() == command.name.casefold() for s in existing):
             raise Conflict("A section with this name exists.")
         section = Section(slug=slug, name=command.name, position=len(existing))
-        if not await self._sections.add(section):
-            raise Conflict("A section with this slug exists.")
-        return section
+        now = self._clock()
 
-    async def delete(self, slug: str) -> None:
-        await self.get(slug)
+        async def work(tx: Transaction) -> Section:
+            if not await self._sections.add(section, tx.session):
+                raise Conflict("A section with this slug exists.")
+            record(tx, admin, StaffAction.SECTION_CREATED, section.slug, now, name=section.name)
+            return section
+
+        return await self._uow.run(work)
+
+    async def delete(self, slug: str, admin: Principal) -> None:
+        section = await self.get(slug)
         if await self._articles.count_in_section(slug):
             raise Conflict("The section still has articles; move them first.")
-        await self._sections.delete(slug)
+        now = self._clock()
+
+        async def work(tx: Transaction) -> None:
+            if await self._sections.delete(slug, tx.session):
+                record(tx, admin, StaffAction.SECTION_DELETED, slug, now, name=section.name)
+
+        await self._uow.run(work)

@@ -42,10 +42,14 @@ class Settings(DatabaseServiceSettings):
     argon2_time_cost: int = Field(default=3, ge=2)
     argon2_parallelism: int = Field(default=4, ge=1)
 
-    # Login throttling: attempts per window, per account and per client address.
-    login_attempts_per_account: int = Field(default=10, ge=1)
+    # Login throttling: attempts per window per (account, client address) and per client
+    # address. The account alone is never locked: past this many failures in a window from
+    # any clients, each further failed answer waits login_slowdown_seconds.
+    login_attempts_per_account_client: int = Field(default=10, ge=1)
     login_attempts_per_client: int = Field(default=30, ge=1)
     login_window_seconds: int = Field(default=300, ge=1)
+    login_slow_after_failures: int = Field(default=50, ge=1)
+    login_slowdown_seconds: float = Field(default=1.0, ge=0, le=10)
     trusted_proxies: list[str] = ["127.0.0.1", "::1"]
 
     default_sections: list[str] = DEFAULT_SECTIONS

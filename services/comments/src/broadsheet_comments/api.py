@@ -41,10 +41,11 @@ from broadsheet_comments.schemas import (
 from broadsheet_comments.service import CommentsService
 from broadsheet_comments.settings import Settings
 from broadsheet_comments.threads import Sort
-from broadsheet_shared.auth import StaffPrincipal
+from broadsheet_shared.auth import ModeratorPrincipal, Principal
 from broadsheet_shared.errors import Conflict, Forbidden
 from broadsheet_shared.http.clients import client_address
 from broadsheet_shared.http.contract import raises
+from broadsheet_shared.http.json_body import read_json
 from broadsheet_shared.http.problems import Problem
 from broadsheet_shared.identifiers import (
     OBJECT_ID_PATTERN,
@@ -151,10 +152,7 @@ async def _comment_input(request: Request) -> CommentCreate:
     raw: Any
     is_json = content_type == "application/json" or content_type.endswith("+json")
     if is_json:
-        try:
-            raw = await request.json()
-        except ValueError:
-            raise Problem(422, "The body is not valid JSON.") from None
+        raw = await read_json(request)
     elif content_type in _FORM_TYPES:
         form = await request.form()
         raw = {key: value for key, value in form.items() if isinstance(value, str)}
@@ -342,7 +340,7 @@ async def recent_comments(
 
 @staff_router.get("", response_model=QueueOut)
 async def moderation_queue(
-    _: StaffPrincipal,
+    _: ModeratorPrincipal,
     queries: Queries,
     status: Status = "pending",
     cursor: Annotated[str | None, Query(pattern=QUEUE_CURSOR_PATTERN)] = None,
@@ -353,51 +351,53 @@ async def moderation_queue(
 
 
 async def _moderate(
-    service: CommentsService, comment_id: str, action: ModerationAction
+    service: CommentsService, comment_id: str, action: ModerationAction, moderator: Principal
 ) -> StaffComment:
-    return staff_comment(await service.moderate(ModerateComment(comment_id, action)))
+    return staff_comment(await service.moderate(ModerateComment(comment_id, action), moderator))
 
 
 @staff_router.post(
     "/{comment_id:comment_id}/approve", response_model=StaffComment, responses=raises(Conflict)
 )
 async def approve_comment(
-    comment_id: CommentId, _: StaffPrincipal, service: Service
+    comment_id: CommentId, moderator: ModeratorPrincipal, service: Service
 ) -> StaffComment:
-    return await _moderate(service, comment_id, "approve")
+    return await _moderate(service, comment_id, "approve", moderator)
 
 
 @staff_router.post(
     "/{comment_id:comment_id}/reject", response_model=StaffComment, responses=raises(Conflict)
 )
 async def reject_comment(
-    comment_id: CommentId, _: StaffPrincipal, service: Service
+    comment_id: CommentId, moderator: ModeratorPrincipal, service: Service
 ) -> StaffComment:
-    return await _moderate(service, comment_id, "reject")
+    return await _moderate(service, comment_id, "reject", moderator)
 
 
 @staff_router.post(
     "/{comment_id:comment_id}/spam", response_model=StaffComment, responses=raises(Conflict)
 )
-async def spam_comment(comment_id: CommentId, _: StaffPrincipal, service: Service) -> StaffComment:
-    return await _moderate(service, comment_id, "spam")
+async def spam_comment(
+    comment_id: CommentId, moderator: ModeratorPrincipal, service: Service
+) -> StaffComment:
+    return await _moderate(service, comment_id, "spam", moderator)
 
 
 @staff_router.delete("/{comment_id:comment_id}", status_code=204, responses=raises(Conflict))
 async def staff_delete_comment(
-    comment_id: CommentId, _: StaffPrincipal, service: Service
+    comment_id: CommentId, moderator: ModeratorPrincipal, service: Service
 ) -> Response:
-    await service.moderate(ModerateComment(comment_id, "delete"))
+    await service.moderate(ModerateComment(comment_id, "delete"), moderator)
     return Response(status_code=204)
 
 
 @staff_router.get("/bans", response_model=BansOut)
-async def list_bans(_: StaffPrincipal, service: Service) -> BansOut:
+async def list_bans(_: ModeratorPrincipal, service: Service) -> BansOut:
     return BansOut(items=[ban_out(ban) for ban in await service.bans()])
 
 
 @staff_router.post("/bans", status_code=201, response_model=BanOut)
-async def create_ban(ban: BanCreate, principal: StaffPrincipal, service: Service) -> BanOut:
+async def create_ban(ban: BanCreate, principal: ModeratorPrincipal, service: Service) -> BanOut:
     created = await service.ban(
         BanAuthor(
             kind=ban.kind,
@@ -405,7 +405,8 @@ async def create_ban(ban: BanCreate, principal: StaffPrincipal, service: Service
             duration=timedelta(minutes=ban.duration_minutes),
             reason=ban.reason,
             by=principal.subject,
-        )
+        ),
+        principal,
     )
     return ban_out(created)
 
@@ -413,8 +414,8 @@ async def create_ban(ban: BanCreate, principal: StaffPrincipal, service: Service
 @staff_router.delete("/bans/{ban_id}", status_code=204)
 async def delete_ban(
     ban_id: Annotated[str, Path(min_length=1, max_length=400)],
-    _: StaffPrincipal,
+    moderator: ModeratorPrincipal,
     service: Service,
 ) -> Response:
-    await service.lift_ban(LiftBan(ban_id))
+    await service.lift_ban(LiftBan(ban_id), moderator)
     return Response(status_code=204)

@@ -21,10 +21,12 @@ from broadsheet_comments.service import CommentsService, Limits
 from broadsheet_comments.settings import Settings
 from broadsheet_comments.tokens import EditTokens
 from broadsheet_shared.auth import TokenVerifier
+from broadsheet_shared.events import use_address_digest_key
 from broadsheet_shared.inbox import MongoInbox
 from broadsheet_shared.kafka.router import EventRouter
 from broadsheet_shared.ratelimit import MongoRateLimiter, RateLimit
 from broadsheet_shared.runtime import ServiceRuntime
+from broadsheet_shared.staff_access import MongoStaffAccess
 
 
 @dataclass
@@ -40,6 +42,7 @@ class Container:
     projection: ArticleProjection
     router: EventRouter
     token_verifier: TokenVerifier
+    staff_access: MongoStaffAccess
 
     async def start(self) -> None:
         await self.runtime.start(self.router)
@@ -58,6 +61,7 @@ def policy_from(settings: Settings) -> ModerationPolicy:
 
 
 def bootstrap(settings: Settings) -> Container:
+    use_address_digest_key(settings.address_digest_key.get_secret_value())
     runtime = ServiceRuntime(settings, indexes=INDEXES)
     articles = MongoArticleRepository(runtime.db)
     comments = MongoCommentRepository(runtime.db)
@@ -81,6 +85,7 @@ def bootstrap(settings: Settings) -> Container:
         ),
     )
     projection = ArticleProjection(articles)
+    staff_access = MongoStaffAccess(runtime.db)
     return Container(
         settings=settings,
         runtime=runtime,
@@ -96,8 +101,9 @@ def bootstrap(settings: Settings) -> Container:
         ),
         queries=CommentQueries(articles=articles, comments=comments),
         projection=projection,
-        router=build_router(projection, MongoInbox(runtime.mongo, runtime.db)),
+        router=build_router(projection, MongoInbox(runtime.mongo, runtime.db), staff_access),
         token_verifier=TokenVerifier(
             settings.jwt_public_key, issuer=settings.jwt_issuer, audience=settings.jwt_audience
         ),
+        staff_access=staff_access,
     )

@@ -1,4 +1,5 @@
-"""Article events → this service's article projection. Each handler runs once per event."""
+"""Article events → this service's article projection (each handler runs once per event);
+staff account changes → the staff-access projection."""
 
 from __future__ import annotations
 
@@ -13,10 +14,14 @@ from broadsheet_shared.events import (
 )
 from broadsheet_shared.inbox import Inbox
 from broadsheet_shared.kafka.router import EventRouter
+from broadsheet_shared.staff_access import StaffAccessProjection, subscribe_staff_access
 
 
-def build_router(projection: ArticleProjection, inbox: Inbox) -> EventRouter:
+def build_router(
+    projection: ArticleProjection, inbox: Inbox, staff_access: StaffAccessProjection
+) -> EventRouter:
     router = EventRouter()
+    subscribe_staff_access(router, staff_access)
 
     @router.subscribe(ArticlePublishedV1)
     async def article_published(event: ArticlePublishedV1) -> None:

@@ -28,4 +28,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.queries = container.queries
     app.state.readiness_checks = container.runtime.readiness_checks()
     app.state.token_verifier = container.token_verifier
+    app.state.staff_access = container.staff_access
     return app

@@ -3,7 +3,7 @@
 Two layers on purpose: the renderer never emits raw HTML (``html`` is off and dangerous link
 schemes are refused), and the sanitizer's allow-list removes whatever a renderer bug lets
 through. Author names are plain text: tags and angle brackets are stripped, so no renderer that
-forgets to escape can turn one into markup.
+forgets to escape can turn one into markup, and so are invisible format characters (below).
 """
 
 from __future__ import annotations
@@ -54,8 +54,22 @@ def clean_text(text: str) -> str:
     return _CONTROL.sub("", text)
 
 
+def without_format_characters(text: str) -> str:
+    """``text`` without Unicode format characters (category Cf): the bidi controls (U+202A-E,
+    U+2066-9, U+200E/F, U+061C), the zero-width ones (U+200B-D, U+2060, U+FEFF), soft hyphens
+    and tag characters. Invisible, they let one name pass for another ("Ad\u200bmin") or turn
+    the text after it around (U+202E).
+
+    Stripped rather than refused: imported names from the old site must still import, and a
+    reader's name loses nothing they can see (ZWNJ and ZWJ only change how letters join or an
+    emoji sequence combines)."""
+    return "".join(char for char in text if unicodedata.category(char) != "Cf")
+
+
 def plain_name(name: str) -> str:
-    """An author name as plain text: no tags, no angle brackets, whitespace collapsed."""
+    """An author name as plain text: no tags, no angle brackets, no invisible format
+    characters, whitespace collapsed. The one rule for every name that enters (a new comment,
+    an imported one)."""
     stripped = html.unescape(nh3.clean(clean_text(name), tags=set()))
-    stripped = stripped.replace("<", "").replace(">", "")
+    stripped = without_format_characters(stripped.replace("<", "").replace(">", ""))
     return " ".join(stripped.split())

@@ -151,10 +151,10 @@ class ImportRepository(Protocol):
 
 
 class BanRepository(Protocol):
-    async def put(self, ban: Ban) -> None: ...
+    async def put(self, ban: Ban, session: Session) -> None: ...
     async def active(self, ids: Sequence[str], now: datetime) -> Ban | None: ...
     async def list_active(self, now: datetime) -> list[Ban]: ...
-    async def remove(self, ban_id: str) -> bool: ...
+    async def remove(self, ban_id: str, session: Session) -> bool: ...
 
 
 # --- MongoDB ----------------------------------------------------------------------------------
@@ -522,7 +522,7 @@ class MongoBanRepository:
     def __init__(self, db: Database) -> None:
         self._bans = db[BANS]
 
-    async def put(self, ban: Ban) -> None:
+    async def put(self, ban: Ban, session: Session) -> None:
         await self._bans.replace_one(
             {"_id": ban.id},
             {
@@ -533,6 +533,7 @@ class MongoBanRepository:
                 "created_by": ban.created_by,
             },
             upsert=True,
+            session=session,
         )
 
     async def active(self, ids: Sequence[str], now: datetime) -> Ban | None:
@@ -543,8 +544,8 @@ class MongoBanRepository:
         cursor = self._bans.find({"until": {"$gt": now}}).sort("until", ASCENDING).limit(500)
         return [_ban(doc) async for doc in cursor]
 
-    async def remove(self, ban_id: str) -> bool:
-        result = await self._bans.delete_one({"_id": ban_id})
+    async def remove(self, ban_id: str, session: Session) -> bool:
+        result = await self._bans.delete_one({"_id": ban_id}, session=session)
         return bool(result.deleted_count > 0)
 
 

@@ -55,11 +55,22 @@ from broadsheet_comments.repository import (
 )
 from broadsheet_comments.tokens import EditTokens
 from broadsheet_shared.addresses import normalize_email
+from broadsheet_shared.audit import StaffAction, recorded
+from broadsheet_shared.auth import Principal
 from broadsheet_shared.clock import Clock, utcnow
 from broadsheet_shared.errors import Conflict, Forbidden, InvalidRequest, NotFound
 from broadsheet_shared.events import email_hash
 from broadsheet_shared.ratelimit import RateLimit, RateLimiter, RateLimitResult, raise_if_limited
 from broadsheet_shared.unit_of_work import Transaction, UnitOfWork
+
+SOURCE = "comments"
+
+_MODERATED: dict[ModerationAction, StaffAction] = {
+    "approve": StaffAction.COMMENT_APPROVED,
+    "reject": StaffAction.COMMENT_REJECTED,
+    "spam": StaffAction.COMMENT_MARKED_SPAM,
+    "delete": StaffAction.COMMENT_DELETED,
+}
 
 
 @dataclass(frozen=True)
@@ -322,19 +333,24 @@ class CommentsService:
 
     async def delete_own(self, command: DeleteComment) -> None:
         comment = await self._own_comment(command.slug, command.comment_id, command.edit_token)
-        await self._transition(comment, "delete")
+        await self._transition(comment, "delete", moderator=None)
 
     # --- moderation ----------------------------------------------------------------------
 
-    async def moderate(self, command: ModerateComment) -> Comment:
+    async def moderate(self, command: ModerateComment, moderator: Principal) -> Comment:
         comment = await self._comments.get(command.comment_id)
         if comment is None:
             raise NotFound("There is no such comment.")
-        return await self._transition(comment, command.action)
+        return await self._transition(comment, command.action, moderator)
 
-    async def _transition(self, comment: Comment, action: ModerationAction) -> Comment:
+    async def _transition(
+        self, comment: Comment, action: ModerationAction, moderator: Principal | None
+    ) -> Comment:
+        """Apply ``action``; a moderator's decision is recorded in the audit log, an author's
+        own deletion (``moderator`` None) is not a staff action."""
+        now = self._clock()
         try:
-            changed = moderate(comment, action, self._clock())
+            changed = moderate(comment, action, now)
         except InvalidTransition as exc:
             raise Conflict(str(exc)) from None
         if changed == comment:
@@ -353,22 +369,49 @@ class CommentsService:
                 tx.emit(rejected_event(changed))
             elif changed.status == "deleted":
                 tx.emit(deleted_event(changed))
+            if moderator is not None:
+                details = {"article_id": comment.article_id}
+                entry = recorded(
+                    moderator,
+                    _MODERATED[action],
+                    comment.id,
+                    source=SOURCE,
+                    at=now,
+                    details=details,
+                )
+                tx.emit(entry)
 
         await self._uow.run(work)
         return changed
 
-    async def ban(self, command: BanAuthor) -> Ban:
+    async def ban(self, command: BanAuthor, moderator: Principal) -> Ban:
         value = command.value
         subject = email_hash(value) if command.kind == "email" else value.strip()
-        ban = Ban(
-            command.kind, subject, self._clock() + command.duration, command.reason, command.by
+        now = self._clock()
+        ban = Ban(command.kind, subject, now + command.duration, command.reason, command.by)
+        details = {"until": ban.until.isoformat(), "reason": ban.reason}
+        entry = recorded(
+            moderator, StaffAction.BAN_CREATED, ban.id, source=SOURCE, at=now, details=details
         )
-        await self._bans.put(ban)
+
+        async def work(tx: Transaction) -> None:
+            await self._bans.put(ban, tx.session)
+            tx.emit(entry)
+
+        await self._uow.run(work)
         return ban
 
     async def bans(self) -> list[Ban]:
         return await self._bans.list_active(self._clock())
 
-    async def lift_ban(self, command: LiftBan) -> None:
-        if not await self._bans.remove(command.ban_id):
-            raise NotFound("There is no such ban.")
+    async def lift_ban(self, command: LiftBan, moderator: Principal) -> None:
+        entry = recorded(
+            moderator, StaffAction.BAN_LIFTED, command.ban_id, source=SOURCE, at=self._clock()
+        )
+
+        async def work(tx: Transaction) -> None:
+            if not await self._bans.remove(command.ban_id, tx.session):
+                raise NotFound("There is no such ban.")
+            tx.emit(entry)
+
+        await self._uow.run(work)

@@ -6,10 +6,10 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from broadsheet_shared import devkeys
-from broadsheet_shared.settings import DatabaseServiceSettings
+from broadsheet_shared.settings import AddressDigestSettings
 
 
-class Settings(DatabaseServiceSettings):
+class Settings(AddressDigestSettings):
     model_config = SettingsConfigDict(env_prefix="COMMENTS_", extra="ignore", frozen=True)
 
     service_name: str = "comments"

@@ -49,7 +49,7 @@ ROUTES: tuple[Route, ...] = (
     _route(rf"^/api/sections/{_SEG}/feed\.xml$", Upstream.ARTICLES, Speed.SLOW),
     _route(r"^/api/articles(/.*)?$", Upstream.ARTICLES),
     _route(r"^/api/sections(/.*)?$", Upstream.ARTICLES),
-    _route(r"^/api/editor/(articles|sections|users)(/.*)?$", Upstream.ARTICLES),
+    _route(r"^/api/editor/(articles|sections|users|audit)(/.*)?$", Upstream.ARTICLES),
     _route(r"^/api/editor/import/(articles|sections)(/.*)?$", Upstream.ARTICLES),
     _route(r"^/api/redirects$", Upstream.ARTICLES),
 )

@@ -28,7 +28,7 @@ from broadsheet_notifications.schemas import (
 )
 from broadsheet_notifications.service import SubscriptionService
 from broadsheet_notifications.staff import StaffService
-from broadsheet_shared.auth import StaffPrincipal
+from broadsheet_shared.auth import ModeratorPrincipal
 from broadsheet_shared.errors import Conflict, InvalidLink
 from broadsheet_shared.http.clients import client_address
 from broadsheet_shared.http.contract import raises
@@ -141,7 +141,7 @@ async def unsubscribe(token: Token, service: Subscriptions) -> UnsubscribeResult
     tags=["staff"],
 )
 async def list_deliveries(
-    _: StaffPrincipal,
+    _: ModeratorPrincipal,
     service: Staff,
     state: DeliveryState | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
@@ -159,11 +159,11 @@ async def list_deliveries(
     tags=["staff"],
 )
 async def retry_delivery(
-    _: StaffPrincipal,
+    staff: ModeratorPrincipal,
     service: Staff,
     delivery_id: DeliveryId,
 ) -> DeliveryView:
-    return DeliveryView.of(await service.retry(RetryDelivery(delivery_id)))
+    return DeliveryView.of(await service.retry(RetryDelivery(delivery_id), staff))
 
 
 @router.post(
@@ -172,7 +172,7 @@ async def retry_delivery(
     tags=["staff"],
 )
 async def suppress_address(
-    _: StaffPrincipal, body: SuppressRequest, service: Staff
+    staff: ModeratorPrincipal, body: SuppressRequest, service: Staff
 ) -> SuppressResult:
-    address = await service.suppress(SuppressAddress(str(body.email)))
+    address = await service.suppress(SuppressAddress(str(body.email)), staff)
     return SuppressResult(email=address.email, state=address.state.value)

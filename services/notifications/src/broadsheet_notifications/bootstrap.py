@@ -19,11 +19,13 @@ from broadsheet_notifications.settings import Settings
 from broadsheet_notifications.smtp import Mailer, SmtpPool
 from broadsheet_notifications.staff import StaffService
 from broadsheet_notifications.tokens import LinkSigner
+from broadsheet_shared.events import use_address_digest_key
 from broadsheet_shared.inbox import MongoInbox
 from broadsheet_shared.kafka.router import EventRouter
 from broadsheet_shared.ratelimit import MongoRateLimiter, RateLimit
 from broadsheet_shared.runtime import ServiceRuntime
 from broadsheet_shared.settings import secret_value
+from broadsheet_shared.staff_access import MongoStaffAccess
 
 
 @dataclass
@@ -39,17 +41,17 @@ class Container:
     staff: StaffService
     worker: DeliveryWorker
     router: EventRouter
+    staff_access: MongoStaffAccess
     inbound: InboundSmtpServer | None = None
 
     async def start(self) -> None:
         await self.runtime.start(self.router)
         if self.inbound is not None:
             await self.inbound.start()
-            self.runtime.add_task(self.inbound.serve(), name="inbound-smtp")
+            self.runtime.add_task("inbound-smtp", self.inbound.serve)
         if self.settings.run_workers:
-            self.runtime.add_task(
-                self.worker.run(self.settings.delivery_concurrency), name="delivery-worker"
-            )
+            concurrency = self.settings.delivery_concurrency
+            self.runtime.add_task("delivery-worker", lambda: self.worker.run(concurrency))
 
     async def stop(self) -> None:
         await self.runtime.stop()
@@ -57,6 +59,7 @@ class Container:
 
 
 def bootstrap(settings: Settings, *, mailer: Mailer | None = None) -> Container:
+    use_address_digest_key(settings.address_digest_key.get_secret_value())
     runtime = ServiceRuntime(
         settings, indexes=[*INDEXES, *ledger_expiry_indexes(settings.ledger_retention_seconds)]
     )
@@ -125,7 +128,8 @@ def bootstrap(settings: Settings, *, mailer: Mailer | None = None) -> Container:
     staff = StaffService(
         repos.addresses, repos.ledger, runtime.uow, settings.retry_policy, on_queued=worker.wake
     )
-    router = build_router(planner, MongoInbox(runtime.mongo, runtime.db), worker.wake)
+    staff_access = MongoStaffAccess(runtime.db)
+    router = build_router(planner, MongoInbox(runtime.mongo, runtime.db), worker.wake, staff_access)
     inbound = None
     if settings.inbound_smtp_port:
         mailbox = Mailbox(settings.unsubscribe_mailto)
@@ -148,5 +152,6 @@ def bootstrap(settings: Settings, *, mailer: Mailer | None = None) -> Container:
         staff=staff,
         worker=worker,
         router=router,
+        staff_access=staff_access,
         inbound=inbound,
     )

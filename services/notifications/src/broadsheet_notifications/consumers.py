@@ -18,10 +18,18 @@ from broadsheet_shared.events import (
 from broadsheet_shared.inbox import Inbox
 from broadsheet_shared.kafka.router import EventRouter
 from broadsheet_shared.mongo import Session
+from broadsheet_shared.staff_access import StaffAccessProjection, subscribe_staff_access
 
 
-def build_router(planner: Planner, inbox: Inbox, on_queued: Callable[[], None]) -> EventRouter:
+def build_router(
+    planner: Planner,
+    inbox: Inbox,
+    on_queued: Callable[[], None],
+    staff_access: StaffAccessProjection,
+) -> EventRouter:
     router = EventRouter()
+    # Staff account changes → the staff-access projection (latest change wins).
+    subscribe_staff_access(router, staff_access)
 
     # The article projection is a plain upsert of the latest state: replaying it is harmless.
     @router.subscribe(ArticlePublishedV1)

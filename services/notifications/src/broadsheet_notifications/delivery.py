@@ -5,10 +5,22 @@ the ``Mailer`` (pooled SMTP connections, smtp.py), then records ``sent`` (or a r
 ``failed``) together with the ``notification.sent``/``notification.failed`` event in one
 transaction.
 
-The window that cannot be closed: the SMTP server accepted a message and the process died before
-recording it. The delivery is still ``sending``; once its lease runs out another worker sends it
-again, with the same Message-ID. So a kill costs at most one duplicate per message that was in
-flight at that moment, never a lost message.
+Every claim carries a fresh token, and everything the worker records about its attempt is fenced
+on it (repository/ledger.py): a worker whose lease ran out, and whose rows another worker has
+claimed since, changes nothing and learns so. While a batch is out, a heartbeat renews its lease
+every third of the lease, so a send slower than the lease keeps its rows; the heartbeat also
+learns which rows were cancelled meanwhile (an unsubscribe, a suppression, a withdrawn comment)
+and stops their sends. A lease is only lost when its holder cannot renew it: then the holder stops
+its unfinished sends a third of a lease before the lease ends, so no other worker sends a row
+while its holder still might.
+
+The window that cannot be closed: the SMTP server accepted a message and the worker could not
+record it, because the process died or lost the database for two thirds of a lease right then
+(or it stopped a send after the server had the whole message but before its answer came back).
+The delivery is then sent again, by another worker once the lease runs out, or after the retry
+backoff, with the same Message-ID. So it costs at most one duplicate per message in flight at
+that moment, never a lost message; the wall clocks of the workers must agree to within a third
+of a lease (the holder writes ``lease_until``, the others compare it with their own clock).
 """
 
 from __future__ import annotations
@@ -17,7 +29,7 @@ import asyncio
 import contextlib
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import uuid4
@@ -25,7 +37,7 @@ from uuid import uuid4
 import structlog
 from prometheus_client import Counter
 
-from broadsheet_notifications.domain import Delivery, RetryPolicy
+from broadsheet_notifications.domain import Delivery, DeliveryState, RetryPolicy
 from broadsheet_notifications.mail import MailComposer
 from broadsheet_notifications.repository import LedgerRepository
 from broadsheet_notifications.smtp import Mailer, PermanentFailure
@@ -41,6 +53,11 @@ from broadsheet_shared.unit_of_work import Transaction, UnitOfWork
 log = structlog.get_logger(__name__)
 
 EMAILS = Counter("broadsheet_notification_emails_total", "Email attempts", ["kind", "outcome"])
+LOST_CLAIMS = Counter(
+    "broadsheet_notification_lost_claims_total",
+    "Attempts whose outcome could not be recorded: the worker no longer held the row",
+    ["outcome"],
+)
 
 
 def _event_fields(d: Delivery) -> dict[str, Any]:
@@ -59,6 +76,31 @@ class Outcome:
     delivery: Delivery
     error: str | None = None
     permanent: bool = False
+
+
+@dataclass
+class _Batch:
+    """One claim's rows while they are out: the send task of each, and why the heartbeat stopped
+    the ones it stopped."""
+
+    claim: str
+    deliveries: list[Delivery]
+    tasks: dict[str, asyncio.Task[Outcome]] = field(default_factory=dict)
+    stopped: dict[str, str] = field(default_factory=dict)
+
+    def stop(self, delivery_id: str, reason: str) -> None:
+        task = self.tasks.get(delivery_id)
+        if task is not None and not task.done() and delivery_id not in self.stopped:
+            self.stopped[delivery_id] = reason
+            task.cancel()
+
+    def outcomes(self) -> list[Outcome]:
+        return [
+            Outcome(d, self.stopped[d.id])
+            if self.tasks[d.id].cancelled()
+            else self.tasks[d.id].result()
+            for d in self.deliveries
+        ]
 
 
 class DeliveryWorker:
@@ -119,7 +161,7 @@ class DeliveryWorker:
                     await asyncio.wait_for(self._wake.wait(), self._poll)
                 self._wake.clear()
 
-    async def _next_batch(self) -> list[Delivery]:
+    async def _next_batch(self) -> _Batch | None:
         now = self._clock()
         # Ledger writes run in transactions even when they stand alone: a conflict with a
         # consumer's transaction then comes back at once and is retried here, instead of a plain
@@ -131,24 +173,67 @@ class DeliveryWorker:
             self._due.extend(await self._ledger.due_ids(now, self._batch_size * self._prefetch))
         ids = [self._due.popleft() for _ in range(min(self._batch_size, len(self._due)))]
         if not ids:
-            return []
+            return None
         claim = uuid4().hex
-        return await self._uow.run(
+        deliveries = await self._uow.run(
             lambda tx: self._ledger.claim(
                 ids, now, lease_until=now + self._lease, claim=claim, session=tx.session
             )
         )
+        return _Batch(claim, deliveries)
 
     async def run_once(self) -> int:
         """Claim, send and record one batch; returns how many deliveries it handled."""
+        claimed_at = asyncio.get_running_loop().time()
         batch = await self._next_batch()
-        while not batch and self._due:  # every id of a stale prefetch was taken elsewhere
+        while (batch is None or not batch.deliveries) and self._due:
+            # every id of a stale prefetch was taken elsewhere
+            claimed_at = asyncio.get_running_loop().time()
             batch = await self._next_batch()
-        if not batch:
+        if batch is None or not batch.deliveries:
             return 0
-        outcomes = await asyncio.gather(*(self._send(delivery) for delivery in batch))
-        await self._record(list(outcomes))
-        return len(batch)
+        heartbeat = asyncio.create_task(self._keep_lease(batch, claimed_at))
+        try:
+            for delivery in batch.deliveries:
+                batch.tasks[delivery.id] = asyncio.create_task(self._send(delivery))
+            await asyncio.wait(batch.tasks.values())
+            # The lease is kept until the outcome is recorded: a sent row is never released.
+            await self._record(batch.claim, batch.outcomes())
+        finally:
+            heartbeat.cancel()
+            for task in batch.tasks.values():
+                task.cancel()
+        return len(batch.deliveries)
+
+    async def _keep_lease(self, batch: _Batch, claimed_at: float) -> None:
+        """Renew the batch's lease every third of it; stop the sends of rows cancelled
+        meanwhile, and of every row once the lease can no longer be trusted to hold."""
+        loop = asyncio.get_running_loop()
+        lease = self._lease.total_seconds()
+        interval = lease / 3
+        held_until = claimed_at + lease
+        while True:
+            await asyncio.sleep(interval)
+            started = loop.time()
+            try:
+                async with asyncio.timeout(interval):
+                    held = await self._uow.run(
+                        lambda tx: self._ledger.renew(
+                            batch.claim, self._clock() + self._lease, tx.session
+                        )
+                    )
+            except Exception as exc:  # the database is away: the sends go on while it is safe
+                log.warning("lease renewal failed", claim=batch.claim, error=repr(exc))
+                if loop.time() >= held_until - interval:
+                    for delivery_id in batch.tasks:
+                        batch.stop(delivery_id, "stopped: the lease could not be renewed")
+                continue
+            held_until = started + lease
+            for delivery_id in batch.tasks:
+                if delivery_id in held.cancel_requested:
+                    batch.stop(delivery_id, "stopped: cancelled while being sent")
+                elif delivery_id not in held.ids:
+                    batch.stop(delivery_id, "stopped: the lease was lost")
 
     async def _send(self, delivery: Delivery) -> Outcome:
         try:
@@ -163,23 +248,30 @@ class DeliveryWorker:
             return Outcome(delivery, repr(exc))
         return Outcome(delivery)
 
-    async def _record(self, outcomes: list[Outcome]) -> None:
+    async def _record(self, claim: str, outcomes: list[Outcome]) -> None:
         async def work(tx: Transaction) -> None:
             now = self._clock()
             sent = [o.delivery.id for o in outcomes if o.error is None]
-            await self._ledger.mark_sent(sent, now, tx.session)
+            recorded = set(await self._ledger.mark_sent(claim, sent, now, tx.session))
             for outcome in outcomes:
-                await self._record_one(tx, outcome, now)
+                await self._record_one(tx, claim, outcome, now, recorded)
 
         await self._uow.run(work)
         if self.on_recorded is not None:
             self.on_recorded(outcomes)
 
-    async def _record_one(self, tx: Transaction, outcome: Outcome, now: datetime) -> None:
+    async def _record_one(
+        self, tx: Transaction, claim: str, outcome: Outcome, now: datetime, recorded: set[str]
+    ) -> None:
         d = outcome.delivery
         subject = d.article_id or d.recipient_hash
         if outcome.error is None:  # marked sent in bulk by the caller
             EMAILS.labels(d.kind, "sent").inc()
+            if d.id not in recorded:
+                # Only a worker cut off from the database for most of a lease gets here.
+                LOST_CLAIMS.labels("sent").inc()
+                log.error("sent, but the claim was lost: it may go out twice", delivery_id=d.id)
+                return
             tx.emit(
                 NotificationSentV1(
                     subject=subject,
@@ -190,11 +282,17 @@ class DeliveryWorker:
         retry_at = None if outcome.permanent else self._retry.next_step(d, now)
         if retry_at is not None:
             EMAILS.labels(d.kind, "retry").inc()
-            await self._ledger.reschedule(d.id, retry_at, outcome.error, tx.session)
+            state = await self._ledger.reschedule(claim, d.id, retry_at, outcome.error, tx.session)
+            if state is None:
+                LOST_CLAIMS.labels("retry").inc()
             return
         EMAILS.labels(d.kind, "failed").inc()
+        state = await self._ledger.mark_failed(claim, d.id, outcome.error, now, tx.session)
+        if state is None:
+            LOST_CLAIMS.labels("failed").inc()
+        if state != DeliveryState.FAILED:  # lost, or cancelled meanwhile: nothing failed
+            return
         log.warning("delivery failed", delivery_id=d.id, error=outcome.error, attempts=d.attempts)
-        await self._ledger.mark_failed(d.id, outcome.error, now, tx.session)
         tx.emit(
             NotificationFailedV1(
                 subject=subject,

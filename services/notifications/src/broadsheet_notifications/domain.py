@@ -64,27 +64,32 @@ class Transition:
 
 
 _PENDING = frozenset({DeliveryState.PENDING})
-# What the SMTP server answered is a fact whatever the row says by now (a lease may have run
-# out meanwhile): recording it must not depend on the row's state.
-_ANY = frozenset(DeliveryState)
+# What a worker records about its attempt (sent, retry, failed, abandoned) applies only to a row
+# it still holds: in ``sending`` under its own claim token (the repository fences on both). A
+# worker whose lease ran out and whose row another worker claimed changes nothing, and learns so.
+_CLAIMED = frozenset({DeliveryState.SENDING})
 
 
 class Transitions:
     """Every move a ledger row can make, by name."""
 
-    # A worker takes a due row under a lease.
+    # A worker takes a due row under a lease (a fresh claim token).
     CLAIM = Transition("claim", _PENDING, DeliveryState.SENDING)
-    # The worker holding the row died: its lease ran out, so the row is due again.
-    RELEASE = Transition("release", frozenset({DeliveryState.SENDING}), DeliveryState.PENDING)
-    SEND = Transition("send", _ANY, DeliveryState.SENT)
+    # The worker holding the row stopped renewing its lease (it died or lost the database for a
+    # whole lease): the row is due again, and the old claim token no longer matches it.
+    RELEASE = Transition("release", _CLAIMED, DeliveryState.PENDING)
+    SEND = Transition("send", _CLAIMED, DeliveryState.SENT)
     # A temporary failure within the retry budget: due again after a backoff.
-    RESCHEDULE = Transition("reschedule", _ANY, DeliveryState.PENDING)
+    RESCHEDULE = Transition("reschedule", _CLAIMED, DeliveryState.PENDING)
     # A permanent failure, or the retry budget is spent.
-    FAIL = Transition("fail", _ANY, DeliveryState.FAILED)
-    # The comment was withdrawn or the recipient left before the row went out.
+    FAIL = Transition("fail", _CLAIMED, DeliveryState.FAILED)
+    # The comment was withdrawn or the recipient left (unsubscribed, suppressed) before the row
+    # went out. A row being sent is only flagged (``cancel_requested``): its worker does not
+    # start the send, stops one in progress, and ends the row with ABANDON.
     CANCEL = Transition("cancel", _PENDING, DeliveryState.CANCELLED)
-    # An attempt failed on a row whose cancellation was requested while it was being sent.
-    ABANDON = Transition("abandon", _ANY, DeliveryState.CANCELLED)
+    # An attempt ended (or was never started) on a row whose cancellation was requested while
+    # it was claimed.
+    ABANDON = Transition("abandon", _CLAIMED, DeliveryState.CANCELLED)
     # Staff send a failed row again, with a fresh retry budget.
     RETRY = Transition("retry", frozenset({DeliveryState.FAILED}), DeliveryState.PENDING)
 

@@ -28,4 +28,5 @@ def create_app(settings: Settings | None = None, *, mailer: Mailer | None = None
     app.state.token_verifier = TokenVerifier(
         settings.jwt_public_key, issuer=settings.jwt_issuer, audience=settings.jwt_audience
     )
+    app.state.staff_access = container.staff_access
     return app

@@ -199,6 +199,7 @@ class Planner:
                 slugs=[data.slug, *data.previous_slugs],
                 title=data.title,
                 url_path=data.url_path,
+                revision=data.revision,
             ),
             None,
         )

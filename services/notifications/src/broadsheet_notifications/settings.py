@@ -12,16 +12,16 @@ from broadsheet_notifications.domain import DigestPolicy, RetryPolicy
 from broadsheet_shared import devkeys
 from broadsheet_shared.inbox import PROCESSED_EVENTS_RETENTION_SECONDS
 from broadsheet_shared.ratelimit import RateLimit
-from broadsheet_shared.settings import DatabaseServiceSettings
+from broadsheet_shared.settings import AddressDigestSettings
 
 DAY = 24 * 3600
 
 
-class Settings(DatabaseServiceSettings):
+class Settings(AddressDigestSettings):
     model_config = SettingsConfigDict(env_prefix="NOTIFICATIONS_", extra="ignore", frozen=True)
 
     # SMTP_HOST / SMTP_PORT may be given once for every process, like MONGO_URL.
-    SHARED_FIELDS: ClassVar[frozenset[str]] = DatabaseServiceSettings.SHARED_FIELDS | {
+    SHARED_FIELDS: ClassVar[frozenset[str]] = AddressDigestSettings.SHARED_FIELDS | {
         "smtp_host",
         "smtp_port",
     }

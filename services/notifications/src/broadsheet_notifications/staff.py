@@ -1,5 +1,5 @@
 """The staff's use cases: reading the delivery ledger, retrying a failed delivery, suppressing
-an address."""
+an address. Each change is recorded in the audit log in its own transaction."""
 
 from __future__ import annotations
 
@@ -11,13 +11,18 @@ from broadsheet_notifications.domain import (
     Delivery,
     DeliveryState,
     RetryPolicy,
+    mask_email,
     recipient_hash,
 )
 from broadsheet_notifications.repository import AddressRepository, LedgerRepository
 from broadsheet_shared.addresses import normalize_email
+from broadsheet_shared.audit import StaffAction, recorded
+from broadsheet_shared.auth import Principal
 from broadsheet_shared.clock import Clock, utcnow
 from broadsheet_shared.errors import Conflict, NotFound
 from broadsheet_shared.unit_of_work import Transaction, UnitOfWork
+
+SOURCE = "notifications"
 
 
 class StaffService:
@@ -45,7 +50,7 @@ class StaffService:
         next_cursor = items[limit - 1].id if len(items) > limit else None
         return items[:limit], next_cursor
 
-    async def retry(self, command: RetryDelivery) -> Delivery:
+    async def retry(self, command: RetryDelivery, staff: Principal) -> Delivery:
         delivery_id = command.delivery_id
         delivery = await self._ledger.get(delivery_id)
         if delivery is None:
@@ -53,9 +58,13 @@ class StaffService:
 
         async def work(tx: Transaction) -> bool:
             now = self._clock()
-            return await self._ledger.retry_failed(
+            retried = await self._ledger.retry_failed(
                 delivery_id, now, now + self._retry.max_age, tx.session
             )
+            if retried:
+                action = StaffAction.DELIVERY_RETRIED
+                tx.emit(recorded(staff, action, delivery_id, source=SOURCE, at=now))
+            return retried
 
         if not await self._uow.run(work):
             raise Conflict(f"Only failed deliveries can be retried; this one is {delivery.state}.")
@@ -64,7 +73,7 @@ class StaffService:
         assert retried is not None
         return retried
 
-    async def suppress(self, command: SuppressAddress) -> Address:
+    async def suppress(self, command: SuppressAddress, staff: Principal) -> Address:
         normalized = normalize_email(command.email)
 
         async def work(tx: Transaction) -> Address:
@@ -76,6 +85,11 @@ class StaffService:
             address.suppress(now)
             await self._addresses.save(address, tx.session)
             await self._ledger.cancel_pending_to(recipient, tx.session)
+            # The address's hash and its masked form: enough to tell entries apart, and the
+            # log does not become a list of readers' addresses.
+            details = {"address": mask_email(normalized)}
+            action = StaffAction.ADDRESS_SUPPRESSED
+            tx.emit(recorded(staff, action, recipient, source=SOURCE, at=now, details=details))
             return address
 
         return await self._uow.run(work)

@@ -35,6 +35,7 @@ from broadsheet_shared.events.comments import (
     CommentRejectedData,
     CommentRejectedV1,
     email_hash,
+    use_address_digest_key,
 )
 from broadsheet_shared.events.notifications import (
     NotificationFailedData,
@@ -84,4 +85,5 @@ __all__ = [
     "encode_event",
     "event_class",
     "registered_events",
+    "use_address_digest_key",
 ]

@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
+
+from pydantic import Field
 
 from broadsheet_shared.events import topics
 from broadsheet_shared.events.base import EventData, IntegrationEvent
 
 NotificationKind = Literal["reply", "follow", "digest", "confirmation"]
+RecipientDigest = Annotated[
+    str,
+    Field(
+        description="The recipient's address as email_hash gives it (HMAC-SHA256 of the "
+        "normalized address under the platform's ADDRESS_DIGEST_KEY, hex)"
+    ),
+]
 
 
 class NotificationSentData(EventData):
@@ -16,7 +25,7 @@ class NotificationSentData(EventData):
     kind: NotificationKind
     article_id: str | None
     source_event_id: str | None
-    recipient_hash: str
+    recipient_hash: RecipientDigest
     sent_at: datetime
 
 
@@ -25,7 +34,7 @@ class NotificationFailedData(EventData):
     kind: NotificationKind
     article_id: str | None
     source_event_id: str | None
-    recipient_hash: str
+    recipient_hash: RecipientDigest
     error: str
     attempts: int
     failed_at: datetime

@@ -62,7 +62,7 @@ PROBLEM_SCHEMA: dict[str, Any] = {
         "retry_after": {
             "type": "integer",
             "minimum": 0,
-            "description": "Seconds to wait before trying again (429)",
+            "description": "Seconds to wait before trying again (429, 503)",
         },
     },
     "additionalProperties": True,

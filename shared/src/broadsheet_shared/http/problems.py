@@ -16,6 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pymongo.errors import PyMongoError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from broadsheet_shared.errors import (
@@ -30,10 +31,15 @@ from broadsheet_shared.errors import (
     StaleRevision,
     Unauthenticated,
 )
+from broadsheet_shared.mongo import UNAVAILABLE
 
 log = structlog.get_logger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
+
+# Seconds a client should wait after a 503 for a database outage: long enough not to hammer a
+# database that is coming back, short enough that a reader's retry lands soon after.
+UNAVAILABLE_RETRY_AFTER = 5
 
 
 class ProblemResponse(JSONResponse):
@@ -182,6 +188,20 @@ def install_problem_handlers(app: FastAPI) -> None:
             instance=request.url.path,
             errors=_validation_errors(exc),
         )
+
+    async def _unavailable(request: Request, exc: Exception) -> ProblemResponse:
+        log.warning("database unavailable", path=request.url.path, error=repr(exc))
+        return problem_response(
+            503,
+            "The service is briefly unavailable. Please try again in a moment.",
+            instance=request.url.path,
+            headers={"Retry-After": str(UNAVAILABLE_RETRY_AFTER)},
+            retry_after=UNAVAILABLE_RETRY_AFTER,
+        )
+
+    unavailable: tuple[type[PyMongoError], ...] = UNAVAILABLE
+    for kind in unavailable:
+        app.add_exception_handler(kind, _unavailable)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> ProblemResponse:

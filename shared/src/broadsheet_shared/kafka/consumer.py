@@ -31,12 +31,12 @@ from aiokafka.errors import (
     RebalanceInProgressError,
 )
 from prometheus_client import Counter, Gauge
-from pymongo.errors import ConnectionFailure
 
 from broadsheet_shared.events.base import IntegrationEvent
 from broadsheet_shared.events.codec import EventDecodeError, UnknownEventType, decode_event
 from broadsheet_shared.kafka.producer import EventProducer
 from broadsheet_shared.kafka.router import EventRouter
+from broadsheet_shared.mongo import UNAVAILABLE
 from broadsheet_shared.outbox import OutgoingMessage
 
 log = structlog.get_logger(__name__)
@@ -189,8 +189,9 @@ class ConsumerRunner:
                 await self._router.dispatch(event)
             except asyncio.CancelledError:
                 raise
-            except ConnectionFailure as exc:
-                # The database is down; the message is fine. Wait for it, however long.
+            except UNAVAILABLE as exc:
+                # The database is down or too slow (an operation ran out of its timeoutMS);
+                # the message is fine. Wait for it, however long.
                 log.warning("database unavailable, retrying", error=repr(exc))
                 await self._pause(self._retry.backoff(min(attempt, 6)))
                 attempt = min(attempt, self._retry.max_attempts - 1)

@@ -6,14 +6,32 @@ import asyncio
 from collections.abc import Sequence
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import (
+    InvalidTopicError,
+    KafkaError,
+    MessageSizeTooLargeError,
+    RecordTooLargeError,
+    TopicAuthorizationFailedError,
+)
 
 from broadsheet_shared.events.base import IntegrationEvent
 from broadsheet_shared.events.codec import encode_event
-from broadsheet_shared.outbox import OutgoingMessage
+from broadsheet_shared.outbox import MessageRefused, OutgoingMessage
+
+# What the broker (or the client, before sending) answers about the message itself: sending it
+# again gets the same answer. Everything else (timeouts, lost connections, leader changes) may
+# pass and is retried as it is.
+_REFUSED: tuple[type[KafkaError], ...] = (
+    MessageSizeTooLargeError,
+    RecordTooLargeError,
+    InvalidTopicError,
+    TopicAuthorizationFailedError,
+)
 
 
 class EventProducer:
-    def __init__(self, bootstrap_servers: str, client_id: str) -> None:
+    def __init__(self, bootstrap_servers: str, client_id: str, timeout: float = 15.0) -> None:
+        self._timeout = timeout
         self._producer = AIOKafkaProducer(
             bootstrap_servers=bootstrap_servers,
             client_id=client_id,
@@ -22,7 +40,7 @@ class EventProducer:
             # Outbox batches arrive together: a few ms of linger packs them into one request.
             linger_ms=5,
             max_batch_size=256 * 1024,
-            request_timeout_ms=15000,
+            request_timeout_ms=int(timeout * 1000),
             retry_backoff_ms=200,
         )
         self._started = False
@@ -42,12 +60,29 @@ class EventProducer:
             self._started = False
 
     async def send_batch(self, messages: Sequence[OutgoingMessage]) -> None:
-        """Send in order and wait until the broker acknowledged every message."""
-        futures = [
-            await self._producer.send(m.topic, m.value, key=m.key, headers=m.headers)
-            for m in messages
-        ]
-        await asyncio.gather(*futures)
+        """Send in order and wait until the broker acknowledged every message, for at most the
+        producer timeout. A message refused for good raises :class:`MessageRefused` once every
+        message before it is acknowledged."""
+        await asyncio.wait_for(self._send_batch(messages), self._timeout)
+
+    async def _send_batch(self, messages: Sequence[OutgoingMessage]) -> None:
+        futures: list[asyncio.Future[object]] = []
+        refused: MessageRefused | None = None
+        for index, m in enumerate(messages):
+            try:
+                future = await self._producer.send(m.topic, m.value, key=m.key, headers=m.headers)
+            except _REFUSED as exc:
+                refused = MessageRefused(index, exc)
+                break
+            futures.append(future)
+        results = await asyncio.gather(*futures, return_exceptions=True)
+        for index, result in enumerate(results):
+            if isinstance(result, _REFUSED):
+                raise MessageRefused(index, result)
+            if isinstance(result, BaseException):
+                raise result
+        if refused is not None:
+            raise refused
 
     async def publish(self, event: IntegrationEvent, topic: str) -> None:
         """Publish directly, outside any outbox (for events with no state change behind them)."""

@@ -258,6 +258,8 @@ class Platform:
             "",
             f"  Editor login    {ep.editor_email} / {ep.editor_password}",
             "                  (local dev defaults; set EDITOR_EMAIL / EDITOR_PASSWORD to change)",
+            "                  an admin: it creates editor and moderator accounts (POST",
+            '                  /api/editor/users with "role": "editor" or "moderator")',
             "",
             "Press Ctrl-C to stop.",
         ]

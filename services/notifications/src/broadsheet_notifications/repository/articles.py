@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from pymongo import ASCENDING, IndexModel
+from pymongo.errors import DuplicateKeyError
 
 from broadsheet_shared.mongo import Database, IndexSpec, Session
 
@@ -21,11 +23,17 @@ class ArticleView:
     slugs: list[str]  # the current slug first, then the ones it replaced
     title: str
     url_path: str
+    revision: int
     live: bool = True
 
 
 class ArticleRepository(Protocol):
-    async def save(self, article: ArticleView, session: Session | None) -> None: ...
+    async def save(self, article: ArticleView, session: Session | None) -> None:
+        """Store ``article`` unless a newer revision of it is stored already: events of one
+        article arrive in order, but a redelivered or replayed older one must change nothing
+        (the comments service's projection keeps the same rule)."""
+        ...
+
     async def mark_gone(self, article_id: str, session: Session | None) -> None: ...
     async def live_by_slug(self, slug: str) -> ArticleView | None: ...
     async def by_ids(
@@ -40,19 +48,24 @@ class MongoArticleRepository:
         self._articles = db[ARTICLES]
 
     async def save(self, article: ArticleView, session: Session | None) -> None:
-        await self._articles.replace_one(
-            {"_id": article.article_id},
-            {
-                "_id": article.article_id,
-                "slug": article.slug,
-                "slugs": article.slugs,
-                "title": article.title,
-                "url_path": article.url_path,
-                "live": article.live,
-            },
-            upsert=True,
-            session=session,
-        )
+        document = {
+            "_id": article.article_id,
+            "slug": article.slug,
+            "slugs": article.slugs,
+            "title": article.title,
+            "url_path": article.url_path,
+            "revision": article.revision,
+            "live": article.live,
+        }
+        not_newer = {
+            "_id": article.article_id,
+            # Rows written before revisions were kept have none: any revision replaces them.
+            "$or": [{"revision": {"$lte": article.revision}}, {"revision": {"$exists": False}}],
+        }
+        # A stored row with a newer revision does not match, so the upsert inserts and meets
+        # its _id: nothing changes, as wanted.
+        with contextlib.suppress(DuplicateKeyError):
+            await self._articles.replace_one(not_newer, document, upsert=True, session=session)
 
     async def mark_gone(self, article_id: str, session: Session | None) -> None:
         await self._articles.update_one(
@@ -79,5 +92,6 @@ def _article_from_doc(doc: dict[str, Any]) -> ArticleView:
         slugs=list(doc["slugs"]),
         title=doc["title"],
         url_path=doc["url_path"],
+        revision=int(doc.get("revision", 0)),
         live=bool(doc["live"]),
     )

@@ -1,11 +1,14 @@
 """The delivery ledger: one row per (event, recipient), moved through the domain's named
 ``Transitions`` (claim, send, fail …). This module only persists them: each update is guarded
-by the transition's source states and sets its target state.
+by the transition's source states and sets its target state, and what a worker records about its
+attempt is also fenced on its claim token (``fence``): a worker that lost its claim changes
+nothing, and the method's answer tells it so.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -71,10 +74,23 @@ def ledger_expiry_indexes(retention_seconds: int) -> list[IndexSpec]:
 
 def guard(transition: Transition) -> dict[str, Any]:
     """The filter that keeps ``transition`` to rows in one of its source states."""
-    if transition.source == frozenset(DeliveryState):
-        return {}
     states = sorted(state.value for state in transition.source)
     return {"state": states[0] if len(states) == 1 else {"$in": states}}
+
+
+def fence(transition: Transition, claim: str) -> dict[str, Any]:
+    """The filter for a worker's own transition: the row is still in a source state and still
+    carries the worker's claim token (a release drops it, a later claim replaces it)."""
+    return {**guard(transition), "claim": claim}
+
+
+@dataclass(frozen=True)
+class Held:
+    """What a lease renewal found: the rows the claim still holds, and those of them whose
+    cancellation was requested meanwhile (the worker must not send them)."""
+
+    ids: frozenset[str]
+    cancel_requested: frozenset[str]
 
 
 def move(
@@ -117,8 +133,16 @@ class LedgerRepository(Protocol):
 
     async def cancel_pending_to(
         self, recipient: str, session: Session | None, *, subscription_id: str | None = None
-    ) -> None: ...
-    async def release_expired(self, now: datetime, session: Session | None) -> None: ...
+    ) -> None:
+        """Everything still to go to ``recipient`` (of one subscription, or all): pending rows,
+        retries included, are cancelled; rows being sent are flagged, so their worker does not
+        send them (or stops) and ends them cancelled."""
+        ...
+
+    async def release_expired(self, now: datetime, session: Session | None) -> None:
+        """Rows whose lease ran out are due again, or cancelled if that was requested."""
+        ...
+
     async def due_ids(self, now: datetime, limit: int) -> list[str]: ...
     async def claim(
         self,
@@ -132,18 +156,30 @@ class LedgerRepository(Protocol):
         """Take those of ``ids`` still due; another worker may have taken or cancelled some."""
         ...
 
+    async def renew(self, claim: str, lease_until: datetime, session: Session | None) -> Held:
+        """Extend the lease of every row ``claim`` still holds."""
+        ...
+
     async def mark_sent(
-        self, delivery_ids: list[str], now: datetime, session: Session | None
-    ) -> None: ...
+        self, claim: str, delivery_ids: list[str], now: datetime, session: Session | None
+    ) -> list[str]:
+        """The ids actually recorded sent: those ``claim`` still held."""
+        ...
+
     async def reschedule(
-        self, delivery_id: str, at: datetime, error: str, session: Session | None
-    ) -> None:
-        """Due again at ``at``, unless its cancellation was requested while it was being sent."""
+        self, claim: str, delivery_id: str, at: datetime, error: str, session: Session | None
+    ) -> DeliveryState | None:
+        """Due again at ``at`` (or cancelled, if that was requested while it was claimed): the
+        state the row moved to, None when ``claim`` no longer held it."""
         ...
 
     async def mark_failed(
-        self, delivery_id: str, error: str, now: datetime, session: Session | None
-    ) -> None: ...
+        self, claim: str, delivery_id: str, error: str, now: datetime, session: Session | None
+    ) -> DeliveryState | None:
+        """Failed (or cancelled, if that was requested while it was claimed): the state the
+        row moved to, None when ``claim`` no longer held it."""
+        ...
+
     async def retry_failed(
         self, delivery_id: str, now: datetime, deadline: datetime, session: Session | None
     ) -> bool:
@@ -231,29 +267,37 @@ class MongoLedgerRepository:
         return [delivery_from_doc(doc) for doc in docs]
 
     async def cancel_for_comment(self, comment_id: str, session: Session | None) -> None:
-        about = {"comment_ids": comment_id, "kind": {"$in": INDIVIDUAL_KINDS}}
-        await self._deliveries.update_many(
-            {**about, **guard(Transitions.CANCEL)}, move(Transitions.CANCEL), session=session
-        )
-        # One being sent right now may still fail; if it does, it must not be retried.
-        await self._deliveries.update_many(
-            {**about, "state": DeliveryState.SENDING.value},
-            {"$set": {"cancel_requested": True}},
-            session=session,
-        )
+        await self._cancel({"comment_ids": comment_id, "kind": {"$in": INDIVIDUAL_KINDS}}, session)
 
     async def cancel_pending_to(
         self, recipient: str, session: Session | None, *, subscription_id: str | None = None
     ) -> None:
-        query: dict[str, Any] = {"recipient_hash": recipient, **guard(Transitions.CANCEL)}
+        about: dict[str, Any] = {"recipient_hash": recipient}
         if subscription_id is not None:
-            query["subscription_id"] = subscription_id
-        await self._deliveries.update_many(query, move(Transitions.CANCEL), session=session)
+            about["subscription_id"] = subscription_id
+        await self._cancel(about, session)
+
+    async def _cancel(self, about: dict[str, Any], session: Session | None) -> None:
+        await self._deliveries.update_many(
+            {**about, **guard(Transitions.CANCEL)}, move(Transitions.CANCEL), session=session
+        )
+        # A claimed row is its worker's to end: it sees the flag when it renews its lease.
+        await self._deliveries.update_many(
+            {**about, **guard(Transitions.ABANDON)},
+            {"$set": {"cancel_requested": True}},
+            session=session,
+        )
 
     async def release_expired(self, now: datetime, session: Session | None) -> None:
+        expired = {"lease_until": {"$lt": now}}
         await self._deliveries.update_many(
-            {**guard(Transitions.RELEASE), "lease_until": {"$lt": now}},
-            move(Transitions.RELEASE, {"next_attempt_at": now}),
+            {**guard(Transitions.ABANDON), **expired, "cancel_requested": True},
+            move(Transitions.ABANDON, drop=_LEASE),
+            session=session,
+        )
+        await self._deliveries.update_many(
+            {**guard(Transitions.RELEASE), **expired},
+            move(Transitions.RELEASE, {"next_attempt_at": now}, drop=_LEASE),
             session=session,
         )
 
@@ -286,43 +330,79 @@ class MongoLedgerRepository:
         docs = await self._deliveries.find({"claim": claim}, session=session).to_list()
         return [delivery_from_doc(doc) for doc in docs]
 
-    async def mark_sent(
-        self, delivery_ids: list[str], now: datetime, session: Session | None
-    ) -> None:
-        if not delivery_ids:
-            return
+    async def renew(self, claim: str, lease_until: datetime, session: Session | None) -> Held:
+        held = {"claim": claim, **guard(Transitions.RELEASE)}
         await self._deliveries.update_many(
-            {"_id": {"$in": delivery_ids}, **guard(Transitions.SEND)},
+            held, {"$set": {"lease_until": lease_until}}, session=session
+        )
+        docs = await self._deliveries.find(
+            held, {"_id": 1, "cancel_requested": 1}, session=session
+        ).to_list()
+        return Held(
+            ids=frozenset(doc["_id"] for doc in docs),
+            cancel_requested=frozenset(doc["_id"] for doc in docs if doc.get("cancel_requested")),
+        )
+
+    async def mark_sent(
+        self, claim: str, delivery_ids: list[str], now: datetime, session: Session | None
+    ) -> list[str]:
+        if not delivery_ids:
+            return []
+        mine = {"_id": {"$in": delivery_ids}, **fence(Transitions.SEND, claim)}
+        # Read first, in the same transaction: the update cannot say which rows it matched.
+        docs = await self._deliveries.find(mine, {"_id": 1}, session=session).to_list()
+        await self._deliveries.update_many(
+            mine,
             move(Transitions.SEND, {"sent_at": now, "last_error": None}, drop=_LEASE),
             session=session,
         )
+        return [doc["_id"] for doc in docs]
 
     async def reschedule(
-        self, delivery_id: str, at: datetime, error: str, session: Session | None
-    ) -> None:
-        await self._deliveries.update_one(
-            {"_id": delivery_id, "cancel_requested": True, **guard(Transitions.ABANDON)},
-            move(Transitions.ABANDON),
-            session=session,
-        )
-        await self._deliveries.update_one(
-            {
-                "_id": delivery_id,
-                "cancel_requested": {"$ne": True},
-                **guard(Transitions.RESCHEDULE),
-            },
-            move(Transitions.RESCHEDULE, {"next_attempt_at": at, "last_error": error}, drop=_LEASE),
-            session=session,
+        self, claim: str, delivery_id: str, at: datetime, error: str, session: Session | None
+    ) -> DeliveryState | None:
+        return await self._end_attempt(
+            claim,
+            delivery_id,
+            Transitions.RESCHEDULE,
+            {"next_attempt_at": at, "last_error": error},
+            session,
         )
 
     async def mark_failed(
-        self, delivery_id: str, error: str, now: datetime, session: Session | None
-    ) -> None:
-        await self._deliveries.update_one(
-            {"_id": delivery_id, **guard(Transitions.FAIL)},
-            move(Transitions.FAIL, {"last_error": error, "failed_at": now}, drop=_LEASE),
+        self, claim: str, delivery_id: str, error: str, now: datetime, session: Session | None
+    ) -> DeliveryState | None:
+        return await self._end_attempt(
+            claim,
+            delivery_id,
+            Transitions.FAIL,
+            {"last_error": error, "failed_at": now},
+            session,
+        )
+
+    async def _end_attempt(
+        self,
+        claim: str,
+        delivery_id: str,
+        transition: Transition,
+        fields: dict[str, Any],
+        session: Session | None,
+    ) -> DeliveryState | None:
+        """``transition`` for an attempt that did not send, or ABANDON if the row's cancellation
+        was requested meanwhile; both only while ``claim`` still holds the row."""
+        abandoned = await self._deliveries.update_one(
+            {"_id": delivery_id, "cancel_requested": True, **fence(Transitions.ABANDON, claim)},
+            move(Transitions.ABANDON, {"last_error": fields["last_error"]}, drop=_LEASE),
             session=session,
         )
+        if abandoned.modified_count:
+            return Transitions.ABANDON.target
+        result = await self._deliveries.update_one(
+            {"_id": delivery_id, "cancel_requested": {"$ne": True}, **fence(transition, claim)},
+            move(transition, fields, drop=_LEASE),
+            session=session,
+        )
+        return transition.target if result.modified_count else None
 
     async def retry_failed(
         self, delivery_id: str, now: datetime, deadline: datetime, session: Session | None

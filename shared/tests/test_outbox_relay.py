@@ -1,0 +1,174 @@
+"""The outbox relay against the real database and Kafka: a message the broker refuses for good
+is retried, then failed and counted, without holding back the events behind it; a relay that
+lost its lease can neither claim rows nor undo what the relay that took over has done."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaConsumer
+from pydantic_settings import SettingsConfigDict
+
+from broadsheet_shared.events import ArticleRef, ArticleUnpublishedV1, decode_event, topics
+from broadsheet_shared.outbox import (
+    OUTBOX,
+    OUTBOX_FAILED,
+    RELAY_LEASES,
+    MessageRefused,
+    OutboxRelay,
+    OutgoingMessage,
+    RawPublisher,
+)
+from broadsheet_shared.runtime import ServiceRuntime
+from broadsheet_shared.settings import DatabaseServiceSettings
+from broadsheet_shared.unit_of_work import Transaction
+
+pytestmark = pytest.mark.integration
+
+
+class RelaySettings(DatabaseServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="RELAYTEST_", extra="ignore", frozen=True)
+
+
+def unpublished(slug: str) -> ArticleUnpublishedV1:
+    return ArticleUnpublishedV1(
+        subject="article-1",
+        data=ArticleRef(article_id="article-1", slug=slug, url_path="/articles/x"),
+    )
+
+
+@pytest.fixture
+async def runtime(infra: Any, unique_prefix: str) -> AsyncIterator[ServiceRuntime]:
+    settings = RelaySettings(
+        service_name=unique_prefix,
+        mongo_url=infra.mongo_url,
+        kafka_bootstrap_servers=infra.kafka_bootstrap,
+        kafka_topic_prefix=f"{unique_prefix}.",
+        mongo_database=f"{unique_prefix}_relay",
+        run_workers=False,
+    )
+    runtime = ServiceRuntime(settings)
+    await runtime.start()
+    try:
+        yield runtime
+    finally:
+        await runtime.stop()
+
+
+async def write(runtime: ServiceRuntime, *slugs: str) -> None:
+    for slug in slugs:
+
+        async def work(tx: Transaction, slug: str = slug) -> None:
+            tx.emit(unpublished(slug))
+
+        await runtime.uow.run(work)
+
+
+def relay(runtime: ServiceRuntime, publisher: RawPublisher | None = None) -> OutboxRelay:
+    return OutboxRelay(
+        runtime.db,
+        runtime.outbox,
+        publisher or runtime.producer,
+        service=runtime.settings.service_name,
+        max_refusals=2,
+    )
+
+
+async def published_slugs(runtime: ServiceRuntime, expected: int) -> list[str]:
+    consumer = AIOKafkaConsumer(
+        runtime.settings.topic(topics.ARTICLES),
+        bootstrap_servers=runtime.settings.kafka_bootstrap_servers,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    slugs: list[str] = []
+    try:
+        async with asyncio.timeout(20):
+            while len(slugs) < expected:
+                for records in (await consumer.getmany(timeout_ms=300)).values():
+                    for record in records:
+                        event = decode_event(record.value, record.headers)
+                        assert isinstance(event, ArticleUnpublishedV1)
+                        slugs.append(event.data.slug)
+        # Nothing more arrives (a duplicate would).
+        assert not await consumer.getmany(timeout_ms=300)
+    finally:
+        await consumer.stop()
+    return slugs
+
+
+async def states(runtime: ServiceRuntime) -> list[str]:
+    rows = await runtime.db[OUTBOX].find().sort("_id", 1).to_list()
+    return [row["state"] for row in rows]
+
+
+async def test_a_refused_event_is_failed_after_the_retries_and_the_rest_go_out(
+    runtime: ServiceRuntime,
+) -> None:
+    # Larger than the producer's max_request_size (1 MB): Kafka will never take it.
+    await write(runtime, "first", "x" * 1_200_000, "third")
+    service = runtime.settings.service_name
+    failed_before = OUTBOX_FAILED.labels(service)._value.get()
+    the_relay = relay(runtime)
+    assert await the_relay.hold_lease()
+
+    with pytest.raises(MessageRefused):  # refused once: kept, and the one behind it waits
+        await the_relay.publish_pending()
+    assert await states(runtime) == ["published", "pending", "pending"]
+    assert await the_relay.publish_pending() == 0  # refused twice: failed
+    assert await states(runtime) == ["published", "failed", "pending"]
+    assert await the_relay.publish_pending() == 1
+    assert await states(runtime) == ["published", "failed", "published"]
+
+    assert OUTBOX_FAILED.labels(service)._value.get() == failed_before + 1
+    assert await published_slugs(runtime, 2) == ["first", "third"]
+
+
+class FrozenThenFailing:
+    """A relay frozen mid-publish (a stopped process, a long pause) past its lease; when it
+    wakes up its send fails, so it would put its batch back to pending."""
+
+    def __init__(self) -> None:
+        self.entered = asyncio.Event()
+        self.wake = asyncio.Event()
+
+    async def send_batch(self, messages: Sequence[OutgoingMessage]) -> None:
+        self.entered.set()
+        await self.wake.wait()
+        raise ConnectionError("broker went away while we slept")
+
+
+async def test_a_relay_that_lost_its_lease_cannot_undo_the_new_holders_work(
+    runtime: ServiceRuntime,
+) -> None:
+    await write(runtime, "one", "two")
+    frozen = FrozenThenFailing()
+    stale, current = relay(runtime, frozen), relay(runtime)
+    assert await stale.hold_lease()
+    stale_batch = asyncio.create_task(stale.publish_pending())
+    await asyncio.wait_for(frozen.entered.wait(), 10)
+
+    # Its lease runs out while it is frozen; another relay takes over and publishes the rows.
+    await runtime.db[RELAY_LEASES].update_one(
+        {"_id": "relay"}, {"$set": {"until": datetime.now(UTC) - timedelta(seconds=1)}}
+    )
+    assert await current.hold_lease()
+    assert await current.publish_pending() == 2
+
+    frozen.wake.set()
+    with pytest.raises(ConnectionError):
+        await stale_batch
+    # Its "back to pending" matched nothing: the rows stay published, and go out only once.
+    assert await states(runtime) == ["published", "published"]
+    assert await published_slugs(runtime, 2) == ["one", "two"]
+
+    # Nor can it claim anything while the other relay holds the lease.
+    await write(runtime, "three")
+    assert not await stale.hold_lease()
+    assert await stale.publish_pending() == 0
+    assert await states(runtime) == ["published", "published", "pending"]
