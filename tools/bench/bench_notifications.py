@@ -34,7 +34,6 @@ from pymongo import AsyncMongoClient
 
 from broadsheet_notifications.domain import (
     Address,
-    AddressState,
     Delivery,
     Subscription,
     delivery_id,
@@ -152,15 +151,13 @@ async def seed_readers(env: dict[str, str], count: int) -> list[str]:
     addresses, subs = [], []
     for n in range(count):
         address = Address.new(f"lat{n}@bench.example", now)
-        address.state = AddressState.CONFIRMED
+        address.confirm(now)
         parent = f"parent-{n}"
         parents.append(parent)
         addresses.append(address_to_doc(address))
-        subs.append(
-            subscription_to_doc(
-                Subscription.to_replies(parent, f"article-{n % 50}", address.recipient_hash, now)
-            )
-        )
+        sub = Subscription.to_replies(parent, f"article-{n % 50}", address.recipient_hash, now)
+        sub.confirm(now)  # as the reader's click on the confirmation link does
+        subs.append(subscription_to_doc(sub))
     await db[ADDRESSES].insert_many(addresses)
     await db[SUBSCRIPTIONS].insert_many(subs)
     await client.close()

@@ -185,7 +185,26 @@ class Upstreams:
         if service == "notifications":
             if path.startswith("/api/subscriptions/confirm/good"):
                 return JSONResponse(
-                    {"email": "r***@example.com", "article_title": "Talks resume in Geneva"}
+                    {
+                        "email": "r***@example.com",
+                        "status": "pending",
+                        "requests": [
+                            {
+                                "id": "follow-11111111111111111111111111111111",
+                                "kind": "follow",
+                                "article_title": "Talks resume in Geneva",
+                                "article_url_path": "/articles/talks-resume",
+                            }
+                        ],
+                        "later_requests": [
+                            {
+                                "id": "reply-22222222222222222222222222222222",
+                                "kind": "reply",
+                                "article_title": "Rain <again>",
+                                "article_url_path": "/articles/rain",
+                            }
+                        ],
+                    }
                 )
             if path.startswith("/api/subscriptions/unsubscribe/good"):
                 return JSONResponse({"email": "r***@example.com", "status": "unsubscribed"})

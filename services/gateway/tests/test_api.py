@@ -164,6 +164,37 @@ async def test_subscription_pages_show_a_button_and_post_through(gw: Gw) -> None
     assert bad.status_code == 404
 
 
+# The id of a request made after the link's mail (stubs.py).
+LATER = "reply-22222222222222222222222222222222"
+
+
+async def test_confirm_page_lists_the_links_requests_and_a_button_for_each_later_one(
+    gw: Gw,
+) -> None:
+    client, upstreams = gw
+    page = await client.get("/subscriptions/confirm/good-token")
+    assert (
+        'new comments on <a href="/articles/talks-resume">Talks resume in Geneva</a>' in page.text
+    )
+    assert 'action="/subscriptions/confirm/good-token"' in page.text
+    later = page.text.split('class="later-requests"')[1]
+    assert "replies to your comment on" in later
+    assert "Rain &lt;again&gt;" in later
+    assert (
+        'action="/subscriptions/confirm/good-token/requests/reply-22222222222222222222222222222222"'
+        in later
+    )
+    done = await client.post(
+        "/subscriptions/confirm/good-token/requests/reply-22222222222222222222222222222222"
+    )
+    assert done.status_code == 200
+    sent = upstreams.seen[-1]
+    assert (sent["method"], sent["path"]) == (
+        "POST",
+        f"/api/subscriptions/confirm/good-token/requests/{LATER}",
+    )
+
+
 async def test_follow_posts_and_redirects(gw: Gw) -> None:
     client, upstreams = gw
     response = await client.post("/articles/talks-resume/follow", data={"email": "r@example.com"})

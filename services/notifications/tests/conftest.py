@@ -12,13 +12,15 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 
-from broadsheet_notifications.domain import DigestPolicy, RetryPolicy
+from broadsheet_notifications.commands import ConfirmAddress
+from broadsheet_notifications.domain import Delivery, DigestPolicy, RetryPolicy, recipient_hash
 from broadsheet_notifications.mail import MailComposer
 from broadsheet_notifications.planner import Planner, Policies
 from broadsheet_notifications.service import FollowLimits, SubscriptionService
 from broadsheet_notifications.settings import Settings
 from broadsheet_notifications.staff import StaffService
 from broadsheet_notifications.tokens import LinkSigner
+from broadsheet_shared.addresses import normalize_email
 from broadsheet_shared.auth import Principal
 from broadsheet_shared.events import (
     ArticleData,
@@ -98,7 +100,8 @@ class World:
             repos.subscriptions,
             repos.ledger,
             repos.digests,
-            Policies(self.retry, DigestPolicy(3, timedelta(minutes=10)), timedelta(hours=24)),
+            self.limiter,
+            Policies(self.retry, DigestPolicy(3, timedelta(minutes=10)), RateLimit(3, 86400)),
             self.clock,
         )
         self.queued = 0
@@ -126,6 +129,25 @@ class World:
 
     def _queued(self) -> None:
         self.queued += 1
+
+    def confirmations_to(self, email: str) -> list[Delivery]:
+        """The confirmation mails recorded for ``email``, oldest first."""
+        recipient = recipient_hash(normalize_email(email))
+        mails = [
+            d
+            for d in self.repos.ledger.deliveries.values()
+            if d.kind == "confirmation" and d.recipient_hash == recipient
+        ]
+        return sorted(mails, key=lambda d: d.created_at)
+
+    def confirm_token(self, email: str) -> str:
+        """The link in the latest confirmation mail to ``email``, as the mail carries it."""
+        latest = self.confirmations_to(email)[-1]
+        return self.signer.confirm_token(latest.recipient_hash, latest.created_at)
+
+    async def confirm(self, email: str) -> dict[str, Any]:
+        """The owner of ``email`` clicks Confirm in the latest confirmation mail."""
+        return await self.subscriptions.confirm(ConfirmAddress(self.confirm_token(email)))
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ from broadsheet_notifications.domain import (
     DeliveryState,
     DigestItem,
     Subscription,
+    SubscriptionState,
     Transition,
     Transitions,
 )
@@ -46,6 +47,9 @@ class FakeArticleRepository:
 
     async def live_by_slug(self, slug: str) -> ArticleView | None:
         return next((a for a in self.by_id.values() if slug in a.slugs and a.live), None)
+
+    async def by_ids(self, article_ids: list[str], session: Any) -> dict[str, ArticleView]:
+        return {i: self.by_id[i] for i in article_ids if i in self.by_id}
 
 
 class FakeAddressRepository:
@@ -91,19 +95,23 @@ class FakeSubscriptionRepository:
             if s.article_id == article_id and s.kind == "follow" and s.active
         ]
 
+    async def pending_of(self, recipient: str, session: Any) -> list[Subscription]:
+        pending = [s for s in self.by_id.values() if s.recipient_hash == recipient and s.pending]
+        return copy.deepcopy(sorted(pending, key=lambda s: (s.requested_at, s.id)))
+
     async def end(self, sub_id: str, session: Any) -> None:
         if sub_id in self.by_id:
-            self.by_id[sub_id].active = False
+            self.by_id[sub_id].state = SubscriptionState.ENDED
 
     async def end_all_of(self, recipient: str, session: Any) -> None:
         for s in self.by_id.values():
             if s.recipient_hash == recipient:
-                s.active = False
+                s.state = SubscriptionState.ENDED
 
     async def end_for_comment(self, comment_id: str, session: Any) -> None:
         for s in self.by_id.values():
             if s.comment_id == comment_id:
-                s.active = False
+                s.state = SubscriptionState.ENDED
 
 
 def move(d: Delivery, transition: Transition) -> bool:

@@ -19,20 +19,39 @@ def router(world: Any) -> Any:
     return build_router(world.planner, world.inbox, world._queued, world.staff_access)
 
 
-def confirm(world: Any, email: str) -> None:
-    world.repos.addresses.by_recipient[recipient_hash(email)].state = AddressState.CONFIRMED
-
-
-async def test_notify_replies_subscribes_and_queues_one_confirmation(
+async def test_notify_replies_is_a_request_and_each_mail_lists_every_pending_one(
     world: Any, router: Any, ev: Any
 ) -> None:
-    await router.dispatch(ev.posted("c1", "ada@example.org"))
+    posted = ev.posted("c1", "ada@example.org")
+    await router.dispatch(posted)
+    await router.dispatch(posted)  # redelivered: handled once
+    world.clock.advance(minutes=1)
     await router.dispatch(ev.posted("c2", "Ada@Example.org"))
     address = world.repos.addresses.by_recipient[recipient_hash("ada@example.org")]
     assert address.state == AddressState.PENDING
-    confirmations = [d for d in world.repos.ledger.deliveries.values() if d.kind == "confirmation"]
-    assert len(confirmations) == 1
-    assert len([s for s in world.repos.subscriptions.by_id.values() if s.kind == "reply"]) == 2
+    confirmations = world.confirmations_to("ada@example.org")
+    assert [len(d.content["requests"]) for d in confirmations] == [1, 2]
+    replies = [s for s in world.repos.subscriptions.by_id.values() if s.kind == "reply"]
+    assert [s.pending for s in replies] == [True, True]
+
+
+async def test_notify_replies_of_a_confirmed_address_waits_for_its_owner_too(
+    world: Any, router: Any, ev: Any
+) -> None:
+    await router.dispatch(ev.posted("c1", "ada@example.org"))
+    await world.confirm("ada@example.org")
+    world.clock.advance(minutes=1)
+    # Anyone can type Ada's address into a comment form and tick "notify me of replies".
+    await router.dispatch(ev.posted("c3", "ada@example.org"))
+    await router.dispatch(ev.approved("c4", parent_id="c3"))
+    assert not any(d.kind == "reply" for d in world.repos.ledger.deliveries.values())
+    latest = world.confirmations_to("ada@example.org")[-1]
+    assert [r["kind"] for r in latest.content["requests"]] == ["reply"]
+    await world.confirm("ada@example.org")
+    await router.dispatch(ev.approved("c5", parent_id="c3"))
+    assert [d.comment_ids for d in world.repos.ledger.deliveries.values() if d.kind == "reply"] == [
+        ["c5"]
+    ]
 
 
 async def test_posted_without_notify_records_nothing(world: Any, router: Any, ev: Any) -> None:
@@ -51,7 +70,7 @@ async def test_reply_to_confirmed_author_records_one_delivery_even_when_redelive
     world: Any, router: Any, ev: Any
 ) -> None:
     await router.dispatch(ev.posted("c1", "ada@example.org"))
-    confirm(world, "ada@example.org")
+    await world.confirm("ada@example.org")
     reply = ev.approved("c2", parent_id="c1")
     await router.dispatch(reply)
     await router.dispatch(reply)
@@ -62,14 +81,14 @@ async def test_reply_to_confirmed_author_records_one_delivery_even_when_redelive
 
 async def test_self_reply_records_nothing(world: Any, router: Any, ev: Any) -> None:
     await router.dispatch(ev.posted("c1", "ada@example.org"))
-    confirm(world, "ada@example.org")
+    await world.confirm("ada@example.org")
     await router.dispatch(ev.approved("c2", parent_id="c1", author_email="ADA@example.org"))
     assert [d.kind for d in world.repos.ledger.deliveries.values()] == ["confirmation"]
 
 
 async def test_rejected_or_deleted_reply_is_never_sent(world: Any, router: Any, ev: Any) -> None:
     await router.dispatch(ev.posted("c1", "ada@example.org"))
-    confirm(world, "ada@example.org")
+    await world.confirm("ada@example.org")
     await router.dispatch(ev.approved("c2", parent_id="c1"))
     await router.dispatch(ev.approved("c3", parent_id="c1"))
     await router.dispatch(ev.rejected("c2"))
@@ -82,7 +101,7 @@ async def test_rejected_or_deleted_reply_is_never_sent(world: Any, router: Any, 
 
 async def test_digest_after_three_emails_in_window(world: Any, router: Any, ev: Any) -> None:
     await router.dispatch(ev.posted("c1", "ada@example.org"))
-    confirm(world, "ada@example.org")
+    await world.confirm("ada@example.org")
     start = world.clock.now
     for n in range(2, 8):
         await router.dispatch(ev.approved(f"c{n}", parent_id="c1"))
@@ -108,7 +127,7 @@ async def test_followers_get_one_email_per_comment(world: Any, router: Any, ev: 
     await world.subscriptions.follow(
         FollowArticle("foreign-affairs-1", "fan@example.org", "1.2.3.4")
     )
-    confirm(world, "fan@example.org")
+    await world.confirm("fan@example.org")
     await router.dispatch(ev.approved("c1"))
     await router.dispatch(ev.approved("c2", author_email="fan@example.org"))  # their own
     follows = [d for d in world.repos.ledger.deliveries.values() if d.kind == "follow"]

@@ -9,7 +9,7 @@ import pytest
 from broadsheet_notifications.commands import RetryDelivery, SuppressAddress, Unsubscribe
 from broadsheet_notifications.consumers import build_router
 from broadsheet_notifications.delivery import DeliveryWorker, PermanentFailure
-from broadsheet_notifications.domain import AddressState, DeliveryState, recipient_hash
+from broadsheet_notifications.domain import DeliveryState, recipient_hash
 
 pytestmark = pytest.mark.unit
 
@@ -32,9 +32,7 @@ def make_worker(
 async def reply_story(world: Any, ev: Any) -> None:
     router = build_router(world.planner, world.inbox, world._queued, world.staff_access)
     await router.dispatch(ev.posted("c1", "ada@example.org"))
-    world.repos.addresses.by_recipient[
-        recipient_hash("ada@example.org")
-    ].state = AddressState.CONFIRMED
+    await world.confirm("ada@example.org")
     await router.dispatch(ev.approved("c2", parent_id="c1"))
 
 

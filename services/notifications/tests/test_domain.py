@@ -11,6 +11,7 @@ from broadsheet_notifications.domain import (
     DigestPolicy,
     RetryPolicy,
     Subscription,
+    SubscriptionState,
     Transitions,
     delivery_id,
     goes_to_digest,
@@ -32,6 +33,11 @@ def confirmed(email: str) -> Address:
     return a
 
 
+def active(sub: Subscription) -> Subscription:
+    sub.confirm(NOW)
+    return sub
+
+
 def test_address_is_normalised_and_hashed_like_comments_service() -> None:
     a = Address.new("  Ada@Example.ORG ", NOW)
     assert a.email == "ada@example.org"
@@ -39,20 +45,63 @@ def test_address_is_normalised_and_hashed_like_comments_service() -> None:
     assert a.state == AddressState.PENDING
 
 
-def test_confirmation_mail_at_most_once_per_cooldown() -> None:
-    a = Address.new("ada@example.org", NOW)
-    day = timedelta(hours=24)
-    assert a.needs_confirmation_mail(NOW, day)
-    a.confirmation_sent_at = NOW
-    assert not a.needs_confirmation_mail(NOW + timedelta(hours=23), day)
-    assert a.needs_confirmation_mail(NOW + day, day)
-
-
-def test_confirmed_address_stays_confirmed_and_needs_no_mail() -> None:
+def test_unsubscribed_address_receives_nothing_until_its_owner_confirms_again() -> None:
     a = confirmed("ada@example.org")
-    assert a.confirm(NOW + timedelta(days=1)) is False
-    assert a.state == AddressState.CONFIRMED
-    assert not a.needs_confirmation_mail(NOW, timedelta(0))
+    a.unsubscribe()
+    assert a.state == AddressState.UNSUBSCRIBED
+    assert not a.can_receive
+    a.confirm(NOW + timedelta(days=1))
+    assert a.can_receive
+
+
+def test_unsubscribing_a_suppressed_address_keeps_it_suppressed() -> None:
+    a = Address.new("ada@example.org", NOW)
+    a.suppress(NOW)
+    a.unsubscribe()
+    assert a.state == AddressState.SUPPRESSED
+
+
+def test_a_subscription_is_a_pending_request_until_confirmed() -> None:
+    sub = Subscription.to_article("a1", "h", NOW)
+    assert sub.pending
+    assert not sub.active
+    sub.confirm(NOW)
+    assert sub.active
+
+
+def test_requesting_again_moves_neither_a_pending_nor_an_active_subscription() -> None:
+    pending = Subscription.to_article("a1", "h", NOW)
+    assert pending.request(NOW + timedelta(hours=1)) is False
+    # Still covered by the link mailed for the first request: a stranger repeating it cannot
+    # take it out of the owner's reach.
+    assert pending.requested_at == NOW
+    assert pending.covered_by(NOW)
+    active = Subscription.to_article("a1", "h", NOW)
+    active.confirm(NOW)
+    assert active.request(NOW + timedelta(hours=1)) is False
+    assert active.active
+
+
+def test_an_ended_subscription_requested_again_is_a_new_request_no_old_link_confirms() -> None:
+    sub = Subscription.to_article("a1", "h", NOW)
+    sub.mailed_at = NOW
+    sub.confirm(NOW)
+    sub.state = SubscriptionState.ENDED
+    later = NOW + timedelta(hours=2)
+    assert sub.request(later) is True
+    assert sub.pending
+    assert not sub.active
+    assert sub.mailed_at is None  # a new mail is worth sending
+    assert not sub.covered_by(NOW + timedelta(hours=1))  # links mailed before the new request
+    assert sub.covered_by(later)
+
+
+def test_a_link_covers_only_pending_requests_made_before_its_mail() -> None:
+    sub = Subscription.to_article("a1", "h", NOW)
+    assert sub.covered_by(NOW)
+    assert not sub.covered_by(NOW - timedelta(microseconds=1))
+    sub.state = SubscriptionState.ENDED
+    assert not sub.covered_by(NOW + timedelta(days=1))
 
 
 def test_suppressed_address_cannot_be_confirmed() -> None:
@@ -79,14 +128,17 @@ def test_plan_skips_self_unconfirmed_and_duplicates() -> None:
     follower = confirmed("follower@example.org")
     pending = Address.new("pending@example.org", NOW)
     author = confirmed("author@example.org")
-    reply_sub = Subscription.to_replies("c1", "a1", parent.recipient_hash, NOW)
+    requester = confirmed("requester@example.org")  # confirmed, but never confirmed this follow
+    reply_sub = active(Subscription.to_replies("c1", "a1", parent.recipient_hash, NOW))
     followers = [
-        Subscription.to_article("a1", parent.recipient_hash, NOW),  # also the parent: one mail
-        Subscription.to_article("a1", follower.recipient_hash, NOW),
-        Subscription.to_article("a1", pending.recipient_hash, NOW),
-        Subscription.to_article("a1", author.recipient_hash, NOW),
+        # also the parent: one mail
+        active(Subscription.to_article("a1", parent.recipient_hash, NOW)),
+        active(Subscription.to_article("a1", follower.recipient_hash, NOW)),
+        active(Subscription.to_article("a1", pending.recipient_hash, NOW)),
+        active(Subscription.to_article("a1", author.recipient_hash, NOW)),
+        Subscription.to_article("a1", requester.recipient_hash, NOW),
     ]
-    addresses = {a.recipient_hash: a for a in (parent, follower, pending, author)}
+    addresses = {a.recipient_hash: a for a in (parent, follower, pending, author, requester)}
     planned = plan_recipients(
         author_hash=author.recipient_hash,
         reply_subscription=reply_sub,
@@ -103,7 +155,7 @@ def test_self_reply_plans_nothing() -> None:
     me = confirmed("me@example.org")
     planned = plan_recipients(
         author_hash=me.recipient_hash,
-        reply_subscription=Subscription.to_replies("c1", "a1", me.recipient_hash, NOW),
+        reply_subscription=active(Subscription.to_replies("c1", "a1", me.recipient_hash, NOW)),
         followers=[],
         addresses={me.recipient_hash: me},
     )

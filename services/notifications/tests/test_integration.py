@@ -73,7 +73,7 @@ class Harness:
         email = f"{secrets.token_hex(4)}@example.org"
         await self.publish(self.ev.posted(comment, email, article_id=article))
         mail = (await self.wait_mail(email))[0]
-        assert mail.subject == "Please confirm your email address"
+        assert mail.subject.startswith("Confirm: replies to your comment on “")
         token = mail.text.split("/subscriptions/confirm/")[1].split()[0]
         r = await self.client.post(f"/api/subscriptions/confirm/{token}")
         assert r.status_code == 200, r.text
@@ -302,10 +302,12 @@ async def test_follow_api(harness: Harness, ev: Any) -> None:
     token = mail.text.split("/subscriptions/confirm/")[1].split()[0]
     got = await harness.client.get(f"/api/subscriptions/confirm/{token}")
     assert got.json()["status"] == "pending"
+    assert [r["kind"] for r in got.json()["requests"]] == ["follow"]
     assert "***" in got.json()["email"]
     assert (await harness.client.post(f"/api/subscriptions/confirm/{token}")).status_code == 200
+    # Following again: the one answer, which tells nothing about the address.
     r = await harness.client.post(f"/api/articles/{slug}/followers", json={"email": email})
-    assert r.json() == {"status": "subscribed"}
+    assert r.json() == {"status": "confirmation_sent"}
     await harness.publish(ev.approved(f"{article}-f1", article_id=article))
     follow = [m for m in await harness.wait_mail(email, 2) if m.subject.startswith("New comment")]
     assert len(follow) == 1

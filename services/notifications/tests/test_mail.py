@@ -85,11 +85,31 @@ def test_no_header_injection(world: Any, title: str) -> None:
     assert b"\nX-Injected" not in header_block
 
 
-def test_confirmation_mail_links_to_confirm_page(world: Any) -> None:
-    d = delivery(reason="replies to your comment")
+def request(kind: str, title: str, path: str) -> dict[str, str]:
+    return {"id": f"{kind}-x", "kind": kind, "article_title": title, "article_url_path": path}
+
+
+def test_confirmation_mail_lists_every_request_and_links_to_confirm_page(world: Any) -> None:
+    d = delivery(
+        requests=[
+            request("follow", "Talks resume in Geneva", "/articles/talks"),
+            request("reply", "Rain <b>again</b>", "/articles/rain"),
+            request("follow", "Markets", "/articles/markets"),
+        ]
+    )
     d.kind = "confirmation"
     msg = roundtrip(world, d)
     assert msg["List-Unsubscribe"] is None
+    assert str(msg["Subject"]) == (
+        "Confirm: follow “Talks resume in Geneva”, replies to your comment on “Rain <b>again</b>”"
+        " and 1 more"
+    )
     text = msg.get_body(("plain",)).get_content()
+    assert "- follow “Markets”: https://news.example/articles/markets" in text
+    html = msg.get_body(("html",)).get_content()
+    assert "Rain &lt;b&gt;again&lt;/b&gt;" in html
     token = text.split("/subscriptions/confirm/")[1].split()[0]
-    assert world.signer.read_confirm(token).target == recipient_hash("ada@example.org")
+    claim = world.signer.read_confirm(token)
+    # The link names the address and when its mail was written: what it may confirm.
+    assert claim.recipient == recipient_hash("ada@example.org")
+    assert claim.issued_at == d.created_at

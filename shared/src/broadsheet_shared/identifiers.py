@@ -17,6 +17,8 @@ UUID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 OBJECT_ID_PATTERN = r"^[0-9a-f]{24}$"
 # Notification deliveries: a digest of (event, recipient).
 DIGEST_PATTERN = r"^[0-9a-f]{32}$"
+# Subscriptions (and requests for one): the kind, then a digest of (kind, target, recipient).
+SUBSCRIPTION_ID_PATTERN = r"^(reply|follow)-[0-9a-f]{32}$"
 # Signed links (itsdangerous, URL-safe: base64url parts joined by dots, a leading dot when
 # compressed). Whether the signature holds no pattern can say: a forged one is refused (400).
 SIGNED_LINK_PATTERN = r"^[A-Za-z0-9_.-]{1,512}$"

@@ -28,6 +28,7 @@ from broadsheet_shared.http.problems import problem_response
 from broadsheet_shared.identifiers import (
     ARTICLE_CURSOR_PATTERN,
     EMAIL_DOMAIN_PATTERN,
+    SUBSCRIPTION_ID_PATTERN,
     THREAD_CURSOR_PATTERN,
 )
 from broadsheet_shared.ratelimit import raise_if_limited
@@ -266,13 +267,19 @@ async def follow(
 
 
 async def _subscription_page(
-    request: Request, container: Container, kind: str, token: str, *, post: bool
+    request: Request,
+    container: Container,
+    kind: str,
+    token: str,
+    *,
+    post: bool,
+    request_id: str | None = None,
 ) -> HTMLResponse:
     words = SUBSCRIPTION_PAGES[kind]
     if post:
         # RFC 8058 one-click: mail clients POST "List-Unsubscribe=One-Click"; pass it on as is.
         body = await request.body() if kind == "unsubscribe" else b""
-        result = await container.site.subscription(kind, token, "POST", body)
+        result = await container.site.subscription(kind, token, "POST", body, request_id)
         message, done = words["done"], True
     else:
         result = await container.site.subscription(kind, token, "GET")
@@ -284,6 +291,7 @@ async def _subscription_page(
         heading=words["heading"],
         message=message,
         button=words["button"],
+        words=words,
         done=done,
         info=info,
         action=f"/subscriptions/{kind}/{token}",
@@ -309,6 +317,23 @@ async def confirm_page(request: Request, token: str, container: ContainerDep) ->
 )
 async def confirm(request: Request, token: str, container: ContainerDep) -> HTMLResponse:
     return await _subscription_page(request, container, "confirm", token, post=True)
+
+
+@site.post(
+    "/subscriptions/confirm/{token}/requests/{request_id}",
+    response_class=HTMLResponse,
+    summary="Confirm one request made after the link's email was sent",
+    responses=raises(InvalidLink),
+)
+async def confirm_request(
+    request: Request,
+    token: str,
+    request_id: Annotated[str, Path(pattern=SUBSCRIPTION_ID_PATTERN)],
+    container: ContainerDep,
+) -> HTMLResponse:
+    return await _subscription_page(
+        request, container, "confirm", token, post=True, request_id=request_id
+    )
 
 
 @site.get(

@@ -312,17 +312,18 @@ class SiteService:
             )
         except UpstreamError as exc:
             raise PageError(503, "Following is unavailable right now. Please try again.") from exc
-        if result.status in (200, 201, 202) and isinstance(result.data, dict):
-            status = "subscribed" if result.data.get("status") == "subscribed" else "following"
-            return f"/articles/{quoted}/follow?{urlencode({'notice': status})}"
+        if result.status in (200, 201, 202):
+            return f"/articles/{quoted}/follow?{urlencode({'notice': 'following'})}"
         detail, errors = _problem_message(result, "That address cannot follow this article.")
         raise PageError(_refusal_status(result), " ".join([detail, *errors]))
 
     async def subscription(
-        self, kind: str, token: str, method: str, body: bytes = b""
+        self, kind: str, token: str, method: str, body: bytes = b"", request_id: str | None = None
     ) -> ApiResult:
         quoted = _require_segment(token, "link")
         path = f"/api/subscriptions/{kind}/{quoted}"
+        if request_id is not None:
+            path += f"/requests/{_require_segment(request_id, 'request')}"
         try:
             if method == "GET":
                 result = await self._apis.get(Upstream.NOTIFICATIONS, path)

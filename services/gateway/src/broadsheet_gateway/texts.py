@@ -19,8 +19,10 @@ NOTICES: Mapping[str, str] = {
     "pending": "Your comment is awaiting moderation.",
     "approved": "Thank you, your comment has been published.",
     "spam": "Your comment is awaiting moderation.",
-    "following": "Check your inbox: we sent you a link to confirm that you follow this article.",
-    "subscribed": "You already follow this article.",
+    # The same words whatever the address's state: the page must tell nobody anything about it.
+    "following": "Check your inbox: nothing is sent about this article until you confirm it by "
+    "the link we email (a few emails a day at most). If no new email arrives, the link in an "
+    "earlier confirmation email from us lists this request too.",
 }
 
 
@@ -46,6 +48,10 @@ SUBSCRIPTION_PAGES: Mapping[str, Mapping[str, str]] = {
         "message": "Press the button to confirm that you want these emails.",
         "button": "Confirm",
         "done": "Thank you: your subscription is confirmed.",
+        "nothing": "Nothing is waiting to be confirmed through this link.",
+        "later": "Also asked for since that email was sent. Confirm each only if you asked for "
+        "it yourself:",
+        "later_button": "Confirm this one",
     },
     "unsubscribe": {
         "heading": "Unsubscribe",

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 
 from broadsheet_notifications.commands import (
     ConfirmAddress,
+    ConfirmRequest,
     FollowArticle,
     RetryDelivery,
     SuppressAddress,
@@ -36,6 +37,7 @@ from broadsheet_shared.identifiers import (
     SIGNED_LINK_PATTERN,
     SLUG_MAX_LENGTH,
     SLUG_PATTERN,
+    SUBSCRIPTION_ID_PATTERN,
 )
 
 router = APIRouter()
@@ -43,6 +45,7 @@ router = APIRouter()
 Token = Annotated[str, Path(pattern=SIGNED_LINK_PATTERN)]
 Slug = Annotated[str, Path(max_length=SLUG_MAX_LENGTH, pattern=SLUG_PATTERN)]
 DeliveryId = Annotated[str, Path(pattern=DIGEST_PATTERN)]
+RequestId = Annotated[str, Path(pattern=SUBSCRIPTION_ID_PATTERN)]
 
 
 async def subscriptions(request: Request) -> SubscriptionService:
@@ -74,7 +77,8 @@ ClientId = Annotated[str, Depends(client_id)]
 async def follow_article(
     slug: Slug, body: FollowRequest, service: Subscriptions, client: ClientId
 ) -> FollowResponse:
-    return FollowResponse(status=await service.follow(FollowArticle(slug, str(body.email), client)))
+    await service.follow(FollowArticle(slug, str(body.email), client))
+    return FollowResponse(status="confirmation_sent")
 
 
 @router.get(
@@ -95,6 +99,18 @@ async def confirmation(token: Token, service: Subscriptions) -> ConfirmationView
 )
 async def confirm(token: Token, service: Subscriptions) -> ConfirmationView:
     return ConfirmationView(**await service.confirm(ConfirmAddress(token)))
+
+
+@router.post(
+    "/api/subscriptions/confirm/{token}/requests/{request_id}",
+    response_model=ConfirmationView,
+    responses=raises(InvalidLink, Conflict),
+    tags=["subscriptions"],
+)
+async def confirm_request(
+    token: Token, request_id: RequestId, service: Subscriptions
+) -> ConfirmationView:
+    return ConfirmationView(**await service.confirm_request(ConfirmRequest(token, request_id)))
 
 
 @router.get(

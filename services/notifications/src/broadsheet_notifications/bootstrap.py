@@ -97,10 +97,17 @@ def bootstrap(settings: Settings, *, mailer: Mailer | None = None) -> Container:
     policies = Policies(
         retry=settings.retry_policy,
         digest=settings.digest_policy,
-        confirmation_cooldown=settings.confirmation_cooldown,
+        confirmation_limit=settings.confirmation_limit,
     )
+    limiter = MongoRateLimiter(runtime.db)
     planner = Planner(
-        repos.articles, repos.addresses, repos.subscriptions, repos.ledger, repos.digests, policies
+        repos.articles,
+        repos.addresses,
+        repos.subscriptions,
+        repos.ledger,
+        repos.digests,
+        limiter,
+        policies,
     )
     window = settings.follow_limit_window_seconds
     subscriptions = SubscriptionService(
@@ -111,7 +118,7 @@ def bootstrap(settings: Settings, *, mailer: Mailer | None = None) -> Container:
         runtime.uow,
         planner,
         signer,
-        MongoRateLimiter(runtime.db),
+        limiter,
         FollowLimits(
             per_client=RateLimit(settings.follow_limit_per_client, window),
             per_address=RateLimit(settings.follow_limit_per_address, window),

@@ -18,6 +18,14 @@ class ConfirmAddress:
 
 
 @dataclass(frozen=True)
+class ConfirmRequest:
+    """Confirm one pending request of the confirmation link's address, chosen on its page."""
+
+    token: str
+    subscription_id: str
+
+
+@dataclass(frozen=True)
 class Unsubscribe:
     token: str
 

@@ -20,9 +20,18 @@ SubscriptionKind = Literal["reply", "follow"]
 
 
 class AddressState(StrEnum):
-    PENDING = "pending"
-    CONFIRMED = "confirmed"
-    SUPPRESSED = "suppressed"
+    PENDING = "pending"  # never confirmed anything
+    CONFIRMED = "confirmed"  # its owner clicked a confirmation link
+    SUPPRESSED = "suppressed"  # staff stopped all mail to it, for good
+    UNSUBSCRIBED = "unsubscribed"  # its owner left everything; receives nothing until a new confirm
+
+
+class SubscriptionState(StrEnum):
+    """A subscription takes effect only once the address's owner confirms it, every time."""
+
+    PENDING = "pending"  # requested (by anyone): nothing but a confirmation mail about it
+    ACTIVE = "active"  # confirmed by a click on a link mailed to the address
+    ENDED = "ended"  # unsubscribed or withdrawn: stays ended until requested and confirmed again
 
 
 class DeliveryState(StrEnum):
@@ -129,7 +138,6 @@ class Address:
     email: str
     state: AddressState = AddressState.PENDING
     created_at: datetime | None = None
-    confirmation_sent_at: datetime | None = None
     confirmed_at: datetime | None = None
     suppressed_at: datetime | None = None
 
@@ -142,21 +150,21 @@ class Address:
     def can_receive(self) -> bool:
         return self.state == AddressState.CONFIRMED
 
-    def needs_confirmation_mail(self, now: datetime, cooldown: timedelta) -> bool:
-        """At most one confirmation mail per cooldown, however often the address is submitted."""
-        if self.state != AddressState.PENDING:
-            return False
-        return self.confirmation_sent_at is None or now - self.confirmation_sent_at >= cooldown
+    @property
+    def suppressed(self) -> bool:
+        return self.state == AddressState.SUPPRESSED
 
-    def confirm(self, now: datetime) -> bool:
-        """True when this changed the state. A confirmed address stays confirmed."""
-        if self.state == AddressState.SUPPRESSED:
+    def confirm(self, now: datetime) -> None:
+        """Its owner clicked a confirmation link mailed to it (unsubscribed: they are back)."""
+        if self.suppressed:
             raise AddressSuppressed("this address does not receive mail from us")
-        if self.state == AddressState.CONFIRMED:
-            return False
         self.state = AddressState.CONFIRMED
         self.confirmed_at = now
-        return True
+
+    def unsubscribe(self) -> None:
+        """Its owner left everything: nothing reaches it until they confirm again."""
+        if not self.suppressed:
+            self.state = AddressState.UNSUBSCRIBED
 
     def suppress(self, now: datetime) -> None:
         self.state = AddressState.SUPPRESSED
@@ -165,13 +173,25 @@ class Address:
 
 @dataclass
 class Subscription:
+    """One address's subscription to replies to a comment or to new comments on an article.
+
+    Made as a pending request; only its owner's click on a confirmation link makes it active.
+    ``requested_at`` is when it last became pending, and a confirmation link confirms only the
+    requests made before its mail was written (see :meth:`covered_by`).
+    """
+
     id: str
     kind: SubscriptionKind
     recipient_hash: str
     article_id: str
     comment_id: str | None = None
-    active: bool = True
+    state: SubscriptionState = SubscriptionState.PENDING
     created_at: datetime | None = None
+    requested_at: datetime | None = None
+    # When it was last listed in a confirmation mail: a request not yet listed is what makes a
+    # new confirmation mail worth sending.
+    mailed_at: datetime | None = None
+    confirmed_at: datetime | None = None
 
     @classmethod
     def to_replies(
@@ -184,6 +204,7 @@ class Subscription:
             article_id=article_id,
             comment_id=comment_id,
             created_at=now,
+            requested_at=now,
         )
 
     @classmethod
@@ -194,7 +215,41 @@ class Subscription:
             recipient_hash=recipient,
             article_id=article_id,
             created_at=now,
+            requested_at=now,
         )
+
+    @property
+    def active(self) -> bool:
+        return self.state == SubscriptionState.ACTIVE
+
+    @property
+    def pending(self) -> bool:
+        return self.state == SubscriptionState.PENDING
+
+    def request(self, now: datetime) -> bool:
+        """Asked for (again). An ended one becomes a new pending request, which needs its owner's
+        confirmation like a first one; a pending or active one is left as it is (so a stranger
+        repeating a request neither moves it out of an earlier link's reach nor re-activates
+        anything). True when it changed."""
+        if self.state != SubscriptionState.ENDED:
+            return False
+        self.state = SubscriptionState.PENDING
+        self.requested_at = now
+        self.mailed_at = None
+        self.confirmed_at = None
+        return True
+
+    def covered_by(self, link_issued_at: datetime) -> bool:
+        """Whether a confirmation link whose mail was written at ``link_issued_at`` confirms this
+        request: a pending request made no later than that, so one the mail listed. A request
+        made after (by the owner or by a stranger) needs a click of its own."""
+        return (
+            self.pending and self.requested_at is not None and (self.requested_at <= link_issued_at)
+        )
+
+    def confirm(self, now: datetime) -> None:
+        self.state = SubscriptionState.ACTIVE
+        self.confirmed_at = now
 
 
 @dataclass

@@ -26,8 +26,15 @@ _SUBJECTS = {
     "reply": "New reply to your comment on “{title}”",
     "follow": "New comment on “{title}”",
     "digest": "{count} new comments on “{title}”",
-    "confirmation": "Please confirm your email address",
 }
+
+# How a confirmation mail names each request it asks the reader to confirm.
+_REQUESTS = {
+    "follow": "follow “{title}”",
+    "reply": "replies to your comment on “{title}”",
+}
+# A subject names this many requests, then says how many more the mail lists.
+_SUBJECT_REQUESTS = 2
 
 _REASONS = {
     "reply": "replies to your comment",
@@ -108,10 +115,7 @@ class MailComposer:
         context = self._context(delivery)
         text = self._env.get_template(f"{delivery.kind}.txt").render(context)
         html = self._env.get_template(f"{delivery.kind}.html").render(context)
-        title = str(delivery.content.get("article_title", ""))
-        subject = _SUBJECTS[delivery.kind].format(
-            title=header_safe(title, 150), count=len(delivery.items)
-        )
+        subject = self._subject(delivery, context)
         recipient = _header(delivery.email)
         msg = MIMEMultipart("alternative")
         msg["From"] = _header(self._mail_from)
@@ -132,6 +136,17 @@ class MailComposer:
         msg.attach(MIMEText(html, "html", "utf-8"))
         data = msg.as_bytes(policy=_WIRE)
         return OutgoingMail(sender=self._envelope_from, recipient=recipient, data=data)
+
+    def _subject(self, delivery: Delivery, context: dict[str, Any]) -> str:
+        if delivery.kind == "confirmation":
+            named = [header_safe(r["what"], 120) for r in context["requests"]]
+            shown = ", ".join(named[:_SUBJECT_REQUESTS])
+            more = len(named) - _SUBJECT_REQUESTS
+            return f"Confirm: {shown} and {more} more" if more > 0 else f"Confirm: {shown}"
+        title = str(delivery.content.get("article_title", ""))
+        return _SUBJECTS[delivery.kind].format(
+            title=header_safe(title, 150), count=len(delivery.items)
+        )
 
     def _context(self, delivery: Delivery) -> dict[str, Any]:
         content = delivery.content
@@ -160,8 +175,16 @@ class MailComposer:
             ],
         }
         if delivery.kind == "confirmation":
-            context["reason"] = content.get("reason", "new comments")
+            # The link confirms the requests made up to when this mail was recorded: the ones
+            # it lists (delivery.created_at, the same on every attempt).
             context["confirm_url"] = self.confirm_url(
-                self._signer.confirm_token(delivery.recipient_hash)
+                self._signer.confirm_token(delivery.recipient_hash, delivery.created_at)
             )
+            context["requests"] = [
+                {
+                    "what": _REQUESTS[r["kind"]].format(title=r["article_title"] or "an article"),
+                    "url": self.url(r["article_url_path"] or "/"),
+                }
+                for r in content.get("requests", [])
+            ]
         return context

@@ -1,6 +1,10 @@
 """The event planner: for each article and comment event, the projection rows, subscriptions and
 ledger rows (whom to email) it implies. The delivery worker sends what it records.
 
+It also records subscription requests (a follow, a "notify me of replies") and the confirmation
+mail they call for: a request takes effect only when the address's owner confirms it, and
+confirmation mail is rate-limited per mailbox, each mail listing every pending request.
+
 The comment handlers run inside the consumer's exactly-once transaction (the ``session`` they
 are given) and never commit themselves; the article projection is a plain upsert of the latest
 state, harmless to replay.
@@ -8,8 +12,9 @@ state, harmless to replay.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from broadsheet_notifications.domain import (
@@ -33,17 +38,41 @@ from broadsheet_notifications.repository import (
     LedgerRepository,
     SubscriptionRepository,
 )
-from broadsheet_shared.addresses import normalize_email
+from broadsheet_shared.addresses import mailbox_key, normalize_email
 from broadsheet_shared.clock import Clock, utcnow
 from broadsheet_shared.events import ArticleData, CommentApprovedData, CommentPostedData
 from broadsheet_shared.mongo import Session
+from broadsheet_shared.ratelimit import RateLimit, RateLimiter
+
+# What is requested for a recipient hash at a time: Subscription.to_article/to_replies, bound.
+Request = Callable[[str, datetime], Subscription]
 
 
 @dataclass(frozen=True)
 class Policies:
     retry: RetryPolicy
     digest: DigestPolicy
-    confirmation_cooldown: timedelta
+    # Confirmation mails per mailbox (plus-addressed variants are one mailbox) and window.
+    confirmation_limit: RateLimit
+
+
+def describe_requests(
+    subs: list[Subscription], articles: dict[str, ArticleView]
+) -> list[dict[str, str]]:
+    """What a reader is asked to confirm, in their words: the subscription's id and kind, and
+    the article's title and path (the article may be gone from the projection: no title)."""
+    described = []
+    for sub in subs:
+        article = articles.get(sub.article_id)
+        described.append(
+            {
+                "id": sub.id,
+                "kind": sub.kind,
+                "article_title": article.title if article else "",
+                "article_url_path": article.url_path if article else "",
+            }
+        )
+    return described
 
 
 def _comment_path(article_url_path: str, comment_id: str) -> str:
@@ -60,6 +89,7 @@ class Planner:
         subscriptions: SubscriptionRepository,
         ledger: LedgerRepository,
         digests: DigestRepository,
+        limiter: RateLimiter,
         policies: Policies,
         clock: Clock = utcnow,
     ) -> None:
@@ -68,6 +98,7 @@ class Planner:
         self._subscriptions = subscriptions
         self._ledger = ledger
         self._digests = digests
+        self._limiter = limiter
         self._policies = policies
         self._clock = clock
 
@@ -102,28 +133,59 @@ class Planner:
             deadline=(send_at or now) + self._policies.retry.max_age,
         )
 
-    async def request_confirmation(
-        self,
-        address: Address,
-        *,
-        reason: str,
-        article_id: str | None,
-        session: Session | None,
+    async def request_subscription(
+        self, email: str, request: Request, session: Session | None
     ) -> bool:
-        """Queue a confirmation mail unless one went out within the cooldown."""
+        """Record that someone (anyone) asked for a subscription for ``email``: a pending request,
+        whatever the address's state, that takes effect only when its owner confirms it. A
+        suppressed address records nothing; an active subscription stays as it is; an ended
+        one becomes a new request. True when a confirmation mail was queued."""
         now = self._clock()
-        if not address.needs_confirmation_mail(now, self._policies.confirmation_cooldown):
+        normalized = normalize_email(email)
+        recipient = recipient_hash(normalized)
+        address = await self._addresses.get(recipient, session)
+        if address is None:
+            address = Address.new(normalized, now)
+            await self._addresses.save(address, session)
+        if address.suppressed:
             return False
-        address.confirmation_sent_at = now
-        await self._addresses.save(address, session)
+        requested = request(recipient, now)
+        existing = await self._subscriptions.get(requested.id, session)
+        if existing is None:
+            await self._subscriptions.save(requested, session)
+        elif existing.request(now):
+            await self._subscriptions.save(existing, session)
+        return await self._mail_confirmation(address, session)
+
+    async def _mail_confirmation(self, address: Address, session: Session | None) -> bool:
+        """Queue one confirmation mail listing every pending request of the address, when one of
+        them was never listed in a mail and the mailbox's allowance has room. Otherwise the
+        requests wait: for the next mail, or for a click on an earlier link's page."""
+        pending = await self._subscriptions.pending_of(address.recipient_hash, session)
+        if all(sub.mailed_at is not None for sub in pending):
+            return False
+        # Counted outside the transaction: a retried transaction may spend the allowance twice,
+        # which sends fewer mails, never more.
+        allowance = await self._limiter.hit(
+            f"confirmation:{recipient_hash(mailbox_key(address.email))}",
+            self._policies.confirmation_limit,
+        )
+        if not allowance.allowed:
+            return False
+        now = self._clock()
+        articles = await self._articles.by_ids(sorted({sub.article_id for sub in pending}), session)
+        for sub in pending:
+            sub.mailed_at = now
+            await self._subscriptions.save(sub, session)
         await self._ledger.add(
             self._delivery(
                 kind="confirmation",
-                key=f"confirmation:{now.isoformat()}",
+                # One mail per (time, list): two mails written at one clock reading differ.
+                key=":".join(["confirmation", now.isoformat(), *(sub.id for sub in pending)]),
                 address=address,
-                article_id=article_id,
+                article_id=None,
                 source_event_id=None,
-                content={"reason": reason},
+                content={"requests": describe_requests(pending, articles)},
             ),
             session,
         )
@@ -146,21 +208,15 @@ class Planner:
         await self._articles.mark_gone(article_id, None)
 
     async def comment_posted(self, data: CommentPostedData, session: Session | None) -> bool:
-        """Subscribe the author to replies when they asked to. True when a mail was queued."""
+        """A "notify me of replies" is a request like a follow: pending until the address's owner
+        confirms it. True when a confirmation mail was queued."""
         if not data.notify_replies or data.author_email is None or data.status == "spam":
             return False
-        now = self._clock()
-        email = normalize_email(str(data.author_email))
-        address = await self._addresses.get(recipient_hash(email), session)
-        if address is None:
-            address = Address.new(email, now)
-            await self._addresses.save(address, session)
-        await self._subscriptions.save(
-            Subscription.to_replies(data.comment_id, data.article_id, address.recipient_hash, now),
+        comment_id, article_id = data.comment_id, data.article_id
+        return await self.request_subscription(
+            str(data.author_email),
+            lambda recipient, now: Subscription.to_replies(comment_id, article_id, recipient, now),
             session,
-        )
-        return await self.request_confirmation(
-            address, reason="replies to your comment", article_id=data.article_id, session=session
         )
 
     async def comment_approved(

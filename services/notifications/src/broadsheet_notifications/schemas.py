@@ -17,12 +17,26 @@ class FollowRequest(BaseModel):
 
 
 class FollowResponse(BaseModel):
-    status: Literal["confirmation_sent", "subscribed"]
+    # One answer whatever the address's state: it must tell nobody anything about the address.
+    status: Literal["confirmation_sent"]
+
+
+class RequestView(BaseModel):
+    """A subscription request, as the reader is asked to confirm it."""
+
+    id: str
+    kind: Literal["reply", "follow"]
+    article_title: str
+    article_url_path: str
 
 
 class ConfirmationView(BaseModel):
     email: str
-    status: str
+    status: Literal["pending", "confirmed", "suppressed", "unsubscribed"]
+    # GET: what the link confirms (the requests its mail listed); POST: what was confirmed now.
+    requests: list[RequestView]
+    # Pending requests made after the link's mail was written: each needs its own click.
+    later_requests: list[RequestView]
 
 
 class UnsubscribeView(BaseModel):

@@ -1,4 +1,4 @@
-"""The readers' use cases: following an article, confirming an address, unsubscribing.
+"""The readers' use cases: following an article, confirming requests, unsubscribing.
 
 They take repositories and a unit of work and never commit themselves; a refusal is an
 application error (``broadsheet_shared.errors``) that each edge (HTTP, inbound SMTP) answers in
@@ -9,39 +9,41 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
-from broadsheet_notifications.commands import ConfirmAddress, FollowArticle, Unsubscribe
+from broadsheet_notifications.commands import (
+    ConfirmAddress,
+    ConfirmRequest,
+    FollowArticle,
+    Unsubscribe,
+)
 from broadsheet_notifications.domain import (
     Address,
-    AddressState,
     AddressSuppressed,
     Subscription,
     mask_email,
     recipient_hash,
 )
-from broadsheet_notifications.planner import Planner
+from broadsheet_notifications.planner import Planner, describe_requests
 from broadsheet_notifications.repository import (
     AddressRepository,
     ArticleRepository,
     LedgerRepository,
     SubscriptionRepository,
 )
-from broadsheet_notifications.tokens import BadToken, LinkSigner
-from broadsheet_shared.addresses import normalize_email
+from broadsheet_notifications.tokens import BadToken, ConfirmClaim, LinkSigner
+from broadsheet_shared.addresses import mailbox_key, normalize_email
 from broadsheet_shared.clock import Clock, utcnow
 from broadsheet_shared.errors import Conflict, InvalidLink, NotFound
 from broadsheet_shared.mongo import Session
 from broadsheet_shared.ratelimit import RateLimit, RateLimiter, raise_if_limited
 from broadsheet_shared.unit_of_work import Transaction, UnitOfWork
 
-FollowStatus = Literal["confirmation_sent", "subscribed"]
-
 
 @dataclass(frozen=True)
 class FollowLimits:
     per_client: RateLimit
-    per_address: RateLimit
+    per_address: RateLimit  # per mailbox: plus-addressed variants count as one
 
 
 class SubscriptionService:
@@ -72,7 +74,12 @@ class SubscriptionService:
         self._on_queued = on_queued
         self._clock = clock
 
-    async def follow(self, command: FollowArticle) -> FollowStatus:
+    async def follow(self, command: FollowArticle) -> None:
+        """Record a request to follow the article, pending until the address's owner confirms it.
+
+        Nothing is returned on purpose: the answer is the same whether the address is new,
+        pending, confirmed, already following, unsubscribed or suppressed, so it tells nothing.
+        """
         limits = self._limits
         raise_if_limited(
             await self._limiter.hit(f"follow:client:{command.client}", limits.per_client)
@@ -81,36 +88,23 @@ class SubscriptionService:
         if article is None:
             raise NotFound("There is no published article at this address.")
         normalized = normalize_email(command.email)
-        recipient = recipient_hash(normalized)
-        raise_if_limited(await self._limiter.hit(f"follow:address:{recipient}", limits.per_address))
+        mailbox = recipient_hash(mailbox_key(normalized))
+        raise_if_limited(await self._limiter.hit(f"follow:address:{mailbox}", limits.per_address))
+        article_id = article.article_id
 
-        async def work(tx: Transaction) -> FollowStatus:
-            now = self._clock()
-            address = await self._addresses.get(recipient, tx.session)
-            if address is None:
-                address = Address.new(normalized, now)
-                await self._addresses.save(address, tx.session)
-            await self._subscriptions.save(
-                Subscription.to_article(article.article_id, recipient, now), tx.session
+        async def work(tx: Transaction) -> None:
+            await self._planner.request_subscription(
+                normalized,
+                lambda recipient, now: Subscription.to_article(article_id, recipient, now),
+                tx.session,
             )
-            if address.state == AddressState.CONFIRMED:
-                return "subscribed"
-            # A suppressed address is answered like a pending one: no oracle for who is blocked.
-            await self._planner.request_confirmation(
-                address,
-                reason=f"new comments on “{article.title}”",
-                article_id=article.article_id,
-                session=tx.session,
-            )
-            return "confirmation_sent"
 
-        status = await self._uow.run(work)
+        await self._uow.run(work)
         self._on_queued()
-        return status
 
-    def _confirm_claim(self, token: str) -> str:
+    def _confirm_claim(self, token: str) -> ConfirmClaim:
         try:
-            return self._signer.read_confirm(token).target
+            return self._signer.read_confirm(token)
         except BadToken:
             raise InvalidLink("This confirmation link is not valid or has expired.") from None
 
@@ -126,22 +120,86 @@ class SubscriptionService:
             raise NotFound("There is no such subscription.")
         return sub
 
-    async def confirmation(self, token: str) -> dict[str, str]:
+    async def _pending(
+        self, claim: ConfirmClaim, session: Session | None
+    ) -> tuple[list[Subscription], list[Subscription]]:
+        """The address's pending requests: those the link confirms (made before its mail was
+        written, so listed in it) and those made later, which need a click each."""
+        pending = await self._subscriptions.pending_of(claim.recipient, session)
+        covered = [sub for sub in pending if sub.covered_by(claim.issued_at)]
+        later = [sub for sub in pending if not sub.covered_by(claim.issued_at)]
+        return covered, later
+
+    async def _describe(
+        self, subs: list[Subscription], session: Session | None
+    ) -> list[dict[str, str]]:
+        articles = await self._articles.by_ids(sorted({sub.article_id for sub in subs}), session)
+        return describe_requests(subs, articles)
+
+    async def _view(
+        self,
+        address: Address,
+        listed: list[Subscription],
+        later: list[Subscription],
+        session: Session | None,
+    ) -> dict[str, Any]:
+        return {
+            "email": mask_email(address.email),
+            "status": address.state.value,
+            "requests": await self._describe(listed, session),
+            "later_requests": await self._describe(later, session),
+        }
+
+    async def confirmation(self, token: str) -> dict[str, Any]:
         """What a confirmation link would confirm; changes nothing (mail scanners fetch links)."""
-        address = await self._address(self._confirm_claim(token), None)
-        return {"email": mask_email(address.email), "status": address.state.value}
+        claim = self._confirm_claim(token)
+        address = await self._address(claim.recipient, None)
+        covered, later = await self._pending(claim, None)
+        return await self._view(address, covered, later, None)
 
-    async def confirm(self, command: ConfirmAddress) -> dict[str, str]:
-        recipient = self._confirm_claim(command.token)
+    async def _activate(
+        self, address: Address, subs: list[Subscription], session: Session | None
+    ) -> None:
+        """The owner's click: the requests take effect and the address is theirs (again)."""
+        if not subs:
+            return  # an old link with nothing left to confirm changes nothing, not even the state
+        now = self._clock()
+        try:
+            address.confirm(now)
+        except AddressSuppressed:
+            raise Conflict("This address does not receive email from us.") from None
+        for sub in subs:
+            sub.confirm(now)
+            await self._subscriptions.save(sub, session)
+        await self._addresses.save(address, session)
 
-        async def work(tx: Transaction) -> dict[str, str]:
-            address = await self._address(recipient, tx.session)
-            try:
-                address.confirm(self._clock())
-            except AddressSuppressed:
-                raise Conflict("This address does not receive email from us.") from None
-            await self._addresses.save(address, tx.session)
-            return {"email": mask_email(address.email), "status": address.state.value}
+    async def confirm(self, command: ConfirmAddress) -> dict[str, Any]:
+        """Confirm the requests the link's mail listed, and nothing requested since."""
+        claim = self._confirm_claim(command.token)
+
+        async def work(tx: Transaction) -> dict[str, Any]:
+            address = await self._address(claim.recipient, tx.session)
+            covered, later = await self._pending(claim, tx.session)
+            await self._activate(address, covered, tx.session)
+            return await self._view(address, covered, later, tx.session)
+
+        return await self._uow.run(work)
+
+    async def confirm_request(self, command: ConfirmRequest) -> dict[str, Any]:
+        """Confirm one pending request of the link's address that its mail did not list (made
+        later, e.g. a second follow the same day after the mailbox's allowance was spent): the
+        owner picks it on the page, by its own click."""
+        claim = self._confirm_claim(command.token)
+
+        async def work(tx: Transaction) -> dict[str, Any]:
+            address = await self._address(claim.recipient, tx.session)
+            sub = await self._subscriptions.get(command.subscription_id, tx.session)
+            if sub is None or sub.recipient_hash != claim.recipient:
+                raise NotFound("There is no such request for this address.")
+            chosen = [sub] if sub.pending else []
+            await self._activate(address, chosen, tx.session)
+            _, later = await self._pending(claim, tx.session)
+            return await self._view(address, chosen, later, tx.session)
 
         return await self._uow.run(work)
 
@@ -174,6 +232,8 @@ class SubscriptionService:
         async def work(tx: Transaction) -> dict[str, Any]:
             if scope == "all":
                 address = await self._address(target, tx.session)
+                address.unsubscribe()
+                await self._addresses.save(address, tx.session)
                 await self._subscriptions.end_all_of(address.recipient_hash, tx.session)
                 await self._ledger.cancel_pending_to(address.recipient_hash, tx.session)
                 return {"status": "unsubscribed", "scope": "all"}

@@ -12,6 +12,7 @@ from broadsheet_notifications.domain import DigestPolicy, RetryPolicy
 from broadsheet_shared import devkeys
 from broadsheet_shared.http.clients import LOOPBACK_PROXIES, TrustedProxies
 from broadsheet_shared.inbox import PROCESSED_EVENTS_RETENTION_SECONDS
+from broadsheet_shared.ratelimit import RateLimit
 from broadsheet_shared.settings import AddressDigestSettings
 
 DAY = 24 * 3600
@@ -44,7 +45,13 @@ class Settings(AddressDigestSettings):
 
     signing_secret: SecretStr = SecretStr(devkeys.DEV_SIGNING_SECRET)
     confirm_token_max_age_seconds: int = Field(default=7 * 24 * 3600, ge=60)
-    confirmation_cooldown_seconds: int = Field(default=24 * 3600, ge=0)
+    confirmation_limit_per_mailbox: int = Field(
+        default=3,
+        ge=1,
+        description="Confirmation mails a mailbox (name+tag@ and name@ are one) may get per "
+        "window, however many requests name it; each lists every pending request",
+    )
+    confirmation_limit_window_seconds: int = Field(default=DAY, ge=1)
 
     digest_max_per_window: int = Field(default=3, ge=1)
     digest_window_seconds: int = Field(default=600, ge=1)
@@ -145,5 +152,7 @@ class Settings(AddressDigestSettings):
         )
 
     @property
-    def confirmation_cooldown(self) -> timedelta:
-        return timedelta(seconds=self.confirmation_cooldown_seconds)
+    def confirmation_limit(self) -> RateLimit:
+        return RateLimit(
+            self.confirmation_limit_per_mailbox, self.confirmation_limit_window_seconds
+        )

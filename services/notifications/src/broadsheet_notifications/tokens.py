@@ -2,17 +2,19 @@
 
 HMAC-signed with itsdangerous; the payload names what the token acts on, never the address
 itself. Unsubscribe tokens never expire (an old email must still let its reader leave);
-confirmation tokens do.
+confirmation tokens do, and also carry when their mail was written: a link confirms only the
+requests made up to then, the ones its mail listed.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal
 
 from itsdangerous import BadData, URLSafeSerializer, URLSafeTimedSerializer
 
-Scope = Literal["confirm", "subscription", "all"]
+Scope = Literal["subscription", "all"]
 
 
 class BadToken(Exception):
@@ -22,7 +24,13 @@ class BadToken(Exception):
 @dataclass(frozen=True)
 class LinkClaim:
     scope: Scope
-    target: str  # a recipient hash ("confirm", "all") or a subscription id
+    target: str  # a recipient hash ("all") or a subscription id
+
+
+@dataclass(frozen=True)
+class ConfirmClaim:
+    recipient: str  # the recipient hash the link was mailed to
+    issued_at: datetime  # when its mail was written (the ledger row's created_at)
 
 
 class LinkSigner:
@@ -31,20 +39,30 @@ class LinkSigner:
         self._confirm = URLSafeTimedSerializer(secret, salt="broadsheet-notifications-confirm")
         self._confirm_max_age = confirm_max_age_seconds
 
-    def confirm_token(self, recipient_hash: str) -> str:
-        return str(self._confirm.dumps(recipient_hash))
+    def confirm_token(self, recipient_hash: str, issued_at: datetime) -> str:
+        return str(self._confirm.dumps([recipient_hash, issued_at.isoformat()]))
 
     def unsubscribe_token(self, scope: Literal["subscription", "all"], target: str) -> str:
         return str(self._unsubscribe.dumps([scope, target]))
 
-    def read_confirm(self, token: str) -> LinkClaim:
+    def read_confirm(self, token: str) -> ConfirmClaim:
         try:
-            target = self._confirm.loads(token, max_age=self._confirm_max_age)
+            payload = self._confirm.loads(token, max_age=self._confirm_max_age)
         except BadData as exc:
             raise BadToken(str(exc)) from None
-        if not isinstance(target, str):
+        if (
+            not isinstance(payload, list)
+            or len(payload) != 2
+            or not all(isinstance(part, str) for part in payload)
+        ):
             raise BadToken("unexpected payload")
-        return LinkClaim("confirm", target)
+        try:
+            issued_at = datetime.fromisoformat(payload[1])
+        except ValueError:
+            raise BadToken("unexpected payload") from None
+        if issued_at.tzinfo is None:
+            raise BadToken("unexpected payload")
+        return ConfirmClaim(payload[0], issued_at)
 
     def read_unsubscribe(self, token: str) -> LinkClaim:
         try:

@@ -24,7 +24,6 @@ def address_to_doc(address: Address) -> dict[str, Any]:
         "email": address.email,
         "state": address.state.value,
         "created_at": address.created_at,
-        "confirmation_sent_at": address.confirmation_sent_at,
         "confirmed_at": address.confirmed_at,
         "suppressed_at": address.suppressed_at,
     }
@@ -36,7 +35,6 @@ def address_from_doc(doc: dict[str, Any]) -> Address:
         email=doc["email"],
         state=AddressState(doc["state"]),
         created_at=doc.get("created_at"),
-        confirmation_sent_at=doc.get("confirmation_sent_at"),
         confirmed_at=doc.get("confirmed_at"),
         suppressed_at=doc.get("suppressed_at"),
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from pymongo import ASCENDING, IndexModel
 from pymongo.errors import DuplicateKeyError
@@ -36,6 +36,11 @@ class ArticleRepository(Protocol):
 
     async def mark_gone(self, article_id: str, session: Session | None) -> None: ...
     async def live_by_slug(self, slug: str) -> ArticleView | None: ...
+    async def by_ids(
+        self, article_ids: list[str], session: Session | None
+    ) -> dict[str, ArticleView]:
+        """The projected articles among ``article_ids``, live or not, by id."""
+        ...
 
 
 class MongoArticleRepository:
@@ -69,14 +74,24 @@ class MongoArticleRepository:
 
     async def live_by_slug(self, slug: str) -> ArticleView | None:
         doc = await self._articles.find_one({"slugs": slug, "live": True})
-        if doc is None:
-            return None
-        return ArticleView(
-            article_id=doc["_id"],
-            slug=doc["slug"],
-            slugs=list(doc["slugs"]),
-            title=doc["title"],
-            url_path=doc["url_path"],
-            revision=int(doc.get("revision", 0)),
-            live=bool(doc["live"]),
-        )
+        return _article_from_doc(doc) if doc else None
+
+    async def by_ids(
+        self, article_ids: list[str], session: Session | None
+    ) -> dict[str, ArticleView]:
+        if not article_ids:
+            return {}
+        docs = await self._articles.find({"_id": {"$in": article_ids}}, session=session).to_list()
+        return {doc["_id"]: _article_from_doc(doc) for doc in docs}
+
+
+def _article_from_doc(doc: dict[str, Any]) -> ArticleView:
+    return ArticleView(
+        article_id=doc["_id"],
+        slug=doc["slug"],
+        slugs=list(doc["slugs"]),
+        title=doc["title"],
+        url_path=doc["url_path"],
+        revision=int(doc.get("revision", 0)),
+        live=bool(doc["live"]),
+    )

@@ -6,7 +6,7 @@ from typing import Any, Protocol
 
 from pymongo import ASCENDING, IndexModel
 
-from broadsheet_notifications.domain import Subscription
+from broadsheet_notifications.domain import Subscription, SubscriptionState
 from broadsheet_shared.mongo import Database, IndexSpec, Session
 
 SUBSCRIPTIONS = "subscriptions"
@@ -15,9 +15,9 @@ SUBSCRIPTION_INDEXES = [
     IndexSpec(
         SUBSCRIPTIONS,
         [
-            IndexModel([("comment_id", ASCENDING), ("active", ASCENDING)]),
-            IndexModel([("article_id", ASCENDING), ("kind", ASCENDING), ("active", ASCENDING)]),
-            IndexModel([("recipient_hash", ASCENDING)]),
+            IndexModel([("comment_id", ASCENDING), ("state", ASCENDING)]),
+            IndexModel([("article_id", ASCENDING), ("kind", ASCENDING), ("state", ASCENDING)]),
+            IndexModel([("recipient_hash", ASCENDING), ("state", ASCENDING)]),
         ],
     )
 ]
@@ -31,6 +31,10 @@ class SubscriptionRepository(Protocol):
         ...
 
     async def followers(self, article_id: str, session: Session | None) -> list[Subscription]: ...
+    async def pending_of(self, recipient: str, session: Session | None) -> list[Subscription]:
+        """The address's pending requests, oldest first."""
+        ...
+
     async def end(self, sub_id: str, session: Session | None) -> None: ...
     async def end_all_of(self, recipient: str, session: Session | None) -> None: ...
     async def end_for_comment(self, comment_id: str, session: Session | None) -> None: ...
@@ -43,8 +47,11 @@ def subscription_to_doc(sub: Subscription) -> dict[str, Any]:
         "recipient_hash": sub.recipient_hash,
         "article_id": sub.article_id,
         "comment_id": sub.comment_id,
-        "active": sub.active,
+        "state": sub.state.value,
         "created_at": sub.created_at,
+        "requested_at": sub.requested_at,
+        "mailed_at": sub.mailed_at,
+        "confirmed_at": sub.confirmed_at,
     }
 
 
@@ -55,9 +62,15 @@ def subscription_from_doc(doc: dict[str, Any]) -> Subscription:
         recipient_hash=doc["recipient_hash"],
         article_id=doc["article_id"],
         comment_id=doc.get("comment_id"),
-        active=bool(doc.get("active", True)),
+        state=SubscriptionState(doc["state"]),
         created_at=doc.get("created_at"),
+        requested_at=doc.get("requested_at"),
+        mailed_at=doc.get("mailed_at"),
+        confirmed_at=doc.get("confirmed_at"),
     )
+
+
+_ACTIVE = SubscriptionState.ACTIVE.value
 
 
 class MongoSubscriptionRepository:
@@ -76,13 +89,21 @@ class MongoSubscriptionRepository:
 
     async def to_replies(self, comment_id: str, session: Session | None) -> Subscription | None:
         doc = await self._subscriptions.find_one(
-            {"comment_id": comment_id, "kind": "reply", "active": True}, session=session
+            {"comment_id": comment_id, "kind": "reply", "state": _ACTIVE}, session=session
         )
         return subscription_from_doc(doc) if doc else None
 
     async def followers(self, article_id: str, session: Session | None) -> list[Subscription]:
         docs = await self._subscriptions.find(
-            {"article_id": article_id, "kind": "follow", "active": True}, session=session
+            {"article_id": article_id, "kind": "follow", "state": _ACTIVE}, session=session
+        ).to_list()
+        return [subscription_from_doc(doc) for doc in docs]
+
+    async def pending_of(self, recipient: str, session: Session | None) -> list[Subscription]:
+        docs = await self._subscriptions.find(
+            {"recipient_hash": recipient, "state": SubscriptionState.PENDING.value},
+            session=session,
+            sort=[("requested_at", ASCENDING), ("_id", ASCENDING)],
         ).to_list()
         return [subscription_from_doc(doc) for doc in docs]
 
@@ -96,4 +117,6 @@ class MongoSubscriptionRepository:
         await self._end({"comment_id": comment_id}, session)
 
     async def _end(self, query: dict[str, Any], session: Session | None) -> None:
-        await self._subscriptions.update_many(query, {"$set": {"active": False}}, session=session)
+        await self._subscriptions.update_many(
+            query, {"$set": {"state": SubscriptionState.ENDED.value}}, session=session
+        )
