@@ -324,7 +324,10 @@ async def test_staff_endpoints(harness: Harness) -> None:
         audience="broadsheet",
         ttl=timedelta(minutes=15),
     )
-    token = issuer.issue(Principal("u1", "editor", "Eddie"))
+    editor = {"Authorization": f"Bearer {issuer.issue(Principal('u1', 'editor', 'Eddie'))}"}
+    r = await harness.client.get("/api/editor/notifications/deliveries", headers=editor)
+    assert r.status_code == 403  # the ledger names readers' addresses: moderators only
+    token = issuer.issue(Principal("u2", "moderator", "Mo"))
     auth = {"Authorization": f"Bearer {token}"}
     r = await harness.client.get(
         "/api/editor/notifications/deliveries?state=sent&limit=2", headers=auth

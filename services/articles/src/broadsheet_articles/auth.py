@@ -35,6 +35,7 @@ from broadsheet_shared.auth import Principal, TokenIssuer
 from broadsheet_shared.clock import Clock, utcnow
 from broadsheet_shared.errors import Conflict, NotFound, Unauthenticated
 from broadsheet_shared.events.staff import StaffAccountChangedV1, StaffAccountData
+from broadsheet_shared.http.clients import client_key
 from broadsheet_shared.ratelimit import RateLimit, RateLimiter, raise_if_limited
 from broadsheet_shared.unit_of_work import Transaction, UnitOfWork
 
@@ -127,11 +128,10 @@ class AuthService:
 
     async def login(self, command: LogIn) -> TokenPair:
         email = normalize_email(command.username)
-        pair_key = f"login:account-client:{email}:{command.client}"
+        client = client_key(command.client)  # an IPv6 /64 is one client
+        pair_key = f"login:account-client:{email}:{client}"
         by_pair = await self._limiter.hit(pair_key, self._limits.per_account_client)
-        by_client = await self._limiter.hit(
-            f"login:client:{command.client}", self._limits.per_client
-        )
+        by_client = await self._limiter.hit(f"login:client:{client}", self._limits.per_client)
         raise_if_limited(by_pair)
         raise_if_limited(by_client)
         editor = await self._editors.by_email(email)

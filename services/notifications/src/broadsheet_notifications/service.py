@@ -35,6 +35,7 @@ from broadsheet_notifications.tokens import BadToken, ConfirmClaim, LinkSigner
 from broadsheet_shared.addresses import mailbox_key, normalize_email
 from broadsheet_shared.clock import Clock, utcnow
 from broadsheet_shared.errors import Conflict, InvalidLink, NotFound
+from broadsheet_shared.http.clients import client_key
 from broadsheet_shared.mongo import Session
 from broadsheet_shared.ratelimit import RateLimit, RateLimiter, raise_if_limited
 from broadsheet_shared.unit_of_work import Transaction, UnitOfWork
@@ -82,7 +83,9 @@ class SubscriptionService:
         """
         limits = self._limits
         raise_if_limited(
-            await self._limiter.hit(f"follow:client:{command.client}", limits.per_client)
+            await self._limiter.hit(
+                f"follow:client:{client_key(command.client)}", limits.per_client
+            )
         )
         article = await self._articles.live_by_slug(command.slug)
         if article is None:
