@@ -1,14 +1,11 @@
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
 import pytest
 
-from broadsheet_shared import devkeys
 from broadsheet_shared.events import (
     ArticleData,
     ArticlePublishedV1,
@@ -19,10 +16,8 @@ from broadsheet_shared.events import (
     EventDecodeError,
     SectionRef,
     decode_event,
-    email_hash,
     encode_event,
     registered_events,
-    use_address_digest_key,
 )
 from broadsheet_shared.events.asyncapi import render
 from broadsheet_shared.events.codec import UnknownEventType, header
@@ -171,20 +166,3 @@ def test_checked_in_asyncapi_document_matches_the_models() -> None:
         "docs/events.asyncapi.json is stale: run "
         "`uv run python -m broadsheet_shared.events.asyncapi`"
     )
-
-
-@pytest.fixture
-def restore_digest_key() -> Iterator[None]:
-    yield
-    use_address_digest_key(devkeys.DEV_ADDRESS_DIGEST_KEY)
-
-
-def test_address_digest_is_keyed_not_a_bare_hash(restore_digest_key: None) -> None:
-    address = "ada@example.org"
-    use_address_digest_key("k" * 32)
-    digest = email_hash(address)
-    assert digest == email_hash("  Ada@Example.ORG ")  # the normalized address
-    # Nobody without the key confirms an address by hashing a guess.
-    assert digest != hashlib.sha256(address.encode()).hexdigest()
-    use_address_digest_key("another key, another platform")
-    assert email_hash(address) != digest

@@ -48,6 +48,7 @@ from broadsheet_notifications.repository import (
 )
 from broadsheet_shared.events import CommentApprovedData, CommentApprovedV1, topics
 from broadsheet_shared.kafka.producer import EventProducer
+from broadsheet_shared.testing import DEV_DIGEST
 
 FAR_FUTURE = datetime(2100, 1, 1, tzinfo=UTC)
 
@@ -150,7 +151,7 @@ async def seed_readers(env: dict[str, str], count: int) -> list[str]:
     parents = []
     addresses, subs = [], []
     for n in range(count):
-        address = Address.new(f"lat{n}@bench.example", now)
+        address = Address.new(f"lat{n}@bench.example", now, DEV_DIGEST)
         address.confirm(now)
         parent = f"parent-{n}"
         parents.append(parent)

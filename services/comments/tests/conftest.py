@@ -23,6 +23,7 @@ from broadsheet_shared.auth import Principal
 from broadsheet_shared.kafka.router import EventRouter
 from broadsheet_shared.ratelimit import RateLimit
 from broadsheet_shared.testing import (
+    DEV_DIGEST,
     FakeImportRecords,
     FakeInbox,
     FakeRateLimiter,
@@ -236,10 +237,15 @@ class World:
                 per_email=RateLimit(5, 60),
                 duplicate_window=timedelta(hours=1),
             ),
+            digest=DEV_DIGEST,
             clock=self.clock,
         )
         self.import_service = ImportService(
-            articles=self.articles, comments=self.comments, imports=self.imports, uow=self.uow
+            articles=self.articles,
+            comments=self.comments,
+            imports=self.imports,
+            uow=self.uow,
+            digest=DEV_DIGEST,
         )
         self.queries = CommentQueries(articles=self.articles, comments=self.comments)
         self.projection = ArticleProjection(self.articles)

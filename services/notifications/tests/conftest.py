@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import pytest
 
 from broadsheet_notifications.commands import ConfirmAddress
-from broadsheet_notifications.domain import Delivery, DigestPolicy, RetryPolicy, recipient_hash
+from broadsheet_notifications.domain import Delivery, DigestPolicy, RetryPolicy
 from broadsheet_notifications.mail import MailComposer
 from broadsheet_notifications.planner import Planner, Policies
 from broadsheet_notifications.service import FollowLimits, SubscriptionService
@@ -34,10 +34,10 @@ from broadsheet_shared.events import (
     CommentRejectedData,
     CommentRejectedV1,
     SectionRef,
-    email_hash,
 )
 from broadsheet_shared.ratelimit import RateLimit
 from broadsheet_shared.testing import (
+    DEV_DIGEST,
     FakeInbox,
     FakeRateLimiter,
     FakeStaffAccess,
@@ -102,6 +102,7 @@ class World:
             repos.digests,
             self.limiter,
             Policies(self.retry, DigestPolicy(3, timedelta(minutes=10)), RateLimit(3, 86400)),
+            DEV_DIGEST,
             self.clock,
         )
         self.queued = 0
@@ -115,6 +116,7 @@ class World:
             self.signer,
             self.limiter,
             FollowLimits(RateLimit(10, 3600), RateLimit(5, 3600)),
+            DEV_DIGEST,
             on_queued=self._queued,
             clock=self.clock,
         )
@@ -124,6 +126,7 @@ class World:
             repos.ledger,
             self.uow,
             self.retry,
+            DEV_DIGEST,
             clock=self.clock,
         )
 
@@ -132,7 +135,7 @@ class World:
 
     def confirmations_to(self, email: str) -> list[Delivery]:
         """The confirmation mails recorded for ``email``, oldest first."""
-        recipient = recipient_hash(normalize_email(email))
+        recipient = DEV_DIGEST(normalize_email(email))
         mails = [
             d
             for d in self.repos.ledger.deliveries.values()
@@ -206,7 +209,7 @@ class Events:
                 created_at=datetime(2026, 1, 1, tzinfo=UTC),
                 notify_replies=email is not None,
                 author_email=email,
-                author_email_hash=email_hash(email) if email else None,
+                author_email_hash=DEV_DIGEST(email) if email else None,
             ),
         )
 
@@ -232,7 +235,7 @@ class Events:
                 article_url_path="/articles/foreign-affairs-1",
                 parent_id=parent_id,
                 author_name=author_name,
-                author_email_hash=email_hash(author_email) if author_email else None,
+                author_email_hash=DEV_DIGEST(author_email) if author_email else None,
                 excerpt=excerpt,
                 created_at=datetime(2026, 1, 1, tzinfo=UTC),
                 approved_at=datetime(2026, 1, 1, tzinfo=UTC),

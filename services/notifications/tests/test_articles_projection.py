@@ -31,7 +31,9 @@ async def db(infra: Any) -> AsyncIterator[Any]:
 def planner_on(db: Any) -> Planner:
     # article_changed touches the articles projection only.
     unused: Any = None
-    return Planner(MongoArticleRepository(db), unused, unused, unused, unused, unused)
+    return Planner(
+        MongoArticleRepository(db), unused, unused, unused, unused, unused, unused, unused
+    )
 
 
 async def test_an_older_revision_arriving_late_does_not_overwrite_a_newer_one(

@@ -7,9 +7,10 @@ import pytest
 
 from broadsheet_notifications.commands import FollowArticle
 from broadsheet_notifications.consumers import build_router
-from broadsheet_notifications.domain import AddressState, DeliveryState, recipient_hash
+from broadsheet_notifications.domain import AddressState, DeliveryState
 from broadsheet_shared.events import CommentImportedData, CommentImportedV1
 from broadsheet_shared.events.staff import StaffAccountChangedV1, StaffAccountData
+from broadsheet_shared.testing import DEV_DIGEST
 
 pytestmark = pytest.mark.unit
 
@@ -27,7 +28,7 @@ async def test_notify_replies_is_a_request_and_each_mail_lists_every_pending_one
     await router.dispatch(posted)  # redelivered: handled once
     world.clock.advance(minutes=1)
     await router.dispatch(ev.posted("c2", "Ada@Example.org"))
-    address = world.repos.addresses.by_recipient[recipient_hash("ada@example.org")]
+    address = world.repos.addresses.by_recipient[DEV_DIGEST("ada@example.org")]
     assert address.state == AddressState.PENDING
     confirmations = world.confirmations_to("ada@example.org")
     assert [len(d.content["requests"]) for d in confirmations] == [1, 2]

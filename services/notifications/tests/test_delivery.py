@@ -9,7 +9,8 @@ import pytest
 from broadsheet_notifications.commands import RetryDelivery, SuppressAddress, Unsubscribe
 from broadsheet_notifications.consumers import build_router
 from broadsheet_notifications.delivery import DeliveryWorker, PermanentFailure
-from broadsheet_notifications.domain import DeliveryState, recipient_hash
+from broadsheet_notifications.domain import DeliveryState
+from broadsheet_shared.testing import DEV_DIGEST
 
 pytestmark = pytest.mark.unit
 
@@ -214,7 +215,7 @@ async def test_unsubscribe_cancels_a_delivery_waiting_for_a_retry(world: Any, ev
     world.mailer.failure = ConnectionRefusedError("smtp down")
     await worker.run_once()
     assert len(world.repos.ledger.in_state(DeliveryState.PENDING)) == 2  # both wait for a retry
-    token = world.signer.unsubscribe_token("all", recipient_hash("ada@example.org"))
+    token = world.signer.unsubscribe_token("all", DEV_DIGEST("ada@example.org"))
     await world.subscriptions.unsubscribe(Unsubscribe(token))
     world.mailer.failure = None
     world.clock.advance(minutes=5)

@@ -19,16 +19,16 @@ from broadsheet_notifications.domain import (
     mask_email,
     message_id,
     plan_recipients,
-    recipient_hash,
     subscription_id,
 )
+from broadsheet_shared.testing import DEV_DIGEST
 
 pytestmark = pytest.mark.unit
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def confirmed(email: str) -> Address:
-    a = Address.new(email, NOW)
+    a = Address.new(email, NOW, DEV_DIGEST)
     a.confirm(NOW)
     return a
 
@@ -39,9 +39,9 @@ def active(sub: Subscription) -> Subscription:
 
 
 def test_address_is_normalised_and_hashed_like_comments_service() -> None:
-    a = Address.new("  Ada@Example.ORG ", NOW)
+    a = Address.new("  Ada@Example.ORG ", NOW, DEV_DIGEST)
     assert a.email == "ada@example.org"
-    assert a.recipient_hash == recipient_hash("ada@example.org")
+    assert a.recipient_hash == DEV_DIGEST("ada@example.org")
     assert a.state == AddressState.PENDING
 
 
@@ -55,7 +55,7 @@ def test_unsubscribed_address_receives_nothing_until_its_owner_confirms_again() 
 
 
 def test_unsubscribing_a_suppressed_address_keeps_it_suppressed() -> None:
-    a = Address.new("ada@example.org", NOW)
+    a = Address.new("ada@example.org", NOW, DEV_DIGEST)
     a.suppress(NOW)
     a.unsubscribe()
     assert a.state == AddressState.SUPPRESSED
@@ -105,7 +105,7 @@ def test_a_link_covers_only_pending_requests_made_before_its_mail() -> None:
 
 
 def test_suppressed_address_cannot_be_confirmed() -> None:
-    a = Address.new("ada@example.org", NOW)
+    a = Address.new("ada@example.org", NOW, DEV_DIGEST)
     a.suppress(NOW)
     with pytest.raises(AddressSuppressed):
         a.confirm(NOW)
@@ -126,7 +126,7 @@ def test_mask_email() -> None:
 def test_plan_skips_self_unconfirmed_and_duplicates() -> None:
     parent = confirmed("parent@example.org")
     follower = confirmed("follower@example.org")
-    pending = Address.new("pending@example.org", NOW)
+    pending = Address.new("pending@example.org", NOW, DEV_DIGEST)
     author = confirmed("author@example.org")
     requester = confirmed("requester@example.org")  # confirmed, but never confirmed this follow
     reply_sub = active(Subscription.to_replies("c1", "a1", parent.recipient_hash, NOW))

@@ -9,7 +9,7 @@ import pytest
 from aiosmtpd.smtp import Envelope
 
 from broadsheet_notifications.commands import FollowArticle, Unsubscribe
-from broadsheet_notifications.domain import Delivery, DeliveryState, recipient_hash
+from broadsheet_notifications.domain import Delivery, DeliveryState
 from broadsheet_notifications.inbound import (
     MAX_RECIPIENTS,
     Mailbox,
@@ -17,6 +17,7 @@ from broadsheet_notifications.inbound import (
     subject_of,
     token_from_subject,
 )
+from broadsheet_shared.testing import DEV_DIGEST
 
 pytestmark = pytest.mark.unit
 SLUG = "foreign-affairs-1"
@@ -144,7 +145,7 @@ async def test_valid_token_unsubscribes_once_and_again_is_harmless(
 
 async def test_scope_all_token_ends_every_subscription(followed: Any) -> None:
     w = followed
-    token = w.signer.unsubscribe_token("all", recipient_hash("a@example.org"))
+    token = w.signer.unsubscribe_token("all", DEV_DIGEST("a@example.org"))
     assert (await handler(w).process(f"unsubscribe {token}")).startswith("250 ")
     assert not any(s.active for s in w.repos.subscriptions.by_id.values())
 

@@ -20,13 +20,13 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 
-from broadsheet_notifications.domain import recipient_hash
 from broadsheet_notifications.main import create_app
 from broadsheet_notifications.settings import Settings
 from broadsheet_shared.auth import Principal, TokenIssuer
 from broadsheet_shared.devkeys import DEV_JWT_PRIVATE_KEY
 from broadsheet_shared.events import IntegrationEvent
 from broadsheet_shared.kafka.producer import EventProducer
+from broadsheet_shared.testing import DEV_DIGEST
 
 pytestmark = pytest.mark.integration
 
@@ -86,7 +86,7 @@ class Harness:
 
     async def deliveries_to(self, email: str) -> list[Any]:
         ledger = self.container.repositories.ledger
-        docs = await ledger._deliveries.find({"recipient_hash": recipient_hash(email)}).to_list()
+        docs = await ledger._deliveries.find({"recipient_hash": DEV_DIGEST(email)}).to_list()
         return docs
 
     async def settled(self, email: str, timeout: float = 30.0) -> None:

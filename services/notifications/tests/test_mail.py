@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from broadsheet_notifications.domain import Delivery, recipient_hash
+from broadsheet_notifications.domain import Delivery
+from broadsheet_shared.testing import DEV_DIGEST
 
 pytestmark = pytest.mark.unit
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
@@ -25,7 +26,7 @@ def delivery(**content: Any) -> Delivery:
     return Delivery(
         id="d1",
         kind="reply",
-        recipient_hash=recipient_hash("ada@example.org"),
+        recipient_hash=DEV_DIGEST("ada@example.org"),
         email="ada@example.org",
         article_id="a1",
         source_event_id="e1",
@@ -111,5 +112,5 @@ def test_confirmation_mail_lists_every_request_and_links_to_confirm_page(world: 
     token = text.split("/subscriptions/confirm/")[1].split()[0]
     claim = world.signer.read_confirm(token)
     # The link names the address and when its mail was written: what it may confirm.
-    assert claim.recipient == recipient_hash("ada@example.org")
+    assert claim.recipient == DEV_DIGEST("ada@example.org")
     assert claim.issued_at == d.created_at

@@ -24,6 +24,7 @@ from broadsheet_notifications.domain import (
 from broadsheet_notifications.main import create_app
 from broadsheet_notifications.repository import DELIVERIES, LEDGER_TTL_INDEX
 from broadsheet_notifications.settings import Settings
+from broadsheet_shared.testing import DEV_DIGEST
 
 pytestmark = pytest.mark.integration
 MAX_BYTES = 4096
@@ -52,7 +53,7 @@ async def follower(app: Any) -> Delivery:
     """A confirmed follower of a new article, with one follow email still pending."""
     container = app.state.container
     repos, now = container.repositories, datetime.now(UTC)
-    address = Address.new(f"{secrets.token_hex(4)}@example.org", now)
+    address = Address.new(f"{secrets.token_hex(4)}@example.org", now, DEV_DIGEST)
     address.confirm(now)
     await repos.addresses.save(address, None)
     sub = Subscription.to_article(f"art-{secrets.token_hex(4)}", address.recipient_hash, now)

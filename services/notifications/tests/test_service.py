@@ -18,10 +18,10 @@ from broadsheet_notifications.domain import (
     DeliveryState,
     Subscription,
     SubscriptionState,
-    recipient_hash,
     subscription_id,
 )
 from broadsheet_shared.errors import Conflict, InvalidLink, NotFound, RateLimited
+from broadsheet_shared.testing import DEV_DIGEST
 
 pytestmark = pytest.mark.unit
 SLUG = "foreign-affairs-1"
@@ -43,7 +43,7 @@ def follow(w: Any, slug: str, email: str = VICTIM, client: str = "1.1.1.1") -> A
 
 def subscription(w: Any, article_id: str, email: str = VICTIM) -> Subscription:
     sub: Subscription = w.repos.subscriptions.by_id[
-        subscription_id("follow", article_id, recipient_hash(email))
+        subscription_id("follow", article_id, DEV_DIGEST(email))
     ]
     return sub
 
@@ -101,7 +101,7 @@ async def _suppressed(w: Any) -> None:
 
 async def _unsubscribed(w: Any) -> None:
     await _confirmed(w)
-    all_token = w.signer.unsubscribe_token("all", recipient_hash(VICTIM))
+    all_token = w.signer.unsubscribe_token("all", DEV_DIGEST(VICTIM))
     await w.subscriptions.unsubscribe(Unsubscribe(all_token))
 
 
@@ -202,7 +202,7 @@ async def test_a_hundred_requests_for_one_mailbox_send_a_handful_of_mails(
     assert len(mails) == 3  # the mailbox's allowance per day (conftest: 3)
     # Nothing took effect; the victim's own address has 50 requests waiting for a click.
     assert not any(s.active for s in w.repos.subscriptions.by_id.values())
-    assert len(await w.repos.subscriptions.pending_of(recipient_hash(VICTIM), None)) == 50
+    assert len(await w.repos.subscriptions.pending_of(DEV_DIGEST(VICTIM), None)) == 50
 
 
 async def test_beyond_the_allowance_a_later_request_is_confirmed_by_its_own_click(
@@ -267,20 +267,20 @@ async def test_unsubscribe_all_leaves_the_address_unsubscribed(published: Any) -
     await follow(w, SLUG)
     old_link = w.confirm_token(VICTIM)
     await w.subscriptions.confirm(ConfirmAddress(old_link))
-    all_token = w.signer.unsubscribe_token("all", recipient_hash(VICTIM))
+    all_token = w.signer.unsubscribe_token("all", DEV_DIGEST(VICTIM))
     await w.subscriptions.unsubscribe(Unsubscribe(all_token))
-    address = w.repos.addresses.by_recipient[recipient_hash(VICTIM)]
+    address = w.repos.addresses.by_recipient[DEV_DIGEST(VICTIM)]
     assert address.state == AddressState.UNSUBSCRIBED
     # An old link with nothing left to confirm does not make the address confirmed again.
     await w.subscriptions.confirm(ConfirmAddress(old_link))
-    address = w.repos.addresses.by_recipient[recipient_hash(VICTIM)]
+    address = w.repos.addresses.by_recipient[DEV_DIGEST(VICTIM)]
     assert address.state == AddressState.UNSUBSCRIBED
 
 
 async def test_confirm_with_tampered_or_unknown_token(published: Any) -> None:
     w = published
     await follow(w, SLUG)
-    token = w.signer.confirm_token(recipient_hash("nobody@example.org"), w.clock.now)
+    token = w.signer.confirm_token(DEV_DIGEST("nobody@example.org"), w.clock.now)
     with pytest.raises(NotFound):
         await w.subscriptions.confirm(ConfirmAddress(token))
     with pytest.raises(InvalidLink):
@@ -328,7 +328,7 @@ async def test_unsubscribe_one_subscription_and_all(published: Any, ev: Any) -> 
     assert not w.repos.subscriptions.by_id[sub.id].active
     # All mail: every subscription ends and pending mail is cancelled.
     await w.planner.comment_posted(ev.posted("c1", "a@example.org").data, None)
-    all_token = w.signer.unsubscribe_token("all", recipient_hash("a@example.org"))
+    all_token = w.signer.unsubscribe_token("all", DEV_DIGEST("a@example.org"))
     await w.subscriptions.unsubscribe(Unsubscribe(all_token))
     assert all(s.state == SubscriptionState.ENDED for s in w.repos.subscriptions.by_id.values())
     assert w.repos.ledger.in_state(DeliveryState.PENDING) == []

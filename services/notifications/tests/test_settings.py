@@ -7,10 +7,7 @@ import pytest
 from pydantic import SecretStr, ValidationError
 
 from broadsheet_notifications.bootstrap import bootstrap
-from broadsheet_notifications.domain import recipient_hash
 from broadsheet_notifications.settings import Settings
-from broadsheet_shared.devkeys import DEV_ADDRESS_DIGEST_KEY
-from broadsheet_shared.events import use_address_digest_key
 from broadsheet_shared.inbox import PROCESSED_EVENTS_RETENTION_SECONDS
 
 pytestmark = pytest.mark.unit
@@ -56,9 +53,10 @@ def test_ledger_retention_is_read_from_the_environment(monkeypatch: pytest.Monke
 
 async def test_bootstrap_keys_the_address_digests() -> None:
     key = "k" * 32
-    try:
-        bootstrap(Settings(environment="test", address_digest_key=SecretStr(key)))
-        expected = hmac.new(key.encode(), b"ada@example.org", hashlib.sha256).hexdigest()
-        assert recipient_hash("Ada@example.org") == expected
-    finally:
-        use_address_digest_key(DEV_ADDRESS_DIGEST_KEY)
+    container = bootstrap(Settings(environment="test", address_digest_key=SecretStr(key)))
+    expected = hmac.new(key.encode(), b"ada@example.org", hashlib.sha256).hexdigest()
+    digest = container.address_digest
+    assert digest("Ada@example.org") == expected
+    # Every use case that digests an address was given that one (not the dev key's).
+    users = (container.planner, container.subscriptions, container.staff)
+    assert all(use_case._digest is digest for use_case in users)

@@ -9,9 +9,10 @@ from broadsheet_notifications.commands import (
     RetryDelivery,
     SuppressAddress,
 )
-from broadsheet_notifications.domain import AddressState, DeliveryState, recipient_hash
+from broadsheet_notifications.domain import AddressState, DeliveryState
 from broadsheet_shared.errors import Conflict, NotFound
 from broadsheet_shared.events import StaffActionRecordedV1
+from broadsheet_shared.testing import DEV_DIGEST
 
 pytestmark = pytest.mark.unit
 SLUG = "foreign-affairs-1"
@@ -57,7 +58,7 @@ async def test_a_suppression_is_recorded_by_hash_and_masked_address(world: Any) 
     [entry] = world.uow.of_type(StaffActionRecordedV1)
     assert (entry.data.action, entry.data.target, entry.data.details) == (
         "address.suppressed",
-        recipient_hash("ann@example.org"),
+        DEV_DIGEST("ann@example.org"),
         {"address": "a***@example.org"},
     )
     assert (entry.data.actor_id, entry.data.actor_role, entry.data.client) == (

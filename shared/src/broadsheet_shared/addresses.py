@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from pydantic import EmailStr, Field
@@ -27,3 +30,20 @@ def mailbox_key(email: str) -> str:
     if not at:
         return normalize_email(email)
     return f"{local.split('+', 1)[0] or local}@{domain}"
+
+
+@dataclass(frozen=True)
+class AddressDigest:
+    """A stable identity for an address that does not reveal it: HMAC-SHA256 of the normalized
+    address under the platform's address digest key (the ``ADDRESS_DIGEST_KEY`` setting), in hex.
+
+    Keyed, so a reader of the events (or of a link carrying a digest) cannot confirm an address
+    by hashing a guess. Each service's composition root builds one from its settings and passes
+    it to every use case that digests an address: the services that compare digests must share
+    the key.
+    """
+
+    key: bytes = field(repr=False)
+
+    def __call__(self, email: str) -> str:
+        return hmac.new(self.key, normalize_email(email).encode(), hashlib.sha256).hexdigest()

@@ -220,7 +220,7 @@ class DatabaseServiceSettings(ServiceSettings):
 
 
 class AddressDigestSettings(DatabaseServiceSettings):
-    """A service that digests addresses (``email_hash``) into events, links or its own keys:
+    """A service that digests addresses (``AddressDigest``) into events, links or its own keys:
     comments and notifications, which compare each other's digests, so they share the key."""
 
     SHARED_FIELDS: ClassVar[frozenset[str]] = DatabaseServiceSettings.SHARED_FIELDS | {

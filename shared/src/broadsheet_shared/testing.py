@@ -15,7 +15,9 @@ from uuid import UUID
 from fastapi import APIRouter
 from fastapi.routing import APIRoute
 
+from broadsheet_shared.addresses import AddressDigest
 from broadsheet_shared.auth import ROLES, Principal, Role, current_principal
+from broadsheet_shared.devkeys import DEV_ADDRESS_DIGEST_KEY
 from broadsheet_shared.errors import Forbidden
 from broadsheet_shared.events.base import IntegrationEvent
 from broadsheet_shared.events.staff import StaffAccountData
@@ -23,6 +25,10 @@ from broadsheet_shared.inbox import Effects
 from broadsheet_shared.mongo import Session
 from broadsheet_shared.ratelimit import RateLimit, RateLimitResult
 from broadsheet_shared.unit_of_work import Transaction
+
+# The address digest the services are wired with in dev and test (comments and notifications
+# share it, as their bootstraps do from ADDRESS_DIGEST_KEY).
+DEV_DIGEST = AddressDigest(DEV_ADDRESS_DIGEST_KEY.encode())
 
 T = TypeVar("T")
 E = TypeVar("E", bound=IntegrationEvent)

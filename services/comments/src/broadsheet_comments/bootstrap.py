@@ -20,8 +20,8 @@ from broadsheet_comments.repository import (
 from broadsheet_comments.service import CommentsService, Limits
 from broadsheet_comments.settings import Settings
 from broadsheet_comments.tokens import EditTokens
+from broadsheet_shared.addresses import AddressDigest
 from broadsheet_shared.auth import TokenVerifier
-from broadsheet_shared.events import use_address_digest_key
 from broadsheet_shared.inbox import MongoInbox
 from broadsheet_shared.kafka.router import EventRouter
 from broadsheet_shared.ratelimit import MongoRateLimiter, RateLimit
@@ -61,7 +61,7 @@ def policy_from(settings: Settings) -> ModerationPolicy:
 
 
 def bootstrap(settings: Settings) -> Container:
-    use_address_digest_key(settings.address_digest_key.get_secret_value())
+    digest = AddressDigest(settings.address_digest_key.get_secret_value().encode())
     runtime = ServiceRuntime(settings, indexes=INDEXES)
     articles = MongoArticleRepository(runtime.db)
     comments = MongoCommentRepository(runtime.db)
@@ -83,6 +83,7 @@ def bootstrap(settings: Settings) -> Container:
             per_email=RateLimit(settings.rate_limit_per_email, window),
             duplicate_window=timedelta(seconds=settings.duplicate_window_seconds),
         ),
+        digest=digest,
     )
     projection = ArticleProjection(articles)
     staff_access = MongoStaffAccess(runtime.db)
@@ -98,6 +99,7 @@ def bootstrap(settings: Settings) -> Container:
             comments=comments,
             imports=MongoImportRepository(runtime.db),
             uow=runtime.uow,
+            digest=digest,
         ),
         queries=CommentQueries(articles=articles, comments=comments),
         projection=projection,

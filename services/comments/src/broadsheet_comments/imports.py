@@ -22,9 +22,8 @@ from broadsheet_comments.repository import (
     ImportRecord,
     ImportRepository,
 )
-from broadsheet_shared.addresses import normalize_email
+from broadsheet_shared.addresses import AddressDigest, normalize_email
 from broadsheet_shared.errors import NotFound
-from broadsheet_shared.events import email_hash
 from broadsheet_shared.unit_of_work import Transaction, UnitOfWork
 
 
@@ -59,11 +58,13 @@ class ImportService:
         comments: CommentRepository,
         imports: ImportRepository,
         uow: UnitOfWork,
+        digest: AddressDigest,
     ) -> None:
         self._articles = articles
         self._comments = comments
         self._imports = imports
         self._uow = uow
+        self._digest = digest
         self._threads = ThreadWriter(articles, comments)
 
     async def import_comment(self, command: ImportComment) -> Imported:
@@ -81,7 +82,7 @@ class ImportService:
         fields: dict[str, Any] = {
             "author_name": plain_name(command.author_name) or "Anonymous",
             "author_email": email,
-            "author_email_hash": email_hash(email) if email else None,
+            "author_email_hash": self._digest(email) if email else None,
             "body_markdown": command.body,
             "body_html": render_body(command.body),
             "body_hash": body_fingerprint(command.body),

@@ -54,12 +54,11 @@ from broadsheet_comments.repository import (
     IdempotencyRecord,
 )
 from broadsheet_comments.tokens import EditTokens
-from broadsheet_shared.addresses import mailbox_key, normalize_email
+from broadsheet_shared.addresses import AddressDigest, mailbox_key, normalize_email
 from broadsheet_shared.audit import StaffAction, recorded
 from broadsheet_shared.auth import Principal
 from broadsheet_shared.clock import Clock, utcnow
 from broadsheet_shared.errors import Conflict, Forbidden, InvalidRequest, NotFound
-from broadsheet_shared.events import email_hash
 from broadsheet_shared.http.clients import client_key
 from broadsheet_shared.ratelimit import RateLimit, RateLimiter, RateLimitResult, raise_if_limited
 from broadsheet_shared.unit_of_work import Transaction, UnitOfWork
@@ -130,6 +129,7 @@ class CommentsService:
         policy: ModerationPolicy,
         tokens: EditTokens,
         limits: Limits,
+        digest: AddressDigest,
         clock: Clock = utcnow,
     ) -> None:
         self._articles = articles
@@ -140,6 +140,7 @@ class CommentsService:
         self._policy = policy
         self._tokens = tokens
         self._limits = limits
+        self._digest = digest
         self._clock = clock
         self._threads = ThreadWriter(articles, comments)
 
@@ -158,7 +159,7 @@ class CommentsService:
             if replay is not None:
                 return replay
 
-        hashed = email_hash(command.author_email) if command.author_email else None
+        hashed = self._digest(command.author_email) if command.author_email else None
         now = self._clock()
         body_hash = body_fingerprint(command.body)
         checks = await self._check(article, command, hashed, body_hash, now)
@@ -235,7 +236,7 @@ class CommentsService:
         instead of up to six sequential ones."""
         # One client for an IPv6 /64, one mailbox for every name+tag@ of an address.
         client = client_key(command.client)
-        mailbox = email_hash(mailbox_key(command.author_email)) if command.author_email else None
+        mailbox = self._digest(mailbox_key(command.author_email)) if command.author_email else None
         ban_ids = [f"client:{client}"] + ([f"email:{mailbox}"] if mailbox else [])
         ban = asyncio.create_task(self._bans.active(ban_ids, now))
         client_hit = asyncio.create_task(
@@ -389,7 +390,7 @@ class CommentsService:
 
     async def ban(self, command: BanAuthor, moderator: Principal) -> Ban:
         value = command.value
-        subject = email_hash(mailbox_key(value)) if command.kind == "email" else client_key(value)
+        subject = self._digest(mailbox_key(value)) if command.kind == "email" else client_key(value)
         now = self._clock()
         ban = Ban(command.kind, subject, now + command.duration, command.reason, command.by)
         details = {"until": ban.until.isoformat(), "reason": ban.reason}

@@ -19,7 +19,7 @@ from broadsheet_notifications.settings import Settings
 from broadsheet_notifications.smtp import Mailer, SmtpPool
 from broadsheet_notifications.staff import StaffService
 from broadsheet_notifications.tokens import LinkSigner
-from broadsheet_shared.events import use_address_digest_key
+from broadsheet_shared.addresses import AddressDigest
 from broadsheet_shared.inbox import MongoInbox
 from broadsheet_shared.kafka.router import EventRouter
 from broadsheet_shared.ratelimit import MongoRateLimiter, RateLimit
@@ -31,6 +31,7 @@ from broadsheet_shared.staff_access import MongoStaffAccess
 @dataclass
 class Container:
     settings: Settings
+    address_digest: AddressDigest
     runtime: ServiceRuntime
     repositories: MongoRepositories
     signer: LinkSigner
@@ -59,7 +60,8 @@ class Container:
 
 
 def bootstrap(settings: Settings, *, mailer: Mailer | None = None) -> Container:
-    use_address_digest_key(settings.address_digest_key.get_secret_value())
+    # Keyed as the comments service keys author_email_hash, so self-replies match.
+    digest = AddressDigest(settings.address_digest_key.get_secret_value().encode())
     runtime = ServiceRuntime(
         settings, indexes=[*INDEXES, *ledger_expiry_indexes(settings.ledger_retention_seconds)]
     )
@@ -108,6 +110,7 @@ def bootstrap(settings: Settings, *, mailer: Mailer | None = None) -> Container:
         repos.digests,
         limiter,
         policies,
+        digest,
     )
     window = settings.follow_limit_window_seconds
     subscriptions = SubscriptionService(
@@ -123,10 +126,16 @@ def bootstrap(settings: Settings, *, mailer: Mailer | None = None) -> Container:
             per_client=RateLimit(settings.follow_limit_per_client, window),
             per_address=RateLimit(settings.follow_limit_per_address, window),
         ),
+        digest,
         on_queued=worker.wake,
     )
     staff = StaffService(
-        repos.addresses, repos.ledger, runtime.uow, settings.retry_policy, on_queued=worker.wake
+        repos.addresses,
+        repos.ledger,
+        runtime.uow,
+        settings.retry_policy,
+        digest,
+        on_queued=worker.wake,
     )
     staff_access = MongoStaffAccess(runtime.db)
     router = build_router(planner, MongoInbox(runtime.mongo, runtime.db), worker.wake, staff_access)
@@ -142,6 +151,7 @@ def bootstrap(settings: Settings, *, mailer: Mailer | None = None) -> Container:
         )
     return Container(
         settings=settings,
+        address_digest=digest,
         runtime=runtime,
         repositories=repos,
         signer=signer,

@@ -12,8 +12,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Literal
 
-from broadsheet_shared.addresses import normalize_email
-from broadsheet_shared.events import email_hash
+from broadsheet_shared.addresses import AddressDigest, normalize_email
 
 DeliveryKind = Literal["reply", "follow", "digest", "confirmation"]
 SubscriptionKind = Literal["reply", "follow"]
@@ -102,11 +101,6 @@ class AddressSuppressed(NotificationsError):
     pass
 
 
-def recipient_hash(email: str) -> str:
-    # Same function the comments service uses for author_email_hash, so self-replies match.
-    return email_hash(email)
-
-
 def mask_email(email: str) -> str:
     """``j***@example.com``: enough for a reader to recognise their address, not to harvest it."""
     local, _, domain = email.partition("@")
@@ -142,9 +136,9 @@ class Address:
     suppressed_at: datetime | None = None
 
     @classmethod
-    def new(cls, email: str, now: datetime) -> Address:
+    def new(cls, email: str, now: datetime, digest: AddressDigest) -> Address:
         normalized = normalize_email(email)
-        return cls(recipient_hash=recipient_hash(normalized), email=normalized, created_at=now)
+        return cls(recipient_hash=digest(normalized), email=normalized, created_at=now)
 
     @property
     def can_receive(self) -> bool:

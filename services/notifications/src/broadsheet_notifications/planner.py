@@ -28,7 +28,6 @@ from broadsheet_notifications.domain import (
     delivery_id,
     goes_to_digest,
     plan_recipients,
-    recipient_hash,
 )
 from broadsheet_notifications.repository import (
     AddressRepository,
@@ -38,7 +37,7 @@ from broadsheet_notifications.repository import (
     LedgerRepository,
     SubscriptionRepository,
 )
-from broadsheet_shared.addresses import mailbox_key, normalize_email
+from broadsheet_shared.addresses import AddressDigest, mailbox_key, normalize_email
 from broadsheet_shared.clock import Clock, utcnow
 from broadsheet_shared.events import ArticleData, CommentApprovedData, CommentPostedData
 from broadsheet_shared.mongo import Session
@@ -91,6 +90,7 @@ class Planner:
         digests: DigestRepository,
         limiter: RateLimiter,
         policies: Policies,
+        digest: AddressDigest,
         clock: Clock = utcnow,
     ) -> None:
         self._articles = articles
@@ -100,6 +100,7 @@ class Planner:
         self._digests = digests
         self._limiter = limiter
         self._policies = policies
+        self._digest = digest
         self._clock = clock
 
     def _delivery(
@@ -142,10 +143,10 @@ class Planner:
         one becomes a new request. True when a confirmation mail was queued."""
         now = self._clock()
         normalized = normalize_email(email)
-        recipient = recipient_hash(normalized)
+        recipient = self._digest(normalized)
         address = await self._addresses.get(recipient, session)
         if address is None:
-            address = Address.new(normalized, now)
+            address = Address.new(normalized, now, self._digest)
             await self._addresses.save(address, session)
         if address.suppressed:
             return False
@@ -167,7 +168,7 @@ class Planner:
         # Counted outside the transaction: a retried transaction may spend the allowance twice,
         # which sends fewer mails, never more.
         allowance = await self._limiter.hit(
-            f"confirmation:{recipient_hash(mailbox_key(address.email))}",
+            f"confirmation:{self._digest(mailbox_key(address.email))}",
             self._policies.confirmation_limit,
         )
         if not allowance.allowed:

@@ -22,7 +22,6 @@ from broadsheet_notifications.domain import (
     AddressSuppressed,
     Subscription,
     mask_email,
-    recipient_hash,
 )
 from broadsheet_notifications.planner import Planner, describe_requests
 from broadsheet_notifications.repository import (
@@ -32,7 +31,7 @@ from broadsheet_notifications.repository import (
     SubscriptionRepository,
 )
 from broadsheet_notifications.tokens import BadToken, ConfirmClaim, LinkSigner
-from broadsheet_shared.addresses import mailbox_key, normalize_email
+from broadsheet_shared.addresses import AddressDigest, mailbox_key, normalize_email
 from broadsheet_shared.clock import Clock, utcnow
 from broadsheet_shared.errors import Conflict, InvalidLink, NotFound
 from broadsheet_shared.http.clients import client_key
@@ -59,6 +58,7 @@ class SubscriptionService:
         signer: LinkSigner,
         limiter: RateLimiter,
         limits: FollowLimits,
+        digest: AddressDigest,
         *,
         on_queued: Callable[[], None] = lambda: None,
         clock: Clock = utcnow,
@@ -72,6 +72,7 @@ class SubscriptionService:
         self._signer = signer
         self._limiter = limiter
         self._limits = limits
+        self._digest = digest
         self._on_queued = on_queued
         self._clock = clock
 
@@ -91,7 +92,7 @@ class SubscriptionService:
         if article is None:
             raise NotFound("There is no published article at this address.")
         normalized = normalize_email(command.email)
-        mailbox = recipient_hash(mailbox_key(normalized))
+        mailbox = self._digest(mailbox_key(normalized))
         raise_if_limited(await self._limiter.hit(f"follow:address:{mailbox}", limits.per_address))
         article_id = article.article_id
 

@@ -12,10 +12,9 @@ from broadsheet_notifications.domain import (
     DeliveryState,
     RetryPolicy,
     mask_email,
-    recipient_hash,
 )
 from broadsheet_notifications.repository import AddressRepository, LedgerRepository
-from broadsheet_shared.addresses import normalize_email
+from broadsheet_shared.addresses import AddressDigest, normalize_email
 from broadsheet_shared.audit import StaffAction, recorded
 from broadsheet_shared.auth import Principal
 from broadsheet_shared.clock import Clock, utcnow
@@ -32,6 +31,7 @@ class StaffService:
         ledger: LedgerRepository,
         uow: UnitOfWork,
         retry: RetryPolicy,
+        digest: AddressDigest,
         *,
         on_queued: Callable[[], None] = lambda: None,
         clock: Clock = utcnow,
@@ -40,6 +40,7 @@ class StaffService:
         self._ledger = ledger
         self._uow = uow
         self._retry = retry
+        self._digest = digest
         self._on_queued = on_queued
         self._clock = clock
 
@@ -78,9 +79,9 @@ class StaffService:
 
         async def work(tx: Transaction) -> Address:
             now = self._clock()
-            recipient = recipient_hash(normalized)
+            recipient = self._digest(normalized)
             address = await self._addresses.get(recipient, tx.session) or Address.new(
-                normalized, now
+                normalized, now, self._digest
             )
             address.suppress(now)
             await self._addresses.save(address, tx.session)

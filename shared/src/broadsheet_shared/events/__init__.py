@@ -34,8 +34,6 @@ from broadsheet_shared.events.comments import (
     CommentPostedV1,
     CommentRejectedData,
     CommentRejectedV1,
-    email_hash,
-    use_address_digest_key,
 )
 from broadsheet_shared.events.notifications import (
     NotificationFailedData,
@@ -81,9 +79,7 @@ __all__ = [
     "StaffActionData",
     "StaffActionRecordedV1",
     "decode_event",
-    "email_hash",
     "encode_event",
     "event_class",
     "registered_events",
-    "use_address_digest_key",
 ]

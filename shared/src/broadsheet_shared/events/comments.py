@@ -10,57 +10,30 @@ something that happened now. Approving an imported pending comment later is an o
 
 The commenter's email travels only in ``comment.posted`` with ``notify_replies`` set, which is
 how the notifications service learns whom to email. Elsewhere an ``author_email_hash`` lets it
-recognise self-replies without seeing the address: it is :func:`email_hash` of the address, a
-keyed digest that only a holder of the platform's address digest key can compute, so a reader of
-the events (or of a link carrying the digest) cannot confirm an address by hashing a guess.
+recognise self-replies without seeing the address: it is the
+:class:`~broadsheet_shared.addresses.AddressDigest` of the address, a keyed digest that only a
+holder of the platform's address digest key can compute, so a reader of the events (or of a link
+carrying the digest) cannot confirm an address by hashing a guess.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, ClassVar, Literal
 
 from pydantic import EmailStr, Field, model_validator
 
-from broadsheet_shared import devkeys
-from broadsheet_shared.addresses import normalize_email
 from broadsheet_shared.events import topics
 from broadsheet_shared.events.base import EventData, IntegrationEvent
 
 CommentStatus = Literal["approved", "pending", "spam"]
 
 
-@dataclass
-class _DigestKey:
-    value: bytes
-
-
-# One key per process, set by the composition root from the settings before anything is hashed
-# (``use_address_digest_key``): the digest is a pure function of the address for every use case,
-# rule and event of both services that compare it, and they must all agree.
-_KEY = _DigestKey(devkeys.DEV_ADDRESS_DIGEST_KEY.encode())
-
-
-def use_address_digest_key(key: str) -> None:
-    """Key :func:`email_hash` with ``key`` (the ``ADDRESS_DIGEST_KEY`` setting)."""
-    _KEY.value = key.encode()
-
-
-def email_hash(email: str) -> str:
-    """A stable identity for an address that does not reveal it: HMAC-SHA256 of the normalized
-    (trimmed, lowercased) address under the platform's address digest key, in hex."""
-    return hmac.new(_KEY.value, normalize_email(email).encode(), hashlib.sha256).hexdigest()
-
-
 AuthorDigest = Annotated[
     str | None,
     Field(
-        description="The author's address as email_hash gives it (HMAC-SHA256 of the normalized "
-        "address under the platform's ADDRESS_DIGEST_KEY, hex): compare it only with "
-        "email_hash of an address"
+        description="The author's address digest (HMAC-SHA256 of the normalized address under "
+        "the platform's ADDRESS_DIGEST_KEY, hex): compare it only with the digest of an address"
     ),
 ]
 

@@ -14,8 +14,8 @@ NotificationKind = Literal["reply", "follow", "digest", "confirmation"]
 RecipientDigest = Annotated[
     str,
     Field(
-        description="The recipient's address as email_hash gives it (HMAC-SHA256 of the "
-        "normalized address under the platform's ADDRESS_DIGEST_KEY, hex)"
+        description="The recipient's address digest (HMAC-SHA256 of the normalized address "
+        "under the platform's ADDRESS_DIGEST_KEY, hex)"
     ),
 ]
 
