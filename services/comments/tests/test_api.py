@@ -47,7 +47,7 @@ class Harness:
             audience="broadsheet",
             ttl=timedelta(minutes=15),
         )
-        token = issuer.issue(Principal("editor-1", "editor", "Edna"))
+        token = issuer.issue(Principal("moderator-1", "moderator", "Mo"))
         self.staff = {"Authorization": f"Bearer {token}"}
 
     async def publish(self, slug: str, *, comments_open: bool = True, revision: int = 1) -> str:

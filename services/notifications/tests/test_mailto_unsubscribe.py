@@ -7,22 +7,27 @@ from __future__ import annotations
 import secrets
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
+from email import message_from_bytes
 from email.message import EmailMessage
+from email.policy import default
 from typing import Any
 
 import aiosmtplib
+import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 
 from broadsheet_devstack.processes import free_port
 from broadsheet_notifications.domain import (
-    Address,
+    AddressState,
     Delivery,
     DeliveryState,
     Subscription,
+    subscription_id,
 )
 from broadsheet_notifications.main import create_app
 from broadsheet_notifications.repository import DELIVERIES, LEDGER_TTL_INDEX
+from broadsheet_notifications.repository.ledger import delivery_from_doc
 from broadsheet_notifications.settings import Settings
 from broadsheet_shared.testing import DEV_DIGEST
 
@@ -49,15 +54,53 @@ async def app(devstack_settings: Callable[..., Settings]) -> AsyncIterator[Any]:
         yield application
 
 
-async def follower(app: Any) -> Delivery:
-    """A confirmed follower of a new article, with one follow email still pending."""
+async def confirmed_by_owner(app: Any, email: str) -> None:
+    """The owner of ``email`` clicks Confirm (POST) on the link in the confirmation mail the
+    service composed for the address's latest confirmation row."""
     container = app.state.container
-    repos, now = container.repositories, datetime.now(UTC)
-    address = Address.new(f"{secrets.token_hex(4)}@example.org", now, DEV_DIGEST)
-    address.confirm(now)
-    await repos.addresses.save(address, None)
-    sub = Subscription.to_article(f"art-{secrets.token_hex(4)}", address.recipient_hash, now)
-    await repos.subscriptions.save(sub, None)
+    docs = await container.repositories.ledger._deliveries.find(
+        {"kind": "confirmation", "recipient_hash": DEV_DIGEST(email)}
+    ).to_list()
+    assert docs, f"no confirmation mail recorded for {email}"
+    latest = max((delivery_from_doc(doc) for doc in docs), key=lambda d: d.created_at)
+    message = message_from_bytes(container.composer.compose(latest).data, policy=default)
+    text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    token = text.split("/subscriptions/confirm/")[1].split()[0]
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        r = await client.post(f"/api/subscriptions/confirm/{token}")
+    assert r.status_code == 200, r.text
+    assert [req["kind"] for req in r.json()["requests"]] == ["follow"], r.text
+
+
+async def follower(app: Any) -> Delivery:
+    """A confirmed follower of a new article (requested, then confirmed by the address's owner
+    through the mailed link), with one follow email still pending."""
+    container = app.state.container
+    repos = container.repositories
+    email = f"{secrets.token_hex(4)}@example.org"
+    article_id = f"art-{secrets.token_hex(4)}"
+
+    async def request(tx: Any) -> bool:
+        return bool(
+            await container.planner.request_subscription(
+                email,
+                lambda recipient, now: Subscription.to_article(article_id, recipient, now),
+                tx.session,
+            )
+        )
+
+    assert await container.runtime.uow.run(request)  # a confirmation mail was queued
+    await confirmed_by_owner(app, email)
+    address = await repos.addresses.get(DEV_DIGEST(email), None)
+    assert address is not None
+    assert address.state == AddressState.CONFIRMED
+    sub = await repos.subscriptions.get(
+        subscription_id("follow", article_id, address.recipient_hash), None
+    )
+    assert sub is not None
+    assert sub.active
+    now = datetime.now(UTC)
     delivery = Delivery(
         id=secrets.token_hex(16),
         kind="follow",

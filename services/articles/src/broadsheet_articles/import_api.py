@@ -30,7 +30,7 @@ from broadsheet_articles.schemas import (
     Title,
 )
 from broadsheet_shared.auth import AdminPrincipal
-from broadsheet_shared.errors import NotFound
+from broadsheet_shared.errors import Conflict, NotFound
 from broadsheet_shared.http.contract import raises
 from broadsheet_shared.timestamps import Timestamp
 
@@ -162,7 +162,8 @@ async def imported_articles(
 @import_router.put(
     "/articles/{wordpress_id}",
     response_model=ArticleImportOut,
-    responses={201: {"model": ArticleImportOut, "description": "Created"}},
+    # 409: a post scheduled for a time already past (ScheduleInPast).
+    responses={201: {"model": ArticleImportOut, "description": "Created"}, **raises(Conflict)},
 )
 async def import_article(
     wordpress_id: WordPressId,
