@@ -36,6 +36,8 @@ from broadsheet_shared.testing import (
     TestClock,
 )
 
+BULK_TIMEOUT = 8.0  # seconds: the articles service's budget for a bulk change
+
 SECTIONS = [
     Section("world", "World", 0),
     Section("foreign-affairs", "Foreign Affairs", 1),
@@ -285,7 +287,7 @@ def world() -> World:
     imports = FakeImports()
     uow = FakeUnitOfWork(articles, sections, imports)
     clock = TestClock()
-    service = ArticleService(uow, articles, sections, clock=clock)
+    service = ArticleService(uow, articles, sections, clock=clock, bulk_timeout=BULK_TIMEOUT)
     return World(
         articles=articles,
         sections=sections,

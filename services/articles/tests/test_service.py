@@ -23,6 +23,8 @@ from broadsheet_shared.events import (
     ArticleUpdatedV1,
 )
 
+from .conftest import BULK_TIMEOUT
+
 pytestmark = pytest.mark.unit
 
 
@@ -235,6 +237,17 @@ async def test_renaming_a_section_updates_its_published_articles_events(
     assert events[0].data.section.name == "Sports"
     assert (await world.service.get(public.id)).revision == revision + 1
     assert (await world.service.get(draft.id)).section.name == "Sports"
+
+
+async def test_a_section_rename_has_the_bulk_time_budget_other_changes_the_default(
+    world: Any,
+) -> None:
+    # A rename rewrites every article of the section in one transaction: one request's bound
+    # (1.5 s) would turn a big section's rename into a 503.
+    editor = Principal(subject="u1", role="admin", name="Ed")
+    await world.service.create(command(section="world", title="One"), editor)
+    await world.service.rename_section(RenameSection("world", "World news"), editor)
+    assert world.uow.timeouts == [None, BULK_TIMEOUT]
 
 
 # -- the audit log: each staff action records its entry, in its own transaction ----------------

@@ -122,12 +122,18 @@ async def ping(client: MongoClient) -> bool:
     return True
 
 
-async def run_in_transaction(client: MongoClient, work: Callable[[Session], Awaitable[T]]) -> T:
+async def run_in_transaction(
+    client: MongoClient,
+    work: Callable[[Session], Awaitable[T]],
+    *,
+    timeout: float | None = None,
+) -> T:
     """Run ``work`` in a transaction, retried as a whole on transient errors (write conflicts).
 
-    The whole of it, retries and commit included, is bounded by the client's timeoutMS (else
-    with_transaction retries for up to 120 s): the commit is never sent after that.
+    The whole of it, retries and commit included, is bounded by ``timeout`` seconds, by default
+    the client's timeoutMS (else with_transaction retries for up to 120 s): the commit is never
+    sent after that.
     """
-    with pymongo.timeout(client.options.timeout):
+    with pymongo.timeout(client.options.timeout if timeout is None else timeout):
         async with client.start_session() as session:
             return await session.with_transaction(work)

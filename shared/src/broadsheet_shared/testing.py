@@ -45,8 +45,12 @@ class FakeUnitOfWork:
     def __init__(self, *stores: Any) -> None:
         self.stores = stores
         self.events: list[IntegrationEvent] = []
+        self.timeouts: list[float | None] = []  # each unit's time budget (None: the default)
 
-    async def run(self, work: Callable[[Transaction], Awaitable[T]]) -> T:
+    async def run(
+        self, work: Callable[[Transaction], Awaitable[T]], *, timeout: float | None = None
+    ) -> T:
+        self.timeouts.append(timeout)
         saved = [copy.deepcopy(store.__dict__) for store in self.stores]
         tx = Transaction(NO_SESSION)
         try:

@@ -27,8 +27,12 @@ class Transaction:
 
 
 class UnitOfWork(Protocol):
-    async def run(self, work: Callable[[Transaction], Awaitable[T]]) -> T:
-        """Run ``work`` in one transaction and commit it with the events it emitted."""
+    async def run(
+        self, work: Callable[[Transaction], Awaitable[T]], *, timeout: float | None = None
+    ) -> T:
+        """Run ``work`` in one transaction and commit it with the events it emitted, within
+        ``timeout`` seconds (by default the bound of one database operation; a bulk change
+        that rewrites many documents needs longer)."""
         ...
 
 
@@ -37,7 +41,9 @@ class MongoUnitOfWork:
         self._client = client
         self._outbox = outbox
 
-    async def run(self, work: Callable[[Transaction], Awaitable[T]]) -> T:
+    async def run(
+        self, work: Callable[[Transaction], Awaitable[T]], *, timeout: float | None = None
+    ) -> T:
         """Run ``work`` and commit; the whole of it is retried on a transient error."""
 
         async def attempt(session: Session) -> T:
@@ -46,6 +52,6 @@ class MongoUnitOfWork:
             await self._outbox.add(tx.events, session)
             return result
 
-        result = await run_in_transaction(self._client, attempt)
+        result = await run_in_transaction(self._client, attempt, timeout=timeout)
         self._outbox.notify_committed()
         return result

@@ -79,7 +79,12 @@ def bootstrap(settings: Settings) -> Container:
     runtime = ServiceRuntime(settings, indexes=INDEXES)
     article_repository = MongoArticleRepository(runtime.db)
     section_repository = MongoSectionRepository(runtime.db)
-    articles = ArticleService(runtime.uow, article_repository, section_repository)
+    articles = ArticleService(
+        runtime.uow,
+        article_repository,
+        section_repository,
+        bulk_timeout=settings.bulk_change_timeout_ms / 1000,
+    )
     sections = SectionService(runtime.uow, section_repository, article_repository)
     audit = AuditLog(MongoAuditRepository(runtime.db))
     import_repository = MongoImportRepository(runtime.db)

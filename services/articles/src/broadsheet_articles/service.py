@@ -99,11 +99,14 @@ class ArticleService:
         sections: SectionRepository,
         *,
         clock: Clock = utcnow,
+        bulk_timeout: float | None = None,
     ) -> None:
         self._uow = uow
         self._articles = articles
         self._sections = sections
         self._clock = clock
+        # A section rename rewrites every article in it: longer than one request's bound.
+        self._bulk_timeout = bulk_timeout
 
     async def _section(self, wanted: str) -> Section:
         section = resolve_section(await self._sections.all(), wanted)
@@ -260,7 +263,7 @@ class ArticleService:
                     tx.emit(ArticleUpdatedV1(subject=article.id, data=article.event_data()))
             return renamed
 
-        return await self._uow.run(work)
+        return await self._uow.run(work, timeout=self._bulk_timeout)
 
     async def publish(self, command: PublishArticle, editor: Principal) -> Article:
         now = self._clock()

@@ -51,6 +51,13 @@ class Settings(DatabaseServiceSettings):
     login_window_seconds: int = Field(default=300, ge=1)
     login_slow_after_failures: int = Field(default=50, ge=1)
     login_slowdown_seconds: float = Field(default=1.0, ge=0, le=10)
+    # Below the gateway's upstream read timeout (10 s), like every database bound.
+    bulk_change_timeout_ms: int = Field(
+        default=8000,
+        ge=100,
+        le=9000,
+        description="Bound on a change that rewrites many articles at once (a section rename)",
+    )
     # Peers whose last X-Forwarded-For hop names the client (the gateway): addresses or networks.
     trusted_proxies: TrustedProxies = LOOPBACK_PROXIES
 
