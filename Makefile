@@ -27,12 +27,12 @@ BENCH ?=
 UNIT_MARKERS := not integration and not e2e and not browser
 TYPED_SOURCES := shared/src tools/devstack/src tools/importer/src $(wildcard services/*/src)
 
-.PHONY: help install uv deps jars browsers run test test-unit lint format bench bench-tools bench-db clean clean-data
+.PHONY: help install uv deps jars browsers browser-tools run test test-unit lint format bench bench-tools bench-db clean clean-data
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
 
-install: deps jars browsers ## everything the tests need (idempotent, fast when done)
+install: deps jars browsers browser-tools ## everything the tests need (idempotent, fast when done)
 
 uv: ## uv itself, pinned, when missing
 	@$(UV) --version >/dev/null 2>&1 || { \
@@ -56,6 +56,13 @@ browsers: ## Debian's Chromium and ChromeDriver for the browser tests (as root, 
 	else \
 	  echo "chromium/chromedriver missing and not root: browser tests will be skipped" \
 	    "(install Debian's chromium and chromium-driver)"; \
+	fi
+
+browser-tools: ## Lighthouse and axe-core from npm, pinned in tools/browser (once)
+	@if [ ! -f tools/browser/node_modules/.package-lock.json ] || \
+	    [ tools/browser/package-lock.json -nt tools/browser/node_modules/.package-lock.json ]; then \
+	  echo "Installing Lighthouse and axe-core (npm ci in tools/browser)"; \
+	  npm ci --prefix tools/browser --no-audit --no-fund --ignore-scripts --loglevel=error; \
 	fi
 
 run: deps jars ## start the whole platform here (Ctrl-C stops it)
