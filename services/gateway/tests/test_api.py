@@ -296,7 +296,7 @@ async def test_a_revisit_with_the_page_s_etag_is_a_304(gw: Gw) -> None:
     assert other.status_code == 200
 
 
-async def test_pages_feeds_and_json_are_compressed_when_asked_but_not_the_live_stream(
+async def test_pages_and_static_files_are_compressed_when_asked(
     gw: Gw,
 ) -> None:
     client, _ = gw
