@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import html
+import os
 import re
 import secrets
 import time
@@ -19,6 +20,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
+from broadsheet_devstack import lighthouse
 from broadsheet_devstack.pytest_plugin import Infra
 
 from .conftest import Platform
@@ -168,3 +170,22 @@ def test_every_page_kind_validates(
             "404 page": page("/articles/no-such-article-here", 404),
         }
     assert_valid_html(pages)
+
+
+@pytest.mark.browser
+def test_lighthouse_on_an_article_with_200_comments(
+    platform: Platform, conversation: Conversation
+) -> None:
+    why = lighthouse.missing()
+    if why is not None:
+        if os.environ.get("CI"):
+            pytest.fail(why)
+        pytest.skip(why)
+    report = lighthouse.run(f"{platform.gateway_url}/articles/{conversation.slug}")
+    # Speed is the bench's to report (make bench BENCH=lighthouse); shown here, not asserted.
+    print(f"Lighthouse: {report.summary()}")
+    for audit, title in sorted(report.failing.items()):
+        print(f"  below 1: {audit}: {title}")
+    assert report.scores["accessibility"] == 1.0
+    assert report.scores["best-practices"] == 1.0
+    assert report.scores["seo"] == 1.0
