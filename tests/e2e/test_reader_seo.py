@@ -11,7 +11,6 @@ import os
 import re
 import secrets
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -78,7 +77,7 @@ def _import_comments(client: httpx.Client, article_id: str, auth: dict[str, str]
 
 
 @pytest.fixture(scope="module")
-def conversation(platform: Platform) -> Iterator[Conversation]:
+def conversation(platform: Platform) -> Conversation:
     auth = {"Authorization": f"Bearer {platform.token}"}
     tag = f"seo-{secrets.token_hex(3)}"
     with httpx.Client(base_url=platform.gateway_url, timeout=30) as client:
@@ -105,7 +104,7 @@ def conversation(platform: Platform) -> Iterator[Conversation]:
                 break
             time.sleep(0.2)
         ids = _import_comments(client, article["id"], auth)
-    yield Conversation(slug, section, tag, ids)
+    return Conversation(slug, section, tag, ids)
 
 
 def _next_page(page: str) -> str:
