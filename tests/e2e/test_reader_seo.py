@@ -5,15 +5,10 @@ comment pages) is seeded once for the module, through the comments import API.""
 
 from __future__ import annotations
 
-import hashlib
 import html
 import os
 import re
 import secrets
-import time
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 import httpx
@@ -21,90 +16,17 @@ import pytest
 
 from broadsheet_devstack import lighthouse
 from broadsheet_devstack.pytest_plugin import Infra
+from broadsheet_devstack.seed import Conversation, seed_conversation
 
 from .conftest import Platform
 from .validators import assert_valid_html
 
 pytestmark = pytest.mark.e2e
 
-COMMENTS = 200
-REPLIES = 60  # of the 200, replies to earlier comments (threads two and three deep)
-
-
-@dataclass(frozen=True)
-class Conversation:
-    slug: str
-    section: str
-    tag: str
-    comment_ids: list[str]
-
-
-def _import_comments(client: httpx.Client, article_id: str, auth: dict[str, str]) -> list[str]:
-    source = f"https://old-{secrets.token_hex(4)}.example"
-    start = datetime(2024, 5, 1, 8, 0, tzinfo=UTC)
-    first_id = 1 + secrets.randbelow(10**9)
-
-    def put(n: int, parent: str | None) -> str:
-        answer = client.put(
-            f"/api/editor/import/comments/{first_id + n}",
-            params={"source": source},
-            json={
-                "article_id": article_id,
-                "parent_id": parent,
-                "author_name": f"Reader {n}",
-                "author_email": f"reader{n}@example.com",
-                "created_at": (start + timedelta(minutes=n)).isoformat(),
-                "body": f"<p>Comment number {n}, with <em>some</em> words &amp; a link "
-                f'<a href="https://example.com/{n}">here</a>.</p>',
-                "status": "approved",
-                "fingerprint": hashlib.sha256(f"{source}{n}".encode()).hexdigest(),
-            },
-            headers=auth,
-        )
-        assert answer.status_code in (200, 201), answer.text
-        comment_id: str = answer.json()["id"]
-        return comment_id
-
-    tops = COMMENTS - REPLIES
-    with ThreadPoolExecutor(8) as pool:
-        ids = list(pool.map(lambda n: put(n, None), range(tops)))
-        # Replies to comments spread over the thread, then replies to those replies.
-        firsts = list(pool.map(lambda n: put(n, ids[(n * 7) % tops]), range(tops, tops + 40)))
-        seconds = list(
-            pool.map(lambda n: put(n, firsts[n - tops - 40]), range(tops + 40, COMMENTS))
-        )
-    return ids + firsts + seconds
-
 
 @pytest.fixture(scope="module")
 def conversation(platform: Platform) -> Conversation:
-    auth = {"Authorization": f"Bearer {platform.token}"}
-    tag = f"seo-{secrets.token_hex(3)}"
-    with httpx.Client(base_url=platform.gateway_url, timeout=30) as client:
-        created = client.post(
-            "/api/editor/articles",
-            json={
-                "title": "Parliament debates the harbour bridge",
-                "body": "The debate ran late into the night.\n\nA vote is expected on Friday.",
-                "section": "Foreign Affairs",
-                "summary": "A long night in the chamber over the harbour bridge.",
-                "authors": ["Ada Reporter", "Ben Writer"],
-                "tags": [tag],
-            },
-            headers=auth,
-        )
-        assert created.status_code == 201, created.text
-        article = created.json()
-        published = client.post(f"/api/editor/articles/{article['id']}/publish", headers=auth)
-        assert published.status_code == 200, published.text
-        slug = published.json()["slug"]
-        section = published.json()["section"]["slug"]
-        for _ in range(300):  # the comments service learns of the article from its event
-            if client.get(f"/api/articles/{slug}/comments").status_code == 200:
-                break
-            time.sleep(0.2)
-        ids = _import_comments(client, article["id"], auth)
-    return Conversation(slug, section, tag, ids)
+    return seed_conversation(platform.gateway_url, platform.token, comments=200)
 
 
 def _next_page(page: str) -> str:

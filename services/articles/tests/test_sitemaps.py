@@ -48,7 +48,9 @@ async def test_the_sitemaps_list_every_published_article_section_and_tag_page(
 ) -> None:
     await publish(world, editor, "Abroad", "World", ["talks", "geneva"])
     await publish(world, editor, "At home", "Politics", ["talks"])
-    await world.service.create(CreateArticle(title="Draft", body="B", section="World", tags=["secret"]), editor)
+    await world.service.create(
+        CreateArticle(title="Draft", body="B", section="World", tags=["secret"]), editor
+    )
     maps = sitemaps(world)
 
     index = locs(await maps.index())

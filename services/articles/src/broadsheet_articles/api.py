@@ -150,6 +150,19 @@ async def site_feed(reads: Public) -> Response:
     return Response(xml, media_type=ATOM, headers={"Cache-Control": reads.cache_control})
 
 
+@public_router.get(
+    "/tags/{tag}/feed.xml",
+    response_class=Response,
+    summary="Atom feed of the latest articles with a tag",
+    responses=raises(NotFound),
+)
+async def tag_feed(
+    tag: Annotated[str, Path(min_length=1, max_length=50)], reads: Public
+) -> Response:
+    xml = await reads.feeds.tag(tag)
+    return Response(xml, media_type=ATOM, headers={"Cache-Control": reads.cache_control})
+
+
 async def _sitemaps(request: Request) -> Sitemaps:
     sitemaps: Sitemaps = request.app.state.container.sitemaps
     return sitemaps

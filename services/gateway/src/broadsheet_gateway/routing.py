@@ -49,6 +49,7 @@ ROUTES: tuple[Route, ...] = (
     _route(r"^/api/(news-)?sitemap\.xml$", Upstream.ARTICLES, Speed.SLOW),
     _route(rf"^/api/sitemaps/{_SEG}\.xml$", Upstream.ARTICLES, Speed.SLOW),
     _route(rf"^/api/sections/{_SEG}/feed\.xml$", Upstream.ARTICLES, Speed.SLOW),
+    _route(rf"^/api/tags/{_SEG}/feed\.xml$", Upstream.ARTICLES, Speed.SLOW),
     _route(r"^/api/articles(/.*)?$", Upstream.ARTICLES),
     _route(r"^/api/sections(/.*)?$", Upstream.ARTICLES),
     _route(r"^/api/editor/(articles|sections|users|audit)(/.*)?$", Upstream.ARTICLES),
@@ -91,6 +92,8 @@ FEED_ALIASES: Mapping[str, str] = {
     "/sitemap.xml": "/api/sitemap.xml",
     "/news-sitemap.xml": "/api/news-sitemap.xml",
     "/sections/{slug}/feed.xml": "/api/sections/{slug}/feed.xml",
+    "/tags/{tag}/feed.xml": "/api/tags/{tag}/feed.xml",
+    "/articles/{slug}/comments/feed.xml": "/api/articles/{slug}/comments/feed.xml",
     "/sitemaps/pages.xml": "/api/sitemaps/pages.xml",
     "/sitemaps/articles-{number}.xml": "/api/sitemaps/articles-{number}.xml",
 }
