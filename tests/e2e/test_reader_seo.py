@@ -19,7 +19,7 @@ from broadsheet_devstack.pytest_plugin import Infra
 from broadsheet_devstack.seed import Conversation, seed_conversation
 
 from .conftest import Platform
-from .validators import assert_valid_html
+from .validators import assert_valid_feed, assert_valid_html, assert_valid_sitemap
 
 pytestmark = pytest.mark.e2e
 
@@ -110,3 +110,90 @@ def test_lighthouse_on_an_article_with_200_comments(
     assert report.scores["accessibility"] == 1.0
     assert report.scores["best-practices"] == 1.0
     assert report.scores["seo"] == 1.0
+
+
+def test_feeds_and_sitemaps_read_by_outside_tools(
+    platform: Platform, conversation: Conversation
+) -> None:
+    slug = conversation.slug
+    with httpx.Client(base_url=platform.gateway_url, timeout=30) as client:
+
+        def get(path: str) -> bytes:
+            answer = client.get(path)
+            assert answer.status_code == 200, (path, answer.status_code, answer.text[:300])
+            return answer.content
+
+        feeds = {
+            "site feed": "/feed.xml",
+            "section feed": f"/sections/{conversation.section}/feed.xml",
+            "tag feed": f"/tags/{conversation.tag}/feed.xml",
+            "comments feed": f"/articles/{slug}/comments/feed.xml",
+        }
+        parsed = {name: assert_valid_feed(name, get(path)) for name, path in feeds.items()}
+        assert parsed["tag feed"].entries[0].link.endswith(f"/articles/{slug}")
+        comments = parsed["comments feed"].entries
+        assert len(comments) == 50  # the latest 50 of 200
+        assert all(f"/articles/{slug}#comment-" in entry.link for entry in comments)
+
+        robots = get("/robots.txt").decode()
+        assert "Sitemap: " in robots
+
+        index = get("/sitemap.xml")
+        assert_valid_sitemap("sitemap index", index, "index")
+        listed = re.findall(r"<loc>([^<]+)</loc>", index.decode())
+        urls: list[str] = []
+        for url in listed:
+            part = get(urlsplit(url).path)
+            assert_valid_sitemap(url, part)
+            urls += re.findall(r"<loc>([^<]+)</loc>", part.decode())
+        paths = {urlsplit(url).path for url in urls}
+        assert f"/articles/{slug}" in paths
+        assert f"/sections/{conversation.section}" in paths
+        assert f"/tags/{conversation.tag}" in paths
+
+        news = get("/news-sitemap.xml")
+        assert_valid_sitemap("news sitemap", news)
+        assert f"/articles/{slug}</loc>" in news.decode()
+
+
+def test_compression_and_caching_at_the_edge(
+    platform: Platform, conversation: Conversation
+) -> None:
+    slug = conversation.slug
+    with httpx.Client(base_url=platform.gateway_url, timeout=30) as client:
+        for path, kind in [
+            (f"/articles/{slug}", "text/html"),
+            (f"/api/articles/{slug}/comments", "application/json"),
+            (f"/articles/{slug}/comments/feed.xml", "application/atom+xml"),
+        ]:
+            for encoding in ("br", "gzip"):
+                answer = client.get(path, headers={"Accept-Encoding": encoding})
+                assert answer.status_code == 200, path
+                assert answer.headers["content-type"].startswith(kind)
+                assert answer.headers.get("content-encoding") == encoding, (path, encoding)
+                assert "accept-encoding" in answer.headers["vary"].lower()
+
+        page = client.get(f"/articles/{slug}")
+        again = client.get(f"/articles/{slug}", headers={"If-None-Match": page.headers["etag"]})
+        assert again.status_code == 304
+
+        css = re.search(r'href="(/static/site\.css\?v=[0-9a-f]+)"', page.text)
+        assert css is not None
+        assert (
+            client.get(css.group(1)).headers["cache-control"]
+            == "public, max-age=31536000, immutable"
+        )
+
+        # The live stream is never compressed: its first event arrives at once.
+        with client.stream(
+            "GET",
+            f"/articles/{slug}/live",
+            headers={"Accept-Encoding": "br, gzip"},
+            timeout=httpx.Timeout(30, read=15),
+        ) as live:
+            assert live.status_code == 200
+            assert "content-encoding" not in live.headers
+            first = next(live.iter_lines(), "")
+            while not first.startswith("event:"):
+                first = next(live.iter_lines(), "")
+            assert first == "event: ready"
