@@ -82,6 +82,7 @@ def test_every_page_kind_validates(
             "front page": page("/"),
             "section page": page(f"/sections/{conversation.section}"),
             "tag page": page(f"/tags/{conversation.tag}"),
+            "author page": page("/authors/ben-writer"),
             "article, comments page 1": article,
             "article, comments page 2": second,
             "article, reply form": page(f"{second_path}&replytocom={on_second[0]}"),
@@ -127,10 +128,12 @@ def test_feeds_and_sitemaps_read_by_outside_tools(
             "site feed": "/feed.xml",
             "section feed": f"/sections/{conversation.section}/feed.xml",
             "tag feed": f"/tags/{conversation.tag}/feed.xml",
+            "author feed": "/authors/ben-writer/feed.xml",
             "comments feed": f"/articles/{slug}/comments/feed.xml",
         }
         parsed = {name: assert_valid_feed(name, get(path)) for name, path in feeds.items()}
         assert parsed["tag feed"].entries[0].link.endswith(f"/articles/{slug}")
+        assert parsed["author feed"].feed.title == "Broadsheet: Ben Writer"
         comments = parsed["comments feed"].entries
         assert len(comments) == 50  # the latest 50 of 200
         assert all(f"/articles/{slug}#comment-" in entry.link for entry in comments)

@@ -87,6 +87,10 @@ def test_safe_segments(value: str, ok: bool) -> None:
         ("/tags/geneva/feed.xml", FeedAlias("/tags/{tag}/feed.xml", "/api/tags/geneva/feed.xml")),
         ("/tags/feed.xml", None),
         (
+            "/authors/ada-reporter/feed.xml",
+            FeedAlias("/authors/{slug}/feed.xml", "/api/authors/ada-reporter/feed.xml"),
+        ),
+        (
             "/articles/talks/comments/feed.xml",
             FeedAlias(
                 "/articles/{slug}/comments/feed.xml", "/api/articles/talks/comments/feed.xml"

@@ -132,11 +132,17 @@ async def list_articles(
     reads: Public,
     section: Annotated[str | None, Query(max_length=100)] = None,
     tag: Annotated[str | None, Query(max_length=50)] = None,
+    author: Annotated[
+        str | None,
+        Query(max_length=SLUG_MAX_LENGTH, pattern=SLUG_PATTERN, description="An author's slug"),
+    ] = None,
     cursor: Annotated[str | None, Query(pattern=ARTICLE_CURSOR_PATTERN)] = None,
     limit: Annotated[int, Query(ge=1, le=50)] = 20,
 ) -> Response:
     after = decode_cursor(cursor) if cursor else None
-    items = await reads.articles.list_public(section=section, tag=tag, after=after, limit=limit + 1)
+    items = await reads.articles.list_public(
+        section=section, tag=tag, after=after, limit=limit + 1, author=author
+    )
     next_cursor = encode_cursor(items[limit - 1]) if len(items) > limit else None
     return json_response(
         {"items": [summary_out(a) for a in items[:limit]], "next_cursor": next_cursor},
@@ -160,6 +166,17 @@ async def tag_feed(
     tag: Annotated[str, Path(min_length=1, max_length=50)], reads: Public
 ) -> Response:
     xml = await reads.feeds.tag(tag)
+    return Response(xml, media_type=ATOM, headers={"Cache-Control": reads.cache_control})
+
+
+@public_router.get(
+    "/authors/{slug}/feed.xml",
+    response_class=Response,
+    summary="Atom feed of an author's latest articles",
+    responses=raises(NotFound),
+)
+async def author_feed(slug: Slug, reads: Public) -> Response:
+    xml = await reads.feeds.author(slug)
     return Response(xml, media_type=ATOM, headers={"Cache-Control": reads.cache_control})
 
 
