@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -25,6 +26,10 @@ from broadsheet_gateway.thread import CommentNode, nest_comments
 from broadsheet_gateway.upstreams import ApiResult, ServiceApis, UpstreamError
 
 log = structlog.get_logger(__name__)
+
+# Every page shows the section navigation: kept this long rather than asked for on each view
+# (a renamed section shows in the navigation at most this late).
+NAV_SECTIONS_SECONDS = 10.0
 
 
 class PageError(Exception):
@@ -114,6 +119,7 @@ class SiteService:
         self._apis = apis
         self._page_size = page_size
         self._front_page_articles = front_page_articles
+        self._nav: tuple[float, list[dict[str, Any]]] | None = None
 
     async def _get(
         self, upstream: Upstream, path: str, params: Sequence[tuple[str, str]] = ()
@@ -131,6 +137,18 @@ class SiteService:
         if not result.ok or not isinstance(result.data, dict):
             raise PageError(503, "This page is unavailable for a moment. Please try again.")
         return list(result.data.get("items") or [])
+
+    async def nav_sections(self) -> list[dict[str, Any]]:
+        """The sections for a page's navigation: decoration, so an outage shows none."""
+        now = time.monotonic()
+        if self._nav is not None and now - self._nav[0] < NAV_SECTIONS_SECONDS:
+            return self._nav[1]
+        try:
+            sections = await self.sections()
+        except PageError:
+            return []
+        self._nav = (now, sections)
+        return sections
 
     async def front_page(self) -> dict[str, Any]:
         sections, latest = await asyncio.gather(
@@ -204,6 +222,40 @@ class SiteService:
         return {
             "sections": sections,
             "tag": tag,
+            "articles": articles,
+            "next_cursor": page.data.get("next_cursor"),
+            "counts": counts,
+        }
+
+    async def author_page(self, slug: str, cursor: str | None) -> dict[str, Any]:
+        _require_segment(slug, "author")
+        params = [("author", slug), ("limit", "20")]
+        if cursor:
+            params.append(("cursor", cursor))
+        sections, page = await asyncio.gather(
+            self.sections(), self._get(Upstream.ARTICLES, "/api/articles", params)
+        )
+        if not page.ok:
+            raise PageError(404 if page.status < 500 else 503, "There is no such author.")
+        articles = list(page.data.get("items") or [])
+        # The author's name as the articles spell it (the slug is the articles service's).
+        name = next(
+            (
+                name
+                for article in articles
+                for name, name_slug in zip(
+                    article.get("authors") or [], article.get("author_slugs") or [], strict=False
+                )
+                if name_slug == slug
+            ),
+            None,
+        )
+        if name is None:
+            raise PageError(404, "There is no such author.")
+        counts = await self.comment_counts([a["slug"] for a in articles])
+        return {
+            "sections": sections,
+            "author": {"name": name, "slug": slug},
             "articles": articles,
             "next_cursor": page.data.get("next_cursor"),
             "counts": counts,
