@@ -278,3 +278,38 @@ async def test_a_comment_too_deep_for_a_key_cursor_is_found_after_its_parent(wor
     assert len(anchor.cursor) <= MAX_CURSOR_CHARS
     page = await world.queries.thread("hello", sort="oldest", cursor=anchor.cursor, limit=5)
     assert page.items[0].comment.id == anchor.comment_id
+
+
+@pytest.mark.parametrize("sort", ["oldest", "newest"])
+async def test_a_comment_by_id_on_any_page_comes_with_the_page_that_begins_with_it(
+    world: Any, sort: Any
+) -> None:
+    await import_long_thread(world)
+    pages = await walk(world, sort, 5)
+    assert len(pages) >= 3
+    for items in pages[:3]:
+        for item in items:
+            located = await world.queries.comment("hello", item.comment.id, sort=sort)
+            assert located.item.comment.id == item.comment.id
+            page = await world.queries.thread("hello", sort=sort, cursor=located.cursor, limit=5)
+            assert page.items[0].comment.id == item.comment.id
+            assert (located.cursor is None) == (item is pages[0][0])
+            # Alone, a reply always names whom it answers (its parent is not shown with it).
+            if item.comment.parent_id is not None:
+                assert located.item.in_reply_to == item.comment.parent_author_name
+
+
+async def test_an_unknown_held_or_foreign_comment_by_id_is_404(world: Any) -> None:
+    ids = await import_long_thread(world)
+    world.add_article("other")
+    elsewhere = await world.import_service.import_comment(command(99, article_id="art-other"))
+    held = next(cid for cid in ids.values() if world.comments.rows[cid].status == "pending")
+    for slug, comment_id in (
+        ("hello", "f" * 24),
+        ("hello", held),
+        ("hello", elsewhere.comment.id),
+        ("nope", ids[1]),
+    ):
+        with pytest.raises(ApplicationError) as caught:
+            await world.queries.comment(slug, comment_id, sort="oldest")
+        assert status_of(caught.value) == 404

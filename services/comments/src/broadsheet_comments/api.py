@@ -29,6 +29,7 @@ from broadsheet_comments.schemas import (
     CommentOut,
     CountOut,
     CountsOut,
+    LocatedCommentOut,
     PostedComment,
     QueueOut,
     RecentArticle,
@@ -279,6 +280,22 @@ async def delete_comment(
 ) -> Response:
     await service.delete_own(DeleteComment(slug, comment_id, token))
     return Response(status_code=204)
+
+
+@public_router.get(
+    "/api/articles/{slug}/comments/{comment_id:comment_id}",
+    response_model=LocatedCommentOut,
+    responses={404: {"description": "The article has no public comment with this id"}},
+)
+async def get_comment(
+    slug: Slug, comment_id: CommentId, queries: Queries, sort: Sort = "oldest"
+) -> LocatedCommentOut:
+    """One public comment, wherever it is in the thread, and the page that begins with it."""
+    located = await queries.comment(slug, comment_id, sort=sort)
+    out = comment_out(located.item.comment, located.item.in_reply_to)
+    return LocatedCommentOut(
+        **out.model_dump(), body_markdown=located.item.comment.body_markdown, cpage=located.cursor
+    )
 
 
 @public_router.get("/api/articles/{slug}/comments/count", response_model=CountOut)

@@ -71,7 +71,9 @@ def approved_event(article: Article, comment: Comment) -> CommentApprovedV1:
     )
 
 
-def edited_event(comment: Comment, edited_at: datetime, *, held: bool) -> CommentEditedV1:
+def edited_event(
+    comment: Comment, slug: str, edited_at: datetime, *, held: bool
+) -> CommentEditedV1:
     return CommentEditedV1(
         subject=comment.id,
         data=CommentEditedData(
@@ -81,11 +83,12 @@ def edited_event(comment: Comment, edited_at: datetime, *, held: bool) -> Commen
             excerpt="" if held else comment.excerpt,
             body_html="" if held else comment.body_html,
             edited_at=edited_at,
+            article_slug=slug,
         ),
     )
 
 
-def rejected_event(comment: Comment) -> CommentRejectedV1:
+def rejected_event(comment: Comment, slug: str | None) -> CommentRejectedV1:
     return CommentRejectedV1(
         subject=comment.id,
         data=CommentRejectedData(
@@ -93,14 +96,17 @@ def rejected_event(comment: Comment) -> CommentRejectedV1:
             article_id=comment.article_id,
             parent_id=comment.parent_id,
             reason="spam" if comment.status == "spam" else "rejected",
+            article_slug=slug,
         ),
     )
 
 
-def deleted_event(comment: Comment) -> CommentDeletedV1:
+def deleted_event(comment: Comment, slug: str | None) -> CommentDeletedV1:
     return CommentDeletedV1(
         subject=comment.id,
-        data=CommentDeletedData(comment_id=comment.id, article_id=comment.article_id),
+        data=CommentDeletedData(
+            comment_id=comment.id, article_id=comment.article_id, article_slug=slug
+        ),
     )
 
 

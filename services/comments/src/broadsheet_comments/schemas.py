@@ -109,6 +109,14 @@ class CommentOut(BaseModel):
     )
 
 
+class LocatedCommentOut(CommentOut):
+    body_markdown: str = Field(description="The text as its author wrote it (to edit it).")
+    cpage: str | None = Field(
+        description="The cursor of a thread page that begins with the comment (the reader "
+        "site's `?cpage=`, the API's `cursor`); null when it is the thread's first comment."
+    )
+
+
 class ArticleOut(BaseModel):
     id: str
     slug: str

@@ -293,7 +293,9 @@ class CommentsService:
 
     # --- the author's own edits ----------------------------------------------------------
 
-    async def _own_comment(self, slug: str, comment_id: str, token: str | None) -> Comment:
+    async def _own_comment(
+        self, slug: str, comment_id: str, token: str | None
+    ) -> tuple[Article, Comment]:
         article = await published_article(self._articles, slug)
         comment = await self._comments.get(comment_id)
         if comment is None or comment.article_id != article.article_id:
@@ -302,10 +304,12 @@ class CommentsService:
             raise Forbidden("The edit token is missing, invalid or expired.")
         if comment.status in ("deleted", "spam", "rejected"):
             raise Conflict("This comment can no longer be changed.")
-        return comment
+        return article, comment
 
     async def edit(self, command: EditComment) -> Comment:
-        comment = await self._own_comment(command.slug, command.comment_id, command.edit_token)
+        article, comment = await self._own_comment(
+            command.slug, command.comment_id, command.edit_token
+        )
         body = command.body
         try:
             self._policy.check_banned(body)
@@ -330,13 +334,13 @@ class CommentsService:
             if stored.status != current.status:
                 await self._threads.update_subtree_and_counts(current, stored, tx)
             if current.status == "approved":
-                tx.emit(edited_event(stored, now, held=stored.status != "approved"))
+                tx.emit(edited_event(stored, article.slug, now, held=stored.status != "approved"))
             return stored
 
         return await self._uow.run(work)
 
     async def delete_own(self, command: DeleteComment) -> None:
-        comment = await self._own_comment(command.slug, command.comment_id, command.edit_token)
+        _, comment = await self._own_comment(command.slug, command.comment_id, command.edit_token)
         await self._transition(comment, "delete", moderator=None)
 
     # --- moderation ----------------------------------------------------------------------
@@ -370,9 +374,9 @@ class CommentsService:
                     raise Conflict("The article of this comment is gone.")
                 await self._on_approved(article, stored, tx)
             elif changed.status in ("rejected", "spam"):
-                tx.emit(rejected_event(changed))
+                tx.emit(rejected_event(changed, article.slug if article else None))
             elif changed.status == "deleted":
-                tx.emit(deleted_event(changed))
+                tx.emit(deleted_event(changed, article.slug if article else None))
             if moderator is not None:
                 details = {"article_id": comment.article_id}
                 entry = recorded(

@@ -26,6 +26,12 @@ from pydantic import EmailStr, Field, model_validator
 from broadsheet_shared.events import topics
 from broadsheet_shared.events.base import EventData, IntegrationEvent
 
+# Added to version 1 of the rejected, edited and deleted events after it shipped (optional, so no
+# breaking change): live pages are open by slug, and the gateway pushes these changes to them.
+LateSlug = Annotated[
+    str | None, Field(description="The article's slug when the comment changed (if known)")
+]
+
 CommentStatus = Literal["approved", "pending", "spam"]
 
 
@@ -82,6 +88,7 @@ class CommentRejectedData(EventData):
     article_id: str
     parent_id: str | None
     reason: Literal["rejected", "spam"]
+    article_slug: LateSlug = None
 
 
 class CommentEditedData(EventData):
@@ -90,11 +97,13 @@ class CommentEditedData(EventData):
     excerpt: str
     body_html: str = ""
     edited_at: datetime
+    article_slug: LateSlug = None
 
 
 class CommentDeletedData(EventData):
     comment_id: str
     article_id: str
+    article_slug: LateSlug = None
 
 
 class CommentImportedData(EventData):
