@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Depends, FastAPI, Form, Path, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Form, Header, Path, Query, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from sse_starlette import EventSourceResponse
@@ -17,7 +17,7 @@ from starlette.types import Receive, Scope, Send
 
 from broadsheet_gateway.bootstrap import Container
 from broadsheet_gateway.client_address import client_ip
-from broadsheet_gateway.live import TooManyStreams
+from broadsheet_gateway.live import TooManyStreams, Update
 from broadsheet_gateway.routing import is_safe_segment
 from broadsheet_gateway.service import CommentForm, CommentRejected, PageError, Redirect
 from broadsheet_gateway.texts import SUBSCRIPTION_PAGES, error_title, notice_for
@@ -358,18 +358,20 @@ async def unsubscribe(request: Request, token: str, container: ContainerDep) -> 
 
 @site.get(
     "/articles/{slug}/live",
-    summary="New comments on an article, as Server-Sent Events",
+    summary="Changes to an article's comments, as Server-Sent Events",
     responses={
         200: {
-            "description": "`ready`, then one `comment` event per comment; closed after "
-            "`GATEWAY_LIVE_IDLE_SECONDS` without one (EventSource reconnects)",
+            "description": "What the page missed since `Last-Event-ID` (if the gateway still "
+            "keeps it; else `reload` and the end), `ready`, then `comment` (new), `edit` and "
+            "`remove` events; closed after `GATEWAY_LIVE_IDLE_SECONDS` without one "
+            "(EventSource reconnects)",
             "content": {
                 "text/event-stream": {
                     "schema": {
                         "type": "object",
                         "required": ["event", "data"],
                         "properties": {
-                            "event": {"enum": ["ready", "comment"]},
+                            "event": {"enum": ["ready", "reload", "comment", "edit", "remove"]},
                             "data": {"type": "string", "description": "JSON"},
                             "id": {"type": "string"},
                         },
@@ -379,7 +381,12 @@ async def unsubscribe(request: Request, token: str, container: ContainerDep) -> 
         }
     },
 )
-async def live(slug: str, request: Request, container: ContainerDep) -> Response:
+async def live(
+    slug: str,
+    request: Request,
+    container: ContainerDep,
+    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", max_length=100)] = None,
+) -> Response:
     if not is_safe_segment(slug):
         raise NotFound("There is no such article.")
     settings = container.settings
@@ -395,22 +402,32 @@ async def live(slug: str, request: Request, container: ContainerDep) -> Response
             headers={"Retry-After": str(LIVE_RETRY_AFTER_SECONDS)},
         )
 
+    def sse(update: Update) -> dict[str, str]:
+        return {"event": update.event, "id": update.id, "data": orjson.dumps(update.data).decode()}
+
     async def events() -> AsyncIterator[dict[str, str]]:
+        replay = container.hub.replay
         with container.hub.listen(slug) as queue:
+            # Listening first, then reading the buffer, with no await between: every update
+            # is either missed (replayed now) or queued (streamed next), never both or neither.
+            missed = replay.since(slug, last_event_id) if last_event_id else []
+            position = replay.last_id
+            if missed is None:
+                yield {"event": "reload", "data": "{}"}
+                return
+            for update in missed:
+                yield sse(update)
             if container.live_feed is not None:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(container.live_feed.assigned.wait(), 10)
-            yield {"event": "ready", "data": "{}"}
+            # The id lets a page that reconnects before any update resume from here.
+            yield {"event": "ready", "id": position, "data": "{}"}
             while True:
                 try:
-                    message = await asyncio.wait_for(queue.get(), settings.live_idle_seconds)
+                    update = await asyncio.wait_for(queue.get(), settings.live_idle_seconds)
                 except TimeoutError:
                     return  # idle: the page's EventSource reconnects if it is still open
-                yield {
-                    "event": "comment",
-                    "id": str(message["id"]),
-                    "data": orjson.dumps(message).decode(),
-                }
+                yield sse(update)
 
     return LiveStream(
         events(),

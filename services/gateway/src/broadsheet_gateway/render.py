@@ -60,7 +60,7 @@ def _nicedate(value: Any, with_time: bool = False) -> str:
 _CLEANED = BoundedCache(2_000)
 
 
-def _clean(value: Any) -> Markup:
+def clean(value: Any) -> Markup:
     # The services sanitise what they store; cleaning again here means a bug there cannot
     # become script on the reader site. Same input, same output: kept by content.
     text = str(value or "")
@@ -79,7 +79,7 @@ def build_templates() -> Environment:
         auto_reload=False,
     )
     env.filters["nicedate"] = _nicedate
-    env.filters["clean"] = _clean
+    env.filters["clean"] = clean
     return env
 
 
