@@ -12,10 +12,10 @@ from broadsheet_shared.events.comments import (
     CommentDeletedV1,
     CommentEditedData,
     CommentEditedV1,
-    CommentRejectedData,
-    CommentRejectedV1,
     CommentImportedData,
     CommentImportedV1,
+    CommentRejectedData,
+    CommentRejectedV1,
 )
 
 pytestmark = pytest.mark.unit
