@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import orjson
@@ -15,10 +16,11 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from sse_starlette import EventSourceResponse
 from starlette.types import Receive, Scope, Send
 
+from broadsheet_gateway import edit_cookies
 from broadsheet_gateway.bootstrap import Container
 from broadsheet_gateway.client_address import client_ip
 from broadsheet_gateway.live import TooManyStreams, Update
-from broadsheet_gateway.routing import is_safe_segment
+from broadsheet_gateway.routing import is_safe_segment, segment
 from broadsheet_gateway.service import CommentForm, CommentRejected, PageError, Redirect
 from broadsheet_gateway.texts import SUBSCRIPTION_PAGES, error_title, notice_for
 from broadsheet_shared.errors import Conflict, Forbidden, InvalidLink, NotFound, RateLimited
@@ -28,6 +30,7 @@ from broadsheet_shared.http.problems import problem_response
 from broadsheet_shared.identifiers import (
     ARTICLE_CURSOR_PATTERN,
     EMAIL_DOMAIN_PATTERN,
+    OBJECT_ID_PATTERN,
     SUBSCRIPTION_ID_PATTERN,
     THREAD_CURSOR_PATTERN,
 )
@@ -149,7 +152,10 @@ async def _article(
         article=page.article,
         page=page,
         thread_html=container.comments.thread(
-            page.thread, str(page.article.get("slug", "")), page.comments_open
+            page.thread,
+            str(page.article.get("slug", "")),
+            page.comments_open,
+            own=edit_cookies.own_comments(request.cookies),
         ),
         cursor=cursor,
         notice=notice_for(notice),
@@ -209,7 +215,7 @@ async def post_comment(
                 "You are posting too fast. Please wait a moment and try again.",
                 headers={"Retry-After": str(decision.retry_after)},
             )
-        location = await container.site.post_comment(slug, form, ip)
+        posted = await container.site.post_comment(slug, form, ip)
     except CommentRejected as rejected:
         if rejected.status == 404:
             raise PageError(404, rejected.message) from None
@@ -225,7 +231,149 @@ async def post_comment(
         )
         response.headers.update(rejected.headers)
         return response
+    redirect = RedirectResponse(posted.location, status_code=303)
+    if posted.edit_token and posted.edit_token_expires_at:
+        edit_cookies.remember(
+            redirect,
+            slug=slug,
+            comment_id=posted.comment_id,
+            token=posted.edit_token,
+            expires_at=posted.edit_token_expires_at,
+            now=datetime.now(UTC),
+            secure=request.url.scheme == "https",
+        )
+    return redirect
+
+
+OwnCommentId = Annotated[str, Path(pattern=OBJECT_ID_PATTERN)]
+
+
+def _edit_token(request: Request, comment_id: str) -> str:
+    token = request.cookies.get(edit_cookies.cookie_name(comment_id))
+    if not token:
+        raise PageError(
+            403,
+            "This comment can be changed only from the browser that posted it, for a short "
+            "while after posting.",
+        )
+    return token
+
+
+def _own_comment_page(
+    request: Request,
+    template: str,
+    slug: str,
+    comment: dict[str, Any],
+    *,
+    status: int = 200,
+    body: str | None = None,
+    error: str | None = None,
+    errors: list[str] | None = None,
+) -> HTMLResponse:
+    return html(
+        request,
+        template,
+        status=status,
+        slug=slug,
+        comment=comment,
+        body=comment.get("body_markdown", "") if body is None else body,
+        error=error,
+        errors=errors or [],
+        sections=[],
+    )
+
+
+async def _located(container: Container, slug: str, comment_id: str) -> dict[str, Any]:
+    if not is_safe_segment(slug):
+        raise PageError(404, "Sorry, there is no such article.")
+    comment = await container.site.comment(segment(slug), comment_id)
+    if comment is None:
+        raise PageError(404, "There is no such comment on this article.")
+    return comment
+
+
+@site.get(
+    "/articles/{slug}/comments/{comment_id}/edit",
+    response_class=HTMLResponse,
+    summary="The form to edit one's own comment (from the browser that posted it)",
+    responses=raises(Forbidden, NotFound),
+)
+async def edit_comment_page(
+    request: Request, slug: str, comment_id: OwnCommentId, container: ContainerDep
+) -> HTMLResponse:
+    _edit_token(request, comment_id)
+    comment = await _located(container, slug, comment_id)
+    return _own_comment_page(request, "edit_comment.html", slug, comment)
+
+
+@site.post(
+    "/articles/{slug}/comments/{comment_id}/edit",
+    response_class=HTMLResponse,
+    status_code=303,
+    summary="Edit one's own comment with the edit token the browser keeps",
+    responses=raises(Forbidden, NotFound, Conflict),
+)
+async def edit_comment(
+    request: Request,
+    slug: str,
+    comment_id: OwnCommentId,
+    container: ContainerDep,
+    body: Annotated[str, Form(max_length=20_000)] = "",
+) -> Response:
+    token = _edit_token(request, comment_id)
+    try:
+        location = await container.site.change_own_comment(slug, comment_id, token, body)
+    except CommentRejected as rejected:
+        if rejected.status != 422:
+            raise PageError(rejected.status, rejected.message) from None
+        comment = await _located(container, slug, comment_id)
+        return _own_comment_page(
+            request,
+            "edit_comment.html",
+            slug,
+            comment,
+            status=422,
+            body=body,
+            error=rejected.message,
+            errors=rejected.errors,
+        )
     return RedirectResponse(location, status_code=303)
+
+
+@site.get(
+    "/articles/{slug}/comments/{comment_id}/delete",
+    response_class=HTMLResponse,
+    summary="Confirm deleting one's own comment (from the browser that posted it)",
+    responses=raises(Forbidden, NotFound),
+)
+async def delete_comment_page(
+    request: Request, slug: str, comment_id: OwnCommentId, container: ContainerDep
+) -> HTMLResponse:
+    _edit_token(request, comment_id)
+    comment = await _located(container, slug, comment_id)
+    return _own_comment_page(request, "delete_comment.html", slug, comment)
+
+
+@site.post(
+    "/articles/{slug}/comments/{comment_id}/delete",
+    response_class=HTMLResponse,
+    status_code=303,
+    summary="Delete one's own comment with the edit token the browser keeps",
+    responses=raises(Forbidden, NotFound, Conflict),
+)
+async def delete_comment(
+    request: Request, slug: str, comment_id: OwnCommentId, container: ContainerDep
+) -> Response:
+    token = _edit_token(request, comment_id)
+    try:
+        location = await container.site.change_own_comment(slug, comment_id, token, None)
+    except CommentRejected as rejected:
+        raise PageError(rejected.status, rejected.message) from None
+    response = RedirectResponse(location, status_code=303)
+    edit_cookies.forget(
+        response, slug=slug, comment_id=comment_id, secure=request.url.scheme == "https"
+    )
+    return response
 
 
 @site.get("/articles/{slug}/follow", response_class=HTMLResponse, summary="Follow an article")
