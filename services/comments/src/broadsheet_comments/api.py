@@ -288,10 +288,16 @@ async def delete_comment(
     responses={404: {"description": "The article has no public comment with this id"}},
 )
 async def get_comment(
-    slug: Slug, comment_id: CommentId, queries: Queries, sort: Sort = "oldest"
+    slug: Slug,
+    comment_id: CommentId,
+    queries: Queries,
+    sort: Sort = "oldest",
+    limit: Annotated[int, Query(ge=1, le=100, description="The page size of `cpage`")] = 50,
 ) -> LocatedCommentOut:
-    """One public comment, wherever it is in the thread, and the page that begins with it."""
-    located = await queries.comment(slug, comment_id, sort=sort)
+    """One public comment, wherever it is in the thread, and a page of `limit` comments that
+    holds it: the one beginning with its top-level comment if it is on it, else with its
+    parent, else with the comment itself."""
+    located = await queries.comment(slug, comment_id, sort=sort, limit=limit)
     out = comment_out(located.item.comment, located.item.in_reply_to)
     return LocatedCommentOut(
         **out.model_dump(), body_markdown=located.item.comment.body_markdown, cpage=located.cursor

@@ -66,8 +66,8 @@ class WordPressAnchor:
 
 @dataclass(frozen=True)
 class LocatedComment:
-    """A public comment and the cursor of a thread page that begins with it (None: it is the
-    first comment, on the first page)."""
+    """A public comment as a page that holds it shows it, and that page's cursor (None: the
+    first page)."""
 
     item: ThreadItem
     cursor: str | None
@@ -145,13 +145,26 @@ class CommentQueries:
             raise UnknownWordPressComment
         return WordPressAnchor(comment.id, await self._page_starting_at(article, comment, sort))
 
-    async def comment(self, slug: str, comment_id: str, *, sort: Sort) -> LocatedComment:
-        """A public comment by id, wherever it is in the thread, with a cursor opening a page
-        that begins with it: the reader site replies to it and lands a reader on it."""
+    async def comment(
+        self, slug: str, comment_id: str, *, sort: Sort, limit: int
+    ) -> LocatedComment:
+        """A public comment by id, wherever it is in the thread, with the cursor of a page of
+        ``limit`` comments that holds it: the page beginning with its top-level comment if it
+        is on it (the reader sees the whole conversation above it), else with its parent, else
+        with the comment itself. The reader site replies to it and lands a reader on it."""
         article = await published_article(self._articles, slug)
         comment = await self._comments.get(comment_id)
         if comment is None or comment.article_id != article.article_id or not comment.is_public:
             raise UnknownComment
+        for ancestor_id in dict.fromkeys([comment.root_id, comment.parent_id]):
+            ancestor = await self._comments.get(ancestor_id) if ancestor_id else None
+            if ancestor is None or ancestor.id == comment.id or not ancestor.is_public:
+                continue
+            cursor = await self._page_starting_at(article, ancestor, sort)
+            page = await self.thread(slug, sort=sort, cursor=cursor, limit=limit)
+            found = next((i for i in page.items if i.comment.id == comment.id), None)
+            if found is not None:
+                return LocatedComment(found, cursor)
         item = _page_items([comment])[0]
         return LocatedComment(item, await self._page_starting_at(article, comment, sort))
 

@@ -112,8 +112,8 @@ class CommentOut(BaseModel):
 class LocatedCommentOut(CommentOut):
     body_markdown: str = Field(description="The text as its author wrote it (to edit it).")
     cpage: str | None = Field(
-        description="The cursor of a thread page that begins with the comment (the reader "
-        "site's `?cpage=`, the API's `cursor`); null when it is the thread's first comment."
+        description="The cursor of a thread page of `limit` comments that holds the comment "
+        "(the reader site's `?cpage=`, the API's `cursor`); null for the first page."
     )
 
 

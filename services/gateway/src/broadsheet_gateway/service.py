@@ -313,11 +313,14 @@ class SiteService:
 
     async def comment(self, quoted_slug: str, comment_id: str) -> dict[str, Any] | None:
         """A public comment by id, wherever it is in the thread, with ``cpage``: the cursor of
-        a page that begins with it (None: page one). None when there is no such comment."""
+        a page that holds it, under its parent where the page has room (None: page one). None
+        when there is no such comment."""
         if not _COMMENT_ID.match(comment_id):
             return None
         result = await self._get(
-            Upstream.COMMENTS, f"/api/articles/{quoted_slug}/comments/{comment_id}"
+            Upstream.COMMENTS,
+            f"/api/articles/{quoted_slug}/comments/{comment_id}",
+            [("limit", str(self._page_size))],
         )
         if result.status == 404:
             return None
