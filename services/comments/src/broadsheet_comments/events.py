@@ -47,7 +47,7 @@ def posted_event(article: Article, comment: Comment) -> CommentPostedV1:
     )
 
 
-def approved_event(article: Article, comment: Comment) -> CommentApprovedV1:
+def approved_event(article: Article, comment: Comment, avatar: str) -> CommentApprovedV1:
     return CommentApprovedV1(
         subject=comment.id,
         data=CommentApprovedData(
@@ -67,6 +67,7 @@ def approved_event(article: Article, comment: Comment) -> CommentApprovedV1:
             in_reply_to=comment.in_reply_to,
             created_at=comment.created_at,
             approved_at=comment.approved_at or comment.created_at,
+            author_avatar=avatar,
         ),
     )
 

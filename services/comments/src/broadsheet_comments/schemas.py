@@ -107,6 +107,11 @@ class CommentOut(BaseModel):
         default=None,
         description="Imported comments: the id on the old WordPress site (its #comment-ID).",
     )
+    avatar: str = Field(
+        description="The seed of the author's generated avatar: a keyed digest of their "
+        "address (HMAC under the service's avatar key, 16 hex digits), never the address or "
+        "a plain hash of it."
+    )
 
 
 class LocatedCommentOut(CommentOut):

@@ -14,6 +14,7 @@ import json
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+from broadsheet_comments.avatars import Avatars
 from broadsheet_comments.commands import (
     BanAuthor,
     DeleteComment,
@@ -130,6 +131,7 @@ class CommentsService:
         tokens: EditTokens,
         limits: Limits,
         digest: AddressDigest,
+        avatars: Avatars,
         clock: Clock = utcnow,
     ) -> None:
         self._articles = articles
@@ -141,6 +143,7 @@ class CommentsService:
         self._tokens = tokens
         self._limits = limits
         self._digest = digest
+        self._avatars = avatars
         self._clock = clock
         self._threads = ThreadWriter(articles, comments)
 
@@ -210,7 +213,7 @@ class CommentsService:
                 await self._comments.remember_key(record, tx.session)
             tx.emit(posted_event(article, stored))
             if stored.is_public:
-                tx.emit(approved_event(article, stored))
+                tx.emit(approved_event(article, stored, self._avatars.seed(stored)))
             return stored
 
         try:
@@ -289,7 +292,7 @@ class CommentsService:
         if comment.is_public:
             # An approved reply under a hidden comment stays out of sight: no live update, no
             # notification. If its ancestor is approved later it appears on the next page view.
-            tx.emit(approved_event(article, comment))
+            tx.emit(approved_event(article, comment, self._avatars.seed(comment)))
 
     # --- the author's own edits ----------------------------------------------------------
 

@@ -81,6 +81,12 @@ class CommentApprovedData(EventData):
     in_reply_to: str | None = None
     created_at: datetime
     approved_at: datetime
+    # Added to version 1 after it shipped (optional, so no breaking change): live pages draw
+    # the author's avatar from it as the thread page does.
+    author_avatar: str | None = Field(
+        default=None,
+        description="The seed of the author's generated avatar (a keyed digest, 16 hex digits)",
+    )
 
 
 class CommentRejectedData(EventData):
