@@ -76,6 +76,7 @@ class Upstreams:
             ELSEWHERE: {
                 **comment(ELSEWHERE, 0, None, "Dora"),
                 "body_markdown": "Text of *Dora*",
+                "avatar": "0123456789abcdef",
                 "cpage": "p.0000002",
             }
         }

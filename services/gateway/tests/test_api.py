@@ -327,6 +327,7 @@ async def test_edit_and_delete_links_and_forms_only_with_the_comment_s_own_token
         client.cookies.set("edit-" + "e" * 24, "other.token", path="/articles/talks-resume")
         page = (await client.get("/articles/talks-resume")).text
         assert page.count("Edit</a>") == 1  # on Dora's comment only
+        assert page.count('<svg class="avatar" role="img" aria-label="Avatar of Dora"') == 1
         assert f'href="{edit}"' in page
         assert f'href="{delete}"' in page
         form = await client.get(edit)

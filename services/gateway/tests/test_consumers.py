@@ -44,6 +44,7 @@ def approved(
             in_reply_to=in_reply_to,
             created_at=now,
             approved_at=now,
+            author_avatar="0123456789abcdef",
         ),
     )
 
@@ -71,6 +72,7 @@ async def test_approved_comment_is_pushed_to_open_pages_of_its_article() -> None
     html = str(message["html"])
     assert 'id="comment-c7"' in html
     assert "Eve &lt;b&gt;" in html
+    assert 'aria-label="Avatar of Eve &lt;b&gt;"' in html  # as on the page
     assert "<script>" not in html
     assert "replytocom=c7" in html
 

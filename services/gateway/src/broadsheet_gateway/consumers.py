@@ -57,6 +57,7 @@ def build_router(hub: LiveHub, comments: CommentRenderer) -> EventRouter:
             "created_at": data.created_at.isoformat(),
             "edited": False,
             "in_reply_to": data.in_reply_to,
+            "avatar": data.author_avatar,
         }
         hub.publish(
             data.article_slug,

@@ -19,6 +19,7 @@ import nh3
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
+from broadsheet_gateway.avatars import identicon
 from broadsheet_gateway.thread import CommentNode
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -91,6 +92,7 @@ def build_templates() -> Environment:
     env.filters["nicedate"] = _nicedate
     env.filters["isotime"] = _isotime
     env.filters["clean"] = clean
+    env.filters["identicon"] = identicon
     return env
 
 
@@ -117,6 +119,7 @@ class CommentRenderer:
                 get("edited"),
                 get("body_html"),
                 get("wordpress_id"),
+                get("avatar"),
             )
             return str(
                 self._cache.get_or_make(
