@@ -8,14 +8,16 @@ test); one fresh article keeps the pages predictable."""
 
 from __future__ import annotations
 
+import os
 import re
 import secrets
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, expect
+from playwright.sync_api import Browser, Page, expect
 
 from .conftest import Platform
 from .test_browser import browser
@@ -24,6 +26,25 @@ from .validators import assert_valid_html
 pytestmark = pytest.mark.browser
 
 __all__ = ["browser"]  # the module's Chromium, shared with test_browser.py's fixture
+
+
+AXE = Path(__file__).parents[2] / "tools/browser/node_modules/axe-core/axe.min.js"
+
+
+def _axe_violations(page: Page, selector: str) -> list[str]:
+    """axe-core's violations within ``selector`` (installed by ``make browser-tools``)."""
+    if not AXE.exists():
+        message = f"{AXE} is missing: run make browser-tools"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    page.evaluate(AXE.read_text(encoding="utf-8"))
+    found: list[str] = page.evaluate(
+        """selector => axe.run(selector).then(result => result.violations.map(
+            v => v.id + ": " + v.nodes.map(n => n.target.join(" ")).join(", ")))""",
+        selector,
+    )
+    return found
 
 
 @dataclass(frozen=True)
@@ -209,6 +230,9 @@ def test_a_live_page_that_reconnects_gets_what_it_missed_and_sees_edits_and_dele
         posted = _post(client, site.slug, "Lively", "Pushed live.")
         pushed = page.locator(f"#comment-{posted['id']}")
         expect(pushed).to_contain_text("Pushed live.", timeout=20_000)
+        # The thread with its avatars (on the page and pushed live) passes axe.
+        expect(page.locator("#comments svg.avatar").first).to_be_visible()
+        assert _axe_violations(page, "#comments") == []
         token = {"X-Edit-Token": posted["edit_token"]}
         path = f"/api/articles/{site.slug}/comments/{posted['id']}"
         assert client.patch(path, json={"body": "Changed live."}, headers=token).status_code == 200
