@@ -452,3 +452,22 @@ async def test_robots_txt_and_favicon(gw: Gw) -> None:
     assert icon.status_code == 200
     assert icon.headers["content-type"] == "image/x-icon"
     assert icon.content[:4] == b"\x00\x00\x01\x00"
+
+
+async def test_the_edit_cookie_is_secure_when_the_site_is_served_over_https(
+    make_gateway: GatewayFactory,
+) -> None:
+    async with make_gateway(public_base_url="https://news.example") as (client, upstreams):
+        expires = (datetime.now(UTC) + timedelta(minutes=15)).isoformat()
+        upstreams.post_answer = {
+            "id": ELSEWHERE,
+            "status": "approved",
+            "created_at": "2025-03-01",
+            "edit_token": "signed.token",
+            "edit_token_expires_at": expires,
+        }
+        response = await client.post(
+            "/articles/talks-resume/comments",
+            data={"author_name": "Dora", "author_email": "d@example.com", "body": "Hi"},
+        )
+        assert "; Secure" in response.headers["set-cookie"]

@@ -316,12 +316,19 @@ async def post_comment(
             token=posted.edit_token,
             expires_at=posted.edit_token_expires_at,
             now=datetime.now(UTC),
-            secure=request.url.scheme == "https",
+            secure=_over_https(request),
         )
     return redirect
 
 
 OwnCommentId = Annotated[str, Path(pattern=OBJECT_ID_PATTERN)]
+
+
+def _over_https(request: Request) -> bool:
+    """Whether the reader's browser talks https to the site: the request says so, or the site's
+    public address does (a proxy in front may end TLS and pass plain http on)."""
+    base = _base_url(get_container(request))
+    return request.url.scheme == "https" or base.startswith("https://")
 
 
 def _edit_token(request: Request, comment_id: str) -> str:
@@ -457,9 +464,7 @@ async def delete_comment(
     except CommentRejected as rejected:
         raise PageError(rejected.status, rejected.message) from None
     response = RedirectResponse(location, status_code=303)
-    edit_cookies.forget(
-        response, slug=slug, comment_id=comment_id, secure=request.url.scheme == "https"
-    )
+    edit_cookies.forget(response, slug=slug, comment_id=comment_id, secure=_over_https(request))
     return response
 
 
