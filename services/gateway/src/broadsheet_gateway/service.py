@@ -282,9 +282,11 @@ class SiteService:
         if isinstance(data, dict) and isinstance(data.get("article"), dict):
             open_ = open_ and bool(data["article"].get("comments_open", True))
         reply = next((c for c in items if str(c.get("id")) == reply_to), None) if reply_to else None
-        if reply_to and reply is None:
-            # The parent may be on any page of the thread: ask for it by id.
-            reply = await self.comment(quoted, reply_to)
+        if reply_to and reply is None and comments_ok:
+            # The parent may be on any page of the thread: ask for it by id (an outage leaves
+            # an ordinary comment form, as for the rest of the thread).
+            with contextlib.suppress(PageError):
+                reply = await self.comment(quoted, reply_to)
         return ArticlePage(
             article=article,
             comments_available=comments_ok,
