@@ -250,6 +250,7 @@ def _real_secrets() -> dict[str, str]:
         "EDITOR_EMAIL": "chief@example.com",
         "EDITOR_PASSWORD": "a long and real password",
         "COMMENTS_SIGNING_SECRET": secrets.token_urlsafe(48),
+        "COMMENTS_AVATAR_KEY": secrets.token_urlsafe(48),
         "NOTIFICATIONS_SIGNING_SECRET": secrets.token_urlsafe(48),
         "ADDRESS_DIGEST_KEY": secrets.token_urlsafe(48),
     }
@@ -261,6 +262,7 @@ def _embedded_secrets() -> dict[str, str]:
         "ARTICLES_JWT_PRIVATE_KEY": devkeys.DEV_JWT_PRIVATE_KEY,
         "EDITOR_PASSWORD": DEV_EDITOR_PASSWORD,
         "COMMENTS_SIGNING_SECRET": devkeys.DEV_SIGNING_SECRET,
+        "COMMENTS_AVATAR_KEY": devkeys.DEV_AVATAR_KEY,
         "NOTIFICATIONS_SIGNING_SECRET": devkeys.DEV_SIGNING_SECRET,
         "ADDRESS_DIGEST_KEY": devkeys.DEV_ADDRESS_DIGEST_KEY,
     }

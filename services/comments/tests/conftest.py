@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from broadsheet_comments.avatars import Avatars
 from broadsheet_comments.commands import PostComment
 from broadsheet_comments.consumers import build_router
 from broadsheet_comments.domain import Article, Ban, Comment, ModerationPolicy, Status
@@ -239,6 +240,7 @@ class World:
                 duplicate_window=timedelta(hours=1),
             ),
             digest=DEV_DIGEST,
+            avatars=Avatars(b"test-avatar-key"),
             clock=self.clock,
         )
         self.import_service = ImportService(

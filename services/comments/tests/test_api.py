@@ -136,6 +136,15 @@ async def test_a_comment_on_a_just_published_article(harness: Harness) -> None:
         '<p><strong>Great</strong> <a href="https://x.org" rel="nofollow ugc noopener">read</a></p>'
     )
     assert "ann@example.com" not in str(thread)
+    assert len(item["avatar"]) == 16  # the avatar's keyed seed, not the address
+    one = (await harness.client.get(f"/api/articles/first-story/comments/{posted['id']}")).json()
+    assert one["id"] == posted["id"]
+    assert one["body_markdown"] == "**Great** [read](https://x.org)"
+    assert one["cpage"] is None
+    assert one["avatar"] == item["avatar"]
+    assert "ann@example.com" not in str(one)
+    missing = await harness.client.get("/api/articles/first-story/comments/" + "0" * 24)
+    assert missing.status_code == 404
     count = (await harness.client.get("/api/articles/first-story/comments/count")).json()
     assert count == {"article_slug": "first-story", "count": 1}
     counts = await harness.client.get(

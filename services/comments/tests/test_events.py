@@ -30,10 +30,10 @@ def test_comment_approved_carries_the_display_depth_and_whom_a_deep_reply_answer
     comments = [make_comment("c0", author_name="N0")]
     for depth in range(1, 8):
         comments.append(make_comment(f"c{depth}", comments[-1], author_name=f"N{depth}"))
-    deep = approved_event(ARTICLE, comments[7]).data
+    deep = approved_event(ARTICLE, comments[7], "0123456789abcdef").data
     assert deep.depth == 4
     assert deep.in_reply_to == "N6"
     for depth in (1, 4):
-        shown = approved_event(ARTICLE, comments[depth]).data
+        shown = approved_event(ARTICLE, comments[depth], "0123456789abcdef").data
         assert shown.depth == depth
         assert shown.in_reply_to is None

@@ -278,3 +278,66 @@ async def test_a_comment_too_deep_for_a_key_cursor_is_found_after_its_parent(wor
     assert len(anchor.cursor) <= MAX_CURSOR_CHARS
     page = await world.queries.thread("hello", sort="oldest", cursor=anchor.cursor, limit=5)
     assert page.items[0].comment.id == anchor.comment_id
+
+
+@pytest.mark.parametrize("sort", ["oldest", "newest"])
+async def test_a_comment_by_id_on_any_page_comes_with_a_page_that_holds_it(
+    world: Any, sort: Any
+) -> None:
+    await import_long_thread(world)
+    pages = await walk(world, sort, 5)
+    assert len(pages) >= 3
+    for items in pages[:3]:
+        for item in items:
+            comment = item.comment
+            located = await world.queries.comment("hello", comment.id, sort=sort, limit=5)
+            assert located.item.comment.id == comment.id
+            page = await world.queries.thread("hello", sort=sort, cursor=located.cursor, limit=5)
+            ids = [i.comment.id for i in page.items]
+            assert comment.id in ids
+            # The page starts with the conversation the comment is in: its top-level
+            # comment (each thread here has at most four comments, less than a page).
+            assert ids[0] == comment.root_id
+            assert (located.cursor is None) == (comment.root_id == pages[0][0].comment.id)
+            shown = next(i for i in page.items if i.comment.id == comment.id)
+            assert located.item.in_reply_to == shown.in_reply_to
+
+
+async def test_a_reply_beyond_a_page_of_its_thread_comes_with_its_parent_s_or_its_own_page(
+    world: Any,
+) -> None:
+    world.add_article("hello")
+    root = await world.import_service.import_comment(command(1))
+    parent = await world.import_service.import_comment(command(2, parent_id=root.comment.id))
+    for wordpress_id in range(3, 7):
+        await world.import_service.import_comment(command(wordpress_id, parent_id=root.comment.id))
+    child = await world.import_service.import_comment(command(7, parent_id=parent.comment.id))
+    last = await world.import_service.import_comment(command(8, parent_id=root.comment.id))
+    # A page of 3 from the root holds root, parent, child (depth first): page one.
+    located = await world.queries.comment("hello", child.comment.id, sort="oldest", limit=3)
+    assert located.cursor is None
+    # The last reply is the root's eighth comment: on the page beginning with itself.
+    located = await world.queries.comment("hello", last.comment.id, sort="oldest", limit=3)
+    page = await world.queries.thread("hello", sort="oldest", cursor=located.cursor, limit=3)
+    assert page.items[0].comment.id == last.comment.id
+    assert located.item.in_reply_to == page.items[0].in_reply_to
+    # The child, by pages of 2: not on its root's page (root, parent), but on its parent's.
+    located = await world.queries.comment("hello", child.comment.id, sort="oldest", limit=2)
+    page = await world.queries.thread("hello", sort="oldest", cursor=located.cursor, limit=2)
+    assert [i.comment.id for i in page.items] == [parent.comment.id, child.comment.id]
+
+
+async def test_an_unknown_held_or_foreign_comment_by_id_is_404(world: Any) -> None:
+    ids = await import_long_thread(world)
+    world.add_article("other")
+    elsewhere = await world.import_service.import_comment(command(99, article_id="art-other"))
+    held = next(cid for cid in ids.values() if world.comments.rows[cid].status == "pending")
+    for slug, comment_id in (
+        ("hello", "f" * 24),
+        ("hello", held),
+        ("hello", elsewhere.comment.id),
+        ("nope", ids[1]),
+    ):
+        with pytest.raises(ApplicationError) as caught:
+            await world.queries.comment(slug, comment_id, sort="oldest", limit=5)
+        assert status_of(caught.value) == 404

@@ -43,6 +43,10 @@ OLD_LINKS = {
 }
 
 
+# A comment on the thread's second page (not among ``Upstreams.comments``).
+ELSEWHERE = "d" * 24
+
+
 def comment(cid: str, depth: int, parent: str | None, name: str) -> dict[str, Any]:
     return {
         "id": cid,
@@ -67,6 +71,19 @@ class Upstreams:
             comment("c3", 0, None, "Carol"),
         ]
     )
+    # Comments the comments service finds by id (GET .../comments/{id}), on whatever page.
+    located: dict[str, dict[str, Any]] = field(
+        default_factory=lambda: {
+            ELSEWHERE: {
+                **comment(ELSEWHERE, 0, None, "Dora"),
+                "body_markdown": "Text of *Dora*",
+                "avatar": "0123456789abcdef",
+                "cpage": "p.0000002",
+            }
+        }
+    )
+    # The answer to an author's PATCH or DELETE of their comment.
+    change_status: int = 200
     post_status: int = 201
     post_answer: dict[str, Any] = field(
         default_factory=lambda: {"id": "c9", "status": "pending", "created_at": "2025-03-01"}
@@ -169,6 +186,17 @@ class Upstreams:
                     media_type="application/problem+json",
                 )
         if service == "comments":
+            prefix = "/api/articles/talks-resume/comments/"
+            if path.startswith(prefix) and path.count("/") == 5:
+                found = self.located.get(path.removeprefix(prefix))
+                if request.method in ("PATCH", "DELETE"):
+                    status = self.change_status if found else 404
+                    if request.method == "DELETE" and status == 200:
+                        return Response(status_code=204)
+                    return JSONResponse(found or {"status": 404}, status_code=status)
+                if found is None:
+                    return JSONResponse({"status": 404}, status_code=404)
+                return JSONResponse(found)
             if path == "/api/comments/counts":
                 return JSONResponse({"counts": {"talks-resume": len(self.comments)}})
             if path == "/api/articles/talks-resume/comments":

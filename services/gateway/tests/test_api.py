@@ -1,12 +1,13 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 
 from .conftest import GatewayFactory
-from .stubs import Upstreams, comment
+from .stubs import ELSEWHERE, Upstreams, comment
 
 pytestmark = pytest.mark.unit
 
@@ -246,6 +247,116 @@ async def test_an_imported_comment_carries_its_old_anchor(make_gateway: GatewayF
     assert text.index('id="comment-c1"') < text.index('id="comment-123"')
 
 
+async def test_a_reply_to_a_comment_on_another_page_resolves_its_parent_by_id(gw: Gw) -> None:
+    client, _ = gw
+    page = await client.get(f"/articles/talks-resume?replytocom={ELSEWHERE}")
+    assert "Reply to Dora" in page.text
+    assert f'name="parent_id" value="{ELSEWHERE}"' in page.text
+    # Not a comment of the article, or no comment id at all: an ordinary comment.
+    for unknown in ("e" * 24, "not-an-id"):
+        page = await client.get(f"/articles/talks-resume?replytocom={unknown}")
+        assert "Leave a Reply" in page.text
+        assert 'name="parent_id" value=""' in page.text
+
+
+async def test_a_posted_comment_lands_on_its_page_and_the_browser_keeps_its_edit_token(
+    make_gateway: GatewayFactory,
+) -> None:
+    async with make_gateway() as (client, upstreams):
+        expires = (datetime.now(UTC) + timedelta(minutes=15)).isoformat()
+        upstreams.post_answer = {
+            "id": ELSEWHERE,
+            "status": "approved",
+            "created_at": "2025-03-01",
+            "edit_token": "signed.token",
+            "edit_token_expires_at": expires,
+        }
+        response = await client.post(
+            "/articles/talks-resume/comments",
+            data={"author_name": "Dora", "author_email": "d@example.com", "body": "Hi"},
+        )
+        assert response.status_code == 303
+        assert response.headers["location"] == (
+            f"/articles/talks-resume?cpage=p.0000002&notice=approved#comment-{ELSEWHERE}"
+        )
+        cookie = response.headers["set-cookie"]
+        assert cookie.startswith(f"edit-{ELSEWHERE}=signed.token;")
+        for part in ("HttpOnly", "Path=/articles/talks-resume", "SameSite=lax"):
+            assert part in cookie
+        assert re.search(r"Max-Age=(899|900);", cookie)  # until the token expires
+        assert "Secure" not in cookie  # plain http here; https sets it
+
+        # Held for moderation: back to the page that holds its parent.
+        upstreams.post_answer = {"id": "f" * 24, "status": "pending", "created_at": "2025"}
+        response = await client.post(
+            "/articles/talks-resume/comments",
+            data={
+                "author_name": "Dora",
+                "author_email": "d@example.com",
+                "body": "Re",
+                "parent_id": ELSEWHERE,
+            },
+        )
+        assert response.headers["location"] == (
+            "/articles/talks-resume?cpage=p.0000002&notice=pending#respond"
+        )
+
+
+async def test_edit_and_delete_links_and_forms_only_with_the_comment_s_own_token(
+    make_gateway: GatewayFactory,
+) -> None:
+    async with make_gateway() as (client, upstreams):
+        upstreams.comments.append(upstreams.located[ELSEWHERE])
+        edit = f"/articles/talks-resume/comments/{ELSEWHERE}/edit"
+        delete = f"/articles/talks-resume/comments/{ELSEWHERE}/delete"
+        page = (await client.get("/articles/talks-resume")).text
+        assert edit not in page
+        assert "Edit</a>" not in page
+        # Without the cookie: refused here, the comments service is not even asked.
+        asked = len(upstreams.seen)
+        for response in (
+            await client.get(edit),
+            await client.post(edit, data={"body": "x"}),
+            await client.post(delete),
+        ):
+            assert response.status_code == 403
+            assert "browser that posted it" in response.text
+        assert not [s for s in upstreams.seen[asked:] if s["method"] in ("PATCH", "DELETE")]
+
+        client.cookies.set(f"edit-{ELSEWHERE}", "signed.token", path="/articles/talks-resume")
+        client.cookies.set("edit-" + "e" * 24, "other.token", path="/articles/talks-resume")
+        page = (await client.get("/articles/talks-resume")).text
+        assert page.count("Edit</a>") == 1  # on Dora's comment only
+        assert page.count('<svg class="avatar" role="img" aria-label="Avatar of Dora"') == 1
+        assert f'href="{edit}"' in page
+        assert f'href="{delete}"' in page
+        form = await client.get(edit)
+        assert form.status_code == 200
+        assert "Text of *Dora*</textarea>" in form.text
+        saved = await client.post(edit, data={"body": "Better"})
+        assert saved.status_code == 303
+        assert saved.headers["location"].endswith(f"notice=edited#comment-{ELSEWHERE}")
+        patch = next(s for s in reversed(upstreams.seen) if s["method"] == "PATCH")
+        assert patch["headers"]["x-edit-token"] == "signed.token"
+        assert patch["body"] == b'{"body":"Better"}'
+
+        confirm = await client.get(delete)
+        assert "Delete your comment?" in confirm.text
+        assert f'<form method="post" action="{delete}">' in confirm.text
+        gone = await client.post(delete)
+        assert gone.status_code == 303
+        assert gone.headers["location"] == "/articles/talks-resume?notice=deleted#comments"
+        assert gone.headers["set-cookie"].startswith(f'edit-{ELSEWHERE}="";')
+        assert "Max-Age=0" in gone.headers["set-cookie"]
+
+        # A token the comments service refuses (forged, expired, another comment's).
+        client.cookies.set(f"edit-{ELSEWHERE}", "forged", path="/articles/talks-resume")
+        upstreams.change_status = 403
+        refused = await client.post(edit, data={"body": "Hijack"})
+        assert refused.status_code == 403
+        assert "browser that posted it" in refused.text
+
+
 async def test_article_page_head_for_search_engines_and_social_cards(gw: Gw) -> None:
     client, _ = gw
     text = (await client.get("/articles/talks-resume?replytocom=c1&cpage=p.0000002")).text
@@ -356,3 +467,22 @@ async def test_an_author_page_lists_their_articles_and_names_its_feed(gw: Gw) ->
     article = (await client.get("/articles/talks-resume")).text
     assert '<a href="/authors/ada-reporter" rel="author">Ada Reporter</a>' in article
     assert (await client.get("/authors/nobody")).status_code == 404
+
+
+async def test_the_edit_cookie_is_secure_when_the_site_is_served_over_https(
+    make_gateway: GatewayFactory,
+) -> None:
+    async with make_gateway(public_base_url="https://news.example") as (client, upstreams):
+        expires = (datetime.now(UTC) + timedelta(minutes=15)).isoformat()
+        upstreams.post_answer = {
+            "id": ELSEWHERE,
+            "status": "approved",
+            "created_at": "2025-03-01",
+            "edit_token": "signed.token",
+            "edit_token_expires_at": expires,
+        }
+        response = await client.post(
+            "/articles/talks-resume/comments",
+            data={"author_name": "Dora", "author_email": "d@example.com", "body": "Hi"},
+        )
+        assert "; Secure" in response.headers["set-cookie"]

@@ -3,13 +3,19 @@ from datetime import UTC, datetime
 import pytest
 
 from broadsheet_gateway.consumers import build_router
-from broadsheet_gateway.live import LiveHub, StreamLimits
+from broadsheet_gateway.live import LiveHub, ReplayBuffer, StreamLimits
 from broadsheet_gateway.render import CommentRenderer, build_templates
 from broadsheet_shared.events.comments import (
     CommentApprovedData,
     CommentApprovedV1,
+    CommentDeletedData,
+    CommentDeletedV1,
+    CommentEditedData,
+    CommentEditedV1,
     CommentImportedData,
     CommentImportedV1,
+    CommentRejectedData,
+    CommentRejectedV1,
 )
 
 pytestmark = pytest.mark.unit
@@ -38,6 +44,7 @@ def approved(
             in_reply_to=in_reply_to,
             created_at=now,
             approved_at=now,
+            author_avatar="0123456789abcdef",
         ),
     )
 
@@ -53,16 +60,19 @@ class CountingRenderer(CommentRenderer):
 
 
 async def test_approved_comment_is_pushed_to_open_pages_of_its_article() -> None:
-    hub = LiveHub(StreamLimits(per_client=1, total=1))
+    hub = LiveHub(StreamLimits(per_client=1, total=1), ReplayBuffer(10))
     router = build_router(hub, CommentRenderer(build_templates()))
     with hub.listen("talks-resume") as queue, hub.listen("other") as other:
         await router.dispatch(approved())
-        message = queue.get_nowait()
+        update = queue.get_nowait()
         assert other.empty()
+    assert update.event == "comment"
+    message = update.data
     assert message["parent_id"] == "c1"
     html = str(message["html"])
     assert 'id="comment-c7"' in html
     assert "Eve &lt;b&gt;" in html
+    assert 'aria-label="Avatar of Eve &lt;b&gt;"' in html  # as on the page
     assert "<script>" not in html
     assert "replytocom=c7" in html
 
@@ -79,11 +89,11 @@ async def test_approved_comment_is_pushed_to_open_pages_of_its_article() -> None
 async def test_depth_and_in_reply_to_are_shown_as_the_event_gives_them(
     depth: int, in_reply_to: str | None
 ) -> None:
-    hub = LiveHub(StreamLimits(per_client=1, total=1))
+    hub = LiveHub(StreamLimits(per_client=1, total=1), ReplayBuffer(10))
     router = build_router(hub, CommentRenderer(build_templates()))
     with hub.listen("talks-resume") as queue:
         await router.dispatch(approved(depth=depth, in_reply_to=in_reply_to))
-        message = queue.get_nowait()
+        message = queue.get_nowait().data
     html = str(message["html"])
     assert message["depth"] == depth
     assert f'class="comment depth-{depth}"' in html
@@ -94,18 +104,23 @@ async def test_depth_and_in_reply_to_are_shown_as_the_event_gives_them(
 
 
 async def test_a_comment_no_open_page_shows_is_not_rendered() -> None:
-    hub = LiveHub(StreamLimits(per_client=1, total=1))
+    hub = LiveHub(StreamLimits(per_client=1, total=1), ReplayBuffer(10))
     renderer = CountingRenderer()
     router = build_router(hub, renderer)
     await router.dispatch(approved(slug="nobody-reads"))
     assert renderer.rendered == 0
-    with hub.listen("talks-resume"):
+    with hub.listen("talks-resume") as queue:
         await router.dispatch(approved())
+        assert queue.get_nowait().data["id"] == "c7"
     assert renderer.rendered == 1
+    # Kept for a page that reconnects, rendered when one does.
+    [kept] = hub.replay.since("nobody-reads", f"{hub.replay.last_id.split('.')[0]}.0") or []
+    assert 'id="comment-c7"' in kept.data["html"]
+    assert renderer.rendered == 2
 
 
 async def test_an_imported_comment_is_never_pushed_live() -> None:
-    hub = LiveHub(StreamLimits(per_client=1, total=1))
+    hub = LiveHub(StreamLimits(per_client=1, total=1), ReplayBuffer(10))
     router = build_router(hub, CommentRenderer(build_templates()))
     imported = CommentImportedV1(
         subject="c8",
@@ -123,3 +138,54 @@ async def test_an_imported_comment_is_never_pushed_live() -> None:
     with hub.listen("talks-resume") as queue:
         await router.dispatch(imported)
         assert queue.empty()
+
+
+async def test_edits_and_removals_are_pushed_by_slug() -> None:
+    hub = LiveHub(StreamLimits(per_client=1, total=1), ReplayBuffer(10))
+    router = build_router(hub, CommentRenderer(build_templates()))
+    now = datetime.now(UTC)
+
+    def edited(body_html: str, slug: str | None = "talks-resume") -> CommentEditedV1:
+        data = CommentEditedData(
+            comment_id="c7",
+            article_id="a1",
+            excerpt="x",
+            body_html=body_html,
+            edited_at=now,
+            article_slug=slug,
+        )
+        return CommentEditedV1(subject="c7", data=data)
+
+    with hub.listen("talks-resume") as queue:
+        await router.dispatch(edited("<p>Now <b>bold</b></p><script>x()</script>"))
+        await router.dispatch(edited(""))  # held for moderation: its text is not public
+        await router.dispatch(
+            CommentRejectedV1(
+                subject="c8",
+                data=CommentRejectedData(
+                    comment_id="c8",
+                    article_id="a1",
+                    parent_id=None,
+                    reason="spam",
+                    article_slug="talks-resume",
+                ),
+            )
+        )
+        await router.dispatch(
+            CommentDeletedV1(
+                subject="c9",
+                data=CommentDeletedData(
+                    comment_id="c9", article_id="a1", article_slug="talks-resume"
+                ),
+            )
+        )
+        # An event from before the slug was added reaches no page.
+        await router.dispatch(edited("<p>old</p>", slug=None))
+        updates = [queue.get_nowait() for _ in range(queue.qsize())]
+    assert [(u.event, u.data["id"]) for u in updates] == [
+        ("edit", "c7"),
+        ("remove", "c7"),
+        ("remove", "c8"),
+        ("remove", "c9"),
+    ]
+    assert updates[0].data["body_html"] == "<p>Now <b>bold</b></p>"

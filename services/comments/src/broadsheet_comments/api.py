@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from pydantic import ValidationError
 from starlette.convertors import Convertor, register_url_convertor
 
+from broadsheet_comments.avatars import Avatars
 from broadsheet_comments.commands import (
     BanAuthor,
     DeleteComment,
@@ -30,6 +31,7 @@ from broadsheet_comments.schemas import (
     CommentOut,
     CountOut,
     CountsOut,
+    LocatedCommentOut,
     PostedComment,
     QueueOut,
     RecentArticle,
@@ -86,6 +88,11 @@ async def get_queries(request: Request) -> CommentQueries:
     return queries
 
 
+async def get_avatars(request: Request) -> Avatars:
+    avatars: Avatars = request.app.state.avatars
+    return avatars
+
+
 async def client_identity(request: Request) -> str:
     settings: Settings = request.app.state.settings
     return client_address(request, settings.trusted_proxies)
@@ -94,6 +101,7 @@ async def client_identity(request: Request) -> str:
 Service = Annotated[CommentsService, Depends(get_service)]
 Queries = Annotated[CommentQueries, Depends(get_queries)]
 Client = Annotated[str, Depends(client_identity)]
+AvatarsDep = Annotated[Avatars, Depends(get_avatars)]
 Slug = Annotated[str, Path(max_length=SLUG_MAX_LENGTH, pattern=SLUG_PATTERN)]
 CommentId = Annotated[str, Path(pattern=OBJECT_ID_PATTERN)]
 EditToken = Annotated[str | None, Header(alias="X-Edit-Token", max_length=500)]
@@ -111,7 +119,7 @@ _POST_BODY: dict[str, Any] = {
 }
 
 
-def comment_out(comment: Comment, in_reply_to: str | None) -> CommentOut:
+def comment_out(comment: Comment, in_reply_to: str | None, avatars: Avatars) -> CommentOut:
     return CommentOut(
         id=comment.id,
         parent_id=comment.parent_id,
@@ -124,6 +132,7 @@ def comment_out(comment: Comment, in_reply_to: str | None) -> CommentOut:
         reply_count=comment.reply_count,
         in_reply_to=in_reply_to,
         wordpress_id=comment.wordpress_id,
+        avatar=avatars.seed(comment),
     )
 
 
@@ -189,6 +198,7 @@ async def _comment_input(request: Request) -> CommentCreate:
 async def list_comments(
     slug: Slug,
     queries: Queries,
+    avatars: AvatarsDep,
     sort: Sort = "oldest",
     cursor: Annotated[str | None, Query(pattern=THREAD_CURSOR_PATTERN)] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
@@ -204,7 +214,7 @@ async def list_comments(
             comments_open=article.comments_open,
         ),
         total=page.total,
-        items=[comment_out(item.comment, item.in_reply_to) for item in page.items],
+        items=[comment_out(item.comment, item.in_reply_to, avatars) for item in page.items],
         next_cursor=page.next_cursor,
     )
     # Serialized by pydantic-core straight to JSON: FastAPI would dump to Python objects and
@@ -264,10 +274,15 @@ async def post_comment(
     responses=raises(Forbidden, Conflict),
 )
 async def edit_comment(
-    slug: Slug, comment_id: CommentId, edit: CommentEdit, service: Service, token: EditToken = None
+    slug: Slug,
+    comment_id: CommentId,
+    edit: CommentEdit,
+    service: Service,
+    avatars: AvatarsDep,
+    token: EditToken = None,
 ) -> CommentOut:
     edited = await service.edit(EditComment(slug, comment_id, token, edit.body))
-    return comment_out(edited, edited.in_reply_to)
+    return comment_out(edited, edited.in_reply_to, avatars)
 
 
 @public_router.delete(
@@ -298,6 +313,29 @@ async def comments_feed_xml(slug: Slug, queries: Queries, request: Request) -> R
         comments_feed(article, comments, settings.public_base_url),
         media_type="application/atom+xml",
         headers={"Cache-Control": "public, max-age=60"},
+    )
+
+
+@public_router.get(
+    "/api/articles/{slug}/comments/{comment_id:comment_id}",
+    response_model=LocatedCommentOut,
+    responses={404: {"description": "The article has no public comment with this id"}},
+)
+async def get_comment(
+    slug: Slug,
+    comment_id: CommentId,
+    queries: Queries,
+    avatars: AvatarsDep,
+    sort: Sort = "oldest",
+    limit: Annotated[int, Query(ge=1, le=100, description="The page size of `cpage`")] = 50,
+) -> LocatedCommentOut:
+    """One public comment, wherever it is in the thread, and a page of `limit` comments that
+    holds it: the one beginning with its top-level comment if it is on it, else with its
+    parent, else with the comment itself."""
+    located = await queries.comment(slug, comment_id, sort=sort, limit=limit)
+    out = comment_out(located.item.comment, located.item.in_reply_to, avatars)
+    return LocatedCommentOut(
+        **out.model_dump(), body_markdown=located.item.comment.body_markdown, cpage=located.cursor
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+from broadsheet_comments.avatars import Avatars
 from broadsheet_comments.consumers import build_router
 from broadsheet_comments.domain import ModerationPolicy
 from broadsheet_comments.imports import ImportService
@@ -43,6 +44,7 @@ class Container:
     router: EventRouter
     token_verifier: TokenVerifier
     staff_access: MongoStaffAccess
+    avatars: Avatars
 
     async def start(self) -> None:
         await self.runtime.start(self.router)
@@ -62,6 +64,7 @@ def policy_from(settings: Settings) -> ModerationPolicy:
 
 def bootstrap(settings: Settings) -> Container:
     digest = AddressDigest(settings.address_digest_key.get_secret_value().encode())
+    avatars = Avatars(settings.avatar_key.get_secret_value().encode())
     runtime = ServiceRuntime(settings, indexes=INDEXES)
     articles = MongoArticleRepository(runtime.db)
     comments = MongoCommentRepository(runtime.db)
@@ -84,6 +87,7 @@ def bootstrap(settings: Settings) -> Container:
             duplicate_window=timedelta(seconds=settings.duplicate_window_seconds),
         ),
         digest=digest,
+        avatars=avatars,
     )
     projection = ArticleProjection(articles)
     staff_access = MongoStaffAccess(runtime.db)
@@ -108,4 +112,5 @@ def bootstrap(settings: Settings) -> Container:
             settings.jwt_public_key, issuer=settings.jwt_issuer, audience=settings.jwt_audience
         ),
         staff_access=staff_access,
+        avatars=avatars,
     )

@@ -47,7 +47,7 @@ def posted_event(article: Article, comment: Comment) -> CommentPostedV1:
     )
 
 
-def approved_event(article: Article, comment: Comment) -> CommentApprovedV1:
+def approved_event(article: Article, comment: Comment, avatar: str) -> CommentApprovedV1:
     return CommentApprovedV1(
         subject=comment.id,
         data=CommentApprovedData(
@@ -67,11 +67,14 @@ def approved_event(article: Article, comment: Comment) -> CommentApprovedV1:
             in_reply_to=comment.in_reply_to,
             created_at=comment.created_at,
             approved_at=comment.approved_at or comment.created_at,
+            author_avatar=avatar,
         ),
     )
 
 
-def edited_event(comment: Comment, edited_at: datetime, *, held: bool) -> CommentEditedV1:
+def edited_event(
+    comment: Comment, slug: str, edited_at: datetime, *, held: bool
+) -> CommentEditedV1:
     return CommentEditedV1(
         subject=comment.id,
         data=CommentEditedData(
@@ -81,11 +84,12 @@ def edited_event(comment: Comment, edited_at: datetime, *, held: bool) -> Commen
             excerpt="" if held else comment.excerpt,
             body_html="" if held else comment.body_html,
             edited_at=edited_at,
+            article_slug=slug,
         ),
     )
 
 
-def rejected_event(comment: Comment) -> CommentRejectedV1:
+def rejected_event(comment: Comment, slug: str | None) -> CommentRejectedV1:
     return CommentRejectedV1(
         subject=comment.id,
         data=CommentRejectedData(
@@ -93,14 +97,17 @@ def rejected_event(comment: Comment) -> CommentRejectedV1:
             article_id=comment.article_id,
             parent_id=comment.parent_id,
             reason="spam" if comment.status == "spam" else "rejected",
+            article_slug=slug,
         ),
     )
 
 
-def deleted_event(comment: Comment) -> CommentDeletedV1:
+def deleted_event(comment: Comment, slug: str | None) -> CommentDeletedV1:
     return CommentDeletedV1(
         subject=comment.id,
-        data=CommentDeletedData(comment_id=comment.id, article_id=comment.article_id),
+        data=CommentDeletedData(
+            comment_id=comment.id, article_id=comment.article_id, article_slug=slug
+        ),
     )
 
 

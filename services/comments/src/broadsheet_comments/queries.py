@@ -41,6 +41,13 @@ async def published_article(articles: ArticleRepository, slug: str) -> Article:
     return article
 
 
+class UnknownComment(NotFound):
+    """No public comment of the article has this id."""
+
+    def __init__(self) -> None:
+        super().__init__("This article has no public comment with this id.")
+
+
 class UnknownWordPressComment(NotFound):
     """No public comment of the article was imported with this WordPress id."""
 
@@ -54,6 +61,15 @@ class WordPressAnchor:
     it (None: it is the first comment, on the first page)."""
 
     comment_id: str
+    cursor: str | None
+
+
+@dataclass(frozen=True)
+class LocatedComment:
+    """A public comment as a page that holds it shows it, and that page's cursor (None: the
+    first page)."""
+
+    item: ThreadItem
     cursor: str | None
 
 
@@ -127,15 +143,41 @@ class CommentQueries:
         comment = await self._comments.by_wordpress_id(article.article_id, wordpress_id)
         if comment is None or not comment.is_public:
             raise UnknownWordPressComment
+        return WordPressAnchor(comment.id, await self._page_starting_at(article, comment, sort))
+
+    async def comment(
+        self, slug: str, comment_id: str, *, sort: Sort, limit: int
+    ) -> LocatedComment:
+        """A public comment by id, wherever it is in the thread, with the cursor of a page of
+        ``limit`` comments that holds it: the page beginning with its top-level comment if it
+        is on it (the reader sees the whole conversation above it), else with its parent, else
+        with the comment itself. The reader site replies to it and lands a reader on it."""
+        article = await published_article(self._articles, slug)
+        comment = await self._comments.get(comment_id)
+        if comment is None or comment.article_id != article.article_id or not comment.is_public:
+            raise UnknownComment
+        for ancestor_id in dict.fromkeys([comment.root_id, comment.parent_id]):
+            ancestor = await self._comments.get(ancestor_id) if ancestor_id else None
+            if ancestor is None or ancestor.id == comment.id or not ancestor.is_public:
+                continue
+            cursor = await self._page_starting_at(article, ancestor, sort)
+            page = await self.thread(slug, sort=sort, cursor=cursor, limit=limit)
+            found = next((i for i in page.items if i.comment.id == comment.id), None)
+            if found is not None:
+                return LocatedComment(found, cursor)
+        item = _page_items([comment])[0]
+        return LocatedComment(item, await self._page_starting_at(article, comment, sort))
+
+    async def _page_starting_at(self, article: Article, comment: Comment, sort: Sort) -> str | None:
         key = sort_path(comment.path, sort)
         first = await self._public_after(article, sort, None, 1)
         if first and first[0].id == comment.id:
-            return WordPressAnchor(comment.id, None)
+            return None
         # A key too long for a URL (a reply ~30 levels deep, always one with a parent) falls
         # back to "after the parent": the page then starts at the parent's first reply, so the
         # comment is on it only when fewer than a page of its siblings' comments come first.
         fallback = comment.parent_id or comment.id
-        return WordPressAnchor(comment.id, encode_thread_cursor(key_before(key), fallback))
+        return encode_thread_cursor(key_before(key), fallback)
 
     async def _public_after(
         self, article: Article, sort: Sort, after: str | None, limit: int

@@ -107,6 +107,19 @@ class CommentOut(BaseModel):
         default=None,
         description="Imported comments: the id on the old WordPress site (its #comment-ID).",
     )
+    avatar: str = Field(
+        description="The seed of the author's generated avatar: a keyed digest of their "
+        "address (HMAC under the service's avatar key, 16 hex digits), never the address or "
+        "a plain hash of it."
+    )
+
+
+class LocatedCommentOut(CommentOut):
+    body_markdown: str = Field(description="The text as its author wrote it (to edit it).")
+    cpage: str | None = Field(
+        description="The cursor of a thread page of `limit` comments that holds the comment "
+        "(the reader site's `?cpage=`, the API's `cursor`); null for the first page."
+    )
 
 
 class ArticleOut(BaseModel):

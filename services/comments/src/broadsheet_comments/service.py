@@ -14,6 +14,7 @@ import json
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+from broadsheet_comments.avatars import Avatars
 from broadsheet_comments.commands import (
     BanAuthor,
     DeleteComment,
@@ -130,6 +131,7 @@ class CommentsService:
         tokens: EditTokens,
         limits: Limits,
         digest: AddressDigest,
+        avatars: Avatars,
         clock: Clock = utcnow,
     ) -> None:
         self._articles = articles
@@ -141,6 +143,7 @@ class CommentsService:
         self._tokens = tokens
         self._limits = limits
         self._digest = digest
+        self._avatars = avatars
         self._clock = clock
         self._threads = ThreadWriter(articles, comments)
 
@@ -210,7 +213,7 @@ class CommentsService:
                 await self._comments.remember_key(record, tx.session)
             tx.emit(posted_event(article, stored))
             if stored.is_public:
-                tx.emit(approved_event(article, stored))
+                tx.emit(approved_event(article, stored, self._avatars.seed(stored)))
             return stored
 
         try:
@@ -289,11 +292,13 @@ class CommentsService:
         if comment.is_public:
             # An approved reply under a hidden comment stays out of sight: no live update, no
             # notification. If its ancestor is approved later it appears on the next page view.
-            tx.emit(approved_event(article, comment))
+            tx.emit(approved_event(article, comment, self._avatars.seed(comment)))
 
     # --- the author's own edits ----------------------------------------------------------
 
-    async def _own_comment(self, slug: str, comment_id: str, token: str | None) -> Comment:
+    async def _own_comment(
+        self, slug: str, comment_id: str, token: str | None
+    ) -> tuple[Article, Comment]:
         article = await published_article(self._articles, slug)
         comment = await self._comments.get(comment_id)
         if comment is None or comment.article_id != article.article_id:
@@ -302,10 +307,12 @@ class CommentsService:
             raise Forbidden("The edit token is missing, invalid or expired.")
         if comment.status in ("deleted", "spam", "rejected"):
             raise Conflict("This comment can no longer be changed.")
-        return comment
+        return article, comment
 
     async def edit(self, command: EditComment) -> Comment:
-        comment = await self._own_comment(command.slug, command.comment_id, command.edit_token)
+        article, comment = await self._own_comment(
+            command.slug, command.comment_id, command.edit_token
+        )
         body = command.body
         try:
             self._policy.check_banned(body)
@@ -330,13 +337,13 @@ class CommentsService:
             if stored.status != current.status:
                 await self._threads.update_subtree_and_counts(current, stored, tx)
             if current.status == "approved":
-                tx.emit(edited_event(stored, now, held=stored.status != "approved"))
+                tx.emit(edited_event(stored, article.slug, now, held=stored.status != "approved"))
             return stored
 
         return await self._uow.run(work)
 
     async def delete_own(self, command: DeleteComment) -> None:
-        comment = await self._own_comment(command.slug, command.comment_id, command.edit_token)
+        _, comment = await self._own_comment(command.slug, command.comment_id, command.edit_token)
         await self._transition(comment, "delete", moderator=None)
 
     # --- moderation ----------------------------------------------------------------------
@@ -370,9 +377,9 @@ class CommentsService:
                     raise Conflict("The article of this comment is gone.")
                 await self._on_approved(article, stored, tx)
             elif changed.status in ("rejected", "spam"):
-                tx.emit(rejected_event(changed))
+                tx.emit(rejected_event(changed, article.slug if article else None))
             elif changed.status == "deleted":
-                tx.emit(deleted_event(changed))
+                tx.emit(deleted_event(changed, article.slug if article else None))
             if moderator is not None:
                 details = {"article_id": comment.article_id}
                 entry = recorded(

@@ -20,6 +20,8 @@ class Settings(AddressDigestSettings):
     # Signs edit tokens. Shared with nothing else; must be set in prod.
     signing_secret: SecretStr = SecretStr(devkeys.DEV_SIGNING_SECRET)
     edit_window_seconds: int = Field(default=15 * 60, ge=1)
+    # Keys the seeds of the authors' generated avatars (avatars.py); must be set in prod.
+    avatar_key: SecretStr = SecretStr(devkeys.DEV_AVATAR_KEY)
 
     # Peers whose last X-Forwarded-For hop names the client (the gateway): addresses or networks.
     trusted_proxies: TrustedProxies = LOOPBACK_PROXIES
@@ -40,5 +42,8 @@ class Settings(AddressDigestSettings):
     def _refuse_dev_secret(self) -> Settings:
         self.require_secret(
             "COMMENTS_SIGNING_SECRET", self.signing_secret, devkeys.DEV_SIGNING_SECRET, signing=True
+        )
+        self.require_secret(
+            "COMMENTS_AVATAR_KEY", self.avatar_key, devkeys.DEV_AVATAR_KEY, signing=True
         )
         return self

@@ -7,11 +7,12 @@ import asyncio
 import contextlib
 import hashlib
 from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
 import orjson
-from fastapi import APIRouter, Depends, FastAPI, Form, Path, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Form, Header, Path, Query, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import (
     HTMLResponse,
@@ -23,10 +24,11 @@ from fastapi.responses import (
 from sse_starlette import EventSourceResponse
 from starlette.types import Receive, Scope, Send
 
+from broadsheet_gateway import edit_cookies
 from broadsheet_gateway.bootstrap import Container
 from broadsheet_gateway.client_address import client_ip
-from broadsheet_gateway.live import TooManyStreams
-from broadsheet_gateway.routing import is_safe_segment
+from broadsheet_gateway.live import TooManyStreams, Update
+from broadsheet_gateway.routing import is_safe_segment, segment
 from broadsheet_gateway.seo import PageMeta, article_meta, front_meta, listing_meta
 from broadsheet_gateway.service import CommentForm, CommentRejected, PageError, Redirect
 from broadsheet_gateway.texts import SUBSCRIPTION_PAGES, error_title, notice_for
@@ -37,6 +39,7 @@ from broadsheet_shared.http.problems import problem_response
 from broadsheet_shared.identifiers import (
     ARTICLE_CURSOR_PATTERN,
     EMAIL_DOMAIN_PATTERN,
+    OBJECT_ID_PATTERN,
     SUBSCRIPTION_ID_PATTERN,
     THREAD_CURSOR_PATTERN,
 )
@@ -244,7 +247,10 @@ async def _article(
         article=page.article,
         page=page,
         thread_html=container.comments.thread(
-            page.thread, str(page.article.get("slug", "")), page.comments_open
+            page.thread,
+            str(page.article.get("slug", "")),
+            page.comments_open,
+            own=edit_cookies.own_comments(request.cookies),
         ),
         cursor=cursor,
         notice=notice_for(notice),
@@ -308,7 +314,7 @@ async def post_comment(
                 "You are posting too fast. Please wait a moment and try again.",
                 headers={"Retry-After": str(decision.retry_after)},
             )
-        location = await container.site.post_comment(slug, form, ip)
+        posted = await container.site.post_comment(slug, form, ip)
     except CommentRejected as rejected:
         if rejected.status == 404:
             raise PageError(404, rejected.message) from None
@@ -324,7 +330,165 @@ async def post_comment(
         )
         response.headers.update(rejected.headers)
         return response
+    redirect = RedirectResponse(posted.location, status_code=303)
+    if posted.edit_token and posted.edit_token_expires_at:
+        edit_cookies.remember(
+            redirect,
+            slug=slug,
+            comment_id=posted.comment_id,
+            token=posted.edit_token,
+            expires_at=posted.edit_token_expires_at,
+            now=datetime.now(UTC),
+            secure=_over_https(request),
+        )
+    return redirect
+
+
+OwnCommentId = Annotated[str, Path(pattern=OBJECT_ID_PATTERN)]
+
+
+def _over_https(request: Request) -> bool:
+    """Whether the reader's browser talks https to the site: the request says so, or the site's
+    public address does (a proxy in front may end TLS and pass plain http on)."""
+    base = _base_url(get_container(request))
+    return request.url.scheme == "https" or base.startswith("https://")
+
+
+def _edit_token(request: Request, comment_id: str) -> str:
+    token = request.cookies.get(edit_cookies.cookie_name(comment_id))
+    if not token:
+        raise PageError(
+            403,
+            "This comment can be changed only from the browser that posted it, for a short "
+            "while after posting.",
+        )
+    return token
+
+
+# The forms for one's own comment: their template and title.
+OWN_COMMENT_PAGES = {
+    "edit": ("edit_comment.html", "Edit your comment"),
+    "delete": ("delete_comment.html", "Delete your comment"),
+}
+
+
+async def _own_comment_page(
+    request: Request,
+    container: Container,
+    kind: str,
+    slug: str,
+    *,
+    status: int = 200,
+    body: str | None = None,
+    error: str | None = None,
+    errors: list[str] | None = None,
+) -> Response:
+    comment_id = request.path_params["comment_id"]
+    comment, sections = await asyncio.gather(
+        _located(container, slug, comment_id), container.site.nav_sections()
+    )
+    template, title = OWN_COMMENT_PAGES[kind]
+    return html(
+        request,
+        template,
+        status=status,
+        title=title,
+        slug=slug,
+        comment=comment,
+        body=comment.get("body_markdown", "") if body is None else body,
+        error=error,
+        errors=errors or [],
+        sections=sections,
+        meta=_private_meta(title, "Change or remove a comment you posted."),
+    )
+
+
+async def _located(container: Container, slug: str, comment_id: str) -> dict[str, Any]:
+    if not is_safe_segment(slug):
+        raise PageError(404, "Sorry, there is no such article.")
+    comment = await container.site.comment(segment(slug), comment_id)
+    if comment is None:
+        raise PageError(404, "There is no such comment on this article.")
+    return comment
+
+
+@site.get(
+    "/articles/{slug}/comments/{comment_id}/edit",
+    response_class=HTMLResponse,
+    summary="The form to edit one's own comment (from the browser that posted it)",
+    responses=raises(Forbidden, NotFound),
+)
+async def edit_comment_page(
+    request: Request, slug: str, comment_id: OwnCommentId, container: ContainerDep
+) -> Response:
+    _edit_token(request, comment_id)
+    return await _own_comment_page(request, container, "edit", slug)
+
+
+@site.post(
+    "/articles/{slug}/comments/{comment_id}/edit",
+    response_class=HTMLResponse,
+    status_code=303,
+    summary="Edit one's own comment with the edit token the browser keeps",
+    responses=raises(Forbidden, NotFound, Conflict),
+)
+async def edit_comment(
+    request: Request,
+    slug: str,
+    comment_id: OwnCommentId,
+    container: ContainerDep,
+    body: Annotated[str, Form(max_length=20_000)] = "",
+) -> Response:
+    token = _edit_token(request, comment_id)
+    try:
+        location = await container.site.change_own_comment(slug, comment_id, token, body)
+    except CommentRejected as rejected:
+        if rejected.status != 422:
+            raise PageError(rejected.status, rejected.message) from None
+        return await _own_comment_page(
+            request,
+            container,
+            "edit",
+            slug,
+            status=422,
+            body=body,
+            error=rejected.message,
+            errors=rejected.errors,
+        )
     return RedirectResponse(location, status_code=303)
+
+
+@site.get(
+    "/articles/{slug}/comments/{comment_id}/delete",
+    response_class=HTMLResponse,
+    summary="Confirm deleting one's own comment (from the browser that posted it)",
+    responses=raises(Forbidden, NotFound),
+)
+async def delete_comment_page(
+    request: Request, slug: str, comment_id: OwnCommentId, container: ContainerDep
+) -> Response:
+    _edit_token(request, comment_id)
+    return await _own_comment_page(request, container, "delete", slug)
+
+
+@site.post(
+    "/articles/{slug}/comments/{comment_id}/delete",
+    response_class=HTMLResponse,
+    status_code=303,
+    summary="Delete one's own comment with the edit token the browser keeps",
+    responses=raises(Forbidden, NotFound, Conflict),
+)
+async def delete_comment(
+    request: Request, slug: str, comment_id: OwnCommentId, container: ContainerDep
+) -> Response:
+    token = _edit_token(request, comment_id)
+    try:
+        location = await container.site.change_own_comment(slug, comment_id, token, None)
+    except CommentRejected as rejected:
+        raise PageError(rejected.status, rejected.message) from None
+    response = RedirectResponse(location, status_code=303)
+    edit_cookies.forget(response, slug=slug, comment_id=comment_id, secure=_over_https(request))
+    return response
 
 
 @site.get("/articles/{slug}/follow", response_class=HTMLResponse, summary="Follow an article")
@@ -469,18 +633,20 @@ async def unsubscribe(request: Request, token: str, container: ContainerDep) -> 
 
 @site.get(
     "/articles/{slug}/live",
-    summary="New comments on an article, as Server-Sent Events",
+    summary="Changes to an article's comments, as Server-Sent Events",
     responses={
         200: {
-            "description": "`ready`, then one `comment` event per comment; closed after "
-            "`GATEWAY_LIVE_IDLE_SECONDS` without one (EventSource reconnects)",
+            "description": "What the page missed since `Last-Event-ID` (if the gateway still "
+            "keeps it; else `reload` and the end), `ready`, then `comment` (new), `edit` and "
+            "`remove` events; closed after `GATEWAY_LIVE_IDLE_SECONDS` without one "
+            "(EventSource reconnects)",
             "content": {
                 "text/event-stream": {
                     "schema": {
                         "type": "object",
                         "required": ["event", "data"],
                         "properties": {
-                            "event": {"enum": ["ready", "comment"]},
+                            "event": {"enum": ["ready", "reload", "comment", "edit", "remove"]},
                             "data": {"type": "string", "description": "JSON"},
                             "id": {"type": "string"},
                         },
@@ -490,7 +656,12 @@ async def unsubscribe(request: Request, token: str, container: ContainerDep) -> 
         }
     },
 )
-async def live(slug: str, request: Request, container: ContainerDep) -> Response:
+async def live(
+    slug: str,
+    request: Request,
+    container: ContainerDep,
+    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", max_length=100)] = None,
+) -> Response:
     if not is_safe_segment(slug):
         raise NotFound("There is no such article.")
     settings = container.settings
@@ -506,22 +677,32 @@ async def live(slug: str, request: Request, container: ContainerDep) -> Response
             headers={"Retry-After": str(LIVE_RETRY_AFTER_SECONDS)},
         )
 
+    def sse(update: Update) -> dict[str, str]:
+        return {"event": update.event, "id": update.id, "data": orjson.dumps(update.data).decode()}
+
     async def events() -> AsyncIterator[dict[str, str]]:
+        replay = container.hub.replay
         with container.hub.listen(slug) as queue:
+            # Listening first, then reading the buffer, with no await between: every update
+            # is either missed (replayed now) or queued (streamed next), never both or neither.
+            missed = replay.since(slug, last_event_id) if last_event_id else []
+            position = replay.last_id
+            if missed is None:
+                yield {"event": "reload", "data": "{}"}
+                return
+            for update in missed:
+                yield sse(update)
             if container.live_feed is not None:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(container.live_feed.assigned.wait(), 10)
-            yield {"event": "ready", "data": "{}"}
+            # The id lets a page that reconnects before any update resume from here.
+            yield {"event": "ready", "id": position, "data": "{}"}
             while True:
                 try:
-                    message = await asyncio.wait_for(queue.get(), settings.live_idle_seconds)
+                    update = await asyncio.wait_for(queue.get(), settings.live_idle_seconds)
                 except TimeoutError:
                     return  # idle: the page's EventSource reconnects if it is still open
-                yield {
-                    "event": "comment",
-                    "id": str(message["id"]),
-                    "data": orjson.dumps(message).decode(),
-                }
+                yield sse(update)
 
     return LiveStream(
         events(),

@@ -16,7 +16,7 @@ from prometheus_client import start_http_server
 from broadsheet_gateway.assets import StaticAssets
 from broadsheet_gateway.consumers import LiveFeed, build_router
 from broadsheet_gateway.limits import FixedWindowLimiter
-from broadsheet_gateway.live import LiveHub, StreamLimits
+from broadsheet_gateway.live import LiveHub, ReplayBuffer, StreamLimits
 from broadsheet_gateway.openapi import OpenApiService
 from broadsheet_gateway.proxy import ProxyService
 from broadsheet_gateway.render import CommentRenderer, build_templates
@@ -108,7 +108,10 @@ def bootstrap(
     templates = build_templates()
     templates.globals["static_url"] = assets.url
     comments = CommentRenderer(templates)
-    hub = LiveHub(StreamLimits(settings.live_streams_per_client, settings.live_streams_total))
+    hub = LiveHub(
+        StreamLimits(settings.live_streams_per_client, settings.live_streams_total),
+        ReplayBuffer(settings.live_replay_updates),
+    )
     live_feed = (
         LiveFeed(
             settings.kafka_bootstrap_servers,

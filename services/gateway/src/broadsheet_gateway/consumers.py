@@ -1,8 +1,13 @@
-"""Live updates: ``comment.approved`` from the comments topic, fanned out to open pages.
+"""Live updates: ``comment.approved``, ``comment.edited``, ``comment.rejected`` and
+``comment.deleted`` from the comments topic, fanned out to open pages.
 
-Every gateway replica must see every approved comment, so the feed reads without a consumer
-group, from the latest offset, and commits nothing: a page only wants comments approved while
-it is open, and one that reconnects reloads the thread anyway.
+Every gateway replica must see every change, so the feed reads without a consumer group, from
+the latest offset, and commits nothing: a page only wants changes made while it is open, and one
+that reconnects gets what it missed from the hub's replay buffer (or is told to reload).
+
+Events: ``comment`` (``{id, parent_id, depth, html}``, a new comment as the page renders it),
+``edit`` (``{id, body_html}``, cleaned) and ``remove`` (``{id}``: deleted, rejected, or edited
+into the moderation queue, whose text is not public).
 """
 
 from __future__ import annotations
@@ -16,13 +21,23 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaError
 
 from broadsheet_gateway.live import LiveHub
-from broadsheet_gateway.render import CommentRenderer
+from broadsheet_gateway.render import CommentRenderer, clean
 from broadsheet_shared.events.codec import EventDecodeError, decode_event
-from broadsheet_shared.events.comments import CommentApprovedV1
+from broadsheet_shared.events.comments import (
+    CommentApprovedV1,
+    CommentDeletedV1,
+    CommentEditedV1,
+    CommentRejectedV1,
+)
 from broadsheet_shared.kafka.admin import ensure_topics
 from broadsheet_shared.kafka.router import EventRouter
 
 log = structlog.get_logger(__name__)
+
+
+def _remove(hub: LiveHub, slug: str | None, comment_id: str) -> None:
+    if slug is not None:  # None: sent before these events named the slug, no page to tell
+        hub.publish(slug, "remove", lambda: {"id": comment_id})
 
 
 def build_router(hub: LiveHub, comments: CommentRenderer) -> EventRouter:
@@ -31,8 +46,6 @@ def build_router(hub: LiveHub, comments: CommentRenderer) -> EventRouter:
     @router.subscribe(CommentApprovedV1)
     async def push_approved_comment(event: CommentApprovedV1) -> None:
         data = event.data
-        if not hub.listeners(data.article_slug):
-            return  # no page of the article is open: nothing to render
         # Depth and in_reply_to are shown as the comments service gives them (it owns the
         # display-depth rule), exactly as on the page the reader loaded.
         comment = {
@@ -44,16 +57,42 @@ def build_router(hub: LiveHub, comments: CommentRenderer) -> EventRouter:
             "created_at": data.created_at.isoformat(),
             "edited": False,
             "in_reply_to": data.in_reply_to,
+            "avatar": data.author_avatar,
         }
         hub.publish(
             data.article_slug,
-            {
+            "comment",
+            # Rendered only once a page streams it, now or when one reconnects.
+            lambda: {
                 "id": data.comment_id,
                 "parent_id": data.parent_id,
                 "depth": data.depth,
                 "html": comments.item(comment, data.article_slug, can_reply=True),
             },
         )
+
+    @router.subscribe(CommentEditedV1)
+    async def push_edited_comment(event: CommentEditedV1) -> None:
+        data = event.data
+        if data.article_slug is None:
+            return  # sent before these events named the slug: no page to tell
+        if data.body_html:
+            hub.publish(
+                data.article_slug,
+                "edit",
+                lambda: {"id": data.comment_id, "body_html": str(clean(data.body_html))},
+            )
+        else:
+            # Edited into the moderation queue: out of the thread until approved again.
+            _remove(hub, data.article_slug, data.comment_id)
+
+    @router.subscribe(CommentRejectedV1)
+    async def push_rejected_comment(event: CommentRejectedV1) -> None:
+        _remove(hub, event.data.article_slug, event.data.comment_id)
+
+    @router.subscribe(CommentDeletedV1)
+    async def push_deleted_comment(event: CommentDeletedV1) -> None:
+        _remove(hub, event.data.article_slug, event.data.comment_id)
 
     return router
 

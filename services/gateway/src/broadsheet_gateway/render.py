@@ -10,7 +10,7 @@ reads, so an edited or newly approved comment renders afresh. Nesting is plain s
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Collection, Hashable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,7 @@ import nh3
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
+from broadsheet_gateway.avatars import identicon
 from broadsheet_gateway.thread import CommentNode
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -70,7 +71,7 @@ def _isotime(value: Any) -> str:
 _CLEANED = BoundedCache(2_000)
 
 
-def _clean(value: Any) -> Markup:
+def clean(value: Any) -> Markup:
     # The services sanitise what they store; cleaning again here means a bug there cannot
     # become script on the reader site. Same input, same output: kept by content.
     text = str(value or "")
@@ -90,7 +91,8 @@ def build_templates() -> Environment:
     )
     env.filters["nicedate"] = _nicedate
     env.filters["isotime"] = _isotime
-    env.filters["clean"] = _clean
+    env.filters["clean"] = clean
+    env.filters["identicon"] = identicon
     return env
 
 
@@ -99,14 +101,16 @@ class CommentRenderer:
         self._macro = templates.get_template("_macros.html").module.comment_item  # type: ignore[attr-defined]
         self._cache = BoundedCache(max_entries)
 
-    def item(self, comment: Any, slug: str, can_reply: bool) -> str:
-        """One comment as a leaf ``<li>``, as ``comment_item`` renders it."""
+    def item(self, comment: Any, slug: str, can_reply: bool, editable: bool = False) -> str:
+        """One comment as a leaf ``<li>``, as ``comment_item`` renders it (``editable``: with
+        the Edit and Delete links of the reader who posted it)."""
         if isinstance(comment, dict):
             get = comment.get
             # Every field comment_item reads (keep the two in step).
             key = (
                 slug,
                 can_reply,
+                editable,
                 get("id"),
                 get("depth"),
                 get("author_name"),
@@ -115,27 +119,42 @@ class CommentRenderer:
                 get("edited"),
                 get("body_html"),
                 get("wordpress_id"),
+                get("avatar"),
             )
             return str(
-                self._cache.get_or_make(key, lambda: str(self._macro(comment, slug, can_reply)))
+                self._cache.get_or_make(
+                    key, lambda: str(self._macro(comment, slug, can_reply, editable))
+                )
             )
-        return str(self._macro(comment, slug, can_reply))
+        return str(self._macro(comment, slug, can_reply, editable))
 
-    def thread(self, nodes: Sequence[CommentNode], slug: str, can_reply: bool) -> Markup:
+    def thread(
+        self,
+        nodes: Sequence[CommentNode],
+        slug: str,
+        can_reply: bool,
+        own: Collection[str] = (),
+    ) -> Markup:
+        """The thread's HTML; ``own``: the ids of the reader's own comments (Edit, Delete)."""
         parts: list[str] = []
-        self._append(parts, nodes, slug, can_reply)
+        self._append(parts, nodes, slug, can_reply, own)
         return Markup("".join(parts))  # noqa: S704 - every piece is the autoescaped macro's output
 
     def _append(
-        self, parts: list[str], nodes: Sequence[CommentNode], slug: str, can_reply: bool
+        self,
+        parts: list[str],
+        nodes: Sequence[CommentNode],
+        slug: str,
+        can_reply: bool,
+        own: Collection[str],
     ) -> None:
         for node in nodes:
-            leaf = self.item(node.comment, slug, can_reply)
+            leaf = self.item(node.comment, slug, can_reply, node.id in own)
             if not node.children:
                 parts.append(leaf)
                 continue
             # The macro's caller (the replies) goes just before the closing </li>.
             parts.append(leaf[: -len(_LEAF_END)])
             parts.append('<ol class="children">')
-            self._append(parts, node.children, slug, can_reply)
+            self._append(parts, node.children, slug, can_reply, own)
             parts.append("</ol>" + _LEAF_END)

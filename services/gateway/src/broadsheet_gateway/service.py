@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import time
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -24,8 +26,11 @@ from broadsheet_gateway.routing import Upstream, is_safe_segment, segment
 from broadsheet_gateway.texts import comments_heading
 from broadsheet_gateway.thread import CommentNode, nest_comments
 from broadsheet_gateway.upstreams import ApiResult, ServiceApis, UpstreamError
+from broadsheet_shared.identifiers import OBJECT_ID_PATTERN
 
 log = structlog.get_logger(__name__)
+
+_COMMENT_ID = re.compile(OBJECT_ID_PATTERN)
 
 # Every page shows the section navigation: kept this long rather than asked for on each view
 # (a renamed section shows in the navigation at most this late).
@@ -82,6 +87,16 @@ class CommentForm:
         if self.website:
             data["website"] = self.website
         return data
+
+
+@dataclass(frozen=True)
+class Posted:
+    """A comment the service took: where the reader goes next, and its edit token."""
+
+    location: str
+    comment_id: str
+    edit_token: str | None
+    edit_token_expires_at: datetime | None
 
 
 @dataclass
@@ -301,6 +316,11 @@ class SiteService:
         if isinstance(data, dict) and isinstance(data.get("article"), dict):
             open_ = open_ and bool(data["article"].get("comments_open", True))
         reply = next((c for c in items if str(c.get("id")) == reply_to), None) if reply_to else None
+        if reply_to and reply is None and comments_ok:
+            # The parent may be on any page of the thread: ask for it by id (an outage leaves
+            # an ordinary comment form, as for the rest of the thread).
+            with contextlib.suppress(PageError):
+                reply = await self.comment(quoted, reply_to)
         return ArticlePage(
             article=article,
             comments_available=comments_ok,
@@ -327,8 +347,39 @@ class SiteService:
             upstream, "POST", path, json=payload, headers=[("x-forwarded-for", client_ip)]
         )
 
-    async def post_comment(self, slug: str, form: CommentForm, client_ip: str) -> str:
-        """Post the form; the reader's next page (POST-redirect-GET) is the returned URL."""
+    async def comment(self, quoted_slug: str, comment_id: str) -> dict[str, Any] | None:
+        """A public comment by id, wherever it is in the thread, with ``cpage``: the cursor of
+        a page that holds it, under its parent where the page has room (None: page one). None
+        when there is no such comment."""
+        if not _COMMENT_ID.match(comment_id):
+            return None
+        result = await self._get(
+            Upstream.COMMENTS,
+            f"/api/articles/{quoted_slug}/comments/{comment_id}",
+            [("limit", str(self._page_size))],
+        )
+        if result.status == 404:
+            return None
+        if not result.ok or not isinstance(result.data, dict):
+            raise PageError(503, "This page is unavailable for a moment. Please try again.")
+        return result.data
+
+    async def comment_url(
+        self, quoted_slug: str, comment_id: str | None, notice: str, anchor: str
+    ) -> str:
+        """The page that holds the comment (page one if there is none), with the notice."""
+        located = None
+        # The change is made: a lookup that fails costs the reader the page, not the notice.
+        with contextlib.suppress(PageError):
+            located = await self.comment(quoted_slug, comment_id) if comment_id else None
+        query = {"cpage": located["cpage"]} if located and located.get("cpage") else {}
+        query["notice"] = notice
+        return f"/articles/{quoted_slug}?{urlencode(query)}{anchor}"
+
+    async def post_comment(self, slug: str, form: CommentForm, client_ip: str) -> Posted:
+        """Post the form; the reader's next page (POST-redirect-GET) is the page that holds the
+        comment, at its anchor; one held for moderation is not shown, so the reader goes back
+        to the page that holds its parent (or page one), where the notice says so."""
         quoted = _require_segment(slug, "article")
         try:
             result = await self._post_as_reader(
@@ -339,11 +390,21 @@ class SiteService:
                 503, "Comments cannot be posted right now. Please try again."
             ) from exc
         if result.status == 201 and isinstance(result.data, dict):
-            status = str(result.data.get("status", "pending"))
-            comment_id = str(result.data.get("id", ""))
-            notice = "approved" if status == "approved" else "pending"
-            anchor = f"#comment-{comment_id}" if status == "approved" and comment_id else "#respond"
-            return f"/articles/{quoted}?{urlencode({'notice': notice})}{anchor}"
+            data = result.data
+            comment_id = str(data.get("id", ""))
+            expires = data.get("edit_token_expires_at")
+            if data.get("status") == "approved":
+                location = await self.comment_url(
+                    quoted, comment_id, "approved", f"#comment-{comment_id}"
+                )
+            else:
+                location = await self.comment_url(quoted, form.parent_id, "pending", "#respond")
+            return Posted(
+                location=location,
+                comment_id=comment_id,
+                edit_token=data.get("edit_token"),
+                edit_token_expires_at=datetime.fromisoformat(expires) if expires else None,
+            )
         if result.status == 404:
             raise CommentRejected(404, "Sorry, there is no such article.")
         detail, errors = _problem_message(result, "Your comment could not be posted.")
@@ -352,6 +413,45 @@ class SiteService:
         if "retry-after" in result.headers:
             headers["Retry-After"] = result.headers["retry-after"]
         raise CommentRejected(code, detail, errors, headers)
+
+    async def change_own_comment(
+        self, slug: str, comment_id: str, token: str, body: str | None
+    ) -> str:
+        """Edit (``body``) or delete (None) the reader's own comment with its edit token; the
+        comments service decides. Returns the reader's next page."""
+        quoted = _require_segment(slug, "article")
+        comment_id = _require_segment(comment_id, "comment")
+        path = f"/api/articles/{quoted}/comments/{comment_id}"
+        headers = [("x-edit-token", token)]
+        try:
+            if body is None:
+                result = await self._apis.call(Upstream.COMMENTS, "DELETE", path, headers=headers)
+            else:
+                result = await self._apis.call(
+                    Upstream.COMMENTS, "PATCH", path, json={"body": body}, headers=headers
+                )
+        except UpstreamError as exc:
+            raise CommentRejected(
+                503, "Your comment cannot be changed right now. Please try again."
+            ) from exc
+        if result.ok and body is None:
+            return f"/articles/{quoted}?{urlencode({'notice': 'deleted'})}#comments"
+        if result.ok:
+            # An edit with links or suspect words goes back to moderation: not on any page.
+            located = await self.comment(quoted, comment_id)
+            if located is None:
+                return await self.comment_url(quoted, None, "edit-pending", "#comments")
+            return await self.comment_url(quoted, comment_id, "edited", f"#comment-{comment_id}")
+        if result.status == 403:
+            raise CommentRejected(
+                403,
+                "This comment can be changed only from the browser that posted it, for a "
+                "short while after posting.",
+            )
+        if result.status in (404, 409):
+            raise CommentRejected(result.status, "This comment can no longer be changed.")
+        detail, errors = _problem_message(result, "Your comment could not be changed.")
+        raise CommentRejected(_refusal_status(result), detail, errors)
 
     async def follow(self, slug: str, email: str, client_ip: str) -> str:
         quoted = _require_segment(slug, "article")

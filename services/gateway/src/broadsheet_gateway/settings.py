@@ -51,6 +51,9 @@ class Settings(ServiceSettings):
     live_streams_per_client: int = Field(default=8, ge=1)
     live_streams_total: int = Field(default=2000, ge=1)
     live_idle_seconds: float = Field(default=600.0, gt=0)
+    # The last so many live updates (of any article) are kept for pages that reconnect with
+    # Last-Event-ID; a page that missed more is told to reload.
+    live_replay_updates: int = Field(default=1000, ge=1)
     openapi_cache_seconds: float = Field(default=60.0, ge=0)
     # Prometheus metrics on their own listener, never the public one (0: no metrics listener).
     metrics_port: int = Field(default=0, ge=0, le=65535)

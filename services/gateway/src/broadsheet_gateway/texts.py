@@ -19,6 +19,9 @@ NOTICES: Mapping[str, str] = {
     "pending": "Your comment is awaiting moderation.",
     "approved": "Thank you, your comment has been published.",
     "spam": "Your comment is awaiting moderation.",
+    "edited": "Your comment has been updated.",
+    "edit-pending": "Your edited comment is awaiting moderation.",
+    "deleted": "Your comment has been deleted.",
     # The same words whatever the address's state: the page must tell nobody anything about it.
     "following": "Check your inbox: nothing is sent about this article until you confirm it by "
     "the link we email (a few emails a day at most). If no new email arrives, the link in an "
@@ -31,6 +34,7 @@ def notice_for(code: str | None) -> str | None:
 
 
 ERROR_TITLES: Mapping[int, str] = {
+    403: "Not yours to change",
     404: "Not found",
     429: "Slow down",
     503: "Unavailable",

@@ -26,6 +26,12 @@ from pydantic import EmailStr, Field, model_validator
 from broadsheet_shared.events import topics
 from broadsheet_shared.events.base import EventData, IntegrationEvent
 
+# Added to version 1 of the rejected, edited and deleted events after it shipped (optional, so no
+# breaking change): live pages are open by slug, and the gateway pushes these changes to them.
+LateSlug = Annotated[
+    str | None, Field(description="The article's slug when the comment changed (if known)")
+]
+
 CommentStatus = Literal["approved", "pending", "spam"]
 
 
@@ -75,6 +81,12 @@ class CommentApprovedData(EventData):
     in_reply_to: str | None = None
     created_at: datetime
     approved_at: datetime
+    # Added to version 1 after it shipped (optional, so no breaking change): live pages draw
+    # the author's avatar from it as the thread page does.
+    author_avatar: str | None = Field(
+        default=None,
+        description="The seed of the author's generated avatar (a keyed digest, 16 hex digits)",
+    )
 
 
 class CommentRejectedData(EventData):
@@ -82,6 +94,7 @@ class CommentRejectedData(EventData):
     article_id: str
     parent_id: str | None
     reason: Literal["rejected", "spam"]
+    article_slug: LateSlug = None
 
 
 class CommentEditedData(EventData):
@@ -90,11 +103,13 @@ class CommentEditedData(EventData):
     excerpt: str
     body_html: str = ""
     edited_at: datetime
+    article_slug: LateSlug = None
 
 
 class CommentDeletedData(EventData):
     comment_id: str
     article_id: str
+    article_slug: LateSlug = None
 
 
 class CommentImportedData(EventData):
