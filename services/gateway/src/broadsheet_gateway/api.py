@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 import orjson
 from fastapi import APIRouter, Depends, FastAPI, Form, Path, Query, Request
@@ -18,7 +19,7 @@ from starlette.types import Receive, Scope, Send
 from broadsheet_gateway.bootstrap import Container
 from broadsheet_gateway.client_address import client_ip
 from broadsheet_gateway.live import TooManyStreams
-from broadsheet_gateway.routing import is_safe_segment
+from broadsheet_gateway.routing import is_safe_segment, segment
 from broadsheet_gateway.service import CommentForm, CommentRejected, PageError, Redirect
 from broadsheet_gateway.texts import SUBSCRIPTION_PAGES, error_title, notice_for
 from broadsheet_shared.errors import Conflict, Forbidden, InvalidLink, NotFound, RateLimited
@@ -354,6 +355,99 @@ async def unsubscribe_page(request: Request, token: str, container: ContainerDep
 )
 async def unsubscribe(request: Request, token: str, container: ContainerDep) -> HTMLResponse:
     return await _subscription_page(request, container, "unsubscribe", token, post=True)
+
+
+@site.get(
+    "/subscriptions/manage",
+    response_class=HTMLResponse,
+    summary="Ask for a link to manage your subscriptions",
+)
+async def manage_request_page(
+    request: Request, notice: Annotated[str | None, Query(max_length=20)] = None
+) -> HTMLResponse:
+    return html(request, "manage_request.html", notice=notice_for(notice), sections=[])
+
+
+@site.post(
+    "/subscriptions/manage",
+    response_class=HTMLResponse,
+    status_code=303,
+    summary="Email me a link to manage my subscriptions",
+    dependencies=[Depends(limit_posts)],
+)
+async def request_manage_link(
+    request: Request,
+    container: ContainerDep,
+    email: Annotated[
+        str,
+        Form(
+            max_length=254,
+            json_schema_extra={"format": "email", "pattern": EMAIL_DOMAIN_PATTERN},
+        ),
+    ],
+) -> Response:
+    location = await container.site.request_manage_link(email, reader_ip(request))
+    return RedirectResponse(location, status_code=303)
+
+
+@site.get(
+    "/subscriptions/manage/{token}",
+    response_class=HTMLResponse,
+    summary="Your subscriptions: what the link's address follows and receives",
+    responses=raises(InvalidLink),
+)
+async def manage_page(
+    request: Request,
+    token: str,
+    container: ContainerDep,
+    notice: Annotated[str | None, Query(max_length=20)] = None,
+) -> HTMLResponse:
+    result = await container.site.manage_subscriptions(token)
+    return html(
+        request,
+        "manage.html",
+        info=result.data if isinstance(result.data, dict) else {},
+        notice=notice_for(notice),
+        action=f"/subscriptions/manage/{token}",
+        sections=[],
+    )
+
+
+@site.post(
+    "/subscriptions/manage/{token}/unsubscribe",
+    response_class=HTMLResponse,
+    status_code=303,
+    summary="Unsubscribe the link's address from everything",
+    responses=raises(InvalidLink),
+)
+async def manage_unsubscribe_all(token: str, container: ContainerDep) -> Response:
+    await container.site.manage_subscriptions(token, unsubscribe=True)
+    return _back_to_manage(token, "unsubscribed_all")
+
+
+@site.post(
+    "/subscriptions/manage/{token}/subscriptions/{subscription_id}/unsubscribe",
+    response_class=HTMLResponse,
+    status_code=303,
+    summary="Unsubscribe the link's address from one subscription",
+    responses=raises(InvalidLink),
+)
+async def manage_unsubscribe(
+    token: str,
+    subscription_id: Annotated[str, Path(pattern=SUBSCRIPTION_ID_PATTERN)],
+    container: ContainerDep,
+) -> Response:
+    await container.site.manage_subscriptions(
+        token, unsubscribe=True, subscription_id=subscription_id
+    )
+    return _back_to_manage(token, "unsubscribed")
+
+
+def _back_to_manage(token: str, notice: str) -> Response:
+    # POST-redirect-GET: the page shows what is left, and reloading it changes nothing.
+    return RedirectResponse(
+        f"/subscriptions/manage/{segment(token)}?{urlencode({'notice': notice})}", status_code=303
+    )
 
 
 @site.get(
