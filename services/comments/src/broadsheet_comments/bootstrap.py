@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from broadsheet_comments.consumers import build_router
 from broadsheet_comments.domain import ModerationPolicy
+from broadsheet_comments.expiry import ClientAddressExpiry
 from broadsheet_comments.imports import ImportService
 from broadsheet_comments.projection import ArticleProjection
 from broadsheet_comments.queries import CommentQueries
@@ -43,9 +44,13 @@ class Container:
     router: EventRouter
     token_verifier: TokenVerifier
     staff_access: MongoStaffAccess
+    expiry: ClientAddressExpiry
 
     async def start(self) -> None:
         await self.runtime.start(self.router)
+        if self.settings.run_workers:
+            interval = self.settings.client_address_sweep_interval_seconds
+            self.runtime.add_task("client-address-expiry", lambda: self.expiry.run(interval))
 
     async def stop(self) -> None:
         await self.runtime.stop()
@@ -108,4 +113,7 @@ def bootstrap(settings: Settings) -> Container:
             settings.jwt_public_key, issuer=settings.jwt_issuer, audience=settings.jwt_audience
         ),
         staff_access=staff_access,
+        expiry=ClientAddressExpiry(
+            comments, timedelta(seconds=settings.client_address_retention_seconds)
+        ),
     )
