@@ -216,7 +216,9 @@ async def test_article_page_loads_the_old_comment_anchor_script_under_the_site_s
 ) -> None:
     client, _ = gw
     page = await client.get("/articles/talks-resume")
-    assert '<script src="/static/anchors.js" defer></script>' in page.text
+    assert re.search(
+        r'<script src="/static/anchors\.js\?v=[0-9a-f]{12}" defer></script>', page.text
+    )
     # The script builds the lookup and the page URL from this path.
     assert 'data-article-path="/articles/talks-resume"' in page.text
     assert "script-src 'self';" in page.headers["content-security-policy"]
@@ -285,3 +287,100 @@ async def test_manage_subscriptions_pages_ask_list_and_unsubscribe_without_javas
     )
     assert upstreams.seen[-1]["path"] == "/api/subscriptions/manage/good-token/unsubscribe"
     assert (await client.get("/subscriptions/manage/bad-token")).status_code == 404
+
+
+async def test_article_page_head_for_search_engines_and_social_cards(gw: Gw) -> None:
+    client, _ = gw
+    text = (await client.get("/articles/talks-resume?replytocom=c1&cpage=p.0000002")).text
+    head = text[: text.index("</head>")]
+    assert '<meta name="description" content="Diplomats return to the table.">' in head
+    # A later comment page is a page of its own; a reply form is not.
+    assert (
+        '<link rel="canonical" href="http://127.0.0.1:8000/articles/talks-resume?cpage=p.0000002">'
+        in head
+    )
+    assert '<meta property="og:type" content="article">' in head
+    assert '<meta name="twitter:card" content="summary">' in head
+    assert '<link rel="icon" href="/favicon.ico" sizes="32x32">' in head
+    assert '"@type": "NewsArticle"' in head
+    assert '"commentCount": 3' in head
+    # The article page has the section navigation too.
+    assert '<nav aria-label="Sections">' in text
+    assert 'href="/sections/foreign-affairs" aria-current="page"' in text
+    # HTML allows three digits of a second's fraction.
+    assert 'datetime="2025-03-01T09:30:00.000+00:00"' in text
+
+
+async def test_front_page_is_an_organization_and_a_website(gw: Gw) -> None:
+    client, _ = gw
+    head = (await client.get("/")).text.split("</head>")[0]
+    assert '"@type": "Organization"' in head
+    assert '"@type": "WebSite"' in head
+    assert '<link rel="canonical" href="http://127.0.0.1:8000/">' in head
+
+
+async def test_a_mailed_link_s_page_is_kept_out_of_search_engines(gw: Gw) -> None:
+    client, _ = gw
+    head = (await client.get("/articles/talks-resume/follow")).text.split("</head>")[0]
+    assert '<meta name="robots" content="noindex">' in head
+    assert 'rel="canonical"' not in head
+
+
+async def test_a_revisit_with_the_page_s_etag_is_a_304(gw: Gw) -> None:
+    client, _ = gw
+    first = await client.get("/articles/talks-resume")
+    etag = first.headers["etag"]
+    assert etag.startswith('W/"')
+    again = await client.get("/articles/talks-resume", headers={"If-None-Match": etag})
+    assert again.status_code == 304
+    assert again.content == b""
+    assert again.headers["etag"] == etag
+    other = await client.get("/articles/talks-resume", headers={"If-None-Match": 'W/"other"'})
+    assert other.status_code == 200
+
+
+async def test_pages_and_static_files_are_compressed_when_asked(
+    gw: Gw,
+) -> None:
+    client, _ = gw
+    for encoding in ("br", "gzip"):
+        page = await client.get("/articles/talks-resume", headers={"Accept-Encoding": encoding})
+        assert page.headers["content-encoding"] == encoding
+        assert "accept-encoding" in page.headers["vary"].lower()
+        assert "Talks resume in Geneva" in page.text  # httpx decodes it
+    plain = await client.get("/articles/talks-resume", headers={"Accept-Encoding": "identity"})
+    assert "content-encoding" not in plain.headers
+    css = await client.get("/static/site.css", headers={"Accept-Encoding": "br, gzip"})
+    assert css.headers["content-encoding"] == "br"
+    # Small answers go as they are.
+    small = await client.get("/healthz", headers={"Accept-Encoding": "br, gzip"})
+    assert "content-encoding" not in small.headers
+
+
+async def test_fingerprinted_static_files_are_cached_a_year(gw: Gw) -> None:
+    client, _ = gw
+    page = (await client.get("/articles/talks-resume")).text
+    css_url = re.search(r'href="(/static/site\.css\?v=[0-9a-f]+)"', page)
+    assert css_url is not None
+    current = await client.get(css_url.group(1))
+    assert current.headers["cache-control"] == "public, max-age=31536000, immutable"
+    stale = await client.get("/static/site.css?v=000000000000")
+    assert stale.headers["cache-control"] == "public, max-age=300"
+    bare = await client.get("/static/site.css")
+    assert bare.headers["cache-control"] == "public, max-age=300"
+    assert (
+        await client.get("/static/site.css", headers={"If-None-Match": bare.headers["etag"]})
+    ).status_code == 304
+
+
+async def test_robots_txt_and_favicon(gw: Gw) -> None:
+    client, _ = gw
+    robots = await client.get("/robots.txt")
+    assert robots.status_code == 200
+    assert "Sitemap: http://127.0.0.1:8000/sitemap.xml" in robots.text
+    assert "Sitemap: http://127.0.0.1:8000/news-sitemap.xml" in robots.text
+    assert "Disallow: /api/" in robots.text
+    icon = await client.get("/favicon.ico")
+    assert icon.status_code == 200
+    assert icon.headers["content-type"] == "image/x-icon"
+    assert icon.content[:4] == b"\x00\x00\x01\x00"

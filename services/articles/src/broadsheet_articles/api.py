@@ -25,6 +25,7 @@ from broadsheet_articles.domain import ArticleChanges, ArticleStatus
 from broadsheet_articles.feeds import Feeds
 from broadsheet_articles.responses import (
     ATOM,
+    SITEMAP,
     etag,
     json_response,
     public_out,
@@ -51,8 +52,9 @@ from broadsheet_articles.schemas import (
 )
 from broadsheet_articles.service import ArticleService, Redirect, SectionService
 from broadsheet_articles.settings import Settings
+from broadsheet_articles.sitemaps import Sitemaps
 from broadsheet_shared.auth import AdminPrincipal, EditorPrincipal
-from broadsheet_shared.errors import Conflict, StaleRevision
+from broadsheet_shared.errors import Conflict, NotFound, StaleRevision
 from broadsheet_shared.http.contract import raises
 from broadsheet_shared.http.problems import Problem
 from broadsheet_shared.identifiers import (
@@ -146,6 +148,64 @@ async def list_articles(
 async def site_feed(reads: Public) -> Response:
     xml = await reads.feeds.site()
     return Response(xml, media_type=ATOM, headers={"Cache-Control": reads.cache_control})
+
+
+@public_router.get(
+    "/tags/{tag}/feed.xml",
+    response_class=Response,
+    summary="Atom feed of the latest articles with a tag",
+    responses=raises(NotFound),
+)
+async def tag_feed(
+    tag: Annotated[str, Path(min_length=1, max_length=50)], reads: Public
+) -> Response:
+    xml = await reads.feeds.tag(tag)
+    return Response(xml, media_type=ATOM, headers={"Cache-Control": reads.cache_control})
+
+
+async def _sitemaps(request: Request) -> Sitemaps:
+    sitemaps: Sitemaps = request.app.state.container.sitemaps
+    return sitemaps
+
+
+SiteMaps = Annotated[Sitemaps, Depends(_sitemaps)]
+
+
+def _sitemap_response(xml: bytes, reads: PublicReads) -> Response:
+    return Response(xml, media_type=SITEMAP, headers={"Cache-Control": reads.cache_control})
+
+
+@public_router.get("/sitemap.xml", response_class=Response, summary="The sitemap index")
+async def sitemap_index(sitemaps: SiteMaps, reads: Public) -> Response:
+    return _sitemap_response(await sitemaps.index(), reads)
+
+
+@public_router.get(
+    "/sitemaps/articles-{number}.xml",
+    response_class=Response,
+    summary="A sitemap of published articles (50,000 a file, newest first)",
+    responses=raises(NotFound),
+)
+async def articles_sitemap(
+    number: Annotated[int, Path(ge=1, le=100_000)], sitemaps: SiteMaps, reads: Public
+) -> Response:
+    return _sitemap_response(await sitemaps.articles(number), reads)
+
+
+@public_router.get(
+    "/sitemaps/pages.xml", response_class=Response, summary="A sitemap of section and tag pages"
+)
+async def pages_sitemap(sitemaps: SiteMaps, reads: Public) -> Response:
+    return _sitemap_response(await sitemaps.pages(), reads)
+
+
+@public_router.get(
+    "/news-sitemap.xml",
+    response_class=Response,
+    summary="A Google News sitemap of the last 48 hours' articles",
+)
+async def news_sitemap(sitemaps: SiteMaps, reads: Public) -> Response:
+    return _sitemap_response(await sitemaps.news(), reads)
 
 
 @public_router.get(

@@ -1,11 +1,15 @@
-"""Atom feeds of the latest published articles: the whole site's and each section's."""
+"""Atom feeds of the latest published articles: the whole site's, each section's and each
+tag's."""
 
 from __future__ import annotations
+
+from urllib.parse import quote
 
 from feedgen.feed import FeedGenerator  # type: ignore[import-untyped]
 
 from broadsheet_articles.domain import Article, url_path
 from broadsheet_articles.service import ArticleService, SectionService
+from broadsheet_shared.errors import NotFound
 
 
 def atom_feed(
@@ -71,6 +75,21 @@ class Feeds:
             title=f"Broadsheet: {section.name}",
             subtitle=f"Latest in {section.name}",
             self_path=f"/sections/{section.slug}/feed.xml",
+            articles=items,
+            base_url=self._base_url,
+        )
+
+    async def tag(self, tag: str) -> bytes:
+        items = await self._articles.list_public(
+            section=None, tag=tag, after=None, limit=self._size
+        )
+        if not items:
+            raise NotFound("No article has this tag.")
+        wanted = tag.strip().lower()
+        return atom_feed(
+            title=f"Broadsheet: {wanted}",
+            subtitle=f"Latest articles tagged {wanted}",
+            self_path=f"/tags/{quote(wanted, safe='')}/feed.xml",
             articles=items,
             base_url=self._base_url,
         )

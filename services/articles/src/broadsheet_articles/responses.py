@@ -17,6 +17,7 @@ from broadsheet_articles.schemas import EditorOut, RevisionOut, SectionOut, Toke
 
 JSON = "application/json"
 ATOM = "application/atom+xml"
+SITEMAP = "application/xml"
 
 
 def section_out(section: Section) -> dict[str, str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -12,7 +13,13 @@ from urllib.parse import urlencode
 import orjson
 from fastapi import APIRouter, Depends, FastAPI, Form, Path, Query, Request
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import (
+    HTMLResponse,
+    JSONResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+)
 from sse_starlette import EventSourceResponse
 from starlette.types import Receive, Scope, Send
 
@@ -20,6 +27,7 @@ from broadsheet_gateway.bootstrap import Container
 from broadsheet_gateway.client_address import client_ip
 from broadsheet_gateway.live import TooManyStreams
 from broadsheet_gateway.routing import is_safe_segment, segment
+from broadsheet_gateway.seo import PageMeta, article_meta, front_meta, listing_meta
 from broadsheet_gateway.service import CommentForm, CommentRejected, PageError, Redirect
 from broadsheet_gateway.texts import SUBSCRIPTION_PAGES, error_title, notice_for
 from broadsheet_shared.errors import Conflict, Forbidden, InvalidLink, NotFound, RateLimited
@@ -64,20 +72,60 @@ site = APIRouter(tags=["reader site"])
 LIVE_RETRY_AFTER_SECONDS = 30
 
 
-def html(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
+def _etag(body: bytes) -> str:
+    # Weak: the same page, whatever encoding the compression layer gives it.
+    return f'W/"{hashlib.blake2b(body, digest_size=12).hexdigest()}"'
+
+
+def _matches(if_none_match: str | None, etag: str) -> bool:
+    if not if_none_match:
+        return False
+    tokens = {token.strip().removeprefix("W/") for token in if_none_match.split(",")}
+    return "*" in tokens or etag.removeprefix("W/") in tokens
+
+
+def html(request: Request, template: str, status: int = 200, **context: Any) -> Response:
+    """A rendered page. A page is always revalidated (``no-cache``: comments arrive), and a
+    revisit with the page's ETag gets a bodiless 304."""
     container = get_container(request)
-    body = container.templates.get_template(template).render(**context)
-    return HTMLResponse(body, status_code=status, headers={"Cache-Control": "no-cache"})
+    body = container.templates.get_template(template).render(**context).encode()
+    headers = {"Cache-Control": "no-cache"}
+    if status == 200:
+        etag = headers["ETag"] = _etag(body)
+        if _matches(request.headers.get("if-none-match"), etag):
+            return Response(status_code=304, headers=headers)
+    return HTMLResponse(body, status_code=status, headers=headers)
 
 
-def error_page(request: Request, error: PageError) -> HTMLResponse:
+def _base_url(container: Container) -> str:
+    return container.settings.public_base_url
+
+
+def _private_meta(title: str, description: str) -> PageMeta:
+    """A page for one reader (a form, a mailed link, an error): not for search engines."""
+    return PageMeta(title=f"{title} · Broadsheet", description=description, canonical=None)
+
+
+def _page_path(request: Request, *params: str) -> str:
+    """This page's address for its canonical link: the path and only the query parameters
+    that make it a page of its own (never a reply form's or a notice's)."""
+    kept = [(name, request.query_params[name]) for name in params if name in request.query_params]
+    return request.url.path + (f"?{urlencode(kept)}" if kept else "")
+
+
+async def error_page(request: Request, error: PageError) -> Response:
+    container = get_container(request)
+    # An outage page is answered at once; asking a service for the navigation could wait.
+    sections = await container.site.nav_sections() if error.status < 500 else []
+    title = error_title(error.status)
     return html(
         request,
         "error.html",
         status=error.status,
-        title=error_title(error.status),
+        title=title,
         message=error.message,
-        sections=[],
+        sections=sections,
+        meta=_private_meta(title, error.message),
     )
 
 
@@ -85,11 +133,11 @@ def install_page_errors(app: FastAPI) -> None:
     """A reader page that fails is an HTML page, not a problem document."""
 
     @app.exception_handler(PageError)
-    async def _page_error(request: Request, exc: PageError) -> HTMLResponse:
-        return error_page(request, exc)
+    async def _page_error(request: Request, exc: PageError) -> Response:
+        return await error_page(request, exc)
 
     @app.exception_handler(Redirect)
-    async def _redirect(_: Request, exc: Redirect) -> HTMLResponse:
+    async def _redirect(_: Request, exc: Redirect) -> Response:
         return HTMLResponse("", status_code=exc.status, headers={"Location": exc.location})
 
 
@@ -100,13 +148,18 @@ async def front_page(
     p: Annotated[
         str | None, Query(max_length=20, description="An imported WordPress post's ?p=ID link")
     ] = None,
-) -> HTMLResponse:
+) -> Response:
     if p is not None:
         location = await container.site.old_link(f"/?p={p}")
         if location is None:
             raise PageError(404, "Sorry, there is no such article.")
         raise Redirect(location, status=301)
-    return html(request, "front.html", **await container.site.front_page())
+    return html(
+        request,
+        "front.html",
+        meta=front_meta(_base_url(container)),
+        **await container.site.front_page(),
+    )
 
 
 @site.get("/tags/{tag}", response_class=HTMLResponse, summary="Articles with a tag")
@@ -115,8 +168,15 @@ async def tag_page(
     tag: Annotated[str, Path(min_length=1, max_length=50)],
     container: ContainerDep,
     cursor: Annotated[str | None, Query(pattern=ARTICLE_CURSOR_PATTERN)] = None,
-) -> HTMLResponse:
-    return html(request, "tag.html", **await container.site.tag_page(tag, cursor))
+) -> Response:
+    page = await container.site.tag_page(tag, cursor)
+    meta = listing_meta(
+        _base_url(container),
+        title=f"Tagged “{tag}” · Broadsheet",
+        description=f"Articles tagged “{tag}” on Broadsheet.",
+        path=_page_path(request, "cursor"),
+    )
+    return html(request, "tag.html", meta=meta, **page)
 
 
 @site.get("/sections/{slug}", response_class=HTMLResponse, summary="Section page")
@@ -125,8 +185,16 @@ async def section_page(
     slug: str,
     container: ContainerDep,
     cursor: Annotated[str | None, Query(pattern=ARTICLE_CURSOR_PATTERN)] = None,
-) -> HTMLResponse:
-    return html(request, "section.html", **await container.site.section_page(slug, cursor))
+) -> Response:
+    page = await container.site.section_page(slug, cursor)
+    name = page["section"]["name"]
+    meta = listing_meta(
+        _base_url(container),
+        title=f"{name} · Broadsheet",
+        description=f"The latest articles in {name} from Broadsheet.",
+        path=_page_path(request, "cursor"),
+    )
+    return html(request, "section.html", meta=meta, current_section=slug, **page)
 
 
 async def _article(
@@ -141,8 +209,11 @@ async def _article(
     form: CommentForm | None = None,
     error: str | None = None,
     errors: list[str] | None = None,
-) -> HTMLResponse:
-    page = await container.site.article_page(slug, cursor=cursor, reply_to=reply_to)
+) -> Response:
+    page, sections = await asyncio.gather(
+        container.site.article_page(slug, cursor=cursor, reply_to=reply_to),
+        container.site.nav_sections(),
+    )
     return html(
         request,
         "article.html",
@@ -157,7 +228,11 @@ async def _article(
         form=form or CommentForm(),
         error=error,
         errors=errors or [],
-        sections=[],
+        sections=sections,
+        current_section=(page.article.get("section") or {}).get("slug"),
+        meta=article_meta(
+            _base_url(container), page.article, page.total, _page_path(request, "cpage")
+        ),
     )
 
 
@@ -169,7 +244,7 @@ async def article_page(
     cpage: Annotated[str | None, Query(pattern=THREAD_CURSOR_PATTERN)] = None,
     replytocom: Annotated[str | None, Query(max_length=100)] = None,
     notice: Annotated[str | None, Query(max_length=20)] = None,
-) -> HTMLResponse:
+) -> Response:
     return await _article(
         request, container, slug, cursor=cpage, reply_to=replytocom, notice=notice
     )
@@ -235,10 +310,20 @@ async def follow_page(
     slug: str,
     container: ContainerDep,
     notice: Annotated[str | None, Query(max_length=20)] = None,
-) -> HTMLResponse:
-    page = await container.site.article_page(slug)
+) -> Response:
+    page, sections = await asyncio.gather(
+        container.site.article_page(slug), container.site.nav_sections()
+    )
     return html(
-        request, "follow.html", article=page.article, notice=notice_for(notice), sections=[]
+        request,
+        "follow.html",
+        article=page.article,
+        notice=notice_for(notice),
+        sections=sections,
+        meta=_private_meta(
+            f"Follow {page.article.get('title', '')}",
+            "Get an email when new comments appear on this article.",
+        ),
     )
 
 
@@ -275,16 +360,17 @@ async def _subscription_page(
     *,
     post: bool,
     request_id: str | None = None,
-) -> HTMLResponse:
+) -> Response:
     words = SUBSCRIPTION_PAGES[kind]
     if post:
         # RFC 8058 one-click: mail clients POST "List-Unsubscribe=One-Click"; pass it on as is.
         body = await request.body() if kind == "unsubscribe" else b""
-        result = await container.site.subscription(kind, token, "POST", body, request_id)
+        asked = container.site.subscription(kind, token, "POST", body, request_id)
         message, done = words["done"], True
     else:
-        result = await container.site.subscription(kind, token, "GET")
+        asked = container.site.subscription(kind, token, "GET")
         message, done = words["message"], False
+    result, sections = await asyncio.gather(asked, container.site.nav_sections())
     info = result.data if isinstance(result.data, dict) else {}
     return html(
         request,
@@ -296,7 +382,8 @@ async def _subscription_page(
         done=done,
         info=info,
         action=f"/subscriptions/{kind}/{token}",
-        sections=[],
+        sections=sections,
+        meta=_private_meta(words["heading"], message),
     )
 
 
@@ -306,7 +393,7 @@ async def _subscription_page(
     summary="Confirm page",
     responses=raises(InvalidLink),
 )
-async def confirm_page(request: Request, token: str, container: ContainerDep) -> HTMLResponse:
+async def confirm_page(request: Request, token: str, container: ContainerDep) -> Response:
     return await _subscription_page(request, container, "confirm", token, post=False)
 
 
@@ -316,7 +403,7 @@ async def confirm_page(request: Request, token: str, container: ContainerDep) ->
     summary="Confirm",
     responses=raises(InvalidLink),
 )
-async def confirm(request: Request, token: str, container: ContainerDep) -> HTMLResponse:
+async def confirm(request: Request, token: str, container: ContainerDep) -> Response:
     return await _subscription_page(request, container, "confirm", token, post=True)
 
 
@@ -331,7 +418,7 @@ async def confirm_request(
     token: str,
     request_id: Annotated[str, Path(pattern=SUBSCRIPTION_ID_PATTERN)],
     container: ContainerDep,
-) -> HTMLResponse:
+) -> Response:
     return await _subscription_page(
         request, container, "confirm", token, post=True, request_id=request_id
     )
@@ -343,7 +430,7 @@ async def confirm_request(
     summary="Unsubscribe page",
     responses=raises(InvalidLink),
 )
-async def unsubscribe_page(request: Request, token: str, container: ContainerDep) -> HTMLResponse:
+async def unsubscribe_page(request: Request, token: str, container: ContainerDep) -> Response:
     return await _subscription_page(request, container, "unsubscribe", token, post=False)
 
 
@@ -353,7 +440,7 @@ async def unsubscribe_page(request: Request, token: str, container: ContainerDep
     summary="Unsubscribe (also RFC 8058 one-click)",
     responses=raises(InvalidLink),
 )
-async def unsubscribe(request: Request, token: str, container: ContainerDep) -> HTMLResponse:
+async def unsubscribe(request: Request, token: str, container: ContainerDep) -> Response:
     return await _subscription_page(request, container, "unsubscribe", token, post=True)
 
 
@@ -363,9 +450,19 @@ async def unsubscribe(request: Request, token: str, container: ContainerDep) -> 
     summary="Ask for a link to manage your subscriptions",
 )
 async def manage_request_page(
-    request: Request, notice: Annotated[str | None, Query(max_length=20)] = None
-) -> HTMLResponse:
-    return html(request, "manage_request.html", notice=notice_for(notice), sections=[])
+    request: Request,
+    container: ContainerDep,
+    notice: Annotated[str | None, Query(max_length=20)] = None,
+) -> Response:
+    return html(
+        request,
+        "manage_request.html",
+        notice=notice_for(notice),
+        sections=await container.site.nav_sections(),
+        meta=_private_meta(
+            "Manage your subscriptions", "Email me a link to manage my subscriptions."
+        ),
+    )
 
 
 @site.post(
@@ -401,15 +498,20 @@ async def manage_page(
     token: str,
     container: ContainerDep,
     notice: Annotated[str | None, Query(max_length=20)] = None,
-) -> HTMLResponse:
-    result = await container.site.manage_subscriptions(token)
+) -> Response:
+    result, sections = await asyncio.gather(
+        container.site.manage_subscriptions(token), container.site.nav_sections()
+    )
     return html(
         request,
         "manage.html",
         info=result.data if isinstance(result.data, dict) else {},
         notice=notice_for(notice),
         action=f"/subscriptions/manage/{token}",
-        sections=[],
+        sections=sections,
+        meta=_private_meta(
+            "Your subscriptions", "What this address follows and receives from Broadsheet."
+        ),
     )
 
 
@@ -530,6 +632,41 @@ class LiveStream(EventSourceResponse):
 
 
 # ---------------------------------------------------------------------------------------------
+# What crawlers and browsers ask the site's root for.
+
+crawlers = APIRouter(include_in_schema=False)
+
+# Browsers ask for /favicon.ico whatever the page links: kept a day (it has no fingerprint).
+FAVICON_CACHE = "public, max-age=86400"
+
+
+@crawlers.get("/robots.txt")
+async def robots(container: ContainerDep) -> Response:
+    base = _base_url(container).rstrip("/")
+    text = (
+        "User-agent: *\n"
+        # The API is for programs; a reply form is the article again; mailed links are private.
+        "Disallow: /api/\n"
+        "Disallow: /subscriptions/\n"
+        "Disallow: /*?replytocom=\n"
+        "Allow: /\n"
+        "\n"
+        f"Sitemap: {base}/sitemap.xml\n"
+        f"Sitemap: {base}/news-sitemap.xml\n"
+    )
+    return PlainTextResponse(text, headers={"Cache-Control": FAVICON_CACHE})
+
+
+@crawlers.get("/favicon.ico")
+async def favicon(container: ContainerDep) -> Response:
+    return Response(
+        container.assets.read("favicon.ico"),
+        media_type="image/x-icon",
+        headers={"Cache-Control": FAVICON_CACHE},
+    )
+
+
+# ---------------------------------------------------------------------------------------------
 # Docs: one OpenAPI document for every public route.
 
 docs = APIRouter(include_in_schema=False)
@@ -542,5 +679,5 @@ async def openapi(request: Request, container: ContainerDep) -> JSONResponse:
 
 
 @docs.get("/docs")
-async def swagger(request: Request) -> HTMLResponse:
+async def swagger(request: Request) -> Response:
     return get_swagger_ui_html(openapi_url="/openapi.json", title="Broadsheet API")

@@ -13,6 +13,7 @@ import httpx
 from jinja2 import Environment
 from prometheus_client import start_http_server
 
+from broadsheet_gateway.assets import StaticAssets
 from broadsheet_gateway.consumers import LiveFeed, build_router
 from broadsheet_gateway.limits import FixedWindowLimiter
 from broadsheet_gateway.live import LiveHub, StreamLimits
@@ -43,6 +44,7 @@ class Container:
     hub: LiveHub
     live_feed: LiveFeed | None
     templates: Environment
+    assets: StaticAssets
     comments: CommentRenderer
     trusted_proxies: tuple[Network, ...]
     write_limiter: FixedWindowLimiter
@@ -102,7 +104,9 @@ def bootstrap(
     timeouts = Timeouts(connect=settings.connect_timeout, read=settings.read_timeout)
     slow = Timeouts(connect=settings.connect_timeout, read=settings.slow_read_timeout)
     apis = ServiceApis(client, base_urls, timeouts, settings.get_retries)
+    assets = StaticAssets()
     templates = build_templates()
+    templates.globals["static_url"] = assets.url
     comments = CommentRenderer(templates)
     hub = LiveHub(StreamLimits(settings.live_streams_per_client, settings.live_streams_total))
     live_feed = (
@@ -133,6 +137,7 @@ def bootstrap(
         hub=hub,
         live_feed=live_feed,
         templates=templates,
+        assets=assets,
         comments=comments,
         trusted_proxies=tuple(settings.trusted_proxies),
         write_limiter=FixedWindowLimiter(

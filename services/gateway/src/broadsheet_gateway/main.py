@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import httpx
+from brotli_asgi import BrotliMiddleware
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
-from starlette.staticfiles import StaticFiles
 
-from broadsheet_gateway.api import docs, install_page_errors, site
+from broadsheet_gateway.api import crawlers, docs, install_page_errors, site
 from broadsheet_gateway.bootstrap import bootstrap
 from broadsheet_gateway.edge import SecurityHeadersMiddleware, cors_options
 from broadsheet_gateway.fastpath import ApiFastPath
@@ -17,7 +15,10 @@ from broadsheet_gateway.old_links import OldLinks
 from broadsheet_gateway.settings import Settings
 from broadsheet_shared.http.app import create_service_app
 
-STATIC = Path(__file__).parent / "static"
+# Below this a response goes as it is: compressing it would save less than the header costs.
+COMPRESS_MINIMUM_BYTES = 500
+# The live stream is never compressed: a compressor would hold events back until it flushes.
+NOT_COMPRESSED = [r"^/articles/[^/]+/live$"]
 
 
 def create_app(
@@ -33,7 +34,7 @@ def create_app(
         title="Broadsheet",
         description="The public entrance: the reader site and every service's public API.",
         container=container,
-        routers=[site, docs],
+        routers=[site, crawlers, docs],
         max_body_bytes=settings.max_body_bytes,
         # The public port: metrics have their own listener (GATEWAY_METRICS_PORT).
         metrics_route=False,
@@ -45,7 +46,7 @@ def create_app(
         for r in app.router.routes
         if getattr(getattr(r, "endpoint", None), "__module__", "") != "fastapi.applications"
     ]
-    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.mount("/static", container.assets, name="static")
     install_page_errors(app)
     app.router.default = OldLinks(app.router.default, container.site)
 
@@ -55,4 +56,12 @@ def create_app(
         app.add_middleware(CORSMiddleware, **cors)
     # Added last, so outermost: API calls and feed aliases skip the stack above (fastpath.py).
     app.add_middleware(ApiFastPath, container=container, cors_options=cors)
+    # Outermost: pages, static files, feeds and the API's JSON alike (brotli where the client
+    # accepts it, else gzip). docs/gateway.md has its cost on the API's fast path.
+    app.add_middleware(
+        BrotliMiddleware,
+        minimum_size=COMPRESS_MINIMUM_BYTES,
+        gzip_fallback=True,
+        excluded_handlers=NOT_COMPRESSED,
+    )
     return app

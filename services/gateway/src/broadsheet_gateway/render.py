@@ -57,6 +57,16 @@ def _nicedate(value: Any, with_time: bool = False) -> str:
     return f"{day} at {moment.strftime('%H:%M')}" if with_time else day
 
 
+def _isotime(value: Any) -> str:
+    """A ``datetime`` attribute: HTML allows at most three digits of a second's fraction (the
+    services answer six)."""
+    try:
+        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return ""
+    return moment.isoformat(timespec="milliseconds")
+
+
 _CLEANED = BoundedCache(2_000)
 
 
@@ -79,6 +89,7 @@ def build_templates() -> Environment:
         auto_reload=False,
     )
     env.filters["nicedate"] = _nicedate
+    env.filters["isotime"] = _isotime
     env.filters["clean"] = _clean
     return env
 

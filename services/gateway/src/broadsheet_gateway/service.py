@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -25,6 +26,10 @@ from broadsheet_gateway.thread import CommentNode, nest_comments
 from broadsheet_gateway.upstreams import ApiResult, ServiceApis, UpstreamError
 
 log = structlog.get_logger(__name__)
+
+# Every page shows the section navigation: kept this long rather than asked for on each view
+# (a renamed section shows in the navigation at most this late).
+NAV_SECTIONS_SECONDS = 10.0
 
 
 class PageError(Exception):
@@ -114,6 +119,7 @@ class SiteService:
         self._apis = apis
         self._page_size = page_size
         self._front_page_articles = front_page_articles
+        self._nav: tuple[float, list[dict[str, Any]]] | None = None
 
     async def _get(
         self, upstream: Upstream, path: str, params: Sequence[tuple[str, str]] = ()
@@ -131,6 +137,18 @@ class SiteService:
         if not result.ok or not isinstance(result.data, dict):
             raise PageError(503, "This page is unavailable for a moment. Please try again.")
         return list(result.data.get("items") or [])
+
+    async def nav_sections(self) -> list[dict[str, Any]]:
+        """The sections for a page's navigation: decoration, so an outage shows none."""
+        now = time.monotonic()
+        if self._nav is not None and now - self._nav[0] < NAV_SECTIONS_SECONDS:
+            return self._nav[1]
+        try:
+            sections = await self.sections()
+        except PageError:
+            return []
+        self._nav = (now, sections)
+        return sections
 
     async def front_page(self) -> dict[str, Any]:
         sections, latest = await asyncio.gather(
