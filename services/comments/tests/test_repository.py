@@ -124,3 +124,21 @@ async def test_thread_pages_walk_every_public_comment_once_in_thread_order(
     newest = sorted(public, key=lambda c: c.path_newest)
     assert [c.id for c in await walk(db, "oldest")] == [c.id for c in oldest]
     assert [c.id for c in await walk(db, "newest")] == [c.id for c in newest]
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_forgetting_client_addresses_keeps_the_comment_and_newer_addresses(
+    db: Any, make_comment: Callable[..., Comment]
+) -> None:
+    await db[COMMENTS].delete_many({})
+    old = make_comment("old", client="203.0.113.7", created_at=START)
+    new = make_comment("new", client="203.0.113.8", created_at=START + timedelta(days=2))
+    await db[COMMENTS].insert_many([_comment_doc(old), _comment_doc(new)])
+    comments = MongoCommentRepository(db)
+    assert await comments.forget_clients_before(START + timedelta(days=1)) == 1
+    assert await comments.forget_clients_before(START + timedelta(days=1)) == 0
+    kept = await comments.get("old")
+    assert kept is not None
+    assert (kept.client, kept.body_html) == ("", old.body_html)
+    assert "client" not in await db[COMMENTS].find_one({"_id": "old"})
+    assert (await comments.get("new")).client == "203.0.113.8"  # type: ignore[union-attr]

@@ -240,6 +240,31 @@ class Upstreams:
                         ],
                     }
                 )
+            if path == "/api/subscriptions/manage":
+                return JSONResponse({"status": "link_sent"}, status_code=202)
+            if path.startswith("/api/subscriptions/manage/good"):
+                return JSONResponse(
+                    {
+                        "email": "r***@example.com",
+                        "status": "confirmed",
+                        "subscriptions": [
+                            {
+                                "id": "follow-11111111111111111111111111111111",
+                                "kind": "follow",
+                                "state": "active",
+                                "article_title": "Talks resume in Geneva",
+                                "article_url_path": "/articles/talks-resume",
+                            },
+                            {
+                                "id": "reply-22222222222222222222222222222222",
+                                "kind": "reply",
+                                "state": "pending",
+                                "article_title": "Rain <again>",
+                                "article_url_path": "/articles/rain",
+                            },
+                        ],
+                    }
+                )
             if path.startswith("/api/subscriptions/unsubscribe/good"):
                 return JSONResponse({"email": "r***@example.com", "status": "unsubscribed"})
             if path.startswith("/api/subscriptions/"):

@@ -357,6 +357,49 @@ async def test_edit_and_delete_links_and_forms_only_with_the_comment_s_own_token
         assert "browser that posted it" in refused.text
 
 
+async def test_manage_subscriptions_pages_ask_list_and_unsubscribe_without_javascript(
+    gw: Gw,
+) -> None:
+    client, upstreams = gw
+    form = await client.get("/subscriptions/manage")
+    assert 'action="/subscriptions/manage"' in form.text
+    asked = await client.post("/subscriptions/manage", data={"email": "r@example.com"})
+    assert asked.status_code == 303
+    sent = upstreams.seen[-1]
+    assert (sent["path"], sent["body"]) == (
+        "/api/subscriptions/manage",
+        b'{"email":"r@example.com"}',
+    )
+    assert "x-forwarded-for" in sent["headers"]  # limited per reader, not per gateway
+    assert (
+        "if this address gets email from us" in (await client.get(asked.headers["location"])).text
+    )
+    page = await client.get("/subscriptions/manage/good-token")
+    assert page.status_code == 200
+    text = page.text
+    assert "r***@example.com" in text
+    assert 'New comments on <a href="/articles/talks-resume">Talks resume in Geneva</a>' in text
+    assert "Replies to your comment on" in text
+    assert "Rain &lt;again&gt;" in text
+    assert "(waiting for your confirmation)" in text
+    one = f"/subscriptions/manage/good-token/subscriptions/{LATER}/unsubscribe"
+    assert f'action="{one}"' in text
+    assert 'action="/subscriptions/manage/good-token/unsubscribe"' in text
+    done = await client.post(one)
+    assert done.status_code == 303
+    assert (upstreams.seen[-1]["method"], upstreams.seen[-1]["path"]) == (
+        "POST",
+        f"/api/subscriptions/manage/good-token/subscriptions/{LATER}/unsubscribe",
+    )
+    assert "you will not get these emails" in (await client.get(done.headers["location"])).text
+    everything = await client.post("/subscriptions/manage/good-token/unsubscribe")
+    assert everything.headers["location"] == (
+        "/subscriptions/manage/good-token?notice=unsubscribed_all"
+    )
+    assert upstreams.seen[-1]["path"] == "/api/subscriptions/manage/good-token/unsubscribe"
+    assert (await client.get("/subscriptions/manage/bad-token")).status_code == 404
+
+
 async def test_article_page_head_for_search_engines_and_social_cards(gw: Gw) -> None:
     client, _ = gw
     text = (await client.get("/articles/talks-resume?replytocom=c1&cpage=p.0000002")).text

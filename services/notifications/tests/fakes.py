@@ -99,6 +99,14 @@ class FakeSubscriptionRepository:
         pending = [s for s in self.by_id.values() if s.recipient_hash == recipient and s.pending]
         return copy.deepcopy(sorted(pending, key=lambda s: (s.requested_at, s.id)))
 
+    async def live_of(self, recipient: str, session: Any) -> list[Subscription]:
+        live = [
+            s
+            for s in self.by_id.values()
+            if s.recipient_hash == recipient and (s.pending or s.active)
+        ]
+        return copy.deepcopy(sorted(live, key=lambda s: (s.requested_at, s.id)))
+
     async def end(self, sub_id: str, session: Any) -> None:
         if sub_id in self.by_id:
             self.by_id[sub_id].state = SubscriptionState.ENDED

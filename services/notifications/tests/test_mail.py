@@ -114,3 +114,17 @@ def test_confirmation_mail_lists_every_request_and_links_to_confirm_page(world: 
     # The link names the address and when its mail was written: what it may confirm.
     assert claim.recipient == DEV_DIGEST("ada@example.org")
     assert claim.issued_at == d.created_at
+
+
+@pytest.mark.parametrize("kind", ["reply", "follow", "digest"])
+def test_every_notification_mail_links_to_the_manage_page_of_its_address(
+    world: Any, kind: str
+) -> None:
+    d = delivery()
+    d.kind = kind
+    msg = roundtrip(world, d)
+    for part in ("plain", "html"):
+        body = msg.get_body((part,)).get_content()
+        assert "/subscriptions/unsubscribe/" in body  # the per-mail links stay
+        token = body.split("https://news.example/subscriptions/manage/")[1].split('"')[0].split()[0]
+        assert world.signer.read_manage(token) == DEV_DIGEST("ada@example.org")

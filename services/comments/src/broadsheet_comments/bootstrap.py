@@ -8,6 +8,7 @@ from datetime import timedelta
 from broadsheet_comments.avatars import Avatars
 from broadsheet_comments.consumers import build_router
 from broadsheet_comments.domain import ModerationPolicy
+from broadsheet_comments.expiry import ClientAddressExpiry
 from broadsheet_comments.imports import ImportService
 from broadsheet_comments.projection import ArticleProjection
 from broadsheet_comments.queries import CommentQueries
@@ -45,9 +46,13 @@ class Container:
     token_verifier: TokenVerifier
     staff_access: MongoStaffAccess
     avatars: Avatars
+    expiry: ClientAddressExpiry
 
     async def start(self) -> None:
         await self.runtime.start(self.router)
+        if self.settings.run_workers:
+            interval = self.settings.client_address_sweep_interval_seconds
+            self.runtime.add_task("client-address-expiry", lambda: self.expiry.run(interval))
 
     async def stop(self) -> None:
         await self.runtime.stop()
@@ -113,4 +118,7 @@ def bootstrap(settings: Settings) -> Container:
         ),
         staff_access=staff_access,
         avatars=avatars,
+        expiry=ClientAddressExpiry(
+            comments, timedelta(seconds=settings.client_address_retention_seconds)
+        ),
     )

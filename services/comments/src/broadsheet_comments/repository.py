@@ -74,6 +74,8 @@ INDEXES: list[IndexSpec] = [
             ),
             IndexModel([("article_id", ASCENDING), ("body_hash", ASCENDING)]),
             IndexModel([("author_email_hash", ASCENDING), ("status", ASCENDING)]),
+            # The client address sweep (expiry.py) reads comments by age.
+            IndexModel([("created_at", ASCENDING)]),
             # An old #comment-ID link of an imported article (the reader site's lookup).
             IndexModel([("article_id", ASCENDING), ("wordpress_id", ASCENDING)]),
         ],
@@ -364,6 +366,13 @@ class MongoCommentRepository:
 
     async def add(self, comment: Comment, session: Session) -> None:
         await self._comments.insert_one(_comment_doc(comment), session=session)
+
+    async def forget_clients_before(self, cutoff: datetime) -> int:
+        result = await self._comments.update_many(
+            {"created_at": {"$lt": cutoff}, "client": {"$exists": True}},
+            {"$unset": {"client": ""}},
+        )
+        return result.modified_count
 
     async def get(self, comment_id: str, session: Session | None = None) -> Comment | None:
         doc = await self._comments.find_one({"_id": comment_id}, session=session)

@@ -35,6 +35,11 @@ class Settings(AddressDigestSettings):
     premoderate_first_time: bool = False
     duplicate_window_seconds: int = Field(default=3600, ge=0)
 
+    # The client address stored with a comment (for rate limits, client bans and moderation) is
+    # forgotten this long after the comment was posted, by a sweep every interval.
+    client_address_retention_seconds: int = Field(default=30 * 24 * 3600, ge=3600)
+    client_address_sweep_interval_seconds: float = Field(default=3600, gt=0)
+
     # Comments are at most 5,000 characters: anything far bigger is refused before parsing.
     max_request_bytes: int = Field(default=64 * 1024, ge=1024)
 

@@ -632,6 +632,114 @@ async def unsubscribe(request: Request, token: str, container: ContainerDep) -> 
 
 
 @site.get(
+    "/subscriptions/manage",
+    response_class=HTMLResponse,
+    summary="Ask for a link to manage your subscriptions",
+)
+async def manage_request_page(
+    request: Request,
+    container: ContainerDep,
+    notice: Annotated[str | None, Query(max_length=20)] = None,
+) -> Response:
+    return html(
+        request,
+        "manage_request.html",
+        notice=notice_for(notice),
+        sections=await container.site.nav_sections(),
+        meta=_private_meta(
+            "Manage your subscriptions", "Email me a link to manage my subscriptions."
+        ),
+    )
+
+
+@site.post(
+    "/subscriptions/manage",
+    response_class=HTMLResponse,
+    status_code=303,
+    summary="Email me a link to manage my subscriptions",
+    dependencies=[Depends(limit_posts)],
+)
+async def request_manage_link(
+    request: Request,
+    container: ContainerDep,
+    email: Annotated[
+        str,
+        Form(
+            max_length=254,
+            json_schema_extra={"format": "email", "pattern": EMAIL_DOMAIN_PATTERN},
+        ),
+    ],
+) -> Response:
+    location = await container.site.request_manage_link(email, reader_ip(request))
+    return RedirectResponse(location, status_code=303)
+
+
+@site.get(
+    "/subscriptions/manage/{token}",
+    response_class=HTMLResponse,
+    summary="Your subscriptions: what the link's address follows and receives",
+    responses=raises(InvalidLink),
+)
+async def manage_page(
+    request: Request,
+    token: str,
+    container: ContainerDep,
+    notice: Annotated[str | None, Query(max_length=20)] = None,
+) -> Response:
+    result, sections = await asyncio.gather(
+        container.site.manage_subscriptions(token), container.site.nav_sections()
+    )
+    return html(
+        request,
+        "manage.html",
+        info=result.data if isinstance(result.data, dict) else {},
+        notice=notice_for(notice),
+        action=f"/subscriptions/manage/{token}",
+        sections=sections,
+        meta=_private_meta(
+            "Your subscriptions", "What this address follows and receives from Broadsheet."
+        ),
+    )
+
+
+@site.post(
+    "/subscriptions/manage/{token}/unsubscribe",
+    response_class=HTMLResponse,
+    status_code=303,
+    summary="Unsubscribe the link's address from everything",
+    responses=raises(InvalidLink),
+)
+async def manage_unsubscribe_all(token: str, container: ContainerDep) -> Response:
+    await container.site.manage_subscriptions(token, unsubscribe=True)
+    return _back_to_manage(token, "unsubscribed_all")
+
+
+@site.post(
+    "/subscriptions/manage/{token}/subscriptions/{subscription_id}/unsubscribe",
+    response_class=HTMLResponse,
+    status_code=303,
+    summary="Unsubscribe the link's address from one subscription",
+    responses=raises(InvalidLink),
+)
+async def manage_unsubscribe(
+    token: str,
+    subscription_id: Annotated[str, Path(pattern=SUBSCRIPTION_ID_PATTERN)],
+    container: ContainerDep,
+) -> Response:
+    await container.site.manage_subscriptions(
+        token, unsubscribe=True, subscription_id=subscription_id
+    )
+    return _back_to_manage(token, "unsubscribed")
+
+
+def _back_to_manage(token: str, notice: str) -> Response:
+    # POST-redirect-GET: the page shows what is left, and reloading it changes nothing.
+    return RedirectResponse(
+        f"/subscriptions/manage/{segment(token)}?{urlencode({'notice': notice})}", status_code=303
+    )
+
+
+@site.get(
     "/articles/{slug}/live",
     summary="Changes to an article's comments, as Server-Sent Events",
     responses={

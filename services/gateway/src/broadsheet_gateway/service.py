@@ -469,6 +469,44 @@ class SiteService:
         detail, errors = _problem_message(result, "That address cannot follow this article.")
         raise PageError(_refusal_status(result), " ".join([detail, *errors]))
 
+    async def request_manage_link(self, email: str, client_ip: str) -> str:
+        """Ask for a manage link by email; the reader's next page is the returned URL, the same
+        whatever the address (the service answers every address alike)."""
+        try:
+            result = await self._post_as_reader(
+                Upstream.NOTIFICATIONS, "/api/subscriptions/manage", {"email": email}, client_ip
+            )
+        except UpstreamError as exc:
+            raise PageError(503, "This is unavailable right now. Please try again.") from exc
+        if result.status in (200, 202):
+            return f"/subscriptions/manage?{urlencode({'notice': 'manage_link_sent'})}"
+        detail, errors = _problem_message(result, "We cannot email a link to that address.")
+        raise PageError(_refusal_status(result), " ".join([detail, *errors]))
+
+    async def manage_subscriptions(
+        self, token: str, *, unsubscribe: bool = False, subscription_id: str | None = None
+    ) -> ApiResult:
+        """The manage page's data (GET), or unsubscribe from one subscription or, without
+        ``subscription_id``, from all of them (POST)."""
+        path = f"/api/subscriptions/manage/{_require_segment(token, 'link')}"
+        if subscription_id is not None:
+            path += f"/subscriptions/{_require_segment(subscription_id, 'subscription')}"
+        try:
+            if unsubscribe:
+                result = await self._apis.call(
+                    Upstream.NOTIFICATIONS, "POST", f"{path}/unsubscribe"
+                )
+            else:
+                result = await self._apis.get(Upstream.NOTIFICATIONS, path)
+        except UpstreamError as exc:
+            raise PageError(503, "This link cannot be used right now. Please try again.") from exc
+        if result.status in (404, 410):
+            raise PageError(404, "This link is not valid, or it has expired.")
+        if not result.ok:
+            detail, _ = _problem_message(result, "This link cannot be used.")
+            raise PageError(_refusal_status(result), detail)
+        return result
+
     async def subscription(
         self, kind: str, token: str, method: str, body: bytes = b"", request_id: str | None = None
     ) -> ApiResult:

@@ -26,6 +26,12 @@ NOTICES: Mapping[str, str] = {
     "following": "Check your inbox: nothing is sent about this article until you confirm it by "
     "the link we email (a few emails a day at most). If no new email arrives, the link in an "
     "earlier confirmation email from us lists this request too.",
+    # The same words whatever the address: whether we know it is nobody's business.
+    "manage_link_sent": "Check your inbox: if this address gets email from us, a link to manage "
+    "it is on its way (a few emails a day at most). The link works for a few days.",
+    "unsubscribed": "Done: you will not get these emails any more.",
+    "unsubscribed_all": "Done: we will not email this address any more, unless you subscribe "
+    "again and confirm it.",
 }
 
 

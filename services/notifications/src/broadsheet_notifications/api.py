@@ -9,7 +9,9 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from broadsheet_notifications.commands import (
     ConfirmAddress,
     ConfirmRequest,
+    EndSubscription,
     FollowArticle,
+    RequestManageLink,
     RetryDelivery,
     SuppressAddress,
     Unsubscribe,
@@ -21,6 +23,9 @@ from broadsheet_notifications.schemas import (
     DeliveryView,
     FollowRequest,
     FollowResponse,
+    ManageLinkRequest,
+    ManageLinkResponse,
+    ManageView,
     SuppressRequest,
     SuppressResult,
     UnsubscribeResult,
@@ -133,6 +138,51 @@ async def unsubscribe(token: Token, service: Subscriptions) -> UnsubscribeResult
     # The body (RFC 8058 "List-Unsubscribe=One-Click", JSON or nothing) carries no information:
     # the signed token alone says what to unsubscribe, with no cookie or login.
     return UnsubscribeResult(**await service.unsubscribe(Unsubscribe(token)))
+
+
+@router.post(
+    "/api/subscriptions/manage",
+    status_code=202,
+    response_model=ManageLinkResponse,
+    tags=["subscriptions"],
+)
+async def request_manage_link(
+    body: ManageLinkRequest, service: Subscriptions, client: ClientId
+) -> ManageLinkResponse:
+    await service.request_manage_link(RequestManageLink(str(body.email), client))
+    return ManageLinkResponse(status="link_sent")
+
+
+@router.get(
+    "/api/subscriptions/manage/{token}",
+    response_model=ManageView,
+    responses=raises(InvalidLink),
+    tags=["subscriptions"],
+)
+async def manage(token: Token, service: Subscriptions) -> ManageView:
+    return ManageView(**await service.manage(token))
+
+
+@router.post(
+    "/api/subscriptions/manage/{token}/unsubscribe",
+    response_model=ManageView,
+    responses=raises(InvalidLink),
+    tags=["subscriptions"],
+)
+async def manage_unsubscribe_all(token: Token, service: Subscriptions) -> ManageView:
+    return ManageView(**await service.end_subscription(EndSubscription(token, None)))
+
+
+@router.post(
+    "/api/subscriptions/manage/{token}/subscriptions/{subscription_id}/unsubscribe",
+    response_model=ManageView,
+    responses=raises(InvalidLink),
+    tags=["subscriptions"],
+)
+async def manage_unsubscribe(
+    token: Token, subscription_id: RequestId, service: Subscriptions
+) -> ManageView:
+    return ManageView(**await service.end_subscription(EndSubscription(token, subscription_id)))
 
 
 @router.get(

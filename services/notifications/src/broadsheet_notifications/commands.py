@@ -31,6 +31,23 @@ class Unsubscribe:
 
 
 @dataclass(frozen=True)
+class RequestManageLink:
+    """Mail the address a link to the page that manages its subscriptions."""
+
+    email: str
+    client: str  # the reader's address, for the per-client rate limit
+
+
+@dataclass(frozen=True)
+class EndSubscription:
+    """End one subscription of a manage link's address, or all of them (``subscription_id``
+    None), from the manage page."""
+
+    token: str
+    subscription_id: str | None
+
+
+@dataclass(frozen=True)
 class RetryDelivery:
     delivery_id: str
 

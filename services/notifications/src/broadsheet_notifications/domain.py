@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from broadsheet_shared.addresses import AddressDigest, normalize_email
 
-DeliveryKind = Literal["reply", "follow", "digest", "confirmation"]
+DeliveryKind = Literal["reply", "follow", "digest", "confirmation", "manage"]
 SubscriptionKind = Literal["reply", "follow"]
 
 

@@ -26,6 +26,7 @@ _SUBJECTS = {
     "reply": "New reply to your comment on “{title}”",
     "follow": "New comment on “{title}”",
     "digest": "{count} new comments on “{title}”",
+    "manage": "Manage your Broadsheet subscriptions",
 }
 
 # How a confirmation mail names each request it asks the reader to confirm.
@@ -101,6 +102,9 @@ class MailComposer:
     def confirm_url(self, token: str) -> str:
         return self.url(f"/subscriptions/confirm/{token}")
 
+    def manage_url(self, token: str) -> str:
+        return self.url(f"/subscriptions/manage/{token}")
+
     def message_id(self, delivery: Delivery) -> str:
         return message_id(delivery.id, self._domain)
 
@@ -126,7 +130,7 @@ class MailComposer:
         msg["Date"] = format_datetime(delivery.created_at)
         msg["Message-ID"] = _header(self.message_id(delivery))
         msg["Auto-Submitted"] = "auto-generated"
-        if delivery.kind != "confirmation":
+        if delivery.kind not in ("confirmation", "manage"):
             token = context["unsubscribe_token"]
             mailto = f"mailto:{self._mailto}?subject=unsubscribe%20{token}"
             msg["List-Unsubscribe"] = _header(f"<{self.unsubscribe_url(token)}>, <{mailto}>")
@@ -165,6 +169,8 @@ class MailComposer:
             "unsubscribe_token": token,
             "unsubscribe_url": self.unsubscribe_url(token),
             "unsubscribe_all_url": self.unsubscribe_url(all_token),
+            # Written when the mail is composed: the link's lifetime starts at each attempt.
+            "manage_url": self.manage_url(self._signer.manage_token(delivery.recipient_hash)),
             "items": [
                 {
                     "author_name": item.author_name,

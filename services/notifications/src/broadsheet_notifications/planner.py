@@ -192,6 +192,32 @@ class Planner:
         )
         return True
 
+    async def mail_manage_link(self, email: str, session: Session | None) -> bool:
+        """Queue a mail with a link to the page managing the address's subscriptions, when we
+        know the address, it may receive mail and the mailbox's allowance (shared with nothing
+        else) has room. True when one was queued; the caller tells nobody which way it went."""
+        address = await self._addresses.get(self._digest(normalize_email(email)), session)
+        if address is None or address.suppressed:
+            return False
+        allowance = await self._limiter.hit(
+            f"manage:{self._digest(mailbox_key(address.email))}",
+            self._policies.confirmation_limit,
+        )
+        if not allowance.allowed:
+            return False
+        now = self._clock()
+        await self._ledger.add(
+            self._delivery(
+                kind="manage",
+                key=f"manage:{now.isoformat()}",
+                address=address,
+                article_id=None,
+                source_event_id=None,
+            ),
+            session,
+        )
+        return True
+
     async def article_changed(self, data: ArticleData) -> None:
         await self._articles.save(
             ArticleView(

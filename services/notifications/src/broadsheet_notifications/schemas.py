@@ -39,6 +39,28 @@ class ConfirmationView(BaseModel):
     later_requests: list[RequestView]
 
 
+class ManageLinkRequest(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    email: Email
+
+
+class ManageLinkResponse(BaseModel):
+    # One answer whatever the address: known, unknown, suppressed or over its allowance.
+    status: Literal["link_sent"]
+
+
+class SubscriptionView(RequestView):
+    """A subscription as its owner manages it: pending (not confirmed yet) or active."""
+
+    state: Literal["pending", "active"]
+
+
+class ManageView(BaseModel):
+    email: str
+    status: Literal["pending", "confirmed", "suppressed", "unsubscribed"]
+    subscriptions: list[SubscriptionView]
+
+
 class UnsubscribeView(BaseModel):
     scope: Literal["subscription", "all"]
     email: str

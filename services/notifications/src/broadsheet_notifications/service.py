@@ -1,4 +1,5 @@
-"""The readers' use cases: following an article, confirming requests, unsubscribing.
+"""The readers' use cases: following an article, confirming requests, unsubscribing, managing
+an address's subscriptions.
 
 They take repositories and a unit of work and never commit themselves; a refusal is an
 application error (``broadsheet_shared.errors``) that each edge (HTTP, inbound SMTP) answers in
@@ -14,7 +15,9 @@ from typing import Any
 from broadsheet_notifications.commands import (
     ConfirmAddress,
     ConfirmRequest,
+    EndSubscription,
     FollowArticle,
+    RequestManageLink,
     Unsubscribe,
 )
 from broadsheet_notifications.domain import (
@@ -42,8 +45,11 @@ from broadsheet_shared.unit_of_work import Transaction, UnitOfWork
 
 @dataclass(frozen=True)
 class FollowLimits:
+    """Requests a reader makes by giving an address (a follow, a manage link), per client and
+    per mailbox (plus-addressed variants count as one); each request has its own counters."""
+
     per_client: RateLimit
-    per_address: RateLimit  # per mailbox: plus-addressed variants count as one
+    per_address: RateLimit
 
 
 class SubscriptionService:
@@ -207,6 +213,76 @@ class SubscriptionService:
 
         return await self._uow.run(work)
 
+    async def request_manage_link(self, command: RequestManageLink) -> None:
+        """Mail the address a link to its manage page. Nothing is returned on purpose: the
+        answer is the same whether we know the address or not, so it tells nobody anything."""
+        limits = self._limits
+        raise_if_limited(
+            await self._limiter.hit(
+                f"manage:client:{client_key(command.client)}", limits.per_client
+            )
+        )
+        normalized = normalize_email(command.email)
+        mailbox = self._digest(mailbox_key(normalized))
+        raise_if_limited(await self._limiter.hit(f"manage:address:{mailbox}", limits.per_address))
+
+        async def work(tx: Transaction) -> bool:
+            return await self._planner.mail_manage_link(normalized, tx.session)
+
+        if await self._uow.run(work):
+            self._on_queued()
+
+    def _manage_claim(self, token: str) -> str:
+        try:
+            return self._signer.read_manage(token)
+        except BadToken:
+            raise InvalidLink("This link is not valid or has expired.") from None
+
+    async def _manage_view(self, address: Address, session: Session | None) -> dict[str, Any]:
+        subs = await self._subscriptions.live_of(address.recipient_hash, session)
+        states = {sub.id: sub.state.value for sub in subs}
+        described = await self._describe(subs, session)
+        return {
+            "email": mask_email(address.email),
+            "status": address.state.value,
+            "subscriptions": [{**d, "state": states[d["id"]]} for d in described],
+        }
+
+    async def manage(self, token: str) -> dict[str, Any]:
+        """What the manage link's address follows and receives: its pending and active
+        subscriptions. Changes nothing."""
+        address = await self._address(self._manage_claim(token), None)
+        return await self._manage_view(address, None)
+
+    async def end_subscription(self, command: EndSubscription) -> dict[str, Any]:
+        """End one subscription of the manage link's address (its pending mail cancelled), or
+        all of them, which stops all mail to the address like the mails' "stop all" link.
+        Idempotent; answers the page as it is afterwards."""
+        recipient = self._manage_claim(command.token)
+
+        async def work(tx: Transaction) -> dict[str, Any]:
+            address = await self._address(recipient, tx.session)
+            if command.subscription_id is None:
+                await self._end_all(address, tx.session)
+            else:
+                sub = await self._subscriptions.get(command.subscription_id, tx.session)
+                if sub is None or sub.recipient_hash != recipient:
+                    raise NotFound("There is no such subscription for this address.")
+                await self._end_one(sub, tx.session)
+            return await self._manage_view(address, tx.session)
+
+        return await self._uow.run(work)
+
+    async def _end_all(self, address: Address, session: Session | None) -> None:
+        address.unsubscribe()
+        await self._addresses.save(address, session)
+        await self._subscriptions.end_all_of(address.recipient_hash, session)
+        await self._ledger.cancel_pending_to(address.recipient_hash, session)
+
+    async def _end_one(self, sub: Subscription, session: Session | None) -> None:
+        await self._subscriptions.end(sub.id, session)
+        await self._ledger.cancel_pending_to(sub.recipient_hash, session, subscription_id=sub.id)
+
     def _unsubscribe_claim(self, token: str) -> tuple[str, str]:
         try:
             claim = self._signer.read_unsubscribe(token)
@@ -235,17 +311,9 @@ class SubscriptionService:
 
         async def work(tx: Transaction) -> dict[str, Any]:
             if scope == "all":
-                address = await self._address(target, tx.session)
-                address.unsubscribe()
-                await self._addresses.save(address, tx.session)
-                await self._subscriptions.end_all_of(address.recipient_hash, tx.session)
-                await self._ledger.cancel_pending_to(address.recipient_hash, tx.session)
+                await self._end_all(await self._address(target, tx.session), tx.session)
                 return {"status": "unsubscribed", "scope": "all"}
-            sub = await self._subscription(target, tx.session)
-            await self._subscriptions.end(sub.id, tx.session)
-            await self._ledger.cancel_pending_to(
-                sub.recipient_hash, tx.session, subscription_id=sub.id
-            )
+            await self._end_one(await self._subscription(target, tx.session), tx.session)
             return {"status": "unsubscribed", "scope": "subscription"}
 
         return await self._uow.run(work)

@@ -1,9 +1,11 @@
-"""Signed links: confirm an address, leave one subscription, or stop all mail to an address.
+"""Signed links: confirm an address, leave one subscription, stop all mail to an address, or
+manage an address's subscriptions.
 
 HMAC-signed with itsdangerous; the payload names what the token acts on, never the address
 itself. Unsubscribe tokens never expire (an old email must still let its reader leave);
 confirmation tokens do, and also carry when their mail was written: a link confirms only the
-requests made up to then, the ones its mail listed.
+requests made up to then, the ones its mail listed. Manage links expire too (they show what an
+address follows, so an old forwarded mail should not keep showing it).
 """
 
 from __future__ import annotations
@@ -37,10 +39,14 @@ class LinkSigner:
     def __init__(self, secret: str, *, confirm_max_age_seconds: int) -> None:
         self._unsubscribe = URLSafeSerializer(secret, salt="broadsheet-notifications-unsubscribe")
         self._confirm = URLSafeTimedSerializer(secret, salt="broadsheet-notifications-confirm")
+        self._manage = URLSafeTimedSerializer(secret, salt="broadsheet-notifications-manage")
         self._confirm_max_age = confirm_max_age_seconds
 
     def confirm_token(self, recipient_hash: str, issued_at: datetime) -> str:
         return str(self._confirm.dumps([recipient_hash, issued_at.isoformat()]))
+
+    def manage_token(self, recipient_hash: str) -> str:
+        return str(self._manage.dumps(recipient_hash))
 
     def unsubscribe_token(self, scope: Literal["subscription", "all"], target: str) -> str:
         return str(self._unsubscribe.dumps([scope, target]))
@@ -77,3 +83,13 @@ class LinkSigner:
         ):
             raise BadToken("unexpected payload")
         return LinkClaim(payload[0], payload[1])
+
+    def read_manage(self, token: str) -> str:
+        """The recipient hash a manage link was mailed to."""
+        try:
+            payload = self._manage.loads(token, max_age=self._confirm_max_age)
+        except BadData as exc:
+            raise BadToken(str(exc)) from None
+        if not isinstance(payload, str):
+            raise BadToken("unexpected payload")
+        return payload

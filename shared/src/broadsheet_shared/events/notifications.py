@@ -10,7 +10,9 @@ from pydantic import Field
 from broadsheet_shared.events import topics
 from broadsheet_shared.events.base import EventData, IntegrationEvent
 
-NotificationKind = Literal["reply", "follow", "digest", "confirmation"]
+# "manage" (a manage-subscriptions link, mailed on request) was added later: an additive value,
+# so consumers must accept kinds they do not know.
+NotificationKind = Literal["reply", "follow", "digest", "confirmation", "manage"]
 RecipientDigest = Annotated[
     str,
     Field(

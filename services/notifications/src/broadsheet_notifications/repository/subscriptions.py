@@ -35,6 +35,10 @@ class SubscriptionRepository(Protocol):
         """The address's pending requests, oldest first."""
         ...
 
+    async def live_of(self, recipient: str, session: Session | None) -> list[Subscription]:
+        """The address's pending and active subscriptions, oldest request first."""
+        ...
+
     async def end(self, sub_id: str, session: Session | None) -> None: ...
     async def end_all_of(self, recipient: str, session: Session | None) -> None: ...
     async def end_for_comment(self, comment_id: str, session: Session | None) -> None: ...
@@ -102,6 +106,15 @@ class MongoSubscriptionRepository:
     async def pending_of(self, recipient: str, session: Session | None) -> list[Subscription]:
         docs = await self._subscriptions.find(
             {"recipient_hash": recipient, "state": SubscriptionState.PENDING.value},
+            session=session,
+            sort=[("requested_at", ASCENDING), ("_id", ASCENDING)],
+        ).to_list()
+        return [subscription_from_doc(doc) for doc in docs]
+
+    async def live_of(self, recipient: str, session: Session | None) -> list[Subscription]:
+        live = [SubscriptionState.PENDING.value, SubscriptionState.ACTIVE.value]
+        docs = await self._subscriptions.find(
+            {"recipient_hash": recipient, "state": {"$in": live}},
             session=session,
             sort=[("requested_at", ASCENDING), ("_id", ASCENDING)],
         ).to_list()
