@@ -18,6 +18,7 @@ from starlette.types import Receive, Scope, Send
 from broadsheet_gateway.bootstrap import Container
 from broadsheet_gateway.client_address import client_ip
 from broadsheet_gateway.live import TooManyStreams
+from broadsheet_gateway.render import article_page_html
 from broadsheet_gateway.routing import is_safe_segment
 from broadsheet_gateway.service import CommentForm, CommentRejected, PageError, Redirect
 from broadsheet_gateway.texts import SUBSCRIPTION_PAGES, error_title, notice_for
@@ -142,22 +143,17 @@ async def _article(
     errors: list[str] | None = None,
 ) -> HTMLResponse:
     page = await container.site.article_page(slug, cursor=cursor, reply_to=reply_to)
-    return html(
-        request,
-        "article.html",
-        status=status,
-        article=page.article,
-        page=page,
-        thread_html=container.comments.thread(
-            page.thread, str(page.article.get("slug", "")), page.comments_open
-        ),
+    body = article_page_html(
+        container.templates,
+        container.comments,
+        page,
         cursor=cursor,
-        notice=notice_for(notice),
-        form=form or CommentForm(),
+        notice=notice,
+        form=form,
         error=error,
-        errors=errors or [],
-        sections=[],
+        errors=errors,
     )
+    return HTMLResponse(body, status_code=status, headers={"Cache-Control": "no-cache"})
 
 
 @site.get("/articles/{slug}", response_class=HTMLResponse, summary="Article page with comments")
