@@ -154,6 +154,12 @@ async def test_a_form_without_the_sessions_csrf_token_or_from_another_site_is_re
             data={"email": "ed@example.com", "password": PASSWORD, "csrf_token": "guess"},
         )
         assert forged.status_code == 403
+        # Another site's form arrives without the (SameSite=Lax) cookie: still a 403 page, not
+        # a sign-in redirect that would hide what happened.
+        cross = await stranger.post(
+            "/newsroom/articles", data={"title": "x"}, headers={"Sec-Fetch-Site": "cross-site"}
+        )
+        assert cross.status_code == 403
 
 
 async def test_a_moderator_gets_a_403_page_on_editor_pages_and_no_editor_nav(
@@ -224,3 +230,18 @@ async def test_unknown_pages_and_bad_addresses_are_pages_not_traces(newsroom: Ne
         paged = await client.get("/newsroom/articles?page=0")
         assert paged.status_code == 400
         assert "text/html" in paged.headers["content-type"]
+
+
+async def test_a_same_site_form_passes_with_its_origin_and_a_null_origin_does_not(
+    newsroom: Newsroom,
+) -> None:
+    async with signed_in(newsroom) as client:
+        page = await client.get("/newsroom/articles/new")
+        form = {"title": "T", "section": "Sport", "body": "B", "csrf_token": csrf_of(page.text)}
+        for origin, status in (("null", 403), ("http://testserver", 303)):
+            answer = await client.post(
+                "/newsroom/articles",
+                data=form,
+                headers={"Origin": origin, "Sec-Fetch-Site": "none"},
+            )
+            assert answer.status_code == status, origin

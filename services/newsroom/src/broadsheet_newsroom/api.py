@@ -3,10 +3,11 @@
 
 from __future__ import annotations
 
+import hmac
 import secrets
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from broadsheet_newsroom.pages import (
@@ -20,9 +21,9 @@ from broadsheet_newsroom.pages import (
     form_of,
     page_query,
     redirect,
+    refuse_cross_site,
     render,
     safe_next,
-    same_site,
     set_cookie,
     zone_of,
 )
@@ -37,7 +38,7 @@ ArticleId = Annotated[str, Path(pattern=UUID_PATTERN)]
 
 # -- sign-in and sign-out ----------------------------------------------------------------------
 
-session_pages = APIRouter()
+session_pages = APIRouter(dependencies=[Depends(refuse_cross_site)])
 
 
 def _sign_in_page(
@@ -75,7 +76,7 @@ async def sign_in(request: Request) -> Response:
     form = await form_of(request)
     bound = request.cookies.get(SIGN_IN_COOKIE)
     submitted = form.get("csrf_token")
-    if not same_site(request) or not bound or submitted != bound:
+    if not bound or not isinstance(submitted, str) or not hmac.compare_digest(submitted, bound):
         raise CrossSite
     email = str(form.get("email", "")).strip()
     password = str(form.get("password", ""))
@@ -119,7 +120,7 @@ async def sign_out(request: Request, session: AnySession, _: CheckedForm) -> Res
 
 # -- editors -----------------------------------------------------------------------------------
 
-editor_pages = APIRouter()
+editor_pages = APIRouter(dependencies=[Depends(refuse_cross_site)])
 
 
 @editor_pages.get("/", response_class=HTMLResponse)

@@ -123,17 +123,14 @@ AnySession = Annotated[Session, require(*ALL_ROLES)]
 
 
 def same_site(request: Request) -> bool:
-    """A browser says where a form came from (Sec-Fetch-Site, else Origin): another site's
-    post is refused even before the token is looked at."""
-    fetch_site = request.headers.get("sec-fetch-site")
-    if fetch_site is not None:
-        return fetch_site in ("same-origin", "none")
+    """Whether a browser says the form came from this site: Origin (when sent) must be ours,
+    and Sec-Fetch-Site (when sent) same-origin or none (typed by the person). A client that
+    sends neither is no browser of another site; the CSRF token still applies to it."""
     origin = request.headers.get("origin")
-    if origin is None or origin == "null":
-        return origin is None
-    return origin.rstrip("/") == f"{request.url.scheme}://{request.url.netloc}" or (
-        origin.rstrip("/").split("://", 1)[-1] == request.url.netloc
-    )
+    ours = f"{'https' if is_https(request) else 'http'}://{request.url.netloc}"
+    if origin is not None and origin.rstrip("/") != ours:
+        return False
+    return request.headers.get("sec-fetch-site", "same-origin") in ("same-origin", "none")
 
 
 async def form_of(request: Request) -> FormData:
@@ -143,15 +140,20 @@ async def form_of(request: Request) -> FormData:
     return form
 
 
+async def refuse_cross_site(request: Request) -> None:
+    """Every router's first dependency: a form another site posts is refused (403 page) before
+    the session is even looked up (SameSite=Lax keeps the cookie off such a post anyway)."""
+    if request.method not in ("GET", "HEAD", "OPTIONS") and not same_site(request):
+        raise CrossSite
+
+
 async def checked_form(
     request: Request, session: Annotated[Session, Depends(current_session)]
 ) -> FormData:
-    """A form of this session: its CSRF token and a same-site origin, or a 403 page."""
+    """A form of this session: it carries the session's CSRF token, or it is a 403 page."""
     form = await form_of(request)
     token = form.get("csrf_token")
-    if not same_site(request) or not session.csrf_matches(
-        token if isinstance(token, str) else None
-    ):
+    if not session.csrf_matches(token if isinstance(token, str) else None):
         raise CrossSite
     return form
 
