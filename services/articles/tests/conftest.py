@@ -106,6 +106,7 @@ class FakeArticles:
             if (staff_filter.status is None or a.status is staff_filter.status)
             and (staff_filter.section is None or a.section.slug == staff_filter.section)
             and (staff_filter.tag is None or staff_filter.tag in a.tags)
+            and (not staff_filter.title or staff_filter.title.lower() in a.title.lower())
         ]
         items.sort(key=lambda a: (a.updated_at, a.id), reverse=True)
         return items[offset : offset + limit], len(items)

@@ -17,6 +17,7 @@ ADMINS = frozenset({"admin"})  # staff accounts, sections, the WordPress import
 EXPECTED = {
     "GET /api/editor/articles": EDITORS,
     "POST /api/editor/articles": EDITORS,
+    "POST /api/editor/articles/preview": EDITORS,
     "GET /api/editor/articles/{article_id}": EDITORS,
     "PATCH /api/editor/articles/{article_id}": EDITORS,
     "DELETE /api/editor/articles/{article_id}": EDITORS,

@@ -318,3 +318,33 @@ async def test_an_action_that_fails_records_nothing(world: Any) -> None:
     # An edit that changes nothing is no action either.
     await world.service.edit(edit(article.id, None, title=article.title), ADMIN)
     assert len(world.audit()) == before
+
+
+async def test_preview_renders_the_article_and_stores_nothing(world: Any, editor: Any) -> None:
+    shown = await world.service.preview(command(body="Talks *resume* today"), editor)
+    assert "<em>resume</em>" in shown.body_html
+    assert (shown.slug, shown.section.name, shown.authors) == (
+        "talks-resume",
+        "Foreign Affairs",
+        ["Ada Editor"],
+    )
+    assert shown.published_at is not None  # the byline readers would see
+    assert await world.service.list_staff(
+        status=None, section=None, tag=None, offset=0, limit=10
+    ) == ([], 0)
+    assert world.article_events() == []
+    with pytest.raises(InvalidField):
+        await world.service.preview(command(section="Nowhere"), editor)
+
+
+async def test_the_staff_list_searches_titles_in_any_case(world: Any, editor: Any) -> None:
+    await world.service.create(command(title="Talks resume in Geneva"), editor)
+    await world.service.create(command(title="Harvest festival"), editor)
+    items, total = await world.service.list_staff(
+        status=None, section=None, tag=None, title=" GENEVA ", offset=0, limit=10
+    )
+    assert (total, [a.title for a in items]) == (1, ["Talks resume in Geneva"])
+    _, everything = await world.service.list_staff(
+        status=None, section=None, tag=None, title="", offset=0, limit=10
+    )
+    assert everything == 2

@@ -138,6 +138,7 @@ def test_runs_everything_refuses_a_second_run_and_stops_cleanly(
     assert f"http://127.0.0.1:{run.ports['web']}/" in run.text
     assert f"Inbound SMTP    127.0.0.1:{run.ports['inbound']}" in run.text
     assert "editor@broadsheet.local / broadsheet-dev-password" in run.text
+    assert f"Newsroom        http://127.0.0.1:{run.ports['gateway']}/newsroom/" in run.text
 
     # A second run on the same data is refused at once, naming the running one.
     second = subprocess.run(

@@ -331,6 +331,16 @@ async def create_article(
     return staff_response(article, 201, Location=f"/api/editor/articles/{article.id}")
 
 
+@editor_router.post("/articles/preview", response_model=ArticlePublicOut)
+async def preview_article(
+    body: ArticleCreate, articles: Articles, editor: EditorPrincipal
+) -> Response:
+    """The article as readers would see it if published now (Markdown rendered), without
+    saving anything: the Newsroom's Preview."""
+    article = await articles.preview(CreateArticle(**body.model_dump(mode="json")), editor)
+    return json_response(public_out(article), headers={"Cache-Control": "no-store"})
+
+
 @editor_router.get("/articles", response_model=StaffArticleListOut)
 async def list_staff_articles(
     articles: Articles,
@@ -338,11 +348,15 @@ async def list_staff_articles(
     status: ArticleStatus | None = None,
     section: Annotated[str | None, Query(max_length=100)] = None,
     tag: Annotated[str | None, Query(max_length=50)] = None,
+    q: Annotated[
+        str | None, Query(max_length=100, description="Words the title contains (any case)")
+    ] = None,
     offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> Response:
+    """Newest change first."""
     items, total = await articles.list_staff(
-        status=status, section=section, tag=tag, offset=offset, limit=limit
+        status=status, section=section, tag=tag, title=q, offset=offset, limit=limit
     )
     return json_response(
         {"items": [staff_out(a) for a in items], "total": total, "offset": offset, "limit": limit},

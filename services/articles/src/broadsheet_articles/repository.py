@@ -3,6 +3,7 @@ the audit log."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -96,6 +97,8 @@ class StaffFilter:
     status: ArticleStatus | None = None
     section: str | None = None
     tag: str | None = None
+    # Words the title contains, in any case (the Newsroom's search box).
+    title: str | None = None
 
 
 @dataclass(frozen=True)
@@ -357,6 +360,8 @@ class MongoArticleRepository:
             query["section.slug"] = staff_filter.section
         if staff_filter.tag is not None:
             query["tags"] = staff_filter.tag
+        if staff_filter.title:
+            query["title"] = {"$regex": re.escape(staff_filter.title), "$options": "i"}
         total = await self._articles.count_documents(query)
         cursor = (
             self._articles.find(query)

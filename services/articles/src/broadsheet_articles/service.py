@@ -176,6 +176,26 @@ class ArticleService:
 
         return await self.run(work)
 
+    async def preview(self, command: CreateArticle, editor: Principal) -> Article:
+        """The article as it would be published now, rendered and never stored."""
+        section = await self._section(command.section)
+        now = self._clock()
+        article = Article.draft(
+            id=self.new_id(),
+            slug=slug_from_title(command.title),
+            title=command.title,
+            body=command.body,
+            section=section,
+            now=now,
+            summary=command.summary,
+            tags=command.tags,
+            authors=command.authors if command.authors is not None else [editor.name],
+            hero_image_url=command.hero_image_url,
+            comments_open=command.comments_open,
+        )
+        article.published_at = now
+        return article
+
     async def get(self, article_id: str) -> Article:
         return await self._article(article_id)
 
@@ -371,11 +391,14 @@ class ArticleService:
         tag: str | None,
         offset: int,
         limit: int,
+        title: str | None = None,
     ) -> tuple[list[Article], int]:
         wanted = await self._list_filter(section, tag)
         if wanted is None:
             return [], 0
-        staff_filter = StaffFilter(status=status, section=wanted[0], tag=wanted[1])
+        staff_filter = StaffFilter(
+            status=status, section=wanted[0], tag=wanted[1], title=(title or "").strip() or None
+        )
         return await self._articles.list_staff(staff_filter, offset=offset, limit=limit)
 
     # -- public --------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ from broadsheet_gateway import edit_cookies
 from broadsheet_gateway.bootstrap import Container
 from broadsheet_gateway.client_address import client_ip
 from broadsheet_gateway.live import TooManyStreams, Update
+from broadsheet_gateway.render import article_page_html
 from broadsheet_gateway.routing import is_safe_segment, segment
 from broadsheet_gateway.seo import PageMeta, article_meta, front_meta, listing_meta
 from broadsheet_gateway.service import CommentForm, CommentRejected, PageError, Redirect
@@ -92,6 +93,11 @@ def html(request: Request, template: str, status: int = 200, **context: Any) -> 
     revisit with the page's ETag gets a bodiless 304."""
     container = get_container(request)
     body = container.templates.get_template(template).render(**context).encode()
+    return page_response(request, body, status)
+
+
+def page_response(request: Request, body: bytes, status: int = 200) -> Response:
+    """A rendered page's answer: always revalidated, and a revisit with its ETag is a 304."""
     headers = {"Cache-Control": "no-cache"}
     if status == 200:
         etag = headers["ETag"] = _etag(body)
@@ -240,29 +246,22 @@ async def _article(
         container.site.article_page(slug, cursor=cursor, reply_to=reply_to),
         container.site.nav_sections(),
     )
-    return html(
-        request,
-        "article.html",
-        status=status,
-        article=page.article,
-        page=page,
-        thread_html=container.comments.thread(
-            page.thread,
-            str(page.article.get("slug", "")),
-            page.comments_open,
-            own=edit_cookies.own_comments(request.cookies),
-        ),
+    body = article_page_html(
+        container.templates,
+        container.comments,
+        page,
         cursor=cursor,
-        notice=notice_for(notice),
-        form=form or CommentForm(),
+        notice=notice,
+        form=form,
         error=error,
-        errors=errors or [],
+        errors=errors,
         sections=sections,
-        current_section=(page.article.get("section") or {}).get("slug"),
         meta=article_meta(
             _base_url(container), page.article, page.total, _page_path(request, "cpage")
         ),
+        own=edit_cookies.own_comments(request.cookies),
     )
+    return page_response(request, body.encode(), status)
 
 
 @site.get("/articles/{slug}", response_class=HTMLResponse, summary="Article page with comments")

@@ -19,7 +19,7 @@ from broadsheet_gateway.limits import FixedWindowLimiter
 from broadsheet_gateway.live import LiveHub, ReplayBuffer, StreamLimits
 from broadsheet_gateway.openapi import OpenApiService
 from broadsheet_gateway.proxy import ProxyService
-from broadsheet_gateway.render import CommentRenderer, build_templates
+from broadsheet_gateway.render import CommentRenderer, build_templates, preview_html
 from broadsheet_gateway.routing import Upstream
 from broadsheet_gateway.service import SiteService
 from broadsheet_gateway.settings import Settings
@@ -30,6 +30,8 @@ from broadsheet_gateway.upstreams import (
     Timeouts,
     UpstreamClient,
 )
+from broadsheet_newsroom import bootstrap as newsroom
+from broadsheet_newsroom.settings import Settings as NewsroomSettings
 from broadsheet_shared.events import topics
 from broadsheet_shared.http.clients import Network
 
@@ -48,6 +50,7 @@ class Container:
     comments: CommentRenderer
     trusted_proxies: tuple[Network, ...]
     write_limiter: FixedWindowLimiter
+    newsroom: newsroom.Container
     _live_task: asyncio.Task[None] | None = None
     _metrics_server: WSGIServer | None = None
 
@@ -72,6 +75,7 @@ class Container:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._live_task
         await self.client.aclose()
+        await self.newsroom.stop()
         if self._metrics_server is not None:
             self._metrics_server.shutdown()
             self._metrics_server.server_close()
@@ -92,7 +96,10 @@ def build_client(
 
 
 def bootstrap(
-    settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None
+    settings: Settings,
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+    newsroom_settings: NewsroomSettings | None = None,
 ) -> Container:
     """``transport`` replaces the network (stand-in upstream apps in unit tests)."""
     client = build_client(settings, transport)
@@ -145,5 +152,14 @@ def bootstrap(
         trusted_proxies=tuple(settings.trusted_proxies),
         write_limiter=FixedWindowLimiter(
             settings.write_rate_limit, settings.write_rate_window_seconds, time.monotonic
+        ),
+        # The Newsroom lives in this process (docs/newsroom.md): same services, same proxies,
+        # and the reader site's own article renderer for its Preview.
+        newsroom=newsroom.bootstrap(
+            newsroom_settings or NewsroomSettings(),
+            upstream_urls={str(name): url for name, url in base_urls.items()},
+            trusted_proxies=settings.trusted_proxies,
+            render_article=lambda article: preview_html(templates, comments, article),
+            transport=transport,
         ),
     )

@@ -13,14 +13,19 @@ from broadsheet_gateway.edge import SecurityHeadersMiddleware, cors_options
 from broadsheet_gateway.fastpath import ApiFastPath
 from broadsheet_gateway.old_links import OldLinks
 from broadsheet_gateway.settings import Settings
+from broadsheet_newsroom.main import create_app as create_newsroom
+from broadsheet_newsroom.settings import Settings as NewsroomSettings
 from broadsheet_shared.http.app import create_service_app
 
 
 def create_app(
-    settings: Settings | None = None, *, transport: httpx.AsyncBaseTransport | None = None
+    settings: Settings | None = None,
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+    newsroom_settings: NewsroomSettings | None = None,
 ) -> FastAPI:
     settings = settings or Settings()
-    container = bootstrap(settings, transport=transport)
+    container = bootstrap(settings, transport=transport, newsroom_settings=newsroom_settings)
 
     # Readiness checks nothing: the live feed is an extra (without Kafka the site and the API
     # still work; the SSE stream says "ready" only once the feed is connected).
@@ -42,6 +47,7 @@ def create_app(
         if getattr(getattr(r, "endpoint", None), "__module__", "") != "fastapi.applications"
     ]
     app.mount("/static", container.assets, name="static")
+    app.mount("/newsroom", create_newsroom(container.newsroom), name="newsroom")
     install_page_errors(app)
     app.router.default = OldLinks(app.router.default, container.site)
 

@@ -10,7 +10,7 @@ reads, so an edited or newly approved comment renders afresh. Nesting is plain s
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Hashable, Sequence
+from collections.abc import Callable, Collection, Hashable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,9 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
 from broadsheet_gateway.avatars import identicon
+from broadsheet_gateway.seo import PageMeta
+from broadsheet_gateway.service import ArticlePage, CommentForm
+from broadsheet_gateway.texts import comments_heading, notice_for
 from broadsheet_gateway.thread import CommentNode
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -158,3 +161,58 @@ class CommentRenderer:
             parts.append('<ol class="children">')
             self._append(parts, node.children, slug, can_reply, own)
             parts.append("</ol>" + _LEAF_END)
+
+
+def article_page_html(
+    templates: Environment,
+    comments: CommentRenderer,
+    page: ArticlePage,
+    *,
+    cursor: str | None = None,
+    notice: str | None = None,
+    form: CommentForm | None = None,
+    error: str | None = None,
+    errors: list[str] | None = None,
+    sections: Sequence[Mapping[str, Any]] = (),
+    meta: PageMeta,
+    own: Collection[str] = (),
+) -> str:
+    """The reader site's article page: the one renderer of ``article.html``, for readers and for
+    the Newsroom's Preview alike; ``own``: the ids of the reader's own comments."""
+    return templates.get_template("article.html").render(
+        article=page.article,
+        page=page,
+        thread_html=comments.thread(
+            page.thread, str(page.article.get("slug", "")), page.comments_open, own=own
+        ),
+        cursor=cursor,
+        notice=notice_for(notice),
+        form=form or CommentForm(),
+        error=error,
+        errors=errors or [],
+        sections=sections,
+        current_section=(page.article.get("section") or {}).get("slug"),
+        meta=meta,
+    )
+
+
+def preview_html(
+    templates: Environment, comments: CommentRenderer, article: Mapping[str, Any]
+) -> str:
+    """An article not yet saved (or published) as readers will see it: no comments yet."""
+    page = ArticlePage(
+        article=dict(article),
+        comments_available=True,
+        total=0,
+        heading=comments_heading(0),
+        thread=[],
+        next_cursor=None,
+        comments_open=bool(article.get("comments_open", True)),
+    )
+    # A preview is for its editor only: no canonical address, not for search engines.
+    meta = PageMeta(
+        title=f"Preview: {article.get('title', '')} · Broadsheet",
+        description=str(article.get("summary") or ""),
+        canonical=None,
+    )
+    return article_page_html(templates, comments, page, meta=meta)

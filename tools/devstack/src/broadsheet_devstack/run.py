@@ -253,9 +253,10 @@ class Platform:
                 f"  Inbound SMTP    {ep.host}:{ep.inbound_smtp_port}  "
                 "(mailto: unsubscribes, read by notifications)"
             )
+        lines += [f"  Data and logs   {self.data_dir}", ""]
+        if any(s.name == "gateway" for s in self.services):
+            lines.append(f"  Newsroom        {ep.url('gateway')}/newsroom/  (sign in with:)")
         lines += [
-            f"  Data and logs   {self.data_dir}",
-            "",
             f"  Editor login    {ep.editor_email} / {ep.editor_password}",
             "                  (local dev defaults; set EDITOR_EMAIL / EDITOR_PASSWORD to change)",
             "                  an admin: it creates editor and moderator accounts (POST",

@@ -1,0 +1,26 @@
+"""The Newsroom app, mounted by the gateway at ``/newsroom`` (docs/newsroom.md says why a mount
+and not a process of its own)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+from starlette.staticfiles import StaticFiles
+
+from broadsheet_newsroom.api import editor_pages, session_pages
+from broadsheet_newsroom.bootstrap import Container
+from broadsheet_newsroom.pages import install_errors
+
+STATIC = Path(__file__).parent / "static"
+
+
+def create_app(container: Container) -> FastAPI:
+    """The app over a container; the host starts and stops it (``container.stop``)."""
+    app = FastAPI(title="Broadsheet Newsroom", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.container = container
+    app.mount("/static", StaticFiles(directory=STATIC), name="newsroom-static")
+    app.include_router(session_pages)
+    app.include_router(editor_pages)
+    install_errors(app)
+    return app

@@ -1,0 +1,253 @@
+"""Stand-in services for the Newsroom's unit tests: the articles service's staff API as the
+Newsroom uses it (tokens, articles, revisions, preview) and the comments queue, in memory.
+Each answers through an httpx transport, as the real ones do over the network."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import parse_qsl
+
+import httpx
+import jwt
+
+from broadsheet_shared.auth import Principal, TokenIssuer
+from broadsheet_shared.devkeys import DEV_JWT_PRIVATE_KEY
+
+ISSUER = TokenIssuer(
+    DEV_JWT_PRIVATE_KEY,
+    issuer="broadsheet-articles",
+    audience="broadsheet",
+    ttl=timedelta(minutes=15),
+)
+PASSWORD = "correct horse battery"
+STAFF = {
+    "ed@example.com": Principal("ed-1", "editor", "Ed Itor"),
+    "mo@example.com": Principal("mo-1", "moderator", "Mo Derator"),
+    "ad@example.com": Principal("ad-1", "admin", "Ad Min"),
+}
+SECTIONS = [
+    {"slug": "foreign-affairs", "name": "Foreign Affairs"},
+    {"slug": "sport", "name": "Sport"},
+]
+
+
+def _json(status: int, body: Any = None, headers: dict[str, str] | None = None) -> httpx.Response:
+    if body is None:
+        return httpx.Response(status, headers=headers)
+    return httpx.Response(status, json=body, headers=headers)
+
+
+def _problem(status: int, detail: str, **extra: Any) -> httpx.Response:
+    body = {"type": "about:blank", "title": "x", "status": status, "detail": detail, **extra}
+    return httpx.Response(
+        status, content=json.dumps(body), headers={"content-type": "application/problem+json"}
+    )
+
+
+@dataclass
+class FakeServices:
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    expires_in: int = 900
+    articles: dict[str, dict[str, Any]] = field(default_factory=dict)
+    revisions: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    refresh_tokens: dict[str, Principal] = field(default_factory=dict)
+    revoked: set[str] = field(default_factory=set)
+    requests: list[httpx.Request] = field(default_factory=list)
+    # A service name here answers 503 to everything (it is "down").
+    down: set[str] = field(default_factory=set)
+    throttled: bool = False
+    held_comments: int = 3
+
+    def transport(self) -> httpx.MockTransport:
+        return httpx.MockTransport(self.handle)
+
+    def tokens(self, principal: Principal) -> dict[str, Any]:
+        refresh = uuid.uuid4().hex
+        self.refresh_tokens[refresh] = principal
+        return {
+            # Signed at the real time: the Newsroom verifies it against the real clock.
+            "access_token": ISSUER.issue(principal),
+            "token_type": "bearer",
+            "expires_in": self.expires_in,
+            "refresh_token": refresh,
+        }
+
+    def _caller(self, request: httpx.Request) -> Principal | None:
+        header = request.headers.get("authorization", "")
+        for principal in STAFF.values():
+            if header.startswith("Bearer ") and self._token_of(header[7:]) == principal.subject:
+                return principal
+        return None
+
+    @staticmethod
+    def _token_of(token: str) -> str | None:
+        try:
+            return str(jwt.decode(token, options={"verify_signature": False})["sub"])
+        except jwt.PyJWTError:
+            return None
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        service = "articles" if request.url.port == 8001 else "comments"
+        if service in self.down:
+            return _problem(503, "down")
+        path, method = request.url.path, request.method
+        if path == "/api/auth/token":
+            return self._sign_in(request)
+        if path == "/api/auth/refresh":
+            token = json.loads(request.content)["refresh_token"]
+            principal = self.refresh_tokens.pop(token, None)
+            if principal is None or token in self.revoked:
+                return _problem(401, "spent")
+            return _json(200, self.tokens(principal))
+        if path == "/api/auth/logout":
+            self.revoked.add(json.loads(request.content)["refresh_token"])
+            return _json(204)
+        caller = self._caller(request)
+        if caller is None:
+            return _problem(401, "no token")
+        if service == "comments":
+            if caller.role == "editor":
+                return _problem(403, "moderators only")
+            items = [{"id": str(n)} for n in range(self.held_comments)]
+            return _json(200, {"items": items, "next_cursor": None})
+        if caller.role == "moderator":
+            return _problem(403, "editors only")
+        return self._articles(request, method, path, caller)
+
+    def _sign_in(self, request: httpx.Request) -> httpx.Response:
+        if self.throttled:
+            return httpx.Response(429, json={"status": 429}, headers={"Retry-After": "42"})
+        form = dict(parse_qsl(request.content.decode()))
+        principal = STAFF.get(form["username"])
+        if principal is None or form["password"] != PASSWORD:
+            return _problem(401, "Wrong email or password.")
+        return _json(200, self.tokens(principal))
+
+    def _validate(self, body: dict[str, Any]) -> httpx.Response | None:
+        errors = []
+        if "title" in body and not str(body["title"]).strip():
+            errors.append({"loc": ["body", "title"], "msg": "must not be blank", "type": "x"})
+        if "section" in body and body["section"] not in {s["name"] for s in SECTIONS}:
+            errors.append({"loc": ["body", "section"], "msg": "Unknown section", "type": "x"})
+        if errors:
+            return _problem(422, "invalid", errors=errors)
+        return None
+
+    def _article_out(self, data: dict[str, Any]) -> dict[str, Any]:
+        section = next(s for s in SECTIONS if s["name"] == data["section"])
+        slug = re.sub(r"[^a-z0-9]+", "-", data["title"].lower()).strip("-")
+        return {
+            **data,
+            "slug": slug,
+            "section": section,
+            "body_html": f"<p>{data['body']}</p>",
+            "url_path": f"/articles/{slug}",
+        }
+
+    def _revise(self, article: dict[str, Any], reason: str, editor: str) -> None:
+        self.revisions.setdefault(article["id"], []).append(
+            {
+                **{k: article[k] for k in ("title", "summary", "body", "tags", "status")},
+                "revision": article["revision"],
+                "reason": reason,
+                "editor": editor,
+                "created_at": self.clock().isoformat(),
+                "section": article["section"]["name"],
+                "slug": article["slug"],
+                "authors": [],
+                "hero_image_url": article.get("hero_image_url"),
+                "comments_open": True,
+            }
+        )
+
+    def add(self, caller: Principal, body: dict[str, Any]) -> dict[str, Any]:
+        now = self.clock().isoformat()
+        article = {
+            **self._article_out(body),
+            "id": str(uuid.uuid4()),
+            "status": "draft",
+            "revision": 1,
+            "created_at": now,
+            "updated_at": now,
+            "published_at": None,
+            "scheduled_at": None,
+            "authors": [caller.name],
+            "comments_open": True,
+        }
+        self.articles[article["id"]] = article
+        self._revise(article, "created", caller.name)
+        return article
+
+    def _articles(
+        self, request: httpx.Request, method: str, path: str, caller: Principal
+    ) -> httpx.Response:
+        body = json.loads(request.content) if request.content else None
+        if path == "/api/editor/sections":
+            return _json(200, {"items": SECTIONS})
+        if path == "/api/editor/articles/preview":
+            return self._validate(body) or _json(200, self._article_out(body))
+        if path == "/api/editor/articles" and method == "GET":
+            params = request.url.params
+            items = [
+                a
+                for a in self.articles.values()
+                if params.get("status", a["status"]) == a["status"]
+                and params.get("section", a["section"]["slug"]) == a["section"]["slug"]
+                and params.get("q", "").lower() in a["title"].lower()
+            ]
+            items.sort(key=lambda a: a["updated_at"], reverse=True)
+            offset, limit = int(params.get("offset", 0)), int(params.get("limit", 20))
+            return _json(
+                200,
+                {
+                    "items": items[offset : offset + limit],
+                    "total": len(items),
+                    "offset": offset,
+                    "limit": limit,
+                },
+            )
+        if path == "/api/editor/articles" and method == "POST":
+            return self._validate(body) or _json(201, self.add(caller, body))
+        match = re.fullmatch(r"/api/editor/articles/([^/]+)(/[a-z]+)?", path)
+        if match is None or match.group(1) not in self.articles:
+            return _problem(404, "No such article.")
+        article = self.articles[match.group(1)]
+        action = match.group(2)
+        if action == "/revisions":
+            return _json(200, {"items": self.revisions[article["id"]]})
+        if action == "/publish":
+            at = (body or {}).get("at")
+            if at:
+                article.update(status="scheduled", scheduled_at=at)
+            else:
+                article.update(status="published", published_at=self.clock().isoformat())
+            return _json(200, article)
+        if action == "/unpublish":
+            if article["status"] != "published":
+                return _problem(409, "It is not published.")
+            article["status"] = "unpublished"
+            return _json(200, article)
+        if method == "PATCH":
+            wanted = request.headers.get("if-match", "").strip('"')
+            if wanted != str(article["revision"]):
+                return _problem(412, "stale")
+            invalid = self._validate(body)
+            if invalid:
+                return invalid
+            article.update(
+                self._article_out(
+                    {**article, **body, "section": body.get("section", article["section"]["name"])}
+                )
+            )
+            article["revision"] += 1
+            article["updated_at"] = self.clock().isoformat()
+            self._revise(article, "edited", caller.name)
+            return _json(200, article)
+        return _json(200, article)
