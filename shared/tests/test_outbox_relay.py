@@ -172,3 +172,33 @@ async def test_a_relay_that_lost_its_lease_cannot_undo_the_new_holders_work(
     assert not await stale.hold_lease()
     assert await stale.publish_pending() == 0
     assert await states(runtime) == ["published", "published", "pending"]
+
+
+async def test_a_stopped_relay_gives_its_lease_up_and_a_killed_one_keeps_it(
+    runtime: ServiceRuntime,
+) -> None:
+    """A graceful stop hands over at once (a restarted service's events do not wait the lease
+    out); a relay that dies without stopping keeps the lease until it expires, the fencing
+    above then keeps its batch safe."""
+
+    async def running(the_relay: OutboxRelay) -> asyncio.Task[None]:
+        task = asyncio.create_task(the_relay.run())
+        for _ in range(100):
+            if await runtime.db[RELAY_LEASES].find_one({"_id": "relay"}):
+                return task  # the only relay running holds it
+            await asyncio.sleep(0.05)
+        raise AssertionError("the relay never took its lease")
+
+    stopped = relay(runtime)
+    task = await running(stopped)
+    stopped.stop()
+    await asyncio.wait_for(task, 10)
+    assert await relay(runtime).hold_lease()
+
+    await runtime.db[RELAY_LEASES].delete_many({})
+    killed = relay(runtime)
+    task = await running(killed)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert not await relay(runtime).hold_lease()

@@ -8,7 +8,9 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 
 from broadsheet_devstack.services import DEFAULT_EDITOR_EMAIL, DEFAULT_EDITOR_PASSWORD
@@ -32,8 +34,10 @@ extract_selector = "/access_token"
 retry_on = [401]
 """  # noqa: E501
 
+HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 
-def _schemathesis(platform: Platform, tmp_path: Path, config: str) -> None:
+
+def _schemathesis(platform: Platform, tmp_path: Path, config: str, schema: str) -> None:
     config_file = tmp_path / "schemathesis.toml"
     config_file.write_text(config)
     command = [
@@ -43,13 +47,19 @@ def _schemathesis(platform: Platform, tmp_path: Path, config: str) -> None:
         "--config-file",
         str(config_file),
         "run",
-        f"{platform.gateway_url}/openapi.json",
+        schema,
+        "--url",
+        platform.gateway_url,
         "--checks",
         "all",
         "--phases",
         "examples,coverage,fuzzing,stateful",
+        # The examples and coverage phases send every operation its examples and the valid and
+        # invalid inputs its schema implies, whatever this number; it bounds the random cases of
+        # the fuzzing and stateful phases per operation, where 20 took twice as long and found
+        # nothing 10 do not.
         "--max-examples",
-        "20",
+        "10",
         "--generation-database",
         "none",
         "--request-timeout",
@@ -65,11 +75,32 @@ def _schemathesis(platform: Platform, tmp_path: Path, config: str) -> None:
     assert result.returncode == 0, result.stdout[-20000:] + result.stderr[-3000:]
 
 
+def staff_operations(document: dict[str, Any]) -> dict[str, Any]:
+    """The document with only the operations that name a security requirement: what a staff
+    token can change."""
+    paths: dict[str, Any] = {}
+    for path, item in document["paths"].items():
+        secured = {
+            key: value
+            for key, value in item.items()
+            if key not in HTTP_METHODS or value.get("security")
+        }
+        if HTTP_METHODS & secured.keys():
+            paths[path] = secured
+    assert paths, "no operation names a security requirement"
+    return {**document, "paths": paths}
+
+
 def test_anonymous_clients_get_what_the_document_promises(
     platform: Platform, tmp_path: Path
 ) -> None:
-    _schemathesis(platform, tmp_path, CONFIG.read_text())
+    _schemathesis(platform, tmp_path, CONFIG.read_text(), f"{platform.gateway_url}/openapi.json")
 
 
 def test_staff_clients_get_what_the_document_promises(platform: Platform, tmp_path: Path) -> None:
-    _schemathesis(platform, tmp_path, CONFIG.read_text() + STAFF_AUTH)
+    """Signed in, on the operations a staff token opens; the anonymous run above covers every
+    other operation with the same checks, and a token changes nothing there."""
+    document = httpx.get(f"{platform.gateway_url}/openapi.json", timeout=30).raise_for_status()
+    schema = tmp_path / "staff-openapi.json"
+    schema.write_text(json.dumps(staff_operations(document.json())))
+    _schemathesis(platform, tmp_path, CONFIG.read_text() + STAFF_AUTH, str(schema))

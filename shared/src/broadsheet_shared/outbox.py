@@ -49,6 +49,8 @@ log = structlog.get_logger(__name__)
 
 OUTBOX = "outbox"
 RELAY_LEASES = "outbox_relay_lease"
+# A stopping service waits at most this long to give its relay lease up.
+_RELEASE_TIMEOUT_SECONDS = 2.0
 
 OUTBOX_PUBLISHED = Counter(
     "broadsheet_outbox_published_total", "Events the relay published", ["service"]
@@ -179,21 +181,25 @@ class OutboxRelay:
 
     async def run(self) -> None:
         backoff = self._poll_interval
-        while not self._stopping.is_set():
-            try:
-                if not await self.hold_lease():
-                    await self._sleep(self._lease.total_seconds() / 3)
-                    continue
-                published = await self.publish_pending()
-                backoff = self._poll_interval
-                if published == 0:
-                    await self._outbox.wait_for_work(self._poll_interval)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # the relay must outlive broker and database outages
-                log.warning("outbox relay error", error=repr(exc), retry_in=backoff)
-                await self._sleep(backoff)
-                backoff = min(backoff * 2, 10.0)
+        try:
+            while not self._stopping.is_set():
+                try:
+                    if not await self.hold_lease():
+                        await self._sleep(self._lease.total_seconds() / 3)
+                        continue
+                    published = await self.publish_pending()
+                    backoff = self._poll_interval
+                    if published == 0:
+                        await self._outbox.wait_for_work(self._poll_interval)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # the relay must outlive broker and database outages
+                    log.warning("outbox relay error", error=repr(exc), retry_in=backoff)
+                    await self._sleep(backoff)
+                    backoff = min(backoff * 2, 10.0)
+        finally:
+            if self._stopping.is_set():
+                await self.release_lease()
 
     def stop(self) -> None:
         self._stopping.set()
@@ -215,6 +221,17 @@ class OutboxRelay:
         except DuplicateKeyError:
             return False  # another relay holds a live lease
         return True
+
+    async def release_lease(self) -> None:
+        """Give the lease up on a graceful stop, so that another relay (the restarted service,
+        a replica) publishes at once instead of waiting the lease out. Rows this relay had
+        claimed stay fenced by their claim token; a relay that dies without stopping keeps the
+        lease until it expires. Best effort: the database may be what is going away."""
+        with contextlib.suppress(PyMongoError, TimeoutError):
+            await asyncio.wait_for(
+                self._db[RELAY_LEASES].delete_one({"_id": "relay", "owner": self._owner}),
+                _RELEASE_TIMEOUT_SECONDS,
+            )
 
     async def _claim(self, ids: list[Any], claim: str) -> bool:
         """Mark the rows in flight under ``claim``, if this relay still holds a live lease."""
