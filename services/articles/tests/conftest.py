@@ -20,6 +20,7 @@ from broadsheet_articles.domain import (
     Editor,
     Revision,
     Section,
+    author_slug,
 )
 from broadsheet_articles.imports import ImportService, OldLinks
 from broadsheet_articles.repository import ImportRecord, RefreshRecord, StaffFilter
@@ -75,7 +76,13 @@ class FakeArticles:
         return None
 
     async def list_published(
-        self, *, section: str | None, tag: str | None, after: PublicCursor | None, limit: int
+        self,
+        *,
+        section: str | None,
+        tag: str | None,
+        after: PublicCursor | None,
+        limit: int,
+        author: str | None = None,
     ) -> list[Article]:
         items = [
             a
@@ -83,6 +90,7 @@ class FakeArticles:
             if a.status is ArticleStatus.PUBLISHED
             and (section is None or a.section.slug == section)
             and (tag is None or tag in a.tags)
+            and (author is None or author in [author_slug(n) for n in a.authors])
         ]
         items.sort(key=lambda a: (a.published_at, a.id), reverse=True)
         if after is not None:

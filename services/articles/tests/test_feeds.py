@@ -61,3 +61,36 @@ async def test_a_section_feed_holds_only_that_section(world: Any, editor: Any) -
     assert [e.findtext(f"{ATOM}title") for e in feed.findall(f"{ATOM}entry")] == ["At home"]
     with pytest.raises(NotFound):
         await feeds(world).section("sport")
+
+
+async def test_a_tag_feed_holds_only_that_tag_s_articles(world: Any, editor: Any) -> None:
+    article = await world.service.create(
+        CreateArticle(title="Tagged", body="Body", section="World", tags=["Geneva"]), editor
+    )
+    await world.service.publish(PublishArticle(article.id), editor)
+    await publish(world, editor, "Untagged", "World")
+
+    feed = ElementTree.fromstring(await feeds(world).tag("geneva"))
+
+    assert feed.findtext(f"{ATOM}title") == "Broadsheet: geneva"
+    assert [e.findtext(f"{ATOM}title") for e in feed.findall(f"{ATOM}entry")] == ["Tagged"]
+    with pytest.raises(NotFound):
+        await feeds(world).tag("unused")
+
+
+async def test_an_author_s_feed_holds_only_their_articles(world: Any, editor: Any) -> None:
+    for title, authors in [("Hers", ["Zoë Writer"]), ("Theirs", ["Zoë Writer", "Ben"])]:
+        article = await world.service.create(
+            CreateArticle(title=title, body="Body", section="World", authors=authors), editor
+        )
+        await world.service.publish(PublishArticle(article.id), editor)
+        world.clock.advance(minutes=1)
+    await publish(world, editor, "Not hers", "World")
+
+    feed = ElementTree.fromstring(await feeds(world).author("zoe-writer"))
+
+    assert feed.findtext(f"{ATOM}title") == "Broadsheet: Zoë Writer"
+    titles = [e.findtext(f"{ATOM}title") for e in feed.findall(f"{ATOM}entry")]
+    assert titles == ["Theirs", "Hers"]
+    with pytest.raises(NotFound):
+        await feeds(world).author("nobody")

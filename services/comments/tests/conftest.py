@@ -170,8 +170,9 @@ class FakeComments:
             found = [c for c in found if c.sort_key < after]
         return found[:limit]
 
-    async def recent_public(self, limit: int) -> list[Comment]:
-        return (await self.by_status("approved", None, limit))[:limit]
+    async def recent_public(self, limit: int, article_id: str | None = None) -> list[Comment]:
+        found = await self.by_status("approved", None, len(self.rows))
+        return [c for c in found if article_id in (None, c.article_id)][:limit]
 
     async def duplicate_since(self, article_id: str, body_hash: str, since: datetime) -> bool:
         return any(

@@ -22,6 +22,7 @@ ARTICLE = {
     "section": {"slug": "foreign-affairs", "name": "Foreign Affairs"},
     "tags": ["diplomacy"],
     "authors": ["Ada Reporter"],
+    "author_slugs": ["ada-reporter"],
     "hero_image_url": None,
     "published_at": "2025-03-01T09:30:00+00:00",
     "url_path": "/articles/talks-resume",
@@ -157,7 +158,12 @@ class Upstreams:
             if path == "/api/sections":
                 return JSONResponse({"items": [ARTICLE["section"]]})
             if path == "/api/articles":
-                items = [] if request.query_params.get("tag") == "unused" else [ARTICLE]
+                unused = (
+                    request.query_params.get("tag") == "unused"
+                    or request.query_params.get("author", "ada-reporter")
+                    not in ARTICLE["author_slugs"]
+                )
+                items = [] if unused else [ARTICLE]
                 return JSONResponse({"items": items, "next_cursor": None})
             if path == "/api/redirects":
                 location = OLD_LINKS.get(request.query_params.get("path", ""))

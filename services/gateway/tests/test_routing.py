@@ -84,6 +84,25 @@ def test_safe_segments(value: str, ok: bool) -> None:
         ("/sections//feed.xml", None),
         ("/sections/world", None),
         ("/articles/feed.xml", None),
+        ("/tags/geneva/feed.xml", FeedAlias("/tags/{tag}/feed.xml", "/api/tags/geneva/feed.xml")),
+        ("/tags/feed.xml", None),
+        (
+            "/authors/ada-reporter/feed.xml",
+            FeedAlias("/authors/{slug}/feed.xml", "/api/authors/ada-reporter/feed.xml"),
+        ),
+        (
+            "/articles/talks/comments/feed.xml",
+            FeedAlias(
+                "/articles/{slug}/comments/feed.xml", "/api/articles/talks/comments/feed.xml"
+            ),
+        ),
+        ("/sitemap.xml", FeedAlias("/sitemap.xml", "/api/sitemap.xml")),
+        ("/news-sitemap.xml", FeedAlias("/news-sitemap.xml", "/api/news-sitemap.xml")),
+        ("/sitemaps/pages.xml", FeedAlias("/sitemaps/pages.xml", "/api/sitemaps/pages.xml")),
+        (
+            "/sitemaps/articles-2.xml",
+            FeedAlias("/sitemaps/articles-{number}.xml", "/api/sitemaps/articles-2.xml"),
+        ),
     ],
 )
 def test_feed_aliases(path: str, alias: FeedAlias | None) -> None:

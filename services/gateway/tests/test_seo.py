@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from broadsheet_gateway.seo import article_meta, author_slug, describe, front_meta
+from broadsheet_gateway.seo import article_meta, describe, front_meta
 
 pytestmark = pytest.mark.unit
 
@@ -15,6 +15,7 @@ ARTICLE = {
     "section": {"slug": "foreign-affairs", "name": "Foreign Affairs"},
     "tags": ["diplomacy"],
     "authors": ["Ada Reporter"],
+    "author_slugs": ["ada-reporter"],
     "hero_image_url": None,
     "published_at": "2025-03-01T09:30:00.123456+00:00",
     "updated_at": "2025-03-02T10:00:00+00:00",
@@ -58,8 +59,3 @@ def test_the_front_page_is_an_organization_and_a_website() -> None:
     meta = front_meta(BASE)
     assert [item["@type"] for item in meta.jsonld] == ["Organization", "WebSite"]
     assert meta.canonical == "https://news.example/"
-
-
-def test_author_slugs() -> None:
-    assert author_slug("Ada Reporter") == "ada-reporter"
-    assert author_slug("  Zoë O'Brien ") == "zo-o-brien"

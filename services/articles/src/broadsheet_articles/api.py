@@ -25,6 +25,7 @@ from broadsheet_articles.domain import ArticleChanges, ArticleStatus
 from broadsheet_articles.feeds import Feeds
 from broadsheet_articles.responses import (
     ATOM,
+    SITEMAP,
     etag,
     json_response,
     public_out,
@@ -51,8 +52,9 @@ from broadsheet_articles.schemas import (
 )
 from broadsheet_articles.service import ArticleService, Redirect, SectionService
 from broadsheet_articles.settings import Settings
+from broadsheet_articles.sitemaps import Sitemaps
 from broadsheet_shared.auth import AdminPrincipal, EditorPrincipal
-from broadsheet_shared.errors import Conflict, StaleRevision
+from broadsheet_shared.errors import Conflict, NotFound, StaleRevision
 from broadsheet_shared.http.contract import raises
 from broadsheet_shared.http.problems import Problem
 from broadsheet_shared.identifiers import (
@@ -130,11 +132,17 @@ async def list_articles(
     reads: Public,
     section: Annotated[str | None, Query(max_length=100)] = None,
     tag: Annotated[str | None, Query(max_length=50)] = None,
+    author: Annotated[
+        str | None,
+        Query(max_length=SLUG_MAX_LENGTH, pattern=SLUG_PATTERN, description="An author's slug"),
+    ] = None,
     cursor: Annotated[str | None, Query(pattern=ARTICLE_CURSOR_PATTERN)] = None,
     limit: Annotated[int, Query(ge=1, le=50)] = 20,
 ) -> Response:
     after = decode_cursor(cursor) if cursor else None
-    items = await reads.articles.list_public(section=section, tag=tag, after=after, limit=limit + 1)
+    items = await reads.articles.list_public(
+        section=section, tag=tag, after=after, limit=limit + 1, author=author
+    )
     next_cursor = encode_cursor(items[limit - 1]) if len(items) > limit else None
     return json_response(
         {"items": [summary_out(a) for a in items[:limit]], "next_cursor": next_cursor},
@@ -146,6 +154,75 @@ async def list_articles(
 async def site_feed(reads: Public) -> Response:
     xml = await reads.feeds.site()
     return Response(xml, media_type=ATOM, headers={"Cache-Control": reads.cache_control})
+
+
+@public_router.get(
+    "/tags/{tag}/feed.xml",
+    response_class=Response,
+    summary="Atom feed of the latest articles with a tag",
+    responses=raises(NotFound),
+)
+async def tag_feed(
+    tag: Annotated[str, Path(min_length=1, max_length=50)], reads: Public
+) -> Response:
+    xml = await reads.feeds.tag(tag)
+    return Response(xml, media_type=ATOM, headers={"Cache-Control": reads.cache_control})
+
+
+@public_router.get(
+    "/authors/{slug}/feed.xml",
+    response_class=Response,
+    summary="Atom feed of an author's latest articles",
+    responses=raises(NotFound),
+)
+async def author_feed(slug: Slug, reads: Public) -> Response:
+    xml = await reads.feeds.author(slug)
+    return Response(xml, media_type=ATOM, headers={"Cache-Control": reads.cache_control})
+
+
+async def _sitemaps(request: Request) -> Sitemaps:
+    sitemaps: Sitemaps = request.app.state.container.sitemaps
+    return sitemaps
+
+
+SiteMaps = Annotated[Sitemaps, Depends(_sitemaps)]
+
+
+def _sitemap_response(xml: bytes, reads: PublicReads) -> Response:
+    return Response(xml, media_type=SITEMAP, headers={"Cache-Control": reads.cache_control})
+
+
+@public_router.get("/sitemap.xml", response_class=Response, summary="The sitemap index")
+async def sitemap_index(sitemaps: SiteMaps, reads: Public) -> Response:
+    return _sitemap_response(await sitemaps.index(), reads)
+
+
+@public_router.get(
+    "/sitemaps/articles-{number}.xml",
+    response_class=Response,
+    summary="A sitemap of published articles (50,000 a file, newest first)",
+    responses=raises(NotFound),
+)
+async def articles_sitemap(
+    number: Annotated[int, Path(ge=1, le=100_000)], sitemaps: SiteMaps, reads: Public
+) -> Response:
+    return _sitemap_response(await sitemaps.articles(number), reads)
+
+
+@public_router.get(
+    "/sitemaps/pages.xml", response_class=Response, summary="A sitemap of section and tag pages"
+)
+async def pages_sitemap(sitemaps: SiteMaps, reads: Public) -> Response:
+    return _sitemap_response(await sitemaps.pages(), reads)
+
+
+@public_router.get(
+    "/news-sitemap.xml",
+    response_class=Response,
+    summary="A Google News sitemap of the last 48 hours' articles",
+)
+async def news_sitemap(sitemaps: SiteMaps, reads: Public) -> Response:
+    return _sitemap_response(await sitemaps.news(), reads)
 
 
 @public_router.get(

@@ -25,6 +25,7 @@ from broadsheet_articles.repository import (
 )
 from broadsheet_articles.service import ArticleService, SectionService
 from broadsheet_articles.settings import Settings
+from broadsheet_articles.sitemaps import Sitemaps
 from broadsheet_shared.auth import TokenIssuer, TokenVerifier
 from broadsheet_shared.kafka.router import EventRouter
 from broadsheet_shared.ratelimit import MongoRateLimiter, RateLimit
@@ -40,6 +41,7 @@ class Container:
     articles: ArticleService
     sections: SectionService
     feeds: Feeds
+    sitemaps: Sitemaps
     auth: AuthService
     audit: AuditLog
     imports: ImportService
@@ -119,6 +121,12 @@ def bootstrap(settings: Settings) -> Container:
         articles=articles,
         sections=sections,
         feeds=Feeds(articles, sections, size=settings.feed_size, base_url=settings.public_base_url),
+        sitemaps=Sitemaps(
+            articles,
+            sections,
+            base_url=settings.public_base_url,
+            cache_seconds=settings.public_cache_seconds,
+        ),
         auth=auth,
         audit=audit,
         imports=ImportService(articles, import_repository, section_repository),

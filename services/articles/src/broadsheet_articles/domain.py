@@ -61,6 +61,11 @@ def section_slug(name: str) -> str:
     return slugify(name, max_length=SLUG_MAX_LENGTH, word_boundary=True) or "section"
 
 
+def author_slug(name: str) -> str:
+    """An author page's address: ``Ada Reporter`` → ``ada-reporter``."""
+    return slugify(name, max_length=SLUG_MAX_LENGTH, word_boundary=True) or "author"
+
+
 def resolve_section(sections: list[Section], wanted: str) -> Section | None:
     """``section`` in requests is a section's slug or its name (case-insensitive)."""
     needle = wanted.strip()

@@ -1,11 +1,15 @@
-"""Atom feeds of the latest published articles: the whole site's and each section's."""
+"""Atom feeds of the latest published articles: the whole site's, each section's, each tag's
+and each author's."""
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from feedgen.feed import FeedGenerator  # type: ignore[import-untyped]
 
-from broadsheet_articles.domain import Article, url_path
+from broadsheet_articles.domain import Article, author_slug, url_path
 from broadsheet_articles.service import ArticleService, SectionService
+from broadsheet_shared.errors import NotFound
 
 
 def atom_feed(
@@ -71,6 +75,36 @@ class Feeds:
             title=f"Broadsheet: {section.name}",
             subtitle=f"Latest in {section.name}",
             self_path=f"/sections/{section.slug}/feed.xml",
+            articles=items,
+            base_url=self._base_url,
+        )
+
+    async def tag(self, tag: str) -> bytes:
+        items = await self._articles.list_public(
+            section=None, tag=tag, after=None, limit=self._size
+        )
+        if not items:
+            raise NotFound("No article has this tag.")
+        wanted = tag.strip().lower()
+        return atom_feed(
+            title=f"Broadsheet: {wanted}",
+            subtitle=f"Latest articles tagged {wanted}",
+            self_path=f"/tags/{quote(wanted, safe='')}/feed.xml",
+            articles=items,
+            base_url=self._base_url,
+        )
+
+    async def author(self, slug: str) -> bytes:
+        items = await self._articles.list_public(
+            section=None, tag=None, after=None, limit=self._size, author=slug
+        )
+        name = next((n for a in items for n in a.authors if author_slug(n) == slug), None)
+        if name is None:
+            raise NotFound("No article is by this author.")
+        return atom_feed(
+            title=f"Broadsheet: {name}",
+            subtitle=f"Latest articles by {name}",
+            self_path=f"/authors/{slug}/feed.xml",
             articles=items,
             base_url=self._base_url,
         )

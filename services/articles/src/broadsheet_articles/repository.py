@@ -19,6 +19,7 @@ from broadsheet_articles.domain import (
     Editor,
     Revision,
     Section,
+    author_slug,
 )
 from broadsheet_shared.mongo import Database, IndexSpec, Session
 
@@ -44,6 +45,9 @@ INDEXES: list[IndexSpec] = [
                 [("status", ASCENDING), ("section.slug", ASCENDING), ("published_at", DESCENDING)]
             ),
             IndexModel([("status", ASCENDING), ("tags", ASCENDING), ("published_at", DESCENDING)]),
+            IndexModel(
+                [("status", ASCENDING), ("author_slugs", ASCENDING), ("published_at", DESCENDING)]
+            ),
             IndexModel([("status", ASCENDING), ("scheduled_at", ASCENDING)]),
             IndexModel([("updated_at", DESCENDING), ("_id", DESCENDING)]),
         ],
@@ -112,7 +116,13 @@ class ArticleRepository(Protocol):
     async def delete(self, article_id: str, session: Session | None) -> None: ...
     async def published_by_slug(self, slug: str) -> Article | None: ...
     async def list_published(
-        self, *, section: str | None, tag: str | None, after: PublicCursor | None, limit: int
+        self,
+        *,
+        section: str | None,
+        tag: str | None,
+        after: PublicCursor | None,
+        limit: int,
+        author: str | None = None,
     ) -> list[Article]: ...
     async def list_staff(
         self, staff_filter: StaffFilter, *, offset: int, limit: int
@@ -198,6 +208,9 @@ def article_document(article: Article) -> dict[str, Any]:
         "section": {"slug": article.section.slug, "name": article.section.name},
         "tags": list(article.tags),
         "authors": list(article.authors),
+        # Derived, for the author pages' lists (an article saved before they existed gets it
+        # at its next save).
+        "author_slugs": [author_slug(name) for name in article.authors],
         "hero_image_url": article.hero_image_url,
         "status": article.status.value,
         "comments_open": article.comments_open,
@@ -306,9 +319,17 @@ class MongoArticleRepository:
         return article_from_document({**doc, "body": ""}) if doc else None
 
     async def list_published(
-        self, *, section: str | None, tag: str | None, after: PublicCursor | None, limit: int
+        self,
+        *,
+        section: str | None,
+        tag: str | None,
+        after: PublicCursor | None,
+        limit: int,
+        author: str | None = None,
     ) -> list[Article]:
         query: dict[str, Any] = {"status": ArticleStatus.PUBLISHED.value}
+        if author is not None:
+            query["author_slugs"] = author
         if section is not None:
             query["section.slug"] = section
         if tag is not None:

@@ -12,11 +12,12 @@ import orjson
 from fastapi import Response
 
 from broadsheet_articles.auth import TokenPair
-from broadsheet_articles.domain import Article, Editor, Revision, Section, url_path
+from broadsheet_articles.domain import Article, Editor, Revision, Section, author_slug, url_path
 from broadsheet_articles.schemas import EditorOut, RevisionOut, SectionOut, TokenOut
 
 JSON = "application/json"
 ATOM = "application/atom+xml"
+SITEMAP = "application/xml"
 
 
 def section_out(section: Section) -> dict[str, str]:
@@ -32,6 +33,7 @@ def summary_out(article: Article) -> dict[str, Any]:
         "section": section_out(article.section),
         "tags": article.tags,
         "authors": article.authors,
+        "author_slugs": [author_slug(name) for name in article.authors],
         "hero_image_url": article.hero_image_url,
         "published_at": article.published_at,
         "url_path": url_path(article.slug),

@@ -155,6 +155,9 @@ class ArticleSummaryOut(BaseModel):
     section: SectionOut
     tags: list[str]
     authors: list[str]
+    author_slugs: list[str] = Field(
+        description="Each author's page: /authors/{slug} (in the order of authors)"
+    )
     hero_image_url: str | None
     published_at: datetime | None
     url_path: str

@@ -392,13 +392,20 @@ class ArticleService:
         raise NotFound("No such article.")
 
     async def list_public(
-        self, *, section: str | None, tag: str | None, after: PublicCursor | None, limit: int
+        self,
+        *,
+        section: str | None,
+        tag: str | None,
+        after: PublicCursor | None,
+        limit: int,
+        author: str | None = None,
     ) -> list[Article]:
+        """``author``: an author's slug (``author_slug``)."""
         wanted = await self._list_filter(section, tag)
         if wanted is None:
             return []
         return await self._articles.list_published(
-            section=wanted[0], tag=wanted[1], after=after, limit=limit
+            section=wanted[0], tag=wanted[1], after=after, limit=limit, author=author
         )
 
 

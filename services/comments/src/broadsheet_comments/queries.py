@@ -238,6 +238,13 @@ class CommentQueries:
         ]
         return entries[:limit]
 
+    async def article_recent(self, slug: str, limit: int) -> tuple[Article, list[Comment]]:
+        """An article's latest public comments, newest first (its comments feed)."""
+        article = await published_article(self._articles, slug)
+        # A little more than asked: replies under a hidden comment are skipped.
+        found = await self._comments.recent_public(limit * 2, article.article_id)
+        return article, [c for c in found if c.is_public][:limit]
+
     async def queue(
         self, status: Status, cursor: str | None, limit: int
     ) -> tuple[list[Comment], str | None]:

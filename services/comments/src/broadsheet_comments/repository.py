@@ -68,6 +68,10 @@ INDEXES: list[IndexSpec] = [
             # A subtree, whatever its statuses (hiding and restoring replies).
             IndexModel([("article_id", ASCENDING), ("path", ASCENDING)]),
             IndexModel([("status", ASCENDING), ("sort_key", DESCENDING)]),
+            # An article's latest public comments (its comments feed).
+            IndexModel(
+                [("article_id", ASCENDING), ("status", ASCENDING), ("sort_key", DESCENDING)]
+            ),
             IndexModel([("article_id", ASCENDING), ("body_hash", ASCENDING)]),
             IndexModel([("author_email_hash", ASCENDING), ("status", ASCENDING)]),
             # An old #comment-ID link of an imported article (the reader site's lookup).
@@ -127,7 +131,7 @@ class CommentRepository(Protocol):
     ) -> list[Comment]: ...
     async def by_wordpress_id(self, article_id: str, wordpress_id: int) -> Comment | None: ...
     async def by_status(self, status: Status, after: str | None, limit: int) -> list[Comment]: ...
-    async def recent_public(self, limit: int) -> list[Comment]: ...
+    async def recent_public(self, limit: int, article_id: str | None = None) -> list[Comment]: ...
     async def duplicate_since(self, article_id: str, body_hash: str, since: datetime) -> bool: ...
     async def has_public_from(self, email_hash: str) -> bool: ...
     async def remember_key(self, record: IdempotencyRecord, session: Session) -> None: ...
@@ -480,8 +484,11 @@ class MongoCommentRepository:
         cursor = self._comments.find(query).sort("sort_key", DESCENDING).limit(limit)
         return [_comment(doc) async for doc in cursor]
 
-    async def recent_public(self, limit: int) -> list[Comment]:
-        cursor = self._comments.find({"status": "approved"}).sort("sort_key", DESCENDING)
+    async def recent_public(self, limit: int, article_id: str | None = None) -> list[Comment]:
+        query: dict[str, Any] = {"status": "approved"}
+        if article_id is not None:
+            query["article_id"] = article_id
+        cursor = self._comments.find(query).sort("sort_key", DESCENDING)
         return [_comment(doc) async for doc in cursor.limit(limit)]
 
     async def duplicate_since(self, article_id: str, body_hash: str, since: datetime) -> bool:

@@ -182,6 +182,29 @@ async def tag_page(
     return html(request, "tag.html", meta=meta, **page)
 
 
+@site.get(
+    "/authors/{slug}",
+    response_class=HTMLResponse,
+    summary="An author's articles",
+    responses=raises(NotFound),
+)
+async def author_page(
+    request: Request,
+    slug: str,
+    container: ContainerDep,
+    cursor: Annotated[str | None, Query(pattern=ARTICLE_CURSOR_PATTERN)] = None,
+) -> Response:
+    page = await container.site.author_page(slug, cursor)
+    name = page["author"]["name"]
+    meta = listing_meta(
+        _base_url(container),
+        title=f"{name} · Broadsheet",
+        description=f"Articles by {name} on Broadsheet.",
+        path=_page_path(request, "cursor"),
+    )
+    return html(request, "author.html", meta=meta, **page)
+
+
 @site.get("/sections/{slug}", response_class=HTMLResponse, summary="Section page")
 async def section_page(
     request: Request,

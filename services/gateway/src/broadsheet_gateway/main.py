@@ -3,22 +3,17 @@
 from __future__ import annotations
 
 import httpx
-from brotli_asgi import BrotliMiddleware
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
 from broadsheet_gateway.api import crawlers, docs, install_page_errors, site
 from broadsheet_gateway.bootstrap import bootstrap
+from broadsheet_gateway.compression import Compression
 from broadsheet_gateway.edge import SecurityHeadersMiddleware, cors_options
 from broadsheet_gateway.fastpath import ApiFastPath
 from broadsheet_gateway.old_links import OldLinks
 from broadsheet_gateway.settings import Settings
 from broadsheet_shared.http.app import create_service_app
-
-# Below this a response goes as it is: compressing it would save less than the header costs.
-COMPRESS_MINIMUM_BYTES = 500
-# The live stream is never compressed: a compressor would hold events back until it flushes.
-NOT_COMPRESSED = [r"^/articles/[^/]+/live$"]
 
 
 def create_app(
@@ -56,12 +51,6 @@ def create_app(
         app.add_middleware(CORSMiddleware, **cors)
     # Added last, so outermost: API calls and feed aliases skip the stack above (fastpath.py).
     app.add_middleware(ApiFastPath, container=container, cors_options=cors)
-    # Outermost: pages, static files, feeds and the API's JSON alike (brotli where the client
-    # accepts it, else gzip). docs/gateway.md has its cost on the API's fast path.
-    app.add_middleware(
-        BrotliMiddleware,
-        minimum_size=COMPRESS_MINIMUM_BYTES,
-        gzip_fallback=True,
-        excluded_handlers=NOT_COMPRESSED,
-    )
+    # Outermost: pages, static files, feeds and the API's JSON alike.
+    app.add_middleware(Compression)
     return app

@@ -46,7 +46,11 @@ ROUTES: tuple[Route, ...] = (
     _route(r"^/api/editor/notifications(/.*)?$", Upstream.NOTIFICATIONS),
     _route(r"^/api/auth/.+$", Upstream.ARTICLES, Speed.SLOW),
     _route(r"^/api/articles/feed\.xml$", Upstream.ARTICLES, Speed.SLOW),
+    _route(r"^/api/(news-)?sitemap\.xml$", Upstream.ARTICLES, Speed.SLOW),
+    _route(rf"^/api/sitemaps/{_SEG}\.xml$", Upstream.ARTICLES, Speed.SLOW),
     _route(rf"^/api/sections/{_SEG}/feed\.xml$", Upstream.ARTICLES, Speed.SLOW),
+    _route(rf"^/api/tags/{_SEG}/feed\.xml$", Upstream.ARTICLES, Speed.SLOW),
+    _route(rf"^/api/authors/{_SEG}/feed\.xml$", Upstream.ARTICLES, Speed.SLOW),
     _route(r"^/api/articles(/.*)?$", Upstream.ARTICLES),
     _route(r"^/api/sections(/.*)?$", Upstream.ARTICLES),
     _route(r"^/api/editor/(articles|sections|users|audit)(/.*)?$", Upstream.ARTICLES),
@@ -83,14 +87,34 @@ def segment(value: str) -> str:
 
 
 # The reader site's feed URLs are aliases of the articles service's API (path templates).
+# The sitemaps likewise (robots.txt names them at the site's root, where crawlers look).
 FEED_ALIASES: Mapping[str, str] = {
     "/feed.xml": "/api/articles/feed.xml",
+    "/sitemap.xml": "/api/sitemap.xml",
+    "/news-sitemap.xml": "/api/news-sitemap.xml",
     "/sections/{slug}/feed.xml": "/api/sections/{slug}/feed.xml",
+    "/tags/{tag}/feed.xml": "/api/tags/{tag}/feed.xml",
+    "/authors/{slug}/feed.xml": "/api/authors/{slug}/feed.xml",
+    "/articles/{slug}/comments/feed.xml": "/api/articles/{slug}/comments/feed.xml",
+    "/sitemaps/pages.xml": "/api/sitemaps/pages.xml",
+    "/sitemaps/articles-{number}.xml": "/api/sitemaps/articles-{number}.xml",
 }
 # A feed is only read: any other method is a 405 naming this one.
 FEED_METHOD = "GET"
-_SECTION_FEED_PREFIX = "/sections/"
-_SECTION_FEED_SUFFIX = "/feed.xml"
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+
+def _templated(template: str, target: str) -> tuple[str, str, str, str, str] | None:
+    """(template, target, placeholder name, what comes before it, what comes after it)."""
+    found = _PLACEHOLDER.search(template)
+    if found is None:
+        return None
+    return template, target, found.group(1), template[: found.start()], template[found.end() :]
+
+
+_TEMPLATED_ALIASES = [
+    parts for t, target in FEED_ALIASES.items() if (parts := _templated(t, target)) is not None
+]
 
 
 @dataclass(frozen=True)
@@ -101,12 +125,13 @@ class FeedAlias:
 
 def feed_alias(path: str) -> FeedAlias | None:
     """The feed alias ``path`` is, or None when it is no feed URL of the reader site."""
-    if path == "/feed.xml":
+    if path in FEED_ALIASES and "{" not in path:
         return FeedAlias(path, FEED_ALIASES[path])
-    if path.startswith(_SECTION_FEED_PREFIX) and path.endswith(_SECTION_FEED_SUFFIX):
-        slug = path[len(_SECTION_FEED_PREFIX) : -len(_SECTION_FEED_SUFFIX)]
-        if slug and "/" not in slug:
-            template = "/sections/{slug}/feed.xml"
-            target = FEED_ALIASES[template].format(slug=slug) if is_safe_segment(slug) else None
-            return FeedAlias(template, target)
+    for template, target, name, prefix, suffix in _TEMPLATED_ALIASES:
+        if path.startswith(prefix) and path.endswith(suffix):
+            value = path[len(prefix) : len(path) - len(suffix)]
+            if value and "/" not in value:
+                return FeedAlias(
+                    template, target.format(**{name: value}) if is_safe_segment(value) else None
+                )
     return None

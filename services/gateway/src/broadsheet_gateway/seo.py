@@ -19,7 +19,6 @@ SITE_DESCRIPTION = "Broadsheet: the latest news by section, with readers' commen
 # Search engines show about this much of a description.
 DESCRIPTION_LENGTH = 160
 _SPACES = re.compile(r"\s+")
-_NOT_SLUG = re.compile(r"[^a-z0-9]+")
 
 
 @dataclass(frozen=True)
@@ -36,11 +35,6 @@ class PageMeta:
 
 def absolute(base_url: str, path: str) -> str:
     return base_url.rstrip("/") + path
-
-
-def author_slug(name: str) -> str:
-    """An author page's address segment: ``Ada Reporter`` → ``ada-reporter``."""
-    return _NOT_SLUG.sub("-", name.lower()).strip("-")
 
 
 def describe(text: str) -> str:
@@ -100,12 +94,10 @@ def article_meta(base_url: str, article: dict[str, Any], comment_count: int, pat
         "datePublished": article.get("published_at"),
         "dateModified": article.get("updated_at") or article.get("published_at"),
         "author": [
-            {
-                "@type": "Person",
-                "name": name,
-                "url": absolute(base_url, f"/authors/{author_slug(name)}"),
-            }
-            for name in article.get("authors") or []
+            {"@type": "Person", "name": name, "url": absolute(base_url, f"/authors/{slug}")}
+            for name, slug in zip(
+                article.get("authors") or [], article.get("author_slugs") or [], strict=False
+            )
         ],
         "articleSection": section.get("name"),
         "keywords": list(article.get("tags") or []),

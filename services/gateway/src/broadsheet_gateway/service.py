@@ -242,6 +242,40 @@ class SiteService:
             "counts": counts,
         }
 
+    async def author_page(self, slug: str, cursor: str | None) -> dict[str, Any]:
+        _require_segment(slug, "author")
+        params = [("author", slug), ("limit", "20")]
+        if cursor:
+            params.append(("cursor", cursor))
+        sections, page = await asyncio.gather(
+            self.sections(), self._get(Upstream.ARTICLES, "/api/articles", params)
+        )
+        if not page.ok:
+            raise PageError(404 if page.status < 500 else 503, "There is no such author.")
+        articles = list(page.data.get("items") or [])
+        # The author's name as the articles spell it (the slug is the articles service's).
+        name = next(
+            (
+                name
+                for article in articles
+                for name, name_slug in zip(
+                    article.get("authors") or [], article.get("author_slugs") or [], strict=False
+                )
+                if name_slug == slug
+            ),
+            None,
+        )
+        if name is None:
+            raise PageError(404, "There is no such author.")
+        counts = await self.comment_counts([a["slug"] for a in articles])
+        return {
+            "sections": sections,
+            "author": {"name": name, "slug": slug},
+            "articles": articles,
+            "next_cursor": page.data.get("next_cursor"),
+            "counts": counts,
+        }
+
     async def old_link(self, path: str) -> str | None:
         """Where a URL of an imported site (WordPress) lives now, or None. The articles service
         keeps the mapping (it imported the posts); the gateway only asks."""
