@@ -497,21 +497,6 @@ async def test_robots_txt_and_favicon(gw: Gw) -> None:
     assert icon.content[:4] == b"\x00\x00\x01\x00"
 
 
-async def test_an_author_page_lists_their_articles_and_names_its_feed(gw: Gw) -> None:
-    client, upstreams = gw
-    page = await client.get("/authors/ada-reporter")
-    assert page.status_code == 200
-    assert "<h1>Ada Reporter</h1>" in page.text
-    assert 'href="/authors/ada-reporter/feed.xml"' in page.text
-    assert 'href="/articles/talks-resume"' in page.text
-    asked = [s for s in upstreams.seen if s["path"] == "/api/articles"][-1]
-    assert "author=ada-reporter" in asked["query"]
-    # Bylines link to the author pages.
-    article = (await client.get("/articles/talks-resume")).text
-    assert '<a href="/authors/ada-reporter" rel="author">Ada Reporter</a>' in article
-    assert (await client.get("/authors/nobody")).status_code == 404
-
-
 async def test_the_edit_cookie_is_secure_when_the_site_is_served_over_https(
     make_gateway: GatewayFactory,
 ) -> None:
@@ -529,3 +514,18 @@ async def test_the_edit_cookie_is_secure_when_the_site_is_served_over_https(
             data={"author_name": "Dora", "author_email": "d@example.com", "body": "Hi"},
         )
         assert "; Secure" in response.headers["set-cookie"]
+
+
+async def test_an_author_page_lists_their_articles_and_names_its_feed(gw: Gw) -> None:
+    client, upstreams = gw
+    page = await client.get("/authors/ada-reporter")
+    assert page.status_code == 200
+    assert "<h1>Ada Reporter</h1>" in page.text
+    assert 'href="/authors/ada-reporter/feed.xml"' in page.text
+    assert 'href="/articles/talks-resume"' in page.text
+    asked = [s for s in upstreams.seen if s["path"] == "/api/articles"][-1]
+    assert "author=ada-reporter" in asked["query"]
+    # Bylines link to the author pages.
+    article = (await client.get("/articles/talks-resume")).text
+    assert '<a href="/authors/ada-reporter" rel="author">Ada Reporter</a>' in article
+    assert (await client.get("/authors/nobody")).status_code == 404

@@ -298,25 +298,6 @@ async def delete_comment(
 
 
 @public_router.get(
-    "/api/articles/{slug}/comments/feed.xml",
-    response_class=Response,
-    summary="Atom feed of an article's latest public comments",
-    responses={
-        200: {"content": {"application/atom+xml": {}}},
-        404: {"description": "Unknown article"},
-    },
-)
-async def comments_feed_xml(slug: Slug, queries: Queries, request: Request) -> Response:
-    article, comments = await queries.article_recent(slug, FEED_SIZE)
-    settings: Settings = request.app.state.settings
-    return Response(
-        comments_feed(article, comments, settings.public_base_url),
-        media_type="application/atom+xml",
-        headers={"Cache-Control": "public, max-age=60"},
-    )
-
-
-@public_router.get(
     "/api/articles/{slug}/comments/{comment_id:comment_id}",
     response_model=LocatedCommentOut,
     responses={404: {"description": "The article has no public comment with this id"}},
@@ -336,6 +317,25 @@ async def get_comment(
     out = comment_out(located.item.comment, located.item.in_reply_to, avatars)
     return LocatedCommentOut(
         **out.model_dump(), body_markdown=located.item.comment.body_markdown, cpage=located.cursor
+    )
+
+
+@public_router.get(
+    "/api/articles/{slug}/comments/feed.xml",
+    response_class=Response,
+    summary="Atom feed of an article's latest public comments",
+    responses={
+        200: {"content": {"application/atom+xml": {}}},
+        404: {"description": "Unknown article"},
+    },
+)
+async def comments_feed_xml(slug: Slug, queries: Queries, request: Request) -> Response:
+    article, comments = await queries.article_recent(slug, FEED_SIZE)
+    settings: Settings = request.app.state.settings
+    return Response(
+        comments_feed(article, comments, settings.public_base_url),
+        media_type="application/atom+xml",
+        headers={"Cache-Control": "public, max-age=60"},
     )
 
 
