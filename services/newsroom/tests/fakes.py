@@ -106,7 +106,7 @@ class FakeServices:
             if principal is None or token in self.revoked:
                 return _problem(401, "spent")
             return _json(200, self.tokens(principal))
-        if path == "/api/auth/logout":
+        if path == "/api/auth/logout" and method == "POST":
             self.revoked.add(json.loads(request.content)["refresh_token"])
             return _json(204)
         caller = self._caller(request)

@@ -14,6 +14,7 @@ from jinja2 import Environment
 from prometheus_client import start_http_server
 
 from broadsheet_gateway.assets import StaticAssets
+from broadsheet_gateway.client_address import client_ip
 from broadsheet_gateway.consumers import LiveFeed, build_router
 from broadsheet_gateway.limits import FixedWindowLimiter
 from broadsheet_gateway.live import LiveHub, ReplayBuffer, StreamLimits
@@ -115,6 +116,7 @@ def bootstrap(
     templates = build_templates()
     templates.globals["static_url"] = assets.url
     comments = CommentRenderer(templates)
+    trusted_proxies = tuple(settings.trusted_proxies)
     hub = LiveHub(
         StreamLimits(settings.live_streams_per_client, settings.live_streams_total),
         ReplayBuffer(settings.live_replay_updates),
@@ -149,7 +151,7 @@ def bootstrap(
         templates=templates,
         assets=assets,
         comments=comments,
-        trusted_proxies=tuple(settings.trusted_proxies),
+        trusted_proxies=trusted_proxies,
         write_limiter=FixedWindowLimiter(
             settings.write_rate_limit, settings.write_rate_window_seconds, time.monotonic
         ),
@@ -158,8 +160,9 @@ def bootstrap(
         newsroom=newsroom.bootstrap(
             newsroom_settings or NewsroomSettings(),
             upstream_urls={str(name): url for name, url in base_urls.items()},
-            trusted_proxies=settings.trusted_proxies,
+            trusted_proxies=trusted_proxies,
             render_article=lambda article: preview_html(templates, comments, article),
+            client_ip=lambda peer, forwarded: client_ip(peer, forwarded, trusted_proxies),
             transport=transport,
         ),
     )

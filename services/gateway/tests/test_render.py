@@ -1,0 +1,29 @@
+"""The Newsroom's Preview goes through the reader site's own article renderer."""
+
+from __future__ import annotations
+
+import pytest
+
+from broadsheet_gateway.render import CommentRenderer, build_templates, preview_html
+
+pytestmark = pytest.mark.unit
+
+
+def test_a_preview_is_the_reader_sites_article_page_with_its_body_cleaned() -> None:
+    templates = build_templates()
+    article = {
+        "slug": "talks-resume",
+        "title": "Talks resume",
+        "section": {"slug": "foreign-affairs", "name": "Foreign Affairs"},
+        "authors": ["Ada"],
+        "published_at": "2026-11-30T18:00:00Z",
+        "body_html": "<p>They <em>met</em>.</p><script>alert(1)</script>",
+        "comments_open": True,
+    }
+    page = preview_html(templates, CommentRenderer(templates), article)
+    assert '<article class="story" data-live-url="/articles/talks-resume/live">' in page
+    assert "<h1>Talks resume</h1>" in page
+    assert "<p>They <em>met</em>.</p>" in page
+    assert "<script>alert" not in page  # the reader site's cleaning applies
+    assert "November 30, 2026" in page
+    assert '<form method="post" action="/articles/talks-resume/comments"' in page
