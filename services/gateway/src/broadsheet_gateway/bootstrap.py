@@ -113,8 +113,7 @@ def bootstrap(
     slow = Timeouts(connect=settings.connect_timeout, read=settings.slow_read_timeout)
     apis = ServiceApis(client, base_urls, timeouts, settings.get_retries)
     assets = StaticAssets()
-    templates = build_templates()
-    templates.globals["static_url"] = assets.url
+    templates = build_templates(assets)
     comments = CommentRenderer(templates)
     trusted_proxies = tuple(settings.trusted_proxies)
     hub = LiveHub(

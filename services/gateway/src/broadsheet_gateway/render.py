@@ -19,6 +19,7 @@ import nh3
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
+from broadsheet_gateway.assets import StaticAssets
 from broadsheet_gateway.avatars import identicon
 from broadsheet_gateway.seo import PageMeta
 from broadsheet_gateway.service import ArticlePage, CommentForm
@@ -84,7 +85,8 @@ def clean(value: Any) -> Markup:
     return Markup(cleaned)  # noqa: S704
 
 
-def build_templates() -> Environment:
+def build_templates(assets: StaticAssets | None = None) -> Environment:
+    """The reader site's templates; pages link static files by ``static_url`` (fingerprinted)."""
     env = Environment(
         loader=FileSystemLoader(TEMPLATES),
         autoescape=select_autoescape(["html"]),
@@ -96,6 +98,7 @@ def build_templates() -> Environment:
     env.filters["isotime"] = _isotime
     env.filters["clean"] = clean
     env.filters["identicon"] = identicon
+    env.globals["static_url"] = (assets or StaticAssets()).url
     return env
 
 
