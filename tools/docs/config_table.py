@@ -18,7 +18,7 @@ from broadsheet_shared.settings import DatabaseServiceSettings, ServiceSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
-SERVICES = ("articles", "comments", "notifications", "gateway")
+SERVICES = ("articles", "comments", "notifications", "gateway", "newsroom")
 _ALWAYS_SHOWN = frozenset({"port"})
 START, END = "<!-- config-table:start -->", "<!-- config-table:end -->"
 

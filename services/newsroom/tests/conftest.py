@@ -31,6 +31,7 @@ class Newsroom:
             upstream_urls=URLS,
             trusted_proxies=[ip_network("10.0.0.0/8")],
             render_article=self._render,
+            client_ip=lambda peer, forwarded: (peer == "10.1.2.3" and forwarded) or str(peer),
             transport=self.services.transport(),
             clock=self.clock,
         )

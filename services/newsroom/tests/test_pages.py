@@ -246,3 +246,16 @@ async def test_a_same_site_form_passes_with_its_origin_and_a_null_origin_does_no
                 headers={"Origin": origin, "Sec-Fetch-Site": "none"},
             )
             assert answer.status_code == status, origin
+
+
+async def test_sign_in_tells_the_articles_service_the_clients_address(
+    newsroom: Newsroom,
+) -> None:
+    for peer, expected in (("10.1.2.3", "198.51.100.7"), ("203.0.113.9", "203.0.113.9")):
+        async with newsroom.client(peer) as client:
+            client.headers["X-Forwarded-For"] = "198.51.100.7"
+            await newsroom.sign_in(client)
+        (token_request, *_) = [
+            r for r in reversed(newsroom.services.requests) if r.url.path == "/api/auth/token"
+        ]
+        assert token_request.headers["x-forwarded-for"] == expected, peer

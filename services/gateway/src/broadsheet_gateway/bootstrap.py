@@ -13,6 +13,7 @@ import httpx
 from jinja2 import Environment
 from prometheus_client import start_http_server
 
+from broadsheet_gateway.client_address import client_ip
 from broadsheet_gateway.consumers import LiveFeed, build_router
 from broadsheet_gateway.limits import FixedWindowLimiter
 from broadsheet_gateway.live import LiveHub, StreamLimits
@@ -111,6 +112,7 @@ def bootstrap(
     apis = ServiceApis(client, base_urls, timeouts, settings.get_retries)
     templates = build_templates()
     comments = CommentRenderer(templates)
+    trusted_proxies = tuple(settings.trusted_proxies)
     hub = LiveHub(StreamLimits(settings.live_streams_per_client, settings.live_streams_total))
     live_feed = (
         LiveFeed(
@@ -141,7 +143,7 @@ def bootstrap(
         live_feed=live_feed,
         templates=templates,
         comments=comments,
-        trusted_proxies=tuple(settings.trusted_proxies),
+        trusted_proxies=trusted_proxies,
         write_limiter=FixedWindowLimiter(
             settings.write_rate_limit, settings.write_rate_window_seconds, time.monotonic
         ),
@@ -150,8 +152,9 @@ def bootstrap(
         newsroom=newsroom.bootstrap(
             newsroom_settings or NewsroomSettings(),
             upstream_urls={str(name): url for name, url in base_urls.items()},
-            trusted_proxies=settings.trusted_proxies,
+            trusted_proxies=trusted_proxies,
             render_article=lambda article: preview_html(templates, comments, article),
+            client_ip=lambda peer, forwarded: client_ip(peer, forwarded, trusted_proxies),
             transport=transport,
         ),
     )

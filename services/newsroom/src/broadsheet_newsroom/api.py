@@ -86,13 +86,13 @@ async def sign_in(request: Request) -> Response:
             request, next_=next_, email=email, error="Enter your email and password.", status=422
         )
     container = container_of(request)
-    peer = request.client.host if request.client else "unknown"
+    peer = request.client.host if request.client else None
     try:
         session = await container.staff.sign_in(
             email,
             password,
             time_zone=valid_zone(str(form.get("time_zone", ""))),
-            client_ip=peer,
+            client_ip=container.client_ip(peer, request.headers.get("x-forwarded-for")),
         )
     except (SignInRequired, FieldErrors):
         return _sign_in_page(

@@ -26,6 +26,8 @@ TEMPLATES = Path(__file__).parent / "templates"
 # The reader site's article page for an article that is not saved: the gateway's own renderer
 # and template, so a preview is exactly what readers will see.
 RenderArticle = Callable[[Mapping[str, Any]], str]
+# The client's address from the TCP peer and X-Forwarded-For, by the host's trusted-proxy rules.
+ClientIp = Callable[[str | None, str | None], str]
 
 
 def _now() -> datetime:
@@ -43,6 +45,7 @@ class Container:
     templates: Environment
     trusted_proxies: tuple[Network, ...]
     render_article: RenderArticle
+    client_ip: ClientIp
 
     async def stop(self) -> None:
         await self.upstream.aclose()
@@ -66,6 +69,7 @@ def bootstrap(
     upstream_urls: Mapping[str, str],
     trusted_proxies: Sequence[Network],
     render_article: RenderArticle,
+    client_ip: ClientIp,
     transport: httpx.AsyncBaseTransport | None = None,
     clock: Callable[[], datetime] = _now,
 ) -> Container:
@@ -91,4 +95,5 @@ def bootstrap(
         templates=build_templates(),
         trusted_proxies=tuple(trusted_proxies),
         render_article=render_article,
+        client_ip=client_ip,
     )
