@@ -101,15 +101,18 @@ def test_a_moderators_queue_in_the_newsroom(
     expect(page.get_by_label("Email or address")).to_have_value(spammer)
     check_page(page, "moderation-ban")
     page.get_by_label("Duration").select_option(label="7 days")
-    page.get_by_label("Reason").fill("link spam")
+    reason = f"link spam {secrets.token_hex(3)}"
+    page.get_by_label("Reason").fill(reason)
     page.get_by_role("button", name="Ban", exact=True).click()
     expect(page.get_by_role("status")).to_contain_text(f"Banned {spammer} for 7 days.")
-    row = page.get_by_role("row").filter(has_text=spammer)
-    expect(row).to_contain_text("link spam")
+    # An email ban is kept (and listed) as the address's digest, never the address itself.
+    row = page.get_by_role("row").filter(has_text=reason)
+    expect(row).to_contain_text("Email")
+    expect(row).not_to_contain_text(spammer)
     check_page(page, "moderation-bans")
-    row.get_by_role("button", name=f"Lift the ban on {spammer}").click()
+    row.get_by_role("button", name=re.compile("^Lift the ban on ")).click()
     expect(page.get_by_role("status")).to_contain_text("Ban lifted.")
-    expect(page.get_by_role("row").filter(has_text=spammer)).to_have_count(0)
+    expect(page.get_by_role("row").filter(has_text=reason)).to_have_count(0)
 
     # Several at once: select both junk comments, reject them together.
     page.goto(newsroom_url(base, "/moderation"))
