@@ -103,7 +103,7 @@ async def test_a_pending_import_waits_in_the_queue_and_its_approval_is_ordinary(
     world.add_article("hello")
     held = await world.import_service.import_comment(command(8, status="pending"))
     queue, _ = await world.queries.queue("pending", None, 10)
-    assert [c.id for c in queue] == [held.comment.id]
+    assert [entry.comment.id for entry in queue] == [held.comment.id]
     await world.service.moderate(ModerateComment(held.comment.id, "approve"), world.moderator)
     assert len(world.uow.of_type(CommentApprovedV1)) == 1
 

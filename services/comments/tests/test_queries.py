@@ -341,3 +341,42 @@ async def test_an_unknown_held_or_foreign_comment_by_id_is_404(world: Any) -> No
         with pytest.raises(ApplicationError) as caught:
             await world.queries.comment(slug, comment_id, sort="oldest", limit=5)
         assert status_of(caught.value) == 404
+
+
+async def test_the_queue_shows_each_comment_with_its_article_and_its_parent(
+    make_world: Any,
+) -> None:
+    world = make_world(ModerationPolicy(premoderate_first_time=True))
+    world.add_article("hello")
+    root = await world.post("hello", author_name="Ann", author_email="a@example.com", body="top")
+    await world.service.moderate(ModerateComment(root.comment.id, "approve"), world.moderator)
+    reply = await world.post(
+        "hello",
+        author_name="Bob",
+        author_email="b@example.com",
+        body="a reply",
+        parent_id=root.comment.id,
+    )
+    orphan = await world.post("hello", author_email="c@example.com", body="lost")
+    world.articles.rows.clear()  # its article's event has not arrived (or it was deleted)
+    entries, cursor = await world.queries.queue("pending", None, 10)
+    assert cursor is None
+    by_id = {entry.comment.id: entry for entry in entries}
+    assert set(by_id) == {reply.comment.id, orphan.comment.id}
+    assert by_id[orphan.comment.id].article is None
+    assert by_id[orphan.comment.id].parent is None
+    assert by_id[reply.comment.id].parent is not None
+    assert by_id[reply.comment.id].parent.author_name == "Ann"
+    assert by_id[reply.comment.id].parent.excerpt == "top"
+
+
+async def test_queue_entries_name_their_article(make_world: Any) -> None:
+    world = make_world(ModerationPolicy(premoderate_first_time=True))
+    world.add_article("hello")
+    await world.post("hello", author_email="a@example.com", body="held")
+    [entry], _ = await world.queries.queue("pending", None, 10)
+    assert entry.article is not None
+    assert (entry.article.slug, entry.article.title) == (
+        "hello",
+        world.articles.rows["art-hello"].title,
+    )

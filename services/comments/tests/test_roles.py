@@ -20,6 +20,7 @@ EXPECTED = {
     "POST /api/editor/comments/{comment_id:comment_id}/reject": MODERATORS,
     "POST /api/editor/comments/{comment_id:comment_id}/spam": MODERATORS,
     "DELETE /api/editor/comments/{comment_id:comment_id}": MODERATORS,
+    "POST /api/editor/comments/moderate": MODERATORS,
     "GET /api/editor/comments/bans": MODERATORS,
     "POST /api/editor/comments/bans": MODERATORS,
     "DELETE /api/editor/comments/bans/{ban_id}": MODERATORS,

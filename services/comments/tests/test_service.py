@@ -11,6 +11,7 @@ from broadsheet_comments.commands import (
     EditComment,
     LiftBan,
     ModerateComment,
+    ModerateComments,
 )
 from broadsheet_comments.domain import ModerationPolicy
 from broadsheet_shared.errors import ApplicationError, Conflict, NotFound, RateLimited
@@ -372,3 +373,41 @@ async def test_bans_created_and_lifted_are_recorded(world: Any) -> None:
     ]
     created = world.uow.of_type(StaffActionRecordedV1)[0]
     assert created.data.details == {"until": ban.until.isoformat(), "reason": "flood"}
+
+
+async def test_several_comments_are_moderated_at_once_each_answered_on_its_own(
+    make_world: Any,
+) -> None:
+    world = make_world(ModerationPolicy(premoderate_first_time=True))
+    world.add_article("hello")
+    held = [
+        (await world.post("hello", author_email=f"{n}@example.com", body=n)).comment.id
+        for n in ("a", "b", "c")
+    ]
+    # One of them was already rejected by someone else: approving it now is refused.
+    await world.service.moderate(ModerateComment(held[2], "reject"), world.moderator)
+    missing = "0" * 24
+    outcomes = await world.service.moderate_many(
+        ModerateComments((held[0], held[1], held[0], held[2], missing), "spam"), world.moderator
+    )
+    assert [(o.comment_id, o.comment.status if o.comment else None) for o in outcomes] == [
+        (held[0], "spam"),
+        (held[1], "spam"),
+        (held[2], "spam"),
+        (missing, None),
+    ]
+    assert outcomes[3].refused == "There is no such comment."
+    approved = await world.service.moderate_many(
+        ModerateComments((held[0], held[1]), "approve"), world.moderator
+    )
+    assert [o.comment.status for o in approved if o.comment] == ["approved", "approved"]
+    deleted = await world.service.moderate_many(
+        ModerateComments((held[0],), "delete"), world.moderator
+    )
+    assert deleted[0].comment is not None
+    assert deleted[0].comment.status == "deleted"
+    refused = await world.service.moderate_many(
+        ModerateComments((held[0],), "approve"), world.moderator
+    )
+    assert refused[0].comment is None
+    assert refused[0].refused

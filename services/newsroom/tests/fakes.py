@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote
 
 import httpx
 import jwt
@@ -63,6 +63,10 @@ class FakeServices:
     down: set[str] = field(default_factory=set)
     throttled: bool = False
     held_comments: int = 3
+    # The comments service's held comments (made from ``held_comments`` at first use) and bans.
+    held: list[dict[str, Any]] = field(default_factory=list)
+    bans: dict[str, dict[str, Any]] = field(default_factory=dict)
+    decided: dict[str, str] = field(default_factory=dict)
 
     def transport(self) -> httpx.MockTransport:
         return httpx.MockTransport(self.handle)
@@ -115,11 +119,74 @@ class FakeServices:
         if service == "comments":
             if caller.role == "editor":
                 return _problem(403, "moderators only")
-            items = [{"id": str(n)} for n in range(self.held_comments)]
-            return _json(200, {"items": items, "next_cursor": None})
+            return self._comments(request, method, path)
         if caller.role == "moderator":
             return _problem(403, "editors only")
         return self._articles(request, method, path, caller)
+
+    def held_comment(self, n: int, **changes: Any) -> dict[str, Any]:
+        return {
+            "id": f"{n:024x}",
+            "article_id": "art-1",
+            "parent_id": None,
+            "author_name": f"Reader {n}",
+            "author_email": f"reader{n}@example.com",
+            "client": f"198.51.100.{n}",
+            "status": "pending",
+            "body_markdown": f"comment {n}",
+            "body_html": f"<p>comment {n}</p>",
+            "created_at": "2026-11-30T12:00:00Z",
+            "edited": False,
+            "moderation_reasons": ["first comment from this address"],
+            "article": {"title": "Rain in Spain", "slug": "rain", "url_path": "/articles/rain"},
+            "parent": None,
+            **changes,
+        }
+
+    def _comments(self, request: httpx.Request, method: str, path: str) -> httpx.Response:
+        if not self.held and not self.decided:
+            self.held = [self.held_comment(n + 1) for n in range(self.held_comments)]
+        if path == "/api/editor/comments" and method == "GET":
+            start = int(request.url.params.get("cursor") or 0)
+            limit = int(request.url.params.get("limit") or 50)
+            items = self.held[start : start + limit]
+            more = start + limit < len(self.held)
+            return _json(200, {"items": items, "next_cursor": str(start + limit) if more else None})
+        if path == "/api/editor/comments/moderate":
+            body = json.loads(request.content)
+            outcomes = []
+            for comment_id in body["ids"]:
+                comment = next((c for c in self.held if c["id"] == comment_id), None)
+                if comment is None:
+                    outcomes.append(
+                        {"id": comment_id, "status": None, "refused": "Already decided."}
+                    )
+                    continue
+                self.held.remove(comment)
+                self.decided[comment_id] = body["action"]
+                outcomes.append({"id": comment_id, "status": body["action"], "refused": None})
+            return _json(200, {"items": outcomes})
+        if path == "/api/editor/comments/bans" and method == "GET":
+            return _json(200, {"items": list(self.bans.values())})
+        if path == "/api/editor/comments/bans":
+            body = json.loads(request.content)
+            if body["kind"] == "email" and "@" not in body["value"]:
+                errors = [{"loc": ["body", "value"], "msg": "not an email", "type": "x"}]
+                return _problem(422, "invalid", errors=errors)
+            ban_id = f"{body['kind']}:{body['value']}"
+            until = self.clock() + timedelta(minutes=body["duration_minutes"])
+            self.bans[ban_id] = {
+                "id": ban_id,
+                "kind": body["kind"],
+                "value": body["value"],
+                "until": until.isoformat(),
+                "reason": body["reason"],
+            }
+            return _json(201, self.bans[ban_id])
+        if path.startswith("/api/editor/comments/bans/") and method == "DELETE":
+            ban_id = unquote(path.rsplit("/", 1)[1])
+            return _json(204) if self.bans.pop(ban_id, None) else _problem(404, "no such ban")
+        return _problem(404, "unknown route")
 
     def _sign_in(self, request: httpx.Request) -> httpx.Response:
         if self.throttled:

@@ -16,16 +16,20 @@ from broadsheet_comments.commands import (
     EditComment,
     LiftBan,
     ModerateComment,
+    ModerateComments,
     PostComment,
 )
 from broadsheet_comments.domain import Ban, Comment, ModerationAction, Status
 from broadsheet_comments.feeds import FEED_SIZE, comments_feed
-from broadsheet_comments.queries import CommentQueries
+from broadsheet_comments.queries import CommentQueries, QueueEntry
 from broadsheet_comments.schemas import (
     ArticleOut,
     BanCreate,
     BanOut,
     BansOut,
+    BulkModeration,
+    BulkModerationOut,
+    BulkOutcome,
     CommentCreate,
     CommentEdit,
     CommentOut,
@@ -33,7 +37,10 @@ from broadsheet_comments.schemas import (
     CountsOut,
     LocatedCommentOut,
     PostedComment,
+    QueueArticle,
+    QueueComment,
     QueueOut,
+    QueueParent,
     RecentArticle,
     RecentComment,
     RecentOut,
@@ -150,6 +157,19 @@ def staff_comment(comment: Comment) -> StaffComment:
         created_at=comment.created_at,
         edited=comment.edited_at is not None,
         moderation_reasons=list(comment.moderation_reasons),
+    )
+
+
+def queue_comment(entry: QueueEntry) -> QueueComment:
+    article, parent = entry.article, entry.parent
+    return QueueComment(
+        **staff_comment(entry.comment).model_dump(),
+        article=QueueArticle(title=article.title, slug=article.slug, url_path=article.url_path)
+        if article is not None
+        else None,
+        parent=QueueParent(id=parent.id, author_name=parent.author_name, excerpt=parent.excerpt)
+        if parent is not None
+        else None,
     )
 
 
@@ -405,7 +425,28 @@ async def moderation_queue(
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
 ) -> QueueOut:
     found, next_cursor = await queries.queue(status, cursor, limit)
-    return QueueOut(items=[staff_comment(comment) for comment in found], next_cursor=next_cursor)
+    return QueueOut(items=[queue_comment(entry) for entry in found], next_cursor=next_cursor)
+
+
+@staff_router.post("/moderate", response_model=BulkModerationOut)
+async def moderate_several(
+    body: BulkModeration, moderator: ModeratorPrincipal, service: Service
+) -> BulkModerationOut:
+    """One action on several comments; each is answered on its own (a refusal, such as a
+    comment already decided otherwise, does not stop the others)."""
+    outcomes = await service.moderate_many(
+        ModerateComments(tuple(body.ids), body.action), moderator
+    )
+    return BulkModerationOut(
+        items=[
+            BulkOutcome(
+                id=outcome.comment_id,
+                status=outcome.comment.status if outcome.comment else None,
+                refused=outcome.refused,
+            )
+            for outcome in outcomes
+        ]
+    )
 
 
 async def _moderate(

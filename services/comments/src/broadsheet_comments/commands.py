@@ -46,6 +46,14 @@ class ModerateComment:
 
 
 @dataclass(frozen=True)
+class ModerateComments:
+    """One action on several comments at once (the queue's "select several")."""
+
+    comment_ids: tuple[str, ...]
+    action: ModerationAction
+
+
+@dataclass(frozen=True)
 class BanAuthor:
     kind: BanKind
     value: str  # an email address or a client address

@@ -90,6 +90,16 @@ class ThreadPage:
 
 
 @dataclass(frozen=True)
+class QueueEntry:
+    """A comment of the staff queue with what a moderator needs beside it: its article (None
+    when the projection has not heard of it yet) and, for a reply, its parent."""
+
+    comment: Comment
+    article: Article | None
+    parent: Comment | None
+
+
+@dataclass(frozen=True)
 class RecentEntry:
     comment: Comment
     article: Article
@@ -247,9 +257,23 @@ class CommentQueries:
 
     async def queue(
         self, status: Status, cursor: str | None, limit: int
-    ) -> tuple[list[Comment], str | None]:
-        """The staff queue of one status, newest first."""
+    ) -> tuple[list[QueueEntry], str | None]:
+        """The staff queue of one status, newest first, each comment with its article and
+        parent."""
         after = decode_queue_cursor(cursor)
         found = await self._comments.by_status(status, after, limit + 1)
         next_cursor = encode_queue_cursor(found[limit - 1].sort_key) if len(found) > limit else None
-        return found[:limit], next_cursor
+        page = found[:limit]
+        articles = await self._articles.by_ids([comment.article_id for comment in page])
+        parent_ids = list(dict.fromkeys(c.parent_id for c in page if c.parent_id is not None))
+        parents = await asyncio.gather(*(self._comments.get(pid) for pid in parent_ids))
+        by_id = {parent.id: parent for parent in parents if parent is not None}
+        entries = [
+            QueueEntry(
+                comment,
+                articles.get(comment.article_id),
+                by_id.get(comment.parent_id) if comment.parent_id else None,
+            )
+            for comment in page
+        ]
+        return entries, next_cursor

@@ -190,9 +190,47 @@ class StaffComment(BaseModel):
     moderation_reasons: list[str]
 
 
+class QueueArticle(BaseModel):
+    title: str
+    slug: str
+    url_path: str
+
+
+class QueueParent(BaseModel):
+    id: str
+    author_name: str
+    excerpt: str
+
+
+class QueueComment(StaffComment):
+    article: QueueArticle | None = Field(
+        description="The article as this service last heard of it; null before its event."
+    )
+    parent: QueueParent | None = Field(description="The comment this one answers, if a reply.")
+
+
 class QueueOut(BaseModel):
-    items: list[StaffComment]
+    items: list[QueueComment]
     next_cursor: str | None
+
+
+class BulkModeration(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    ids: list[Annotated[str, Field(pattern=OBJECT_ID_PATTERN)]] = Field(
+        min_length=1, max_length=100
+    )
+    action: Literal["approve", "reject", "spam", "delete"]
+
+
+class BulkOutcome(BaseModel):
+    id: str
+    status: Status | None = Field(description="The comment's status now; null when refused.")
+    refused: str | None = Field(description="Why this comment was not changed, if it was not.")
+
+
+class BulkModerationOut(BaseModel):
+    items: list[BulkOutcome]
 
 
 class BanCreate(BaseModel):

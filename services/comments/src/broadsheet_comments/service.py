@@ -21,6 +21,7 @@ from broadsheet_comments.commands import (
     EditComment,
     LiftBan,
     ModerateComment,
+    ModerateComments,
     PostComment,
 )
 from broadsheet_comments.domain import (
@@ -91,6 +92,15 @@ class Posted:
     def public_status(self) -> str:
         # Spam is answered like any held comment: a bot learns nothing from the reply.
         return "approved" if self.comment.status == "approved" else "pending"
+
+
+@dataclass(frozen=True)
+class ModerationOutcome:
+    """One comment of a bulk action: the comment as it now is, or why it was refused."""
+
+    comment_id: str
+    comment: Comment | None
+    refused: str | None
 
 
 @dataclass(frozen=True)
@@ -353,6 +363,23 @@ class CommentsService:
         if comment is None:
             raise NotFound("There is no such comment.")
         return await self._transition(comment, command.action, moderator)
+
+    async def moderate_many(
+        self, command: ModerateComments, moderator: Principal
+    ) -> list[ModerationOutcome]:
+        """One action on several comments, each decided on its own (its own transaction, its
+        own event and audit entry): one refusal does not undo the others."""
+        outcomes: list[ModerationOutcome] = []
+        for comment_id in dict.fromkeys(command.comment_ids):
+            try:
+                comment = await self.moderate(
+                    ModerateComment(comment_id, command.action), moderator
+                )
+            except (NotFound, Conflict) as refused:
+                outcomes.append(ModerationOutcome(comment_id, None, str(refused)))
+            else:
+                outcomes.append(ModerationOutcome(comment_id, comment, None))
+        return outcomes
 
     async def _transition(
         self, comment: Comment, action: ModerationAction, moderator: Principal | None

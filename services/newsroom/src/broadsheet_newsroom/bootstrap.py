@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from broadsheet_newsroom.moderation_service import Moderation
 from broadsheet_newsroom.service import Desk, Staff
 from broadsheet_newsroom.session import SessionStore
 from broadsheet_newsroom.settings import Settings
@@ -40,6 +41,7 @@ class Container:
     sessions: SessionStore
     staff: Staff
     desk: Desk
+    moderation: Moderation
     templates: Environment
     trusted_proxies: tuple[Network, ...]
     render_article: RenderArticle
@@ -89,6 +91,7 @@ def bootstrap(
         sessions=sessions,
         staff=staff,
         desk=Desk(staff, page_size=settings.page_size, clock=clock),
+        moderation=Moderation(staff, page_size=settings.page_size),
         templates=build_templates(),
         trusted_proxies=tuple(trusted_proxies),
         render_article=render_article,

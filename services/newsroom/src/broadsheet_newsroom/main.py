@@ -10,6 +10,7 @@ from starlette.staticfiles import StaticFiles
 
 from broadsheet_newsroom.api import editor_pages, session_pages
 from broadsheet_newsroom.bootstrap import Container
+from broadsheet_newsroom.moderation import moderation_pages
 from broadsheet_newsroom.pages import install_errors
 
 STATIC = Path(__file__).parent / "static"
@@ -22,5 +23,6 @@ def create_app(container: Container) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC), name="newsroom-static")
     app.include_router(session_pages)
     app.include_router(editor_pages)
+    app.include_router(moderation_pages)
     install_errors(app)
     return app

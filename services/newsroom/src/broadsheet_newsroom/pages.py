@@ -34,6 +34,7 @@ from broadsheet_shared.http.clients import in_networks
 SIGN_IN_COOKIE = "newsroom_sign_in"
 ALL_ROLES: tuple[Role, ...] = ("admin", "editor", "moderator")
 EDITORS: tuple[Role, ...] = ("admin", "editor")
+MODERATORS: tuple[Role, ...] = ("admin", "moderator")
 
 TITLES = {
     400: "Bad request",
@@ -59,6 +60,8 @@ NAV: list[NavItem] = [
     NavItem("Dashboard", "/", EDITORS),
     NavItem("Articles", "/articles", EDITORS),
     NavItem("New article", "/articles/new", EDITORS),
+    NavItem("Moderation", "/moderation", MODERATORS),
+    NavItem("Bans", "/moderation/bans", MODERATORS),
 ]
 
 
