@@ -24,6 +24,7 @@ def test_a_stored_time_is_shown_back_in_the_zone_with_its_name() -> None:
     assert to_local(stored, "Asia/Tokyo") == "2026-07-15T17:30"
     assert shown(stored, "Europe/London") == "15 Jul 2026, 09:30 BST (Europe/London)"
     assert to_local(None, "UTC") == ""
+    assert shown(stored, "UTC") == "15 Jul 2026, 08:30 UTC"  # not "UTC (UTC)"
     assert shown("", "UTC") == ""
 
 

@@ -50,4 +50,7 @@ def shown(value: str | datetime | None, zone: str) -> str:
         return ""
     instant = parse_instant(value) if isinstance(value, str) else value
     local = instant.astimezone(ZoneInfo(zone))
-    return f"{local.strftime('%d %b %Y, %H:%M')} {local.tzname()} ({zone})"
+    abbreviation = local.tzname()
+    # "CET (Europe/Paris)", but "UTC", not "UTC (UTC)".
+    named = abbreviation if abbreviation == zone else f"{abbreviation} ({zone})"
+    return f"{local.strftime('%d %b %Y, %H:%M')} {named}"
