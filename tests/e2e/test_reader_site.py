@@ -43,10 +43,14 @@ def test_article_page_comment_and_reply_nest(platform: Platform) -> None:
             client, slug, author_name="Bob", body="A reply to Alice.", parent_id=parent_id
         )
         assert replied.status_code == 303, replied.text
-        page = client.get(f"/articles/{slug}")
-        text = page.text
+        # The reply lands on the thread page that holds it (the session's article has had many
+        # comments by now, so that need not be page one), under its parent.
+        reply_location = replied.headers["location"]
+        reply = re.search(r"#comment-(.+)$", reply_location)
+        assert reply, reply_location
+        text = client.get(reply_location.split("#")[0]).text
         alice = text.index(f'id="comment-{parent_id}"')
-        bob = text.index(">Bob<")
+        bob = text.index(f'id="comment-{reply.group(1)}"')
         assert alice < bob
         assert '<ol class="children">' in text[alice:bob]
         assert re.search(r"\d+ Comments? on this post", text)
