@@ -19,7 +19,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from .conftest import Platform
+from .conftest import Platform, _wait_for
 from .test_browser import browser
 from .validators import assert_valid_html
 
@@ -51,15 +51,6 @@ def _axe_violations(page: Page, selector: str) -> list[str]:
 class Site:
     url: str
     slug: str
-
-
-def _wait_for(check: object, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():  # type: ignore[operator]
-            return
-        time.sleep(0.1)
-    raise AssertionError("condition not met in time")
 
 
 @pytest.fixture(scope="module")
