@@ -27,7 +27,7 @@ BENCH ?=
 UNIT_MARKERS := not integration and not e2e and not browser
 TYPED_SOURCES := shared/src tools/devstack/src tools/importer/src $(wildcard services/*/src)
 
-.PHONY: help install uv deps jars browsers browser-tools run test test-unit lint format bench bench-tools bench-db clean clean-data
+.PHONY: help install uv deps jars browsers browser-tools run test test-unit lint format proof bench bench-tools bench-db clean clean-data
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -114,6 +114,11 @@ bench-db: ## secantusd-rs from crates.io for the benchmarks (cargo + cmake; ~4 m
 bench: deps jars bench-tools bench-db ## the benchmarks (tools/bench), report in artifacts/bench/report.md
 	@if [ -x "$(SECANTUS_RS)" ]; then export DEVSTACK_MONGO_SERVER="$(abspath $(SECANTUS_RS))"; fi; \
 	$(RUN) python tools/bench/run.py $(BENCH)
+
+proof: install ## the fault scenarios at full size (tests/reliability), report in artifacts/proof/report.md
+	rm -f artifacts/proof/results.jsonl
+	BROADSHEET_PROOF=1 $(RUN) pytest -m fault tests/reliability --timeout=3600 $(PYTEST_ARGS); \
+	status=$$?; $(RUN) python tools/proof/report.py && exit $$status
 
 clean: ## caches and test artifacts (keeps .data and the jar cache)
 	rm -rf .pytest_cache .mypy_cache .ruff_cache .hypothesis artifacts
