@@ -203,6 +203,9 @@ class FakeServices:
             errors.append({"loc": ["body", "title"], "msg": "must not be blank", "type": "x"})
         if "section" in body and body["section"] not in {s["name"] for s in SECTIONS}:
             errors.append({"loc": ["body", "section"], "msg": "Unknown section", "type": "x"})
+        if body.get("hero_image_url") and not body.get("hero_image_alt"):
+            msg = "Describe the hero image"
+            errors.append({"loc": ["body", "hero_image_alt"], "msg": msg, "type": "x"})
         if errors:
             return _problem(422, "invalid", errors=errors)
         return None
@@ -230,6 +233,7 @@ class FakeServices:
                 "slug": article["slug"],
                 "authors": [],
                 "hero_image_url": article.get("hero_image_url"),
+                "hero_image_alt": article.get("hero_image_alt"),
                 "comments_open": True,
             }
         )

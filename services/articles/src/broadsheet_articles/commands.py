@@ -18,6 +18,7 @@ class CreateArticle:
     tags: list[str] = field(default_factory=list)
     authors: list[str] | None = None  # None: the editor's own name
     hero_image_url: str | None = None
+    hero_image_alt: str | None = None
     comments_open: bool = True
 
 

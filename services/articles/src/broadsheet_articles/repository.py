@@ -215,6 +215,7 @@ def article_document(article: Article) -> dict[str, Any]:
         # at its next save).
         "author_slugs": [author_slug(name) for name in article.authors],
         "hero_image_url": article.hero_image_url,
+        "hero_image_alt": article.hero_image_alt,
         "status": article.status.value,
         "comments_open": article.comments_open,
         "created_at": article.created_at,
@@ -238,6 +239,7 @@ def article_from_document(doc: dict[str, Any]) -> Article:
         tags=list(doc.get("tags", [])),
         authors=list(doc.get("authors", [])),
         hero_image_url=doc.get("hero_image_url"),
+        hero_image_alt=doc.get("hero_image_alt"),
         status=ArticleStatus(doc["status"]),
         comments_open=bool(doc.get("comments_open", True)),
         created_at=doc["created_at"],

@@ -168,6 +168,7 @@ class ArticleService:
                 tags=command.tags,
                 authors=command.authors if command.authors is not None else [editor.name],
                 hero_image_url=command.hero_image_url,
+                hero_image_alt=command.hero_image_alt,
                 comments_open=command.comments_open,
             )
             await self.add(article, tx, reason="created", editor=editor)
@@ -191,6 +192,7 @@ class ArticleService:
             tags=command.tags,
             authors=command.authors if command.authors is not None else [editor.name],
             hero_image_url=command.hero_image_url,
+            hero_image_alt=command.hero_image_alt,
             comments_open=command.comments_open,
         )
         article.published_at = now
