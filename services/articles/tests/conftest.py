@@ -164,6 +164,9 @@ class FakeSections:
         self.sections[slug] = replace(self.sections[slug], name=name)
         return True
 
+    async def set_position(self, slug: str, position: int, session: Any) -> None:
+        self.sections[slug] = replace(self.sections[slug], position=position)
+
     async def delete(self, slug: str, session: Any = None) -> bool:
         return self.sections.pop(slug, None) is not None
 

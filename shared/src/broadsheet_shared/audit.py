@@ -29,6 +29,7 @@ class StaffAction(StrEnum):
     SECTION_CREATED = "section.created"
     SECTION_RENAMED = "section.renamed"
     SECTION_DELETED = "section.deleted"
+    SECTIONS_REORDERED = "sections.reordered"
     STAFF_CREATED = "staff.created"
     STAFF_RENAMED = "staff.renamed"
     STAFF_ROLE_CHANGED = "staff.role_changed"

@@ -53,6 +53,13 @@ class RenameSection:
 
 
 @dataclass(frozen=True)
+class ReorderSections:
+    """Every section's slug, in the order readers' navigation shows them."""
+
+    slugs: list[str]
+
+
+@dataclass(frozen=True)
 class LogIn:
     username: str  # the editor's email address
     password: str

@@ -169,6 +169,7 @@ class SectionRepository(Protocol):
     async def add(self, section: Section, session: Session | None = None) -> bool: ...
     async def set_wordpress_slug(self, slug: str, wordpress_slug: str) -> None: ...
     async def rename(self, slug: str, name: str, session: Session | None) -> bool: ...
+    async def set_position(self, slug: str, position: int, session: Session | None) -> None: ...
     async def delete(self, slug: str, session: Session | None = None) -> bool: ...
     async def seed(self, sections: list[Section]) -> None: ...
 
@@ -470,6 +471,11 @@ class MongoSectionRepository:
             {"_id": slug}, {"$set": {"name": name}}, session=session
         )
         return bool(result.matched_count == 1)
+
+    async def set_position(self, slug: str, position: int, session: Session | None) -> None:
+        await self._sections.update_one(
+            {"_id": slug}, {"$set": {"position": position}}, session=session
+        )
 
     async def delete(self, slug: str, session: Session | None = None) -> bool:
         result = await self._sections.delete_one({"_id": slug}, session=session)

@@ -128,6 +128,12 @@ class SectionUpdate(Strict):
     name: SectionName
 
 
+class SectionOrder(Strict):
+    slugs: list[Slug] = Field(
+        min_length=1, max_length=200, description="Every section's slug, once, in the new order"
+    )
+
+
 class RefreshRequest(Strict):
     refresh_token: Annotated[str, Field(min_length=1, max_length=200)]
 
