@@ -216,6 +216,16 @@ class FakeEditors:
     async def update(self, editor: Editor, session: Any = None) -> None:
         self.editors[editor.id] = copy.copy(editor)
 
+    async def take_password_link(
+        self, link_hash: str, now: datetime, session: Any
+    ) -> Editor | None:
+        for editor in self.editors.values():
+            expires = editor.password_link_expires_at
+            if editor.password_link_hash == link_hash and expires is not None and expires > now:
+                editor.password_link_hash = editor.password_link_expires_at = None
+                return copy.copy(editor)
+        return None
+
     async def changed_at(self, staff_id: str) -> datetime | None:
         found = self.editors.get(staff_id)
         return found.access_changed_at if found else None
@@ -366,6 +376,7 @@ def auth_world(fast_hasher: Any) -> AuthWorld:
             slowdown_seconds=1.5,
         ),
         refresh_ttl=timedelta(days=14),
+        password_link_ttl=timedelta(hours=48),
         clock=clock,
         sleep=sleep,
     )

@@ -70,8 +70,17 @@ class LogIn:
 class CreateEditor:
     email: str
     name: str
-    password: str
+    password: str | None  # None: the person sets it through a link mailed to them
     role: Role = "editor"
+
+
+@dataclass(frozen=True)
+class SetPassword:
+    """The owner of a set-password link chooses their password."""
+
+    token: str
+    password: str
+    client: str
 
 
 @dataclass(frozen=True)

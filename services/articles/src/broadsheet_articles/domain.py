@@ -474,6 +474,9 @@ class Editor:
     created_at: datetime
     # The last change that ended the account's earlier tokens (disabled, role, password).
     access_changed_at: datetime | None = None
+    # The pending set-password link: the SHA-256 of its one-time token, and when it expires.
+    password_link_hash: str | None = None
+    password_link_expires_at: datetime | None = None
 
 
 # -- the audit log -------------------------------------------------------------------------------

@@ -179,6 +179,9 @@ class EditorRepository(Protocol):
     async def by_id(self, editor_id: str) -> Editor | None: ...
     async def add(self, editor: Editor, session: Session | None = None) -> bool: ...
     async def update(self, editor: Editor, session: Session | None = None) -> None: ...
+    async def take_password_link(
+        self, link_hash: str, now: datetime, session: Session | None
+    ) -> Editor | None: ...
     async def all(self) -> list[Editor]: ...
 
 
@@ -261,6 +264,8 @@ def _editor_document(editor: Editor) -> dict[str, Any]:
         "disabled": editor.disabled,
         "created_at": editor.created_at,
         "access_changed_at": editor.access_changed_at,
+        "password_link_hash": editor.password_link_hash,
+        "password_link_expires_at": editor.password_link_expires_at,
     }
 
 
@@ -274,6 +279,8 @@ def _editor_from_document(doc: dict[str, Any]) -> Editor:
         disabled=bool(doc.get("disabled", False)),
         created_at=doc["created_at"],
         access_changed_at=doc.get("access_changed_at"),
+        password_link_hash=doc.get("password_link_hash"),
+        password_link_expires_at=doc.get("password_link_expires_at"),
     )
 
 
@@ -516,6 +523,19 @@ class MongoEditorRepository:
         doc = _editor_document(editor)
         del doc["_id"]
         await self._editors.update_one({"_id": editor.id}, {"$set": doc}, session=session)
+
+    async def take_password_link(
+        self, link_hash: str, now: datetime, session: Session | None
+    ) -> Editor | None:
+        """The account whose unexpired link this is, the link spent in the same write: of two
+        uses at once, one finds it."""
+        doc = await self._editors.find_one_and_update(
+            {"password_link_hash": link_hash, "password_link_expires_at": {"$gt": now}},
+            {"$set": {"password_link_hash": None, "password_link_expires_at": None}},
+            return_document=ReturnDocument.AFTER,
+            session=session,
+        )
+        return _editor_from_document(doc) if doc else None
 
     async def changed_at(self, staff_id: str) -> datetime | None:
         """The account's last change that ends earlier tokens (``StaffAccess``): articles owns

@@ -141,8 +141,16 @@ class RefreshRequest(Strict):
 class EditorCreate(Strict):
     email: Annotated[str, Field(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")]
     name: AuthorName
-    password: Password
+    password: Password | None = Field(
+        default=None,
+        description="Omitted: the person is mailed a one-time link to set their own password",
+    )
     role: Role = "editor"
+
+
+class PasswordSet(Strict):
+    token: Annotated[str, Field(min_length=20, max_length=100, pattern=r"^[A-Za-z0-9_-]+$")]
+    password: Password
 
 
 class EditorUpdate(Strict):
