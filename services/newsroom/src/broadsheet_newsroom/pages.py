@@ -35,6 +35,7 @@ SIGN_IN_COOKIE = "newsroom_sign_in"
 ALL_ROLES: tuple[Role, ...] = ("admin", "editor", "moderator")
 EDITORS: tuple[Role, ...] = ("admin", "editor")
 MODERATORS: tuple[Role, ...] = ("admin", "moderator")
+ADMINS: tuple[Role, ...] = ("admin",)
 
 TITLES = {
     400: "Bad request",
@@ -62,6 +63,9 @@ NAV: list[NavItem] = [
     NavItem("New article", "/articles/new", EDITORS),
     NavItem("Moderation", "/moderation", MODERATORS),
     NavItem("Bans", "/moderation/bans", MODERATORS),
+    NavItem("Staff", "/staff", ADMINS),
+    NavItem("Sections", "/sections", ADMINS),
+    NavItem("Audit log", "/audit", ADMINS),
 ]
 
 
