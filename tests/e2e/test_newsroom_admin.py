@@ -16,7 +16,7 @@ from playwright.sync_api import Browser, expect
 from broadsheet_devstack.pytest_plugin import Infra
 
 from .conftest import Platform
-from .newsroom import browser, check_page, new_account, new_context, newsroom_url, sign_in
+from .newsroom import browser, check_page, new_account, new_context, sign_in
 
 __all__ = ["browser"]
 
