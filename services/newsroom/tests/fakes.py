@@ -234,6 +234,8 @@ class FakeServices:
             return _json(201, account)
         if path.startswith("/api/editor/users/") and method == "PATCH":
             account = next(a for a in self.accounts if a["id"] == path.rsplit("/", 1)[1])
+            if account["email"] == "ad@example.com" and body.get("disabled"):
+                return _problem(409, "Admins cannot disable or demote themselves.")
             account.update(body)
             return _json(200, account)
         if path == "/api/editor/sections" and method == "POST":

@@ -86,6 +86,10 @@ async def test_an_admin_changes_a_role_and_disables_and_enables(newsroom: Newsro
         assert f'aria-label="Enable {editor["name"]}"' in page.text
         await post(client, "/newsroom/staff", path, act="enable")
         await post(client, "/newsroom/staff", path, act="role", role="owner")  # not a role
+        me = next(a for a in newsroom.services.accounts if a["email"] == ADMIN)
+        await post(client, "/newsroom/staff", f"/newsroom/staff/{me['id']}", act="disable")
+        page = await client.get("/newsroom/staff")
+        assert "Not changed: Admins cannot disable or demote themselves." in page.text
     assert sent(newsroom, "PATCH", f"/api/editor/users/{editor['id']}") == [
         {"role": "moderator"},
         {"disabled": True},
@@ -171,3 +175,16 @@ async def test_a_set_password_link_works_once_without_a_session(newsroom: Newsro
         assert forged.status_code == 403
     assert newsroom.services.passwords == {"nell@example.org": "a long new password"}
     assert len(sent(newsroom, "POST", "/api/auth/password")) == 2
+
+
+async def test_a_set_password_page_never_shows_the_password_back(newsroom: Newsroom) -> None:
+    newsroom.services.down.add("articles")
+    path = "/newsroom/set-password/" + "t" * 43
+    async with newsroom.client() as client:
+        form = await client.get(path)
+        secret = "my secret new password"
+        fields = {"csrf_token": csrf_of(form.text), "password": secret, "password_again": secret}
+        down = await client.post(path, data=fields)
+        assert down.status_code == 503
+        assert "The articles service is unavailable" in down.text
+        assert secret not in down.text

@@ -101,15 +101,18 @@ async def change_account(
     act = str(form.get("act", ""))
     role = str(form.get("role", ""))
     admin = container_of(request).admin
-    if act == "role" and role in ROLES:
-        changed = await admin.change_account(session, account_id, role=role, disabled=None)
-        session.flash.append(f"{changed['name']} is now {role}.")
-    elif act in ("disable", "enable"):
-        disabled = act == "disable"
-        changed = await admin.change_account(session, account_id, role=None, disabled=disabled)
-        session.flash.append(f"{changed['name']} is {'disabled' if disabled else 'enabled'}.")
-    else:
-        session.flash.append("Choose a role, Disable or Enable.")
+    try:
+        if act == "role" and role in ROLES:
+            changed = await admin.change_account(session, account_id, role=role, disabled=None)
+            session.flash.append(f"{changed['name']} is now {role}.")
+        elif act in ("disable", "enable"):
+            disabled = act == "disable"
+            changed = await admin.change_account(session, account_id, role=None, disabled=disabled)
+            session.flash.append(f"{changed['name']} is {'disabled' if disabled else 'enabled'}.")
+        else:
+            session.flash.append("Choose a role, Disable or Enable.")
+    except Refused as refused:  # an admin disabling or demoting themselves
+        session.flash.append(f"Not changed: {refused.message}")
     return redirect(request, "/staff")
 
 

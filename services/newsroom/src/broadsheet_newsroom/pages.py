@@ -217,7 +217,16 @@ def _typed(request: Request) -> list[tuple[str, str]]:
     form = getattr(request.state, "typed", None)
     if form is None:
         return []
-    hidden = {"csrf_token", "password", "revision", "action", "next", "time_zone"}
+    # Never shown back: secrets (passwords) and the form's own machinery.
+    hidden = {
+        "csrf_token",
+        "password",
+        "password_again",
+        "revision",
+        "action",
+        "next",
+        "time_zone",
+    }
     return [(k, v) for k, v in form.multi_items() if k not in hidden and isinstance(v, str) and v]
 
 
