@@ -158,7 +158,7 @@ async def test_a_set_password_link_works_once_without_a_session(newsroom: Newsro
     async with newsroom.client() as client:
         form = await client.get(path)
         assert form.status_code == 200
-        assert form.headers["referrer-policy"] == "no-referrer"
+        assert form.headers["referrer-policy"] == "same-origin"
         assert '<label for="password">New password</label>' in form.text
         csrf = csrf_of(form.text)
         fields = {"csrf_token": csrf, "password": "a long new password"}

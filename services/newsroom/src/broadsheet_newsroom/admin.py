@@ -248,7 +248,9 @@ def _set_password_page(
         done=done,
         csrf_token=csrf,
         # The token is in this page's address: no other site may learn it from a Referer.
-        headers={"Referrer-Policy": "no-referrer"},
+        # (Not no-referrer: Chromium then sends the form's post with Origin: null, which the
+        # cross-site check rightly refuses.)
+        headers={"Referrer-Policy": "same-origin"},
     )
     set_cookie(request, response, SIGN_IN_COOKIE, csrf, max_age=3600)
     return response
