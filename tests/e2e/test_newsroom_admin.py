@@ -95,7 +95,7 @@ def test_an_admin_adds_staff_orders_sections_and_reads_the_audit_log(
         reader = context.new_page()
         reader.goto(base + "/")
         nav = reader.get_by_role("navigation", name="Sections")
-        names = nav.get_by_role("link").all_inner_texts()
+        names = [n.strip() for n in nav.get_by_role("link").all_text_contents()]
         assert names.index(last["name"]) == names.index(above["name"]) - 1, names
         reader.close()
     finally:
