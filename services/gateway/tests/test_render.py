@@ -27,3 +27,19 @@ def test_a_preview_is_the_reader_sites_article_page_with_its_body_cleaned() -> N
     assert "<script>alert" not in page  # the reader site's cleaning applies
     assert "November 30, 2026" in page
     assert '<form method="post" action="/articles/talks-resume/comments"' in page
+
+
+def test_the_hero_image_carries_its_alt_text() -> None:
+    templates = build_templates()
+    article = {
+        "slug": "talks-resume",
+        "title": "Talks resume",
+        "body_html": "<p>They met.</p>",
+        "hero_image_url": "https://img.example.org/talks.jpg",
+        "hero_image_alt": 'Delegates at the "round" table',
+    }
+    page = preview_html(templates, CommentRenderer(templates), article)
+    assert (
+        '<img class="hero" src="https://img.example.org/talks.jpg"'
+        ' alt="Delegates at the &#34;round&#34; table">'
+    ) in page

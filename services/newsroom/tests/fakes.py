@@ -67,6 +67,17 @@ class FakeServices:
     held: list[dict[str, Any]] = field(default_factory=list)
     bans: dict[str, dict[str, Any]] = field(default_factory=dict)
     decided: dict[str, str] = field(default_factory=dict)
+    # The admin API: sections in order, staff accounts, set-password links (token → email).
+    sections: list[dict[str, str]] = field(default_factory=lambda: [dict(s) for s in SECTIONS])
+    accounts: list[dict[str, Any]] = field(
+        default_factory=lambda: [
+            {"id": str(uuid.uuid5(uuid.NAMESPACE_DNS, e)), "email": e, "name": p.name}
+            | {"role": p.role, "disabled": False}
+            for e, p in STAFF.items()
+        ]
+    )
+    links: dict[str, str] = field(default_factory=dict)
+    passwords: dict[str, str] = field(default_factory=dict)
 
     def transport(self) -> httpx.MockTransport:
         return httpx.MockTransport(self.handle)
@@ -110,6 +121,8 @@ class FakeServices:
             if principal is None or token in self.revoked:
                 return _problem(401, "spent")
             return _json(200, self.tokens(principal))
+        if path == "/api/auth/password" and method == "POST":
+            return self._set_password(json.loads(request.content))
         if path == "/api/auth/logout" and method == "POST":
             self.revoked.add(json.loads(request.content)["refresh_token"])
             return _json(204)
@@ -197,12 +210,74 @@ class FakeServices:
             return _problem(401, "Wrong email or password.")
         return _json(200, self.tokens(principal))
 
+    def _set_password(self, body: dict[str, Any]) -> httpx.Response:
+        if len(body["password"]) < 12:
+            errors = [{"loc": ["body", "password"], "msg": "too short", "type": "x"}]
+            return _problem(422, "invalid", errors=errors)
+        email = self.links.pop(body["token"], None)
+        if email is None:
+            return _problem(400, "This set-password link is not valid.")
+        self.passwords[email] = body["password"]
+        return _json(204)
+
+    def _admin(self, request: httpx.Request, method: str, path: str, body: Any) -> httpx.Response:
+        if path == "/api/editor/users" and method == "GET":
+            return _json(200, {"items": self.accounts})
+        if path == "/api/editor/users" and method == "POST":
+            if any(a["email"] == body["email"] for a in self.accounts):
+                return _problem(409, "An editor with this email exists.")
+            if "password" in body:
+                return _problem(422, "the Newsroom never types a password")
+            account = {"id": str(uuid.uuid4()), **body, "disabled": False}
+            self.accounts.append(account)
+            self.links[f"link-for-{body['email']}-0123456789"] = body["email"]
+            return _json(201, account)
+        if path.startswith("/api/editor/users/") and method == "PATCH":
+            account = next(a for a in self.accounts if a["id"] == path.rsplit("/", 1)[1])
+            if account["email"] == "ad@example.com" and body.get("disabled"):
+                return _problem(409, "Admins cannot disable or demote themselves.")
+            account.update(body)
+            return _json(200, account)
+        if path == "/api/editor/sections" and method == "POST":
+            if any(s["name"] == body["name"] for s in self.sections):
+                return _problem(409, "A section with this name exists.")
+            self.sections.append({"slug": body["name"].lower(), "name": body["name"]})
+            return _json(201, self.sections[-1])
+        if path == "/api/editor/sections" and method == "PUT":
+            by_slug = {s["slug"]: s for s in self.sections}
+            if sorted(body["slugs"]) != sorted(by_slug):
+                return _problem(409, "The sections changed meanwhile.")
+            self.sections = [by_slug[slug] for slug in body["slugs"]]
+            return _json(200, {"items": self.sections})
+        if path.startswith("/api/editor/sections/") and method == "PATCH":
+            section = next(s for s in self.sections if s["slug"] == path.rsplit("/", 1)[1])
+            section["name"] = body["name"]
+            return _json(200, section)
+        if path == "/api/editor/audit":
+            entry = {
+                "id": "e1",
+                "source": "articles",
+                "actor_id": "ad-1",
+                "actor_name": "Ad Min",
+                "actor_role": "admin",
+                "action": "section.renamed",
+                "target": "sport",
+                "details": {"name": "Sports"},
+                "client": "203.0.113.9",
+                "at": "2026-11-30T18:00:00Z",
+            }
+            return _json(200, {"items": [entry], "next_cursor": "c2"})
+        return _problem(404, "no such admin route")
+
     def _validate(self, body: dict[str, Any]) -> httpx.Response | None:
         errors = []
         if "title" in body and not str(body["title"]).strip():
             errors.append({"loc": ["body", "title"], "msg": "must not be blank", "type": "x"})
         if "section" in body and body["section"] not in {s["name"] for s in SECTIONS}:
             errors.append({"loc": ["body", "section"], "msg": "Unknown section", "type": "x"})
+        if body.get("hero_image_url") and not body.get("hero_image_alt"):
+            msg = "Describe the hero image"
+            errors.append({"loc": ["body", "hero_image_alt"], "msg": msg, "type": "x"})
         if errors:
             return _problem(422, "invalid", errors=errors)
         return None
@@ -230,6 +305,7 @@ class FakeServices:
                 "slug": article["slug"],
                 "authors": [],
                 "hero_image_url": article.get("hero_image_url"),
+                "hero_image_alt": article.get("hero_image_alt"),
                 "comments_open": True,
             }
         )
@@ -256,8 +332,14 @@ class FakeServices:
         self, request: httpx.Request, method: str, path: str, caller: Principal
     ) -> httpx.Response:
         body = json.loads(request.content) if request.content else None
+        if path.startswith(("/api/editor/users", "/api/editor/audit")) or (
+            path.startswith("/api/editor/sections") and method != "GET"
+        ):
+            if caller.role != "admin":
+                return _problem(403, "admins only")
+            return self._admin(request, method, path, body)
         if path == "/api/editor/sections":
-            return _json(200, {"items": SECTIONS})
+            return _json(200, {"items": self.sections})
         if path == "/api/editor/articles/preview":
             return self._validate(body) or _json(200, self._article_out(body))
         if path == "/api/editor/articles" and method == "GET":

@@ -19,6 +19,7 @@ DRAFT = {
     "summary": "At last.",
     "body": "They *met*.",
     "hero_image_url": "",
+    "hero_image_alt": "",
     "publish_at": "",
 }
 
@@ -74,6 +75,25 @@ async def test_validation_errors_stand_next_to_their_fields_with_the_text_kept(
         assert "They *met*.</textarea>" in html
         assert 'value="diplomacy, geneva"' in html
         assert newsroom.services.articles == {}
+
+
+async def test_the_hero_image_alt_text_is_sent_kept_and_shown_next_to_its_field(
+    newsroom: Newsroom,
+) -> None:
+    url = "https://img.example.org/talks.jpg"
+    async with signed_in(newsroom) as client:
+        refused = await post_form(client, "/newsroom/articles", {**DRAFT, "hero_image_url": url})
+        assert refused.status_code == 422
+        assert 'id="hero_image_alt-error">Describe the hero image</span>' in refused.text
+        assert f'value="{url}"' in refused.text
+        with_alt = {**DRAFT, "hero_image_url": url, "hero_image_alt": " Delegates at the table "}
+        saved = await post_form(client, "/newsroom/articles", with_alt)
+        assert saved.status_code == 303
+        (article,) = newsroom.services.articles.values()
+        assert article["hero_image_alt"] == "Delegates at the table"
+        page = await client.get(saved.headers["location"])
+        assert '<label for="hero_image_alt">Hero image alt text</label>' in page.text
+        assert 'value="Delegates at the table"' in page.text
 
 
 async def test_preview_renders_through_the_reader_sites_renderer_and_saves_nothing(

@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from broadsheet_newsroom.admin_service import Admin
 from broadsheet_newsroom.moderation_service import Moderation
 from broadsheet_newsroom.service import Desk, Staff
 from broadsheet_newsroom.session import SessionStore
@@ -42,6 +43,7 @@ class Container:
     staff: Staff
     desk: Desk
     moderation: Moderation
+    admin: Admin
     templates: Environment
     trusted_proxies: tuple[Network, ...]
     render_article: RenderArticle
@@ -92,6 +94,7 @@ def bootstrap(
         staff=staff,
         desk=Desk(staff, page_size=settings.page_size, clock=clock),
         moderation=Moderation(staff, page_size=settings.page_size),
+        admin=Admin(staff, page_size=settings.page_size),
         templates=build_templates(),
         trusted_proxies=tuple(trusted_proxies),
         render_article=render_article,

@@ -8,6 +8,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from starlette.staticfiles import StaticFiles
 
+from broadsheet_newsroom.admin import admin_pages
 from broadsheet_newsroom.api import editor_pages, session_pages
 from broadsheet_newsroom.bootstrap import Container
 from broadsheet_newsroom.moderation import moderation_pages
@@ -24,5 +25,6 @@ def create_app(container: Container) -> FastAPI:
     app.include_router(session_pages)
     app.include_router(editor_pages)
     app.include_router(moderation_pages)
+    app.include_router(admin_pages)
     install_errors(app)
     return app

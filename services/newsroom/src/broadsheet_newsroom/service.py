@@ -303,6 +303,7 @@ class Desk:
             summary=old["summary"],
             body=old["body"],
             hero_image_url=old.get("hero_image_url") or "",
+            hero_image_alt=old.get("hero_image_alt") or "",
             revision=str(max(revisions)),
         )
         saved = await self.save(session, article_id, form)
@@ -311,7 +312,7 @@ class Desk:
         return saved
 
 
-_DIFFED = ("title", "section", "tags", "summary", "hero_image_url", "body")
+_DIFFED = ("title", "section", "tags", "summary", "hero_image_url", "hero_image_alt", "body")
 
 
 def _lines(revision: Mapping[str, Any]) -> list[str]:

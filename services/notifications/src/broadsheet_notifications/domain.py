@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from broadsheet_shared.addresses import AddressDigest, normalize_email
 
-DeliveryKind = Literal["reply", "follow", "digest", "confirmation", "manage"]
+DeliveryKind = Literal["reply", "follow", "digest", "confirmation", "manage", "staff_password"]
 SubscriptionKind = Literal["reply", "follow"]
 
 

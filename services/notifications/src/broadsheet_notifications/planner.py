@@ -39,7 +39,12 @@ from broadsheet_notifications.repository import (
 )
 from broadsheet_shared.addresses import AddressDigest, mailbox_key, normalize_email
 from broadsheet_shared.clock import Clock, utcnow
-from broadsheet_shared.events import ArticleData, CommentApprovedData, CommentPostedData
+from broadsheet_shared.events import (
+    ArticleData,
+    CommentApprovedData,
+    CommentPostedData,
+    StaffPasswordLinkData,
+)
 from broadsheet_shared.mongo import Session
 from broadsheet_shared.ratelimit import RateLimit, RateLimiter
 
@@ -217,6 +222,29 @@ class Planner:
             session,
         )
         return True
+
+    async def staff_password_link(
+        self, event_id: str, data: StaffPasswordLinkData, session: Session | None
+    ) -> None:
+        """Mail a new staff account's owner their set-password link: one mail per event. It is
+        account mail an admin asked for, not a subscription, so it has no unsubscribe link; a
+        suppressed address still cancels it (``cancel_pending_to``)."""
+        email = normalize_email(data.email)
+        await self._ledger.add(
+            self._delivery(
+                kind="staff_password",
+                key=event_id,
+                address=Address.new(email, self._clock(), self._digest),
+                article_id=None,
+                source_event_id=event_id,
+                content={
+                    "name": data.name,
+                    "token": data.token,
+                    "expires_at": data.expires_at.isoformat(),
+                },
+            ),
+            session,
+        )
 
     async def article_changed(self, data: ArticleData) -> None:
         await self._articles.save(

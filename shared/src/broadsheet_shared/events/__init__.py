@@ -46,6 +46,8 @@ from broadsheet_shared.events.staff import (
     StaffAccountData,
     StaffActionData,
     StaffActionRecordedV1,
+    StaffPasswordLinkData,
+    StaffPasswordLinkIssuedV1,
 )
 
 __all__ = [
@@ -78,6 +80,8 @@ __all__ = [
     "StaffAccountData",
     "StaffActionData",
     "StaffActionRecordedV1",
+    "StaffPasswordLinkData",
+    "StaffPasswordLinkIssuedV1",
     "decode_event",
     "encode_event",
     "event_class",

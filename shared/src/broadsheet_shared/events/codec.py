@@ -23,7 +23,11 @@ from broadsheet_shared.events.comments import (
     CommentRejectedV1,
 )
 from broadsheet_shared.events.notifications import NotificationFailedV1, NotificationSentV1
-from broadsheet_shared.events.staff import StaffAccountChangedV1, StaffActionRecordedV1
+from broadsheet_shared.events.staff import (
+    StaffAccountChangedV1,
+    StaffActionRecordedV1,
+    StaffPasswordLinkIssuedV1,
+)
 
 Headers = list[tuple[str, bytes]]
 
@@ -42,6 +46,7 @@ _EVENTS: tuple[type[IntegrationEvent], ...] = (
     NotificationFailedV1,
     StaffAccountChangedV1,
     StaffActionRecordedV1,
+    StaffPasswordLinkIssuedV1,
 )
 
 
