@@ -25,6 +25,7 @@ from broadsheet_comments.repository import (
 )
 from broadsheet_comments.threads import Sort, child_path, root_path
 from broadsheet_shared.mongo import ensure_indexes
+from broadsheet_shared.testing import DEV_DIGEST
 
 pytestmark = pytest.mark.integration
 
@@ -80,7 +81,7 @@ def seeded(make_comment: Callable[..., Comment]) -> tuple[list[Comment], int]:
 
 async def walk(db: Any, sort: Sort) -> list[Comment]:
     queries = CommentQueries(
-        articles=MongoArticleRepository(db), comments=MongoCommentRepository(db)
+        articles=MongoArticleRepository(db), comments=MongoCommentRepository(db), digest=DEV_DIGEST
     )
     shown: list[Comment] = []
     cursor = None
