@@ -16,6 +16,7 @@ from broadsheet_newsroom.moderation_service import Moderation
 from broadsheet_newsroom.service import Desk, Staff
 from broadsheet_newsroom.session import SessionStore
 from broadsheet_newsroom.settings import Settings
+from broadsheet_newsroom.subscribers_service import Subscribers
 from broadsheet_newsroom.timezones import shown
 from broadsheet_newsroom.upstream import UpstreamClient
 from broadsheet_shared.auth import TokenVerifier
@@ -42,6 +43,7 @@ class Container:
     staff: Staff
     desk: Desk
     moderation: Moderation
+    subscribers: Subscribers
     templates: Environment
     trusted_proxies: tuple[Network, ...]
     render_article: RenderArticle
@@ -92,6 +94,7 @@ def bootstrap(
         staff=staff,
         desk=Desk(staff, page_size=settings.page_size, clock=clock),
         moderation=Moderation(staff, page_size=settings.page_size),
+        subscribers=Subscribers(staff, page_size=settings.page_size),
         templates=build_templates(),
         trusted_proxies=tuple(trusted_proxies),
         render_article=render_article,

@@ -61,7 +61,9 @@ NAV: list[NavItem] = [
     NavItem("Articles", "/articles", EDITORS),
     NavItem("New article", "/articles/new", EDITORS),
     NavItem("Moderation", "/moderation", MODERATORS),
+    NavItem("Find comments", "/moderation/find", MODERATORS),
     NavItem("Bans", "/moderation/bans", MODERATORS),
+    NavItem("Subscribers", "/subscribers", MODERATORS),
 ]
 
 
