@@ -239,9 +239,24 @@ class FakeServices:
 
     def _notifications(self, request: httpx.Request, method: str, path: str) -> httpx.Response:
         if path == "/api/editor/notifications/deliveries":
+            # Newest id first; the cursor is the last id shown, as the service's.
             state = request.url.params.get("state")
-            found = [d for d in self.deliveries.values() if state in (None, d["state"])]
-            return self._paged(request, found)
+            below = request.url.params.get("cursor")
+            found = sorted(
+                (
+                    d
+                    for d in self.deliveries.values()
+                    if state in (None, d["state"]) and (below is None or d["id"] < below)
+                ),
+                key=lambda d: str(d["id"]),
+                reverse=True,
+            )
+            limit = int(request.url.params.get("limit") or 50)
+            more = len(found) > limit
+            return _json(
+                200,
+                {"items": found[:limit], "next_cursor": found[limit - 1]["id"] if more else None},
+            )
         if path.endswith("/retry") and method == "POST":
             delivery = self.deliveries.get(path.split("/")[-2])
             if delivery is None:

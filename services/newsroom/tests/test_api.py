@@ -262,7 +262,8 @@ async def test_the_dashboard_counts_and_links_each_list(newsroom: Newsroom) -> N
         html = (await editor.get("/newsroom/")).text
     assert "<span><strong>3</strong> Comments awaiting moderation (moderators" in html
     assert "Failed deliveries (the notifications service is unavailable)" in html
-    assert "/newsroom/moderation" not in html and "/newsroom/subscribers" not in html
+    assert "/newsroom/moderation" not in html
+    assert "/newsroom/subscribers" not in html
 
 
 async def test_a_service_that_is_down_shows_a_page_saying_so_with_the_text_kept(
