@@ -403,8 +403,8 @@ async def test_the_queue_pages_newest_or_oldest_first(make_world: Any) -> None:
 
     assert await walk(oldest_first=True) == [held[:2], held[2:]]
     assert await walk(oldest_first=False) == [held[:0:-1], held[:1]]
-    assert await world.queries.held("pending") == 3
-    assert await world.queries.held("approved") == 0
+    assert await world.queries.status_count("pending") == 3
+    assert await world.queries.status_count("approved") == 0
 
 
 async def test_an_author_s_comments_are_found_across_articles_by_email_or_address(

@@ -439,7 +439,7 @@ async def count_by_status(
 ) -> StatusCountOut:
     """How many comments have a status: any staff may read it (editors' dashboards show the
     queue's size); it names no one."""
-    return StatusCountOut(status=status, count=await queries.held(status))
+    return StatusCountOut(status=status, count=await queries.status_count(status))
 
 
 @staff_router.get("/search", response_model=QueueOut)

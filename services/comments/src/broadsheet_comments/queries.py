@@ -270,7 +270,7 @@ class CommentQueries:
         found = await self._comments.by_status(status, after, limit + 1, oldest_first=oldest_first)
         return await self._queue_page(found, limit)
 
-    async def held(self, status: Status) -> int:
+    async def status_count(self, status: Status) -> int:
         """How many comments have this status (the dashboards' count of the queue)."""
         return await self._comments.count_status(status)
 
