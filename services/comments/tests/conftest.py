@@ -12,7 +12,7 @@ import pytest
 from broadsheet_comments.avatars import Avatars
 from broadsheet_comments.commands import PostComment
 from broadsheet_comments.consumers import build_router
-from broadsheet_comments.domain import Article, Ban, Comment, ModerationPolicy, Status
+from broadsheet_comments.domain import Article, Ban, BanKind, Comment, ModerationPolicy, Status
 from broadsheet_comments.imports import ImportService
 from broadsheet_comments.projection import ArticleProjection
 from broadsheet_comments.queries import CommentQueries
@@ -160,9 +160,31 @@ class FakeComments:
             None,
         )
 
-    async def by_status(self, status: Status, after: str | None, limit: int) -> list[Comment]:
+    async def by_status(
+        self, status: Status, after: str | None, limit: int, *, oldest_first: bool = False
+    ) -> list[Comment]:
         found = sorted(
             (c for c in self.rows.values() if c.status == status),
+            key=lambda c: c.sort_key,
+            reverse=not oldest_first,
+        )
+        if after is not None:
+            later = [c for c in found if c.sort_key > after]
+            found = later if oldest_first else [c for c in found if c.sort_key < after]
+        return found[:limit]
+
+    async def count_status(self, status: Status) -> int:
+        return sum(1 for c in self.rows.values() if c.status == status)
+
+    async def by_author(
+        self, kind: BanKind, value: str, after: str | None, limit: int
+    ) -> list[Comment]:
+        found = sorted(
+            (
+                c
+                for c in self.rows.values()
+                if (c.author_email_hash if kind == "email" else c.client) == value
+            ),
             key=lambda c: c.sort_key,
             reverse=True,
         )
@@ -250,7 +272,9 @@ class World:
             uow=self.uow,
             digest=DEV_DIGEST,
         )
-        self.queries = CommentQueries(articles=self.articles, comments=self.comments)
+        self.queries = CommentQueries(
+            articles=self.articles, comments=self.comments, digest=DEV_DIGEST
+        )
         self.projection = ArticleProjection(self.articles)
         self.inbox = FakeInbox()
         self.staff_access = FakeStaffAccess()

@@ -380,3 +380,53 @@ async def test_queue_entries_name_their_article(make_world: Any) -> None:
         "hello",
         world.articles.rows["art-hello"].title,
     )
+
+
+async def test_the_queue_pages_newest_or_oldest_first(make_world: Any) -> None:
+    world = make_world(ModerationPolicy(premoderate_first_time=True))
+    world.add_article("hello")
+    held = [
+        (await world.post("hello", author_email=f"{n}@example.com", body=f"held {n}")).comment.id
+        for n in range(3)
+    ]
+
+    async def walk(oldest_first: bool) -> list[list[str]]:
+        pages: list[list[str]] = []
+        cursor = None
+        while True:
+            entries, cursor = await world.queries.queue(
+                "pending", cursor, 2, oldest_first=oldest_first
+            )
+            pages.append([entry.comment.id for entry in entries])
+            if cursor is None:
+                return pages
+
+    assert await walk(oldest_first=True) == [held[:2], held[2:]]
+    assert await walk(oldest_first=False) == [held[:0:-1], held[:1]]
+    assert await world.queries.status_count("pending") == 3
+    assert await world.queries.status_count("approved") == 0
+
+
+async def test_an_author_s_comments_are_found_across_articles_by_email_or_address(
+    make_world: Any,
+) -> None:
+    world = make_world(ModerationPolicy(premoderate_first_time=True))
+    world.add_article("one")
+    world.add_article("two")
+    first = await world.post("one", author_email="Ann@Example.com", body="a", client="2001:db8::1")
+    await world.service.moderate(ModerateComment(first.comment.id, "approve"), world.moderator)
+    second = await world.post("two", author_email="ann@example.com", body="b", client="10.0.0.1")
+    third = await world.post("two", author_email="ann@example.com", body="c", client="10.0.0.1")
+    await world.post("two", author_email="bob@example.com", body="not ann", client="10.0.0.2")
+
+    page, cursor = await world.queries.by_author("email", "ANN@example.com ", None, 2)
+    assert [entry.comment.id for entry in page] == [third.comment.id, second.comment.id]
+    assert {entry.article.slug for entry in page if entry.article} == {"two"}
+    rest, last = await world.queries.by_author("email", "ann@example.com", cursor, 2)
+    assert ([entry.comment.id for entry in rest], last) == ([first.comment.id], None)
+    assert rest[0].comment.status == "approved"  # every status, not only the queue's
+
+    by_address, _ = await world.queries.by_author("client", "2001:DB8:0::1", None, 10)
+    assert [entry.comment.id for entry in by_address] == [first.comment.id]
+    nobody, none = await world.queries.by_author("client", "192.0.2.9", None, 10)
+    assert (nobody, none) == ([], None)

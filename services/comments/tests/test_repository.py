@@ -25,6 +25,7 @@ from broadsheet_comments.repository import (
 )
 from broadsheet_comments.threads import Sort, child_path, root_path
 from broadsheet_shared.mongo import ensure_indexes
+from broadsheet_shared.testing import DEV_DIGEST
 
 pytestmark = pytest.mark.integration
 
@@ -80,7 +81,7 @@ def seeded(make_comment: Callable[..., Comment]) -> tuple[list[Comment], int]:
 
 async def walk(db: Any, sort: Sort) -> list[Comment]:
     queries = CommentQueries(
-        articles=MongoArticleRepository(db), comments=MongoCommentRepository(db)
+        articles=MongoArticleRepository(db), comments=MongoCommentRepository(db), digest=DEV_DIGEST
     )
     shown: list[Comment] = []
     cursor = None
@@ -142,3 +143,38 @@ async def test_forgetting_client_addresses_keeps_the_comment_and_newer_addresses
     assert (kept.client, kept.body_html) == ("", old.body_html)
     assert "client" not in await db[COMMENTS].find_one({"_id": "old"})
     assert (await comments.get("new")).client == "203.0.113.8"  # type: ignore[union-attr]
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_the_queue_in_either_order_an_author_s_comments_and_a_status_count(
+    db: Any, make_comment: Callable[..., Comment]
+) -> None:
+    await db[COMMENTS].delete_many({})
+    rows = [
+        make_comment(
+            f"{n:024x}",
+            status="pending" if n < 3 else "approved",
+            author_email_hash="ann" if n % 2 == 0 else "bob",
+            client="2001:db8::1" if n == 4 else "198.51.100.1",
+            created_at=START + timedelta(seconds=n),
+            path=root_path(n + 1),
+        )
+        for n in range(5)
+    ]
+    await db[COMMENTS].insert_many([_comment_doc(row) for row in rows])
+    comments = MongoCommentRepository(db)
+    keys = [row.sort_key for row in rows]
+
+    oldest = await comments.by_status("pending", None, 2, oldest_first=True)
+    assert [c.id for c in oldest] == [rows[0].id, rows[1].id]
+    rest = await comments.by_status("pending", keys[1], 2, oldest_first=True)
+    assert [c.id for c in rest] == [rows[2].id]
+    newest = await comments.by_status("pending", None, 2)
+    assert [c.id for c in newest] == [rows[2].id, rows[1].id]
+    assert await comments.count_status("pending") == 3
+
+    ann = await comments.by_author("email", "ann", None, 2)
+    assert [c.id for c in ann] == [rows[4].id, rows[2].id]
+    assert [c.id for c in await comments.by_author("email", "ann", keys[2], 2)] == [rows[0].id]
+    by_address = await comments.by_author("client", "198.51.100.1", None, 10)
+    assert [c.id for c in by_address] == [rows[3].id, rows[2].id, rows[1].id, rows[0].id]

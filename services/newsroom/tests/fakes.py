@@ -78,6 +78,11 @@ class FakeServices:
     )
     links: dict[str, str] = field(default_factory=dict)
     passwords: dict[str, str] = field(default_factory=dict)
+    # Comments not in the queue (approved ones, say), found by the search only.
+    others: list[dict[str, Any]] = field(default_factory=list)
+    # The notifications service's delivery ledger, by id; and the suppressed addresses.
+    deliveries: dict[str, dict[str, Any]] = field(default_factory=dict)
+    suppressed: list[str] = field(default_factory=list)
 
     def transport(self) -> httpx.MockTransport:
         return httpx.MockTransport(self.handle)
@@ -109,7 +114,7 @@ class FakeServices:
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
-        service = "articles" if request.url.port == 8001 else "comments"
+        service = {8001: "articles", 8002: "comments"}.get(request.url.port or 0, "notifications")
         if service in self.down:
             return _problem(503, "down")
         path, method = request.url.path, request.method
@@ -129,9 +134,16 @@ class FakeServices:
         caller = self._caller(request)
         if caller is None:
             return _problem(401, "no token")
-        if service == "comments":
+        if path == "/api/editor/comments/count":  # any staff (it names no one)
+            return _json(200, {"status": "pending", "count": len(self._held())})
+        if path == "/api/editor/notifications/deliveries/count":
+            failed = [d for d in self.deliveries.values() if d["state"] == "failed"]
+            return _json(200, {"state": "failed", "count": len(failed)})
+        if service in ("comments", "notifications"):
             if caller.role == "editor":
                 return _problem(403, "moderators only")
+            if service == "notifications":
+                return self._notifications(request, method, path)
             return self._comments(request, method, path)
         if caller.role == "moderator":
             return _problem(403, "editors only")
@@ -156,15 +168,34 @@ class FakeServices:
             **changes,
         }
 
-    def _comments(self, request: httpx.Request, method: str, path: str) -> httpx.Response:
+    def _held(self) -> list[dict[str, Any]]:
         if not self.held and not self.decided:
             self.held = [self.held_comment(n + 1) for n in range(self.held_comments)]
+        return self.held
+
+    @staticmethod
+    def _paged(request: httpx.Request, found: list[dict[str, Any]]) -> httpx.Response:
+        start = int(request.url.params.get("cursor") or 0)
+        limit = int(request.url.params.get("limit") or 50)
+        more = start + limit < len(found)
+        return _json(
+            200,
+            {
+                "items": found[start : start + limit],
+                "next_cursor": str(start + limit) if more else None,
+            },
+        )
+
+    def _comments(self, request: httpx.Request, method: str, path: str) -> httpx.Response:
+        self._held()
         if path == "/api/editor/comments" and method == "GET":
-            start = int(request.url.params.get("cursor") or 0)
-            limit = int(request.url.params.get("limit") or 50)
-            items = self.held[start : start + limit]
-            more = start + limit < len(self.held)
-            return _json(200, {"items": items, "next_cursor": str(start + limit) if more else None})
+            oldest = request.url.params.get("order") == "oldest"
+            return self._paged(request, self.held[::-1] if oldest else self.held)
+        if path == "/api/editor/comments/search":
+            field = {"email": "author_email", "client": "client"}[request.url.params["kind"]]
+            value = request.url.params["value"].lower()
+            found = [c for c in [*self.held, *self.others] if str(c[field]).lower() == value]
+            return self._paged(request, found)
         if path == "/api/editor/comments/moderate":
             body = json.loads(request.content)
             outcomes = []
@@ -199,6 +230,62 @@ class FakeServices:
         if path.startswith("/api/editor/comments/bans/") and method == "DELETE":
             ban_id = unquote(path.rsplit("/", 1)[1])
             return _json(204) if self.bans.pop(ban_id, None) else _problem(404, "no such ban")
+        return _problem(404, "unknown route")
+
+    def delivery(self, n: int, state: str = "failed") -> dict[str, Any]:
+        found = {
+            "id": f"{n:032x}",
+            "kind": "reply",
+            "state": state,
+            "recipient": f"r***{n}@example.com",
+            "article_id": "art-1",
+            "source_event_id": f"event-{n}",
+            "comment_ids": [f"{n:024x}"],
+            "attempts": 3 if state == "failed" else 0,
+            "created_at": "2026-11-30T12:00:00Z",
+            "next_attempt_at": "2026-11-30T12:00:00Z",
+            "sent_at": None,
+            "last_error": "550 mailbox unavailable" if state == "failed" else None,
+        }
+        self.deliveries[found["id"]] = found
+        return found
+
+    def _notifications(self, request: httpx.Request, method: str, path: str) -> httpx.Response:
+        if path == "/api/editor/notifications/deliveries":
+            # Newest id first; the cursor is the last id shown, as the service's.
+            state = request.url.params.get("state")
+            below = request.url.params.get("cursor")
+            found = sorted(
+                (
+                    d
+                    for d in self.deliveries.values()
+                    if state in (None, d["state"]) and (below is None or d["id"] < below)
+                ),
+                key=lambda d: str(d["id"]),
+                reverse=True,
+            )
+            limit = int(request.url.params.get("limit") or 50)
+            more = len(found) > limit
+            return _json(
+                200,
+                {"items": found[:limit], "next_cursor": found[limit - 1]["id"] if more else None},
+            )
+        if path.endswith("/retry") and method == "POST":
+            delivery = self.deliveries.get(path.split("/")[-2])
+            if delivery is None:
+                return _problem(404, "There is no such delivery.")
+            if delivery["state"] != "failed":
+                detail = f"Only failed deliveries can be retried; this one is {delivery['state']}."
+                return _problem(409, detail)
+            delivery.update(state="pending", attempts=0, last_error=None)
+            return _json(200, delivery)
+        if path == "/api/editor/notifications/suppressions" and method == "POST":
+            email = json.loads(request.content)["email"]
+            if "@" not in email:
+                errors = [{"loc": ["body", "email"], "msg": "not an email", "type": "x"}]
+                return _problem(422, "invalid", errors=errors)
+            self.suppressed.append(email)
+            return _json(200, {"email": email, "state": "suppressed"})
         return _problem(404, "unknown route")
 
     def _sign_in(self, request: httpx.Request) -> httpx.Response:

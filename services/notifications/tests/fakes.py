@@ -167,6 +167,9 @@ class FakeLedgerRepository:
         items = [d for d in items if before is None or d.id < before]
         return copy.deepcopy(items[:limit])
 
+    async def count(self, state: DeliveryState) -> int:
+        return sum(1 for d in self.deliveries.values() if d.state == state)
+
     def _cancel(self, d: Delivery) -> None:
         if d.state == DeliveryState.SENDING:
             self.cancel_requested.add(d.id)

@@ -19,7 +19,7 @@ from broadsheet_comments.commands import (
     ModerateComments,
     PostComment,
 )
-from broadsheet_comments.domain import Ban, Comment, ModerationAction, Status
+from broadsheet_comments.domain import Ban, BanKind, Comment, ModerationAction, Status
 from broadsheet_comments.feeds import FEED_SIZE, comments_feed
 from broadsheet_comments.queries import CommentQueries, QueueEntry
 from broadsheet_comments.schemas import (
@@ -39,19 +39,21 @@ from broadsheet_comments.schemas import (
     PostedComment,
     QueueArticle,
     QueueComment,
+    QueueOrder,
     QueueOut,
     QueueParent,
     RecentArticle,
     RecentComment,
     RecentOut,
     StaffComment,
+    StatusCountOut,
     ThreadOut,
     WordPressCommentOut,
 )
 from broadsheet_comments.service import CommentsService
 from broadsheet_comments.settings import Settings
 from broadsheet_comments.threads import Sort
-from broadsheet_shared.auth import ModeratorPrincipal, Principal
+from broadsheet_shared.auth import ModeratorPrincipal, Principal, StaffPrincipal
 from broadsheet_shared.errors import Conflict, Forbidden
 from broadsheet_shared.http.clients import client_address
 from broadsheet_shared.http.contract import raises
@@ -421,10 +423,38 @@ async def moderation_queue(
     _: ModeratorPrincipal,
     queries: Queries,
     status: Status = "pending",
+    order: Annotated[
+        QueueOrder, Query(description="Newest comments first (the default) or oldest first.")
+    ] = "newest",
     cursor: Annotated[str | None, Query(pattern=QUEUE_CURSOR_PATTERN)] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
 ) -> QueueOut:
-    found, next_cursor = await queries.queue(status, cursor, limit)
+    found, next_cursor = await queries.queue(status, cursor, limit, oldest_first=order == "oldest")
+    return QueueOut(items=[queue_comment(entry) for entry in found], next_cursor=next_cursor)
+
+
+@staff_router.get("/count", response_model=StatusCountOut)
+async def count_by_status(
+    _: StaffPrincipal, queries: Queries, status: Status = "pending"
+) -> StatusCountOut:
+    """How many comments have a status: any staff may read it (editors' dashboards show the
+    queue's size); it names no one."""
+    return StatusCountOut(status=status, count=await queries.status_count(status))
+
+
+@staff_router.get("/search", response_model=QueueOut)
+async def find_by_author(
+    _: ModeratorPrincipal,
+    queries: Queries,
+    kind: Annotated[
+        BanKind, Query(description="Look the author up by email or by client address.")
+    ],
+    value: Annotated[str, Query(min_length=1, max_length=320)],
+    cursor: Annotated[str | None, Query(pattern=QUEUE_CURSOR_PATTERN)] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+) -> QueueOut:
+    """An author's comments across articles, whatever their status, newest first."""
+    found, next_cursor = await queries.by_author(kind, value, cursor, limit)
     return QueueOut(items=[queue_comment(entry) for entry in found], next_cursor=next_cursor)
 
 

@@ -110,7 +110,7 @@ def bootstrap(settings: Settings) -> Container:
             uow=runtime.uow,
             digest=digest,
         ),
-        queries=CommentQueries(articles=articles, comments=comments),
+        queries=CommentQueries(articles=articles, comments=comments, digest=digest),
         projection=projection,
         router=build_router(projection, MongoInbox(runtime.mongo, runtime.db), staff_access),
         token_verifier=TokenVerifier(

@@ -1,10 +1,12 @@
-"""Read use cases: thread pages, counts, the recent list and the staff queue."""
+"""Read use cases: thread pages, counts, the recent list, the staff queue and finding an
+author's comments."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
+from ipaddress import ip_address
 
 from broadsheet_comments.cursors import (
     AfterComment,
@@ -13,7 +15,7 @@ from broadsheet_comments.cursors import (
     encode_queue_cursor,
     encode_thread_cursor,
 )
-from broadsheet_comments.domain import Article, Comment, Status
+from broadsheet_comments.domain import Article, BanKind, Comment, Status
 from broadsheet_comments.repository import ArticleRepository, CommentRepository
 from broadsheet_comments.threads import (
     Sort,
@@ -23,6 +25,7 @@ from broadsheet_comments.threads import (
     plan_window,
     sort_path,
 )
+from broadsheet_shared.addresses import AddressDigest
 from broadsheet_shared.errors import NotFound
 
 
@@ -119,9 +122,12 @@ def _page_items(found: Sequence[Comment]) -> list[ThreadItem]:
 
 
 class CommentQueries:
-    def __init__(self, *, articles: ArticleRepository, comments: CommentRepository) -> None:
+    def __init__(
+        self, *, articles: ArticleRepository, comments: CommentRepository, digest: AddressDigest
+    ) -> None:
         self._articles = articles
         self._comments = comments
+        self._digest = digest
 
     async def thread(self, slug: str, *, sort: Sort, cursor: str | None, limit: int) -> ThreadPage:
         """A page: at most ``limit`` public comments in thread order (each top-level comment,
@@ -256,12 +262,32 @@ class CommentQueries:
         return article, [c for c in found if c.is_public][:limit]
 
     async def queue(
-        self, status: Status, cursor: str | None, limit: int
+        self, status: Status, cursor: str | None, limit: int, *, oldest_first: bool = False
     ) -> tuple[list[QueueEntry], str | None]:
-        """The staff queue of one status, newest first, each comment with its article and
-        parent."""
+        """The staff queue of one status, newest (or oldest) first, each comment with its article
+        and parent."""
         after = decode_queue_cursor(cursor)
-        found = await self._comments.by_status(status, after, limit + 1)
+        found = await self._comments.by_status(status, after, limit + 1, oldest_first=oldest_first)
+        return await self._queue_page(found, limit)
+
+    async def status_count(self, status: Status) -> int:
+        """How many comments have this status (the dashboards' count of the queue)."""
+        return await self._comments.count_status(status)
+
+    async def by_author(
+        self, kind: BanKind, value: str, cursor: str | None, limit: int
+    ) -> tuple[list[QueueEntry], str | None]:
+        """An author's comments across articles, whatever their status, newest first: by email
+        (compared by its digest, as stored) or by the client address they were posted from
+        (kept only until the address expiry sweep forgets it)."""
+        after = decode_queue_cursor(cursor)
+        key = self._digest(value) if kind == "email" else author_client(value)
+        found = await self._comments.by_author(kind, key, after, limit + 1)
+        return await self._queue_page(found, limit)
+
+    async def _queue_page(
+        self, found: Sequence[Comment], limit: int
+    ) -> tuple[list[QueueEntry], str | None]:
         next_cursor = encode_queue_cursor(found[limit - 1].sort_key) if len(found) > limit else None
         page = found[:limit]
         articles = await self._articles.by_ids([comment.article_id for comment in page])
@@ -277,3 +303,12 @@ class CommentQueries:
             for comment in page
         ]
         return entries, next_cursor
+
+
+def author_client(value: str) -> str:
+    """A client address as comments store it (an IP address in its canonical form), so
+    ``2001:DB8::1`` finds what ``2001:db8::1`` posted."""
+    try:
+        return str(ip_address(value.strip()))
+    except ValueError:
+        return value.strip()

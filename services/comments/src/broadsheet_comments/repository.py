@@ -21,7 +21,7 @@ from typing import Any, Protocol
 from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
-from broadsheet_comments.domain import Article, Ban, Comment, Status
+from broadsheet_comments.domain import Article, Ban, BanKind, Comment, Status
 from broadsheet_comments.threads import ROOT_WIDTH, SUBTREE_END, Sort
 from broadsheet_shared.mongo import Database, IndexSpec, Session
 
@@ -38,6 +38,9 @@ OUTLINES = "thread_outlines"
 # Public counts are spread over this many documents per article: a posting transaction $incs
 # one at random, so concurrent posters rarely touch the same document (no WriteConflict storm).
 COUNT_SHARDS = 8
+# Where a comment keeps what identifies its author, for each way staff look authors up: the
+# email's digest, the client address as the comment was posted from.
+AUTHOR_FIELDS: dict[BanKind, str] = {"email": "author_email_hash", "client": "client"}
 
 INDEXES: list[IndexSpec] = [
     IndexSpec(
@@ -74,6 +77,9 @@ INDEXES: list[IndexSpec] = [
             ),
             IndexModel([("article_id", ASCENDING), ("body_hash", ASCENDING)]),
             IndexModel([("author_email_hash", ASCENDING), ("status", ASCENDING)]),
+            # Staff finding an author's comments across articles, by email or client address.
+            IndexModel([("author_email_hash", ASCENDING), ("sort_key", DESCENDING)]),
+            IndexModel([("client", ASCENDING), ("sort_key", DESCENDING)]),
             # The client address sweep (expiry.py) reads comments by age.
             IndexModel([("created_at", ASCENDING)]),
             # An old #comment-ID link of an imported article (the reader site's lookup).
@@ -132,7 +138,13 @@ class CommentRepository(Protocol):
         self, article_id: str, sort: Sort, after: str | None, until: str | None, limit: int
     ) -> list[Comment]: ...
     async def by_wordpress_id(self, article_id: str, wordpress_id: int) -> Comment | None: ...
-    async def by_status(self, status: Status, after: str | None, limit: int) -> list[Comment]: ...
+    async def by_status(
+        self, status: Status, after: str | None, limit: int, *, oldest_first: bool = False
+    ) -> list[Comment]: ...
+    async def count_status(self, status: Status) -> int: ...
+    async def by_author(
+        self, kind: BanKind, value: str, after: str | None, limit: int
+    ) -> list[Comment]: ...
     async def recent_public(self, limit: int, article_id: str | None = None) -> list[Comment]: ...
     async def duplicate_since(self, article_id: str, body_hash: str, since: datetime) -> bool: ...
     async def has_public_from(self, email_hash: str) -> bool: ...
@@ -486,8 +498,23 @@ class MongoCommentRepository:
         )
         return _comment(doc) if doc else None
 
-    async def by_status(self, status: Status, after: str | None, limit: int) -> list[Comment]:
+    async def by_status(
+        self, status: Status, after: str | None, limit: int, *, oldest_first: bool = False
+    ) -> list[Comment]:
         query: dict[str, Any] = {"status": status}
+        if after is not None:
+            query["sort_key"] = {"$gt" if oldest_first else "$lt": after}
+        order = ASCENDING if oldest_first else DESCENDING
+        cursor = self._comments.find(query).sort("sort_key", order).limit(limit)
+        return [_comment(doc) async for doc in cursor]
+
+    async def count_status(self, status: Status) -> int:
+        return await self._comments.count_documents({"status": status})
+
+    async def by_author(
+        self, kind: BanKind, value: str, after: str | None, limit: int
+    ) -> list[Comment]:
+        query: dict[str, Any] = {AUTHOR_FIELDS[kind]: value}
         if after is not None:
             query["sort_key"] = {"$lt": after}
         cursor = self._comments.find(query).sort("sort_key", DESCENDING).limit(limit)

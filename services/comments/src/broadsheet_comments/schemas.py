@@ -209,6 +209,14 @@ class QueueComment(StaffComment):
     parent: QueueParent | None = Field(description="The comment this one answers, if a reply.")
 
 
+QueueOrder = Literal["newest", "oldest"]
+
+
+class StatusCountOut(BaseModel):
+    status: Status
+    count: int
+
+
 class QueueOut(BaseModel):
     items: list[QueueComment]
     next_cursor: str | None

@@ -17,6 +17,7 @@ from broadsheet_newsroom.moderation_service import Moderation
 from broadsheet_newsroom.service import Desk, Staff
 from broadsheet_newsroom.session import SessionStore
 from broadsheet_newsroom.settings import Settings
+from broadsheet_newsroom.subscribers_service import Subscribers
 from broadsheet_newsroom.timezones import shown
 from broadsheet_newsroom.upstream import UpstreamClient
 from broadsheet_shared.auth import TokenVerifier
@@ -44,6 +45,7 @@ class Container:
     desk: Desk
     moderation: Moderation
     admin: Admin
+    subscribers: Subscribers
     templates: Environment
     trusted_proxies: tuple[Network, ...]
     render_article: RenderArticle
@@ -95,6 +97,7 @@ def bootstrap(
         desk=Desk(staff, page_size=settings.page_size, clock=clock),
         moderation=Moderation(staff, page_size=settings.page_size),
         admin=Admin(staff, page_size=settings.page_size),
+        subscribers=Subscribers(staff, page_size=settings.page_size),
         templates=build_templates(),
         trusted_proxies=tuple(trusted_proxies),
         render_article=render_article,

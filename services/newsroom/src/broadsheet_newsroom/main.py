@@ -13,6 +13,7 @@ from broadsheet_newsroom.api import editor_pages, session_pages
 from broadsheet_newsroom.bootstrap import Container
 from broadsheet_newsroom.moderation import moderation_pages
 from broadsheet_newsroom.pages import install_errors
+from broadsheet_newsroom.subscribers import subscribers_pages
 
 STATIC = Path(__file__).parent / "static"
 
@@ -26,5 +27,6 @@ def create_app(container: Container) -> FastAPI:
     app.include_router(editor_pages)
     app.include_router(moderation_pages)
     app.include_router(admin_pages)
+    app.include_router(subscribers_pages)
     install_errors(app)
     return app

@@ -19,6 +19,7 @@ from broadsheet_notifications.commands import (
 from broadsheet_notifications.domain import DeliveryState
 from broadsheet_notifications.schemas import (
     ConfirmationView,
+    DeliveryCount,
     DeliveryPage,
     DeliveryView,
     FollowRequest,
@@ -33,7 +34,7 @@ from broadsheet_notifications.schemas import (
 )
 from broadsheet_notifications.service import SubscriptionService
 from broadsheet_notifications.staff import StaffService
-from broadsheet_shared.auth import ModeratorPrincipal
+from broadsheet_shared.auth import ModeratorPrincipal, StaffPrincipal
 from broadsheet_shared.errors import Conflict, InvalidLink
 from broadsheet_shared.http.clients import TrustedProxies, client_address
 from broadsheet_shared.http.contract import raises
@@ -200,6 +201,19 @@ async def list_deliveries(
 ) -> DeliveryPage:
     items, next_cursor = await service.deliveries(state, limit, cursor)
     return DeliveryPage(items=[DeliveryView.of(d) for d in items], next_cursor=next_cursor)
+
+
+@router.get(
+    "/api/editor/notifications/deliveries/count",
+    response_model=DeliveryCount,
+    tags=["staff"],
+)
+async def count_deliveries(
+    _: StaffPrincipal, service: Staff, state: DeliveryState = DeliveryState.FAILED
+) -> DeliveryCount:
+    """How many deliveries are in a state: any staff may read it (editors' dashboards show the
+    failed ones); it names no one."""
+    return DeliveryCount(state=state, count=await service.count(state))
 
 
 @router.post(

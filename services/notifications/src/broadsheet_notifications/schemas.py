@@ -105,6 +105,11 @@ class DeliveryView(BaseModel):
         )
 
 
+class DeliveryCount(BaseModel):
+    state: DeliveryState
+    count: int
+
+
 class DeliveryPage(BaseModel):
     items: list[DeliveryView]
     next_cursor: str | None

@@ -127,6 +127,10 @@ class LedgerRepository(Protocol):
         """Newest id first, those below ``before``."""
         ...
 
+    async def count(self, state: DeliveryState) -> int:
+        """How many deliveries are in ``state``."""
+        ...
+
     async def cancel_for_comment(self, comment_id: str, session: Session | None) -> None:
         """Individual emails about a withdrawn comment: cancelled, or flagged while sending."""
         ...
@@ -265,6 +269,9 @@ class MongoLedgerRepository:
             query["_id"] = {"$lt": before}
         docs = await self._deliveries.find(query).sort("_id", DESCENDING).limit(limit).to_list()
         return [delivery_from_doc(doc) for doc in docs]
+
+    async def count(self, state: DeliveryState) -> int:
+        return await self._deliveries.count_documents({"state": state.value})
 
     async def cancel_for_comment(self, comment_id: str, session: Session | None) -> None:
         await self._cancel({"comment_ids": comment_id, "kind": {"$in": INDIVIDUAL_KINDS}}, session)
