@@ -59,7 +59,9 @@ def test_one_address_digest_key_for_every_digesting_service(
     assert DigestingSettings().address_digest_key.get_secret_value() == "own"
 
 
-def test_prod_refuses_the_embedded_address_digest_and_data_grant_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_prod_refuses_the_embedded_address_digest_and_data_grant_keys(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setenv("ENVIRONMENT", "prod")
     monkeypatch.setenv("JWT_PUBLIC_KEY", "a-real-key")
     with pytest.raises(ValidationError, match="ADDRESS_DIGEST_KEY"):

@@ -25,4 +25,4 @@ DEV_ADDRESS_DIGEST_KEY = "dev-only-address-digest-key-change-me-in-prod"
 
 # HMAC key of the my-data grants (``broadsheet_shared.grants.DataGrants``); comments and
 # notifications must share it.
-DEV_DATA_GRANT_KEY = "dev-only-data-grant-key-change-me-in-prod-please"  # noqa: S105
+DEV_DATA_GRANT_KEY = "dev-only-data-grant-key-change-me-in-prod-please"

@@ -27,6 +27,7 @@ _SUBJECTS = {
     "follow": "New comment on “{title}”",
     "digest": "{count} new comments on “{title}”",
     "manage": "Manage your Broadsheet subscriptions",
+    "data": "Your data at Broadsheet",
 }
 
 # How a confirmation mail names each request it asks the reader to confirm.
@@ -105,6 +106,9 @@ class MailComposer:
     def manage_url(self, token: str) -> str:
         return self.url(f"/subscriptions/manage/{token}")
 
+    def data_url(self, token: str) -> str:
+        return self.url(f"/my-data/{token}")
+
     def message_id(self, delivery: Delivery) -> str:
         return message_id(delivery.id, self._domain)
 
@@ -130,7 +134,7 @@ class MailComposer:
         msg["Date"] = format_datetime(delivery.created_at)
         msg["Message-ID"] = _header(self.message_id(delivery))
         msg["Auto-Submitted"] = "auto-generated"
-        if delivery.kind not in ("confirmation", "manage"):
+        if delivery.kind not in ("confirmation", "manage", "data"):
             token = context["unsubscribe_token"]
             mailto = f"mailto:{self._mailto}?subject=unsubscribe%20{token}"
             msg["List-Unsubscribe"] = _header(f"<{self.unsubscribe_url(token)}>, <{mailto}>")
@@ -171,6 +175,7 @@ class MailComposer:
             "unsubscribe_all_url": self.unsubscribe_url(all_token),
             # Written when the mail is composed: the link's lifetime starts at each attempt.
             "manage_url": self.manage_url(self._signer.manage_token(delivery.recipient_hash)),
+            "data_url": self.data_url(self._signer.data_token(delivery.recipient_hash)),
             "items": [
                 {
                     "author_name": item.author_name,
