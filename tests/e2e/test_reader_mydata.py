@@ -138,7 +138,12 @@ def test_a_reader_downloads_then_erases_their_data_by_a_mailed_link(
             assert answer.status_code == 200, answer.text
             return dict(answer.json())
 
-        empty = {"comments": [], "address": None, "subscriptions": [], "deliveries": []}
+        empty: dict[str, Any] = {
+            "comments": [],
+            "address": None,
+            "subscriptions": [],
+            "deliveries": [],
+        }
         assert export() == empty
         followed = client.post(f"/api/articles/{slug}/followers", json={"email": reader})
         assert followed.status_code == 202
