@@ -24,7 +24,7 @@ from broadsheet_comments.repository import (
     outline_docs,
 )
 from broadsheet_comments.threads import Sort, child_path, root_path
-from broadsheet_shared.mongo import ensure_indexes
+from broadsheet_shared.mongo import ensure_indexes, run_in_transaction
 
 pytestmark = pytest.mark.integration
 
@@ -142,3 +142,23 @@ async def test_forgetting_client_addresses_keeps_the_comment_and_newer_addresses
     assert (kept.client, kept.body_html) == ("", old.body_html)
     assert "client" not in await db[COMMENTS].find_one({"_id": "old"})
     assert (await comments.get("new")).client == "203.0.113.8"  # type: ignore[union-attr]
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_an_authors_comments_are_found_by_digest_and_their_replies_renamed(
+    db: Any, make_comment: Callable[..., Comment]
+) -> None:
+    await db[COMMENTS].delete_many({})
+    first = make_comment("first", author_name="Ada", author_email_hash="d1", created_at=START)
+    reply = make_comment("reply", first, author_name="Bob", author_email_hash="d2")
+    later = make_comment(
+        "later", author_email_hash="d1", created_at=START + timedelta(hours=1), status="pending"
+    )
+    await db[COMMENTS].insert_many([_comment_doc(c) for c in (later, first, reply)])
+    comments = MongoCommentRepository(db)
+    assert [c.id for c in await comments.by_author("d1", None)] == ["first", "later"]
+    await run_in_transaction(
+        db.client, lambda session: comments.rename_parent_author(["first"], "[deleted]", session)
+    )
+    assert (await comments.get("reply")).parent_author_name == "[deleted]"  # type: ignore[union-attr]
+    assert (await comments.get("first")).parent_author_name is None  # type: ignore[union-attr]
