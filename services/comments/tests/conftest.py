@@ -14,6 +14,7 @@ from broadsheet_comments.commands import PostComment
 from broadsheet_comments.consumers import build_router
 from broadsheet_comments.domain import Article, Ban, BanKind, Comment, ModerationPolicy, Status
 from broadsheet_comments.imports import ImportService
+from broadsheet_comments.mydata import ReaderData
 from broadsheet_comments.projection import ArticleProjection
 from broadsheet_comments.queries import CommentQueries
 from broadsheet_comments.repository import IdempotencyKeyTaken, IdempotencyRecord, ImportRecord
@@ -21,6 +22,7 @@ from broadsheet_comments.service import CommentsService, Limits, Posted
 from broadsheet_comments.threads import ROOT_WIDTH, Sort, child_path, root_path, sort_path
 from broadsheet_comments.tokens import EditTokens
 from broadsheet_shared.auth import Principal
+from broadsheet_shared.grants import DataGrants
 from broadsheet_shared.kafka.router import EventRouter
 from broadsheet_shared.ratelimit import RateLimit
 from broadsheet_shared.testing import (
@@ -202,6 +204,15 @@ class FakeComments:
             for c in self.rows.values()
         )
 
+    async def all_by_email_hash(self, email_hash: str, session: Any) -> list[Comment]:
+        found = [c for c in self.rows.values() if c.author_email_hash == email_hash]
+        return sorted(found, key=lambda c: c.created_at)
+
+    async def rename_parent_author(self, parent_ids: Any, name: str, session: Any) -> None:
+        for c in list(self.rows.values()):
+            if c.parent_id in parent_ids:
+                self.rows[c.id] = replace(c, parent_author_name=name)
+
     async def has_public_from(self, email_hash: str) -> bool:
         return any(
             c.author_email_hash == email_hash and c.status == "approved" for c in self.rows.values()
@@ -278,7 +289,13 @@ class World:
         self.projection = ArticleProjection(self.articles)
         self.inbox = FakeInbox()
         self.staff_access = FakeStaffAccess()
-        self.router: EventRouter = build_router(self.projection, self.inbox, self.staff_access)
+        self.grants = DataGrants("test-grant-key")
+        self.reader_data = ReaderData(
+            self.articles, self.comments, self.uow, self.grants, clock=self.clock
+        )
+        self.router: EventRouter = build_router(
+            self.projection, self.inbox, self.staff_access, self.reader_data
+        )
 
     async def post(
         self,

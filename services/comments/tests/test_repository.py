@@ -24,7 +24,7 @@ from broadsheet_comments.repository import (
     outline_docs,
 )
 from broadsheet_comments.threads import Sort, child_path, root_path
-from broadsheet_shared.mongo import ensure_indexes
+from broadsheet_shared.mongo import ensure_indexes, run_in_transaction
 from broadsheet_shared.testing import DEV_DIGEST
 
 pytestmark = pytest.mark.integration
@@ -178,3 +178,22 @@ async def test_the_queue_in_either_order_an_author_s_comments_and_a_status_count
     assert [c.id for c in await comments.by_author("email", "ann", keys[2], 2)] == [rows[0].id]
     by_address = await comments.by_author("client", "198.51.100.1", None, 10)
     assert [c.id for c in by_address] == [rows[3].id, rows[2].id, rows[1].id, rows[0].id]
+
+
+async def test_an_authors_comments_are_found_by_digest_and_their_replies_renamed(
+    db: Any, make_comment: Callable[..., Comment]
+) -> None:
+    await db[COMMENTS].delete_many({})
+    first = make_comment("first", author_name="Ada", author_email_hash="d1", created_at=START)
+    reply = make_comment("reply", first, author_name="Bob", author_email_hash="d2")
+    later = make_comment(
+        "later", author_email_hash="d1", created_at=START + timedelta(hours=1), status="pending"
+    )
+    await db[COMMENTS].insert_many([_comment_doc(c) for c in (later, first, reply)])
+    comments = MongoCommentRepository(db)
+    assert [c.id for c in await comments.all_by_email_hash("d1", None)] == ["first", "later"]
+    await run_in_transaction(
+        db.client, lambda session: comments.rename_parent_author(["first"], "[deleted]", session)
+    )
+    assert (await comments.get("reply")).parent_author_name == "[deleted]"  # type: ignore[union-attr]
+    assert (await comments.get("first")).parent_author_name is None  # type: ignore[union-attr]

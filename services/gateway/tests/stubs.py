@@ -186,6 +186,10 @@ class Upstreams:
                     media_type="application/problem+json",
                 )
         if service == "comments":
+            if path == "/api/my-data/comments":
+                if request.headers.get("x-data-grant") != "grant-for-r":
+                    return JSONResponse({"status": 403}, status_code=403)
+                return JSONResponse({"comments": [{"id": "c1", "body": "Mine"}]})
             prefix = "/api/articles/talks-resume/comments/"
             if path.startswith(prefix) and path.count("/") == 5:
                 found = self.located.get(path.removeprefix(prefix))
@@ -265,6 +269,21 @@ class Upstreams:
                         ],
                     }
                 )
+            if path == "/api/my-data":
+                return JSONResponse({"status": "link_sent"}, status_code=202)
+            if path == "/api/my-data/good-token/erase":
+                return JSONResponse({"status": "erased"})
+            if path == "/api/my-data/good-token":
+                return JSONResponse(
+                    {
+                        "grant": "grant-for-r",
+                        "address": {"email": "r@example.com", "state": "confirmed"},
+                        "subscriptions": [{"kind": "follow", "state": "active"}],
+                        "deliveries": [{"kind": "data", "email": "r@example.com"}],
+                    }
+                )
+            if path.startswith("/api/my-data/"):
+                return JSONResponse({"status": 404}, status_code=404)
             if path.startswith("/api/subscriptions/unsubscribe/good"):
                 return JSONResponse({"email": "r***@example.com", "status": "unsubscribed"})
             if path.startswith("/api/subscriptions/"):

@@ -400,6 +400,53 @@ async def test_manage_subscriptions_pages_ask_list_and_unsubscribe_without_javas
     assert (await client.get("/subscriptions/manage/bad-token")).status_code == 404
 
 
+async def test_my_data_pages_ask_download_and_erase_with_a_confirmation_step(gw: Gw) -> None:
+    client, upstreams = gw
+    form = await client.get("/my-data")
+    assert 'action="/my-data"' in form.text
+    assert '<meta name="robots" content="noindex">' in form.text
+    asked = await client.post("/my-data", data={"email": "r@example.com"})
+    assert asked.status_code == 303
+    sent = upstreams.seen[-1]
+    assert (sent["path"], sent["body"]) == ("/api/my-data", b'{"email":"r@example.com"}')
+    assert "x-forwarded-for" in sent["headers"]  # limited per reader, not per gateway
+    assert "if we may email this address" in (await client.get(asked.headers["location"])).text
+
+    page = await client.get("/my-data/good-token")
+    assert page.status_code == 200
+    assert 'action="/my-data/good-token/download"' in page.text
+    assert 'href="/my-data/good-token/erase"' in page.text
+    # One file gathered from both services: the comments fetched with notifications' grant,
+    # which is not part of the reader's data.
+    download = await client.get("/my-data/good-token/download")
+    assert download.status_code == 200
+    assert download.headers["content-disposition"].startswith("attachment;")
+    assert download.headers["cache-control"] == "no-store"
+    data = download.json()
+    assert data["comments"] == [{"id": "c1", "body": "Mine"}]
+    assert data["address"]["email"] == "r@example.com"
+    assert [s["kind"] for s in data["subscriptions"]] == ["follow"]
+    assert [d["kind"] for d in data["deliveries"]] == ["data"]
+    assert "grant" not in data
+    assert upstreams.seen[-1]["headers"]["x-data-grant"] == "grant-for-r"
+
+    # Erasing: a GET shows a confirmation and changes nothing; the POST erases.
+    before = len(upstreams.seen)
+    confirm = await client.get("/my-data/good-token/erase")
+    assert '<form method="post" action="/my-data/good-token/erase">' in confirm.text
+    assert not any(s["method"] == "POST" for s in upstreams.seen[before:])
+    erased = await client.post("/my-data/good-token/erase")
+    assert erased.headers["location"] == "/my-data?notice=data_erased"
+    assert (upstreams.seen[-1]["method"], upstreams.seen[-1]["path"]) == (
+        "POST",
+        "/api/my-data/good-token/erase",
+    )
+    assert "[deleted]" in (await client.get(erased.headers["location"])).text
+    for path in ("/my-data/bad-token", "/my-data/bad-token/download", "/my-data/bad-token/erase"):
+        assert (await client.get(path)).status_code == 404
+    assert "Disallow: /my-data" in (await client.get("/robots.txt")).text
+
+
 async def test_article_page_head_for_search_engines_and_social_cards(gw: Gw) -> None:
     client, _ = gw
     text = (await client.get("/articles/talks-resume?replytocom=c1&cpage=p.0000002")).text

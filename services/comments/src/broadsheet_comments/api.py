@@ -21,6 +21,7 @@ from broadsheet_comments.commands import (
 )
 from broadsheet_comments.domain import Ban, BanKind, Comment, ModerationAction, Status
 from broadsheet_comments.feeds import FEED_SIZE, comments_feed
+from broadsheet_comments.mydata import ReaderData
 from broadsheet_comments.queries import CommentQueries, QueueEntry
 from broadsheet_comments.schemas import (
     ArticleOut,
@@ -32,7 +33,9 @@ from broadsheet_comments.schemas import (
     BulkOutcome,
     CommentCreate,
     CommentEdit,
+    CommentExport,
     CommentOut,
+    CommentsExport,
     CountOut,
     CountsOut,
     LocatedCommentOut,
@@ -102,6 +105,11 @@ async def get_avatars(request: Request) -> Avatars:
     return avatars
 
 
+async def get_reader_data(request: Request) -> ReaderData:
+    reader_data: ReaderData = request.app.state.reader_data
+    return reader_data
+
+
 async def client_identity(request: Request) -> str:
     settings: Settings = request.app.state.settings
     return client_address(request, settings.trusted_proxies)
@@ -111,6 +119,7 @@ Service = Annotated[CommentsService, Depends(get_service)]
 Queries = Annotated[CommentQueries, Depends(get_queries)]
 Client = Annotated[str, Depends(client_identity)]
 AvatarsDep = Annotated[Avatars, Depends(get_avatars)]
+ReaderDataDep = Annotated[ReaderData, Depends(get_reader_data)]
 Slug = Annotated[str, Path(max_length=SLUG_MAX_LENGTH, pattern=SLUG_PATTERN)]
 CommentId = Annotated[str, Path(pattern=OBJECT_ID_PATTERN)]
 EditToken = Annotated[str | None, Header(alias="X-Edit-Token", max_length=500)]
@@ -340,6 +349,21 @@ async def get_comment(
     return LocatedCommentOut(
         **out.model_dump(), body_markdown=located.item.comment.body_markdown, cpage=located.cursor
     )
+
+
+@public_router.get(
+    "/api/my-data/comments",
+    response_model=CommentsExport,
+    responses=raises(Forbidden),
+    tags=["my-data"],
+)
+async def export_reader_comments(
+    reader_data: ReaderDataDep,
+    grant: Annotated[str, Header(alias="X-Data-Grant", max_length=500)],
+) -> CommentsExport:
+    """Every comment of the address a data grant names (issued by notifications for a my-data
+    link, five minutes): the gateway gathers a reader's download with it."""
+    return CommentsExport(comments=[CommentExport(**c) for c in await reader_data.export(grant)])
 
 
 @public_router.get(

@@ -148,6 +148,13 @@ class CommentRepository(Protocol):
     async def recent_public(self, limit: int, article_id: str | None = None) -> list[Comment]: ...
     async def duplicate_since(self, article_id: str, body_hash: str, since: datetime) -> bool: ...
     async def has_public_from(self, email_hash: str) -> bool: ...
+    async def all_by_email_hash(self, email_hash: str, session: Session | None) -> list[Comment]:
+        """Every comment whose author has this address digest, oldest first."""
+        ...
+
+    async def rename_parent_author(
+        self, parent_ids: Sequence[str], name: str, session: Session
+    ) -> None: ...
     async def remember_key(self, record: IdempotencyRecord, session: Session) -> None: ...
     async def recall_key(self, key: str) -> IdempotencyRecord | None: ...
 
@@ -399,6 +406,22 @@ class MongoCommentRepository:
         for key in ("root_seq", "path", "path_newest", "hidden_by"):
             fields.pop(key)
         await self._comments.update_one({"_id": comment.id}, {"$set": fields}, session=session)
+
+    async def all_by_email_hash(self, email_hash: str, session: Session | None) -> list[Comment]:
+        docs = await self._comments.find(
+            {"author_email_hash": email_hash}, session=session, sort=[("created_at", ASCENDING)]
+        ).to_list()
+        return [_comment(doc) for doc in docs]
+
+    async def rename_parent_author(
+        self, parent_ids: Sequence[str], name: str, session: Session
+    ) -> None:
+        if parent_ids:
+            await self._comments.update_many(
+                {"parent_id": {"$in": list(parent_ids)}},
+                {"$set": {"parent_author_name": name}},
+                session=session,
+            )
 
     async def add_to_reply_count(self, comment_id: str, delta: int, session: Session) -> None:
         await self._comments.update_one(

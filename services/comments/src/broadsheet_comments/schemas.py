@@ -70,6 +70,27 @@ class CommentCreate(BaseModel):
         return self
 
 
+class CommentExport(BaseModel):
+    """One comment as its author downloads it: everything stored about it."""
+
+    id: str
+    article_title: str
+    article_url_path: str
+    parent_id: str | None
+    author_name: str
+    author_email: str | None
+    body: str
+    status: Status
+    created_at: datetime
+    edited_at: datetime | None
+    client: str | None
+    notify_replies: bool
+
+
+class CommentsExport(BaseModel):
+    comments: list[CommentExport]
+
+
 class CommentEdit(BaseModel):
     model_config = ConfigDict(extra="ignore")
 

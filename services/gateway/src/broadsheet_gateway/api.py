@@ -731,6 +731,116 @@ async def manage_unsubscribe(
     return _back_to_manage(token, "unsubscribed")
 
 
+@site.get(
+    "/my-data",
+    response_class=HTMLResponse,
+    summary="Ask for a link to your data",
+)
+async def my_data_request_page(
+    request: Request,
+    container: ContainerDep,
+    notice: Annotated[str | None, Query(max_length=20)] = None,
+) -> Response:
+    return html(
+        request,
+        "my_data_request.html",
+        notice=notice_for(notice),
+        sections=await container.site.nav_sections(),
+        meta=_private_meta("Your data", "Email me a link to download or erase my data."),
+    )
+
+
+@site.post(
+    "/my-data",
+    response_class=HTMLResponse,
+    status_code=303,
+    summary="Email me a link to download or erase my data",
+    dependencies=[Depends(limit_posts)],
+)
+async def request_data_link(
+    request: Request,
+    container: ContainerDep,
+    email: Annotated[
+        str,
+        Form(
+            max_length=254,
+            json_schema_extra={"format": "email", "pattern": EMAIL_DOMAIN_PATTERN},
+        ),
+    ],
+) -> Response:
+    location = await container.site.request_data_link(email, reader_ip(request))
+    return RedirectResponse(location, status_code=303)
+
+
+@site.get(
+    "/my-data/{token}",
+    response_class=HTMLResponse,
+    summary="Your data: download it or erase it",
+    responses=raises(InvalidLink),
+)
+async def my_data_page(request: Request, token: str, container: ContainerDep) -> Response:
+    _, sections = await asyncio.gather(
+        container.site.check_data_link(token), container.site.nav_sections()
+    )
+    return html(
+        request,
+        "my_data.html",
+        action=f"/my-data/{segment(token)}",
+        sections=sections,
+        meta=_private_meta("Your data", "Download or erase what Broadsheet holds about you."),
+    )
+
+
+@site.get(
+    "/my-data/{token}/download",
+    summary="Everything held about the link's address, as one JSON file",
+    responses={200: {"content": {"application/json": {}}}, **raises(InvalidLink)},
+)
+async def my_data_download(token: str, container: ContainerDep) -> Response:
+    data = await container.site.my_data(token)
+    return Response(
+        orjson.dumps(data, option=orjson.OPT_INDENT_2),
+        media_type="application/json",
+        headers={
+            "Content-Disposition": 'attachment; filename="broadsheet-my-data.json"',
+            # One reader's data: never kept by a cache on the way.
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+@site.get(
+    "/my-data/{token}/erase",
+    response_class=HTMLResponse,
+    summary="Erase your data: the confirmation step",
+    responses=raises(InvalidLink),
+)
+async def my_data_erase_page(request: Request, token: str, container: ContainerDep) -> Response:
+    # Shows a button and changes nothing: mail scanners and previews fetch links.
+    _, sections = await asyncio.gather(
+        container.site.check_data_link(token), container.site.nav_sections()
+    )
+    return html(
+        request,
+        "my_data_erase.html",
+        action=f"/my-data/{segment(token)}",
+        sections=sections,
+        meta=_private_meta("Erase your data", "Erase what Broadsheet holds about you."),
+    )
+
+
+@site.post(
+    "/my-data/{token}/erase",
+    response_class=HTMLResponse,
+    status_code=303,
+    summary="Erase everything held about the link's address",
+    responses=raises(InvalidLink),
+)
+async def my_data_erase(token: str, container: ContainerDep) -> Response:
+    await container.site.erase_my_data(token)
+    return RedirectResponse(f"/my-data?{urlencode({'notice': 'data_erased'})}", status_code=303)
+
+
 def _back_to_manage(token: str, notice: str) -> Response:
     # POST-redirect-GET: the page shows what is left, and reloading it changes nothing.
     return RedirectResponse(
@@ -851,6 +961,7 @@ async def robots(container: ContainerDep) -> Response:
         # The API is for programs; a reply form is the article again; mailed links are private.
         "Disallow: /api/\n"
         "Disallow: /subscriptions/\n"
+        "Disallow: /my-data\n"
         "Disallow: /*?replytocom=\n"
         "Allow: /\n"
         "\n"

@@ -507,6 +507,60 @@ class SiteService:
             raise PageError(_refusal_status(result), detail)
         return result
 
+    async def request_data_link(self, email: str, client_ip: str) -> str:
+        """Ask for a my-data link by email; the next page is the same whatever the address."""
+        try:
+            result = await self._post_as_reader(
+                Upstream.NOTIFICATIONS, "/api/my-data", {"email": email}, client_ip
+            )
+        except UpstreamError as exc:
+            raise PageError(503, "This is unavailable right now. Please try again.") from exc
+        if result.status in (200, 202):
+            return f"/my-data?{urlencode({'notice': 'data_link_sent'})}"
+        detail, errors = _problem_message(result, "We cannot email a link to that address.")
+        raise PageError(_refusal_status(result), " ".join([detail, *errors]))
+
+    async def _data_link(self, token: str, *, erase: bool = False) -> ApiResult:
+        path = f"/api/my-data/{_require_segment(token, 'link')}"
+        try:
+            if erase:
+                result = await self._apis.call(Upstream.NOTIFICATIONS, "POST", f"{path}/erase")
+            else:
+                result = await self._apis.get(Upstream.NOTIFICATIONS, path)
+        except UpstreamError as exc:
+            raise PageError(503, "This link cannot be used right now. Please try again.") from exc
+        if result.status in (404, 410):
+            raise PageError(404, "This link is not valid, or it has expired.")
+        if not result.ok or (not erase and not isinstance(result.data, dict)):
+            detail, _ = _problem_message(result, "This link cannot be used.")
+            raise PageError(_refusal_status(result), detail)
+        return result
+
+    async def check_data_link(self, token: str) -> None:
+        """Refuse (404) a my-data link that is forged or expired before showing its page."""
+        await self._data_link(token)
+
+    async def my_data(self, token: str) -> dict[str, Any]:
+        """Everything held about the link's address, gathered from each service: notifications
+        checks the link and answers its own part with a grant, which the comments service
+        honours for that address's comments."""
+        export = dict((await self._data_link(token)).data)
+        grant = str(export.pop("grant"))
+        try:
+            comments = await self._apis.call(
+                Upstream.COMMENTS, "GET", "/api/my-data/comments", headers=[("x-data-grant", grant)]
+            )
+        except UpstreamError as exc:
+            raise PageError(
+                503, "Your data cannot be gathered right now. Please try again."
+            ) from exc
+        if not comments.ok or not isinstance(comments.data, dict):
+            raise PageError(503, "Your data cannot be gathered right now. Please try again.")
+        return {"comments": comments.data.get("comments", []), **export}
+
+    async def erase_my_data(self, token: str) -> None:
+        await self._data_link(token, erase=True)
+
     async def subscription(
         self, kind: str, token: str, method: str, body: bytes = b"", request_id: str | None = None
     ) -> ApiResult:

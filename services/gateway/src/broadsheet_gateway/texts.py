@@ -29,6 +29,11 @@ NOTICES: Mapping[str, str] = {
     # The same words whatever the address: whether we know it is nobody's business.
     "manage_link_sent": "Check your inbox: if this address gets email from us, a link to manage "
     "it is on its way (a few emails a day at most). The link works for a few days.",
+    # The same words whatever the address, as for the manage link.
+    "data_link_sent": "Check your inbox: if we may email this address, a link to its data is on "
+    "its way (a few emails a day at most). The link works for a few days.",
+    "data_erased": "Done: everything we held about that address is erased. Its comments now read "
+    "“[deleted]”, and it cannot be subscribed to anything again.",
     "unsubscribed": "Done: you will not get these emails any more.",
     "unsubscribed_all": "Done: we will not email this address any more, unless you subscribe "
     "again and confirm it.",

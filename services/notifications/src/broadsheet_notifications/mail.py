@@ -28,9 +28,10 @@ _SUBJECTS = {
     "digest": "{count} new comments on “{title}”",
     "manage": "Manage your Broadsheet subscriptions",
     "staff_password": "Set your password for the Broadsheet Newsroom",
+    "data": "Your data at Broadsheet",
 }
 # Mail that is no subscription, so without List-Unsubscribe.
-_NOT_SUBSCRIPTIONS = ("confirmation", "manage", "staff_password")
+_NOT_SUBSCRIPTIONS = ("confirmation", "manage", "staff_password", "data")
 
 # How a confirmation mail names each request it asks the reader to confirm.
 _REQUESTS = {
@@ -111,6 +112,9 @@ class MailComposer:
     def set_password_url(self, token: str) -> str:
         return self.url(f"/newsroom/set-password/{token}")
 
+    def data_url(self, token: str) -> str:
+        return self.url(f"/my-data/{token}")
+
     def message_id(self, delivery: Delivery) -> str:
         return message_id(delivery.id, self._domain)
 
@@ -177,6 +181,7 @@ class MailComposer:
             "unsubscribe_all_url": self.unsubscribe_url(all_token),
             # Written when the mail is composed: the link's lifetime starts at each attempt.
             "manage_url": self.manage_url(self._signer.manage_token(delivery.recipient_hash)),
+            "data_url": self.data_url(self._signer.data_token(delivery.recipient_hash)),
             "items": [
                 {
                     "author_name": item.author_name,

@@ -153,7 +153,7 @@ class Planner:
         if address is None:
             address = Address.new(normalized, now, self._digest)
             await self._addresses.save(address, session)
-        if address.suppressed:
+        if address.refuses_requests:
             return False
         requested = request(recipient, now)
         existing = await self._subscriptions.get(requested.id, session)
@@ -202,7 +202,7 @@ class Planner:
         know the address, it may receive mail and the mailbox's allowance (shared with nothing
         else) has room. True when one was queued; the caller tells nobody which way it went."""
         address = await self._addresses.get(self._digest(normalize_email(email)), session)
-        if address is None or address.suppressed:
+        if address is None or address.refuses_requests:
             return False
         allowance = await self._limiter.hit(
             f"manage:{self._digest(mailbox_key(address.email))}",
@@ -245,6 +245,34 @@ class Planner:
             ),
             session,
         )
+
+    async def mail_data_link(self, email: str, session: Session | None) -> bool:
+        """Queue a mail with a link to the address's my-data page, unless staff suppressed the
+        address or the mailbox's allowance (its own) is spent. Unlike the manage link it goes to
+        addresses we do not know too (a commenter who never subscribed has data in comments),
+        and records no address: only the delivery row, like any mail. True when one was queued;
+        the caller tells nobody which way it went."""
+        normalized = normalize_email(email)
+        now = self._clock()
+        address = await self._addresses.get(self._digest(normalized), session)
+        if address is not None and address.suppressed:
+            return False
+        allowance = await self._limiter.hit(
+            f"data:{self._digest(mailbox_key(normalized))}", self._policies.confirmation_limit
+        )
+        if not allowance.allowed:
+            return False
+        await self._ledger.add(
+            self._delivery(
+                kind="data",
+                key=f"data:{now.isoformat()}",
+                address=Address.new(normalized, now, self._digest),
+                article_id=None,
+                source_event_id=None,
+            ),
+            session,
+        )
+        return True
 
     async def article_changed(self, data: ArticleData) -> None:
         await self._articles.save(

@@ -40,6 +40,8 @@ from broadsheet_shared.events.notifications import (
     NotificationFailedV1,
     NotificationSentData,
     NotificationSentV1,
+    ReaderErasedData,
+    ReaderErasedV1,
 )
 from broadsheet_shared.events.staff import (
     StaffAccountChangedV1,
@@ -75,6 +77,8 @@ __all__ = [
     "NotificationFailedV1",
     "NotificationSentData",
     "NotificationSentV1",
+    "ReaderErasedData",
+    "ReaderErasedV1",
     "SectionRef",
     "StaffAccountChangedV1",
     "StaffAccountData",

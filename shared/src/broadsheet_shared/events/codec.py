@@ -22,7 +22,11 @@ from broadsheet_shared.events.comments import (
     CommentPostedV1,
     CommentRejectedV1,
 )
-from broadsheet_shared.events.notifications import NotificationFailedV1, NotificationSentV1
+from broadsheet_shared.events.notifications import (
+    NotificationFailedV1,
+    NotificationSentV1,
+    ReaderErasedV1,
+)
 from broadsheet_shared.events.staff import (
     StaffAccountChangedV1,
     StaffActionRecordedV1,
@@ -44,6 +48,7 @@ _EVENTS: tuple[type[IntegrationEvent], ...] = (
     CommentImportedV1,
     NotificationSentV1,
     NotificationFailedV1,
+    ReaderErasedV1,
     StaffAccountChangedV1,
     StaffActionRecordedV1,
     StaffPasswordLinkIssuedV1,

@@ -10,9 +10,9 @@ from pydantic import Field
 from broadsheet_shared.events import topics
 from broadsheet_shared.events.base import EventData, IntegrationEvent
 
-# "manage" (a manage-subscriptions link, mailed on request) was added later: an additive value,
-# so consumers must accept kinds they do not know.
-NotificationKind = Literal["reply", "follow", "digest", "confirmation", "manage"]
+# "manage" (a manage-subscriptions link, mailed on request) and "data" (a my-data link) were
+# added later: additive values, so consumers must accept kinds they do not know.
+NotificationKind = Literal["reply", "follow", "digest", "confirmation", "manage", "data"]
 RecipientDigest = Annotated[
     str,
     Field(
@@ -56,3 +56,23 @@ class NotificationFailedV1(IntegrationEvent):
     version: Literal[1] = 1
     source: str = "notifications"
     data: NotificationFailedData
+
+
+class ReaderErasedData(EventData):
+    address_digest: RecipientDigest
+    erased_at: datetime
+
+
+class ReaderErasedV1(IntegrationEvent):
+    """A reader had everything Broadsheet held about their address erased (from the my-data
+    page, by a link mailed to that address). Notifications has erased its own part already;
+    every other service holding data about the address erases its own on this event and keeps
+    the digest, so no later or replayed event brings the address back. It carries the keyed
+    digest, never the address. The subject (and Kafka key) is the digest: it concerns no
+    article, and one reader's erasures stay in order."""
+
+    TOPIC: ClassVar[str] = topics.NOTIFICATIONS
+    type: Literal["reader.erased"] = "reader.erased"
+    version: Literal[1] = 1
+    source: str = "notifications"
+    data: ReaderErasedData

@@ -143,6 +143,15 @@ class LedgerRepository(Protocol):
         send them (or stops) and ends them cancelled."""
         ...
 
+    async def to_recipient(self, recipient: str, session: Session | None) -> list[Delivery]:
+        """Every row addressed to ``recipient``, oldest first."""
+        ...
+
+    async def delete_to(self, recipient: str, session: Session | None) -> None:
+        """Every row addressed to ``recipient``, whatever its state: a row being sent stays
+        (its worker owns it until it ends) and expires with the ledger's retention."""
+        ...
+
     async def release_expired(self, now: datetime, session: Session | None) -> None:
         """Rows whose lease ran out are due again, or cancelled if that was requested."""
         ...
@@ -283,6 +292,18 @@ class MongoLedgerRepository:
         if subscription_id is not None:
             about["subscription_id"] = subscription_id
         await self._cancel(about, session)
+
+    async def to_recipient(self, recipient: str, session: Session | None) -> list[Delivery]:
+        docs = await self._deliveries.find(
+            {"recipient_hash": recipient}, session=session, sort=[("created_at", ASCENDING)]
+        ).to_list()
+        return [delivery_from_doc(doc) for doc in docs]
+
+    async def delete_to(self, recipient: str, session: Session | None) -> None:
+        await self._deliveries.delete_many(
+            {"recipient_hash": recipient, "state": {"$ne": DeliveryState.SENDING.value}},
+            session=session,
+        )
 
     async def _cancel(self, about: dict[str, Any], session: Session | None) -> None:
         await self._deliveries.update_many(
