@@ -436,7 +436,8 @@ async def test_every_cursor_is_a_position_in_every_order(world: Any) -> None:
     ids = await build(world)
     await vote(world, ids["B"].comment.id, 2)
     best = await world.queries.thread("hello", sort="best", cursor=None, limit=1)
-    assert best.next_cursor is not None and best.next_cursor.startswith("b.")
+    assert best.next_cursor is not None
+    assert best.next_cursor.startswith("b.")
     # A Best cursor in a path order continues after its comment (B, then B1).
     oldest = await world.queries.thread("hello", sort="oldest", cursor=best.next_cursor, limit=1)
     assert [i.comment.author_name for i in oldest.items] == ["B1"]
