@@ -464,3 +464,11 @@ async def test_only_public_comments_take_votes_and_deletion_takes_them_away(
     assert held.status == "pending"
     with pytest.raises(NotFound):
         await world.service.vote(VoteForComment("hello", held.id, "3.3.3.3"))
+
+
+async def test_a_closed_conversation_takes_no_votes(world: Any) -> None:
+    world.add_article("hello")
+    comment = (await world.post("hello", client="c")).comment
+    world.add_article("hello", comments_open=False)
+    with pytest.raises(Conflict):
+        await world.service.vote(VoteForComment("hello", comment.id, "1.1.1.1"))

@@ -325,7 +325,10 @@ async def delete_comment(
 @public_router.post(
     "/api/articles/{slug}/comments/{comment_id:comment_id}/votes",
     response_model=VoteOut,
-    responses={404: {"description": "The article has no public comment with this id"}},
+    responses={
+        404: {"description": "The article has no public comment with this id"},
+        409: {"description": "Comments are closed"},
+    },
 )
 async def vote_for_comment(
     slug: Slug, comment_id: CommentId, vote: VoteCreate, service: Service, client: Client

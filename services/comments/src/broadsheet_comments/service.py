@@ -382,6 +382,9 @@ class CommentsService:
         """One vote per reader per comment: a second one from any of the reader's identities
         is ignored (``counted`` False), so a repeated request is harmless."""
         article = await published_article(self._articles, command.slug)
+        if not article.accepts_comments:
+            # A closed conversation is closed to votes too: its order stays as it was left.
+            raise Conflict("Comments are closed on this article.")
         voters = self._voters(command)
         now = self._clock()
 
