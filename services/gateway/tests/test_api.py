@@ -492,6 +492,7 @@ async def test_robots_txt_and_favicon(gw: Gw) -> None:
     assert "Sitemap: http://127.0.0.1:8000/sitemap.xml" in robots.text
     assert "Sitemap: http://127.0.0.1:8000/news-sitemap.xml" in robots.text
     assert "Disallow: /api/" in robots.text
+    assert "Disallow: /*?sort=" in robots.text  # the article again, in another order
     icon = await client.get("/favicon.ico")
     assert icon.status_code == 200
     assert icon.headers["content-type"] == "image/x-icon"

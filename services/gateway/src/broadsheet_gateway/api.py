@@ -236,6 +236,12 @@ async def section_page(
 
 
 OwnCommentId = Annotated[str, Path(pattern=OBJECT_ID_PATTERN)]
+# The vote route's JSON answer (the comments service's own, passed on).
+_VOTED_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["votes", "counted"],
+    "properties": {"votes": {"type": "integer", "minimum": 0}, "counted": {"type": "boolean"}},
+}
 
 
 async def _article(
@@ -294,7 +300,14 @@ async def article_page(
     response_class=HTMLResponse,
     status_code=303,
     summary="Vote for a comment from the article page (JSON for the page's script)",
-    responses=raises(Conflict, NotFound, RateLimited),
+    responses={
+        200: {
+            "description": "With `Accept: application/json`: the comment's votes now, and "
+            "whether this vote counted",
+            "content": {"application/json": {"schema": _VOTED_SCHEMA}},
+        },
+        **raises(Conflict, NotFound, RateLimited),
+    },
 )
 async def vote_for_comment(
     request: Request,
@@ -905,10 +918,12 @@ async def robots(container: ContainerDep) -> Response:
     base = _base_url(container).rstrip("/")
     text = (
         "User-agent: *\n"
-        # The API is for programs; a reply form is the article again; mailed links are private.
+        # The API is for programs; a reply form is the article again, and so is another order
+        # of its comments; mailed links are private.
         "Disallow: /api/\n"
         "Disallow: /subscriptions/\n"
         "Disallow: /*?replytocom=\n"
+        "Disallow: /*?sort=\n"
         "Allow: /\n"
         "\n"
         f"Sitemap: {base}/sitemap.xml\n"
