@@ -389,13 +389,14 @@ class CommentsService:
         now = self._clock()
 
         async def work(tx: Transaction) -> bool:
-            # Read in the transaction: a deletion at the same moment conflicts with the vote,
-            # so a deleted comment never keeps a vote.
+            # Read in the transaction that then $incs the comment: a deletion at the same moment
+            # writes the comment too, so one of them retries seeing the other, and a deleted
+            # comment never keeps a vote.
             comment = await self._comments.get(command.comment_id, tx.session)
             if comment is None or comment.article_id != article.article_id:
                 raise UnknownComment
             if not comment.is_public:
-                raise UnknownComment
+                raise UnknownComment  # held, rejected, deleted, or under a hidden comment
             if await self._comments.has_vote(comment.id, voters, tx.session):
                 return False
             await self._comments.add_vote(comment.id, voters, now, tx.session)
