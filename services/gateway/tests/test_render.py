@@ -1,4 +1,5 @@
-"""The Newsroom's Preview goes through the reader site's own article renderer."""
+"""The reader site's renderer: the Newsroom's Preview goes through its article page; each comment is
+rendered once per what it shows (its cache key)."""
 
 from __future__ import annotations
 
