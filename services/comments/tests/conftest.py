@@ -12,6 +12,7 @@ import pytest
 from broadsheet_comments.avatars import Avatars
 from broadsheet_comments.commands import PostComment
 from broadsheet_comments.consumers import build_router
+from broadsheet_comments.cursors import BestKey
 from broadsheet_comments.domain import Article, Ban, BanKind, Comment, ModerationPolicy, Status
 from broadsheet_comments.imports import ImportService
 from broadsheet_comments.mydata import ReaderData
@@ -86,6 +87,8 @@ class FakeComments:
         # (article id, root_seq) -> the reply path suffixes of that thread
         self.thread_outlines: dict[tuple[str, int], set[str]] = {}
         self.windows_read = 0
+        # comment id -> the voter identities (digests) that voted for it
+        self.votes: dict[str, set[str]] = {}
 
     async def add(self, comment: Comment, session: Any) -> None:
         assert comment.id not in self.rows
@@ -95,8 +98,9 @@ class FakeComments:
         return self.rows.get(comment_id)
 
     async def save(self, comment: Comment, session: Any) -> None:
-        count = self.rows[comment.id].reply_count
-        self.rows[comment.id] = replace(comment, reply_count=count)
+        stored = self.rows[comment.id]
+        # Counters move only by their own methods, as in Mongo ($inc).
+        self.rows[comment.id] = replace(comment, reply_count=stored.reply_count, votes=stored.votes)
 
     async def add_to_reply_count(self, comment_id: str, delta: int, session: Any) -> None:
         comment = self.rows[comment_id]
@@ -225,6 +229,34 @@ class FakeComments:
 
     async def recall_key(self, key: str) -> IdempotencyRecord | None:
         return self.keys.get(key)
+
+    async def best_roots(self, article_id: str, after: BestKey | None, limit: int) -> list[Comment]:
+        roots = sorted(
+            (
+                c
+                for c in self.rows.values()
+                if c.article_id == article_id and c.depth == 0 and c.is_public
+            ),
+            key=lambda c: (-c.votes, c.path),
+        )
+        if after is not None:
+            position = (-after.votes, after.path[:ROOT_WIDTH])
+            roots = [c for c in roots if (-c.votes, c.path) > position]
+        return roots[:limit]
+
+    async def has_vote(self, comment_id: str, voters: Sequence[str], session: Any) -> bool:
+        return bool(self.votes.get(comment_id, set()) & set(voters))
+
+    async def add_vote(
+        self, comment_id: str, voters: Sequence[str], at: datetime, session: Any
+    ) -> None:
+        self.votes.setdefault(comment_id, set()).update(voters)
+        comment = self.rows[comment_id]
+        self.rows[comment_id] = replace(comment, votes=comment.votes + 1)
+
+    async def drop_votes(self, comment_id: str, session: Any) -> None:
+        self.votes.pop(comment_id, None)
+        self.rows[comment_id] = replace(self.rows[comment_id], votes=0)
 
 
 class FakeBans:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+import orjson
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -88,6 +89,8 @@ class Upstreams:
     post_answer: dict[str, Any] = field(
         default_factory=lambda: {"id": "c9", "status": "pending", "created_at": "2025-03-01"}
     )
+    # The voter ids that voted (POST .../comments/{id}/votes), as the comments service counts.
+    voters: list[str] = field(default_factory=list)
 
     def app(self) -> Starlette:
         async def any_route(request: Request) -> Response:
@@ -191,6 +194,13 @@ class Upstreams:
                     return JSONResponse({"status": 403}, status_code=403)
                 return JSONResponse({"comments": [{"id": "c1", "body": "Mine"}]})
             prefix = "/api/articles/talks-resume/comments/"
+            if path == f"{prefix}{ELSEWHERE}/votes":
+                voter = orjson.loads(body)["voter"]
+                counted = voter not in self.voters
+                self.voters += [voter] if counted else []
+                return JSONResponse({"votes": len(self.voters), "counted": counted})
+            if path.endswith("/votes"):
+                return JSONResponse({"status": 404}, status_code=404)
             if path.startswith(prefix) and path.count("/") == 5:
                 found = self.located.get(path.removeprefix(prefix))
                 if request.method in ("PATCH", "DELETE"):

@@ -18,6 +18,7 @@ from broadsheet_comments.commands import (
     ModerateComment,
     ModerateComments,
     PostComment,
+    VoteForComment,
 )
 from broadsheet_comments.domain import Ban, BanKind, Comment, ModerationAction, Status
 from broadsheet_comments.feeds import FEED_SIZE, comments_feed
@@ -51,11 +52,13 @@ from broadsheet_comments.schemas import (
     StaffComment,
     StatusCountOut,
     ThreadOut,
+    VoteCreate,
+    VoteOut,
     WordPressCommentOut,
 )
 from broadsheet_comments.service import CommentsService
 from broadsheet_comments.settings import Settings
-from broadsheet_comments.threads import Sort
+from broadsheet_comments.threads import Sort, ThreadSort
 from broadsheet_shared.auth import ModeratorPrincipal, Principal, StaffPrincipal
 from broadsheet_shared.errors import Conflict, Forbidden
 from broadsheet_shared.http.clients import client_address
@@ -151,6 +154,7 @@ def comment_out(comment: Comment, in_reply_to: str | None, avatars: Avatars) -> 
         in_reply_to=in_reply_to,
         wordpress_id=comment.wordpress_id,
         avatar=avatars.seed(comment),
+        votes=comment.votes,
     )
 
 
@@ -221,7 +225,8 @@ async def _comment_input(request: Request) -> CommentCreate:
     description=(
         "A page of the thread: at most `limit` public comments in total, in thread order "
         "(each top-level comment, then its replies depth first, oldest reply first; `sort` "
-        "orders the top-level comments). A page may start or end inside a thread: `root_id` "
+        "orders the top-level comments: `best` by votes, most first, ties oldest first). "
+        "A page may start or end inside a thread: `root_id` "
         "names each comment's top-level comment, and a reply whose parent is not on the page "
         "carries `in_reply_to`. Pass `next_cursor` back as `cursor` for the next page."
     ),
@@ -230,7 +235,7 @@ async def list_comments(
     slug: Slug,
     queries: Queries,
     avatars: AvatarsDep,
-    sort: Sort = "oldest",
+    sort: ThreadSort = "oldest",
     cursor: Annotated[str | None, Query(pattern=THREAD_CURSOR_PATTERN)] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
 ) -> Response:
@@ -326,6 +331,25 @@ async def delete_comment(
 ) -> Response:
     await service.delete_own(DeleteComment(slug, comment_id, token))
     return Response(status_code=204)
+
+
+@public_router.post(
+    "/api/articles/{slug}/comments/{comment_id:comment_id}/votes",
+    response_model=VoteOut,
+    responses={
+        404: {"description": "The article has no public comment with this id"},
+        409: {"description": "Comments are closed"},
+    },
+)
+async def vote_for_comment(
+    slug: Slug, comment_id: CommentId, vote: VoteCreate, service: Service, client: Client
+) -> VoteOut:
+    """A reader's vote: one per comment for each of the reader's client (an IPv6 /64 is one),
+    voter cookie and email address; a second one is answered with `counted: false`."""
+    voted = await service.vote(
+        VoteForComment(slug, comment_id, client, voter=vote.voter, email=vote.email)
+    )
+    return VoteOut(votes=voted.votes, counted=voted.counted)
 
 
 @public_router.get(

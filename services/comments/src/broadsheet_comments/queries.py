@@ -10,15 +10,20 @@ from ipaddress import ip_address
 
 from broadsheet_comments.cursors import (
     AfterComment,
+    BestKey,
     decode_queue_cursor,
     decode_thread_cursor,
+    encode_best_cursor,
     encode_queue_cursor,
     encode_thread_cursor,
 )
 from broadsheet_comments.domain import Article, BanKind, Comment, Status
 from broadsheet_comments.repository import ArticleRepository, CommentRepository
 from broadsheet_comments.threads import (
+    ROOT_WIDTH,
+    SUBTREE_END,
     Sort,
+    ThreadSort,
     key_before,
     next_roots,
     outlines_to_read,
@@ -129,13 +134,20 @@ class CommentQueries:
         self._comments = comments
         self._digest = digest
 
-    async def thread(self, slug: str, *, sort: Sort, cursor: str | None, limit: int) -> ThreadPage:
+    async def thread(
+        self, slug: str, *, sort: ThreadSort, cursor: str | None, limit: int
+    ) -> ThreadPage:
         """A page: at most ``limit`` public comments in thread order (each top-level comment,
         then its replies depth first). A page may start or end inside a thread."""
         article = await published_article(self._articles, slug)
+        if sort == "best":
+            return await self._best_thread(article, cursor, limit)
         after = decode_thread_cursor(cursor)
         if isinstance(after, AfterComment):
             after = await self._key_of(after.comment_id, article, sort)
+        elif isinstance(after, BestKey):
+            # Every cursor is a position in every order: in a path order, that of its comment.
+            after = sort_path(after.path, sort)
         found, counts = await asyncio.gather(
             self._public_after(article, sort, after, limit + 1),
             self._articles.counts([article]),
@@ -148,6 +160,68 @@ class CommentQueries:
         return ThreadPage(
             article, counts.get(article.article_id, 0), _page_items(found), next_cursor
         )
+
+    async def _best_thread(self, article: Article, cursor: str | None, limit: int) -> ThreadPage:
+        after = await self._best_key(article, decode_thread_cursor(cursor))
+        found, counts = await asyncio.gather(
+            self._best_after(article, after, limit + 1), self._articles.counts([article])
+        )
+        next_cursor = None
+        if len(found) > limit:
+            found = found[:limit]
+            votes, last = found[-1]
+            next_cursor = encode_best_cursor(votes, last.path, last.id)
+        items = _page_items([comment for _, comment in found])
+        return ThreadPage(article, counts.get(article.article_id, 0), items, next_cursor)
+
+    async def _best_key(
+        self, article: Article, after: str | AfterComment | BestKey | None
+    ) -> BestKey | None:
+        """A cursor as a position in the Best order: a path (from the other orders) or a
+        comment continue after it, at its top-level comment's votes now."""
+        if after is None or isinstance(after, BestKey):
+            return after
+        if isinstance(after, AfterComment):
+            comment = await self._comments.get(after.comment_id)
+            if comment is None or comment.article_id != article.article_id:
+                raise NotFound("The comment this page continues after is not on this thread.")
+            path = comment.path
+            root = await self._comments.get(comment.root_id)
+        else:
+            # A path-order key (a shape any client may send): taken as a path, at no votes.
+            path = after
+            root = None
+        return BestKey(root.votes if root is not None else 0, path)
+
+    async def _best_after(
+        self, article: Article, after: BestKey | None, limit: int
+    ) -> list[tuple[int, Comment]]:
+        """Up to ``limit`` public comments after ``after`` in the Best order, each with its
+        top-level comment's votes (the next cursor's): the rest of ``after``'s thread, then the
+        next top-level comments by votes, each followed by its replies in thread order. A
+        top-level comment with no approved reply has no public reply: its subtree is not read.
+        """
+        found: list[tuple[int, Comment]] = []
+        if after is not None:
+            end = after.path[:ROOT_WIDTH] + SUBTREE_END
+            if after.path < end:
+                rest = await self._comments.public_window(
+                    article.article_id, "oldest", after.path, end, limit
+                )
+                found += [(after.votes, comment) for comment in rest]
+        if len(found) >= limit:
+            return found[:limit]
+        for root in await self._comments.best_roots(article.article_id, after, limit - len(found)):
+            found.append((root.votes, root))
+            needed = limit - len(found)
+            if needed <= 0:
+                break
+            if root.reply_count:
+                replies = await self._comments.public_window(
+                    article.article_id, "oldest", root.path, root.path + SUBTREE_END, needed
+                )
+                found += [(root.votes, reply) for reply in replies]
+        return found[:limit]
 
     async def wordpress_comment(
         self, slug: str, wordpress_id: int, *, sort: Sort

@@ -133,6 +133,26 @@ class CommentOut(BaseModel):
         "address (HMAC under the service's avatar key, 16 hex digits), never the address or "
         "a plain hash of it."
     )
+    votes: int = Field(default=0, ge=0, description="Readers' votes for the comment.")
+
+
+class VoteCreate(BaseModel):
+    """A reader's vote: one per comment for their client address, their ``voter`` cookie and
+    (where given) their email address."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    voter: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9_-]{16,64}$",
+        description="The reader site's opaque voter cookie.",
+    )
+    email: Email | None = None
+
+
+class VoteOut(BaseModel):
+    votes: int = Field(ge=0, description="The comment's votes now.")
+    counted: bool = Field(description="False when this reader had already voted for it.")
 
 
 class LocatedCommentOut(CommentOut):

@@ -22,6 +22,8 @@ NOTICES: Mapping[str, str] = {
     "edited": "Your comment has been updated.",
     "edit-pending": "Your edited comment is awaiting moderation.",
     "deleted": "Your comment has been deleted.",
+    "voted": "Thank you, your vote has been counted.",
+    "already-voted": "You have already voted for this comment.",
     # The same words whatever the address's state: the page must tell nobody anything about it.
     "following": "Check your inbox: nothing is sent about this article until you confirm it by "
     "the link we email (a few emails a day at most). If no new email arrives, the link in an "
