@@ -37,9 +37,13 @@ from broadsheet_shared.events.comments import (
 )
 from broadsheet_shared.events.notifications import (
     NotificationFailedData,
+    NotificationFailedDataV2,
     NotificationFailedV1,
+    NotificationFailedV2,
     NotificationSentData,
+    NotificationSentDataV2,
     NotificationSentV1,
+    NotificationSentV2,
     ReaderErasedData,
     ReaderErasedV1,
 )
@@ -74,9 +78,13 @@ __all__ = [
     "EventDecodeError",
     "IntegrationEvent",
     "NotificationFailedData",
+    "NotificationFailedDataV2",
     "NotificationFailedV1",
+    "NotificationFailedV2",
     "NotificationSentData",
+    "NotificationSentDataV2",
     "NotificationSentV1",
+    "NotificationSentV2",
     "ReaderErasedData",
     "ReaderErasedV1",
     "SectionRef",

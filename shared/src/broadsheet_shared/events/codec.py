@@ -24,7 +24,9 @@ from broadsheet_shared.events.comments import (
 )
 from broadsheet_shared.events.notifications import (
     NotificationFailedV1,
+    NotificationFailedV2,
     NotificationSentV1,
+    NotificationSentV2,
     ReaderErasedV1,
 )
 from broadsheet_shared.events.staff import (
@@ -48,6 +50,8 @@ _EVENTS: tuple[type[IntegrationEvent], ...] = (
     CommentImportedV1,
     NotificationSentV1,
     NotificationFailedV1,
+    NotificationSentV2,
+    NotificationFailedV2,
     ReaderErasedV1,
     StaffAccountChangedV1,
     StaffActionRecordedV1,
