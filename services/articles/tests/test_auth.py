@@ -323,6 +323,36 @@ async def test_an_expired_or_unknown_set_password_link_is_refused(auth_world: An
         await auth_world.service.login(log_in("new@example.org", PASSWORD))
 
 
+async def test_an_expired_link_is_replaced_by_a_new_one_sent_by_an_admin(auth_world: Any) -> None:
+    first = await add_without_password(auth_world)
+    [editor] = await auth_world.service.editors()
+    auth_world.clock.advance(hours=49)
+    await auth_world.service.send_password_link(editor.id, ADMIN)
+    [_, second] = auth_world.uow.of_type(StaffPasswordLinkIssuedV1)
+    assert second.data.email == "new@example.org"
+    assert second.data.expires_at == auth_world.clock() + timedelta(hours=48)
+    # The new link replaces the old one, which stays refused.
+    with pytest.raises(InvalidLink):
+        await auth_world.service.set_password(SetPassword(first.data.token, PASSWORD, "1.2.3.4"))
+    await auth_world.service.set_password(SetPassword(second.data.token, PASSWORD, "1.2.3.4"))
+    await auth_world.service.login(log_in("new@example.org", PASSWORD))
+    sent = [e for e in auth_world.uow.of_type(StaffActionRecordedV1) if "sent" in e.data.action]
+    assert [(e.data.action, e.data.target) for e in sent] == [
+        ("staff.password_link_sent", editor.id)
+    ]
+
+
+async def test_no_link_for_a_disabled_or_missing_account(auth_world: Any) -> None:
+    await add_without_password(auth_world)
+    [editor] = await auth_world.service.editors()
+    await auth_world.service.update_editor(UpdateEditor(editor.id, disabled=True), ADMIN)
+    with pytest.raises(Conflict):
+        await auth_world.service.send_password_link(editor.id, ADMIN)
+    with pytest.raises(NotFound):
+        await auth_world.service.send_password_link("00000000-0000-4000-8000-000000000000", ADMIN)
+    assert len(auth_world.uow.of_type(StaffPasswordLinkIssuedV1)) == 1
+
+
 async def test_set_password_tries_are_throttled_per_client(auth_world: Any) -> None:
     for _ in range(5):  # the client's sign-in allowance in this world
         with pytest.raises(InvalidLink):

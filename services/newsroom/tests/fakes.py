@@ -319,6 +319,12 @@ class FakeServices:
             self.accounts.append(account)
             self.links[f"link-for-{body['email']}-0123456789"] = body["email"]
             return _json(201, account)
+        if path.endswith("/password-link") and method == "POST":
+            account = next(a for a in self.accounts if a["id"] == path.split("/")[-2])
+            if account["disabled"]:
+                return _problem(409, "A disabled account gets no link: enable it first.")
+            self.links[f"new-link-for-{account['email']}-0123456789"] = account["email"]
+            return _json(204)
         if path.startswith("/api/editor/users/") and method == "PATCH":
             account = next(a for a in self.accounts if a["id"] == path.rsplit("/", 1)[1])
             if account["email"] == "ad@example.com" and body.get("disabled"):

@@ -97,6 +97,25 @@ async def test_an_admin_changes_a_role_and_disables_and_enables(newsroom: Newsro
     ]
 
 
+async def test_an_admin_mails_a_new_set_password_link(newsroom: Newsroom) -> None:
+    editor = next(a for a in newsroom.services.accounts if a["role"] == "editor")
+    path = f"/newsroom/staff/{editor['id']}"
+    async with signed_in(newsroom, ADMIN) as client:
+        page = await client.get("/newsroom/staff")
+        assert f'aria-label="Mail {editor["name"]} a new link to set a password"' in page.text
+        await post(client, "/newsroom/staff", path, act="link")
+        page = await client.get("/newsroom/staff")
+        assert "A new link to set a password was mailed." in page.text
+        # A disabled account gets none: the service's refusal is the page's notice.
+        await post(client, "/newsroom/staff", path, act="disable")
+        await post(client, "/newsroom/staff", path, act="link")
+        page = await client.get("/newsroom/staff")
+        assert "Not changed: A disabled account gets no link: enable it first." in page.text
+    link_path = f"/api/editor/users/{editor['id']}/password-link"
+    assert len(sent(newsroom, "POST", link_path)) == 2
+    assert list(newsroom.services.links.values()) == [editor["email"]]
+
+
 async def test_sections_are_added_renamed_and_moved(newsroom: Newsroom) -> None:
     async with signed_in(newsroom, ADMIN) as client:
         await post(client, "/newsroom/sections", "/newsroom/sections", name="Arts")

@@ -36,6 +36,7 @@ class StaffAction(StrEnum):
     STAFF_DISABLED = "staff.disabled"
     STAFF_ENABLED = "staff.enabled"
     STAFF_PASSWORD_SET = "staff.password_set"  # noqa: S105 - an action's name, not a secret
+    STAFF_PASSWORD_LINK_SENT = "staff.password_link_sent"  # noqa: S105 - an action's name
     STAFF_PASSWORD_LINK_USED = "staff.password_link_used"  # noqa: S105 - an action's name
     STAFF_SIGNED_IN = "staff.signed_in"
     STAFF_SIGN_IN_FAILED = "staff.sign_in_failed"

@@ -18,7 +18,7 @@ import hashlib
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import NoReturn
 from uuid import uuid4
 
@@ -230,19 +230,9 @@ class AuthService:
         """Add an account. Without a password its owner is mailed a one-time set-password link
         (``StaffPasswordLinkIssuedV1``, in the same transaction): the admin never knows it."""
         editor = await self._new_editor(command)
-        link: StaffPasswordLinkIssuedV1 | None = None
-        if command.password is None:
-            token = secrets.token_urlsafe(32)
-            editor.password_link_hash = hash_refresh_token(token)
-            editor.password_link_expires_at = editor.created_at + self._password_link_ttl
-            data = StaffPasswordLinkData(
-                staff_id=editor.id,
-                email=editor.email,
-                name=editor.name,
-                token=token,
-                expires_at=editor.password_link_expires_at,
-            )
-            link = StaffPasswordLinkIssuedV1(subject=editor.id, data=data)
+        link = (
+            None if command.password is not None else self._password_link(editor, editor.created_at)
+        )
 
         async def work(tx: Transaction) -> Editor:
             if not await self._editors.add(editor, tx.session):
@@ -260,6 +250,40 @@ class AuthService:
             return editor
 
         return await self._uow.run(work)
+
+    async def send_password_link(self, editor_id: str, acting: Principal) -> Editor:
+        """Mail the account's owner a new one-time set-password link (the first expired unused,
+        or they forgot their password). It replaces any earlier link; the password stays until
+        the link is used."""
+        editor = await self._editors.by_id(editor_id)
+        if editor is None:
+            raise NotFound("No such editor.")
+        if editor.disabled:
+            raise Conflict("A disabled account gets no link: enable it first.")
+        now = self._clock()
+        link = self._password_link(editor, now)
+
+        async def work(tx: Transaction) -> None:
+            await self._editors.update(editor, tx.session)
+            tx.emit(link)
+            record(tx, acting, StaffAction.STAFF_PASSWORD_LINK_SENT, editor.id, now)
+
+        await self._uow.run(work)
+        return editor
+
+    def _password_link(self, editor: Editor, now: datetime) -> StaffPasswordLinkIssuedV1:
+        """A fresh link for the account (only its hash is kept) and the event that mails it."""
+        token = secrets.token_urlsafe(32)
+        editor.password_link_hash = hash_refresh_token(token)
+        editor.password_link_expires_at = now + self._password_link_ttl
+        data = StaffPasswordLinkData(
+            staff_id=editor.id,
+            email=editor.email,
+            name=editor.name,
+            token=token,
+            expires_at=editor.password_link_expires_at,
+        )
+        return StaffPasswordLinkIssuedV1(subject=editor.id, data=data)
 
     async def set_password(self, command: SetPassword) -> None:
         """Spend a set-password link: the password is set, the link works no more, and any

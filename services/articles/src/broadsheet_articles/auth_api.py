@@ -21,7 +21,7 @@ from broadsheet_articles.schemas import (
 )
 from broadsheet_articles.settings import Settings
 from broadsheet_shared.auth import AdminPrincipal
-from broadsheet_shared.errors import Conflict, InvalidLink, RateLimited, Unauthenticated
+from broadsheet_shared.errors import Conflict, InvalidLink, NotFound, RateLimited, Unauthenticated
 from broadsheet_shared.http.clients import client_address
 from broadsheet_shared.http.contract import raises
 from broadsheet_shared.identifiers import UUID_PATTERN
@@ -110,3 +110,15 @@ async def update_editor(
 ) -> EditorOut:
     command = UpdateEditor(editor_id, **body.model_dump())
     return editor_out(await auth.update_editor(command, acting=admin))
+
+
+@accounts_router.post(
+    "/users/{editor_id}/password-link", status_code=204, responses=raises(NotFound, Conflict)
+)
+async def send_password_link(
+    editor_id: Annotated[str, Path(pattern=UUID_PATTERN)], auth: Auth, admin: AdminPrincipal
+) -> Response:
+    """Mail the account's owner a new one-time set-password link; an earlier one stops
+    working. For a link that expired unused, or a forgotten password."""
+    await auth.send_password_link(editor_id, acting=admin)
+    return Response(status_code=204)

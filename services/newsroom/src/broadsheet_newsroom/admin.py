@@ -97,7 +97,8 @@ async def add_account(request: Request, session: AdminSession, form: CheckedForm
 async def change_account(
     request: Request, session: AdminSession, account_id: AccountId, form: CheckedForm
 ) -> Response:
-    """``act`` is ``role`` (with the ``role`` field), ``disable`` or ``enable``."""
+    """``act`` is ``role`` (with the ``role`` field), ``disable``, ``enable`` or ``link`` (mail
+    a new set-password link: the first expired unused, or the password is forgotten)."""
     act = str(form.get("act", ""))
     role = str(form.get("role", ""))
     admin = container_of(request).admin
@@ -109,9 +110,12 @@ async def change_account(
             disabled = act == "disable"
             changed = await admin.change_account(session, account_id, role=None, disabled=disabled)
             session.flash.append(f"{changed['name']} is {'disabled' if disabled else 'enabled'}.")
+        elif act == "link":
+            await admin.send_password_link(session, account_id)
+            session.flash.append("A new link to set a password was mailed.")
         else:
-            session.flash.append("Choose a role, Disable or Enable.")
-    except Refused as refused:  # an admin disabling or demoting themselves
+            session.flash.append("Choose a role, Disable, Enable or Send a password link.")
+    except Refused as refused:  # an admin disabling or demoting themselves, a disabled account
         session.flash.append(f"Not changed: {refused.message}")
     return redirect(request, "/staff")
 

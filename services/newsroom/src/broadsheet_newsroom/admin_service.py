@@ -57,6 +57,11 @@ class Admin:
         changed: dict[str, Any] = answer.body
         return changed
 
+    async def send_password_link(self, session: Session, account_id: str) -> None:
+        # A new one-time link, mailed to the account's owner by the articles service.
+        path = f"/api/editor/users/{quote(account_id)}/password-link"
+        await self._staff.call(session, ARTICLES, "POST", path)
+
     async def set_password(self, token: str, password: str, *, client_ip: str) -> None:
         await self._staff.upstream.call(
             ARTICLES,
