@@ -1,6 +1,6 @@
 """Repositories on the real database, as the fakes promise: the audit log (one entry per event,
 newest first, filters and keyset pages), set-password links (spent once, not after expiry) and
-section positions."""
+section positions; author slugs given to articles saved before author pages."""
 
 from __future__ import annotations
 
@@ -16,11 +16,13 @@ from pymongo import AsyncMongoClient
 
 from broadsheet_articles.domain import AuditEntry, AuditFilter, Editor, Section
 from broadsheet_articles.repository import (
+    ARTICLES,
     AUDIT,
     INDEXES,
     MongoAuditRepository,
     MongoEditorRepository,
     MongoSectionRepository,
+    add_missing_author_slugs,
 )
 from broadsheet_shared.mongo import ensure_indexes
 
@@ -116,3 +118,17 @@ async def test_sections_are_listed_by_their_position(db: Any) -> None:
     for position, slug in enumerate(("sport", "world", "opinion")):
         await sections.set_position(slug, position, None)
     assert [s.slug for s in await sections.all()] == ["sport", "world", "opinion"]
+
+
+async def test_articles_saved_before_author_pages_get_their_author_slugs(db: Any) -> None:
+    await db[ARTICLES].insert_many(
+        [
+            {"_id": "old", "slug": "old", "authors": ["Ann Lee", "Bo Chen"]},
+            {"_id": "none", "slug": "none", "authors": []},
+            {"_id": "new", "slug": "new", "authors": ["Cy"], "author_slugs": ["cy"]},
+        ]
+    )
+    assert await add_missing_author_slugs(db) == 2
+    found = {doc["_id"]: doc["author_slugs"] async for doc in db[ARTICLES].find({})}
+    assert found == {"old": ["ann-lee", "bo-chen"], "none": [], "new": ["cy"]}
+    assert await add_missing_author_slugs(db) == 0  # once only

@@ -22,6 +22,7 @@ from broadsheet_articles.repository import (
     MongoImportRepository,
     MongoRefreshTokenRepository,
     MongoSectionRepository,
+    add_missing_author_slugs,
 )
 from broadsheet_articles.service import ArticleService, SectionService
 from broadsheet_articles.settings import Settings
@@ -52,6 +53,8 @@ class Container:
 
     async def start(self) -> None:
         await self.runtime.start(self.router)
+        if added := await add_missing_author_slugs(self.runtime.db):
+            log.info("author pages list older articles now", articles=added)
         await self.sections.seed(self.settings.default_sections)
         await self.auth.ensure_admin(
             self.settings.editor_email,

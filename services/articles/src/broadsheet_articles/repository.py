@@ -215,8 +215,8 @@ def article_document(article: Article) -> dict[str, Any]:
         "section": {"slug": article.section.slug, "name": article.section.name},
         "tags": list(article.tags),
         "authors": list(article.authors),
-        # Derived, for the author pages' lists (an article saved before they existed gets it
-        # at its next save).
+        # Derived, for the author pages' lists (``add_missing_author_slugs`` gives it to
+        # articles saved before they existed).
         "author_slugs": [author_slug(name) for name in article.authors],
         "hero_image_url": article.hero_image_url,
         "hero_image_alt": article.hero_image_alt,
@@ -297,6 +297,22 @@ def _revision_from_document(doc: dict[str, Any]) -> Revision:
 
 
 # -- MongoDB -----------------------------------------------------------------------------------
+
+
+async def add_missing_author_slugs(db: Database) -> int:
+    """Articles saved before the author pages existed have no ``author_slugs``, so no author
+    page would list them until their next save: derive it for them, at start-up. Idempotent
+    (only documents still without it), and safe beside a save (which writes it too)."""
+    added = 0
+    articles = db[ARTICLES]
+    async for doc in articles.find({"author_slugs": {"$exists": False}}, {"authors": 1}):
+        slugs = [author_slug(name) for name in doc.get("authors", [])]
+        result = await articles.update_one(
+            {"_id": doc["_id"], "author_slugs": {"$exists": False}},
+            {"$set": {"author_slugs": slugs}},
+        )
+        added += result.modified_count
+    return added
 
 
 class MongoArticleRepository:
