@@ -46,6 +46,13 @@ def document() -> dict[str, Any]:
     async def post_page() -> str:
         return ""
 
+    @router.get(
+        "/page/download",
+        responses={200: {"content": {"application/json": {}}}, 400: {"content": {"text/html": {}}}},
+    )
+    async def download() -> list[str]:
+        return []
+
     # A router included after the contract is installed is declared like the others: the
     # statuses are worked out when the document is generated.
     app.include_router(router)
@@ -89,6 +96,13 @@ def test_errors_are_problem_documents_with_their_headers() -> None:
 def test_a_page_answers_its_errors_as_pages_or_problems() -> None:
     content = document()["paths"]["/page"]["get"]["responses"]["503"]["content"]
     assert set(content) == {PROBLEM_JSON, "text/html"}
+
+
+def test_a_file_whose_errors_are_pages_says_so_on_every_error() -> None:
+    responses = document()["paths"]["/page/download"]["get"]["responses"]
+    assert set(responses["200"]["content"]) == {"application/json"}
+    for status in ("400", "503"):
+        assert set(responses[status]["content"]) == {PROBLEM_JSON, "text/html"}, status
 
 
 def test_a_redirect_has_no_body() -> None:

@@ -86,6 +86,49 @@ def assert_accessible(page: Page) -> None:
     assert violations == [], f"{page.url}: {violations}"
 
 
+# What a keyboard can act on; ``[tabindex]`` catches a widget made focusable by hand.
+_INTERACTIVE = (
+    "a[href], button:not([disabled]), input:not([type=hidden]):not([disabled]), "
+    "select:not([disabled]), textarea:not([disabled]), summary, [tabindex]"
+)
+
+
+def assert_keyboard_reachable(page: Page, most: int = 300) -> None:
+    """Every visible control on the page takes the focus by Tab, in one pass from the top, and
+    none is taken out of the order (``tabindex="-1"``) or pushed ahead of it (positive
+    ``tabindex``): what a mouse can do, a keyboard can reach."""
+    count = page.evaluate(
+        """(selector) => {
+            const shown = [...document.querySelectorAll(selector)].filter(
+                (el) => el.getClientRects().length > 0 && getComputedStyle(el).visibility !== "hidden");
+            shown.forEach((el, n) => el.setAttribute("data-kb", String(n)));
+            document.activeElement?.blur();
+            return shown.length;
+        }""",
+        _INTERACTIVE,
+    )
+    out_of_order = page.evaluate(
+        """() => [...document.querySelectorAll("[data-kb]")]
+            .filter((el) => el.tabIndex !== 0).map((el) => el.outerHTML.slice(0, 120))"""
+    )
+    assert out_of_order == [], f"{page.url}: out of the Tab order: {out_of_order}"
+    reached: set[str] = set()
+    for _ in range(min(most, count + 5)):
+        page.keyboard.press("Tab")
+        mark = page.evaluate("() => document.activeElement?.getAttribute('data-kb')")
+        if mark is not None:
+            reached.add(mark)
+        if len(reached) == count:
+            return
+    missed = page.evaluate(
+        """(reached) => [...document.querySelectorAll("[data-kb]")]
+            .filter((el) => !reached.includes(el.getAttribute("data-kb")))
+            .map((el) => el.outerHTML.slice(0, 120))""",
+        sorted(reached),
+    )
+    raise AssertionError(f"{page.url}: not reached by Tab: {missed}")
+
+
 def screenshot(page: Page, name: str, *, for_docs: bool = False) -> Path:
     """Saved as a test artifact; ``for_docs``: also the copy docs/newsroom.md shows, when
     UPDATE_DOCS_SCREENSHOTS=1."""
@@ -99,6 +142,8 @@ def screenshot(page: Page, name: str, *, for_docs: bool = False) -> Path:
 
 
 def check_page(page: Page, name: str) -> None:
-    """One main page: no axe violation, and its screenshot (artifact and docs copy)."""
+    """One main page: no axe violation, every control reached by Tab, and its screenshot
+    (artifact and docs copy)."""
     assert_accessible(page)
     screenshot(page, name, for_docs=True)
+    assert_keyboard_reachable(page)

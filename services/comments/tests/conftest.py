@@ -89,6 +89,7 @@ class FakeComments:
         self.windows_read = 0
         # comment id -> the voter identities (digests) that voted for it
         self.votes: dict[str, set[str]] = {}
+        self.votes_given_with: dict[str, list[tuple[str, Sequence[str]]]] = {}
 
     async def add(self, comment: Comment, session: Any) -> None:
         assert comment.id not in self.rows
@@ -248,15 +249,27 @@ class FakeComments:
         return bool(self.votes.get(comment_id, set()) & set(voters))
 
     async def add_vote(
-        self, comment_id: str, voters: Sequence[str], at: datetime, session: Any
+        self,
+        comment_id: str,
+        voters: Sequence[str],
+        at: datetime,
+        session: Any,
+        *,
+        address_digest: str | None = None,
     ) -> None:
         self.votes.setdefault(comment_id, set()).update(voters)
+        if address_digest:
+            self.votes_given_with.setdefault(address_digest, []).append((comment_id, voters))
         comment = self.rows[comment_id]
         self.rows[comment_id] = replace(comment, votes=comment.votes + 1)
 
     async def drop_votes(self, comment_id: str, session: Any) -> None:
         self.votes.pop(comment_id, None)
         self.rows[comment_id] = replace(self.rows[comment_id], votes=0)
+
+    async def forget_votes_of(self, address_digest: str, session: Any) -> None:
+        for comment_id, voters in self.votes_given_with.pop(address_digest, []):
+            self.votes.get(comment_id, set()).difference_update(voters)
 
 
 class FakeBans:

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from broadsheet_comments.commands import VoteForComment
 from broadsheet_comments.mydata import ERASED
 from broadsheet_shared.errors import Forbidden
 from broadsheet_shared.events import CommentEditedV1, ReaderErasedData, ReaderErasedV1
@@ -122,3 +123,23 @@ async def test_a_replayed_erasure_changes_and_announces_nothing(world: Any) -> N
     assert world.comments.rows == before
     assert len(world.uow.of_type(CommentEditedV1)) == announced
     assert world.comments.rows[ids["other"]].author_name == "Bob"
+
+
+async def test_erasure_forgets_the_votes_given_with_the_address_and_keeps_the_count(
+    world: Any,
+) -> None:
+    ids = await thread(world)
+
+    async def vote(client: str, email: str) -> None:
+        await world.service.vote(
+            VoteForComment("hello", ids["other"], client, voter=None, email=email)
+        )
+
+    await vote("198.51.100.7", "Ada@Example.org")
+    await vote("198.51.100.8", "bob@example.org")
+    before = set(world.comments.votes[ids["other"]])
+    await world.router.dispatch(erasure())
+    left = world.comments.votes[ids["other"]]
+    assert len(before) == 4  # each reader's client and mailbox
+    assert len(left) == 2 and left < before  # Bob's
+    assert world.comments.rows[ids["other"]].votes == 2

@@ -228,6 +228,14 @@ async def test_votes_count_once_per_voter_and_go_with_their_comment(
         # The comment is saved (an edit): its votes stay, as they move by $inc only.
         await comments.save(make_comment("liked", body_html="<p>edited</p>"), session)
         assert (await comments.get("liked")).votes == 2  # type: ignore[union-attr]
+        # An erased reader's vote: its identities go, the count stays.
+        await comments.add_vote(
+            "liked", ["client-c", "mailbox-c"], START, session, address_digest="c"
+        )
+        await comments.forget_votes_of("c", session)
+        assert not await comments.has_vote("liked", ["client-c", "mailbox-c"], session)
+        assert await comments.has_vote("liked", ["client-b"], session)
+        assert (await comments.get("liked")).votes == 3  # type: ignore[union-attr]
         await comments.drop_votes("liked", session)
         assert (await comments.get("liked")).votes == 0  # type: ignore[union-attr]
         assert not await comments.has_vote("liked", ["client-a", "client-b"], session)

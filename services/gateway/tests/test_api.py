@@ -463,6 +463,13 @@ async def test_article_page_head_for_search_engines_and_social_cards(gw: Gw) -> 
     assert '<link rel="icon" href="/favicon.ico" sizes="32x32">' in head
     assert '"@type": "NewsArticle"' in head
     assert '"commentCount": 3' in head
+    # Reply stays on this page of the thread (replytocom first: robots.txt keeps it out).
+    replies = re.findall(r'class="reply-link" href="([^"]+)"', text)
+    assert replies
+    assert all(
+        re.fullmatch(r"/articles/talks-resume\?replytocom=\w+&amp;cpage=p\.0000002#respond", href)
+        for href in replies
+    ), replies
     # The article page has the section navigation too.
     assert '<nav aria-label="Sections">' in text
     assert 'href="/sections/foreign-affairs" aria-current="page"' in text

@@ -86,7 +86,8 @@ class ReaderData:
         ]
 
     async def erase(self, address_digest: str) -> int:
-        """Turn the address's comments into "[deleted]" in place; how many there were."""
+        """Turn the address's comments into "[deleted]" in place and forget the votes given
+        with the address; how many comments there were."""
 
         async def work(tx: Transaction) -> int:
             comments = await self._comments.all_by_email_hash(address_digest, tx.session)
@@ -99,6 +100,7 @@ class ReaderData:
                     tx.emit(edited_event(stored, article.slug, now, held=False))
             # Replies shown deeper than the display depth name whom they answer.
             await self._comments.rename_parent_author([c.id for c in comments], ERASED, tx.session)
+            await self._comments.forget_votes_of(address_digest, tx.session)
             return len(comments)
 
         return await self._uow.run(work)

@@ -104,7 +104,14 @@ INDEXES: list[IndexSpec] = [
         [IndexModel([("created_at", ASCENDING)], expireAfterSeconds=24 * 3600)],
     ),
     IndexSpec(BANS, [IndexModel([("until", ASCENDING)], expireAfterSeconds=0)]),
-    IndexSpec(VOTES, [IndexModel([("comment_id", ASCENDING)])]),
+    IndexSpec(
+        VOTES,
+        [
+            IndexModel([("comment_id", ASCENDING)]),
+            # A reader's erasure finds the votes given with their address.
+            IndexModel([("address_digest", ASCENDING)]),
+        ],
+    ),
     IndexSpec(
         WORDPRESS_COMMENTS, [IndexModel([("source", ASCENDING), ("wordpress_id", ASCENDING)])]
     ),
@@ -176,9 +183,16 @@ class CommentRepository(Protocol):
     ) -> list[Comment]: ...
     async def has_vote(self, comment_id: str, voters: Sequence[str], session: Session) -> bool: ...
     async def add_vote(
-        self, comment_id: str, voters: Sequence[str], at: datetime, session: Session
+        self,
+        comment_id: str,
+        voters: Sequence[str],
+        at: datetime,
+        session: Session,
+        *,
+        address_digest: str | None = None,
     ) -> None: ...
     async def drop_votes(self, comment_id: str, session: Session) -> None: ...
+    async def forget_votes_of(self, address_digest: str, session: Session) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -631,13 +645,23 @@ class MongoCommentRepository:
         return doc is not None
 
     async def add_vote(
-        self, comment_id: str, voters: Sequence[str], at: datetime, session: Session
+        self,
+        comment_id: str,
+        voters: Sequence[str],
+        at: datetime,
+        session: Session,
+        *,
+        address_digest: str | None = None,
     ) -> None:
         """One vote: a document per identity of the voter (a concurrent vote by any of them is
-        a duplicate key or a write conflict, and its retry finds this one) and one $inc."""
+        a duplicate key or a write conflict, and its retry finds this one) and one $inc.
+        ``address_digest``: the voter gave an address, whose erasure forgets this vote's
+        identities (the count stays: it names no one)."""
+        owner = {"address_digest": address_digest} if address_digest else {}
         await self._votes.insert_many(
             [
                 {"_id": self._vote_id(comment_id, voter), "comment_id": comment_id, "at": at}
+                | owner
                 for voter in voters
             ],
             session=session,
@@ -652,6 +676,9 @@ class MongoCommentRepository:
         await self._comments.update_one(
             {"_id": comment_id}, {"$set": {"votes": 0}}, session=session
         )
+
+    async def forget_votes_of(self, address_digest: str, session: Session) -> None:
+        await self._votes.delete_many({"address_digest": address_digest}, session=session)
 
 
 class MongoBanRepository:

@@ -399,7 +399,13 @@ class CommentsService:
                 raise UnknownComment  # held, rejected, deleted, or under a hidden comment
             if await self._comments.has_vote(comment.id, voters, tx.session):
                 return False
-            await self._comments.add_vote(comment.id, voters, now, tx.session)
+            await self._comments.add_vote(
+                comment.id,
+                voters,
+                now,
+                tx.session,
+                address_digest=self._digest(command.email) if command.email else None,
+            )
             return True
 
         counted = await self._uow.run(work)

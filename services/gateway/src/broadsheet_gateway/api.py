@@ -864,7 +864,14 @@ async def my_data_page(request: Request, token: str, container: ContainerDep) ->
 @site.get(
     "/my-data/{token}/download",
     summary="Everything held about the link's address, as one JSON file",
-    responses={200: {"content": {"application/json": {}}}, **raises(InvalidLink)},
+    responses={
+        200: {"content": {"application/json": {}}},
+        # Opened from a mail in a browser: a refused link is a page, like the site's others.
+        **{
+            status: {**answer, "content": {"text/html": {}}}
+            for status, answer in raises(InvalidLink).items()
+        },
+    },
 )
 async def my_data_download(token: str, container: ContainerDep) -> Response:
     data = await container.site.my_data(token)

@@ -118,13 +118,10 @@ def _implied_statuses(operation: dict[str, Any]) -> set[int]:
 
 def _error_content(responses: dict[str, Any]) -> dict[str, Any]:
     content: dict[str, Any] = {PROBLEM_JSON: {"schema": PROBLEM_REF}}
-    succeeded = [
-        answer.get("content") or {}
-        for code, answer in responses.items()
-        if code.isdigit() and int(code) < 400
-    ]
-    # A page of the reader site answers its errors as pages too (a bad query stays a problem).
-    if any("text/html" in answer for answer in succeeded):
+    declared = [answer.get("content") or {} for answer in responses.values()]
+    # A page of the reader site answers its errors as pages too (a bad query stays a problem),
+    # and so does a site address that serves a file but says its errors are pages.
+    if any("text/html" in answer for answer in declared):
         content["text/html"] = {"schema": {"type": "string"}}
     return content
 
