@@ -96,14 +96,21 @@ _INTERACTIVE = (
 def assert_keyboard_reachable(page: Page, most: int = 300) -> None:
     """Every visible control on the page takes the focus by Tab, in one pass from the top, and
     none is taken out of the order (``tabindex="-1"``) or pushed ahead of it (positive
-    ``tabindex``): what a mouse can do, a keyboard can reach."""
+    ``tabindex``): what a mouse can do, a keyboard can reach. A group of radio buttons is one
+    stop, as in every browser: Tab enters it, the arrow keys choose within it."""
     count = page.evaluate(
         """(selector) => {
-            const shown = [...document.querySelectorAll(selector)].filter(
-                (el) => el.getClientRects().length > 0 && getComputedStyle(el).visibility !== "hidden");
-            shown.forEach((el, n) => el.setAttribute("data-kb", String(n)));
+            const shown = [...document.querySelectorAll(selector)].filter((el) =>
+                el.getClientRects().length > 0 && getComputedStyle(el).visibility !== "hidden");
+            const stops = new Map();
+            shown.forEach((el, n) => {
+                const group = el.type === "radio" && el.name
+                    ? `radio:${[...document.forms].indexOf(el.form)}:${el.name}` : `control:${n}`;
+                if (!stops.has(group)) stops.set(group, String(stops.size));
+                el.setAttribute("data-kb", stops.get(group));
+            });
             document.activeElement?.blur();
-            return shown.length;
+            return stops.size;
         }""",
         _INTERACTIVE,
     )
@@ -113,7 +120,8 @@ def assert_keyboard_reachable(page: Page, most: int = 300) -> None:
     )
     assert out_of_order == [], f"{page.url}: out of the Tab order: {out_of_order}"
     reached: set[str] = set()
-    for _ in range(min(most, count + 5)):
+    # More presses than controls: a date-time field takes one per part (day, month, year, …).
+    for _ in range(most):
         page.keyboard.press("Tab")
         mark = page.evaluate("() => document.activeElement?.getAttribute('data-kb')")
         if mark is not None:
