@@ -28,7 +28,13 @@ from broadsheet_articles.service import ArticleService, SectionService
 from broadsheet_shared.auth import Principal, TokenIssuer, TokenVerifier
 from broadsheet_shared.clock import utcnow
 from broadsheet_shared.devkeys import DEV_JWT_PRIVATE_KEY, DEV_JWT_PUBLIC_KEY
-from broadsheet_shared.events import IntegrationEvent, StaffActionRecordedV1
+from broadsheet_shared.events import (
+    ArticleStateV1,
+    IntegrationEvent,
+    StaffActionRecordedV1,
+    Tombstone,
+    topics,
+)
 from broadsheet_shared.ratelimit import RateLimit
 from broadsheet_shared.testing import (
     FakeImportRecords,
@@ -282,8 +288,16 @@ class World:
     old_links: OldLinks
 
     def article_events(self) -> list[IntegrationEvent]:
-        """The events emitted for other services, without the audit log's entries."""
-        return [e for e in self.uow.events if not isinstance(e, StaffActionRecordedV1)]
+        """The change events emitted for other services (on broadsheet.articles)."""
+        return [
+            e
+            for e in self.uow.events
+            if isinstance(e, IntegrationEvent) and e.TOPIC == topics.ARTICLES
+        ]
+
+    def article_states(self) -> list[ArticleStateV1 | Tombstone]:
+        """What went to the compacted topic of article states, in order."""
+        return [e for e in self.uow.events if isinstance(e, ArticleStateV1 | Tombstone)]
 
     def audit(self) -> list[StaffActionRecordedV1]:
         return self.uow.of_type(StaffActionRecordedV1)

@@ -30,6 +30,7 @@ from broadsheet_articles.domain import (
     slug_candidates,
     slug_from_title,
 )
+from broadsheet_articles.events import emit_deleted, emit_public, emit_unpublished
 from broadsheet_articles.repository import (
     ArticleRepository,
     SectionRepository,
@@ -40,12 +41,7 @@ from broadsheet_shared.audit import StaffAction, recorded
 from broadsheet_shared.auth import Principal
 from broadsheet_shared.clock import Clock, utcnow
 from broadsheet_shared.errors import Conflict, InvalidField, NotFound, StaleRevision
-from broadsheet_shared.events import (
-    ArticleDeletedV1,
-    ArticlePublishedV1,
-    ArticleUnpublishedV1,
-    ArticleUpdatedV1,
-)
+from broadsheet_shared.events import ArticlePublishedV1, ArticleUpdatedV1
 from broadsheet_shared.mongo import Session
 from broadsheet_shared.unit_of_work import Transaction, UnitOfWork
 
@@ -250,7 +246,7 @@ class ArticleService:
             await self.store(article, read_revision, tx, reason="edited", editor=editor)
             record(tx, editor, StaffAction.ARTICLE_EDITED, article.id, now, title=article.title)
             if article.is_public:
-                tx.emit(ArticleUpdatedV1(subject=article.id, data=article.event_data()))
+                emit_public(tx, article, ArticleUpdatedV1)
             return article
 
         return await self.run(work)
@@ -280,7 +276,7 @@ class ArticleService:
                     article, read_revision, tx, reason="section renamed", editor=editor
                 )
                 if article.is_public:
-                    tx.emit(ArticleUpdatedV1(subject=article.id, data=article.event_data()))
+                    emit_public(tx, article, ArticleUpdatedV1)
             return renamed
 
         return await self._uow.run(work, timeout=self._bulk_timeout)
@@ -298,7 +294,7 @@ class ArticleService:
             reason = "published" if article.is_public else "scheduled"
             await self.store(article, read_revision, tx, reason=reason, editor=editor)
             if article.is_public:
-                tx.emit(ArticlePublishedV1(subject=article.id, data=article.event_data()))
+                emit_public(tx, article, ArticlePublishedV1)
                 record(tx, editor, StaffAction.ARTICLE_PUBLISHED, article.id, now)
             else:
                 at = article.scheduled_at.isoformat() if article.scheduled_at else ""
@@ -317,7 +313,7 @@ class ArticleService:
             await self.store(article, read_revision, tx, reason="unpublished", editor=editor)
             record(tx, editor, StaffAction.ARTICLE_UNPUBLISHED, article.id, now)
             if was_public:
-                tx.emit(ArticleUnpublishedV1(subject=article.id, data=article.event_ref()))
+                emit_unpublished(tx, article)
             return article
 
         return await self._uow.run(work)
@@ -330,7 +326,7 @@ class ArticleService:
             article.ensure_deletable()
             await self._articles.delete(article.id, tx.session)
             await self._articles.release_slugs(article.id, tx.session)
-            tx.emit(ArticleDeletedV1(subject=article.id, data=article.event_ref()))
+            emit_deleted(tx, article)
             record(tx, editor, StaffAction.ARTICLE_DELETED, article.id, now, title=article.title)
 
         await self._uow.run(work)
@@ -359,7 +355,7 @@ class ArticleService:
                 await self._articles.add_revision(
                     revision_of(article, reason="published", editor="scheduler"), tx.session
                 )
-                tx.emit(ArticlePublishedV1(subject=article.id, data=article.event_data()))
+                emit_public(tx, article, ArticlePublishedV1)
                 return True
 
             if await self._uow.run(work):

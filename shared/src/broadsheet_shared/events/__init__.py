@@ -9,11 +9,13 @@ from broadsheet_shared.events.articles import (
     ArticleDeletedV1,
     ArticlePublishedV1,
     ArticleRef,
+    ArticleStateData,
+    ArticleStateV1,
     ArticleUnpublishedV1,
     ArticleUpdatedV1,
     SectionRef,
 )
-from broadsheet_shared.events.base import IntegrationEvent
+from broadsheet_shared.events.base import Emitted, IntegrationEvent, Tombstone
 from broadsheet_shared.events.codec import (
     EventDecodeError,
     decode_event,
@@ -53,6 +55,8 @@ __all__ = [
     "ArticleDeletedV1",
     "ArticlePublishedV1",
     "ArticleRef",
+    "ArticleStateData",
+    "ArticleStateV1",
     "ArticleUnpublishedV1",
     "ArticleUpdatedV1",
     "CommentApprovedData",
@@ -67,6 +71,7 @@ __all__ = [
     "CommentPostedV1",
     "CommentRejectedData",
     "CommentRejectedV1",
+    "Emitted",
     "EventDecodeError",
     "IntegrationEvent",
     "NotificationFailedData",
@@ -78,6 +83,7 @@ __all__ = [
     "StaffAccountData",
     "StaffActionData",
     "StaffActionRecordedV1",
+    "Tombstone",
     "decode_event",
     "encode_event",
     "event_class",
