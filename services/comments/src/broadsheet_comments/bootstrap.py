@@ -10,7 +10,7 @@ from broadsheet_comments.consumers import build_router
 from broadsheet_comments.domain import ModerationPolicy
 from broadsheet_comments.expiry import ClientAddressExpiry
 from broadsheet_comments.imports import ImportService
-from broadsheet_comments.projection import ArticleProjection
+from broadsheet_comments.projection import ArticleProjection, RestorableArticles
 from broadsheet_comments.queries import CommentQueries
 from broadsheet_comments.repository import (
     INDEXES,
@@ -27,6 +27,7 @@ from broadsheet_shared.auth import TokenVerifier
 from broadsheet_shared.inbox import MongoInbox
 from broadsheet_shared.kafka.router import EventRouter
 from broadsheet_shared.ratelimit import MongoRateLimiter, RateLimit
+from broadsheet_shared.rebuild import rebuild_if_empty
 from broadsheet_shared.runtime import ServiceRuntime
 from broadsheet_shared.staff_access import MongoStaffAccess
 
@@ -42,6 +43,7 @@ class Container:
     imports: ImportService
     queries: CommentQueries
     projection: ArticleProjection
+    restorable: RestorableArticles
     router: EventRouter
     token_verifier: TokenVerifier
     staff_access: MongoStaffAccess
@@ -51,6 +53,7 @@ class Container:
     async def start(self) -> None:
         await self.runtime.start(self.router)
         if self.settings.run_workers:
+            await rebuild_if_empty(self.settings, self.restorable)
             interval = self.settings.client_address_sweep_interval_seconds
             self.runtime.add_task("client-address-expiry", lambda: self.expiry.run(interval))
 
@@ -112,6 +115,7 @@ def bootstrap(settings: Settings) -> Container:
         ),
         queries=CommentQueries(articles=articles, comments=comments),
         projection=projection,
+        restorable=RestorableArticles(projection, articles, runtime.uow),
         router=build_router(projection, MongoInbox(runtime.mongo, runtime.db), staff_access),
         token_verifier=TokenVerifier(
             settings.jwt_public_key, issuer=settings.jwt_issuer, audience=settings.jwt_audience

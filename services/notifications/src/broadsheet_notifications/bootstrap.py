@@ -9,6 +9,7 @@ from broadsheet_notifications.delivery import DeliveryWorker
 from broadsheet_notifications.inbound import InboundSmtpServer, Mailbox, UnsubscribeHandler
 from broadsheet_notifications.mail import MailComposer
 from broadsheet_notifications.planner import Planner, Policies
+from broadsheet_notifications.projection import RestorableArticles
 from broadsheet_notifications.repository import (
     INDEXES,
     MongoRepositories,
@@ -23,6 +24,7 @@ from broadsheet_shared.addresses import AddressDigest
 from broadsheet_shared.inbox import MongoInbox
 from broadsheet_shared.kafka.router import EventRouter
 from broadsheet_shared.ratelimit import MongoRateLimiter, RateLimit
+from broadsheet_shared.rebuild import rebuild_if_empty
 from broadsheet_shared.runtime import ServiceRuntime
 from broadsheet_shared.settings import secret_value
 from broadsheet_shared.staff_access import MongoStaffAccess
@@ -38,6 +40,7 @@ class Container:
     composer: MailComposer
     mailer: Mailer
     planner: Planner
+    restorable: RestorableArticles
     subscriptions: SubscriptionService
     staff: StaffService
     worker: DeliveryWorker
@@ -51,6 +54,7 @@ class Container:
             await self.inbound.start()
             self.runtime.add_task("inbound-smtp", self.inbound.serve)
         if self.settings.run_workers:
+            await rebuild_if_empty(self.settings, self.restorable)
             concurrency = self.settings.delivery_concurrency
             self.runtime.add_task("delivery-worker", lambda: self.worker.run(concurrency))
 
@@ -158,6 +162,7 @@ def bootstrap(settings: Settings, *, mailer: Mailer | None = None) -> Container:
         composer=composer,
         mailer=mailer,
         planner=planner,
+        restorable=RestorableArticles(planner, repos.articles),
         subscriptions=subscriptions,
         staff=staff,
         worker=worker,
