@@ -24,7 +24,9 @@ class CompactedTopicReader:
     ) -> None:
         self._topic = topic
         self._timeout = timeout
+        # Subscribed without a group: the client assigns itself every partition of the topic.
         self._consumer = AIOKafkaConsumer(
+            topic,
             bootstrap_servers=bootstrap_servers,
             client_id=client_id,
             group_id=None,
@@ -37,18 +39,19 @@ class CompactedTopicReader:
     async def __aenter__(self) -> CompactedTopicReader:
         await asyncio.wait_for(self._consumer.start(), self._timeout)
         try:
-            partitions = await asyncio.wait_for(
-                self._consumer.partitions_for_topic(self._topic), self._timeout
-            )
-            if not partitions:
-                raise LookupError(f"no topic {self._topic} on the broker")
-            self._partitions = [TopicPartition(self._topic, p) for p in sorted(partitions)]
-            self._consumer.assign(self._partitions)
+            self._partitions = await asyncio.wait_for(self._assignment(), self._timeout)
             await self._consumer.seek_to_beginning(*self._partitions)
         except BaseException:
             await self._consumer.stop()
             raise
         return self
+
+    async def _assignment(self) -> list[TopicPartition]:
+        # Known once the topic's metadata arrived: a topic created a moment ago (a service's
+        # first start) may take a few refreshes to show its partitions.
+        while not self._consumer.assignment():
+            await asyncio.sleep(0.1)
+        return sorted(self._consumer.assignment())
 
     async def __aexit__(
         self,

@@ -78,7 +78,7 @@ async def rebuild(service: str, say: Callable[[str], None]) -> RebuildProgress:
             progress = await rebuild_from_kafka(
                 settings, target.projection, on_progress=lambda p: say(str(p))
             )
-        except (KafkaError, TimeoutError, LookupError, OSError) as exc:
+        except (KafkaError, TimeoutError, OSError) as exc:
             raise Unreachable(
                 f"Kafka is unreachable at {settings.kafka_bootstrap_servers}, or has no "
                 f"topic {topic}: {exc!r}"
