@@ -57,6 +57,7 @@ class FakeArticles:
         self.articles: dict[str, Article] = {}
         self.slugs: dict[str, str] = {}
         self.revision_log: list[Revision] = []
+        self.states_marker = False
 
     async def get(self, article_id: str, session: Any = None) -> Article | None:
         found = self.articles.get(article_id)
@@ -123,6 +124,17 @@ class FakeArticles:
             for a in self.articles.values()
             if a.status is ArticleStatus.SCHEDULED and a.scheduled_at and a.scheduled_at <= now
         ][:limit]
+
+    async def ids_known_to_others(self, after: str | None, limit: int) -> list[str]:
+        known = (ArticleStatus.PUBLISHED, ArticleStatus.UNPUBLISHED)
+        ids = sorted(i for i, a in self.articles.items() if a.status in known)
+        return [i for i in ids if after is None or i > after][:limit]
+
+    async def states_published(self) -> bool:
+        return self.states_marker
+
+    async def mark_states_published(self) -> None:
+        self.states_marker = True
 
     async def count_in_section(self, section_slug: str) -> int:
         return sum(1 for a in self.articles.values() if a.section.slug == section_slug)

@@ -23,11 +23,16 @@ def emit_public(
 ) -> None:
     """The article became or stayed public (``article.published`` or ``article.updated``)."""
     tx.emit(change(subject=article.id, data=article.event_data()))
-    tx.emit(ArticleStateV1(subject=article.id, data=article.state_data()))
+    emit_state(tx, article)
 
 
 def emit_unpublished(tx: Transaction, article: Article) -> None:
     tx.emit(ArticleUnpublishedV1(subject=article.id, data=article.event_ref()))
+    emit_state(tx, article)
+
+
+def emit_state(tx: Transaction, article: Article) -> None:
+    """The state alone: with a change above, or for an article that predates the topic."""
     tx.emit(ArticleStateV1(subject=article.id, data=article.state_data()))
 
 

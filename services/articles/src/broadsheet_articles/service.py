@@ -30,7 +30,7 @@ from broadsheet_articles.domain import (
     slug_candidates,
     slug_from_title,
 )
-from broadsheet_articles.events import emit_deleted, emit_public, emit_unpublished
+from broadsheet_articles.events import emit_deleted, emit_public, emit_state, emit_unpublished
 from broadsheet_articles.repository import (
     ArticleRepository,
     SectionRepository,
@@ -46,6 +46,9 @@ from broadsheet_shared.mongo import Session
 from broadsheet_shared.unit_of_work import Transaction, UnitOfWork
 
 T = TypeVar("T")
+
+# The articles other services project: those that are or were public.
+_KNOWN_TO_OTHERS = (ArticleStatus.PUBLISHED, ArticleStatus.UNPUBLISHED)
 
 SOURCE = "articles"
 
@@ -360,6 +363,28 @@ class ArticleService:
 
             if await self._uow.run(work):
                 published += 1
+        return published
+
+    async def publish_known_states(self, batch: int = 100) -> int:
+        """Once per database: the state of every article other services know (published or
+        unpublished), for the articles that predate the compacted topic. Later changes publish
+        their own. Repeating it (a crash before the marker) only repeats records the topic
+        compacts away. Returns how many states went to the outbox."""
+        if await self._articles.states_published():
+            return 0
+        published, after = 0, None
+        while ids := await self._articles.ids_known_to_others(after, batch):
+
+            async def work(tx: Transaction, ids: list[str] = ids) -> int:
+                articles = [await self._articles.get(article_id, tx.session) for article_id in ids]
+                known = [a for a in articles if a is not None and a.status in _KNOWN_TO_OTHERS]
+                for article in known:
+                    emit_state(tx, article)
+                return len(known)
+
+            published += await self._uow.run(work)
+            after = ids[-1]
+        await self._articles.mark_states_published()
         return published
 
     async def revisions(self, article_id: str) -> list[Revision]:
