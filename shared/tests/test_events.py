@@ -15,12 +15,15 @@ from broadsheet_shared.events import (
     CommentPostedV1,
     EventDecodeError,
     SectionRef,
+    Tombstone,
     decode_event,
     encode_event,
     registered_events,
+    topics,
 )
 from broadsheet_shared.events.asyncapi import render
 from broadsheet_shared.events.codec import UnknownEventType, header
+from broadsheet_shared.outbox import outbox_document
 
 pytestmark = pytest.mark.unit
 
@@ -166,3 +169,16 @@ def test_checked_in_asyncapi_document_matches_the_models() -> None:
         "docs/events.asyncapi.json is stale: run "
         "`uv run python -m broadsheet_shared.events.asyncapi`"
     )
+
+
+def test_a_tombstone_reaches_the_outbox_as_a_null_value_under_its_key() -> None:
+    first = outbox_document(Tombstone(topics.ARTICLE_STATES, "a1"), "p.broadsheet.article-states")
+    second = outbox_document(Tombstone(topics.ARTICLE_STATES, "a1"), "p.broadsheet.article-states")
+    assert first["value"] is None
+    assert (bytes(first["key"]), first["topic"], first["headers"]) == (
+        b"a1",
+        "p.broadsheet.article-states",
+        [],
+    )
+    # No event id of its own, yet unique in the outbox (its unique index).
+    assert first["event_id"] != second["event_id"]
