@@ -8,7 +8,8 @@ import pytest
 from broadsheet_notifications.commands import FollowArticle
 from broadsheet_notifications.consumers import build_router
 from broadsheet_notifications.domain import AddressState, DeliveryState
-from broadsheet_shared.events import CommentImportedData, CommentImportedV1
+from broadsheet_notifications.projection import RestorableArticles
+from broadsheet_shared.events import ArticleStateData, CommentImportedData, CommentImportedV1
 from broadsheet_shared.events.staff import StaffAccountChangedV1, StaffAccountData
 from broadsheet_shared.testing import DEV_DIGEST
 
@@ -180,3 +181,22 @@ async def test_a_staff_account_change_reaches_the_staff_access_projection(
         data = StaffAccountData(staff_id="ed", role="editor", disabled=True, changed_at=at)
         await router.dispatch(StaffAccountChangedV1(subject="ed", data=data))
     assert await world.staff_access.changed_at("ed") == later
+
+
+async def test_a_rebuild_goes_through_the_planners_article_rules(world: Any, ev: Any) -> None:
+    restorable = RestorableArticles(world.planner, world.repos.articles)
+    assert await restorable.is_empty()
+    live = ev.article().data
+    withdrawn = ev.article("wrong-report", "art-2").data
+
+    await restorable.restore(ArticleStateData(**dict(live), public=True))
+    await restorable.restore(ArticleStateData(**dict(withdrawn), public=False))
+    stale = live.model_copy(update={"title": "Older", "revision": 0})
+    await restorable.restore(ArticleStateData(**dict(stale), public=True))
+
+    articles = world.repos.articles
+    assert (await articles.live_by_slug(live.slug)).title == live.title
+    assert await articles.live_by_slug("wrong-report") is None
+    assert await restorable.article_ids() == {"art-1"}  # only live ones are ever removed
+    await restorable.forget("art-1")
+    assert await articles.live_by_slug(live.slug) is None
