@@ -135,6 +135,9 @@ class ArticleRepository(Protocol):
     async def add_to_count(self, article_id: str, delta: int, session: Session) -> None: ...
     async def counts(self, articles: Sequence[Article]) -> dict[str, int]: ...
     async def next_root_seq(self, article_id: str) -> int | None: ...
+    async def resume_root_seq(self, article_id: str, session: Session) -> None: ...
+    async def ids(self) -> set[str]: ...
+    async def is_empty(self) -> bool: ...
 
 
 class CommentRepository(Protocol):
@@ -239,6 +242,7 @@ class MongoArticleRepository:
     def __init__(self, db: Database) -> None:
         self._articles = db[ARTICLES]
         self._counters = db[COUNTERS]
+        self._comments = db[COMMENTS]
 
     async def by_slug(self, slug: str, session: Session | None = None) -> Article | None:
         doc = await self._articles.find_one({"slug": slug}, session=session)
@@ -303,6 +307,31 @@ class MongoArticleRepository:
             return_document=ReturnDocument.AFTER,
         )
         return int(doc["root_seq"]) if doc is not None else None
+
+    async def resume_root_seq(self, article_id: str, session: Session) -> None:
+        """Bring the article's display numbering up to its comments' (a row lost and rebuilt
+        starts from none): numbers already taken are never handed out again."""
+        last = await self._comments.find_one(
+            {"article_id": article_id},
+            projection={"root_seq": 1},
+            # Paths start with the root's number in fixed-width base 36: the greatest path
+            # is under the greatest root.
+            sort=[("path", DESCENDING)],
+            session=session,
+        )
+        if last is None:
+            return
+        seq = int(last["root_seq"])
+        behind = [{"root_seq": {"$exists": False}}, {"root_seq": {"$lt": seq}}]
+        await self._articles.update_one(
+            {"_id": article_id, "$or": behind}, {"$set": {"root_seq": seq}}, session=session
+        )
+
+    async def ids(self) -> set[str]:
+        return {doc["_id"] async for doc in self._articles.find({}, projection={"_id": 1})}
+
+    async def is_empty(self) -> bool:
+        return await self._articles.find_one({}, projection={"_id": 1}) is None
 
     async def _make_shards(self, article_id: str, session: Session) -> None:
         for shard in range(COUNT_SHARDS):
