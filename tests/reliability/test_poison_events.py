@@ -12,8 +12,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ from pymongo import MongoClient
 from broadsheet_shared.events import encode_event, topics
 
 from . import proof
+from .helpers import wait_until
 from .outbox_processes import article_event
 
 pytestmark = [pytest.mark.integration, pytest.mark.fault]
@@ -34,13 +34,6 @@ SCRIPT = Path(__file__).with_name("poison_consumer.py")
 DLQ = Path(sys.executable).with_name("broadsheet-dlq")
 DELAY_LIMIT = 30.0
 BROKEN = "article-99999"  # article_event(99999): its handler fails until the test fixes it
-
-
-def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.1)
 
 
 def dlq(command: str, env: dict[str, str]) -> str:

@@ -15,10 +15,8 @@ against a publication needs a new event version (see the README's proof section)
 from __future__ import annotations
 
 import random
-import secrets
 import time
 from collections import Counter
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,27 +27,18 @@ from broadsheet_shared.events import (
     ArticleData,
     ArticlePublishedV1,
     ArticleUpdatedV1,
-    CommentPostedData,
-    CommentPostedV1,
     IntegrationEvent,
     SectionRef,
 )
 from broadsheet_shared.events import topics as event_topics
 from broadsheet_shared.kafka.producer import EventProducer
-from broadsheet_shared.testing import DEV_DIGEST
 
 from . import proof
+from .helpers import reply_request, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.fault]
 
 WHEN = datetime(2026, 1, 1, tzinfo=UTC)
-
-
-def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.2)
 
 
 def revisions(article_id: str, n: int) -> list[IntegrationEvent]:
@@ -76,25 +65,6 @@ def revisions(article_id: str, n: int) -> list[IntegrationEvent]:
     ]
 
 
-def posted(article_id: str, email: str) -> CommentPostedV1:
-    comment_id = f"c-{secrets.token_hex(4)}"
-    return CommentPostedV1(
-        subject=comment_id,
-        data=CommentPostedData(
-            comment_id=comment_id,
-            article_id=article_id,
-            article_slug="story",
-            parent_id=None,
-            author_name="Reader",
-            status="approved",
-            created_at=WHEN,
-            notify_replies=True,
-            author_email=email,
-            author_email_hash=DEV_DIGEST(email),
-        ),
-    )
-
-
 def projected(row: dict[str, Any], article_id: str) -> dict[str, Any]:
     """A projected row with its article's id taken out, so twins compare equal."""
     return {
@@ -110,7 +80,9 @@ async def test_events_twice_and_out_of_order_send_no_mail_twice_and_project_the_
     articles = proof.size(in_suite=4, in_proof=100)
     readers = proof.size(in_suite=8, in_proof=500)
     shuffle = random.Random(14)
-    service_process("notifications", env={"NOTIFICATIONS_DELIVERY_POLL_SECONDS": "0.2"})
+    service_process(
+        "notifications", env={"NOTIFICATIONS_DELIVERY_POLL_SECONDS": "0.2"}, ready_timeout=240
+    )
     database = f"{unique_prefix}_broadsheet_notifications"
     producer = EventProducer(infra.kafka_bootstrap, "twice-out-of-order")
     await producer.start()
@@ -124,7 +96,7 @@ async def test_events_twice_and_out_of_order_send_no_mail_twice_and_project_the_
         shuffle.shuffle(events)
         twice_shuffled += events
     emails = [f"r{n}-{unique_prefix}@example.org" for n in range(readers)]
-    comments = [posted(twins[n % articles][1], email) for n, email in enumerate(emails)] * 2
+    comments = [reply_request(twins[n % articles][1], email) for n, email in enumerate(emails)] * 2
     shuffle.shuffle(comments)
     try:
         for event in [*in_order, *twice_shuffled, *comments]:
