@@ -1,0 +1,126 @@
+"""What the fault scenarios share: waiting, events sent straight to Kafka, a reader's mail.
+
+The scenarios run the services as real processes; the events that stand in for another service
+(an article published, a reply approved) go to the real broker, as that service would send them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from broadsheet_devstack.pytest_plugin import Infra, ServiceFactory, ServiceProcess
+from broadsheet_shared.events import ArticleData, ArticlePublishedV1, SectionRef
+from broadsheet_shared.events.base import IntegrationEvent
+from broadsheet_shared.kafka.producer import EventProducer
+
+# Every scenario posts from one client at a rate no reader has: the limits are raised, as in
+# tests/e2e/conftest.py (they are proved in the services' own tests).
+UNLIMITED = "100000"
+
+
+def seconds_until(condition: Callable[[], bool], timeout: float) -> float | None:
+    """Poll ``condition``: the seconds until it held, or None if it did not within ``timeout``
+    (a scenario reports that as it is before it asserts)."""
+    started = time.monotonic()
+    while not condition():
+        if time.monotonic() - started > timeout:
+            return None
+        time.sleep(0.2)
+    return time.monotonic() - started
+
+
+def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> float:
+    """Poll ``condition``; the seconds it took, or AssertionError after ``timeout``."""
+    seconds = seconds_until(condition, timeout)
+    if seconds is None:
+        raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+    return seconds
+
+
+def publish(infra: Infra, prefix: str, events: Sequence[IntegrationEvent]) -> None:
+    """Send ``events`` to their topics under ``prefix`` and wait for the broker's acks."""
+
+    async def send() -> None:
+        producer = EventProducer(infra.kafka_bootstrap, client_id=f"{prefix}-fault-test")
+        await producer.start()
+        try:
+            for event in events:
+                await producer.publish(event, f"{prefix}.{event.TOPIC}")
+        finally:
+            await producer.stop()
+
+    asyncio.run(send())
+
+
+def article_published(article_id: str) -> ArticlePublishedV1:
+    slug = f"story-{article_id}"
+    return ArticlePublishedV1(
+        subject=article_id,
+        data=ArticleData(
+            article_id=article_id,
+            slug=slug,
+            title=f"Story {article_id}",
+            section=SectionRef(slug="world", name="World"),
+            url_path=f"/articles/{slug}",
+            comments_open=True,
+            published_at=datetime.now(UTC),
+            revision=1,
+        ),
+    )
+
+
+def mail_count(infra: Infra, recipients: set[str]) -> Counter[str]:
+    """How many messages each of ``recipients`` got (the session's other mail is ignored)."""
+    counts: Counter[str] = Counter()
+    for message in infra.mail():
+        for recipient in message.envelope_to:
+            if recipient in recipients:
+                counts[recipient] += 1
+    return counts
+
+
+def start_notifications(service_process: ServiceFactory, **env: str) -> ServiceProcess:
+    return service_process(
+        "notifications",
+        env={
+            "NOTIFICATIONS_FOLLOW_LIMIT_PER_CLIENT": UNLIMITED,
+            "NOTIFICATIONS_FOLLOW_LIMIT_PER_ADDRESS": UNLIMITED,
+            **env,
+        },
+    )
+
+
+def comments_env(**env: str) -> dict[str, str]:
+    return {
+        "COMMENTS_RATE_LIMIT_PER_CLIENT": UNLIMITED,
+        "COMMENTS_RATE_LIMIT_PER_EMAIL": UNLIMITED,
+        **env,
+    }
+
+
+def open_article(infra: Infra, prefix: str, comments: ServiceProcess) -> str:
+    """Publish an article (as the articles service would) and wait until comments knows it;
+    its slug."""
+    event = article_published(f"{prefix}-article")
+    publish(infra, prefix, [event])
+    path = f"{comments.url}/api/articles/{event.data.slug}/comments"
+    wait_until(lambda: httpx.get(path, timeout=5).status_code == 200, 60, "the article")
+    return event.data.slug
+
+
+def comment(n: int, email: str) -> dict[str, Any]:
+    """A comment asking for reply notifications: its one downstream effect that a reader can
+    see is the confirmation mail the notifications service sends to ``email``."""
+    return {
+        "author_name": f"Reader {n}",
+        "author_email": email,
+        "body": f"Comment number {n}, posted under a fault ({email}).",
+        "notify_replies": True,
+    }
