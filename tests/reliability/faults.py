@@ -23,6 +23,9 @@ from broadsheet_shared.kafka.producer import EventProducer
 # Every scenario posts from one client at a rate no reader has: the limits are raised, as in
 # tests/e2e/conftest.py (they are proved in the services' own tests).
 UNLIMITED = "100000"
+# A scenario restarts a service several times: a cold start on a loaded two-core machine can take
+# a minute (imports alone), more than the fixture's first-start wait.
+RESTART_WITHIN = 180.0
 
 
 def seconds_until(condition: Callable[[], bool], timeout: float) -> float | None:

@@ -29,7 +29,7 @@ from broadsheet_shared.addresses import AddressDigest
 from broadsheet_shared.events import CommentApprovedData, CommentApprovedV1
 
 from . import proof
-from .faults import publish, seconds_until, start_notifications, wait_until
+from .faults import RESTART_WITHIN, publish, seconds_until, start_notifications, wait_until
 
 pytestmark = [pytest.mark.fault, pytest.mark.e2e]
 
@@ -110,7 +110,7 @@ def test_replies_survive_notifications_killed_three_times(
         )
         notifications.kill()
         in_window |= {row["_id"] for row in ledger.find({"state": "sending"}, {"_id": 1})}
-        notifications.restart()
+        notifications.restart(timeout=RESTART_WITHIN)
     recovery = seconds_until(lambda: ledger.count_documents({"state": "sent"}) >= REPLIES, 300)
     mongo.close()
 
