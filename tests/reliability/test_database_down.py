@@ -96,7 +96,7 @@ def test_database_stopped_or_frozen_answers_503_fast_and_recovers(
     count = f"/api/articles/{slug}/comments/count"
     accepted: list[str] = []
     outages: dict[str, Outage] = {}
-    recovery: dict[str, float | None] = {}
+    recovery: dict[str, float | None] = {}  # seconds until it answered again, by outage
     readiness: list[int] = []
 
     def body(tag: str) -> dict[str, str]:
@@ -116,7 +116,8 @@ def test_database_stopped_or_frozen_answers_503_fast_and_recovers(
         readiness.append(client.get("/readyz").status_code)
 
     def back(client: httpx.Client, mode: str) -> None:
-        recovery[mode] = seconds_until(lambda: client.get(count).status_code == 200, RECOVER_WITHIN)
+        seconds = seconds_until(lambda: client.get(count).status_code == 200, RECOVER_WITHIN)
+        recovery[mode] = None if seconds is None else round(seconds, 2)
         accept(client, f"after {mode}")
 
     process = database.process
