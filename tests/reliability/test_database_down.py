@@ -1,8 +1,8 @@
 """Issue 14, fault 4: the database server stopped, and separately frozen with SIGSTOP (30 s at
-full size): the API answers 503 problem+json with Retry-After within 2 s, never a 500 and never
-after the gateway's 10 s; the service neither exits nor needs a restart, and answers again by
-itself once the server is back; every comment it accepted is kept, and a POST it refused leaves
-nothing behind, not even once a frozen server resumes.
+full size): the API answers 503 problem+json with Retry-After within twice its database bound
+(3 s), never a 500 and never after the gateway's 10 s; the service neither exits nor needs a
+restart, and answers again by itself once the server is back; every comment it accepted is kept,
+and a POST it refused leaves nothing behind, not even once a frozen server resumes.
 
 Real processes: the comments service and a database server of its own (the session's is shared
 by every other test, so this one is not stopped); the session's broker brings it its article.
@@ -21,6 +21,7 @@ import httpx
 import pytest
 from pymongo import MongoClient
 
+from broadsheet_comments.settings import Settings
 from broadsheet_devstack.database import DatabaseServer
 from broadsheet_devstack.processes import free_port
 from broadsheet_devstack.pytest_plugin import Infra, ServiceFactory
@@ -30,7 +31,11 @@ from .faults import comments_env, open_article, seconds_until
 
 pytestmark = [pytest.mark.fault, pytest.mark.integration]
 
-ANSWER_WITHIN = 2.0  # docs/operations.md: the bound of one database operation plus headroom
+# The service's bound on one database operation (COMMENTS_MONGO_TIMEOUT_MS, 1.5 s, kept at its
+# production value here) plus as much again for the request around it on a loaded machine: far
+# inside the gateway's 10 s, so a reader gets the 503 and never the gateway's timeout.
+DATABASE_BOUND = Settings().mongo_timeout_ms / 1000
+ANSWER_WITHIN = 2 * DATABASE_BOUND
 OUTAGE_SECONDS = proof.size(in_suite=3, in_proof=30)
 RECOVER_WITHIN = 30.0
 
@@ -89,7 +94,12 @@ class Outage:
 def test_database_stopped_or_frozen_answers_503_fast_and_recovers(
     infra: Infra, service_process: ServiceFactory, unique_prefix: str, database: DatabaseServer
 ) -> None:
-    comments = service_process("comments", env=comments_env(MONGO_URL=database.url))
+    comments = service_process(
+        "comments",
+        env=comments_env(
+            MONGO_URL=database.url, COMMENTS_MONGO_TIMEOUT_MS=str(int(DATABASE_BOUND * 1000))
+        ),
+    )
     slug = open_article(infra, unique_prefix, comments)
     pid = comments.pid
     post = f"/api/articles/{slug}/comments"
