@@ -99,6 +99,7 @@ def start_notifications(service_process: ServiceFactory, **env: str) -> ServiceP
         env={
             "NOTIFICATIONS_FOLLOW_LIMIT_PER_CLIENT": UNLIMITED,
             "NOTIFICATIONS_FOLLOW_LIMIT_PER_ADDRESS": UNLIMITED,
+            "NOTIFICATIONS_MONGO_TIMEOUT_MS": LOADED_DATABASE_TIMEOUT_MS,
             **env,
         },
     )
