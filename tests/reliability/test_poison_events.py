@@ -25,7 +25,7 @@ from pymongo import MongoClient
 from broadsheet_shared.events import encode_event, topics
 
 from . import proof
-from .helpers import wait_until
+from .faults import wait_until
 from .outbox_processes import article_event
 
 pytestmark = [pytest.mark.integration, pytest.mark.fault]

@@ -23,7 +23,7 @@ from broadsheet_devstack.processes import free_port
 from broadsheet_shared.kafka.producer import EventProducer
 
 from . import proof
-from .helpers import reply_request, wait_until
+from .faults import reply_request, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.fault]
 

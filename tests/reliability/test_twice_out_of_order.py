@@ -34,7 +34,7 @@ from broadsheet_shared.events import topics as event_topics
 from broadsheet_shared.kafka.producer import EventProducer
 
 from . import proof
-from .helpers import reply_request, wait_until
+from .faults import reply_request, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.fault]
 

@@ -147,6 +147,27 @@ class Infra:
         finally:
             self.start_smtp()
 
+    def stop_kafka(self) -> None:
+        """Stop the broker (SIGTERM, as an operator would): clients now find no broker."""
+        self.kafka.stop()
+
+    def start_kafka(self) -> None:
+        """Start the broker again on the same ports and data dir (its topics, offsets and the
+        producers' idempotence state survive); returns once it answers metadata requests."""
+        process = self.kafka.process
+        if process is None or not process.running:
+            self.kafka.start()
+            self.kafka.wait_ready(120.0)
+
+    @contextlib.contextmanager
+    def kafka_stopped(self) -> Iterator[None]:
+        """``with infra.kafka_stopped(): ...``: no broker inside the block, back after it."""
+        self.stop_kafka()
+        try:
+            yield
+        finally:
+            self.start_kafka()
+
     # -- mail -------------------------------------------------------------------------------
 
     def mail(self) -> list[StoredMessage]:
@@ -259,9 +280,9 @@ def infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Infra]:
 
 
 @pytest.fixture(autouse=True)
-def _smtp_back_up(request: pytest.FixtureRequest) -> Iterator[None]:
-    """A test that stopped SMTP capture and failed before starting it again must not break the
-    tests after it."""
+def _infra_back_up(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A test that stopped SMTP capture or the broker and failed before starting it again must
+    not break the tests after it."""
     yield
     if "infra" not in request.fixturenames:
         return
@@ -270,6 +291,7 @@ def _smtp_back_up(request: pytest.FixtureRequest) -> Iterator[None]:
     except Exception:  # infra itself failed to start: that error is reported already
         return
     stack.start_smtp()
+    stack.start_kafka()
 
 
 @pytest.fixture
