@@ -65,6 +65,7 @@ class ServiceRuntime:
         await ensure_topics(
             self.settings.kafka_bootstrap_servers,
             [*(self.settings.topic(name) for name in topics.ALL), self.dead_letter_topic],
+            replication_factor=self.settings.kafka_replication_factor,
         )
         await self.producer.start()
         if not self.settings.run_workers:
