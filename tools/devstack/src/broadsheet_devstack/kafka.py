@@ -274,6 +274,12 @@ class KafkaServer:
             # Consumers join at once instead of waiting 3 s for more members.
             "group.initial.rebalance.delay.ms": "0",
         }
+        if self.voters:
+            # Three JVMs on a shared two-core machine stall for seconds: a node must not be
+            # fenced, nor an election called, for a pause alone.
+            settings["broker.session.timeout.ms"] = "30000"
+            settings["controller.quorum.fetch.timeout.ms"] = "10000"
+            settings["controller.quorum.election.timeout.ms"] = "5000"
         lines = ["# Written by broadsheet_devstack.kafka at every start; edits are lost."]
         lines += [f"{key}={value}" for key, value in settings.items()]
         return "\n".join(lines) + "\n"
@@ -408,6 +414,19 @@ class KafkaCluster:
     def node(self, node_id: int) -> KafkaServer:
         return self.nodes[node_id - 1]
 
+    def _watched(self) -> KafkaServer:
+        """The node ``make run`` reports on: the first that exited, else node 1."""
+        exited = [n for n in self.nodes if n.process is not None and not n.process.running]
+        return (exited or self.nodes)[0]
+
+    @property
+    def process(self) -> ManagedProcess | None:
+        return self._watched().process
+
+    @property
+    def log_path(self) -> Path:
+        return self._watched().log_path
+
     def start(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         (self.data_dir / "cluster.id").write_text(self.cluster_id)
@@ -416,10 +435,18 @@ class KafkaCluster:
 
     def wait_ready(self, timeout: float = 90.0) -> None:
         """Until every node answers metadata requests (the quorum formed: a node alone does not
-        serve metadata)."""
+        serve metadata). On a starved machine a broker may give up waiting for the controllers
+        to acknowledge it before they are all up; such a node is started again, twice at most."""
         deadline = time.monotonic() + timeout
         for node in self.nodes:
-            node.wait_ready(max(1.0, deadline - time.monotonic()))
+            for attempt in range(3):
+                try:
+                    node.wait_ready(max(1.0, deadline - time.monotonic()))
+                    break
+                except StartupError:
+                    if attempt == 2 or node.process is None or node.process.running:
+                        raise
+                    node.start()
 
     def stop(self) -> None:
         # All at once: a node stopped after the others waits for a quorum that is gone.

@@ -89,7 +89,9 @@ class RunLock:
 
 class Component(Protocol):
     name: str
-    log_path: Path
+
+    @property
+    def log_path(self) -> Path: ...
 
     @property
     def process(self) -> ManagedProcess | None: ...
