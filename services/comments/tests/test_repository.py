@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
@@ -142,3 +143,13 @@ async def test_forgetting_client_addresses_keeps_the_comment_and_newer_addresses
     assert (kept.client, kept.body_html) == ("", old.body_html)
     assert "client" not in await db[COMMENTS].find_one({"_id": "old"})
     assert (await comments.get("new")).client == "203.0.113.8"  # type: ignore[union-attr]
+
+
+async def test_concurrent_first_replies_each_get_their_own_number(db: Any) -> None:
+    """Replicas answering the first replies to a comment at once race to create its counter."""
+    comments = MongoCommentRepository(db)
+    for parent in range(5):
+        numbers = await asyncio.gather(
+            *(comments.next_child_seq(f"parent-{parent}") for _ in range(8))
+        )
+        assert sorted(numbers) == list(range(1, 9))
