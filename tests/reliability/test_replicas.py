@@ -74,7 +74,10 @@ class Cluster:
         self.balancers: dict[str, RoundRobin] = {}
 
     def add(self, name: str, env: dict[str, str] | None = None) -> ServiceProcess:
-        replica = self.factory(name, env={**SERVICE_ENV.get(name, {}), **(env or {})})
+        # A start may take minutes on a loaded shared machine; it is not what is measured.
+        replica = self.factory(
+            name, env={**SERVICE_ENV.get(name, {}), **(env or {})}, ready_timeout=300
+        )
         self.replicas.setdefault(name, []).append(replica)
         if name not in self.balancers:
             self.balancers[name] = RoundRobin([]).start()
