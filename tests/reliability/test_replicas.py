@@ -338,4 +338,6 @@ async def test_two_of_everything_behind_round_robins(
     assert missed_live == [0, 0], "a live page missed comments"
     assert sorted(published) == sorted(a["id"] for a in scheduled), "a due article unpublished"
     assert not twice_published, f"published twice: {twice_published}"
-    assert all(len(counts) == 2 for counts in served.values()), served
+    # Notifications' replicas are proven by the consumer group; the gateways' few calls to its
+    # API may all ride one kept-alive connection.
+    assert all(len(served[name]) == 2 for name in ("articles", "comments", "gateway")), served
