@@ -35,6 +35,8 @@ WORDPRESS_COMMENTS = "wordpress_comments"
 COUNTERS = "comment_counters"
 # One document per (comment, voter identity): the ids make a second vote a duplicate key.
 VOTES = "votes"
+# Creating a reply counter races only with the parent's other first replies: three tries suffice.
+_SEQUENCE_ATTEMPTS = 3
 SEQUENCES = "sequences"
 # Per top-level comment: the path suffixes of all its replies, to size page windows.
 OUTLINES = "thread_outlines"
@@ -483,15 +485,25 @@ class MongoCommentRepository:
         )
 
     async def next_child_seq(self, parent_id: str) -> int:
-        """The next child number under a comment; outside any transaction (gaps are fine)."""
-        doc = await self._sequences.find_one_and_update(
-            {"_id": f"children:{parent_id}"},
-            {"$inc": {"n": 1}},
-            upsert=True,
-            return_document=ReturnDocument.AFTER,
-        )
-        assert doc is not None  # upserted
-        return int(doc["n"])
+        """The next child number under a comment; outside any transaction (gaps are fine).
+
+        The first replies to a comment race to create its counter (two replicas, or one busy
+        one): the loser's upsert fails on the key or, on our dev server, answers no document.
+        The counter exists by then, so the loser increments it again.
+        """
+        for _ in range(_SEQUENCE_ATTEMPTS):
+            try:
+                doc = await self._sequences.find_one_and_update(
+                    {"_id": f"children:{parent_id}"},
+                    {"$inc": {"n": 1}},
+                    upsert=True,
+                    return_document=ReturnDocument.AFTER,
+                )
+            except DuplicateKeyError:
+                continue
+            if doc is not None:
+                return int(doc["n"])
+        raise RuntimeError(f"no child number for {parent_id} after {_SEQUENCE_ATTEMPTS} tries")
 
     async def lock_parent(self, parent_id: str, session: Session) -> Comment | None:
         """The parent as the transaction sees it, written so that hiding the parent and
