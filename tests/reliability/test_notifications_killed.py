@@ -1,5 +1,6 @@
 """Issue 14, fault 1: replies flow while the notifications service is SIGKILLed and restarted
-three times: no email lost, and no email twice beyond the documented crash window.
+three times (once in ``make test``): no email lost, and no email twice beyond the documented
+crash window.
 
 The crash window (delivery.py, docs/operations.md): a delivery the SMTP server accepted but whose
 ``sent`` the worker had not recorded when it died is still ``sending`` in the ledger; once its
@@ -34,7 +35,9 @@ from .faults import RESTART_WITHIN, publish, seconds_until, start_notifications
 pytestmark = [pytest.mark.fault, pytest.mark.e2e]
 
 REPLIES = proof.size(in_suite=60, in_proof=2000)
-KILLS = 3
+# Three kills is the issue's figure; one in the suite proves the same crash window, and each
+# restart is a cold start that costs the suite half a minute on a loaded machine.
+KILLS = proof.size(in_suite=1, in_proof=3)
 PARENTS = 20  # readers waiting for replies to their comment; each gets REPLIES / PARENTS mails
 LEASE_SECONDS = 10  # how long a killed worker's rows wait before another worker takes them
 
@@ -85,7 +88,7 @@ def reply(prefix: str, n: int) -> CommentApprovedV1:
     )
 
 
-def test_replies_survive_notifications_killed_three_times(
+def test_replies_survive_notifications_killed_and_restarted(
     infra: Infra, service_process: ServiceFactory, unique_prefix: str
 ) -> None:
     database = f"{unique_prefix}_broadsheet_notifications"
@@ -124,7 +127,7 @@ def test_replies_survive_notifications_killed_three_times(
     print(f"sent again from the crash window: {sorted(set(twice) - set(beyond_window))}")
     proof.record(
         proof.Outcome(
-            scenario="1. notifications SIGKILLed 3 times while replies flow",
+            scenario=f"1. notifications SIGKILLed {KILLS} times while replies flow",
             events=REPLIES,
             lost=lost,
             duplicated=sum(twice.values()),
