@@ -127,14 +127,14 @@ def test_replies_survive_notifications_killed_and_restarted(
     print(f"sent again from the crash window: {sorted(set(twice) - set(beyond_window))}")
     proof.record(
         proof.Outcome(
-            scenario=f"1. notifications SIGKILLed {KILLS} times while replies flow",
+            scenario="1. notifications SIGKILLed and restarted while replies flow",
             events=REPLIES,
             lost=lost,
             duplicated=sum(twice.values()),
             recovery_seconds=None if recovery is None else round(recovery, 1),
             passed=lost == 0 and not beyond_window,
             notes=[
-                f"{KILLS} kills; {len(in_window)} deliveries in the crash window",
+                f"kills: {KILLS}; {len(in_window)} deliveries in the crash window",
                 f"{sum(twice.values()) - sum(beyond_window.values())} duplicates in the window, "
                 f"{sum(beyond_window.values())} beyond it",
             ],
