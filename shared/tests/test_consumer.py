@@ -1,6 +1,7 @@
 """The consumer runner's handling of one record, without a broker: an event type no handler of
 this service subscribed to (``comment.imported`` at the notifications service) is skipped, not
-dead-lettered; poison still is."""
+dead-lettered; poison and events this build does not know are; a replayed dead letter is handled
+by the group it is for only."""
 
 from __future__ import annotations
 
@@ -132,3 +133,46 @@ async def test_a_database_that_is_down_or_too_slow_is_waited_for_not_dead_letter
     await runner._handle_record(encoded(approved()))
     assert [e.type for e in handled] == ["comment.approved"]
     assert producer.sent == []
+
+
+def runner_for(group: str, handled: list[IntegrationEvent], producer: Producer) -> ConsumerRunner:
+    router = EventRouter()
+
+    @router.subscribe(CommentApprovedV1)
+    async def on_approved(event: CommentApprovedV1) -> None:
+        handled.append(event)
+
+    return ConsumerRunner(
+        bootstrap_servers="127.0.0.1:9",
+        group_id=group,
+        topics=["broadsheet.comments"],
+        router=router,
+        producer=cast(EventProducer, producer),
+        dead_letter_topic=f"{group}.dlq",
+    )
+
+
+async def test_an_event_of_an_unknown_type_or_version_is_dead_lettered_at_once() -> None:
+    handled: list[IntegrationEvent] = []
+    producer = Producer()
+    runner = runner_for("notifications", handled, producer)
+    key, value, headers = encode_event(approved())
+    newer = [(n, b"2" if n == "ce_version" else v) for n, v in headers]
+    unknown = [(n, b"comment.pinned" if n == "ce_type" else v) for n, v in headers]
+    await runner._handle_record(record(key, value, newer))
+    await runner._handle_record(record(key, value, unknown))
+    assert handled == []
+    assert [dict(m.headers)["dlq_error_message"] for m in producer.sent] == [
+        b"unknown event comment.approved v2",
+        b"unknown event comment.pinned v1",
+    ]
+    assert {dict(m.headers)["dlq_attempts"] for m in producer.sent} == {b"0"}
+
+
+async def test_a_replayed_dead_letter_is_handled_by_its_own_group_only() -> None:
+    key, value, headers = encode_event(approved())
+    replayed = record(key, value, [*headers, ("dlq_replay_for", b"notifications")])
+    for group, expected in (("notifications", 1), ("comments", 0)):
+        handled: list[IntegrationEvent] = []
+        await runner_for(group, handled, Producer())._handle_record(replayed)
+        assert len(handled) == expected, group

@@ -17,12 +17,15 @@ from broadsheet_shared.events import (
     NotificationSentV1,
     NotificationSentV2,
     SectionRef,
+    Tombstone,
     decode_event,
     encode_event,
     registered_events,
+    topics,
 )
 from broadsheet_shared.events.asyncapi import render
 from broadsheet_shared.events.codec import UnknownEventType, header
+from broadsheet_shared.outbox import outbox_document
 
 pytestmark = pytest.mark.unit
 
@@ -183,3 +186,16 @@ def test_notification_kinds_stay_closed_in_version_1_and_open_in_version_2() -> 
     later = NotificationSentV2(subject="s", data={**facts, "kind": "staff_password"})
     _, value, headers = encode_event(later)
     assert decode_event(value, headers) == later
+
+
+def test_a_tombstone_reaches_the_outbox_as_a_null_value_under_its_key() -> None:
+    first = outbox_document(Tombstone(topics.ARTICLE_STATES, "a1"), "p.broadsheet.article-states")
+    second = outbox_document(Tombstone(topics.ARTICLE_STATES, "a1"), "p.broadsheet.article-states")
+    assert first["value"] is None
+    assert (bytes(first["key"]), first["topic"], first["headers"]) == (
+        b"a1",
+        "p.broadsheet.article-states",
+        [],
+    )
+    # No event id of its own, yet unique in the outbox (its unique index).
+    assert first["event_id"] != second["event_id"]

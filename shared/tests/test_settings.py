@@ -127,3 +127,9 @@ def test_prod_refuses_signing_secrets_shorter_than_32_bytes(
     monkeypatch.setenv("DEMO_SIGNING_SECRET", devkeys.DEV_SIGNING_SECRET)
     with pytest.raises(ValidationError, match="DEMO_SIGNING_SECRET is the embedded"):
         SigningSettings()
+
+
+def test_replication_factor_is_shared_and_one_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert DemoSettings().kafka_replication_factor == 1
+    monkeypatch.setenv("KAFKA_REPLICATION_FACTOR", "3")
+    assert DemoSettings().kafka_replication_factor == 3

@@ -28,7 +28,13 @@ from broadsheet_articles.service import ArticleService, SectionService
 from broadsheet_shared.auth import Principal, TokenIssuer, TokenVerifier
 from broadsheet_shared.clock import utcnow
 from broadsheet_shared.devkeys import DEV_JWT_PRIVATE_KEY, DEV_JWT_PUBLIC_KEY
-from broadsheet_shared.events import IntegrationEvent, StaffActionRecordedV1
+from broadsheet_shared.events import (
+    ArticleStateV1,
+    IntegrationEvent,
+    StaffActionRecordedV1,
+    Tombstone,
+    topics,
+)
 from broadsheet_shared.ratelimit import RateLimit
 from broadsheet_shared.testing import (
     FakeImportRecords,
@@ -51,6 +57,7 @@ class FakeArticles:
         self.articles: dict[str, Article] = {}
         self.slugs: dict[str, str] = {}
         self.revision_log: list[Revision] = []
+        self.states_marker = False
 
     async def get(self, article_id: str, session: Any = None) -> Article | None:
         found = self.articles.get(article_id)
@@ -117,6 +124,17 @@ class FakeArticles:
             for a in self.articles.values()
             if a.status is ArticleStatus.SCHEDULED and a.scheduled_at and a.scheduled_at <= now
         ][:limit]
+
+    async def ids_known_to_others(self, after: str | None, limit: int) -> list[str]:
+        known = (ArticleStatus.PUBLISHED, ArticleStatus.UNPUBLISHED)
+        ids = sorted(i for i, a in self.articles.items() if a.status in known)
+        return [i for i in ids if after is None or i > after][:limit]
+
+    async def states_published(self) -> bool:
+        return self.states_marker
+
+    async def mark_states_published(self) -> None:
+        self.states_marker = True
 
     async def count_in_section(self, section_slug: str) -> int:
         return sum(1 for a in self.articles.values() if a.section.slug == section_slug)
@@ -295,8 +313,16 @@ class World:
     old_links: OldLinks
 
     def article_events(self) -> list[IntegrationEvent]:
-        """The events emitted for other services, without the audit log's entries."""
-        return [e for e in self.uow.events if not isinstance(e, StaffActionRecordedV1)]
+        """The change events emitted for other services (on broadsheet.articles)."""
+        return [
+            e
+            for e in self.uow.events
+            if isinstance(e, IntegrationEvent) and e.TOPIC == topics.ARTICLES
+        ]
+
+    def article_states(self) -> list[ArticleStateV1 | Tombstone]:
+        """What went to the compacted topic of article states, in order."""
+        return [e for e in self.uow.events if isinstance(e, ArticleStateV1 | Tombstone)]
 
     def audit(self) -> list[StaffActionRecordedV1]:
         return self.uow.of_type(StaffActionRecordedV1)

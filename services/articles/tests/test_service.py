@@ -20,8 +20,11 @@ from broadsheet_shared.errors import Conflict, InvalidField, NotFound, StaleRevi
 from broadsheet_shared.events import (
     ArticleDeletedV1,
     ArticlePublishedV1,
+    ArticleStateV1,
     ArticleUnpublishedV1,
     ArticleUpdatedV1,
+    Tombstone,
+    topics,
 )
 
 from .conftest import BULK_TIMEOUT
@@ -373,3 +376,57 @@ async def test_the_staff_list_searches_titles_in_any_case(world: Any, editor: An
         status=None, section=None, tag=None, title="", offset=0, limit=10
     )
     assert everything == 2
+
+
+async def test_every_change_event_goes_with_the_articles_state_in_the_same_unit(
+    world: Any, editor: Any
+) -> None:
+    article = await world.service.create(command(), editor)
+    assert world.article_states() == []  # a draft is nobody else's business
+    await world.service.publish(PublishArticle(article.id), editor)
+    await world.service.edit(edit(article.id, None, title="Talks end"), editor)
+    await world.service.unpublish(article.id, editor)
+    draft = await world.service.create(command(), editor)
+    await world.service.delete(draft.id, editor)
+
+    changes, states = world.article_events(), world.article_states()
+    assert [type(e) for e in changes] == [
+        ArticlePublishedV1,
+        ArticleUpdatedV1,
+        ArticleUnpublishedV1,
+        ArticleDeletedV1,
+    ]
+    published, updated, unpublished, tombstone = states
+    assert isinstance(published, ArticleStateV1)
+    assert isinstance(updated, ArticleStateV1)
+    assert isinstance(unpublished, ArticleStateV1)
+    assert published.data.public
+    assert updated.data.public
+    assert published.data.model_dump(exclude={"public"}) == changes[0].data.model_dump()
+    assert (updated.data.title, updated.data.revision) == ("Talks end", changes[1].data.revision)
+    stored = await world.service.get(article.id)
+    assert not unpublished.data.public
+    assert unpublished.data.revision == stored.revision
+    assert {s.subject for s in (published, updated, unpublished)} == {article.id}
+    assert tombstone == Tombstone(topics.ARTICLE_STATES, draft.id)
+
+
+async def test_articles_that_predate_the_state_topic_get_their_state_once(
+    world: Any, editor: Any
+) -> None:
+    public = [await world.service.create(command(), editor) for _ in range(3)]
+    for article in public:
+        await world.service.publish(PublishArticle(article.id), editor)
+    await world.service.unpublish(public[0].id, editor)
+    draft = await world.service.create(command(), editor)
+    before = len(world.article_states())
+
+    assert await world.service.publish_known_states(batch=2) == 3
+    assert await world.service.publish_known_states(batch=2) == 0  # once per database
+
+    backfilled = world.article_states()[before:]
+    assert sorted(s.subject for s in backfilled) == sorted(a.id for a in public)
+    assert draft.id not in {s.subject for s in backfilled}
+    by_id = {s.subject: s.data for s in backfilled}
+    assert not by_id[public[0].id].public
+    assert by_id[public[1].id].public

@@ -41,6 +41,9 @@ class FakeArticles:
     def __init__(self) -> None:
         self.rows: dict[str, Article] = {}
         self.public_counts: dict[str, int] = {}
+        # The greatest root_seq among each article's comments (the real repository reads it
+        # from the comments collection).
+        self.comment_roots: dict[str, int] = {}
 
     async def by_slug(self, slug: str, session: Any = None) -> Article | None:
         for article in self.rows.values():
@@ -70,6 +73,18 @@ class FakeArticles:
 
     async def counts(self, articles: Sequence[Article]) -> dict[str, int]:
         return {a.article_id: self.public_counts.get(a.article_id, 0) for a in articles}
+
+    async def resume_root_seq(self, article_id: str, session: Any) -> None:
+        seq = self.comment_roots.get(article_id, 0)
+        article = self.rows.get(article_id)
+        if article is not None and article.root_seq < seq:
+            self.rows[article_id] = replace(article, root_seq=seq)
+
+    async def ids(self) -> set[str]:
+        return set(self.rows)
+
+    async def is_empty(self) -> bool:
+        return not self.rows
 
     async def next_root_seq(self, article_id: str) -> int | None:
         article = self.rows.get(article_id)

@@ -5,11 +5,13 @@ from typing import Any
 
 import pytest
 
+from broadsheet_comments.projection import RestorableArticles
 from broadsheet_shared.events import (
     ArticleData,
     ArticleDeletedV1,
     ArticlePublishedV1,
     ArticleRef,
+    ArticleStateData,
     ArticleUnpublishedV1,
     ArticleUpdatedV1,
     SectionRef,
@@ -87,3 +89,25 @@ async def test_a_staff_account_change_reaches_the_staff_access_projection(world:
     await world.router.dispatch(account_changed(datetime(2025, 1, 1, tzinfo=UTC)))
     assert await world.staff_access.changed_at("ed") == later
     assert await world.staff_access.changed_at("someone-else") is None
+
+
+def state(revision: int, *, public: bool = True, **changes: Any) -> ArticleStateData:
+    return ArticleStateData(**dict(data(revision=revision, **changes)), public=public)
+
+
+async def test_a_rebuild_restores_articles_under_the_change_events_rules(world: Any) -> None:
+    restorable = RestorableArticles(world.projection, world.articles, world.uow)
+    assert await restorable.is_empty()
+    await world.router.dispatch(ArticleUpdatedV1(subject="a1", data=data("newer", 5)))
+    world.articles.comment_roots["a2"] = 7  # a2's row was lost, its comments were not
+
+    await restorable.restore(state(4, slug="older"))  # older than the stored row
+    await restorable.restore(state(2, article_id="a2", slug="gone", public=False))
+
+    assert (await world.articles.by_id("a1")).slug == "newer"
+    restored = await world.articles.by_id("a2")
+    assert not restored.published
+    assert restored.root_seq == 7  # numbering goes on after its comments
+    assert await restorable.article_ids() == {"a1", "a2"}
+    await restorable.forget("a2")
+    assert await restorable.article_ids() == {"a1"}

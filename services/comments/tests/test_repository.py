@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
@@ -239,3 +240,13 @@ async def test_votes_count_once_per_voter_and_go_with_their_comment(
         await comments.drop_votes("liked", session)
         assert (await comments.get("liked")).votes == 0  # type: ignore[union-attr]
         assert not await comments.has_vote("liked", ["client-a", "client-b"], session)
+
+
+async def test_concurrent_first_replies_each_get_their_own_number(db: Any) -> None:
+    """Replicas answering the first replies to a comment at once race to create its counter."""
+    comments = MongoCommentRepository(db)
+    for parent in range(5):
+        numbers = await asyncio.gather(
+            *(comments.next_child_seq(f"parent-{parent}") for _ in range(8))
+        )
+        assert sorted(numbers) == list(range(1, 9))

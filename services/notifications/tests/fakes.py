@@ -45,6 +45,12 @@ class FakeArticleRepository:
         if a is not None:
             self.by_id[article_id] = dataclasses.replace(a, live=False)
 
+    async def live_ids(self) -> set[str]:
+        return {i for i, a in self.by_id.items() if a.live}
+
+    async def is_empty(self) -> bool:
+        return not self.by_id
+
     async def live_by_slug(self, slug: str) -> ArticleView | None:
         return next((a for a in self.by_id.values() if slug in a.slugs and a.live), None)
 

@@ -8,7 +8,8 @@ import pytest
 from broadsheet_notifications.commands import FollowArticle
 from broadsheet_notifications.consumers import build_router
 from broadsheet_notifications.domain import AddressState, DeliveryState
-from broadsheet_shared.events import CommentImportedData, CommentImportedV1
+from broadsheet_notifications.projection import RestorableArticles
+from broadsheet_shared.events import ArticleStateData, CommentImportedData, CommentImportedV1
 from broadsheet_shared.events.staff import (
     StaffAccountChangedV1,
     StaffAccountData,
@@ -208,3 +209,22 @@ async def test_a_set_password_link_is_mailed_once_per_event(world: Any, router: 
     # A second link (another event) is a second mail.
     await router.dispatch(StaffPasswordLinkIssuedV1(subject="s1", data=data))
     assert len(world.repos.ledger.deliveries) == 2
+
+
+async def test_a_rebuild_goes_through_the_planners_article_rules(world: Any, ev: Any) -> None:
+    restorable = RestorableArticles(world.planner, world.repos.articles)
+    assert await restorable.is_empty()
+    live = ev.article().data
+    withdrawn = ev.article("wrong-report", "art-2").data
+
+    await restorable.restore(ArticleStateData(**dict(live), public=True))
+    await restorable.restore(ArticleStateData(**dict(withdrawn), public=False))
+    stale = live.model_copy(update={"title": "Older", "revision": 0})
+    await restorable.restore(ArticleStateData(**dict(stale), public=True))
+
+    articles = world.repos.articles
+    assert (await articles.live_by_slug(live.slug)).title == live.title
+    assert await articles.live_by_slug("wrong-report") is None
+    assert await restorable.article_ids() == {"art-1"}  # only live ones are ever removed
+    await restorable.forget("art-1")
+    assert await articles.live_by_slug(live.slug) is None

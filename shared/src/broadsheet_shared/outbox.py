@@ -41,8 +41,8 @@ from prometheus_client import Counter, Gauge
 from pymongo import ASCENDING, IndexModel
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
-from broadsheet_shared.events.base import IntegrationEvent
-from broadsheet_shared.events.codec import encode_event
+from broadsheet_shared.events.base import Emitted, Tombstone
+from broadsheet_shared.events.codec import encode, topic_of
 from broadsheet_shared.mongo import Database, IndexSpec, Session, run_in_transaction
 
 log = structlog.get_logger(__name__)
@@ -83,16 +83,23 @@ OUTBOX_INDEXES = [
 ]
 
 
-def outbox_document(event: IntegrationEvent, topic: str) -> dict[str, Any]:
-    key, value, headers = encode_event(event)
+def outbox_document(message: Emitted, topic: str) -> dict[str, Any]:
+    key, value, headers = encode(message)
+    # ObjectIds grow with time, so sorting by _id publishes in commit order per process.
+    row_id = ObjectId()
+    if isinstance(message, Tombstone):
+        # No event, so no event id: the row's own id keeps the unique index satisfied.
+        event_id, event_type = f"tombstone:{row_id}", "tombstone"
+    else:
+        event_id, event_type = str(message.id), message.type
     return {
-        # ObjectIds grow with time, so sorting by _id publishes in commit order per process.
-        "_id": ObjectId(),
-        "event_id": str(event.id),
-        "type": event.type,
+        "_id": row_id,
+        "event_id": event_id,
+        "type": event_type,
         "topic": topic,
         "key": Binary(key),
-        "value": Binary(value),
+        # None for a tombstone: Kafka reads a null value as the deletion of the key.
+        "value": Binary(value) if value is not None else None,
         "headers": [[name, Binary(val)] for name, val in headers],
         "state": OutboxState.PENDING.value,
         "attempts": 0,
@@ -109,10 +116,10 @@ class Outbox:
         self._topic_for = topic_for
         self._wake = asyncio.Event()
 
-    async def add(self, events: Sequence[IntegrationEvent], session: Session) -> None:
+    async def add(self, events: Sequence[Emitted], session: Session) -> None:
         if not events:
             return
-        documents = [outbox_document(event, self._topic_for(event.TOPIC)) for event in events]
+        documents = [outbox_document(event, self._topic_for(topic_of(event))) for event in events]
         await self._collection.insert_many(documents, session=session)
 
     def notify_committed(self) -> None:
@@ -149,7 +156,7 @@ class MessageRefused(Exception):
 class OutgoingMessage:
     topic: str
     key: bytes
-    value: bytes
+    value: bytes | None  # None: a tombstone
     headers: list[tuple[str, bytes]]
 
 
@@ -356,7 +363,7 @@ def _message(row: dict[str, Any]) -> OutgoingMessage:
     return OutgoingMessage(
         topic=row["topic"],
         key=bytes(row["key"]),
-        value=bytes(row["value"]),
+        value=bytes(row["value"]) if row["value"] is not None else None,
         headers=[(name, bytes(value)) for name, value in row["headers"]],
     )
 

@@ -65,6 +65,8 @@ class ServiceRuntime:
         await ensure_topics(
             self.settings.kafka_bootstrap_servers,
             [*(self.settings.topic(name) for name in topics.ALL), self.dead_letter_topic],
+            configs={self.settings.topic(name): cfg for name, cfg in topics.CONFIGS.items()},
+            replication_factor=self.settings.kafka_replication_factor,
         )
         await self.producer.start()
         if not self.settings.run_workers:

@@ -68,6 +68,7 @@ class ServiceSettings(BaseSettings):
             "mongo_url",
             "kafka_bootstrap_servers",
             "kafka_topic_prefix",
+            "kafka_replication_factor",
             "jwt_public_key",
             "public_base_url",
             "data_dir",
@@ -98,6 +99,11 @@ class ServiceSettings(BaseSettings):
     kafka_topic_prefix: str = Field(
         default="",
         description="Prefix for every topic and consumer group (isolates tests, tenants)",
+    )
+    kafka_replication_factor: int = Field(
+        default=1,
+        ge=1,
+        description="Copies of each topic a service creates (3 on a three-broker cluster)",
     )
     kafka_consumer_group: str = Field(
         default="", description="Consumer group (default: prefix + service name)"

@@ -19,7 +19,7 @@ from broadsheet_shared.addresses import AddressDigest
 from broadsheet_shared.auth import ROLES, Principal, Role, current_principal
 from broadsheet_shared.devkeys import DEV_ADDRESS_DIGEST_KEY
 from broadsheet_shared.errors import Forbidden
-from broadsheet_shared.events.base import IntegrationEvent
+from broadsheet_shared.events.base import Emitted, IntegrationEvent
 from broadsheet_shared.events.staff import StaffAccountData
 from broadsheet_shared.inbox import Effects
 from broadsheet_shared.mongo import Session
@@ -44,7 +44,7 @@ class FakeUnitOfWork:
 
     def __init__(self, *stores: Any) -> None:
         self.stores = stores
-        self.events: list[IntegrationEvent] = []
+        self.events: list[Emitted] = []
         self.timeouts: list[float | None] = []  # each unit's time budget (None: the default)
 
     async def run(

@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
-from broadsheet_shared.events.base import IntegrationEvent
+from broadsheet_shared.events.base import Emitted
 from broadsheet_shared.mongo import MongoClient, Session, run_in_transaction
 from broadsheet_shared.outbox import Outbox
 
@@ -20,9 +20,9 @@ T = TypeVar("T")
 @dataclass
 class Transaction:
     session: Session
-    events: list[IntegrationEvent] = field(default_factory=list)
+    events: list[Emitted] = field(default_factory=list)
 
-    def emit(self, event: IntegrationEvent) -> None:
+    def emit(self, event: Emitted) -> None:
         self.events.append(event)
 
 

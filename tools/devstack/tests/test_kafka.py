@@ -109,6 +109,35 @@ def test_server_properties_and_heap(tmp_path: Path) -> None:
 
 
 @pytest.mark.unit
+def test_a_cluster_node_names_every_voter_and_replicates_three_times(tmp_path: Path) -> None:
+    cluster = kafka.kafka_for(
+        3, tmp_path, log_path=tmp_path / "logs" / "kafka.log", port=19092, controller_port=19093
+    )
+    assert isinstance(cluster, kafka.KafkaCluster)
+    assert cluster.bootstrap_servers == "127.0.0.1:19092,127.0.0.1:19094,127.0.0.1:19096"
+    node = cluster.node(2)
+    props = dict(
+        line.split("=", 1)
+        for line in node.server_properties().splitlines()
+        if line and not line.startswith("#")
+    )
+    assert props["node.id"] == "2"
+    voters = "1@127.0.0.1:19093,2@127.0.0.1:19095,3@127.0.0.1:19097"
+    assert props["controller.quorum.voters"] == voters
+    assert "controller.quorum.bootstrap.servers" not in props
+    assert props["listeners"] == "PLAINTEXT://127.0.0.1:19094,CONTROLLER://127.0.0.1:19095"
+    assert props["default.replication.factor"] == "3"
+    assert props["offsets.topic.replication.factor"] == "3"
+    assert props["min.insync.replicas"] == "2"
+    assert node.log_path == tmp_path / "logs" / "kafka-2.log"
+    assert {n.cluster_id for n in cluster.nodes} == {cluster.cluster_id}
+    single = kafka.kafka_for(1, tmp_path, log_path=tmp_path / "k.log", port=1, controller_port=2)
+    assert isinstance(single, KafkaServer)
+    assert single.replicas == 1
+    assert "min.insync.replicas=1" in single.server_properties()
+
+
+@pytest.mark.unit
 def test_cluster_ids_look_like_kafkas() -> None:
     ids = {kafka.random_cluster_id() for _ in range(200)}
     assert len(ids) == 200

@@ -3,6 +3,7 @@ own settings classes (each check skips only while that service's settings module
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 from pathlib import Path
 
@@ -81,3 +82,11 @@ def test_settings_helper_reads_prefix_and_shared_names() -> None:
     names = settings_env_names(Demo)
     assert {"DEMO_SMTP_PORT", "DEMO_MONGO_URL", "MONGO_URL", "DEMO_PORT"} <= names
     assert "SMTP_PORT" not in names
+
+
+def test_every_service_creates_topics_with_as_many_replicas_as_there_are_brokers() -> None:
+    single = endpoints()
+    cluster = dataclasses.replace(single, kafka_replicas=3)
+    for spec in SERVICES:
+        assert service_env(spec, single)["KAFKA_REPLICATION_FACTOR"] == "1"
+        assert service_env(spec, cluster)["KAFKA_REPLICATION_FACTOR"] == "3"

@@ -62,6 +62,9 @@ class Container:
             self.settings.editor_name,
         )
         if self.settings.run_workers:
+            states = await self.articles.publish_known_states()
+            if states:
+                log.info("article states published for the compacted topic", articles=states)
             self.runtime.add_task("scheduler", self.run_scheduler)
 
     async def stop(self) -> None:

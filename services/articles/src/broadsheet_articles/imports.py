@@ -32,16 +32,13 @@ from broadsheet_articles.domain import (
     slug_candidates,
     url_path,
 )
+from broadsheet_articles.events import emit_public, emit_unpublished
 from broadsheet_articles.repository import ImportRecord, ImportRepository, SectionRepository
 from broadsheet_articles.service import ArticleService
 from broadsheet_shared.auth import Principal
 from broadsheet_shared.clock import Clock, utcnow
 from broadsheet_shared.errors import Conflict, InvalidField, NotFound
-from broadsheet_shared.events import (
-    ArticlePublishedV1,
-    ArticleUnpublishedV1,
-    ArticleUpdatedV1,
-)
+from broadsheet_shared.events import ArticlePublishedV1, ArticleUpdatedV1
 from broadsheet_shared.unit_of_work import Transaction
 
 
@@ -178,9 +175,9 @@ class ImportService:
             await self._imports.put(replace(record, article_id=article.id), tx.session)
             if article.is_public:
                 event = ArticleUpdatedV1 if was_public else ArticlePublishedV1
-                tx.emit(event(subject=article.id, data=article.event_data()))
+                emit_public(tx, article, event)
             elif was_public:
-                tx.emit(ArticleUnpublishedV1(subject=article.id, data=article.event_ref()))
+                emit_unpublished(tx, article)
             return ImportedArticle(article, outcome)
 
         return await self._articles.run(work)

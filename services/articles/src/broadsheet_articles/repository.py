@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
@@ -35,6 +35,9 @@ REFRESH_TOKENS = "refresh_tokens"
 WORDPRESS_POSTS = "wordpress_posts"
 # Every staff action of every service, keyed by the id of the event that recorded it.
 AUDIT = "audit"
+# One document per one-off data change done at start-up (_id = its name).
+MIGRATIONS = "migrations"
+_ARTICLE_STATES_MIGRATION = "article-states"
 
 INDEXES: list[IndexSpec] = [
     IndexSpec(
@@ -131,6 +134,12 @@ class ArticleRepository(Protocol):
         self, staff_filter: StaffFilter, *, offset: int, limit: int
     ) -> tuple[list[Article], int]: ...
     async def due_scheduled(self, now: datetime, limit: int) -> list[str]: ...
+    async def ids_known_to_others(self, after: str | None, limit: int) -> list[str]:
+        """Published and unpublished articles (those other services project), by id."""
+        ...
+
+    async def states_published(self) -> bool: ...
+    async def mark_states_published(self) -> None: ...
     async def count_in_section(self, section_slug: str) -> int: ...
     async def ids_in_section(self, section_slug: str, session: Session | None) -> list[str]: ...
     # Slugs: every slug an article ever had points at it, so old ones can redirect.
@@ -320,6 +329,7 @@ class MongoArticleRepository:
         self._articles = db[ARTICLES]
         self._slugs = db[SLUGS]
         self._revisions = db[REVISIONS]
+        self._migrations = db[MIGRATIONS]
 
     async def get(self, article_id: str, session: Session | None = None) -> Article | None:
         doc = await self._articles.find_one({"_id": article_id}, session=session)
@@ -407,6 +417,26 @@ class MongoArticleRepository:
             .limit(limit)
         )
         return [str(doc["_id"]) async for doc in cursor]
+
+    async def ids_known_to_others(self, after: str | None, limit: int) -> list[str]:
+        known = [ArticleStatus.PUBLISHED.value, ArticleStatus.UNPUBLISHED.value]
+        query: dict[str, Any] = {"status": {"$in": known}}
+        if after is not None:
+            query["_id"] = {"$gt": after}
+        cursor = (
+            self._articles.find(query, projection={"_id": True}).sort("_id", ASCENDING).limit(limit)
+        )
+        return [str(doc["_id"]) async for doc in cursor]
+
+    async def states_published(self) -> bool:
+        return await self._migrations.find_one({"_id": _ARTICLE_STATES_MIGRATION}) is not None
+
+    async def mark_states_published(self) -> None:
+        await self._migrations.update_one(
+            {"_id": _ARTICLE_STATES_MIGRATION},
+            {"$set": {"done_at": datetime.now(UTC)}},
+            upsert=True,
+        )
 
     async def count_in_section(self, section_slug: str) -> int:
         return int(await self._articles.count_documents({"section.slug": section_slug}))

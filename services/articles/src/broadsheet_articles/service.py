@@ -31,6 +31,7 @@ from broadsheet_articles.domain import (
     slug_candidates,
     slug_from_title,
 )
+from broadsheet_articles.events import emit_deleted, emit_public, emit_state, emit_unpublished
 from broadsheet_articles.repository import (
     ArticleRepository,
     SectionRepository,
@@ -41,16 +42,14 @@ from broadsheet_shared.audit import StaffAction, recorded
 from broadsheet_shared.auth import Principal
 from broadsheet_shared.clock import Clock, utcnow
 from broadsheet_shared.errors import Conflict, InvalidField, NotFound, StaleRevision
-from broadsheet_shared.events import (
-    ArticleDeletedV1,
-    ArticlePublishedV1,
-    ArticleUnpublishedV1,
-    ArticleUpdatedV1,
-)
+from broadsheet_shared.events import ArticlePublishedV1, ArticleUpdatedV1
 from broadsheet_shared.mongo import Session
 from broadsheet_shared.unit_of_work import Transaction, UnitOfWork
 
 T = TypeVar("T")
+
+# The articles other services project: those that are or were public.
+_KNOWN_TO_OTHERS = (ArticleStatus.PUBLISHED, ArticleStatus.UNPUBLISHED)
 
 SOURCE = "articles"
 
@@ -253,7 +252,7 @@ class ArticleService:
             await self.store(article, read_revision, tx, reason="edited", editor=editor)
             record(tx, editor, StaffAction.ARTICLE_EDITED, article.id, now, title=article.title)
             if article.is_public:
-                tx.emit(ArticleUpdatedV1(subject=article.id, data=article.event_data()))
+                emit_public(tx, article, ArticleUpdatedV1)
             return article
 
         return await self.run(work)
@@ -283,7 +282,7 @@ class ArticleService:
                     article, read_revision, tx, reason="section renamed", editor=editor
                 )
                 if article.is_public:
-                    tx.emit(ArticleUpdatedV1(subject=article.id, data=article.event_data()))
+                    emit_public(tx, article, ArticleUpdatedV1)
             return renamed
 
         return await self._uow.run(work, timeout=self._bulk_timeout)
@@ -301,7 +300,7 @@ class ArticleService:
             reason = "published" if article.is_public else "scheduled"
             await self.store(article, read_revision, tx, reason=reason, editor=editor)
             if article.is_public:
-                tx.emit(ArticlePublishedV1(subject=article.id, data=article.event_data()))
+                emit_public(tx, article, ArticlePublishedV1)
                 record(tx, editor, StaffAction.ARTICLE_PUBLISHED, article.id, now)
             else:
                 at = article.scheduled_at.isoformat() if article.scheduled_at else ""
@@ -320,7 +319,7 @@ class ArticleService:
             await self.store(article, read_revision, tx, reason="unpublished", editor=editor)
             record(tx, editor, StaffAction.ARTICLE_UNPUBLISHED, article.id, now)
             if was_public:
-                tx.emit(ArticleUnpublishedV1(subject=article.id, data=article.event_ref()))
+                emit_unpublished(tx, article)
             return article
 
         return await self._uow.run(work)
@@ -333,7 +332,7 @@ class ArticleService:
             article.ensure_deletable()
             await self._articles.delete(article.id, tx.session)
             await self._articles.release_slugs(article.id, tx.session)
-            tx.emit(ArticleDeletedV1(subject=article.id, data=article.event_ref()))
+            emit_deleted(tx, article)
             record(tx, editor, StaffAction.ARTICLE_DELETED, article.id, now, title=article.title)
 
         await self._uow.run(work)
@@ -362,11 +361,33 @@ class ArticleService:
                 await self._articles.add_revision(
                     revision_of(article, reason="published", editor="scheduler"), tx.session
                 )
-                tx.emit(ArticlePublishedV1(subject=article.id, data=article.event_data()))
+                emit_public(tx, article, ArticlePublishedV1)
                 return True
 
             if await self._uow.run(work):
                 published += 1
+        return published
+
+    async def publish_known_states(self, batch: int = 100) -> int:
+        """Once per database: the state of every article other services know (published or
+        unpublished), for the articles that predate the compacted topic. Later changes publish
+        their own. Repeating it (a crash before the marker) only repeats records the topic
+        compacts away. Returns how many states went to the outbox."""
+        if await self._articles.states_published():
+            return 0
+        published, after = 0, None
+        while ids := await self._articles.ids_known_to_others(after, batch):
+
+            async def work(tx: Transaction, ids: list[str] = ids) -> int:
+                articles = [await self._articles.get(article_id, tx.session) for article_id in ids]
+                known = [a for a in articles if a is not None and a.status in _KNOWN_TO_OTHERS]
+                for article in known:
+                    emit_state(tx, article)
+                return len(known)
+
+            published += await self._uow.run(work)
+            after = ids[-1]
+        await self._articles.mark_states_published()
         return published
 
     async def revisions(self, article_id: str) -> list[Revision]:

@@ -11,7 +11,7 @@ from broadsheet_comments.domain import ModerationPolicy
 from broadsheet_comments.expiry import ClientAddressExpiry
 from broadsheet_comments.imports import ImportService
 from broadsheet_comments.mydata import ReaderData
-from broadsheet_comments.projection import ArticleProjection
+from broadsheet_comments.projection import ArticleProjection, RestorableArticles
 from broadsheet_comments.queries import CommentQueries
 from broadsheet_comments.repository import (
     INDEXES,
@@ -29,6 +29,7 @@ from broadsheet_shared.grants import DataGrants
 from broadsheet_shared.inbox import MongoInbox
 from broadsheet_shared.kafka.router import EventRouter
 from broadsheet_shared.ratelimit import MongoRateLimiter, RateLimit
+from broadsheet_shared.rebuild import rebuild_if_empty
 from broadsheet_shared.runtime import ServiceRuntime
 from broadsheet_shared.staff_access import MongoStaffAccess
 
@@ -45,6 +46,7 @@ class Container:
     reader_data: ReaderData
     queries: CommentQueries
     projection: ArticleProjection
+    restorable: RestorableArticles
     router: EventRouter
     token_verifier: TokenVerifier
     staff_access: MongoStaffAccess
@@ -54,6 +56,7 @@ class Container:
     async def start(self) -> None:
         await self.runtime.start(self.router)
         if self.settings.run_workers:
+            await rebuild_if_empty(self.settings, self.restorable)
             interval = self.settings.client_address_sweep_interval_seconds
             self.runtime.add_task("client-address-expiry", lambda: self.expiry.run(interval))
 
@@ -119,6 +122,7 @@ def bootstrap(settings: Settings) -> Container:
         reader_data=reader_data,
         queries=CommentQueries(articles=articles, comments=comments, digest=digest),
         projection=projection,
+        restorable=RestorableArticles(projection, articles, runtime.uow),
         router=build_router(
             projection, MongoInbox(runtime.mongo, runtime.db), staff_access, reader_data
         ),

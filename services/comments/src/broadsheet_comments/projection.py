@@ -6,8 +6,9 @@ from dataclasses import replace
 
 from broadsheet_comments.domain import Article
 from broadsheet_comments.repository import ArticleRepository
-from broadsheet_shared.events import ArticleData, ArticleRef
+from broadsheet_shared.events import ArticleData, ArticleRef, ArticleStateData
 from broadsheet_shared.mongo import Session
+from broadsheet_shared.unit_of_work import UnitOfWork
 
 
 class ArticleProjection:
@@ -42,6 +43,12 @@ class ArticleProjection:
         )
         await self._articles.save(article, session)
 
+    async def restored(self, state: ArticleStateData, session: Session) -> None:
+        """The article's state from the compacted topic (a rebuild): the change events' rules,
+        and numbering that goes on after the comments the article already has."""
+        await self._apply(state, session, published=state.public)
+        await self._articles.resume_root_seq(state.article_id, session)
+
     async def unpublished(self, ref: ArticleRef, session: Session) -> None:
         current = await self._articles.by_id(ref.article_id, session)
         if current is not None:
@@ -49,3 +56,27 @@ class ArticleProjection:
 
     async def deleted(self, ref: ArticleRef, session: Session) -> None:
         await self._articles.remove(ref.article_id, session)
+
+
+class RestorableArticles:
+    """The projection as a rebuild sees it (:mod:`broadsheet_shared.rebuild`): each article in
+    its own transaction, under the same rules as the change events."""
+
+    def __init__(
+        self, projection: ArticleProjection, articles: ArticleRepository, uow: UnitOfWork
+    ) -> None:
+        self._projection = projection
+        self._articles = articles
+        self._uow = uow
+
+    async def is_empty(self) -> bool:
+        return await self._articles.is_empty()
+
+    async def article_ids(self) -> set[str]:
+        return await self._articles.ids()
+
+    async def restore(self, state: ArticleStateData) -> None:
+        await self._uow.run(lambda tx: self._projection.restored(state, tx.session))
+
+    async def forget(self, article_id: str) -> None:
+        await self._uow.run(lambda tx: self._articles.remove(article_id, tx.session))

@@ -35,6 +35,8 @@ WORDPRESS_COMMENTS = "wordpress_comments"
 COUNTERS = "comment_counters"
 # One document per (comment, voter identity): the ids make a second vote a duplicate key.
 VOTES = "votes"
+# Creating a reply counter races only with the parent's other first replies: three tries suffice.
+_SEQUENCE_ATTEMPTS = 3
 SEQUENCES = "sequences"
 # Per top-level comment: the path suffixes of all its replies, to size page windows.
 OUTLINES = "thread_outlines"
@@ -142,6 +144,9 @@ class ArticleRepository(Protocol):
     async def add_to_count(self, article_id: str, delta: int, session: Session) -> None: ...
     async def counts(self, articles: Sequence[Article]) -> dict[str, int]: ...
     async def next_root_seq(self, article_id: str) -> int | None: ...
+    async def resume_root_seq(self, article_id: str, session: Session) -> None: ...
+    async def ids(self) -> set[str]: ...
+    async def is_empty(self) -> bool: ...
 
 
 class CommentRepository(Protocol):
@@ -253,6 +258,7 @@ class MongoArticleRepository:
     def __init__(self, db: Database) -> None:
         self._articles = db[ARTICLES]
         self._counters = db[COUNTERS]
+        self._comments = db[COMMENTS]
 
     async def by_slug(self, slug: str, session: Session | None = None) -> Article | None:
         doc = await self._articles.find_one({"slug": slug}, session=session)
@@ -317,6 +323,31 @@ class MongoArticleRepository:
             return_document=ReturnDocument.AFTER,
         )
         return int(doc["root_seq"]) if doc is not None else None
+
+    async def resume_root_seq(self, article_id: str, session: Session) -> None:
+        """Bring the article's display numbering up to its comments' (a row lost and rebuilt
+        starts from none): numbers already taken are never handed out again."""
+        last = await self._comments.find_one(
+            {"article_id": article_id},
+            projection={"root_seq": 1},
+            # Paths start with the root's number in fixed-width base 36: the greatest path
+            # is under the greatest root.
+            sort=[("path", DESCENDING)],
+            session=session,
+        )
+        if last is None:
+            return
+        seq = int(last["root_seq"])
+        behind = [{"root_seq": {"$exists": False}}, {"root_seq": {"$lt": seq}}]
+        await self._articles.update_one(
+            {"_id": article_id, "$or": behind}, {"$set": {"root_seq": seq}}, session=session
+        )
+
+    async def ids(self) -> set[str]:
+        return {doc["_id"] async for doc in self._articles.find({}, projection={"_id": 1})}
+
+    async def is_empty(self) -> bool:
+        return await self._articles.find_one({}, projection={"_id": 1}) is None
 
     async def _make_shards(self, article_id: str, session: Session) -> None:
         for shard in range(COUNT_SHARDS):
@@ -468,15 +499,25 @@ class MongoCommentRepository:
         )
 
     async def next_child_seq(self, parent_id: str) -> int:
-        """The next child number under a comment; outside any transaction (gaps are fine)."""
-        doc = await self._sequences.find_one_and_update(
-            {"_id": f"children:{parent_id}"},
-            {"$inc": {"n": 1}},
-            upsert=True,
-            return_document=ReturnDocument.AFTER,
-        )
-        assert doc is not None  # upserted
-        return int(doc["n"])
+        """The next child number under a comment; outside any transaction (gaps are fine).
+
+        The first replies to a comment race to create its counter (two replicas, or one busy
+        one): the loser's upsert fails on the key or, on our dev server, answers no document.
+        The counter exists by then, so the loser increments it again.
+        """
+        for _ in range(_SEQUENCE_ATTEMPTS):
+            try:
+                doc = await self._sequences.find_one_and_update(
+                    {"_id": f"children:{parent_id}"},
+                    {"$inc": {"n": 1}},
+                    upsert=True,
+                    return_document=ReturnDocument.AFTER,
+                )
+            except DuplicateKeyError:
+                continue
+            if doc is not None:
+                return int(doc["n"])
+        raise RuntimeError(f"no child number for {parent_id} after {_SEQUENCE_ATTEMPTS} tries")
 
     async def lock_parent(self, parent_id: str, session: Session) -> Comment | None:
         """The parent as the transaction sees it, written so that hiding the parent and

@@ -125,6 +125,7 @@ def bootstrap(
             settings.kafka_bootstrap_servers,
             settings.topic(topics.COMMENTS),
             build_router(hub, comments),
+            settings.kafka_replication_factor,
         )
         if settings.live_updates
         else None

@@ -98,9 +98,12 @@ def build_router(hub: LiveHub, comments: CommentRenderer) -> EventRouter:
 
 
 class LiveFeed:
-    def __init__(self, bootstrap_servers: str, topic: str, router: EventRouter) -> None:
+    def __init__(
+        self, bootstrap_servers: str, topic: str, router: EventRouter, replication_factor: int = 1
+    ) -> None:
         self._bootstrap = bootstrap_servers
         self._topic = topic
+        self._replication_factor = replication_factor
         self._router = router
         self._consumer: AIOKafkaConsumer | None = None
         self._stopping = asyncio.Event()
@@ -120,7 +123,9 @@ class LiveFeed:
                     await asyncio.wait_for(self._stopping.wait(), 2.0)
 
     async def _consume(self) -> None:
-        await ensure_topics(self._bootstrap, [self._topic])
+        await ensure_topics(
+            self._bootstrap, [self._topic], replication_factor=self._replication_factor
+        )
         consumer = AIOKafkaConsumer(
             self._topic,
             bootstrap_servers=self._bootstrap,

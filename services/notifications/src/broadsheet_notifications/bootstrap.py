@@ -10,6 +10,7 @@ from broadsheet_notifications.inbound import InboundSmtpServer, Mailbox, Unsubsc
 from broadsheet_notifications.mail import MailComposer
 from broadsheet_notifications.mydata import MyDataService
 from broadsheet_notifications.planner import Planner, Policies
+from broadsheet_notifications.projection import RestorableArticles
 from broadsheet_notifications.repository import (
     INDEXES,
     MongoRepositories,
@@ -25,6 +26,7 @@ from broadsheet_shared.grants import DataGrants
 from broadsheet_shared.inbox import MongoInbox
 from broadsheet_shared.kafka.router import EventRouter
 from broadsheet_shared.ratelimit import MongoRateLimiter, RateLimit
+from broadsheet_shared.rebuild import rebuild_if_empty
 from broadsheet_shared.runtime import ServiceRuntime
 from broadsheet_shared.settings import secret_value
 from broadsheet_shared.staff_access import MongoStaffAccess
@@ -40,6 +42,7 @@ class Container:
     composer: MailComposer
     mailer: Mailer
     planner: Planner
+    restorable: RestorableArticles
     subscriptions: SubscriptionService
     my_data: MyDataService
     staff: StaffService
@@ -54,6 +57,7 @@ class Container:
             await self.inbound.start()
             self.runtime.add_task("inbound-smtp", self.inbound.serve)
         if self.settings.run_workers:
+            await rebuild_if_empty(self.settings, self.restorable)
             concurrency = self.settings.delivery_concurrency
             self.runtime.add_task("delivery-worker", lambda: self.worker.run(concurrency))
 
@@ -178,6 +182,7 @@ def bootstrap(settings: Settings, *, mailer: Mailer | None = None) -> Container:
         composer=composer,
         mailer=mailer,
         planner=planner,
+        restorable=RestorableArticles(planner, repos.articles),
         subscriptions=subscriptions,
         my_data=my_data,
         staff=staff,

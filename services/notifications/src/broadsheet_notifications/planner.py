@@ -274,7 +274,8 @@ class Planner:
         )
         return True
 
-    async def article_changed(self, data: ArticleData) -> None:
+    async def article_changed(self, data: ArticleData, *, live: bool = True) -> None:
+        """``live`` False: an unpublished article's state, from a rebuild."""
         await self._articles.save(
             ArticleView(
                 article_id=data.article_id,
@@ -283,6 +284,7 @@ class Planner:
                 title=data.title,
                 url_path=data.url_path,
                 revision=data.revision,
+                live=live,
             ),
             None,
         )

@@ -9,11 +9,13 @@ from broadsheet_shared.events.articles import (
     ArticleDeletedV1,
     ArticlePublishedV1,
     ArticleRef,
+    ArticleStateData,
+    ArticleStateV1,
     ArticleUnpublishedV1,
     ArticleUpdatedV1,
     SectionRef,
 )
-from broadsheet_shared.events.base import IntegrationEvent
+from broadsheet_shared.events.base import Emitted, IntegrationEvent, Tombstone
 from broadsheet_shared.events.codec import (
     EventDecodeError,
     decode_event,
@@ -61,6 +63,8 @@ __all__ = [
     "ArticleDeletedV1",
     "ArticlePublishedV1",
     "ArticleRef",
+    "ArticleStateData",
+    "ArticleStateV1",
     "ArticleUnpublishedV1",
     "ArticleUpdatedV1",
     "CommentApprovedData",
@@ -75,6 +79,7 @@ __all__ = [
     "CommentPostedV1",
     "CommentRejectedData",
     "CommentRejectedV1",
+    "Emitted",
     "EventDecodeError",
     "IntegrationEvent",
     "NotificationFailedData",
@@ -94,6 +99,7 @@ __all__ = [
     "StaffActionRecordedV1",
     "StaffPasswordLinkData",
     "StaffPasswordLinkIssuedV1",
+    "Tombstone",
     "decode_event",
     "encode_event",
     "event_class",

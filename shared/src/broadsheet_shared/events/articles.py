@@ -1,4 +1,5 @@
-"""Events published by the articles service on the ``broadsheet.articles`` topic."""
+"""Events published by the articles service: changes on the ``broadsheet.articles`` topic, and
+each article's current state on the compacted ``broadsheet.article-states`` topic."""
 
 from __future__ import annotations
 
@@ -69,3 +70,25 @@ class ArticleDeletedV1(IntegrationEvent):
     version: Literal[1] = 1
     source: str = "articles"
     data: ArticleRef
+
+
+class ArticleStateData(ArticleData):
+    """An article as the other services know it: its latest public data, and whether readers
+    see it now (``public`` false once unpublished; a deleted article has a tombstone instead)."""
+
+    public: bool
+
+
+class ArticleStateV1(IntegrationEvent):
+    """The current state of one article, published with every change event of the article.
+
+    The topic is compacted: the latest record of a key is the article as it is now, and a
+    tombstone (a null value with the same key) follows its deletion. Consumers rebuild their
+    projections from it; the change events on ``broadsheet.articles`` remain the feed to follow.
+    """
+
+    TOPIC: ClassVar[str] = topics.ARTICLE_STATES
+    type: Literal["article.state"] = "article.state"
+    version: Literal[1] = 1
+    source: str = "articles"
+    data: ArticleStateData

@@ -48,6 +48,14 @@ def build_document() -> dict[str, Any]:
     channels: dict[str, Any] = {
         topic: {"address": topic, "messages": {}} for topic in sorted(topics.ALL)
     }
+    for topic, config in topics.CONFIGS.items():
+        channels[topic]["bindings"] = {
+            "kafka": {"topicConfiguration": {key: [value] for key, value in config.items()}}
+        }
+    channels[topics.ARTICLE_STATES]["description"] = (
+        "Compacted: the latest record of each key (article id) is the article's current "
+        "state; a tombstone (null value, same key) follows the article's deletion."
+    )
     operations: dict[str, Any] = {}
     for cls in events:
         event_type = cls.model_fields["type"].default

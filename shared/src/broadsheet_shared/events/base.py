@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import ClassVar
 from uuid import UUID, uuid4
@@ -39,3 +40,18 @@ class IntegrationEvent(BaseModel):
     def article_key(self) -> str:
         """The article id this event belongs to; used as the Kafka key to keep order per article."""
         return self.subject
+
+
+@dataclass(frozen=True)
+class Tombstone:
+    """The end of a key on a compacted topic: a record with that key and a null value. Kafka's
+    compaction then drops the key's earlier records, and, after the topic's
+    ``delete.retention.ms``, the tombstone itself. ``topic`` is a base name from
+    :mod:`broadsheet_shared.events.topics`."""
+
+    topic: str
+    key: str
+
+
+# What a use case emits into the outbox.
+Emitted = IntegrationEvent | Tombstone

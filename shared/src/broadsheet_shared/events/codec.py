@@ -10,10 +10,11 @@ from pydantic import ValidationError
 from broadsheet_shared.events.articles import (
     ArticleDeletedV1,
     ArticlePublishedV1,
+    ArticleStateV1,
     ArticleUnpublishedV1,
     ArticleUpdatedV1,
 )
-from broadsheet_shared.events.base import IntegrationEvent
+from broadsheet_shared.events.base import Emitted, IntegrationEvent, Tombstone
 from broadsheet_shared.events.comments import (
     CommentApprovedV1,
     CommentDeletedV1,
@@ -42,6 +43,7 @@ _EVENTS: tuple[type[IntegrationEvent], ...] = (
     ArticleUpdatedV1,
     ArticleUnpublishedV1,
     ArticleDeletedV1,
+    ArticleStateV1,
     CommentPostedV1,
     CommentApprovedV1,
     CommentRejectedV1,
@@ -104,6 +106,18 @@ def encode_event(event: IntegrationEvent) -> tuple[bytes, bytes, Headers]:
         ("content-type", CONTENT_TYPE),
     ]
     return event.article_key().encode(), value, headers
+
+
+def encode(message: Emitted) -> tuple[bytes, bytes | None, Headers]:
+    """(key, value, headers) for Kafka: an event, or a tombstone (no value, no headers)."""
+    if isinstance(message, Tombstone):
+        return message.key.encode(), None, []
+    return encode_event(message)
+
+
+def topic_of(message: Emitted) -> str:
+    """The base topic name of an event or a tombstone."""
+    return message.topic if isinstance(message, Tombstone) else message.TOPIC
 
 
 def header(headers: Sequence[tuple[str, bytes]], name: str) -> str | None:

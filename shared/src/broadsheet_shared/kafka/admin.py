@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
@@ -17,13 +17,22 @@ async def ensure_topics(
     *,
     partitions: int = topics.PARTITIONS,
     replication_factor: int = 1,
+    configs: Mapping[str, Mapping[str, str]] | None = None,
 ) -> None:
+    """Create the topics of ``names`` that do not exist yet; ``configs`` holds the settings of
+    some of them by full name (``cleanup.policy`` …). An existing topic is left as it is."""
+    configs = configs or {}
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
     await admin.start()
     try:
         existing = set(await admin.list_topics())
         missing = [
-            NewTopic(name, num_partitions=partitions, replication_factor=replication_factor)
+            NewTopic(
+                name,
+                num_partitions=partitions,
+                replication_factor=replication_factor,
+                topic_configs=dict(configs.get(name, {})),
+            )
             for name in names
             if name not in existing
         ]

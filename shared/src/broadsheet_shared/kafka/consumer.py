@@ -11,6 +11,11 @@
 - A failing handler is retried with exponential backoff; after ``max_attempts`` the message goes
   to the group's dead-letter topic with the error in its headers, and consumption moves on.
   Database outages are not the message's fault: those are retried until the database is back.
+- A message that is no event (not JSON, invalid) or an event this build does not know (a type or
+  version from a newer producer) is dead-lettered at once: retrying cannot change it, and once a
+  build that knows it runs, ``broadsheet-dlq replay`` hands it back (kafka/dead_letters.py).
+  A replayed message names the one group it is for (``dlq_replay_for``); the other groups on
+  the topic had it handled already and pass over it.
 - Consumer lag per partition is exported as a Prometheus gauge.
 """
 
@@ -33,7 +38,7 @@ from aiokafka.errors import (
 from prometheus_client import Counter, Gauge
 
 from broadsheet_shared.events.base import IntegrationEvent
-from broadsheet_shared.events.codec import EventDecodeError, UnknownEventType, decode_event
+from broadsheet_shared.events.codec import EventDecodeError, decode_event, header
 from broadsheet_shared.kafka.producer import EventProducer
 from broadsheet_shared.kafka.router import EventRouter
 from broadsheet_shared.mongo import UNAVAILABLE
@@ -60,6 +65,9 @@ class RetryPolicy:
     def backoff(self, attempt: int) -> float:
         return float(min(self.initial_backoff * (2 ** (attempt - 1)), self.max_backoff))
 
+
+# Set on a message ``broadsheet-dlq replay`` hands back: the consumer group it is for.
+REPLAY_FOR = "dlq_replay_for"
 
 _COMMIT_REFUSED = (CommitFailedError, RebalanceInProgressError, IllegalStateError, KafkaError)
 
@@ -166,12 +174,15 @@ class ConsumerRunner:
 
     async def _handle_record(self, record: ConsumerRecord[bytes, bytes]) -> None:
         headers = list(record.headers or ())
+        replay_for = header(headers, REPLAY_FOR)
+        if replay_for is not None and replay_for != self._group_id:
+            return
         try:
             event = decode_event(record.value, headers)
-        except UnknownEventType as exc:
-            log.info("skipping unknown event type", error=str(exc), offset=record.offset)
-            return
         except EventDecodeError as exc:
+            log.error("undecodable message, dead-lettering", error=str(exc), offset=record.offset)
+            event_type = header(headers, "ce_type") or "undecodable"
+            EVENTS_HANDLED.labels(self._group_id, event_type, "dead_lettered").inc()
             await self._dead_letter(record, exc, attempts=0)
             return
         if not self._router.handles(event):

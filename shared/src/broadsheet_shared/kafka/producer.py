@@ -43,7 +43,6 @@ class EventProducer:
             request_timeout_ms=int(timeout * 1000),
             retry_backoff_ms=200,
         )
-        self._started = False
 
     @property
     def raw(self) -> AIOKafkaProducer:
@@ -51,13 +50,11 @@ class EventProducer:
 
     async def start(self) -> None:
         await self._producer.start()
-        self._started = True
 
     async def stop(self) -> None:
-        if self._started:
-            # stop() flushes what is buffered before closing.
-            await self._producer.stop()
-            self._started = False
+        # stop() flushes what is buffered before closing. It is idempotent, and needed even
+        # when never started: the client exists from construction on and warns when left open.
+        await self._producer.stop()
 
     async def send_batch(self, messages: Sequence[OutgoingMessage]) -> None:
         """Send in order and wait until the broker acknowledged every message, for at most the

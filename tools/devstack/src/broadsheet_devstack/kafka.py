@@ -1,4 +1,5 @@
-"""The real Apache Kafka broker, single node in KRaft mode, run from Maven Central jars.
+"""The real Apache Kafka broker in KRaft mode, run from Maven Central jars: one node (``make run``,
+the tests' session) or a cluster of three (:class:`KafkaCluster`, ``DEVSTACK_KAFKA_BROKERS=3``).
 
 There is no Docker engine on our machines and no Kafka download outside the registries, so the
 broker's jars are resolved by Maven (``tools/devstack/kafka/pom.xml``) into a cache shared by
@@ -18,12 +19,13 @@ import base64
 import fcntl
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
 import uuid
 import xml.etree.ElementTree as ET
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -184,7 +186,12 @@ def broker_answers(bootstrap_servers: str) -> bool:
 
 
 class KafkaServer:
-    """One broker+controller in KRaft mode, its files under ``data_dir`` (``$DATA_DIR/kafka``)."""
+    """One broker+controller in KRaft mode, its files under ``data_dir`` (``$DATA_DIR/kafka``).
+
+    Alone it forms a dynamic quorum of one (formatted ``--standalone``). In a cluster it is node
+    ``node_id`` among the static ``voters`` (node id → controller address), formatted with the
+    cluster's ``cluster_id``, and every topic it creates is replicated to ``len(voters)`` nodes.
+    """
 
     name = "kafka"
 
@@ -197,6 +204,9 @@ class KafkaServer:
         port: int = 9092,
         controller_port: int = 9093,
         heap_mb: int = HEAP_MB,
+        node_id: int = 1,
+        voters: Mapping[int, str] | None = None,
+        cluster_id: str | None = None,
     ) -> None:
         self.data_dir = data_dir
         self.log_path = log_path
@@ -204,7 +214,15 @@ class KafkaServer:
         self.port = port
         self.controller_port = controller_port
         self.heap_mb = min(heap_mb, HEAP_MB)
+        self.node_id = node_id
+        self.voters = dict(voters or {})
+        self.cluster_id = cluster_id
         self._process: ManagedProcess | None = None
+
+    @property
+    def replicas(self) -> int:
+        """How many nodes hold a copy of each partition: every node of the cluster."""
+        return max(1, len(self.voters))
 
     @property
     def bootstrap_servers(self) -> str:
@@ -218,14 +236,24 @@ class KafkaServer:
     def storage_dir(self) -> Path:
         return self.data_dir / "data"
 
+    def _quorum(self, controller: str) -> dict[str, str]:
+        if not self.voters:
+            # A dynamic quorum (formatted with --standalone), so no controller.quorum.voters.
+            return {"controller.quorum.bootstrap.servers": controller}
+        voters = ",".join(f"{node}@{address}" for node, address in sorted(self.voters.items()))
+        return {"controller.quorum.voters": voters}
+
     def server_properties(self) -> str:
         broker = f"{self.host}:{self.port}"
         controller = f"{self.host}:{self.controller_port}"
+        replicas = str(self.replicas)
+        # A write is acknowledged (acks=all) once two copies have it, so one node may die; a
+        # single node can only ask for one.
+        min_insync = str(min(2, self.replicas))
         settings = {
             "process.roles": "broker,controller",
-            "node.id": "1",
-            # A dynamic quorum (formatted with --standalone), so no controller.quorum.voters.
-            "controller.quorum.bootstrap.servers": controller,
+            "node.id": str(self.node_id),
+            **self._quorum(controller),
             "listeners": f"PLAINTEXT://{broker},CONTROLLER://{controller}",
             "advertised.listeners": f"PLAINTEXT://{broker},CONTROLLER://{controller}",
             "controller.listener.names": "CONTROLLER",
@@ -234,17 +262,28 @@ class KafkaServer:
             "log.dirs": str(self.storage_dir),
             "num.partitions": "3",
             "auto.create.topics.enable": "true",
-            # One node: every internal topic has one replica.
-            "offsets.topic.replication.factor": "1",
+            "default.replication.factor": replicas,
+            "min.insync.replicas": min_insync,
+            "offsets.topic.replication.factor": replicas,
             # 50 partitions by default; 10 makes the first consumer group join faster.
             "offsets.topic.num.partitions": "10",
-            "transaction.state.log.replication.factor": "1",
-            "transaction.state.log.min.isr": "1",
-            "share.coordinator.state.topic.replication.factor": "1",
-            "share.coordinator.state.topic.min.isr": "1",
+            "transaction.state.log.replication.factor": replicas,
+            "transaction.state.log.min.isr": min_insync,
+            "share.coordinator.state.topic.replication.factor": replicas,
+            "share.coordinator.state.topic.min.isr": min_insync,
             # Consumers join at once instead of waiting 3 s for more members.
             "group.initial.rebalance.delay.ms": "0",
+            # The log cleaner looks for compactable logs every second instead of every 15 s:
+            # a compacted topic set to roll segments quickly (a test's) is compacted within
+            # seconds. Idle checks cost nothing measurable.
+            "log.cleaner.backoff.ms": "1000",
         }
+        if self.voters:
+            # Three JVMs on a shared two-core machine stall for seconds: a node must not be
+            # fenced, nor an election called, for a pause alone.
+            settings["broker.session.timeout.ms"] = "30000"
+            settings["controller.quorum.fetch.timeout.ms"] = "10000"
+            settings["controller.quorum.election.timeout.ms"] = "5000"
         lines = ["# Written by broadsheet_devstack.kafka at every start; edits are lost."]
         lines += [f"{key}={value}" for key, value in settings.items()]
         return "\n".join(lines) + "\n"
@@ -271,10 +310,10 @@ class KafkaServer:
             "kafka.tools.StorageTool",
             "format",
             "--cluster-id",
-            random_cluster_id(),
+            self.cluster_id or random_cluster_id(),
             "--config",
             str(self.data_dir / "server.properties"),
-            "--standalone",
+            *(() if self.voters else ("--standalone",)),
             heap_mb=256,
         )
         result = subprocess.run(command, capture_output=True, text=True, check=False)
@@ -329,6 +368,110 @@ class KafkaServer:
     def stop(self) -> None:
         if self._process is not None:
             self._process.stop()
+
+
+class KafkaCluster:
+    """``brokers`` KafkaServers (each broker and controller) forming one cluster: node ``n``'s
+    files in ``data_dir/node-n``, its log beside ``log_path`` as ``kafka-n.log``. Started, awaited
+    and stopped as one; each node is also reachable alone, to kill or restart it."""
+
+    name = "kafka"
+
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        log_path: Path,
+        ports: Sequence[tuple[int, int]],  # (broker port, controller port) per node
+        host: str = "127.0.0.1",
+        heap_mb: int = HEAP_MB,
+    ) -> None:
+        voters = {n: f"{host}:{controller}" for n, (_, controller) in enumerate(ports, start=1)}
+        cluster_id = random_cluster_id()
+        if (data_dir / "cluster.id").exists():  # a restarted cluster keeps its identity
+            cluster_id = (data_dir / "cluster.id").read_text().strip()
+        self.data_dir = data_dir
+        self.cluster_id = cluster_id
+        self.nodes = [
+            KafkaServer(
+                data_dir / f"node-{n}",
+                log_path=log_path.with_name(f"{log_path.stem}-{n}{log_path.suffix}"),
+                host=host,
+                port=port,
+                controller_port=controller,
+                heap_mb=heap_mb,
+                node_id=n,
+                voters=voters,
+                cluster_id=cluster_id,
+            )
+            for n, (port, controller) in enumerate(ports, start=1)
+        ]
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return ",".join(node.bootstrap_servers for node in self.nodes)
+
+    @property
+    def replicas(self) -> int:
+        return len(self.nodes)
+
+    def node(self, node_id: int) -> KafkaServer:
+        return self.nodes[node_id - 1]
+
+    def _watched(self) -> KafkaServer:
+        """The node ``make run`` reports on: the first that exited, else node 1."""
+        exited = [n for n in self.nodes if n.process is not None and not n.process.running]
+        return (exited or self.nodes)[0]
+
+    @property
+    def process(self) -> ManagedProcess | None:
+        return self._watched().process
+
+    @property
+    def log_path(self) -> Path:
+        return self._watched().log_path
+
+    def start(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        (self.data_dir / "cluster.id").write_text(self.cluster_id)
+        for node in self.nodes:
+            node.start()
+
+    def wait_ready(self, timeout: float = 90.0) -> None:
+        """Until every node answers metadata requests (the quorum formed: a node alone does not
+        serve metadata). On a starved machine a broker may give up waiting for the controllers
+        to acknowledge it before they are all up; such a node is started again, twice at most."""
+        deadline = time.monotonic() + timeout
+        for node in self.nodes:
+            for attempt in range(3):
+                try:
+                    node.wait_ready(max(1.0, deadline - time.monotonic()))
+                    break
+                except StartupError:
+                    if attempt == 2 or node.process is None or node.process.running:
+                        raise
+                    node.start()
+
+    def stop(self) -> None:
+        # All at once: a node stopped after the others waits for a quorum that is gone.
+        for node in self.nodes:
+            if node.process is not None:
+                node.process.send_signal(signal.SIGTERM)
+        for node in self.nodes:
+            node.stop()
+
+
+def kafka_for(
+    brokers: int, data_dir: Path, *, log_path: Path, port: int, controller_port: int
+) -> KafkaServer | KafkaCluster:
+    """What ``make run`` starts: one node (the default), or ``brokers`` nodes whose ports count up
+    by two from ``port`` and ``controller_port`` (9092/9093, 9094/9095, 9096/9097)."""
+    if brokers < 1:
+        raise ValueError(f"DEVSTACK_KAFKA_BROKERS must be 1 or more, not {brokers}")
+    if brokers == 1:
+        return KafkaServer(data_dir, log_path=log_path, port=port, controller_port=controller_port)
+    ports = [(port + 2 * n, controller_port + 2 * n) for n in range(brokers)]
+    return KafkaCluster(data_dir, log_path=log_path, ports=ports)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -6,6 +6,10 @@ Registered by the repository's root ``conftest.py``. Fixtures:
     Real Kafka, the database and SMTP capture on free ports in a temporary ``DATA_DIR``,
     started the first time a test asks for it (a unit-only run starts nothing) and stopped at
     the end of the session. See :class:`Infra`.
+``kafka_cluster`` (function)
+    A three-node Kafka cluster of its own (KRaft, every topic with 3 replicas and
+    ``min.insync.replicas=2``) on free ports, for the tests that kill a broker; stopped after
+    the test. See :class:`~broadsheet_devstack.kafka.KafkaCluster`.
 ``unique_prefix`` (function)
     A short random string (``t`` + 8 hex digits): use it for topic prefixes, consumer groups and
     database names so tests never see each other's data.
@@ -31,7 +35,7 @@ import pytest
 
 from broadsheet_devstack import services
 from broadsheet_devstack.database import DatabaseServer
-from broadsheet_devstack.kafka import KafkaServer
+from broadsheet_devstack.kafka import KafkaCluster, KafkaServer
 from broadsheet_devstack.mailstore import StoredMessage, read_messages
 from broadsheet_devstack.processes import free_port
 from broadsheet_devstack.services import Endpoints, ServiceProcess, service_env, shared_env
@@ -147,6 +151,27 @@ class Infra:
         finally:
             self.start_smtp()
 
+    def stop_kafka(self) -> None:
+        """Stop the broker (SIGTERM, as an operator would): clients now find no broker."""
+        self.kafka.stop()
+
+    def start_kafka(self) -> None:
+        """Start the broker again on the same ports and data dir (its topics, offsets and the
+        producers' idempotence state survive); returns once it answers metadata requests."""
+        process = self.kafka.process
+        if process is None or not process.running:
+            self.kafka.start()
+            self.kafka.wait_ready(120.0)
+
+    @contextlib.contextmanager
+    def kafka_stopped(self) -> Iterator[None]:
+        """``with infra.kafka_stopped(): ...``: no broker inside the block, back after it."""
+        self.stop_kafka()
+        try:
+            yield
+        finally:
+            self.start_kafka()
+
     # -- mail -------------------------------------------------------------------------------
 
     def mail(self) -> list[StoredMessage]:
@@ -259,9 +284,9 @@ def infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Infra]:
 
 
 @pytest.fixture(autouse=True)
-def _smtp_back_up(request: pytest.FixtureRequest) -> Iterator[None]:
-    """A test that stopped SMTP capture and failed before starting it again must not break the
-    tests after it."""
+def _infra_back_up(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A test that stopped SMTP capture or the broker and failed before starting it again must
+    not break the tests after it."""
     yield
     if "infra" not in request.fixturenames:
         return
@@ -270,6 +295,23 @@ def _smtp_back_up(request: pytest.FixtureRequest) -> Iterator[None]:
     except Exception:  # infra itself failed to start: that error is reported already
         return
     stack.start_smtp()
+    stack.start_kafka()
+
+
+@pytest.fixture
+def kafka_cluster(infra: Infra, tmp_path: Path) -> Iterator[KafkaCluster]:
+    """Three Kafka nodes of the test's own, ready; the session's single broker is untouched."""
+    cluster = KafkaCluster(
+        tmp_path / "kafka-cluster",
+        log_path=infra.log_dir / f"kafka-cluster-{tmp_path.name}.log",
+        ports=[(free_port(), free_port()) for _ in range(3)],
+    )
+    try:
+        cluster.start()
+        cluster.wait_ready(180.0)
+        yield cluster
+    finally:
+        cluster.stop()
 
 
 @pytest.fixture

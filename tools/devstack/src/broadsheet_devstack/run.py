@@ -23,7 +23,7 @@ from typing import IO, Protocol
 
 from broadsheet_devstack import services
 from broadsheet_devstack.database import DatabaseServer
-from broadsheet_devstack.kafka import KafkaServer
+from broadsheet_devstack.kafka import kafka_for
 from broadsheet_devstack.paths import default_data_dir
 from broadsheet_devstack.processes import ManagedProcess, StartupError, tail_of
 from broadsheet_devstack.services import Endpoints, ServiceProcess, service_env
@@ -89,7 +89,9 @@ class RunLock:
 
 class Component(Protocol):
     name: str
-    log_path: Path
+
+    @property
+    def log_path(self) -> Path: ...
 
     @property
     def process(self) -> ManagedProcess | None: ...
@@ -147,7 +149,8 @@ class Platform:
     def __init__(self, args: argparse.Namespace, data_dir: Path) -> None:
         self.data_dir = data_dir
         logs = data_dir / "logs"
-        self.kafka = KafkaServer(
+        self.kafka = kafka_for(
+            args.kafka_brokers,
             data_dir / "kafka",
             log_path=logs / "kafka.log",
             port=args.kafka_port,
@@ -166,6 +169,7 @@ class Platform:
         specs = [spec for spec in services.SERVICES if spec.name in wanted]
         self.endpoints = Endpoints(
             kafka_bootstrap=self.kafka.bootstrap_servers,
+            kafka_replicas=self.kafka.replicas,
             mongo_url=self.database.url,
             smtp_host=self.smtp.host,
             smtp_port=self.smtp.port,
@@ -299,6 +303,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--kafka-port", type=int, default=9092)
     parser.add_argument("--kafka-controller-port", type=int, default=9093)
+    parser.add_argument(
+        "--kafka-brokers",
+        type=int,
+        default=int(os.environ.get("DEVSTACK_KAFKA_BROKERS", "1")),
+        help="Kafka nodes (default 1, or $DEVSTACK_KAFKA_BROKERS); 3 runs a cluster whose topics "
+        "have 3 replicas and min.insync.replicas=2, ports counting up by two",
+    )
     parser.add_argument("--db-port", type=int, default=27017)
     parser.add_argument("--smtp-port", type=int, default=1025)
     parser.add_argument("--mail-web-port", type=int, default=8025)

@@ -47,6 +47,8 @@ class Endpoints:
     editor_password: str = DEFAULT_EDITOR_PASSWORD
     # The notifications service's inbound SMTP (mailto: unsubscribes); 0: not started.
     inbound_smtp_port: int = 0
+    # Copies of each topic the services create: the number of Kafka nodes.
+    kafka_replicas: int = 1
 
     @property
     def topic_prefix(self) -> str:
@@ -143,6 +145,7 @@ def shared_env(endpoints: Endpoints) -> dict[str, str]:
         "LOG_LEVEL": endpoints.log_level,
         "KAFKA_BOOTSTRAP_SERVERS": endpoints.kafka_bootstrap,
         "KAFKA_TOPIC_PREFIX": endpoints.topic_prefix,
+        "KAFKA_REPLICATION_FACTOR": str(endpoints.kafka_replicas),
         "PUBLIC_BASE_URL": endpoints.url("gateway"),
         "DATA_DIR": str(endpoints.data_dir),
     }

@@ -35,6 +35,8 @@ class ArticleRepository(Protocol):
         ...
 
     async def mark_gone(self, article_id: str, session: Session | None) -> None: ...
+    async def live_ids(self) -> set[str]: ...
+    async def is_empty(self) -> bool: ...
     async def live_by_slug(self, slug: str) -> ArticleView | None: ...
     async def by_ids(
         self, article_ids: list[str], session: Session | None
@@ -71,6 +73,14 @@ class MongoArticleRepository:
         await self._articles.update_one(
             {"_id": article_id}, {"$set": {"live": False}}, session=session
         )
+
+    async def live_ids(self) -> set[str]:
+        return {
+            doc["_id"] async for doc in self._articles.find({"live": True}, projection={"_id": 1})
+        }
+
+    async def is_empty(self) -> bool:
+        return await self._articles.find_one({}, projection={"_id": 1}) is None
 
     async def live_by_slug(self, slug: str) -> ArticleView | None:
         doc = await self._articles.find_one({"slugs": slug, "live": True})
