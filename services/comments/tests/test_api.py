@@ -176,6 +176,29 @@ async def test_form_posts_and_replies(harness: Harness) -> None:
     assert [(i["depth"], i["reply_count"]) for i in thread["items"]] == [(0, 1), (1, 0)]
 
 
+async def test_a_forms_boolean_is_true_false_or_a_checked_box(harness: Harness) -> None:
+    await harness.published("form-flags")
+
+    async def post(flag: str) -> httpx.Response:
+        return await harness.client.post(
+            "/api/articles/form-flags/comments",
+            data={
+                "author_name": "Bob",
+                "author_email": "bob@example.com",
+                "body": f"Flag {flag}",
+                "notify_replies": flag,
+            },
+            headers={"X-Forwarded-For": fresh_ip()},
+        )
+
+    for accepted in ("true", "on", "false"):
+        assert (await post(accepted)).status_code == 201, accepted
+    for refused in ("0", "1", "yes", ""):
+        answer = await post(refused)
+        assert answer.status_code == 422, refused
+        assert answer.json()["errors"][0]["loc"] == ["body", "notify_replies"]
+
+
 async def test_a_retried_post_with_the_same_idempotency_key_creates_one_comment(
     harness: Harness,
 ) -> None:

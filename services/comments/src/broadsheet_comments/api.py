@@ -128,6 +128,7 @@ CommentId = Annotated[str, Path(pattern=OBJECT_ID_PATTERN)]
 EditToken = Annotated[str | None, Header(alias="X-Edit-Token", max_length=500)]
 
 _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+_FORM_BOOLEANS = {"true": True, "on": True, "false": False}
 _create_schema = CommentCreate.model_json_schema()
 _POST_BODY: dict[str, Any] = {
     "requestBody": {
@@ -201,13 +202,16 @@ async def _comment_input(request: Request) -> CommentCreate:
     elif content_type in _FORM_TYPES:
         form = await request.form()
         raw = {key: value for key, value in form.items() if isinstance(value, str)}
+        # A form's values are all text: its boolean is the schema's "true" or "false", or a
+        # checked box's "on"; any other text ("0", "yes") is refused, as JSON would refuse it.
+        if "notify_replies" in raw:
+            raw["notify_replies"] = _FORM_BOOLEANS.get(raw["notify_replies"], raw["notify_replies"])
     else:
         raise Problem(415, "Send the comment as JSON or as an HTML form.")
     if not isinstance(raw, dict):
         raise Problem(422, "The body must be an object.")
     try:
-        # JSON states its types (a boolean is true or false); a form's values are all text.
-        return CommentCreate.model_validate(raw, strict=is_json)
+        return CommentCreate.model_validate(raw, strict=True)
     except ValidationError as exc:
         errors = [
             {"loc": ["body", *map(str, error["loc"])], "msg": error["msg"], "type": error["type"]}

@@ -5,7 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictInt,
+    field_validator,
+    model_validator,
+)
 
 from broadsheet_comments.domain import MAX_AUTHOR_NAME, MAX_BODY, Status
 from broadsheet_comments.rendering import clean_text, plain_name
@@ -282,13 +290,21 @@ class BulkModerationOut(BaseModel):
     items: list[BulkOutcome]
 
 
+def _whole_float_to_int(value: Any) -> Any:
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+# What JSON Schema calls an integer: 60, and 60.0 too (a number with no fraction), but not the
+# string "60" that pydantic's lax mode would take.
+JsonInteger = Annotated[StrictInt, BeforeValidator(_whole_float_to_int)]
+
+
 class BanCreate(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     kind: Literal["email", "client"]
     value: str = Field(min_length=1, max_length=320, description="An email or client address.")
-    # A JSON integer only (lax mode would take "60" or 60.0, which the schema refuses).
-    duration_minutes: StrictInt = Field(default=24 * 60, ge=1, le=366 * 24 * 60)
+    duration_minutes: JsonInteger = Field(default=24 * 60, ge=1, le=366 * 24 * 60)
     reason: str = Field(default="", max_length=500)
 
 

@@ -13,6 +13,8 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 
+IMPORT_ATTEMPTS = 5
+
 
 @dataclass(frozen=True)
 class Conversation:
@@ -30,7 +32,20 @@ def _import_comments(
     first_id = 1 + secrets.randbelow(10**9)
 
     def put(n: int, parent: str | None) -> str:
-        answer = client.put(
+        # An import is idempotent by its WordPress id: a 503 (a service briefly unavailable on a
+        # loaded machine) is tried again after the Retry-After it names, a few times.
+        for _ in range(IMPORT_ATTEMPTS):
+            answer = put_once(n, parent)
+            if answer.status_code != 503:
+                break
+            time.sleep(min(float(answer.headers.get("retry-after", "1")), 10))
+        if answer.status_code not in (200, 201):
+            raise RuntimeError(f"comment import refused: {answer.status_code} {answer.text}")
+        comment_id: str = answer.json()["id"]
+        return comment_id
+
+    def put_once(n: int, parent: str | None) -> httpx.Response:
+        return client.put(
             f"/api/editor/import/comments/{first_id + n}",
             params={"source": source},
             json={
@@ -46,10 +61,6 @@ def _import_comments(
             },
             headers=auth,
         )
-        if answer.status_code not in (200, 201):
-            raise RuntimeError(f"comment import refused: {answer.status_code} {answer.text}")
-        comment_id: str = answer.json()["id"]
-        return comment_id
 
     tops = comments - replies
     half = replies // 2
