@@ -27,7 +27,7 @@ BENCH ?=
 UNIT_MARKERS := not integration and not e2e and not browser
 TYPED_SOURCES := shared/src tools/devstack/src tools/importer/src tools/admin/src $(wildcard services/*/src)
 
-.PHONY: help install uv deps jars browsers browser-tools run test test-unit lint format proof bench bench-tools bench-db clean clean-data
+.PHONY: help install uv deps jars browsers browser-tools run test test-unit test-faults lint format proof bench bench-tools bench-db clean clean-data
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -68,8 +68,12 @@ browser-tools: ## Lighthouse and axe-core from npm, pinned in tools/browser (onc
 run: deps jars ## start the whole platform here (Ctrl-C stops it)
 	$(RUN) broadsheet-run
 
-test: install ## the whole suite: unit, integration, e2e, browser
-	$(RUN) pytest $(PYTEST_ARGS)
+test: install ## the whole suite but the fault scenarios: unit, integration, e2e, browser
+	$(RUN) pytest -m "not fault" $(PYTEST_ARGS)
+
+# Together they take longer than the suite's 15 minutes, even small: a target of their own.
+test-faults: install ## the fault scenarios at their small size (tests/reliability, ~15 minutes)
+	$(RUN) pytest -m fault tests/reliability $(PYTEST_ARGS)
 
 test-unit: deps ## only the tests that start no server
 	$(RUN) pytest -m "$(UNIT_MARKERS)" $(PYTEST_ARGS)

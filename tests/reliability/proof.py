@@ -1,6 +1,7 @@
 """What every fault scenario (marker ``fault``) shares: its size and the row it reports.
 
-``make test`` runs each scenario small enough for the suite's time; ``make proof`` sets
+``make test-faults`` runs each scenario small (``make test`` leaves them out: together they
+take longer than the suite's 15 minutes); ``make proof`` sets
 ``BROADSHEET_PROOF=1`` and runs them at the sizes issue 14 names. Either way a scenario calls
 :func:`record` with what it counted *before* it asserts, so a failing scenario still leaves its
 row; ``tools/proof/report.py`` turns the rows into ``artifacts/proof/report.md``.
