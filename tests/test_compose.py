@@ -253,6 +253,7 @@ def _real_secrets() -> dict[str, str]:
         "COMMENTS_AVATAR_KEY": secrets.token_urlsafe(48),
         "NOTIFICATIONS_SIGNING_SECRET": secrets.token_urlsafe(48),
         "ADDRESS_DIGEST_KEY": secrets.token_urlsafe(48),
+        "DATA_GRANT_KEY": secrets.token_urlsafe(48),
     }
 
 
@@ -265,6 +266,7 @@ def _embedded_secrets() -> dict[str, str]:
         "COMMENTS_AVATAR_KEY": devkeys.DEV_AVATAR_KEY,
         "NOTIFICATIONS_SIGNING_SECRET": devkeys.DEV_SIGNING_SECRET,
         "ADDRESS_DIGEST_KEY": devkeys.DEV_ADDRESS_DIGEST_KEY,
+        "DATA_GRANT_KEY": devkeys.DEV_DATA_GRANT_KEY,
     }
 
 

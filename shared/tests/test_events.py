@@ -14,6 +14,8 @@ from broadsheet_shared.events import (
     CommentPostedData,
     CommentPostedV1,
     EventDecodeError,
+    NotificationSentV1,
+    NotificationSentV2,
     SectionRef,
     decode_event,
     encode_event,
@@ -166,3 +168,18 @@ def test_checked_in_asyncapi_document_matches_the_models() -> None:
         "docs/events.asyncapi.json is stale: run "
         "`uv run python -m broadsheet_shared.events.asyncapi`"
     )
+
+
+def test_notification_kinds_stay_closed_in_version_1_and_open_in_version_2() -> None:
+    facts = {
+        "delivery_id": "d1",
+        "article_id": None,
+        "source_event_id": None,
+        "recipient_hash": "ab" * 32,
+        "sent_at": datetime(2026, 11, 30, tzinfo=UTC),
+    }
+    with pytest.raises(ValueError, match="kind"):
+        NotificationSentV1(subject="s", data={**facts, "kind": "staff_password"})
+    later = NotificationSentV2(subject="s", data={**facts, "kind": "staff_password"})
+    _, value, headers = encode_event(later)
+    assert decode_event(value, headers) == later

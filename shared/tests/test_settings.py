@@ -59,12 +59,18 @@ def test_one_address_digest_key_for_every_digesting_service(
     assert DigestingSettings().address_digest_key.get_secret_value() == "own"
 
 
-def test_prod_refuses_the_embedded_address_digest_key(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_prod_refuses_the_embedded_address_digest_and_data_grant_keys(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setenv("ENVIRONMENT", "prod")
     monkeypatch.setenv("JWT_PUBLIC_KEY", "a-real-key")
     with pytest.raises(ValidationError, match="ADDRESS_DIGEST_KEY"):
         DigestingSettings()
     monkeypatch.setenv("ADDRESS_DIGEST_KEY", "k" * 32)
+    with pytest.raises(ValidationError, match="DATA_GRANT_KEY"):
+        DigestingSettings()
+    monkeypatch.setenv("DATA_GRANT_KEY", "g" * 32)
+    assert DigestingSettings().data_grant_key.get_secret_value() == "g" * 32
     assert DigestingSettings().environment == "prod"
 
 

@@ -164,6 +164,9 @@ class FakeSections:
         self.sections[slug] = replace(self.sections[slug], name=name)
         return True
 
+    async def set_position(self, slug: str, position: int, session: Any) -> None:
+        self.sections[slug] = replace(self.sections[slug], position=position)
+
     async def delete(self, slug: str, session: Any = None) -> bool:
         return self.sections.pop(slug, None) is not None
 
@@ -212,6 +215,16 @@ class FakeEditors:
 
     async def update(self, editor: Editor, session: Any = None) -> None:
         self.editors[editor.id] = copy.copy(editor)
+
+    async def take_password_link(
+        self, link_hash: str, now: datetime, session: Any
+    ) -> Editor | None:
+        for editor in self.editors.values():
+            expires = editor.password_link_expires_at
+            if editor.password_link_hash == link_hash and expires is not None and expires > now:
+                editor.password_link_hash = editor.password_link_expires_at = None
+                return copy.copy(editor)
+        return None
 
     async def changed_at(self, staff_id: str) -> datetime | None:
         found = self.editors.get(staff_id)
@@ -363,6 +376,7 @@ def auth_world(fast_hasher: Any) -> AuthWorld:
             slowdown_seconds=1.5,
         ),
         refresh_ttl=timedelta(days=14),
+        password_link_ttl=timedelta(hours=48),
         clock=clock,
         sleep=sleep,
     )

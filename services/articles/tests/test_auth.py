@@ -1,14 +1,21 @@
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
-from broadsheet_articles.commands import CreateEditor, LogIn, UpdateEditor
+from broadsheet_articles.commands import CreateEditor, LogIn, SetPassword, UpdateEditor
 from broadsheet_shared.auth import Principal
-from broadsheet_shared.errors import Conflict, NotFound, RateLimited, Unauthenticated
+from broadsheet_shared.errors import (
+    Conflict,
+    InvalidLink,
+    NotFound,
+    RateLimited,
+    Unauthenticated,
+)
 from broadsheet_shared.events import StaffActionRecordedV1
-from broadsheet_shared.events.staff import StaffAccountChangedV1
+from broadsheet_shared.events.staff import StaffAccountChangedV1, StaffPasswordLinkIssuedV1
 
 pytestmark = pytest.mark.unit
 
@@ -267,3 +274,88 @@ async def test_a_refused_account_change_records_nothing(auth_world: Any) -> None
     with pytest.raises(NotFound):
         await auth_world.service.update_editor(UpdateEditor(missing, disabled=True), acting)
     assert audited(auth_world) == []
+
+
+async def add_without_password(auth_world: Any) -> StaffPasswordLinkIssuedV1:
+    new = CreateEditor(email="New@Example.org", name="Nell", password=None, role="moderator")
+    await auth_world.service.create_editor(new, ADMIN)
+    [link] = auth_world.uow.of_type(StaffPasswordLinkIssuedV1)
+    return link
+
+
+async def test_an_account_added_without_a_password_gets_a_one_time_link(auth_world: Any) -> None:
+    link = await add_without_password(auth_world)
+    [editor] = await auth_world.service.editors()
+    assert (link.subject, link.data.staff_id, link.data.email) == (
+        editor.id,
+        editor.id,
+        "new@example.org",
+    )
+    assert link.data.expires_at == auth_world.clock() + timedelta(hours=48)
+    # Only the token's hash is stored; nothing signs in before the owner sets a password.
+    assert link.data.token not in repr(auth_world.editors.editors)
+    with pytest.raises(Unauthenticated):
+        await auth_world.service.login(log_in("new@example.org", link.data.token))
+
+    await auth_world.service.set_password(SetPassword(link.data.token, PASSWORD, "1.2.3.4"))
+    pair = await auth_world.service.login(log_in("new@example.org", PASSWORD))
+    assert auth_world.verifier.verify(pair.access_token).role == "moderator"
+    # The link works once; the owner's own entry in the audit log says it was used.
+    with pytest.raises(InvalidLink):
+        await auth_world.service.set_password(SetPassword(link.data.token, "x" * 12, "1.2.3.4"))
+    used = [e for e in auth_world.uow.of_type(StaffActionRecordedV1) if "link" in e.data.action]
+    assert [(e.data.action, e.data.actor_id) for e in used] == [
+        ("staff.password_link_used", editor.id)
+    ]
+    [changed] = auth_world.uow.of_type(StaffAccountChangedV1)
+    assert changed.data.staff_id == editor.id  # earlier tokens end
+
+
+async def test_an_expired_or_unknown_set_password_link_is_refused(auth_world: Any) -> None:
+    link = await add_without_password(auth_world)
+    with pytest.raises(InvalidLink):
+        await auth_world.service.set_password(SetPassword("x" * 43, PASSWORD, "1.2.3.4"))
+    auth_world.clock.advance(hours=48)
+    with pytest.raises(InvalidLink) as expired:
+        await auth_world.service.set_password(SetPassword(link.data.token, PASSWORD, "1.2.3.4"))
+    assert "expired" in expired.value.detail
+    with pytest.raises(Unauthenticated):
+        await auth_world.service.login(log_in("new@example.org", PASSWORD))
+
+
+async def test_an_expired_link_is_replaced_by_a_new_one_sent_by_an_admin(auth_world: Any) -> None:
+    first = await add_without_password(auth_world)
+    [editor] = await auth_world.service.editors()
+    auth_world.clock.advance(hours=49)
+    await auth_world.service.send_password_link(editor.id, ADMIN)
+    [_, second] = auth_world.uow.of_type(StaffPasswordLinkIssuedV1)
+    assert second.data.email == "new@example.org"
+    assert second.data.expires_at == auth_world.clock() + timedelta(hours=48)
+    # The new link replaces the old one, which stays refused.
+    with pytest.raises(InvalidLink):
+        await auth_world.service.set_password(SetPassword(first.data.token, PASSWORD, "1.2.3.4"))
+    await auth_world.service.set_password(SetPassword(second.data.token, PASSWORD, "1.2.3.4"))
+    await auth_world.service.login(log_in("new@example.org", PASSWORD))
+    sent = [e for e in auth_world.uow.of_type(StaffActionRecordedV1) if "sent" in e.data.action]
+    assert [(e.data.action, e.data.target) for e in sent] == [
+        ("staff.password_link_sent", editor.id)
+    ]
+
+
+async def test_no_link_for_a_disabled_or_missing_account(auth_world: Any) -> None:
+    await add_without_password(auth_world)
+    [editor] = await auth_world.service.editors()
+    await auth_world.service.update_editor(UpdateEditor(editor.id, disabled=True), ADMIN)
+    with pytest.raises(Conflict):
+        await auth_world.service.send_password_link(editor.id, ADMIN)
+    with pytest.raises(NotFound):
+        await auth_world.service.send_password_link("00000000-0000-4000-8000-000000000000", ADMIN)
+    assert len(auth_world.uow.of_type(StaffPasswordLinkIssuedV1)) == 1
+
+
+async def test_set_password_tries_are_throttled_per_client(auth_world: Any) -> None:
+    for _ in range(5):  # the client's sign-in allowance in this world
+        with pytest.raises(InvalidLink):
+            await auth_world.service.set_password(SetPassword("x" * 43, PASSWORD, "5.6.7.8"))
+    with pytest.raises(RateLimited):
+        await auth_world.service.set_password(SetPassword("x" * 43, PASSWORD, "5.6.7.8"))

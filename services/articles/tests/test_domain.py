@@ -19,7 +19,7 @@ from broadsheet_articles.domain import (
     slug_candidates,
     slug_from_title,
 )
-from broadsheet_shared.errors import Conflict
+from broadsheet_shared.errors import Conflict, InvalidField
 
 pytestmark = pytest.mark.unit
 
@@ -177,3 +177,25 @@ def test_event_data_carries_what_other_services_need() -> None:
     assert data.authors == ["Ada"]
     assert data.comments_open is True
     assert "email" not in data.model_dump_json()
+
+
+def test_a_hero_image_needs_its_alt_text() -> None:
+    url = "https://img.example.org/talks.jpg"
+    with pytest.raises(InvalidField) as caught:
+        draft(hero_image_url=url)
+    assert caught.value.field == "hero_image_alt"
+    article = draft(hero_image_url=url, hero_image_alt="Delegates at the table")
+    assert article.snapshot()["hero_image_alt"] == "Delegates at the table"
+    # A new image must come with its text; removing the image removes both.
+    with pytest.raises(InvalidField):
+        draft().edit(ArticleChanges(hero_image_url=url), NOW)
+    assert article.edit(ArticleChanges(hero_image_alt="The delegates"), NOW) is True
+    assert article.hero_image_alt == "The delegates"
+    assert article.edit(ArticleChanges(clear_hero_image=True), NOW) is True
+    assert (article.hero_image_url, article.hero_image_alt) == (None, None)
+
+
+def test_an_image_stored_before_the_alt_rule_does_not_block_other_edits() -> None:
+    article = draft()
+    article.hero_image_url = "https://img.example.org/old.jpg"  # as an older save left it
+    assert article.edit(ArticleChanges(title="Talks resume again"), NOW) is True

@@ -1,5 +1,6 @@
-"""The audit log's repository on the real database: one entry per event, newest first, filters
-and keyset pages as the fakes promise."""
+"""Repositories on the real database, as the fakes promise: the audit log (one entry per event,
+newest first, filters and keyset pages), set-password links (spent once, not after expiry) and
+section positions."""
 
 from __future__ import annotations
 
@@ -13,8 +14,14 @@ import pytest
 import pytest_asyncio
 from pymongo import AsyncMongoClient
 
-from broadsheet_articles.domain import AuditEntry, AuditFilter
-from broadsheet_articles.repository import AUDIT, INDEXES, MongoAuditRepository
+from broadsheet_articles.domain import AuditEntry, AuditFilter, Editor, Section
+from broadsheet_articles.repository import (
+    AUDIT,
+    INDEXES,
+    MongoAuditRepository,
+    MongoEditorRepository,
+    MongoSectionRepository,
+)
 from broadsheet_shared.mongo import ensure_indexes
 
 pytestmark = pytest.mark.integration
@@ -73,3 +80,39 @@ async def test_the_audit_log_keeps_an_event_once_and_pages_newest_first(db: Any)
     assert failed == [entries[1]]
     window = AuditFilter(since=T0 + timedelta(minutes=1), until=T0 + timedelta(minutes=2))
     assert {e.id for e in await audit.page(window, None, 10)} == {entries[1].id, entries[2].id}
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_a_set_password_link_is_taken_once_and_not_after_it_expires(db: Any) -> None:
+    editors = MongoEditorRepository(db)
+    editor = Editor(
+        id=str(uuid4()),
+        email=f"{secrets.token_hex(3)}@example.org",
+        name="Nell",
+        role="moderator",
+        password_hash="x",
+        disabled=False,
+        created_at=T0,
+        password_link_hash="h1",
+        password_link_expires_at=T0 + timedelta(hours=48),
+    )
+    await editors.add(editor)
+    assert await editors.take_password_link("h1", T0 + timedelta(hours=49), None) is None
+    taken = await editors.take_password_link("h1", T0 + timedelta(hours=1), None)
+    assert taken is not None
+    assert (taken.id, taken.password_link_hash, taken.password_link_expires_at) == (
+        editor.id,
+        None,
+        None,
+    )
+    assert await editors.take_password_link("h1", T0 + timedelta(hours=1), None) is None
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_sections_are_listed_by_their_position(db: Any) -> None:
+    sections = MongoSectionRepository(db)
+    for i, name in enumerate(("World", "Opinion", "Sport")):
+        await sections.add(Section(slug=name.lower(), name=name, position=i))
+    for position, slug in enumerate(("sport", "world", "opinion")):
+        await sections.set_position(slug, position, None)
+    assert [s.slug for s in await sections.all()] == ["sport", "world", "opinion"]

@@ -26,6 +26,7 @@ EXPECTED = {
     "POST /api/editor/articles/{article_id}/unpublish": EDITORS,
     "GET /api/editor/sections": EDITORS,
     "POST /api/editor/sections": ADMINS,
+    "PUT /api/editor/sections": ADMINS,
     "PATCH /api/editor/sections/{slug}": ADMINS,
     "DELETE /api/editor/sections/{slug}": ADMINS,
     "GET /api/editor/users": ADMINS,

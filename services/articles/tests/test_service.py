@@ -11,6 +11,7 @@ from broadsheet_articles.commands import (
     EditArticle,
     PublishArticle,
     RenameSection,
+    ReorderSections,
 )
 from broadsheet_articles.domain import ArticleChanges, ArticleStatus
 from broadsheet_articles.service import Redirect
@@ -217,6 +218,30 @@ async def test_sections_are_seeded_once_and_managed(world: Any, editor: Any) -> 
         status=None, section="Sports", tag=None, offset=0, limit=10
     )
     assert listed[0][0].section.name == "Sports"
+
+
+async def test_sections_are_reordered_as_a_whole_and_the_order_is_audited(
+    world: Any, editor: Any
+) -> None:
+    ordered = await world.section_service.reorder(
+        ReorderSections(["politics", "world", "foreign-affairs"]), editor
+    )
+    assert [s.slug for s in ordered] == ["politics", "world", "foreign-affairs"]
+    assert [s.position for s in await world.section_service.all()] == [0, 1, 2]
+    (entry,) = world.audit()
+    assert (entry.data.action, entry.data.details) == (
+        "sections.reordered",
+        {"order": "politics,world,foreign-affairs"},
+    )
+    # An order from a stale list (a section missing, or one twice) changes nothing.
+    for stale in (["politics", "world"], ["politics", "world", "world"]):
+        with pytest.raises(Conflict, match="changed meanwhile"):
+            await world.section_service.reorder(ReorderSections(stale), editor)
+    assert [s.slug for s in await world.section_service.all()] == [
+        "politics",
+        "world",
+        "foreign-affairs",
+    ]
 
 
 async def test_renaming_a_section_updates_its_published_articles_events(

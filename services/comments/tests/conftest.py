@@ -12,8 +12,10 @@ import pytest
 from broadsheet_comments.avatars import Avatars
 from broadsheet_comments.commands import PostComment
 from broadsheet_comments.consumers import build_router
-from broadsheet_comments.domain import Article, Ban, Comment, ModerationPolicy, Status
+from broadsheet_comments.cursors import BestKey
+from broadsheet_comments.domain import Article, Ban, BanKind, Comment, ModerationPolicy, Status
 from broadsheet_comments.imports import ImportService
+from broadsheet_comments.mydata import ReaderData
 from broadsheet_comments.projection import ArticleProjection
 from broadsheet_comments.queries import CommentQueries
 from broadsheet_comments.repository import IdempotencyKeyTaken, IdempotencyRecord, ImportRecord
@@ -21,6 +23,7 @@ from broadsheet_comments.service import CommentsService, Limits, Posted
 from broadsheet_comments.threads import ROOT_WIDTH, Sort, child_path, root_path, sort_path
 from broadsheet_comments.tokens import EditTokens
 from broadsheet_shared.auth import Principal
+from broadsheet_shared.grants import DataGrants
 from broadsheet_shared.kafka.router import EventRouter
 from broadsheet_shared.ratelimit import RateLimit
 from broadsheet_shared.testing import (
@@ -84,6 +87,8 @@ class FakeComments:
         # (article id, root_seq) -> the reply path suffixes of that thread
         self.thread_outlines: dict[tuple[str, int], set[str]] = {}
         self.windows_read = 0
+        # comment id -> the voter identities (digests) that voted for it
+        self.votes: dict[str, set[str]] = {}
 
     async def add(self, comment: Comment, session: Any) -> None:
         assert comment.id not in self.rows
@@ -93,8 +98,9 @@ class FakeComments:
         return self.rows.get(comment_id)
 
     async def save(self, comment: Comment, session: Any) -> None:
-        count = self.rows[comment.id].reply_count
-        self.rows[comment.id] = replace(comment, reply_count=count)
+        stored = self.rows[comment.id]
+        # Counters move only by their own methods, as in Mongo ($inc).
+        self.rows[comment.id] = replace(comment, reply_count=stored.reply_count, votes=stored.votes)
 
     async def add_to_reply_count(self, comment_id: str, delta: int, session: Any) -> None:
         comment = self.rows[comment_id]
@@ -160,9 +166,31 @@ class FakeComments:
             None,
         )
 
-    async def by_status(self, status: Status, after: str | None, limit: int) -> list[Comment]:
+    async def by_status(
+        self, status: Status, after: str | None, limit: int, *, oldest_first: bool = False
+    ) -> list[Comment]:
         found = sorted(
             (c for c in self.rows.values() if c.status == status),
+            key=lambda c: c.sort_key,
+            reverse=not oldest_first,
+        )
+        if after is not None:
+            later = [c for c in found if c.sort_key > after]
+            found = later if oldest_first else [c for c in found if c.sort_key < after]
+        return found[:limit]
+
+    async def count_status(self, status: Status) -> int:
+        return sum(1 for c in self.rows.values() if c.status == status)
+
+    async def by_author(
+        self, kind: BanKind, value: str, after: str | None, limit: int
+    ) -> list[Comment]:
+        found = sorted(
+            (
+                c
+                for c in self.rows.values()
+                if (c.author_email_hash if kind == "email" else c.client) == value
+            ),
             key=lambda c: c.sort_key,
             reverse=True,
         )
@@ -180,6 +208,15 @@ class FakeComments:
             for c in self.rows.values()
         )
 
+    async def all_by_email_hash(self, email_hash: str, session: Any) -> list[Comment]:
+        found = [c for c in self.rows.values() if c.author_email_hash == email_hash]
+        return sorted(found, key=lambda c: c.created_at)
+
+    async def rename_parent_author(self, parent_ids: Any, name: str, session: Any) -> None:
+        for c in list(self.rows.values()):
+            if c.parent_id in parent_ids:
+                self.rows[c.id] = replace(c, parent_author_name=name)
+
     async def has_public_from(self, email_hash: str) -> bool:
         return any(
             c.author_email_hash == email_hash and c.status == "approved" for c in self.rows.values()
@@ -192,6 +229,34 @@ class FakeComments:
 
     async def recall_key(self, key: str) -> IdempotencyRecord | None:
         return self.keys.get(key)
+
+    async def best_roots(self, article_id: str, after: BestKey | None, limit: int) -> list[Comment]:
+        roots = sorted(
+            (
+                c
+                for c in self.rows.values()
+                if c.article_id == article_id and c.depth == 0 and c.is_public
+            ),
+            key=lambda c: (-c.votes, c.path),
+        )
+        if after is not None:
+            position = (-after.votes, after.path[:ROOT_WIDTH])
+            roots = [c for c in roots if (-c.votes, c.path) > position]
+        return roots[:limit]
+
+    async def has_vote(self, comment_id: str, voters: Sequence[str], session: Any) -> bool:
+        return bool(self.votes.get(comment_id, set()) & set(voters))
+
+    async def add_vote(
+        self, comment_id: str, voters: Sequence[str], at: datetime, session: Any
+    ) -> None:
+        self.votes.setdefault(comment_id, set()).update(voters)
+        comment = self.rows[comment_id]
+        self.rows[comment_id] = replace(comment, votes=comment.votes + 1)
+
+    async def drop_votes(self, comment_id: str, session: Any) -> None:
+        self.votes.pop(comment_id, None)
+        self.rows[comment_id] = replace(self.rows[comment_id], votes=0)
 
 
 class FakeBans:
@@ -250,11 +315,19 @@ class World:
             uow=self.uow,
             digest=DEV_DIGEST,
         )
-        self.queries = CommentQueries(articles=self.articles, comments=self.comments)
+        self.queries = CommentQueries(
+            articles=self.articles, comments=self.comments, digest=DEV_DIGEST
+        )
         self.projection = ArticleProjection(self.articles)
         self.inbox = FakeInbox()
         self.staff_access = FakeStaffAccess()
-        self.router: EventRouter = build_router(self.projection, self.inbox, self.staff_access)
+        self.grants = DataGrants("test-grant-key")
+        self.reader_data = ReaderData(
+            self.articles, self.comments, self.uow, self.grants, clock=self.clock
+        )
+        self.router: EventRouter = build_router(
+            self.projection, self.inbox, self.staff_access, self.reader_data
+        )
 
     async def post(
         self,

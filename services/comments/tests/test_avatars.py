@@ -34,6 +34,7 @@ def test_prod_refuses_the_embedded_avatar_key(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv("ENVIRONMENT", "prod")
     monkeypatch.setenv("JWT_PUBLIC_KEY", "a-real-key")
     monkeypatch.setenv("ADDRESS_DIGEST_KEY", "d" * 32)
+    monkeypatch.setenv("DATA_GRANT_KEY", "g" * 32)
     monkeypatch.setenv("COMMENTS_SIGNING_SECRET", "s" * 32)
     with pytest.raises(ValidationError, match="COMMENTS_AVATAR_KEY"):
         Settings()

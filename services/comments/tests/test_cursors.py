@@ -7,9 +7,11 @@ import pytest
 from broadsheet_comments.cursors import (
     MAX_CURSOR_CHARS,
     AfterComment,
+    BestKey,
     InvalidCursor,
     decode_queue_cursor,
     decode_thread_cursor,
+    encode_best_cursor,
     encode_queue_cursor,
     encode_thread_cursor,
 )
@@ -49,3 +51,18 @@ def test_queue_cursors_round_trip_and_altered_ones_are_refused() -> None:
     assert decode_queue_cursor(None) is None
     with pytest.raises(InvalidCursor):
         decode_queue_cursor(encode_queue_cursor("not a sort key"))
+
+
+def test_best_cursors_round_trip_and_fall_back_to_the_comment_id() -> None:
+    path = child_path(root_path(3), 2)
+    cursor = encode_best_cursor(12, path, "c1")
+    assert cursor == f"b.12.{path}"
+    assert decode_thread_cursor(cursor) == BestKey(12, path)
+    deep = root_path(1)
+    for _ in range(38):
+        deep = child_path(deep, 1)
+    long_cursor = encode_best_cursor(999_999_999, deep, "65a1f0c2e4b0a1b2c3d4e5f6")
+    assert long_cursor == "c.65a1f0c2e4b0a1b2c3d4e5f6"
+    for altered in ("b.12", "b.x.0000003", "b.1234567890.0000003", f"b.-1.{path}"):
+        with pytest.raises(InvalidCursor):
+            decode_thread_cursor(altered)

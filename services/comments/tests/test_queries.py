@@ -7,7 +7,12 @@ from typing import Any
 
 import pytest
 
-from broadsheet_comments.commands import DeleteComment, ImportComment, ModerateComment
+from broadsheet_comments.commands import (
+    DeleteComment,
+    ImportComment,
+    ModerateComment,
+    VoteForComment,
+)
 from broadsheet_comments.cursors import MAX_CURSOR_CHARS, encode_thread_cursor
 from broadsheet_comments.domain import ModerationPolicy
 from broadsheet_shared.errors import ApplicationError
@@ -380,3 +385,117 @@ async def test_queue_entries_name_their_article(make_world: Any) -> None:
         "hello",
         world.articles.rows["art-hello"].title,
     )
+
+
+async def test_the_queue_pages_newest_or_oldest_first(make_world: Any) -> None:
+    world = make_world(ModerationPolicy(premoderate_first_time=True))
+    world.add_article("hello")
+    held = [
+        (await world.post("hello", author_email=f"{n}@example.com", body=f"held {n}")).comment.id
+        for n in range(3)
+    ]
+
+    async def walk(oldest_first: bool) -> list[list[str]]:
+        pages: list[list[str]] = []
+        cursor = None
+        while True:
+            entries, cursor = await world.queries.queue(
+                "pending", cursor, 2, oldest_first=oldest_first
+            )
+            pages.append([entry.comment.id for entry in entries])
+            if cursor is None:
+                return pages
+
+    assert await walk(oldest_first=True) == [held[:2], held[2:]]
+    assert await walk(oldest_first=False) == [held[:0:-1], held[:1]]
+    assert await world.queries.status_count("pending") == 3
+    assert await world.queries.status_count("approved") == 0
+
+
+async def test_an_author_s_comments_are_found_across_articles_by_email_or_address(
+    make_world: Any,
+) -> None:
+    world = make_world(ModerationPolicy(premoderate_first_time=True))
+    world.add_article("one")
+    world.add_article("two")
+    first = await world.post("one", author_email="Ann@Example.com", body="a", client="2001:db8::1")
+    await world.service.moderate(ModerateComment(first.comment.id, "approve"), world.moderator)
+    second = await world.post("two", author_email="ann@example.com", body="b", client="10.0.0.1")
+    third = await world.post("two", author_email="ann@example.com", body="c", client="10.0.0.1")
+    await world.post("two", author_email="bob@example.com", body="not ann", client="10.0.0.2")
+
+    page, cursor = await world.queries.by_author("email", "ANN@example.com ", None, 2)
+    assert [entry.comment.id for entry in page] == [third.comment.id, second.comment.id]
+    assert {entry.article.slug for entry in page if entry.article} == {"two"}
+    rest, last = await world.queries.by_author("email", "ann@example.com", cursor, 2)
+    assert ([entry.comment.id for entry in rest], last) == ([first.comment.id], None)
+    assert rest[0].comment.status == "approved"  # every status, not only the queue's
+
+    by_address, _ = await world.queries.by_author("client", "2001:DB8:0::1", None, 10)
+    assert [entry.comment.id for entry in by_address] == [first.comment.id]
+    nobody, none = await world.queries.by_author("client", "192.0.2.9", None, 10)
+    assert (nobody, none) == ([], None)
+
+
+# --- the Best order ------------------------------------------------------------------------------
+
+
+async def vote(world: Any, comment_id: str, times: int) -> None:
+    for n in range(times):
+        await world.service.vote(VoteForComment("hello", comment_id, f"10.0.0.{n}"))
+
+
+async def test_best_puts_the_most_voted_threads_first_with_their_replies(world: Any) -> None:
+    ids = await build(world)
+    await vote(world, ids["C"].comment.id, 3)
+    await vote(world, ids["B"].comment.id, 1)
+    # A reply's votes do not move its thread: replies stay under their parents, in order.
+    await vote(world, ids["A2"].comment.id, 5)
+    [page] = await walk(world, "best", 50)
+    assert [i.comment.author_name for i in page] == ["C", "B", "B1", "A", "A1", "A1a", "A2"]
+    assert [i.comment.votes for i in page] == [3, 1, 0, 0, 0, 0, 5]
+    # Ties keep posting order; paging continues inside a thread and across equal votes.
+    pages = await walk(world, "best", 2)
+    names = [[i.comment.author_name for i in page] for page in pages]
+    assert names == [["C", "B"], ["B1", "A"], ["A1", "A1a"], ["A2"]]
+    assert pages[1][0].in_reply_to == "B"  # its parent is on the page before
+
+
+async def test_best_pages_skip_nothing_and_repeat_nothing_over_many_ties(world: Any) -> None:
+    world.add_article("hello")
+    posted = [await world.post("hello", body=f"c{n}", client="c") for n in range(12)]
+    for n, p in enumerate(posted):
+        await vote(world, p.comment.id, n % 3)
+    for limit in (1, 4, 5, 50):
+        seen = [i.comment.id for page in await walk(world, "best", limit) for i in page]
+        assert len(seen) == len(set(seen)) == 12
+        votes = [(await world.comments.get(cid)).votes for cid in seen]
+        assert votes == sorted(votes, reverse=True)
+
+
+async def test_best_reads_no_replies_of_threads_without_any(world: Any) -> None:
+    world.add_article("hello")
+    for n in range(5):
+        await world.post("hello", body=f"c{n}", client="c")
+    world.comments.windows_read = 0
+    await world.queries.thread("hello", sort="best", cursor=None, limit=50)
+    assert world.comments.windows_read == 0
+
+
+async def test_every_cursor_is_a_position_in_every_order(world: Any) -> None:
+    ids = await build(world)
+    await vote(world, ids["B"].comment.id, 2)
+    best = await world.queries.thread("hello", sort="best", cursor=None, limit=1)
+    assert best.next_cursor is not None
+    assert best.next_cursor.startswith("b.")
+    # A Best cursor in a path order continues after its comment (B, then B1).
+    oldest = await world.queries.thread("hello", sort="oldest", cursor=best.next_cursor, limit=1)
+    assert [i.comment.author_name for i in oldest.items] == ["B1"]
+    # A path cursor, or a comment's id, in the Best order continues after that comment.
+    after_b = encode_thread_cursor(ids["B"].comment.path, ids["B"].comment.id)
+    by_path = await world.queries.thread("hello", sort="best", cursor=after_b, limit=1)
+    assert [i.comment.author_name for i in by_path.items] == ["B1"]
+    by_id = await world.queries.thread(
+        "hello", sort="best", cursor=f"c.{ids['B'].comment.id}", limit=2
+    )
+    assert [i.comment.author_name for i in by_id.items] == ["B1", "A"]

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import secrets
+from collections import Counter
 from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -23,8 +25,9 @@ from broadsheet_comments.repository import (
     _comment_doc,
     outline_docs,
 )
-from broadsheet_comments.threads import Sort, child_path, root_path
-from broadsheet_shared.mongo import ensure_indexes
+from broadsheet_comments.threads import ThreadSort, child_path, root_path
+from broadsheet_shared.mongo import ensure_indexes, run_in_transaction
+from broadsheet_shared.testing import DEV_DIGEST
 
 pytestmark = pytest.mark.integration
 
@@ -66,7 +69,8 @@ def seeded(make_comment: Callable[..., Comment]) -> tuple[list[Comment], int]:
     docs: list[Comment] = []
     for n in range(40):
         status = "approved" if n % 4 else "pending"
-        root = comment(n * 100, root_path(n + 1), status=status)
+        # Votes for the Best order: many ties, and the order of votes unlike that of posting.
+        root = replace(comment(n * 100, root_path(n + 1), status=status), votes=(n * 7) % 5)
         hidden = root.reply_hidden_by
         reply = comment(n * 100 + 1, child_path(root.path, 1), root, hidden_by=hidden)
         deeper = comment(n * 100 + 2, child_path(reply.path, 1), reply, hidden_by=hidden)
@@ -75,12 +79,15 @@ def seeded(make_comment: Callable[..., Comment]) -> tuple[list[Comment], int]:
             for k in range(12):
                 path = child_path(root.path, k + 2)
                 docs.append(comment(n * 100 + 10 + k, path, root, hidden_by=hidden))
-    return docs, 40
+    # As posting keeps it: each comment's count of approved replies (Best reads the replies of
+    # a top-level comment only when it has some).
+    approved = Counter(c.parent_id for c in docs if c.status == "approved" and c.parent_id)
+    return [replace(c, reply_count=approved[c.id]) for c in docs], 40
 
 
-async def walk(db: Any, sort: Sort) -> list[Comment]:
+async def walk(db: Any, sort: ThreadSort) -> list[Comment]:
     queries = CommentQueries(
-        articles=MongoArticleRepository(db), comments=MongoCommentRepository(db)
+        articles=MongoArticleRepository(db), comments=MongoCommentRepository(db), digest=DEV_DIGEST
     )
     shown: list[Comment] = []
     cursor = None
@@ -124,6 +131,13 @@ async def test_thread_pages_walk_every_public_comment_once_in_thread_order(
     newest = sorted(public, key=lambda c: c.path_newest)
     assert [c.id for c in await walk(db, "oldest")] == [c.id for c in oldest]
     assert [c.id for c in await walk(db, "newest")] == [c.id for c in newest]
+    roots = sorted((c for c in public if c.depth == 0), key=lambda c: (-c.votes, c.path))
+    best = [
+        c.id
+        for root in roots
+        for c in sorted((c for c in public if c.root_id == root.id), key=lambda c: c.path)
+    ]
+    assert [c.id for c in await walk(db, "best")] == best
 
 
 @pytest.mark.asyncio(loop_scope="session")
@@ -142,3 +156,78 @@ async def test_forgetting_client_addresses_keeps_the_comment_and_newer_addresses
     assert (kept.client, kept.body_html) == ("", old.body_html)
     assert "client" not in await db[COMMENTS].find_one({"_id": "old"})
     assert (await comments.get("new")).client == "203.0.113.8"  # type: ignore[union-attr]
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_the_queue_in_either_order_an_author_s_comments_and_a_status_count(
+    db: Any, make_comment: Callable[..., Comment]
+) -> None:
+    await db[COMMENTS].delete_many({})
+    rows = [
+        make_comment(
+            f"{n:024x}",
+            status="pending" if n < 3 else "approved",
+            author_email_hash="ann" if n % 2 == 0 else "bob",
+            client="2001:db8::1" if n == 4 else "198.51.100.1",
+            created_at=START + timedelta(seconds=n),
+            path=root_path(n + 1),
+        )
+        for n in range(5)
+    ]
+    await db[COMMENTS].insert_many([_comment_doc(row) for row in rows])
+    comments = MongoCommentRepository(db)
+    keys = [row.sort_key for row in rows]
+
+    oldest = await comments.by_status("pending", None, 2, oldest_first=True)
+    assert [c.id for c in oldest] == [rows[0].id, rows[1].id]
+    rest = await comments.by_status("pending", keys[1], 2, oldest_first=True)
+    assert [c.id for c in rest] == [rows[2].id]
+    newest = await comments.by_status("pending", None, 2)
+    assert [c.id for c in newest] == [rows[2].id, rows[1].id]
+    assert await comments.count_status("pending") == 3
+
+    ann = await comments.by_author("email", "ann", None, 2)
+    assert [c.id for c in ann] == [rows[4].id, rows[2].id]
+    assert [c.id for c in await comments.by_author("email", "ann", keys[2], 2)] == [rows[0].id]
+    by_address = await comments.by_author("client", "198.51.100.1", None, 10)
+    assert [c.id for c in by_address] == [rows[3].id, rows[2].id, rows[1].id, rows[0].id]
+
+
+async def test_an_authors_comments_are_found_by_digest_and_their_replies_renamed(
+    db: Any, make_comment: Callable[..., Comment]
+) -> None:
+    await db[COMMENTS].delete_many({})
+    first = make_comment("first", author_name="Ada", author_email_hash="d1", created_at=START)
+    reply = make_comment("reply", first, author_name="Bob", author_email_hash="d2")
+    later = make_comment(
+        "later", author_email_hash="d1", created_at=START + timedelta(hours=1), status="pending"
+    )
+    await db[COMMENTS].insert_many([_comment_doc(c) for c in (later, first, reply)])
+    comments = MongoCommentRepository(db)
+    assert [c.id for c in await comments.all_by_email_hash("d1", None)] == ["first", "later"]
+    await run_in_transaction(
+        db.client, lambda session: comments.rename_parent_author(["first"], "[deleted]", session)
+    )
+    assert (await comments.get("reply")).parent_author_name == "[deleted]"  # type: ignore[union-attr]
+    assert (await comments.get("first")).parent_author_name is None  # type: ignore[union-attr]
+
+
+async def test_votes_count_once_per_voter_and_go_with_their_comment(
+    db: Any, make_comment: Callable[..., Comment]
+) -> None:
+    await db[COMMENTS].delete_many({})
+    await db[COMMENTS].insert_one(_comment_doc(make_comment("liked")))
+    comments = MongoCommentRepository(db)
+    async with db.client.start_session() as session:
+        assert not await comments.has_vote("liked", ["client-a", "cookie-a"], session)
+        await comments.add_vote("liked", ["client-a", "cookie-a"], START, session)
+        assert await comments.has_vote("liked", ["client-b", "cookie-a"], session)
+        assert not await comments.has_vote("other", ["client-a"], session)
+        await comments.add_vote("liked", ["client-b"], START, session)
+        assert (await comments.get("liked")).votes == 2  # type: ignore[union-attr]
+        # The comment is saved (an edit): its votes stay, as they move by $inc only.
+        await comments.save(make_comment("liked", body_html="<p>edited</p>"), session)
+        assert (await comments.get("liked")).votes == 2  # type: ignore[union-attr]
+        await comments.drop_votes("liked", session)
+        assert (await comments.get("liked")).votes == 0  # type: ignore[union-attr]
+        assert not await comments.has_vote("liked", ["client-a", "client-b"], session)

@@ -12,10 +12,13 @@ pytestmark = pytest.mark.unit
 
 # Moderation shows commenters' emails and client addresses: never to an editor.
 MODERATORS = frozenset({"admin", "moderator"})
+STAFF = frozenset({"admin", "editor", "moderator"})  # a count names no one
 ADMINS = frozenset({"admin"})  # the WordPress import
 
 EXPECTED = {
     "GET /api/editor/comments": MODERATORS,
+    "GET /api/editor/comments/count": STAFF,
+    "GET /api/editor/comments/search": MODERATORS,
     "POST /api/editor/comments/{comment_id:comment_id}/approve": MODERATORS,
     "POST /api/editor/comments/{comment_id:comment_id}/reject": MODERATORS,
     "POST /api/editor/comments/{comment_id:comment_id}/spam": MODERATORS,

@@ -12,6 +12,7 @@ from broadsheet_comments.commands import (
     LiftBan,
     ModerateComment,
     ModerateComments,
+    VoteForComment,
 )
 from broadsheet_comments.domain import ModerationPolicy
 from broadsheet_shared.errors import ApplicationError, Conflict, NotFound, RateLimited
@@ -411,3 +412,63 @@ async def test_several_comments_are_moderated_at_once_each_answered_on_its_own(
     )
     assert refused[0].comment is None
     assert refused[0].refused
+
+
+# --- votes -------------------------------------------------------------------------------------
+
+
+async def test_one_vote_per_reader_by_client_cookie_and_mailbox(world: Any) -> None:
+    world.add_article("hello")
+    comment = (await world.post("hello", client="c")).comment
+
+    async def vote(client: str, voter: str | None = None, email: str | None = None) -> Any:
+        return await world.service.vote(
+            VoteForComment("hello", comment.id, client, voter=voter, email=email)
+        )
+
+    first = await vote("2001:db8::1", voter="cookie-aaaaaaaaaaaa", email="ann@example.com")
+    assert (first.votes, first.counted) == (1, True)
+    # The same reader again: once more, or from another address of the same IPv6 /64 ...
+    assert (await vote("2001:db8::1", voter="cookie-aaaaaaaaaaaa")).counted is False
+    assert (await vote("2001:db8::ffff")).counted is False
+    # ... with the same cookie from elsewhere, or the same mailbox (plus-addressing is one).
+    assert (await vote("198.51.100.7", voter="cookie-aaaaaaaaaaaa")).counted is False
+    assert (await vote("198.51.100.8", email="Ann+x@example.com")).counted is False
+    # Someone else counts.
+    other = await vote("198.51.100.9", voter="cookie-bbbbbbbbbbbb", email="bob@example.com")
+    assert (other.votes, other.counted) == (2, True)
+    assert (await world.comments.get(comment.id)).votes == 2
+    # No address is kept in the clear.
+    stored = world.comments.votes[comment.id]
+    assert not any("198.51" in voter or "example.com" in voter for voter in stored)
+
+
+async def test_only_public_comments_take_votes_and_deletion_takes_them_away(
+    make_world: Any,
+) -> None:
+    world = make_world(ModerationPolicy(suspect_words=("casino",)))
+    world.add_article("hello")
+    world.add_article("other")
+    comment = (await world.post("hello", client="c")).comment
+    with pytest.raises(NotFound):
+        await world.service.vote(VoteForComment("other", comment.id, "1.1.1.1"))
+    await world.service.vote(VoteForComment("hello", comment.id, "1.1.1.1"))
+    assert (await world.comments.get(comment.id)).votes == 1
+    await world.service.moderate(ModerateComment(comment.id, "delete"), world.moderator)
+    assert (await world.comments.get(comment.id)).votes == 0
+    assert comment.id not in world.comments.votes
+    with pytest.raises(NotFound):
+        await world.service.vote(VoteForComment("hello", comment.id, "2.2.2.2"))
+    # Nor does a held one.
+    held = (await world.post("hello", body="casino", client="c")).comment
+    assert held.status == "pending"
+    with pytest.raises(NotFound):
+        await world.service.vote(VoteForComment("hello", held.id, "3.3.3.3"))
+
+
+async def test_a_closed_conversation_takes_no_votes(world: Any) -> None:
+    world.add_article("hello")
+    comment = (await world.post("hello", client="c")).comment
+    world.add_article("hello", comments_open=False)
+    with pytest.raises(Conflict):
+        await world.service.vote(VoteForComment("hello", comment.id, "1.1.1.1"))

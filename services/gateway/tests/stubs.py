@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+import orjson
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -88,6 +89,8 @@ class Upstreams:
     post_answer: dict[str, Any] = field(
         default_factory=lambda: {"id": "c9", "status": "pending", "created_at": "2025-03-01"}
     )
+    # The voter ids that voted (POST .../comments/{id}/votes), as the comments service counts.
+    voters: list[str] = field(default_factory=list)
 
     def app(self) -> Starlette:
         async def any_route(request: Request) -> Response:
@@ -186,7 +189,18 @@ class Upstreams:
                     media_type="application/problem+json",
                 )
         if service == "comments":
+            if path == "/api/my-data/comments":
+                if request.headers.get("x-data-grant") != "grant-for-r":
+                    return JSONResponse({"status": 403}, status_code=403)
+                return JSONResponse({"comments": [{"id": "c1", "body": "Mine"}]})
             prefix = "/api/articles/talks-resume/comments/"
+            if path == f"{prefix}{ELSEWHERE}/votes":
+                voter = orjson.loads(body)["voter"]
+                counted = voter not in self.voters
+                self.voters += [voter] if counted else []
+                return JSONResponse({"votes": len(self.voters), "counted": counted})
+            if path.endswith("/votes"):
+                return JSONResponse({"status": 404}, status_code=404)
             if path.startswith(prefix) and path.count("/") == 5:
                 found = self.located.get(path.removeprefix(prefix))
                 if request.method in ("PATCH", "DELETE"):
@@ -265,6 +279,21 @@ class Upstreams:
                         ],
                     }
                 )
+            if path == "/api/my-data":
+                return JSONResponse({"status": "link_sent"}, status_code=202)
+            if path == "/api/my-data/good-token/erase":
+                return JSONResponse({"status": "erased"})
+            if path == "/api/my-data/good-token":
+                return JSONResponse(
+                    {
+                        "grant": "grant-for-r",
+                        "address": {"email": "r@example.com", "state": "confirmed"},
+                        "subscriptions": [{"kind": "follow", "state": "active"}],
+                        "deliveries": [{"kind": "data", "email": "r@example.com"}],
+                    }
+                )
+            if path.startswith("/api/my-data/"):
+                return JSONResponse({"status": 404}, status_code=404)
             if path.startswith("/api/subscriptions/unsubscribe/good"):
                 return JSONResponse({"email": "r***@example.com", "status": "unsubscribed"})
             if path.startswith("/api/subscriptions/"):

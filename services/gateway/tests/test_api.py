@@ -4,6 +4,7 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import httpx
+import orjson
 import pytest
 
 from .conftest import GatewayFactory
@@ -400,6 +401,53 @@ async def test_manage_subscriptions_pages_ask_list_and_unsubscribe_without_javas
     assert (await client.get("/subscriptions/manage/bad-token")).status_code == 404
 
 
+async def test_my_data_pages_ask_download_and_erase_with_a_confirmation_step(gw: Gw) -> None:
+    client, upstreams = gw
+    form = await client.get("/my-data")
+    assert 'action="/my-data"' in form.text
+    assert '<meta name="robots" content="noindex">' in form.text
+    asked = await client.post("/my-data", data={"email": "r@example.com"})
+    assert asked.status_code == 303
+    sent = upstreams.seen[-1]
+    assert (sent["path"], sent["body"]) == ("/api/my-data", b'{"email":"r@example.com"}')
+    assert "x-forwarded-for" in sent["headers"]  # limited per reader, not per gateway
+    assert "if we may email this address" in (await client.get(asked.headers["location"])).text
+
+    page = await client.get("/my-data/good-token")
+    assert page.status_code == 200
+    assert 'action="/my-data/good-token/download"' in page.text
+    assert 'href="/my-data/good-token/erase"' in page.text
+    # One file gathered from both services: the comments fetched with notifications' grant,
+    # which is not part of the reader's data.
+    download = await client.get("/my-data/good-token/download")
+    assert download.status_code == 200
+    assert download.headers["content-disposition"].startswith("attachment;")
+    assert download.headers["cache-control"] == "no-store"
+    data = download.json()
+    assert data["comments"] == [{"id": "c1", "body": "Mine"}]
+    assert data["address"]["email"] == "r@example.com"
+    assert [s["kind"] for s in data["subscriptions"]] == ["follow"]
+    assert [d["kind"] for d in data["deliveries"]] == ["data"]
+    assert "grant" not in data
+    assert upstreams.seen[-1]["headers"]["x-data-grant"] == "grant-for-r"
+
+    # Erasing: a GET shows a confirmation and changes nothing; the POST erases.
+    before = len(upstreams.seen)
+    confirm = await client.get("/my-data/good-token/erase")
+    assert '<form method="post" action="/my-data/good-token/erase">' in confirm.text
+    assert not any(s["method"] == "POST" for s in upstreams.seen[before:])
+    erased = await client.post("/my-data/good-token/erase")
+    assert erased.headers["location"] == "/my-data?notice=data_erased"
+    assert (upstreams.seen[-1]["method"], upstreams.seen[-1]["path"]) == (
+        "POST",
+        "/api/my-data/good-token/erase",
+    )
+    assert "[deleted]" in (await client.get(erased.headers["location"])).text
+    for path in ("/my-data/bad-token", "/my-data/bad-token/download", "/my-data/bad-token/erase"):
+        assert (await client.get(path)).status_code == 404
+    assert "Disallow: /my-data" in (await client.get("/robots.txt")).text
+
+
 async def test_article_page_head_for_search_engines_and_social_cards(gw: Gw) -> None:
     client, _ = gw
     text = (await client.get("/articles/talks-resume?replytocom=c1&cpage=p.0000002")).text
@@ -491,6 +539,7 @@ async def test_robots_txt_and_favicon(gw: Gw) -> None:
     assert "Sitemap: http://127.0.0.1:8000/sitemap.xml" in robots.text
     assert "Sitemap: http://127.0.0.1:8000/news-sitemap.xml" in robots.text
     assert "Disallow: /api/" in robots.text
+    assert "Disallow: /*?sort=" in robots.text  # the article again, in another order
     icon = await client.get("/favicon.ico")
     assert icon.status_code == 200
     assert icon.headers["content-type"] == "image/x-icon"
@@ -529,3 +578,63 @@ async def test_an_author_page_lists_their_articles_and_names_its_feed(gw: Gw) ->
     article = (await client.get("/articles/talks-resume")).text
     assert '<a href="/authors/ada-reporter" rel="author">Ada Reporter</a>' in article
     assert (await client.get("/authors/nobody")).status_code == 404
+
+
+async def test_the_sort_switch_is_kept_in_the_url_and_by_the_vote_forms(
+    make_gateway: GatewayFactory,
+) -> None:
+    async with make_gateway() as (client, upstreams):
+        text = (await client.get("/articles/talks-resume?sort=best")).text
+        [asked] = [s for s in upstreams.seen if s["path"] == "/api/articles/talks-resume/comments"]
+        assert "sort=best" in asked["query"]
+        plain = (await client.get("/articles/talks-resume?cpage=p.0000002")).text
+        assert (await client.get("/articles/talks-resume?sort=worst")).status_code == 422
+    best = '<a href="/articles/talks-resume?sort=best#comments" aria-current="page">Best</a>'
+    assert best in text
+    assert '<a href="/articles/talks-resume#comments">Oldest</a>' in text
+    assert 'href="/articles/talks-resume?sort=newest#comments">Newest</a>' in text
+    assert 'href="/articles/talks-resume?sort=best&amp;cpage=p.0000002#comments">More' in text
+    assert 'action="/articles/talks-resume/comments/c1/vote?sort=best"' in text
+    assert '<output class="vote-count" data-votes="0">0 votes</output>' in text
+    # The default order says nothing in its links.
+    assert 'action="/articles/talks-resume/comments/c1/vote?cpage=p.0000002"' in plain
+    assert "votes.js" in text
+
+
+async def test_a_vote_without_javascript_comes_back_to_its_page_and_counts_once(
+    make_gateway: GatewayFactory,
+) -> None:
+    url = f"/articles/talks-resume/comments/{ELSEWHERE}/vote?sort=best&cpage=p.0000002"
+    async with make_gateway() as (client, upstreams):
+        first = await client.post(url)
+        # The same browser again (it sends its cookie): ignored, and the page says so.
+        again = await client.post(url)
+        page = await client.get("/articles/talks-resume?notice=already-voted")
+    assert first.status_code == 303
+    assert first.headers["location"] == (
+        f"/articles/talks-resume?sort=best&cpage=p.0000002&notice=voted#comment-{ELSEWHERE}"
+    )
+    cookie = first.headers["set-cookie"]
+    assert cookie.startswith("voter=")
+    assert "HttpOnly" in cookie
+    assert "samesite=lax" in cookie.lower()
+    voter = cookie.split(";")[0].removeprefix("voter=")
+    sent = [s for s in upstreams.seen if s["path"].endswith("/votes")]
+    assert [orjson.loads(s["body"]) for s in sent] == [{"voter": voter}] * 2
+    assert sent[0]["headers"]["x-forwarded-for"] == "203.0.113.9"
+    assert "notice=already-voted" in again.headers["location"]
+    assert "set-cookie" not in again.headers
+    assert "You have already voted for this comment." in page.text
+
+
+async def test_the_page_s_script_votes_by_json(make_gateway: GatewayFactory) -> None:
+    async with make_gateway() as (client, _):
+        url = f"/articles/talks-resume/comments/{ELSEWHERE}/vote"
+        answer = await client.post(url, headers={"Accept": "application/json"})
+        unknown = await client.post(
+            "/articles/talks-resume/comments/" + "e" * 24 + "/vote",
+            headers={"Accept": "application/json"},
+        )
+    assert answer.json() == {"votes": 1, "counted": True}
+    assert unknown.status_code == 404
+    assert unknown.headers["content-type"].startswith("application/problem+json")

@@ -1,4 +1,5 @@
-"""The Newsroom's Preview goes through the reader site's own article renderer."""
+"""The reader site's renderer: the Newsroom's Preview goes through its article page; each comment is
+rendered once per what it shows (its cache key)."""
 
 from __future__ import annotations
 
@@ -27,3 +28,38 @@ def test_a_preview_is_the_reader_sites_article_page_with_its_body_cleaned() -> N
     assert "<script>alert" not in page  # the reader site's cleaning applies
     assert "November 30, 2026" in page
     assert '<form method="post" action="/articles/talks-resume/comments"' in page
+
+
+def test_the_hero_image_carries_its_alt_text() -> None:
+    templates = build_templates()
+    article = {
+        "slug": "talks-resume",
+        "title": "Talks resume",
+        "body_html": "<p>They met.</p>",
+        "hero_image_url": "https://img.example.org/talks.jpg",
+        "hero_image_alt": 'Delegates at the "round" table',
+    }
+    page = preview_html(templates, CommentRenderer(templates), article)
+    assert (
+        '<img class="hero" src="https://img.example.org/talks.jpg"'
+        ' alt="Delegates at the &#34;round&#34; table">'
+    ) in page
+
+
+def test_a_comment_s_votes_and_its_page_are_part_of_what_is_cached() -> None:
+    renderer = CommentRenderer(build_templates())
+    comment = {
+        "id": "c1",
+        "depth": 0,
+        "author_name": "Ann",
+        "created_at": "2026-11-30T18:00:00Z",
+        "body_html": "<p>Hi</p>",
+        "votes": 0,
+    }
+    assert "0 votes" in renderer.item(comment, "talks", can_reply=True)
+    assert "1 vote<" in renderer.item({**comment, "votes": 1}, "talks", can_reply=True)
+    on_best = renderer.item(comment, "talks", can_reply=True, back="?sort=best")
+    assert 'action="/articles/talks/comments/c1/vote?sort=best"' in on_best
+    # Closed to new comments: no form, and a count only where there is one.
+    assert "vote" not in renderer.item(comment, "talks", can_reply=False)
+    assert "3 votes" in renderer.item({**comment, "votes": 3}, "talks", can_reply=False)

@@ -16,7 +16,11 @@ from broadsheet_shared.testing import TestClock
 
 from .fakes import PASSWORD, FakeServices
 
-URLS = {"articles": "http://articles:8001", "comments": "http://comments:8002"}
+URLS = {
+    "articles": "http://articles:8001",
+    "comments": "http://comments:8002",
+    "notifications": "http://notifications:8003",
+}
 
 
 class Newsroom:

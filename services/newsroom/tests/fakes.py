@@ -67,6 +67,22 @@ class FakeServices:
     held: list[dict[str, Any]] = field(default_factory=list)
     bans: dict[str, dict[str, Any]] = field(default_factory=dict)
     decided: dict[str, str] = field(default_factory=dict)
+    # The admin API: sections in order, staff accounts, set-password links (token → email).
+    sections: list[dict[str, str]] = field(default_factory=lambda: [dict(s) for s in SECTIONS])
+    accounts: list[dict[str, Any]] = field(
+        default_factory=lambda: [
+            {"id": str(uuid.uuid5(uuid.NAMESPACE_DNS, e)), "email": e, "name": p.name}
+            | {"role": p.role, "disabled": False}
+            for e, p in STAFF.items()
+        ]
+    )
+    links: dict[str, str] = field(default_factory=dict)
+    passwords: dict[str, str] = field(default_factory=dict)
+    # Comments not in the queue (approved ones, say), found by the search only.
+    others: list[dict[str, Any]] = field(default_factory=list)
+    # The notifications service's delivery ledger, by id; and the suppressed addresses.
+    deliveries: dict[str, dict[str, Any]] = field(default_factory=dict)
+    suppressed: list[str] = field(default_factory=list)
 
     def transport(self) -> httpx.MockTransport:
         return httpx.MockTransport(self.handle)
@@ -98,7 +114,7 @@ class FakeServices:
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
-        service = "articles" if request.url.port == 8001 else "comments"
+        service = {8001: "articles", 8002: "comments"}.get(request.url.port or 0, "notifications")
         if service in self.down:
             return _problem(503, "down")
         path, method = request.url.path, request.method
@@ -110,15 +126,24 @@ class FakeServices:
             if principal is None or token in self.revoked:
                 return _problem(401, "spent")
             return _json(200, self.tokens(principal))
+        if path == "/api/auth/password" and method == "POST":
+            return self._set_password(json.loads(request.content))
         if path == "/api/auth/logout" and method == "POST":
             self.revoked.add(json.loads(request.content)["refresh_token"])
             return _json(204)
         caller = self._caller(request)
         if caller is None:
             return _problem(401, "no token")
-        if service == "comments":
+        if path == "/api/editor/comments/count":  # any staff (it names no one)
+            return _json(200, {"status": "pending", "count": len(self._held())})
+        if path == "/api/editor/notifications/deliveries/count":
+            failed = [d for d in self.deliveries.values() if d["state"] == "failed"]
+            return _json(200, {"state": "failed", "count": len(failed)})
+        if service in ("comments", "notifications"):
             if caller.role == "editor":
                 return _problem(403, "moderators only")
+            if service == "notifications":
+                return self._notifications(request, method, path)
             return self._comments(request, method, path)
         if caller.role == "moderator":
             return _problem(403, "editors only")
@@ -143,15 +168,34 @@ class FakeServices:
             **changes,
         }
 
-    def _comments(self, request: httpx.Request, method: str, path: str) -> httpx.Response:
+    def _held(self) -> list[dict[str, Any]]:
         if not self.held and not self.decided:
             self.held = [self.held_comment(n + 1) for n in range(self.held_comments)]
+        return self.held
+
+    @staticmethod
+    def _paged(request: httpx.Request, found: list[dict[str, Any]]) -> httpx.Response:
+        start = int(request.url.params.get("cursor") or 0)
+        limit = int(request.url.params.get("limit") or 50)
+        more = start + limit < len(found)
+        return _json(
+            200,
+            {
+                "items": found[start : start + limit],
+                "next_cursor": str(start + limit) if more else None,
+            },
+        )
+
+    def _comments(self, request: httpx.Request, method: str, path: str) -> httpx.Response:
+        self._held()
         if path == "/api/editor/comments" and method == "GET":
-            start = int(request.url.params.get("cursor") or 0)
-            limit = int(request.url.params.get("limit") or 50)
-            items = self.held[start : start + limit]
-            more = start + limit < len(self.held)
-            return _json(200, {"items": items, "next_cursor": str(start + limit) if more else None})
+            oldest = request.url.params.get("order") == "oldest"
+            return self._paged(request, self.held[::-1] if oldest else self.held)
+        if path == "/api/editor/comments/search":
+            field = {"email": "author_email", "client": "client"}[request.url.params["kind"]]
+            value = request.url.params["value"].lower()
+            found = [c for c in [*self.held, *self.others] if str(c[field]).lower() == value]
+            return self._paged(request, found)
         if path == "/api/editor/comments/moderate":
             body = json.loads(request.content)
             outcomes = []
@@ -188,6 +232,62 @@ class FakeServices:
             return _json(204) if self.bans.pop(ban_id, None) else _problem(404, "no such ban")
         return _problem(404, "unknown route")
 
+    def delivery(self, n: int, state: str = "failed") -> dict[str, Any]:
+        found = {
+            "id": f"{n:032x}",
+            "kind": "reply",
+            "state": state,
+            "recipient": f"r***{n}@example.com",
+            "article_id": "art-1",
+            "source_event_id": f"event-{n}",
+            "comment_ids": [f"{n:024x}"],
+            "attempts": 3 if state == "failed" else 0,
+            "created_at": "2026-11-30T12:00:00Z",
+            "next_attempt_at": "2026-11-30T12:00:00Z",
+            "sent_at": None,
+            "last_error": "550 mailbox unavailable" if state == "failed" else None,
+        }
+        self.deliveries[found["id"]] = found
+        return found
+
+    def _notifications(self, request: httpx.Request, method: str, path: str) -> httpx.Response:
+        if path == "/api/editor/notifications/deliveries":
+            # Newest id first; the cursor is the last id shown, as the service's.
+            state = request.url.params.get("state")
+            below = request.url.params.get("cursor")
+            found = sorted(
+                (
+                    d
+                    for d in self.deliveries.values()
+                    if state in (None, d["state"]) and (below is None or d["id"] < below)
+                ),
+                key=lambda d: str(d["id"]),
+                reverse=True,
+            )
+            limit = int(request.url.params.get("limit") or 50)
+            more = len(found) > limit
+            return _json(
+                200,
+                {"items": found[:limit], "next_cursor": found[limit - 1]["id"] if more else None},
+            )
+        if path.endswith("/retry") and method == "POST":
+            delivery = self.deliveries.get(path.split("/")[-2])
+            if delivery is None:
+                return _problem(404, "There is no such delivery.")
+            if delivery["state"] != "failed":
+                detail = f"Only failed deliveries can be retried; this one is {delivery['state']}."
+                return _problem(409, detail)
+            delivery.update(state="pending", attempts=0, last_error=None)
+            return _json(200, delivery)
+        if path == "/api/editor/notifications/suppressions" and method == "POST":
+            email = json.loads(request.content)["email"]
+            if "@" not in email:
+                errors = [{"loc": ["body", "email"], "msg": "not an email", "type": "x"}]
+                return _problem(422, "invalid", errors=errors)
+            self.suppressed.append(email)
+            return _json(200, {"email": email, "state": "suppressed"})
+        return _problem(404, "unknown route")
+
     def _sign_in(self, request: httpx.Request) -> httpx.Response:
         if self.throttled:
             return httpx.Response(429, json={"status": 429}, headers={"Retry-After": "42"})
@@ -197,12 +297,80 @@ class FakeServices:
             return _problem(401, "Wrong email or password.")
         return _json(200, self.tokens(principal))
 
+    def _set_password(self, body: dict[str, Any]) -> httpx.Response:
+        if len(body["password"]) < 12:
+            errors = [{"loc": ["body", "password"], "msg": "too short", "type": "x"}]
+            return _problem(422, "invalid", errors=errors)
+        email = self.links.pop(body["token"], None)
+        if email is None:
+            return _problem(400, "This set-password link is not valid.")
+        self.passwords[email] = body["password"]
+        return _json(204)
+
+    def _admin(self, request: httpx.Request, method: str, path: str, body: Any) -> httpx.Response:
+        if path == "/api/editor/users" and method == "GET":
+            return _json(200, {"items": self.accounts})
+        if path == "/api/editor/users" and method == "POST":
+            if any(a["email"] == body["email"] for a in self.accounts):
+                return _problem(409, "An editor with this email exists.")
+            if "password" in body:
+                return _problem(422, "the Newsroom never types a password")
+            account = {"id": str(uuid.uuid4()), **body, "disabled": False}
+            self.accounts.append(account)
+            self.links[f"link-for-{body['email']}-0123456789"] = body["email"]
+            return _json(201, account)
+        if path.endswith("/password-link") and method == "POST":
+            account = next(a for a in self.accounts if a["id"] == path.split("/")[-2])
+            if account["disabled"]:
+                return _problem(409, "A disabled account gets no link: enable it first.")
+            self.links[f"new-link-for-{account['email']}-0123456789"] = account["email"]
+            return _json(204)
+        if path.startswith("/api/editor/users/") and method == "PATCH":
+            account = next(a for a in self.accounts if a["id"] == path.rsplit("/", 1)[1])
+            if account["email"] == "ad@example.com" and body.get("disabled"):
+                return _problem(409, "Admins cannot disable or demote themselves.")
+            account.update(body)
+            return _json(200, account)
+        if path == "/api/editor/sections" and method == "POST":
+            if any(s["name"] == body["name"] for s in self.sections):
+                return _problem(409, "A section with this name exists.")
+            self.sections.append({"slug": body["name"].lower(), "name": body["name"]})
+            return _json(201, self.sections[-1])
+        if path == "/api/editor/sections" and method == "PUT":
+            by_slug = {s["slug"]: s for s in self.sections}
+            if sorted(body["slugs"]) != sorted(by_slug):
+                return _problem(409, "The sections changed meanwhile.")
+            self.sections = [by_slug[slug] for slug in body["slugs"]]
+            return _json(200, {"items": self.sections})
+        if path.startswith("/api/editor/sections/") and method == "PATCH":
+            section = next(s for s in self.sections if s["slug"] == path.rsplit("/", 1)[1])
+            section["name"] = body["name"]
+            return _json(200, section)
+        if path == "/api/editor/audit":
+            entry = {
+                "id": "e1",
+                "source": "articles",
+                "actor_id": "ad-1",
+                "actor_name": "Ad Min",
+                "actor_role": "admin",
+                "action": "section.renamed",
+                "target": "sport",
+                "details": {"name": "Sports"},
+                "client": "203.0.113.9",
+                "at": "2026-11-30T18:00:00Z",
+            }
+            return _json(200, {"items": [entry], "next_cursor": "c2"})
+        return _problem(404, "no such admin route")
+
     def _validate(self, body: dict[str, Any]) -> httpx.Response | None:
         errors = []
         if "title" in body and not str(body["title"]).strip():
             errors.append({"loc": ["body", "title"], "msg": "must not be blank", "type": "x"})
         if "section" in body and body["section"] not in {s["name"] for s in SECTIONS}:
             errors.append({"loc": ["body", "section"], "msg": "Unknown section", "type": "x"})
+        if body.get("hero_image_url") and not body.get("hero_image_alt"):
+            msg = "Describe the hero image"
+            errors.append({"loc": ["body", "hero_image_alt"], "msg": msg, "type": "x"})
         if errors:
             return _problem(422, "invalid", errors=errors)
         return None
@@ -230,6 +398,7 @@ class FakeServices:
                 "slug": article["slug"],
                 "authors": [],
                 "hero_image_url": article.get("hero_image_url"),
+                "hero_image_alt": article.get("hero_image_alt"),
                 "comments_open": True,
             }
         )
@@ -256,8 +425,14 @@ class FakeServices:
         self, request: httpx.Request, method: str, path: str, caller: Principal
     ) -> httpx.Response:
         body = json.loads(request.content) if request.content else None
+        if path.startswith(("/api/editor/users", "/api/editor/audit")) or (
+            path.startswith("/api/editor/sections") and method != "GET"
+        ):
+            if caller.role != "admin":
+                return _problem(403, "admins only")
+            return self._admin(request, method, path, body)
         if path == "/api/editor/sections":
-            return _json(200, {"items": SECTIONS})
+            return _json(200, {"items": self.sections})
         if path == "/api/editor/articles/preview":
             return self._validate(body) or _json(200, self._article_out(body))
         if path == "/api/editor/articles" and method == "GET":

@@ -19,6 +19,7 @@ DRAFT = {
     "summary": "At last.",
     "body": "They *met*.",
     "hero_image_url": "",
+    "hero_image_alt": "",
     "publish_at": "",
 }
 
@@ -74,6 +75,25 @@ async def test_validation_errors_stand_next_to_their_fields_with_the_text_kept(
         assert "They *met*.</textarea>" in html
         assert 'value="diplomacy, geneva"' in html
         assert newsroom.services.articles == {}
+
+
+async def test_the_hero_image_alt_text_is_sent_kept_and_shown_next_to_its_field(
+    newsroom: Newsroom,
+) -> None:
+    url = "https://img.example.org/talks.jpg"
+    async with signed_in(newsroom) as client:
+        refused = await post_form(client, "/newsroom/articles", {**DRAFT, "hero_image_url": url})
+        assert refused.status_code == 422
+        assert 'id="hero_image_alt-error">Describe the hero image</span>' in refused.text
+        assert f'value="{url}"' in refused.text
+        with_alt = {**DRAFT, "hero_image_url": url, "hero_image_alt": " Delegates at the table "}
+        saved = await post_form(client, "/newsroom/articles", with_alt)
+        assert saved.status_code == 303
+        (article,) = newsroom.services.articles.values()
+        assert article["hero_image_alt"] == "Delegates at the table"
+        page = await client.get(saved.headers["location"])
+        assert '<label for="hero_image_alt">Hero image alt text</label>' in page.text
+        assert 'value="Delegates at the table"' in page.text
 
 
 async def test_preview_renders_through_the_reader_sites_renderer_and_saves_nothing(
@@ -239,6 +259,9 @@ async def test_the_list_filters_searches_and_pages_newest_first() -> None:
 
 
 async def test_the_dashboard_counts_and_links_each_list(newsroom: Newsroom) -> None:
+    newsroom.services.delivery(1)
+    newsroom.services.delivery(2)
+    newsroom.services.delivery(3, state="sent")
     async with signed_in(newsroom, "ad@example.com") as client:
         await post_form(client, "/newsroom/articles", DRAFT)
         await post_form(
@@ -251,9 +274,16 @@ async def test_the_dashboard_counts_and_links_each_list(newsroom: Newsroom) -> N
         assert "<strong>1</strong> Scheduled" in html
         assert "01 Jul 2026, 09:00 BST" in html
         assert "<strong>1</strong> Published today" in html
-        assert "<strong>3</strong> Comments awaiting moderation" in html
-    async with signed_in(newsroom) as editor:  # an editor may not read the queue: no tile
-        assert "Comments awaiting moderation" not in (await editor.get("/newsroom/")).text
+        assert '/moderation"><strong>3</strong> Comments awaiting moderation' in html
+        assert '/subscribers?state=failed"><strong>2</strong> Failed deliveries' in html
+    # An editor sees both counts (they name no one) but no link: the lists are moderators'.
+    newsroom.services.down.add("notifications")
+    async with signed_in(newsroom) as editor:
+        html = (await editor.get("/newsroom/")).text
+    assert "<span><strong>3</strong> Comments awaiting moderation (moderators" in html
+    assert "Failed deliveries (the notifications service is unavailable)" in html
+    assert "/newsroom/moderation" not in html
+    assert "/newsroom/subscribers" not in html
 
 
 async def test_a_service_that_is_down_shows_a_page_saying_so_with_the_text_kept(

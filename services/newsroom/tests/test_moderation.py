@@ -179,3 +179,74 @@ async def test_the_comments_service_down_shows_a_page_saying_so(newsroom: Newsro
         page = await client.get("/newsroom/moderation")
     assert page.status_code == 503
     assert "The comments service is unavailable" in page.text
+
+
+async def test_the_queue_is_newest_or_oldest_first_and_keeps_the_order_in_the_url(
+    newsroom: Newsroom,
+) -> None:
+    newsroom.services.held_comments = newsroom.container.settings.page_size + 2
+    async with signed_in(newsroom, "mo@example.com") as client:
+        oldest = await client.get("/newsroom/moderation?order=oldest")
+        cursor = oldest.text.split("/newsroom/moderation?order=oldest&amp;cursor=")[1].split('"')[0]
+        later = await client.get(f"/newsroom/moderation?order=oldest&cursor={cursor}")
+        token = csrf_of(oldest.text)
+        decided = await client.post(
+            "/newsroom/moderation",
+            data={"csrf_token": token, "act": f"approve:{1:024x}", "order": "oldest"},
+        )
+        bogus = await client.get("/newsroom/moderation?order=sideways")
+    last = newsroom.container.settings.page_size + 2
+    asked = [r.url.params.get("order") for r in newsroom.services.requests]
+    assert asked.count("oldest") == 2
+    assert oldest.text.index(f"Reader {last}<") < oldest.text.index("Reader 3<")
+    assert (
+        'aria-current="page" href="/newsroom/moderation?order=oldest">Oldest first' in oldest.text
+    )
+    assert 'name="order" value="oldest"' in oldest.text
+    assert "Reader 1<" in later.text
+    assert "Reader 1<" not in oldest.text
+    assert decided.headers["location"] == "/newsroom/moderation?order=oldest"
+    assert bogus.status_code == 400
+
+
+async def test_comments_are_found_by_email_or_address_and_offer_a_ban(newsroom: Newsroom) -> None:
+    services = newsroom.services
+    services.others = [
+        services.held_comment(
+            9, author_email="reader1@example.com", status="approved", client="", article=None
+        )
+    ]
+    async with signed_in(newsroom, "mo@example.com") as client:
+        form = await client.get("/newsroom/moderation/find")
+        by_email = await client.get(
+            "/newsroom/moderation/find?kind=email&value=READER1@example.com"
+        )
+        by_address = await client.get("/newsroom/moderation/find?kind=client&value=198.51.100.2")
+        nobody = await client.get("/newsroom/moderation/find?kind=client&value=192.0.2.1")
+        odd = await client.get("/newsroom/moderation/find?kind=phone&value=1")
+    assert form.status_code == 200
+    assert "Comments by" not in form.text
+    assert '<label for="value">Email or address</label>' in form.text
+    assert by_email.text.count('class="held-comment"') == 2
+    assert f'<a href="/articles/rain#comment-{1:024x}">Rain in Spain</a>' in by_email.text
+    assert "<dd>approved</dd>" in by_email.text
+    assert "no longer kept" in by_email.text
+    assert "kind=email&amp;value=reader1%40example.com" in by_email.text  # Ban email
+    assert by_address.text.count('class="held-comment"') == 1
+    assert "kind=client&amp;value=198.51.100.2" in by_address.text  # Ban address
+    assert "No comments found. Client addresses are kept for a limited time" in nobody.text
+    assert odd.status_code == 422
+    assert "Choose an email or a client address." in odd.text
+    searched = [r.url.params for r in services.requests if r.url.path.endswith("/search")]
+    assert [(p["kind"], p["value"]) for p in searched] == [
+        ("email", "READER1@example.com"),
+        ("client", "198.51.100.2"),
+        ("client", "192.0.2.1"),
+    ]
+
+
+async def test_an_editor_may_not_find_comments(newsroom: Newsroom) -> None:
+    async with signed_in(newsroom) as client:
+        answer = await client.get("/newsroom/moderation/find?kind=email&value=a@b.c")
+    assert answer.status_code == 403
+    assert not [r for r in newsroom.services.requests if r.url.path.endswith("/search")]

@@ -15,6 +15,7 @@ import pytest
 from broadsheet_notifications.commands import ConfirmAddress
 from broadsheet_notifications.domain import Delivery, DigestPolicy, RetryPolicy
 from broadsheet_notifications.mail import MailComposer
+from broadsheet_notifications.mydata import MyDataService
 from broadsheet_notifications.planner import Planner, Policies
 from broadsheet_notifications.service import FollowLimits, SubscriptionService
 from broadsheet_notifications.settings import Settings
@@ -35,6 +36,7 @@ from broadsheet_shared.events import (
     CommentRejectedV1,
     SectionRef,
 )
+from broadsheet_shared.grants import DataGrants
 from broadsheet_shared.ratelimit import RateLimit
 from broadsheet_shared.testing import (
     DEV_DIGEST,
@@ -114,6 +116,22 @@ class World:
             self.uow,
             self.planner,
             self.signer,
+            self.limiter,
+            FollowLimits(RateLimit(10, 3600), RateLimit(5, 3600)),
+            DEV_DIGEST,
+            on_queued=self._queued,
+            clock=self.clock,
+        )
+        self.grants = DataGrants("test-grant-key")
+        self.my_data = MyDataService(
+            repos.articles,
+            repos.addresses,
+            repos.subscriptions,
+            repos.ledger,
+            self.uow,
+            self.planner,
+            self.signer,
+            self.grants,
             self.limiter,
             FollowLimits(RateLimit(10, 3600), RateLimit(5, 3600)),
             DEV_DIGEST,

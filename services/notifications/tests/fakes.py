@@ -111,6 +111,14 @@ class FakeSubscriptionRepository:
         if sub_id in self.by_id:
             self.by_id[sub_id].state = SubscriptionState.ENDED
 
+    async def all_of(self, recipient: str, session: Any) -> list[Subscription]:
+        subs = [s for s in self.by_id.values() if s.recipient_hash == recipient]
+        return copy.deepcopy(sorted(subs, key=lambda s: (s.requested_at, s.id)))
+
+    async def delete_all_of(self, recipient: str, session: Any) -> None:
+        for sub_id in [i for i, s in self.by_id.items() if s.recipient_hash == recipient]:
+            del self.by_id[sub_id]
+
     async def end_all_of(self, recipient: str, session: Any) -> None:
         for s in self.by_id.values():
             if s.recipient_hash == recipient:
@@ -167,6 +175,9 @@ class FakeLedgerRepository:
         items = [d for d in items if before is None or d.id < before]
         return copy.deepcopy(items[:limit])
 
+    async def count(self, state: DeliveryState) -> int:
+        return sum(1 for d in self.deliveries.values() if d.state == state)
+
     def _cancel(self, d: Delivery) -> None:
         if d.state == DeliveryState.SENDING:
             self.cancel_requested.add(d.id)
@@ -184,6 +195,15 @@ class FakeLedgerRepository:
         for d in self.deliveries.values():
             if d.recipient_hash == recipient and subscription_id in (None, d.subscription_id):
                 self._cancel(d)
+
+    async def to_recipient(self, recipient: str, session: Any) -> list[Delivery]:
+        rows = [d for d in self.deliveries.values() if d.recipient_hash == recipient]
+        return copy.deepcopy(sorted(rows, key=lambda d: d.created_at))
+
+    async def delete_to(self, recipient: str, session: Any) -> None:
+        for d in list(self.deliveries.values()):
+            if d.recipient_hash == recipient and d.state != DeliveryState.SENDING:
+                del self.deliveries[d.id]
 
     async def release_expired(self, now: datetime, session: Any) -> None:
         for d in self.deliveries.values():

@@ -9,7 +9,12 @@ from broadsheet_notifications.commands import FollowArticle
 from broadsheet_notifications.consumers import build_router
 from broadsheet_notifications.domain import AddressState, DeliveryState
 from broadsheet_shared.events import CommentImportedData, CommentImportedV1
-from broadsheet_shared.events.staff import StaffAccountChangedV1, StaffAccountData
+from broadsheet_shared.events.staff import (
+    StaffAccountChangedV1,
+    StaffAccountData,
+    StaffPasswordLinkData,
+    StaffPasswordLinkIssuedV1,
+)
 from broadsheet_shared.testing import DEV_DIGEST
 
 pytestmark = pytest.mark.unit
@@ -180,3 +185,26 @@ async def test_a_staff_account_change_reaches_the_staff_access_projection(
         data = StaffAccountData(staff_id="ed", role="editor", disabled=True, changed_at=at)
         await router.dispatch(StaffAccountChangedV1(subject="ed", data=data))
     assert await world.staff_access.changed_at("ed") == later
+
+
+async def test_a_set_password_link_is_mailed_once_per_event(world: Any, router: Any) -> None:
+    data = StaffPasswordLinkData(
+        staff_id="s1",
+        email="Nell@Example.org",
+        name="Nell",
+        token="t" * 43,
+        expires_at=datetime(2026, 12, 2, 19, 0, tzinfo=UTC),
+    )
+    issued = StaffPasswordLinkIssuedV1(subject="s1", data=data)
+    await router.dispatch(issued)
+    await router.dispatch(issued)  # redelivered: one mail
+    [mail] = world.repos.ledger.deliveries.values()
+    assert (mail.kind, mail.email, mail.source_event_id) == (
+        "staff_password",
+        "nell@example.org",
+        str(issued.id),
+    )
+    assert mail.content["token"] == "t" * 43
+    # A second link (another event) is a second mail.
+    await router.dispatch(StaffPasswordLinkIssuedV1(subject="s1", data=data))
+    assert len(world.repos.ledger.deliveries) == 2

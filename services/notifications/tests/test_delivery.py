@@ -46,6 +46,7 @@ async def test_sends_marks_sent_and_emits_event(world: Any, ev: Any) -> None:
     assert {d.state for d in world.repos.ledger.deliveries.values()} == {DeliveryState.SENT}
     sent = [e for e in world.uow.events if e.type == "notification.sent"]
     assert sorted(e.data.kind for e in sent) == ["confirmation", "reply"]
+    assert {e.version for e in sent} == {2}  # version 2: kinds are an open set
 
 
 async def test_smtp_down_retries_with_backoff_then_delivers(world: Any, ev: Any) -> None:

@@ -330,6 +330,17 @@ async def test_staff_endpoints(harness: Harness) -> None:
     editor = {"Authorization": f"Bearer {issuer.issue(Principal('u1', 'editor', 'Eddie'))}"}
     r = await harness.client.get("/api/editor/notifications/deliveries", headers=editor)
     assert r.status_code == 403  # the ledger names readers' addresses: moderators only
+    # How many failed: a number naming no one, for editors' dashboards too.
+    r = await harness.client.get(
+        "/api/editor/notifications/deliveries/count?state=failed", headers=editor
+    )
+    assert r.status_code == 200
+    assert r.json()["state"] == "failed"
+    assert isinstance(r.json()["count"], int)
+    r = await harness.client.get(
+        "/api/editor/notifications/deliveries/count?state=lost", headers=editor
+    )
+    assert r.status_code == 422
     token = issuer.issue(Principal("u2", "moderator", "Mo"))
     auth = {"Authorization": f"Bearer {token}"}
     r = await harness.client.get(

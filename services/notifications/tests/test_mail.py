@@ -128,3 +128,29 @@ def test_every_notification_mail_links_to_the_manage_page_of_its_address(
         assert "/subscriptions/unsubscribe/" in body  # the per-mail links stay
         token = body.split("https://news.example/subscriptions/manage/")[1].split('"')[0].split()[0]
         assert world.signer.read_manage(token) == DEV_DIGEST("ada@example.org")
+
+
+def test_the_set_password_mail_links_to_the_newsroom_without_unsubscribe(world: Any) -> None:
+    d = delivery()
+    staff_mail = Delivery(
+        **{
+            **{f: getattr(d, f) for f in ("id", "recipient_hash", "email", "created_at")},
+            "kind": "staff_password",
+            "article_id": None,
+            "source_event_id": "e1",
+            "next_attempt_at": NOW,
+            "deadline": NOW,
+            "content": {"name": "Nell", "token": "tok-123", "expires_at": "2026-01-03T00:00:00"},
+        }
+    )
+    msg = roundtrip(world, staff_mail)
+    assert msg["Subject"] == "Set your password for the Broadsheet Newsroom"
+    assert msg["List-Unsubscribe"] is None
+    text = msg.get_body(("plain",)).get_content()
+    assert "Hello Nell," in text
+    assert "/newsroom/set-password/tok-123" in text
+    assert "until 2026-01-03 00:00 UTC" in text
+    assert (
+        'href="https://news.example/newsroom/set-password/tok-123"'
+        in msg.get_body(("html",)).get_content()
+    )

@@ -11,9 +11,11 @@ pytestmark = pytest.mark.unit
 
 # The delivery ledger holds readers' addresses; suppressing one is a moderator's call.
 MODERATORS = frozenset({"admin", "moderator"})
+STAFF = frozenset({"admin", "editor", "moderator"})  # a count names no one
 
 EXPECTED = {
     "GET /api/editor/notifications/deliveries": MODERATORS,
+    "GET /api/editor/notifications/deliveries/count": STAFF,
     "POST /api/editor/notifications/deliveries/{delivery_id}/retry": MODERATORS,
     "POST /api/editor/notifications/suppressions": MODERATORS,
 }

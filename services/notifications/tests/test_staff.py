@@ -38,11 +38,16 @@ async def test_staff_retry_only_failed(published: Any) -> None:
     with pytest.raises(NotFound):
         await w.staff.retry(RetryDelivery("missing"), w.moderator)
     delivery.state = DeliveryState.FAILED
+    assert await w.staff.count(DeliveryState.FAILED) == 1
     retried = await w.staff.retry(RetryDelivery(delivery.id), w.moderator)
     assert retried.state == DeliveryState.PENDING
     items, cursor = await w.staff.deliveries(DeliveryState.PENDING, 10, None)
     assert [d.id for d in items] == [delivery.id]
     assert cursor is None
+    assert await w.staff.count(DeliveryState.FAILED) == 0
+    # Retrying it again is refused: it is pending now, so it cannot go out twice.
+    with pytest.raises(Conflict):
+        await w.staff.retry(RetryDelivery(delivery.id), w.moderator)
     # Only the retry that happened is in the audit log.
     [entry] = w.uow.of_type(StaffActionRecordedV1)
     assert (entry.source, entry.data.action, entry.data.target) == (

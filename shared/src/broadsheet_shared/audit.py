@@ -29,12 +29,15 @@ class StaffAction(StrEnum):
     SECTION_CREATED = "section.created"
     SECTION_RENAMED = "section.renamed"
     SECTION_DELETED = "section.deleted"
+    SECTIONS_REORDERED = "sections.reordered"
     STAFF_CREATED = "staff.created"
     STAFF_RENAMED = "staff.renamed"
     STAFF_ROLE_CHANGED = "staff.role_changed"
     STAFF_DISABLED = "staff.disabled"
     STAFF_ENABLED = "staff.enabled"
     STAFF_PASSWORD_SET = "staff.password_set"  # noqa: S105 - an action's name, not a secret
+    STAFF_PASSWORD_LINK_SENT = "staff.password_link_sent"  # noqa: S105 - an action's name
+    STAFF_PASSWORD_LINK_USED = "staff.password_link_used"  # noqa: S105 - an action's name
     STAFF_SIGNED_IN = "staff.signed_in"
     STAFF_SIGN_IN_FAILED = "staff.sign_in_failed"
     # comments

@@ -22,3 +22,7 @@ DEV_AVATAR_KEY = "dev-only-avatar-key-change-me-in-prod-please"
 # HMAC key of the address digests in events and links
 # (``broadsheet_shared.addresses.AddressDigest``); comments and notifications must share it.
 DEV_ADDRESS_DIGEST_KEY = "dev-only-address-digest-key-change-me-in-prod"
+
+# HMAC key of the my-data grants (``broadsheet_shared.grants.DataGrants``); comments and
+# notifications must share it.
+DEV_DATA_GRANT_KEY = "dev-only-data-grant-key-change-me-in-prod-please"

@@ -31,8 +31,12 @@ ARTICLE_CURSOR_PATTERN = r"^([0-9]{1,16})\.([A-Za-z0-9_-]{1,64})$"
 AUDIT_CURSOR_PATTERN = r"^([0-9]{1,16})\.([0-9a-f-]{36})$"
 # A thread page continues after a comment's sort key (``p.`` and the base-36 path, one 7-digit
 # root then 5 digits a level, as many as fit in 200 characters, ``~`` for after its replies) or,
-# when that key would be too long for a URL, after the comment itself (``c.`` and its id).
-THREAD_CURSOR_PATTERN = r"^(?:p\.([0-9a-z]{7}(?:[0-9a-z]{5}){0,38}~?)|c\.([0-9a-f]{24}))$"
+# when that key would be too long for a URL, after the comment itself (``c.`` and its id); the
+# Best order continues after (its top-level comment's votes, then the comment's path): ``b.``.
+_THREAD_KEY = r"[0-9a-z]{7}(?:[0-9a-z]{5}){0,38}~?"
+THREAD_CURSOR_PATTERN = (
+    rf"^(?:p\.({_THREAD_KEY})|c\.([0-9a-f]{{24}})|b\.([0-9]{{1,9}})\.({_THREAD_KEY}))$"
+)
 # The moderation queue continues after a comment's sort key (time, then id).
 QUEUE_CURSOR_PATTERN = r"^[0-9]{14}:[0-9a-f]{24}$"
 

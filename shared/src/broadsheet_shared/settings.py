@@ -224,7 +224,8 @@ class AddressDigestSettings(DatabaseServiceSettings):
     comments and notifications, which compare each other's digests, so they share the key."""
 
     SHARED_FIELDS: ClassVar[frozenset[str]] = DatabaseServiceSettings.SHARED_FIELDS | {
-        "address_digest_key"
+        "address_digest_key",
+        "data_grant_key",
     }
 
     address_digest_key: SecretStr = Field(
@@ -232,6 +233,11 @@ class AddressDigestSettings(DatabaseServiceSettings):
         description="HMAC key of the address digests in events and links; the same in comments "
         "and notifications (set ADDRESS_DIGEST_KEY once); changing it needs the stored "
         "digests rewritten (docs/security.md)",
+    )
+    data_grant_key: SecretStr = Field(
+        default=SecretStr(devkeys.DEV_DATA_GRANT_KEY),
+        description="HMAC key of the five-minute grants notifications issues for a my-data "
+        "link and comments honours; the same in both (set DATA_GRANT_KEY once)",
     )
 
     @model_validator(mode="after")
@@ -241,6 +247,9 @@ class AddressDigestSettings(DatabaseServiceSettings):
             self.address_digest_key,
             devkeys.DEV_ADDRESS_DIGEST_KEY,
             signing=True,
+        )
+        self.require_secret(
+            "DATA_GRANT_KEY", self.data_grant_key, devkeys.DEV_DATA_GRANT_KEY, signing=True
         )
         return self
 

@@ -19,6 +19,7 @@ from broadsheet_articles.commands import (
     EditArticle,
     PublishArticle,
     RenameSection,
+    ReorderSections,
 )
 from broadsheet_articles.cursors import decode_cursor, encode_cursor
 from broadsheet_articles.domain import ArticleChanges, ArticleStatus
@@ -44,6 +45,7 @@ from broadsheet_articles.schemas import (
     PublishRequest,
     RevisionsOut,
     SectionCreate,
+    SectionOrder,
     SectionOut,
     SectionsOut,
     SectionUpdate,
@@ -470,6 +472,16 @@ async def create_section(
     body: SectionCreate, sections: Sections, admin: AdminPrincipal
 ) -> SectionOut:
     return section_model(await sections.create(CreateSection(body.name, body.slug), admin))
+
+
+@editor_router.put("/sections", response_model=SectionsOut, responses=raises(Conflict))
+async def reorder_sections(
+    body: SectionOrder, sections: Sections, admin: AdminPrincipal
+) -> SectionsOut:
+    """Put the sections in this order (the reader site's navigation follows it). It must name
+    every section once: 409 when the sections changed since the list was read."""
+    ordered = await sections.reorder(ReorderSections(body.slugs), admin)
+    return SectionsOut(items=[section_model(s) for s in ordered])
 
 
 @editor_router.patch("/sections/{slug}", response_model=SectionOut, responses=raises(StaleRevision))

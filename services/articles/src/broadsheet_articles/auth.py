@@ -18,14 +18,14 @@ import hashlib
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import NoReturn
 from uuid import uuid4
 
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
 
-from broadsheet_articles.commands import CreateEditor, LogIn, UpdateEditor
+from broadsheet_articles.commands import CreateEditor, LogIn, SetPassword, UpdateEditor
 from broadsheet_articles.domain import Editor
 from broadsheet_articles.repository import EditorRepository, RefreshRecord, RefreshTokenRepository
 from broadsheet_articles.service import record
@@ -33,8 +33,13 @@ from broadsheet_shared.addresses import normalize_email
 from broadsheet_shared.audit import StaffAction, sign_in_failed
 from broadsheet_shared.auth import Principal, TokenIssuer
 from broadsheet_shared.clock import Clock, utcnow
-from broadsheet_shared.errors import Conflict, NotFound, Unauthenticated
-from broadsheet_shared.events.staff import StaffAccountChangedV1, StaffAccountData
+from broadsheet_shared.errors import Conflict, InvalidLink, NotFound, Unauthenticated
+from broadsheet_shared.events.staff import (
+    StaffAccountChangedV1,
+    StaffAccountData,
+    StaffPasswordLinkData,
+    StaffPasswordLinkIssuedV1,
+)
 from broadsheet_shared.http.clients import client_key
 from broadsheet_shared.ratelimit import RateLimit, RateLimiter, raise_if_limited
 from broadsheet_shared.unit_of_work import Transaction, UnitOfWork
@@ -72,6 +77,7 @@ def password_hasher(memory_kib: int, time_cost: int, parallelism: int) -> Passwo
 
 _BAD_CREDENTIALS = "Incorrect email or password."
 _REFRESH_REFUSED = "The refresh token is invalid or expired."
+_LINK_REFUSED = "This set-password link is not valid: it was used already or has expired."
 
 
 class AuthService:
@@ -86,6 +92,7 @@ class AuthService:
         limiter: RateLimiter,
         limits: LoginLimits,
         refresh_ttl: timedelta,
+        password_link_ttl: timedelta,
         clock: Clock = utcnow,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
@@ -98,6 +105,7 @@ class AuthService:
         self._limiter = limiter
         self._limits = limits
         self._refresh_ttl = refresh_ttl
+        self._password_link_ttl = password_link_ttl
         self._clock = clock
         self._dummy_hash: str | None = None
 
@@ -109,12 +117,15 @@ class AuthService:
         return await asyncio.to_thread(self._hasher.verify, password, password_hash)
 
     async def _new_editor(self, command: CreateEditor) -> Editor:
+        # Without a password, the hash of a secret nobody keeps: no password signs in until
+        # the owner sets one through their link.
+        password = command.password or secrets.token_urlsafe(32)
         return Editor(
             id=str(uuid4()),
             email=normalize_email(command.email),
             name=command.name,
             role=command.role,
-            password_hash=await self._hash(command.password),
+            password_hash=await self._hash(password),
             disabled=False,
             created_at=self._clock(),
         )
@@ -216,7 +227,12 @@ class AuthService:
         return await self._editors.all()
 
     async def create_editor(self, command: CreateEditor, acting: Principal) -> Editor:
+        """Add an account. Without a password its owner is mailed a one-time set-password link
+        (``StaffPasswordLinkIssuedV1``, in the same transaction): the admin never knows it."""
         editor = await self._new_editor(command)
+        link = (
+            None if command.password is not None else self._password_link(editor, editor.created_at)
+        )
 
         async def work(tx: Transaction) -> Editor:
             if not await self._editors.add(editor, tx.session):
@@ -229,9 +245,74 @@ class AuthService:
                 editor.created_at,
                 role=editor.role,
             )
+            if link is not None:
+                tx.emit(link)
             return editor
 
         return await self._uow.run(work)
+
+    async def send_password_link(self, editor_id: str, acting: Principal) -> Editor:
+        """Mail the account's owner a new one-time set-password link (the first expired unused,
+        or they forgot their password). It replaces any earlier link; the password stays until
+        the link is used."""
+        editor = await self._editors.by_id(editor_id)
+        if editor is None:
+            raise NotFound("No such editor.")
+        if editor.disabled:
+            raise Conflict("A disabled account gets no link: enable it first.")
+        now = self._clock()
+        link = self._password_link(editor, now)
+
+        async def work(tx: Transaction) -> None:
+            await self._editors.update(editor, tx.session)
+            tx.emit(link)
+            record(tx, acting, StaffAction.STAFF_PASSWORD_LINK_SENT, editor.id, now)
+
+        await self._uow.run(work)
+        return editor
+
+    def _password_link(self, editor: Editor, now: datetime) -> StaffPasswordLinkIssuedV1:
+        """A fresh link for the account (only its hash is kept) and the event that mails it."""
+        token = secrets.token_urlsafe(32)
+        editor.password_link_hash = hash_refresh_token(token)
+        editor.password_link_expires_at = now + self._password_link_ttl
+        data = StaffPasswordLinkData(
+            staff_id=editor.id,
+            email=editor.email,
+            name=editor.name,
+            token=token,
+            expires_at=editor.password_link_expires_at,
+        )
+        return StaffPasswordLinkIssuedV1(subject=editor.id, data=data)
+
+    async def set_password(self, command: SetPassword) -> None:
+        """Spend a set-password link: the password is set, the link works no more, and any
+        earlier tokens of the account end. An unknown, spent or expired link reads the same.
+        Counted against the client's sign-in allowance: each try costs a password hash."""
+        client = client_key(command.client)
+        raise_if_limited(await self._limiter.hit(f"login:client:{client}", self._limits.per_client))
+        password_hash = await self._hash(command.password)
+        now = self._clock()
+
+        async def work(tx: Transaction) -> Editor | None:
+            link_hash = hash_refresh_token(command.token)
+            editor = await self._editors.take_password_link(link_hash, now, tx.session)
+            if editor is None or editor.disabled:
+                return None
+            editor.password_hash = password_hash
+            editor.access_changed_at = now
+            await self._editors.update(editor, tx.session)
+            await self._refresh_tokens.revoke_editor(editor.id, tx.session)
+            data = StaffAccountData(
+                staff_id=editor.id, role=editor.role, disabled=False, changed_at=now
+            )
+            tx.emit(StaffAccountChangedV1(subject=editor.id, data=data))
+            owner = Principal(editor.id, editor.role, editor.name, client=command.client)
+            record(tx, owner, StaffAction.STAFF_PASSWORD_LINK_USED, editor.id, now)
+            return editor
+
+        if await self._uow.run(work) is None:
+            raise InvalidLink(_LINK_REFUSED)
 
     async def update_editor(self, command: UpdateEditor, acting: Principal) -> Editor:
         editor = await self._editors.by_id(command.editor_id)

@@ -8,19 +8,20 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Path, Request, Response
 
 from broadsheet_articles.auth import AuthService
-from broadsheet_articles.commands import CreateEditor, LogIn, UpdateEditor
+from broadsheet_articles.commands import CreateEditor, LogIn, SetPassword, UpdateEditor
 from broadsheet_articles.responses import editor_out, token_response
 from broadsheet_articles.schemas import (
     EditorCreate,
     EditorOut,
     EditorsOut,
     EditorUpdate,
+    PasswordSet,
     RefreshRequest,
     TokenOut,
 )
 from broadsheet_articles.settings import Settings
 from broadsheet_shared.auth import AdminPrincipal
-from broadsheet_shared.errors import Conflict, Unauthenticated
+from broadsheet_shared.errors import Conflict, InvalidLink, NotFound, RateLimited, Unauthenticated
 from broadsheet_shared.http.clients import client_address
 from broadsheet_shared.http.contract import raises
 from broadsheet_shared.identifiers import UUID_PATTERN
@@ -72,6 +73,17 @@ async def log_out(auth: Auth, body: RefreshRequest) -> Response:
     return Response(status_code=204)
 
 
+@auth_router.post("/password", status_code=204, responses=raises(InvalidLink, RateLimited))
+async def set_password(
+    request: Request, auth: Auth, settings: AppSettings, body: PasswordSet
+) -> Response:
+    """Set a new account's password with the one-time token of the link mailed to its owner.
+    The link works once and expires; an unknown, spent or expired one is the same 400."""
+    client = client_address(request, settings.trusted_proxies)
+    await auth.set_password(SetPassword(body.token, body.password, client))
+    return Response(status_code=204)
+
+
 # -- editor accounts (admins only) -------------------------------------------------------------
 
 accounts_router = APIRouter(prefix="/api/editor", tags=["editor"])
@@ -98,3 +110,15 @@ async def update_editor(
 ) -> EditorOut:
     command = UpdateEditor(editor_id, **body.model_dump())
     return editor_out(await auth.update_editor(command, acting=admin))
+
+
+@accounts_router.post(
+    "/users/{editor_id}/password-link", status_code=204, responses=raises(NotFound, Conflict)
+)
+async def send_password_link(
+    editor_id: Annotated[str, Path(pattern=UUID_PATTERN)], auth: Auth, admin: AdminPrincipal
+) -> Response:
+    """Mail the account's owner a new one-time set-password link; an earlier one stops
+    working. For a link that expired unused, or a forgotten password."""
+    await auth.send_password_link(editor_id, acting=admin)
+    return Response(status_code=204)

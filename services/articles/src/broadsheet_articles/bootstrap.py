@@ -114,6 +114,7 @@ def bootstrap(settings: Settings) -> Container:
             slowdown_seconds=settings.login_slowdown_seconds,
         ),
         refresh_ttl=timedelta(days=settings.refresh_token_days),
+        password_link_ttl=timedelta(hours=settings.password_link_hours),
     )
     return Container(
         settings=settings,

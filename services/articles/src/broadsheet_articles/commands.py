@@ -18,6 +18,7 @@ class CreateArticle:
     tags: list[str] = field(default_factory=list)
     authors: list[str] | None = None  # None: the editor's own name
     hero_image_url: str | None = None
+    hero_image_alt: str | None = None
     comments_open: bool = True
 
 
@@ -52,6 +53,13 @@ class RenameSection:
 
 
 @dataclass(frozen=True)
+class ReorderSections:
+    """Every section's slug, in the order readers' navigation shows them."""
+
+    slugs: list[str]
+
+
+@dataclass(frozen=True)
 class LogIn:
     username: str  # the editor's email address
     password: str
@@ -62,8 +70,17 @@ class LogIn:
 class CreateEditor:
     email: str
     name: str
-    password: str
+    password: str | None  # None: the person sets it through a link mailed to them
     role: Role = "editor"
+
+
+@dataclass(frozen=True)
+class SetPassword:
+    """The owner of a set-password link chooses their password."""
+
+    token: str
+    password: str
+    client: str
 
 
 @dataclass(frozen=True)

@@ -169,6 +169,7 @@ class SectionRepository(Protocol):
     async def add(self, section: Section, session: Session | None = None) -> bool: ...
     async def set_wordpress_slug(self, slug: str, wordpress_slug: str) -> None: ...
     async def rename(self, slug: str, name: str, session: Session | None) -> bool: ...
+    async def set_position(self, slug: str, position: int, session: Session | None) -> None: ...
     async def delete(self, slug: str, session: Session | None = None) -> bool: ...
     async def seed(self, sections: list[Section]) -> None: ...
 
@@ -178,6 +179,9 @@ class EditorRepository(Protocol):
     async def by_id(self, editor_id: str) -> Editor | None: ...
     async def add(self, editor: Editor, session: Session | None = None) -> bool: ...
     async def update(self, editor: Editor, session: Session | None = None) -> None: ...
+    async def take_password_link(
+        self, link_hash: str, now: datetime, session: Session | None
+    ) -> Editor | None: ...
     async def all(self) -> list[Editor]: ...
 
 
@@ -215,6 +219,7 @@ def article_document(article: Article) -> dict[str, Any]:
         # at its next save).
         "author_slugs": [author_slug(name) for name in article.authors],
         "hero_image_url": article.hero_image_url,
+        "hero_image_alt": article.hero_image_alt,
         "status": article.status.value,
         "comments_open": article.comments_open,
         "created_at": article.created_at,
@@ -238,6 +243,7 @@ def article_from_document(doc: dict[str, Any]) -> Article:
         tags=list(doc.get("tags", [])),
         authors=list(doc.get("authors", [])),
         hero_image_url=doc.get("hero_image_url"),
+        hero_image_alt=doc.get("hero_image_alt"),
         status=ArticleStatus(doc["status"]),
         comments_open=bool(doc.get("comments_open", True)),
         created_at=doc["created_at"],
@@ -258,6 +264,8 @@ def _editor_document(editor: Editor) -> dict[str, Any]:
         "disabled": editor.disabled,
         "created_at": editor.created_at,
         "access_changed_at": editor.access_changed_at,
+        "password_link_hash": editor.password_link_hash,
+        "password_link_expires_at": editor.password_link_expires_at,
     }
 
 
@@ -271,6 +279,8 @@ def _editor_from_document(doc: dict[str, Any]) -> Editor:
         disabled=bool(doc.get("disabled", False)),
         created_at=doc["created_at"],
         access_changed_at=doc.get("access_changed_at"),
+        password_link_hash=doc.get("password_link_hash"),
+        password_link_expires_at=doc.get("password_link_expires_at"),
     )
 
 
@@ -469,6 +479,11 @@ class MongoSectionRepository:
         )
         return bool(result.matched_count == 1)
 
+    async def set_position(self, slug: str, position: int, session: Session | None) -> None:
+        await self._sections.update_one(
+            {"_id": slug}, {"$set": {"position": position}}, session=session
+        )
+
     async def delete(self, slug: str, session: Session | None = None) -> bool:
         result = await self._sections.delete_one({"_id": slug}, session=session)
         return bool(result.deleted_count == 1)
@@ -508,6 +523,19 @@ class MongoEditorRepository:
         doc = _editor_document(editor)
         del doc["_id"]
         await self._editors.update_one({"_id": editor.id}, {"$set": doc}, session=session)
+
+    async def take_password_link(
+        self, link_hash: str, now: datetime, session: Session | None
+    ) -> Editor | None:
+        """The account whose unexpired link this is, the link spent in the same write: of two
+        uses at once, one finds it."""
+        doc = await self._editors.find_one_and_update(
+            {"password_link_hash": link_hash, "password_link_expires_at": {"$gt": now}},
+            {"$set": {"password_link_hash": None, "password_link_expires_at": None}},
+            return_document=ReturnDocument.AFTER,
+            session=session,
+        )
+        return _editor_from_document(doc) if doc else None
 
     async def changed_at(self, staff_id: str) -> datetime | None:
         """The account's last change that ends earlier tokens (``StaffAccess``): articles owns

@@ -35,6 +35,7 @@ def summary_out(article: Article) -> dict[str, Any]:
         "authors": article.authors,
         "author_slugs": [author_slug(name) for name in article.authors],
         "hero_image_url": article.hero_image_url,
+        "hero_image_alt": article.hero_image_alt,
         "published_at": article.published_at,
         "url_path": url_path(article.slug),
     }
@@ -81,6 +82,7 @@ def revision_out(revision: Revision) -> RevisionOut:
         tags=content["tags"],
         authors=content["authors"],
         hero_image_url=content["hero_image_url"],
+        hero_image_alt=content.get("hero_image_alt"),
         comments_open=content["comments_open"],
     )
 

@@ -63,6 +63,14 @@ Tag = Annotated[Line, Field(min_length=1, max_length=50)]
 AuthorName = Annotated[Line, Field(min_length=1, max_length=100)]
 Slug = Annotated[str, Field(min_length=1, max_length=SLUG_MAX_LENGTH, pattern=SLUG_PATTERN)]
 HeroUrl = Annotated[AnyHttpUrl, Field(max_length=2000)]
+HeroAlt = Annotated[
+    Line,
+    Field(
+        max_length=300,
+        description="What the hero image shows, for readers who cannot see it; required "
+        "with a hero image.",
+    ),
+]
 Password = Annotated[Text, Field(min_length=12, max_length=256)]
 
 
@@ -85,11 +93,13 @@ class ArticleCreate(Strict):
     tags: list[Tag] = Field(default_factory=list, max_length=20)
     authors: list[AuthorName] | None = Field(default=None, max_length=10)
     hero_image_url: HeroUrl | None = None
+    hero_image_alt: HeroAlt | None = None
     comments_open: Flag = True
 
 
 class ArticleUpdate(Strict):
-    """Only the fields present change; ``hero_image_url: null`` removes the image."""
+    """Only the fields present change; ``hero_image_url: null`` removes the image and its alt
+    text."""
 
     title: Title | None = None
     body: Body | None = None
@@ -98,6 +108,7 @@ class ArticleUpdate(Strict):
     tags: list[Tag] | None = Field(default=None, max_length=20)
     authors: list[AuthorName] | None = Field(default=None, max_length=10)
     hero_image_url: HeroUrl | None = None
+    hero_image_alt: HeroAlt | None = None
     comments_open: Flag | None = None
     slug: Slug | None = None
 
@@ -117,6 +128,12 @@ class SectionUpdate(Strict):
     name: SectionName
 
 
+class SectionOrder(Strict):
+    slugs: list[Slug] = Field(
+        min_length=1, max_length=200, description="Every section's slug, once, in the new order"
+    )
+
+
 class RefreshRequest(Strict):
     refresh_token: Annotated[str, Field(min_length=1, max_length=200)]
 
@@ -124,8 +141,16 @@ class RefreshRequest(Strict):
 class EditorCreate(Strict):
     email: Annotated[str, Field(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")]
     name: AuthorName
-    password: Password
+    password: Password | None = Field(
+        default=None,
+        description="Omitted: the person is mailed a one-time link to set their own password",
+    )
     role: Role = "editor"
+
+
+class PasswordSet(Strict):
+    token: Annotated[str, Field(min_length=20, max_length=100, pattern=r"^[A-Za-z0-9_-]+$")]
+    password: Password
 
 
 class EditorUpdate(Strict):
@@ -159,6 +184,7 @@ class ArticleSummaryOut(BaseModel):
         description="Each author's page: /authors/{slug} (in the order of authors)"
     )
     hero_image_url: str | None
+    hero_image_alt: str | None = None
     published_at: datetime | None
     url_path: str
 
@@ -204,6 +230,7 @@ class RevisionOut(BaseModel):
     tags: list[str]
     authors: list[str]
     hero_image_url: str | None
+    hero_image_alt: str | None = None
     comments_open: bool
 
 

@@ -16,6 +16,7 @@ from broadsheet_articles.commands import (
     EditArticle,
     PublishArticle,
     RenameSection,
+    ReorderSections,
 )
 from broadsheet_articles.cursors import PublicCursor
 from broadsheet_articles.domain import (
@@ -168,6 +169,7 @@ class ArticleService:
                 tags=command.tags,
                 authors=command.authors if command.authors is not None else [editor.name],
                 hero_image_url=command.hero_image_url,
+                hero_image_alt=command.hero_image_alt,
                 comments_open=command.comments_open,
             )
             await self.add(article, tx, reason="created", editor=editor)
@@ -191,6 +193,7 @@ class ArticleService:
             tags=command.tags,
             authors=command.authors if command.authors is not None else [editor.name],
             hero_image_url=command.hero_image_url,
+            hero_image_alt=command.hero_image_alt,
             comments_open=command.comments_open,
         )
         article.published_at = now
@@ -480,6 +483,24 @@ class SectionService:
             return section
 
         return await self._uow.run(work)
+
+    async def reorder(self, command: ReorderSections, admin: Principal) -> list[Section]:
+        """Put the sections in the order given, which must name each section once: an order
+        made from a stale list (a section added or deleted meanwhile) is refused, not guessed
+        at. The reader site's navigation lists sections by this position."""
+        existing = await self._sections.all()
+        if sorted(command.slugs) != sorted(s.slug for s in existing):
+            raise Conflict("The sections changed meanwhile; reload them and order them again.")
+        now = self._clock()
+
+        async def work(tx: Transaction) -> None:
+            for position, slug in enumerate(command.slugs):
+                await self._sections.set_position(slug, position, tx.session)
+            order = ",".join(command.slugs)
+            record(tx, admin, StaffAction.SECTIONS_REORDERED, "sections", now, order=order)
+
+        await self._uow.run(work)
+        return await self._sections.all()
 
     async def delete(self, slug: str, admin: Principal) -> None:
         section = await self.get(slug)

@@ -37,6 +37,12 @@ class Settings(DatabaseServiceSettings):
     jwt_private_key: SecretStr = SecretStr(devkeys.DEV_JWT_PRIVATE_KEY)
     access_token_minutes: int = Field(default=15, ge=1, le=15)
     refresh_token_days: int = Field(default=14, ge=1, le=90)
+    password_link_hours: int = Field(
+        default=48,
+        ge=1,
+        le=168,
+        description="How long a new staff account's one-time set-password link works",
+    )
 
     # Argon2id cost; the floor is OWASP's (19 MiB, 2 iterations, 1 lane).
     argon2_memory_kib: int = Field(default=65536, ge=19456)

@@ -18,9 +18,11 @@ from broadsheet_comments.commands import (
     ModerateComment,
     ModerateComments,
     PostComment,
+    VoteForComment,
 )
-from broadsheet_comments.domain import Ban, Comment, ModerationAction, Status
+from broadsheet_comments.domain import Ban, BanKind, Comment, ModerationAction, Status
 from broadsheet_comments.feeds import FEED_SIZE, comments_feed
+from broadsheet_comments.mydata import ReaderData
 from broadsheet_comments.queries import CommentQueries, QueueEntry
 from broadsheet_comments.schemas import (
     ArticleOut,
@@ -32,26 +34,32 @@ from broadsheet_comments.schemas import (
     BulkOutcome,
     CommentCreate,
     CommentEdit,
+    CommentExport,
     CommentOut,
+    CommentsExport,
     CountOut,
     CountsOut,
     LocatedCommentOut,
     PostedComment,
     QueueArticle,
     QueueComment,
+    QueueOrder,
     QueueOut,
     QueueParent,
     RecentArticle,
     RecentComment,
     RecentOut,
     StaffComment,
+    StatusCountOut,
     ThreadOut,
+    VoteCreate,
+    VoteOut,
     WordPressCommentOut,
 )
 from broadsheet_comments.service import CommentsService
 from broadsheet_comments.settings import Settings
-from broadsheet_comments.threads import Sort
-from broadsheet_shared.auth import ModeratorPrincipal, Principal
+from broadsheet_comments.threads import Sort, ThreadSort
+from broadsheet_shared.auth import ModeratorPrincipal, Principal, StaffPrincipal
 from broadsheet_shared.errors import Conflict, Forbidden
 from broadsheet_shared.http.clients import client_address
 from broadsheet_shared.http.contract import raises
@@ -100,6 +108,11 @@ async def get_avatars(request: Request) -> Avatars:
     return avatars
 
 
+async def get_reader_data(request: Request) -> ReaderData:
+    reader_data: ReaderData = request.app.state.reader_data
+    return reader_data
+
+
 async def client_identity(request: Request) -> str:
     settings: Settings = request.app.state.settings
     return client_address(request, settings.trusted_proxies)
@@ -109,6 +122,7 @@ Service = Annotated[CommentsService, Depends(get_service)]
 Queries = Annotated[CommentQueries, Depends(get_queries)]
 Client = Annotated[str, Depends(client_identity)]
 AvatarsDep = Annotated[Avatars, Depends(get_avatars)]
+ReaderDataDep = Annotated[ReaderData, Depends(get_reader_data)]
 Slug = Annotated[str, Path(max_length=SLUG_MAX_LENGTH, pattern=SLUG_PATTERN)]
 CommentId = Annotated[str, Path(pattern=OBJECT_ID_PATTERN)]
 EditToken = Annotated[str | None, Header(alias="X-Edit-Token", max_length=500)]
@@ -140,6 +154,7 @@ def comment_out(comment: Comment, in_reply_to: str | None, avatars: Avatars) -> 
         in_reply_to=in_reply_to,
         wordpress_id=comment.wordpress_id,
         avatar=avatars.seed(comment),
+        votes=comment.votes,
     )
 
 
@@ -210,7 +225,8 @@ async def _comment_input(request: Request) -> CommentCreate:
     description=(
         "A page of the thread: at most `limit` public comments in total, in thread order "
         "(each top-level comment, then its replies depth first, oldest reply first; `sort` "
-        "orders the top-level comments). A page may start or end inside a thread: `root_id` "
+        "orders the top-level comments: `best` by votes, most first, ties oldest first). "
+        "A page may start or end inside a thread: `root_id` "
         "names each comment's top-level comment, and a reply whose parent is not on the page "
         "carries `in_reply_to`. Pass `next_cursor` back as `cursor` for the next page."
     ),
@@ -219,7 +235,7 @@ async def list_comments(
     slug: Slug,
     queries: Queries,
     avatars: AvatarsDep,
-    sort: Sort = "oldest",
+    sort: ThreadSort = "oldest",
     cursor: Annotated[str | None, Query(pattern=THREAD_CURSOR_PATTERN)] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
 ) -> Response:
@@ -317,6 +333,25 @@ async def delete_comment(
     return Response(status_code=204)
 
 
+@public_router.post(
+    "/api/articles/{slug}/comments/{comment_id:comment_id}/votes",
+    response_model=VoteOut,
+    responses={
+        404: {"description": "The article has no public comment with this id"},
+        409: {"description": "Comments are closed"},
+    },
+)
+async def vote_for_comment(
+    slug: Slug, comment_id: CommentId, vote: VoteCreate, service: Service, client: Client
+) -> VoteOut:
+    """A reader's vote: one per comment for each of the reader's client (an IPv6 /64 is one),
+    voter cookie and email address; a second one is answered with `counted: false`."""
+    voted = await service.vote(
+        VoteForComment(slug, comment_id, client, voter=vote.voter, email=vote.email)
+    )
+    return VoteOut(votes=voted.votes, counted=voted.counted)
+
+
 @public_router.get(
     "/api/articles/{slug}/comments/{comment_id:comment_id}",
     response_model=LocatedCommentOut,
@@ -338,6 +373,21 @@ async def get_comment(
     return LocatedCommentOut(
         **out.model_dump(), body_markdown=located.item.comment.body_markdown, cpage=located.cursor
     )
+
+
+@public_router.get(
+    "/api/my-data/comments",
+    response_model=CommentsExport,
+    responses=raises(Forbidden),
+    tags=["my-data"],
+)
+async def export_reader_comments(
+    reader_data: ReaderDataDep,
+    grant: Annotated[str, Header(alias="X-Data-Grant", max_length=500)],
+) -> CommentsExport:
+    """Every comment of the address a data grant names (issued by notifications for a my-data
+    link, five minutes): the gateway gathers a reader's download with it."""
+    return CommentsExport(comments=[CommentExport(**c) for c in await reader_data.export(grant)])
 
 
 @public_router.get(
@@ -421,10 +471,38 @@ async def moderation_queue(
     _: ModeratorPrincipal,
     queries: Queries,
     status: Status = "pending",
+    order: Annotated[
+        QueueOrder, Query(description="Newest comments first (the default) or oldest first.")
+    ] = "newest",
     cursor: Annotated[str | None, Query(pattern=QUEUE_CURSOR_PATTERN)] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
 ) -> QueueOut:
-    found, next_cursor = await queries.queue(status, cursor, limit)
+    found, next_cursor = await queries.queue(status, cursor, limit, oldest_first=order == "oldest")
+    return QueueOut(items=[queue_comment(entry) for entry in found], next_cursor=next_cursor)
+
+
+@staff_router.get("/count", response_model=StatusCountOut)
+async def count_by_status(
+    _: StaffPrincipal, queries: Queries, status: Status = "pending"
+) -> StatusCountOut:
+    """How many comments have a status: any staff may read it (editors' dashboards show the
+    queue's size); it names no one."""
+    return StatusCountOut(status=status, count=await queries.status_count(status))
+
+
+@staff_router.get("/search", response_model=QueueOut)
+async def find_by_author(
+    _: ModeratorPrincipal,
+    queries: Queries,
+    kind: Annotated[
+        BanKind, Query(description="Look the author up by email or by client address.")
+    ],
+    value: Annotated[str, Query(min_length=1, max_length=320)],
+    cursor: Annotated[str | None, Query(pattern=QUEUE_CURSOR_PATTERN)] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+) -> QueueOut:
+    """An author's comments across articles, whatever their status, newest first."""
+    found, next_cursor = await queries.by_author(kind, value, cursor, limit)
     return QueueOut(items=[queue_comment(entry) for entry in found], next_cursor=next_cursor)
 
 

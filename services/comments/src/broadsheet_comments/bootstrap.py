@@ -10,6 +10,7 @@ from broadsheet_comments.consumers import build_router
 from broadsheet_comments.domain import ModerationPolicy
 from broadsheet_comments.expiry import ClientAddressExpiry
 from broadsheet_comments.imports import ImportService
+from broadsheet_comments.mydata import ReaderData
 from broadsheet_comments.projection import ArticleProjection
 from broadsheet_comments.queries import CommentQueries
 from broadsheet_comments.repository import (
@@ -24,6 +25,7 @@ from broadsheet_comments.settings import Settings
 from broadsheet_comments.tokens import EditTokens
 from broadsheet_shared.addresses import AddressDigest
 from broadsheet_shared.auth import TokenVerifier
+from broadsheet_shared.grants import DataGrants
 from broadsheet_shared.inbox import MongoInbox
 from broadsheet_shared.kafka.router import EventRouter
 from broadsheet_shared.ratelimit import MongoRateLimiter, RateLimit
@@ -40,6 +42,7 @@ class Container:
     bans: MongoBanRepository
     service: CommentsService
     imports: ImportService
+    reader_data: ReaderData
     queries: CommentQueries
     projection: ArticleProjection
     router: EventRouter
@@ -96,6 +99,9 @@ def bootstrap(settings: Settings) -> Container:
     )
     projection = ArticleProjection(articles)
     staff_access = MongoStaffAccess(runtime.db)
+    reader_data = ReaderData(
+        articles, comments, runtime.uow, DataGrants(settings.data_grant_key.get_secret_value())
+    )
     return Container(
         settings=settings,
         runtime=runtime,
@@ -110,9 +116,12 @@ def bootstrap(settings: Settings) -> Container:
             uow=runtime.uow,
             digest=digest,
         ),
-        queries=CommentQueries(articles=articles, comments=comments),
+        reader_data=reader_data,
+        queries=CommentQueries(articles=articles, comments=comments, digest=digest),
         projection=projection,
-        router=build_router(projection, MongoInbox(runtime.mongo, runtime.db), staff_access),
+        router=build_router(
+            projection, MongoInbox(runtime.mongo, runtime.db), staff_access, reader_data
+        ),
         token_verifier=TokenVerifier(
             settings.jwt_public_key, issuer=settings.jwt_issuer, audience=settings.jwt_audience
         ),

@@ -83,3 +83,16 @@ class ImportComment:
     status: Literal["approved", "pending"]
     created_at: datetime
     fingerprint: str
+
+
+@dataclass(frozen=True)
+class VoteForComment:
+    """A reader's vote for a public comment. The reader is known by their client address,
+    the site's opaque ``voter`` cookie and, where they give one, their email address: one vote
+    per comment for each of them."""
+
+    slug: str
+    comment_id: str
+    client: str
+    voter: str | None = None
+    email: str | None = None

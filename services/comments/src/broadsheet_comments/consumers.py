@@ -1,16 +1,19 @@
 """Article events → this service's article projection (each handler runs once per event);
-staff account changes → the staff-access projection."""
+staff account changes → the staff-access projection; a reader's erasure → their comments
+"[deleted]" in place (idempotent by itself: erased comments no longer carry the digest)."""
 
 from __future__ import annotations
 
 from functools import partial
 
+from broadsheet_comments.mydata import ReaderData
 from broadsheet_comments.projection import ArticleProjection
 from broadsheet_shared.events import (
     ArticleDeletedV1,
     ArticlePublishedV1,
     ArticleUnpublishedV1,
     ArticleUpdatedV1,
+    ReaderErasedV1,
 )
 from broadsheet_shared.inbox import Inbox
 from broadsheet_shared.kafka.router import EventRouter
@@ -18,10 +21,17 @@ from broadsheet_shared.staff_access import StaffAccessProjection, subscribe_staf
 
 
 def build_router(
-    projection: ArticleProjection, inbox: Inbox, staff_access: StaffAccessProjection
+    projection: ArticleProjection,
+    inbox: Inbox,
+    staff_access: StaffAccessProjection,
+    reader_data: ReaderData,
 ) -> EventRouter:
     router = EventRouter()
     subscribe_staff_access(router, staff_access)
+
+    @router.subscribe(ReaderErasedV1)
+    async def reader_erased(event: ReaderErasedV1) -> None:
+        await reader_data.erase(event.data.address_digest)
 
     @router.subscribe(ArticlePublishedV1)
     async def article_published(event: ArticlePublishedV1) -> None:

@@ -55,12 +55,34 @@ def encode_thread_cursor(key: str, comment_id: str) -> str:
     return by_key if len(by_key) <= MAX_CURSOR_CHARS else f"c.{comment_id}"
 
 
-def decode_thread_cursor(cursor: str | None) -> str | AfterComment | None:
-    """The sort key after which the page starts, or the comment whose key it is."""
+@dataclass(frozen=True)
+class BestKey:
+    """A position in the Best order: after the comment at ``path`` whose top-level comment had
+    ``votes`` votes (top-level comments by votes, most first, then by position; each followed
+    by its replies in thread order)."""
+
+    votes: int
+    path: str
+
+
+def encode_best_cursor(votes: int, path: str, comment_id: str) -> str:
+    """A Best page continues after this comment (``votes``: its top-level comment's); the
+    comment's id when the key is too long for a URL parameter."""
+    by_key = f"b.{votes}.{path}"
+    return by_key if len(by_key) <= MAX_CURSOR_CHARS else f"c.{comment_id}"
+
+
+def decode_thread_cursor(cursor: str | None) -> str | AfterComment | BestKey | None:
+    """The sort key after which the page starts, the Best position, or the comment whose key
+    it is."""
     if not cursor:
         return None
     matched = _THREAD_KEY.match(cursor)
     if matched is None:
         raise InvalidCursor
-    key, comment_id = matched.groups()
-    return AfterComment(comment_id) if comment_id is not None else str(key)
+    key, comment_id, votes, best_path = matched.groups()
+    if comment_id is not None:
+        return AfterComment(comment_id)
+    if best_path is not None:
+        return BestKey(int(votes), best_path)
+    return str(key)

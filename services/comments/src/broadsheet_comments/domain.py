@@ -112,6 +112,8 @@ class Comment:
     hidden_by: int = 0
     # The comment's id on the WordPress site it was imported from: its old #comment-ID anchor.
     wordpress_id: int | None = None
+    # Readers' votes (one per reader: votes are counted by $inc only, gone when it is deleted).
+    votes: int = 0
 
     @property
     def root_seq(self) -> int:

@@ -27,6 +27,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.imports = container.imports
     app.state.queries = container.queries
     app.state.avatars = container.avatars
+    app.state.reader_data = container.reader_data
     app.state.readiness_checks = container.runtime.readiness_checks()
     app.state.token_verifier = container.token_verifier
     app.state.staff_access = container.staff_access

@@ -1,28 +1,36 @@
-"""Read use cases: thread pages, counts, the recent list and the staff queue."""
+"""Read use cases: thread pages, counts, the recent list, the staff queue and finding an
+author's comments."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
+from ipaddress import ip_address
 
 from broadsheet_comments.cursors import (
     AfterComment,
+    BestKey,
     decode_queue_cursor,
     decode_thread_cursor,
+    encode_best_cursor,
     encode_queue_cursor,
     encode_thread_cursor,
 )
-from broadsheet_comments.domain import Article, Comment, Status
+from broadsheet_comments.domain import Article, BanKind, Comment, Status
 from broadsheet_comments.repository import ArticleRepository, CommentRepository
 from broadsheet_comments.threads import (
+    ROOT_WIDTH,
+    SUBTREE_END,
     Sort,
+    ThreadSort,
     key_before,
     next_roots,
     outlines_to_read,
     plan_window,
     sort_path,
 )
+from broadsheet_shared.addresses import AddressDigest
 from broadsheet_shared.errors import NotFound
 
 
@@ -119,17 +127,27 @@ def _page_items(found: Sequence[Comment]) -> list[ThreadItem]:
 
 
 class CommentQueries:
-    def __init__(self, *, articles: ArticleRepository, comments: CommentRepository) -> None:
+    def __init__(
+        self, *, articles: ArticleRepository, comments: CommentRepository, digest: AddressDigest
+    ) -> None:
         self._articles = articles
         self._comments = comments
+        self._digest = digest
 
-    async def thread(self, slug: str, *, sort: Sort, cursor: str | None, limit: int) -> ThreadPage:
+    async def thread(
+        self, slug: str, *, sort: ThreadSort, cursor: str | None, limit: int
+    ) -> ThreadPage:
         """A page: at most ``limit`` public comments in thread order (each top-level comment,
         then its replies depth first). A page may start or end inside a thread."""
         article = await published_article(self._articles, slug)
+        if sort == "best":
+            return await self._best_thread(article, cursor, limit)
         after = decode_thread_cursor(cursor)
         if isinstance(after, AfterComment):
             after = await self._key_of(after.comment_id, article, sort)
+        elif isinstance(after, BestKey):
+            # Every cursor is a position in every order: in a path order, that of its comment.
+            after = sort_path(after.path, sort)
         found, counts = await asyncio.gather(
             self._public_after(article, sort, after, limit + 1),
             self._articles.counts([article]),
@@ -142,6 +160,68 @@ class CommentQueries:
         return ThreadPage(
             article, counts.get(article.article_id, 0), _page_items(found), next_cursor
         )
+
+    async def _best_thread(self, article: Article, cursor: str | None, limit: int) -> ThreadPage:
+        after = await self._best_key(article, decode_thread_cursor(cursor))
+        found, counts = await asyncio.gather(
+            self._best_after(article, after, limit + 1), self._articles.counts([article])
+        )
+        next_cursor = None
+        if len(found) > limit:
+            found = found[:limit]
+            votes, last = found[-1]
+            next_cursor = encode_best_cursor(votes, last.path, last.id)
+        items = _page_items([comment for _, comment in found])
+        return ThreadPage(article, counts.get(article.article_id, 0), items, next_cursor)
+
+    async def _best_key(
+        self, article: Article, after: str | AfterComment | BestKey | None
+    ) -> BestKey | None:
+        """A cursor as a position in the Best order: a path (from the other orders) or a
+        comment continue after it, at its top-level comment's votes now."""
+        if after is None or isinstance(after, BestKey):
+            return after
+        if isinstance(after, AfterComment):
+            comment = await self._comments.get(after.comment_id)
+            if comment is None or comment.article_id != article.article_id:
+                raise NotFound("The comment this page continues after is not on this thread.")
+            path = comment.path
+            root = await self._comments.get(comment.root_id)
+        else:
+            # A path-order key (a shape any client may send): taken as a path, at no votes.
+            path = after
+            root = None
+        return BestKey(root.votes if root is not None else 0, path)
+
+    async def _best_after(
+        self, article: Article, after: BestKey | None, limit: int
+    ) -> list[tuple[int, Comment]]:
+        """Up to ``limit`` public comments after ``after`` in the Best order, each with its
+        top-level comment's votes (the next cursor's): the rest of ``after``'s thread, then the
+        next top-level comments by votes, each followed by its replies in thread order. A
+        top-level comment with no approved reply has no public reply: its subtree is not read.
+        """
+        found: list[tuple[int, Comment]] = []
+        if after is not None:
+            end = after.path[:ROOT_WIDTH] + SUBTREE_END
+            if after.path < end:
+                rest = await self._comments.public_window(
+                    article.article_id, "oldest", after.path, end, limit
+                )
+                found += [(after.votes, comment) for comment in rest]
+        if len(found) >= limit:
+            return found[:limit]
+        for root in await self._comments.best_roots(article.article_id, after, limit - len(found)):
+            found.append((root.votes, root))
+            needed = limit - len(found)
+            if needed <= 0:
+                break
+            if root.reply_count:
+                replies = await self._comments.public_window(
+                    article.article_id, "oldest", root.path, root.path + SUBTREE_END, needed
+                )
+                found += [(root.votes, reply) for reply in replies]
+        return found[:limit]
 
     async def wordpress_comment(
         self, slug: str, wordpress_id: int, *, sort: Sort
@@ -256,12 +336,32 @@ class CommentQueries:
         return article, [c for c in found if c.is_public][:limit]
 
     async def queue(
-        self, status: Status, cursor: str | None, limit: int
+        self, status: Status, cursor: str | None, limit: int, *, oldest_first: bool = False
     ) -> tuple[list[QueueEntry], str | None]:
-        """The staff queue of one status, newest first, each comment with its article and
-        parent."""
+        """The staff queue of one status, newest (or oldest) first, each comment with its article
+        and parent."""
         after = decode_queue_cursor(cursor)
-        found = await self._comments.by_status(status, after, limit + 1)
+        found = await self._comments.by_status(status, after, limit + 1, oldest_first=oldest_first)
+        return await self._queue_page(found, limit)
+
+    async def status_count(self, status: Status) -> int:
+        """How many comments have this status (the dashboards' count of the queue)."""
+        return await self._comments.count_status(status)
+
+    async def by_author(
+        self, kind: BanKind, value: str, cursor: str | None, limit: int
+    ) -> tuple[list[QueueEntry], str | None]:
+        """An author's comments across articles, whatever their status, newest first: by email
+        (compared by its digest, as stored) or by the client address they were posted from
+        (kept only until the address expiry sweep forgets it)."""
+        after = decode_queue_cursor(cursor)
+        key = self._digest(value) if kind == "email" else author_client(value)
+        found = await self._comments.by_author(kind, key, after, limit + 1)
+        return await self._queue_page(found, limit)
+
+    async def _queue_page(
+        self, found: Sequence[Comment], limit: int
+    ) -> tuple[list[QueueEntry], str | None]:
         next_cursor = encode_queue_cursor(found[limit - 1].sort_key) if len(found) > limit else None
         page = found[:limit]
         articles = await self._articles.by_ids([comment.article_id for comment in page])
@@ -277,3 +377,12 @@ class CommentQueries:
             for comment in page
         ]
         return entries, next_cursor
+
+
+def author_client(value: str) -> str:
+    """A client address as comments store it (an IP address in its canonical form), so
+    ``2001:DB8::1`` finds what ``2001:db8::1`` posted."""
+    try:
+        return str(ip_address(value.strip()))
+    except ValueError:
+        return value.strip()

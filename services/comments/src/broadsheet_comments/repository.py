@@ -2,8 +2,8 @@
 
 Collections: ``articles`` (projection of article events), ``comment_counters`` (sharded public
 counts), ``comments``, ``sequences`` and ``thread_outlines`` (sort paths and page planning),
-``idempotency_keys``, ``bans``. Methods that take part in a use case's transaction take its
-``session``.
+``idempotency_keys``, ``bans``, ``votes`` (who voted for a comment). Methods that take part
+in a use case's transaction take its ``session``.
 
 Longer than the house's 450 lines on purpose: the rule is that this module alone touches
 MongoDB, and it holds four repositories (articles, comments, imports, bans), each a port
@@ -21,7 +21,8 @@ from typing import Any, Protocol
 from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
-from broadsheet_comments.domain import Article, Ban, Comment, Status
+from broadsheet_comments.cursors import BestKey
+from broadsheet_comments.domain import Article, Ban, BanKind, Comment, Status
 from broadsheet_comments.threads import ROOT_WIDTH, SUBTREE_END, Sort
 from broadsheet_shared.mongo import Database, IndexSpec, Session
 
@@ -32,12 +33,17 @@ BANS = "bans"
 # Imported comments by (source site, WordPress id): the key of an import's upserts.
 WORDPRESS_COMMENTS = "wordpress_comments"
 COUNTERS = "comment_counters"
+# One document per (comment, voter identity): the ids make a second vote a duplicate key.
+VOTES = "votes"
 SEQUENCES = "sequences"
 # Per top-level comment: the path suffixes of all its replies, to size page windows.
 OUTLINES = "thread_outlines"
 # Public counts are spread over this many documents per article: a posting transaction $incs
 # one at random, so concurrent posters rarely touch the same document (no WriteConflict storm).
 COUNT_SHARDS = 8
+# Where a comment keeps what identifies its author, for each way staff look authors up: the
+# email's digest, the client address as the comment was posted from.
+AUTHOR_FIELDS: dict[BanKind, str] = {"email": "author_email_hash", "client": "client"}
 
 INDEXES: list[IndexSpec] = [
     IndexSpec(
@@ -65,6 +71,16 @@ INDEXES: list[IndexSpec] = [
                     ("path_newest", ASCENDING),
                 ]
             ),
+            # The Best order: an article's public top-level comments by votes, then position.
+            IndexModel(
+                [
+                    ("article_id", ASCENDING),
+                    ("status", ASCENDING),
+                    ("depth", ASCENDING),
+                    ("votes", DESCENDING),
+                    ("path", ASCENDING),
+                ]
+            ),
             # A subtree, whatever its statuses (hiding and restoring replies).
             IndexModel([("article_id", ASCENDING), ("path", ASCENDING)]),
             IndexModel([("status", ASCENDING), ("sort_key", DESCENDING)]),
@@ -74,6 +90,9 @@ INDEXES: list[IndexSpec] = [
             ),
             IndexModel([("article_id", ASCENDING), ("body_hash", ASCENDING)]),
             IndexModel([("author_email_hash", ASCENDING), ("status", ASCENDING)]),
+            # Staff finding an author's comments across articles, by email or client address.
+            IndexModel([("author_email_hash", ASCENDING), ("sort_key", DESCENDING)]),
+            IndexModel([("client", ASCENDING), ("sort_key", DESCENDING)]),
             # The client address sweep (expiry.py) reads comments by age.
             IndexModel([("created_at", ASCENDING)]),
             # An old #comment-ID link of an imported article (the reader site's lookup).
@@ -85,6 +104,7 @@ INDEXES: list[IndexSpec] = [
         [IndexModel([("created_at", ASCENDING)], expireAfterSeconds=24 * 3600)],
     ),
     IndexSpec(BANS, [IndexModel([("until", ASCENDING)], expireAfterSeconds=0)]),
+    IndexSpec(VOTES, [IndexModel([("comment_id", ASCENDING)])]),
     IndexSpec(
         WORDPRESS_COMMENTS, [IndexModel([("source", ASCENDING), ("wordpress_id", ASCENDING)])]
     ),
@@ -132,12 +152,33 @@ class CommentRepository(Protocol):
         self, article_id: str, sort: Sort, after: str | None, until: str | None, limit: int
     ) -> list[Comment]: ...
     async def by_wordpress_id(self, article_id: str, wordpress_id: int) -> Comment | None: ...
-    async def by_status(self, status: Status, after: str | None, limit: int) -> list[Comment]: ...
+    async def by_status(
+        self, status: Status, after: str | None, limit: int, *, oldest_first: bool = False
+    ) -> list[Comment]: ...
+    async def count_status(self, status: Status) -> int: ...
+    async def by_author(
+        self, kind: BanKind, value: str, after: str | None, limit: int
+    ) -> list[Comment]: ...
     async def recent_public(self, limit: int, article_id: str | None = None) -> list[Comment]: ...
     async def duplicate_since(self, article_id: str, body_hash: str, since: datetime) -> bool: ...
     async def has_public_from(self, email_hash: str) -> bool: ...
+    async def all_by_email_hash(self, email_hash: str, session: Session | None) -> list[Comment]:
+        """Every comment whose author has this address digest, oldest first."""
+        ...
+
+    async def rename_parent_author(
+        self, parent_ids: Sequence[str], name: str, session: Session
+    ) -> None: ...
     async def remember_key(self, record: IdempotencyRecord, session: Session) -> None: ...
     async def recall_key(self, key: str) -> IdempotencyRecord | None: ...
+    async def best_roots(
+        self, article_id: str, after: BestKey | None, limit: int
+    ) -> list[Comment]: ...
+    async def has_vote(self, comment_id: str, voters: Sequence[str], session: Session) -> bool: ...
+    async def add_vote(
+        self, comment_id: str, voters: Sequence[str], at: datetime, session: Session
+    ) -> None: ...
+    async def drop_votes(self, comment_id: str, session: Session) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -302,6 +343,7 @@ def _comment_doc(comment: Comment) -> dict[str, Any]:
         "path_newest": comment.path_newest,
         "hidden_by": comment.hidden_by,
         "wordpress_id": comment.wordpress_id,
+        "votes": comment.votes,
     }
 
 
@@ -330,6 +372,7 @@ def _comment(doc: dict[str, Any]) -> Comment:
         path=doc["path"],
         hidden_by=max(0, int(doc["hidden_by"])),
         wordpress_id=doc.get("wordpress_id"),
+        votes=max(0, int(doc.get("votes", 0))),
     )
 
 
@@ -363,6 +406,7 @@ class MongoCommentRepository:
         self._keys = db[IDEMPOTENCY_KEYS]
         self._sequences = db[SEQUENCES]
         self._outlines = db[OUTLINES]
+        self._votes = db[VOTES]
 
     async def add(self, comment: Comment, session: Session) -> None:
         await self._comments.insert_one(_comment_doc(comment), session=session)
@@ -381,12 +425,28 @@ class MongoCommentRepository:
     async def save(self, comment: Comment, session: Session) -> None:
         fields = _comment_doc(comment)
         # Counters move only through $inc, so concurrent replies are never lost.
-        for key in ("_id", "reply_count"):
+        for key in ("_id", "reply_count", "votes"):
             fields.pop(key)
         # Fixed when posted; hidden_by moves only with its ancestors.
         for key in ("root_seq", "path", "path_newest", "hidden_by"):
             fields.pop(key)
         await self._comments.update_one({"_id": comment.id}, {"$set": fields}, session=session)
+
+    async def all_by_email_hash(self, email_hash: str, session: Session | None) -> list[Comment]:
+        docs = await self._comments.find(
+            {"author_email_hash": email_hash}, session=session, sort=[("created_at", ASCENDING)]
+        ).to_list()
+        return [_comment(doc) for doc in docs]
+
+    async def rename_parent_author(
+        self, parent_ids: Sequence[str], name: str, session: Session
+    ) -> None:
+        if parent_ids:
+            await self._comments.update_many(
+                {"parent_id": {"$in": list(parent_ids)}},
+                {"$set": {"parent_author_name": name}},
+                session=session,
+            )
 
     async def add_to_reply_count(self, comment_id: str, delta: int, session: Session) -> None:
         await self._comments.update_one(
@@ -486,8 +546,23 @@ class MongoCommentRepository:
         )
         return _comment(doc) if doc else None
 
-    async def by_status(self, status: Status, after: str | None, limit: int) -> list[Comment]:
+    async def by_status(
+        self, status: Status, after: str | None, limit: int, *, oldest_first: bool = False
+    ) -> list[Comment]:
         query: dict[str, Any] = {"status": status}
+        if after is not None:
+            query["sort_key"] = {"$gt" if oldest_first else "$lt": after}
+        order = ASCENDING if oldest_first else DESCENDING
+        cursor = self._comments.find(query).sort("sort_key", order).limit(limit)
+        return [_comment(doc) async for doc in cursor]
+
+    async def count_status(self, status: Status) -> int:
+        return await self._comments.count_documents({"status": status})
+
+    async def by_author(
+        self, kind: BanKind, value: str, after: str | None, limit: int
+    ) -> list[Comment]:
+        query: dict[str, Any] = {AUTHOR_FIELDS[kind]: value}
         if after is not None:
             query["sort_key"] = {"$lt": after}
         cursor = self._comments.find(query).sort("sort_key", DESCENDING).limit(limit)
@@ -532,6 +607,51 @@ class MongoCommentRepository:
         if doc is None:
             return None
         return IdempotencyRecord(doc["_id"], doc["fingerprint"], doc["comment_id"])
+
+    async def best_roots(self, article_id: str, after: BestKey | None, limit: int) -> list[Comment]:
+        """Up to ``limit`` public top-level comments after ``after``'s thread in the Best order:
+        by votes, most first, then by position."""
+        query: dict[str, Any] = {"article_id": article_id, "status": "approved", "depth": 0}
+        if after is not None:
+            root = after.path[:ROOT_WIDTH]
+            query["$or"] = [
+                {"votes": {"$lt": after.votes}},
+                {"votes": after.votes, "path": {"$gt": root}},
+            ]
+        cursor = self._comments.find(query).sort([("votes", DESCENDING), ("path", ASCENDING)])
+        return [_comment(doc) async for doc in cursor.limit(limit)]
+
+    @staticmethod
+    def _vote_id(comment_id: str, voter: str) -> str:
+        return f"{comment_id}:{voter}"
+
+    async def has_vote(self, comment_id: str, voters: Sequence[str], session: Session) -> bool:
+        ids = [self._vote_id(comment_id, voter) for voter in voters]
+        doc = await self._votes.find_one({"_id": {"$in": ids}}, session=session)
+        return doc is not None
+
+    async def add_vote(
+        self, comment_id: str, voters: Sequence[str], at: datetime, session: Session
+    ) -> None:
+        """One vote: a document per identity of the voter (a concurrent vote by any of them is
+        a duplicate key or a write conflict, and its retry finds this one) and one $inc."""
+        await self._votes.insert_many(
+            [
+                {"_id": self._vote_id(comment_id, voter), "comment_id": comment_id, "at": at}
+                for voter in voters
+            ],
+            session=session,
+        )
+        await self._comments.update_one(
+            {"_id": comment_id}, {"$inc": {"votes": 1}}, session=session
+        )
+
+    async def drop_votes(self, comment_id: str, session: Session) -> None:
+        """A deleted comment's votes go with it."""
+        await self._votes.delete_many({"comment_id": comment_id}, session=session)
+        await self._comments.update_one(
+            {"_id": comment_id}, {"$set": {"votes": 0}}, session=session
+        )
 
 
 class MongoBanRepository:

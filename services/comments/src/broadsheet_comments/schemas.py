@@ -70,6 +70,27 @@ class CommentCreate(BaseModel):
         return self
 
 
+class CommentExport(BaseModel):
+    """One comment as its author downloads it: everything stored about it."""
+
+    id: str
+    article_title: str
+    article_url_path: str
+    parent_id: str | None
+    author_name: str
+    author_email: str | None
+    body: str
+    status: Status
+    created_at: datetime
+    edited_at: datetime | None
+    client: str | None
+    notify_replies: bool
+
+
+class CommentsExport(BaseModel):
+    comments: list[CommentExport]
+
+
 class CommentEdit(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
@@ -112,6 +133,26 @@ class CommentOut(BaseModel):
         "address (HMAC under the service's avatar key, 16 hex digits), never the address or "
         "a plain hash of it."
     )
+    votes: int = Field(default=0, ge=0, description="Readers' votes for the comment.")
+
+
+class VoteCreate(BaseModel):
+    """A reader's vote: one per comment for their client address, their ``voter`` cookie and
+    (where given) their email address."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    voter: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9_-]{16,64}$",
+        description="The reader site's opaque voter cookie.",
+    )
+    email: Email | None = None
+
+
+class VoteOut(BaseModel):
+    votes: int = Field(ge=0, description="The comment's votes now.")
+    counted: bool = Field(description="False when this reader had already voted for it.")
 
 
 class LocatedCommentOut(CommentOut):
@@ -207,6 +248,14 @@ class QueueComment(StaffComment):
         description="The article as this service last heard of it; null before its event."
     )
     parent: QueueParent | None = Field(description="The comment this one answers, if a reply.")
+
+
+QueueOrder = Literal["newest", "oldest"]
+
+
+class StatusCountOut(BaseModel):
+    status: Status
+    count: int
 
 
 class QueueOut(BaseModel):

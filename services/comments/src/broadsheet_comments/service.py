@@ -23,6 +23,7 @@ from broadsheet_comments.commands import (
     ModerateComment,
     ModerateComments,
     PostComment,
+    VoteForComment,
 )
 from broadsheet_comments.domain import (
     REPLYABLE_STATUSES,
@@ -46,7 +47,7 @@ from broadsheet_comments.events import (
     rejected_event,
 )
 from broadsheet_comments.placement import ThreadWriter, unknown_parent
-from broadsheet_comments.queries import published_article
+from broadsheet_comments.queries import UnknownComment, published_article
 from broadsheet_comments.rendering import render_body
 from broadsheet_comments.repository import (
     ArticleRepository,
@@ -92,6 +93,14 @@ class Posted:
     def public_status(self) -> str:
         # Spam is answered like any held comment: a bot learns nothing from the reply.
         return "approved" if self.comment.status == "approved" else "pending"
+
+
+@dataclass(frozen=True)
+class Voted:
+    """The comment's votes after a vote; ``counted`` False when this reader had voted."""
+
+    votes: int
+    counted: bool
 
 
 @dataclass(frozen=True)
@@ -356,6 +365,47 @@ class CommentsService:
         _, comment = await self._own_comment(command.slug, command.comment_id, command.edit_token)
         await self._transition(comment, "delete", moderator=None)
 
+    # --- votes ---------------------------------------------------------------------------
+
+    def _voters(self, command: VoteForComment) -> list[str]:
+        """The identities one vote is counted against, stored as keyed digests (no address
+        kept in the clear): the client (an IPv6 /64 is one), the site's voter cookie, and the
+        mailbox when an address is given (plus-addressing is one mailbox)."""
+        voters = [self._digest(f"client:{client_key(command.client)}")]
+        if command.voter:
+            voters.append(self._digest(f"cookie:{command.voter}"))
+        if command.email:
+            voters.append(self._digest(f"mailbox:{mailbox_key(command.email)}"))
+        return voters
+
+    async def vote(self, command: VoteForComment) -> Voted:
+        """One vote per reader per comment: a second one from any of the reader's identities
+        is ignored (``counted`` False), so a repeated request is harmless."""
+        article = await published_article(self._articles, command.slug)
+        if not article.accepts_comments:
+            # A closed conversation is closed to votes too: its order stays as it was left.
+            raise Conflict("Comments are closed on this article.")
+        voters = self._voters(command)
+        now = self._clock()
+
+        async def work(tx: Transaction) -> bool:
+            # Read in the transaction that then $incs the comment: a deletion at the same moment
+            # writes the comment too, so one of them retries seeing the other, and a deleted
+            # comment never keeps a vote.
+            comment = await self._comments.get(command.comment_id, tx.session)
+            if comment is None or comment.article_id != article.article_id:
+                raise UnknownComment
+            if not comment.is_public:
+                raise UnknownComment  # held, rejected, deleted, or under a hidden comment
+            if await self._comments.has_vote(comment.id, voters, tx.session):
+                return False
+            await self._comments.add_vote(comment.id, voters, now, tx.session)
+            return True
+
+        counted = await self._uow.run(work)
+        stored = await self._comments.get(command.comment_id)
+        return Voted(stored.votes if stored is not None else 0, counted)
+
     # --- moderation ----------------------------------------------------------------------
 
     async def moderate(self, command: ModerateComment, moderator: Principal) -> Comment:
@@ -406,6 +456,7 @@ class CommentsService:
             elif changed.status in ("rejected", "spam"):
                 tx.emit(rejected_event(changed, article.slug if article else None))
             elif changed.status == "deleted":
+                await self._comments.drop_votes(comment.id, tx.session)
                 tx.emit(deleted_event(changed, article.slug if article else None))
             if moderator is not None:
                 details = {"article_id": comment.article_id}

@@ -12,6 +12,9 @@ from collections.abc import Mapping, Sequence
 from typing import Literal
 
 Sort = Literal["oldest", "newest"]
+# The orders a reader may pick: the two path orders, and Best (top-level comments by votes,
+# most first, ties in posting order; replies under their parents, oldest first).
+ThreadSort = Literal["oldest", "newest", "best"]
 
 _DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"
 ROOT_WIDTH = 7  # 36**7 - 1 ≈ 78 billion top-level comments per article

@@ -24,14 +24,20 @@ from fastapi.responses import (
 from sse_starlette import EventSourceResponse
 from starlette.types import Receive, Scope, Send
 
-from broadsheet_gateway import edit_cookies
+from broadsheet_gateway import edit_cookies, voter_cookie
 from broadsheet_gateway.bootstrap import Container
 from broadsheet_gateway.client_address import client_ip
 from broadsheet_gateway.live import TooManyStreams, Update
-from broadsheet_gateway.render import article_page_html
+from broadsheet_gateway.render import article_page_html, page_query
 from broadsheet_gateway.routing import is_safe_segment, segment
 from broadsheet_gateway.seo import PageMeta, article_meta, front_meta, listing_meta
-from broadsheet_gateway.service import CommentForm, CommentRejected, PageError, Redirect
+from broadsheet_gateway.service import (
+    CommentForm,
+    CommentRejected,
+    PageError,
+    Redirect,
+    ThreadSort,
+)
 from broadsheet_gateway.texts import SUBSCRIPTION_PAGES, error_title, notice_for
 from broadsheet_shared.errors import Conflict, Forbidden, InvalidLink, NotFound, RateLimited
 from broadsheet_shared.http.clients import client_key
@@ -229,6 +235,15 @@ async def section_page(
     return html(request, "section.html", meta=meta, current_section=slug, **page)
 
 
+OwnCommentId = Annotated[str, Path(pattern=OBJECT_ID_PATTERN)]
+# The vote route's JSON answer (the comments service's own, passed on).
+_VOTED_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["votes", "counted"],
+    "properties": {"votes": {"type": "integer", "minimum": 0}, "counted": {"type": "boolean"}},
+}
+
+
 async def _article(
     request: Request,
     container: Container,
@@ -241,9 +256,10 @@ async def _article(
     form: CommentForm | None = None,
     error: str | None = None,
     errors: list[str] | None = None,
+    sort: ThreadSort = "oldest",
 ) -> Response:
     page, sections = await asyncio.gather(
-        container.site.article_page(slug, cursor=cursor, reply_to=reply_to),
+        container.site.article_page(slug, cursor=cursor, reply_to=reply_to, sort=sort),
         container.site.nav_sections(),
     )
     body = article_page_html(
@@ -272,10 +288,67 @@ async def article_page(
     cpage: Annotated[str | None, Query(pattern=THREAD_CURSOR_PATTERN)] = None,
     replytocom: Annotated[str | None, Query(max_length=100)] = None,
     notice: Annotated[str | None, Query(max_length=20)] = None,
+    sort: ThreadSort = "oldest",
 ) -> Response:
     return await _article(
-        request, container, slug, cursor=cpage, reply_to=replytocom, notice=notice
+        request, container, slug, cursor=cpage, reply_to=replytocom, notice=notice, sort=sort
     )
+
+
+@site.post(
+    "/articles/{slug}/comments/{comment_id}/vote",
+    response_class=HTMLResponse,
+    status_code=303,
+    summary="Vote for a comment from the article page (JSON for the page's script)",
+    responses={
+        200: {
+            "description": "With `Accept: application/json`: the comment's votes now, and "
+            "whether this vote counted",
+            "content": {"application/json": {"schema": _VOTED_SCHEMA}},
+        },
+        **raises(Conflict, NotFound, RateLimited),
+    },
+)
+async def vote_for_comment(
+    request: Request,
+    slug: str,
+    comment_id: OwnCommentId,
+    container: ContainerDep,
+    cpage: Annotated[str | None, Query(pattern=THREAD_CURSOR_PATTERN)] = None,
+    sort: ThreadSort = "oldest",
+) -> Response:
+    """One vote per reader per comment (the comments service decides). Without JavaScript the
+    reader goes back to the page they voted on, at the comment, with a notice; the page's
+    script asks for JSON (``{votes, counted}``) and stays on the page."""
+    ip = reader_ip(request)
+    wants_json = "application/json" in request.headers.get("accept", "")
+    voter = voter_cookie.voter_of(request.cookies)
+    new = voter is None
+    voter = voter or voter_cookie.new_voter()
+    decision = container.write_limiter.hit(client_key(ip))
+    try:
+        if not decision.allowed:
+            raise CommentRejected(
+                429,
+                "You are voting too fast. Please wait a moment and try again.",
+                headers={"Retry-After": str(decision.retry_after)},
+            )
+        voted = await container.site.vote(slug, comment_id, voter, ip)
+    except CommentRejected as rejected:
+        if wants_json:
+            return problem_response(rejected.status, rejected.message, headers=rejected.headers)
+        raise PageError(rejected.status, rejected.message) from None
+    response: Response
+    if wants_json:
+        response = JSONResponse({"votes": voted.votes, "counted": voted.counted})
+    else:
+        notice = "voted" if voted.counted else "already-voted"
+        query = page_query(sort, cpage, notice=notice)
+        location = f"/articles/{segment(slug)}{query}#comment-{comment_id}"
+        response = RedirectResponse(location, status_code=303)
+    if new:
+        voter_cookie.remember(response, voter, secure=_over_https(request))
+    return response
 
 
 @site.post(
@@ -341,9 +414,6 @@ async def post_comment(
             secure=_over_https(request),
         )
     return redirect
-
-
-OwnCommentId = Annotated[str, Path(pattern=OBJECT_ID_PATTERN)]
 
 
 def _over_https(request: Request) -> bool:
@@ -731,6 +801,116 @@ async def manage_unsubscribe(
     return _back_to_manage(token, "unsubscribed")
 
 
+@site.get(
+    "/my-data",
+    response_class=HTMLResponse,
+    summary="Ask for a link to your data",
+)
+async def my_data_request_page(
+    request: Request,
+    container: ContainerDep,
+    notice: Annotated[str | None, Query(max_length=20)] = None,
+) -> Response:
+    return html(
+        request,
+        "my_data_request.html",
+        notice=notice_for(notice),
+        sections=await container.site.nav_sections(),
+        meta=_private_meta("Your data", "Email me a link to download or erase my data."),
+    )
+
+
+@site.post(
+    "/my-data",
+    response_class=HTMLResponse,
+    status_code=303,
+    summary="Email me a link to download or erase my data",
+    dependencies=[Depends(limit_posts)],
+)
+async def request_data_link(
+    request: Request,
+    container: ContainerDep,
+    email: Annotated[
+        str,
+        Form(
+            max_length=254,
+            json_schema_extra={"format": "email", "pattern": EMAIL_DOMAIN_PATTERN},
+        ),
+    ],
+) -> Response:
+    location = await container.site.request_data_link(email, reader_ip(request))
+    return RedirectResponse(location, status_code=303)
+
+
+@site.get(
+    "/my-data/{token}",
+    response_class=HTMLResponse,
+    summary="Your data: download it or erase it",
+    responses=raises(InvalidLink),
+)
+async def my_data_page(request: Request, token: str, container: ContainerDep) -> Response:
+    _, sections = await asyncio.gather(
+        container.site.check_data_link(token), container.site.nav_sections()
+    )
+    return html(
+        request,
+        "my_data.html",
+        action=f"/my-data/{segment(token)}",
+        sections=sections,
+        meta=_private_meta("Your data", "Download or erase what Broadsheet holds about you."),
+    )
+
+
+@site.get(
+    "/my-data/{token}/download",
+    summary="Everything held about the link's address, as one JSON file",
+    responses={200: {"content": {"application/json": {}}}, **raises(InvalidLink)},
+)
+async def my_data_download(token: str, container: ContainerDep) -> Response:
+    data = await container.site.my_data(token)
+    return Response(
+        orjson.dumps(data, option=orjson.OPT_INDENT_2),
+        media_type="application/json",
+        headers={
+            "Content-Disposition": 'attachment; filename="broadsheet-my-data.json"',
+            # One reader's data: never kept by a cache on the way.
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+@site.get(
+    "/my-data/{token}/erase",
+    response_class=HTMLResponse,
+    summary="Erase your data: the confirmation step",
+    responses=raises(InvalidLink),
+)
+async def my_data_erase_page(request: Request, token: str, container: ContainerDep) -> Response:
+    # Shows a button and changes nothing: mail scanners and previews fetch links.
+    _, sections = await asyncio.gather(
+        container.site.check_data_link(token), container.site.nav_sections()
+    )
+    return html(
+        request,
+        "my_data_erase.html",
+        action=f"/my-data/{segment(token)}",
+        sections=sections,
+        meta=_private_meta("Erase your data", "Erase what Broadsheet holds about you."),
+    )
+
+
+@site.post(
+    "/my-data/{token}/erase",
+    response_class=HTMLResponse,
+    status_code=303,
+    summary="Erase everything held about the link's address",
+    responses=raises(InvalidLink),
+)
+async def my_data_erase(token: str, container: ContainerDep) -> Response:
+    await container.site.erase_my_data(token)
+    return RedirectResponse(f"/my-data?{urlencode({'notice': 'data_erased'})}", status_code=303)
+
+
 def _back_to_manage(token: str, notice: str) -> Response:
     # POST-redirect-GET: the page shows what is left, and reloading it changes nothing.
     return RedirectResponse(
@@ -848,10 +1028,13 @@ async def robots(container: ContainerDep) -> Response:
     base = _base_url(container).rstrip("/")
     text = (
         "User-agent: *\n"
-        # The API is for programs; a reply form is the article again; mailed links are private.
+        # The API is for programs; a reply form is the article again, and so is another order
+        # of its comments; mailed links are private.
         "Disallow: /api/\n"
         "Disallow: /subscriptions/\n"
+        "Disallow: /my-data\n"
         "Disallow: /*?replytocom=\n"
+        "Disallow: /*?sort=\n"
         "Allow: /\n"
         "\n"
         f"Sitemap: {base}/sitemap.xml\n"

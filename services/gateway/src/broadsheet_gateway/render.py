@@ -14,6 +14,7 @@ from collections.abc import Callable, Collection, Hashable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import nh3
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -107,9 +108,12 @@ class CommentRenderer:
         self._macro = templates.get_template("_macros.html").module.comment_item  # type: ignore[attr-defined]
         self._cache = BoundedCache(max_entries)
 
-    def item(self, comment: Any, slug: str, can_reply: bool, editable: bool = False) -> str:
+    def item(
+        self, comment: Any, slug: str, can_reply: bool, editable: bool = False, back: str = ""
+    ) -> str:
         """One comment as a leaf ``<li>``, as ``comment_item`` renders it (``editable``: with
-        the Edit and Delete links of the reader who posted it)."""
+        the Edit and Delete links of the reader who posted it; ``back``: the query of the page
+        it is on, where its vote form brings the reader back)."""
         if isinstance(comment, dict):
             get = comment.get
             # Every field comment_item reads (keep the two in step).
@@ -126,13 +130,15 @@ class CommentRenderer:
                 get("body_html"),
                 get("wordpress_id"),
                 get("avatar"),
+                get("votes"),
+                back,
             )
             return str(
                 self._cache.get_or_make(
-                    key, lambda: str(self._macro(comment, slug, can_reply, editable))
+                    key, lambda: str(self._macro(comment, slug, can_reply, editable, back))
                 )
             )
-        return str(self._macro(comment, slug, can_reply, editable))
+        return str(self._macro(comment, slug, can_reply, editable, back))
 
     def thread(
         self,
@@ -140,10 +146,12 @@ class CommentRenderer:
         slug: str,
         can_reply: bool,
         own: Collection[str] = (),
+        back: str = "",
     ) -> Markup:
-        """The thread's HTML; ``own``: the ids of the reader's own comments (Edit, Delete)."""
+        """The thread's HTML; ``own``: the ids of the reader's own comments (Edit, Delete);
+        ``back``: the page's query (its order and cursor), kept by the vote forms."""
         parts: list[str] = []
-        self._append(parts, nodes, slug, can_reply, own)
+        self._append(parts, nodes, slug, can_reply, own, back)
         return Markup("".join(parts))  # noqa: S704 - every piece is the autoescaped macro's output
 
     def _append(
@@ -153,17 +161,28 @@ class CommentRenderer:
         slug: str,
         can_reply: bool,
         own: Collection[str],
+        back: str,
     ) -> None:
         for node in nodes:
-            leaf = self.item(node.comment, slug, can_reply, node.id in own)
+            leaf = self.item(node.comment, slug, can_reply, node.id in own, back)
             if not node.children:
                 parts.append(leaf)
                 continue
             # The macro's caller (the replies) goes just before the closing </li>.
             parts.append(leaf[: -len(_LEAF_END)])
             parts.append('<ol class="children">')
-            self._append(parts, node.children, slug, can_reply, own)
+            self._append(parts, node.children, slug, can_reply, own, back)
             parts.append("</ol>" + _LEAF_END)
+
+
+def page_query(sort: str, cursor: str | None, **extra: str) -> str:
+    """The query of a thread page (its order, unless the default, and its cursor) with
+    ``extra`` parameters, or ""."""
+    query = {"sort": sort} if sort != "oldest" else {}
+    if cursor:
+        query["cpage"] = cursor
+    query.update(extra)
+    return f"?{urlencode(query)}" if query else ""
 
 
 def article_page_html(
@@ -186,7 +205,11 @@ def article_page_html(
         article=page.article,
         page=page,
         thread_html=comments.thread(
-            page.thread, str(page.article.get("slug", "")), page.comments_open, own=own
+            page.thread,
+            str(page.article.get("slug", "")),
+            page.comments_open,
+            own=own,
+            back=page_query(page.sort, cursor),
         ),
         cursor=cursor,
         notice=notice_for(notice),

@@ -43,6 +43,9 @@ ROUTES: tuple[Route, ...] = (
     _route(r"^/api/editor/comments(/.*)?$", Upstream.COMMENTS),
     _route(r"^/api/editor/import/comments(/.*)?$", Upstream.COMMENTS),
     _route(r"^/api/subscriptions/.+$", Upstream.NOTIFICATIONS),
+    # A reader's comments, on notifications' grant; the rest of my-data is notifications'.
+    _route(r"^/api/my-data/comments$", Upstream.COMMENTS),
+    _route(r"^/api/my-data(/.*)?$", Upstream.NOTIFICATIONS),
     _route(r"^/api/editor/notifications(/.*)?$", Upstream.NOTIFICATIONS),
     _route(r"^/api/auth/.+$", Upstream.ARTICLES, Speed.SLOW),
     _route(r"^/api/articles/feed\.xml$", Upstream.ARTICLES, Speed.SLOW),

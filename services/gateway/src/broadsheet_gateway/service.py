@@ -17,7 +17,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlencode
 
 import structlog
@@ -55,6 +55,10 @@ class Redirect(Exception):
         self.status = status
 
 
+# The orders a reader may pick for a thread (the comments service's ``sort``).
+ThreadSort = Literal["oldest", "newest", "best"]
+
+
 @dataclass
 class ArticlePage:
     article: dict[str, Any]
@@ -65,6 +69,7 @@ class ArticlePage:
     next_cursor: str | None
     comments_open: bool
     reply_to: dict[str, Any] | None = None
+    sort: ThreadSort = "oldest"
 
 
 @dataclass
@@ -97,6 +102,14 @@ class Posted:
     comment_id: str
     edit_token: str | None
     edit_token_expires_at: datetime | None
+
+
+@dataclass
+class Voted:
+    """A comment's votes after the reader's vote; ``counted`` False: they had voted already."""
+
+    votes: int
+    counted: bool
 
 
 @dataclass
@@ -289,10 +302,15 @@ class SiteService:
         return None
 
     async def article_page(
-        self, slug: str, *, cursor: str | None = None, reply_to: str | None = None
+        self,
+        slug: str,
+        *,
+        cursor: str | None = None,
+        reply_to: str | None = None,
+        sort: ThreadSort = "oldest",
     ) -> ArticlePage:
         quoted = _require_segment(slug, "article")
-        params = [("sort", "oldest"), ("limit", str(self._page_size))]
+        params = [("sort", sort), ("limit", str(self._page_size))]
         if cursor:
             params.append(("cursor", cursor))
         article_result, comments_result = await asyncio.gather(
@@ -330,6 +348,7 @@ class SiteService:
             next_cursor=data.get("next_cursor") if isinstance(data, dict) else None,
             comments_open=open_,
             reply_to=reply,
+            sort=sort,
         )
 
     async def _comments(self, path: str, params: Sequence[tuple[str, str]]) -> ApiResult | None:
@@ -453,6 +472,27 @@ class SiteService:
         detail, errors = _problem_message(result, "Your comment could not be changed.")
         raise CommentRejected(_refusal_status(result), detail, errors)
 
+    async def vote(self, slug: str, comment_id: str, voter: str, client_ip: str) -> Voted:
+        """The reader's vote for a comment (the comments service counts one per reader)."""
+        quoted = _require_segment(slug, "article")
+        path = f"/api/articles/{quoted}/comments/{_require_segment(comment_id, 'comment')}/votes"
+        try:
+            result = await self._post_as_reader(
+                Upstream.COMMENTS, path, {"voter": voter}, client_ip
+            )
+        except UpstreamError as exc:
+            raise CommentRejected(
+                503, "Votes cannot be counted right now. Please try again."
+            ) from exc
+        if result.status == 200 and isinstance(result.data, dict):
+            return Voted(int(result.data.get("votes") or 0), bool(result.data.get("counted")))
+        if result.status == 404:
+            raise CommentRejected(404, "There is no such comment on this article.")
+        if result.status == 409:
+            raise CommentRejected(409, "Comments are closed on this article.")
+        detail, errors = _problem_message(result, "Your vote could not be counted.")
+        raise CommentRejected(_refusal_status(result), detail, errors)
+
     async def follow(self, slug: str, email: str, client_ip: str) -> str:
         quoted = _require_segment(slug, "article")
         try:
@@ -506,6 +546,60 @@ class SiteService:
             detail, _ = _problem_message(result, "This link cannot be used.")
             raise PageError(_refusal_status(result), detail)
         return result
+
+    async def request_data_link(self, email: str, client_ip: str) -> str:
+        """Ask for a my-data link by email; the next page is the same whatever the address."""
+        try:
+            result = await self._post_as_reader(
+                Upstream.NOTIFICATIONS, "/api/my-data", {"email": email}, client_ip
+            )
+        except UpstreamError as exc:
+            raise PageError(503, "This is unavailable right now. Please try again.") from exc
+        if result.status in (200, 202):
+            return f"/my-data?{urlencode({'notice': 'data_link_sent'})}"
+        detail, errors = _problem_message(result, "We cannot email a link to that address.")
+        raise PageError(_refusal_status(result), " ".join([detail, *errors]))
+
+    async def _data_link(self, token: str, *, erase: bool = False) -> ApiResult:
+        path = f"/api/my-data/{_require_segment(token, 'link')}"
+        try:
+            if erase:
+                result = await self._apis.call(Upstream.NOTIFICATIONS, "POST", f"{path}/erase")
+            else:
+                result = await self._apis.get(Upstream.NOTIFICATIONS, path)
+        except UpstreamError as exc:
+            raise PageError(503, "This link cannot be used right now. Please try again.") from exc
+        if result.status in (404, 410):
+            raise PageError(404, "This link is not valid, or it has expired.")
+        if not result.ok or (not erase and not isinstance(result.data, dict)):
+            detail, _ = _problem_message(result, "This link cannot be used.")
+            raise PageError(_refusal_status(result), detail)
+        return result
+
+    async def check_data_link(self, token: str) -> None:
+        """Refuse (404) a my-data link that is forged or expired before showing its page."""
+        await self._data_link(token)
+
+    async def my_data(self, token: str) -> dict[str, Any]:
+        """Everything held about the link's address, gathered from each service: notifications
+        checks the link and answers its own part with a grant, which the comments service
+        honours for that address's comments."""
+        export = dict((await self._data_link(token)).data)
+        grant = str(export.pop("grant"))
+        try:
+            comments = await self._apis.call(
+                Upstream.COMMENTS, "GET", "/api/my-data/comments", headers=[("x-data-grant", grant)]
+            )
+        except UpstreamError as exc:
+            raise PageError(
+                503, "Your data cannot be gathered right now. Please try again."
+            ) from exc
+        if not comments.ok or not isinstance(comments.data, dict):
+            raise PageError(503, "Your data cannot be gathered right now. Please try again.")
+        return {"comments": comments.data.get("comments", []), **export}
+
+    async def erase_my_data(self, token: str) -> None:
+        await self._data_link(token, erase=True)
 
     async def subscription(
         self, kind: str, token: str, method: str, body: bytes = b"", request_id: str | None = None

@@ -22,6 +22,8 @@ NOTICES: Mapping[str, str] = {
     "edited": "Your comment has been updated.",
     "edit-pending": "Your edited comment is awaiting moderation.",
     "deleted": "Your comment has been deleted.",
+    "voted": "Thank you, your vote has been counted.",
+    "already-voted": "You have already voted for this comment.",
     # The same words whatever the address's state: the page must tell nobody anything about it.
     "following": "Check your inbox: nothing is sent about this article until you confirm it by "
     "the link we email (a few emails a day at most). If no new email arrives, the link in an "
@@ -29,6 +31,11 @@ NOTICES: Mapping[str, str] = {
     # The same words whatever the address: whether we know it is nobody's business.
     "manage_link_sent": "Check your inbox: if this address gets email from us, a link to manage "
     "it is on its way (a few emails a day at most). The link works for a few days.",
+    # The same words whatever the address, as for the manage link.
+    "data_link_sent": "Check your inbox: if we may email this address, a link to its data is on "
+    "its way (a few emails a day at most). The link works for a few days.",
+    "data_erased": "Done: everything we held about that address is erased. Its comments now read "
+    "“[deleted]”, and it cannot be subscribed to anything again.",
     "unsubscribed": "Done: you will not get these emails any more.",
     "unsubscribed_all": "Done: we will not email this address any more, unless you subscribe "
     "again and confirm it.",

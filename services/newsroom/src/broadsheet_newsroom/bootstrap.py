@@ -12,10 +12,12 @@ from typing import Any
 import httpx
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from broadsheet_newsroom.admin_service import Admin
 from broadsheet_newsroom.moderation_service import Moderation
 from broadsheet_newsroom.service import Desk, Staff
 from broadsheet_newsroom.session import SessionStore
 from broadsheet_newsroom.settings import Settings
+from broadsheet_newsroom.subscribers_service import Subscribers
 from broadsheet_newsroom.timezones import shown
 from broadsheet_newsroom.upstream import UpstreamClient
 from broadsheet_shared.auth import TokenVerifier
@@ -42,6 +44,8 @@ class Container:
     staff: Staff
     desk: Desk
     moderation: Moderation
+    admin: Admin
+    subscribers: Subscribers
     templates: Environment
     trusted_proxies: tuple[Network, ...]
     render_article: RenderArticle
@@ -92,6 +96,8 @@ def bootstrap(
         staff=staff,
         desk=Desk(staff, page_size=settings.page_size, clock=clock),
         moderation=Moderation(staff, page_size=settings.page_size),
+        admin=Admin(staff, page_size=settings.page_size),
+        subscribers=Subscribers(staff, page_size=settings.page_size),
         templates=build_templates(),
         trusted_proxies=tuple(trusted_proxies),
         render_article=render_article,

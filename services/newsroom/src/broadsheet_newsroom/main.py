@@ -8,10 +8,12 @@ from pathlib import Path
 from fastapi import FastAPI
 from starlette.staticfiles import StaticFiles
 
+from broadsheet_newsroom.admin import admin_pages
 from broadsheet_newsroom.api import editor_pages, session_pages
 from broadsheet_newsroom.bootstrap import Container
 from broadsheet_newsroom.moderation import moderation_pages
 from broadsheet_newsroom.pages import install_errors
+from broadsheet_newsroom.subscribers import subscribers_pages
 
 STATIC = Path(__file__).parent / "static"
 
@@ -24,5 +26,7 @@ def create_app(container: Container) -> FastAPI:
     app.include_router(session_pages)
     app.include_router(editor_pages)
     app.include_router(moderation_pages)
+    app.include_router(admin_pages)
+    app.include_router(subscribers_pages)
     install_errors(app)
     return app

@@ -1,5 +1,6 @@
 """The moderators' pages: the queue (one form; each comment's own buttons and the buttons for
-the selected ones), banning an author from a comment, and the list of bans with **Lift**.
+the selected ones; newest or oldest first), finding an author's comments by email or address,
+banning an author from a comment, and the list of bans with **Lift**.
 Errors, CSRF, sessions and layout are :mod:`broadsheet_newsroom.pages`."""
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from broadsheet_newsroom.moderation_service import ACTIONS, BAN_KINDS
+from broadsheet_newsroom.moderation_service import ACTIONS, BAN_KINDS, Order
 from broadsheet_newsroom.pages import (
     MODERATORS,
     CheckedForm,
@@ -40,8 +41,9 @@ async def queue(
     request: Request,
     session: ModeratorSession,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
+    order: Order = "newest",
 ) -> Response:
-    page = await container_of(request).moderation.queue(session, cursor)
+    page = await container_of(request).moderation.queue(session, cursor, order)
     return render(
         request,
         "moderation/queue.html",
@@ -49,13 +51,14 @@ async def queue(
         items=page.items,
         next_cursor=page.next_cursor,
         first_page=cursor is None,
+        order=order,
     )
 
 
 @moderation_pages.post("/moderation", response_class=HTMLResponse)
 async def decide(request: Request, session: ModeratorSession, form: CheckedForm) -> Response:
     """``act`` is ``approve:ID`` (one comment's own button) or ``approve`` (the selected ones,
-    the ``ids`` checkboxes)."""
+    the ``ids`` checkboxes). The queue comes back in the order it was shown in."""
     action, _, one = str(form.get("act", "")).partition(":")
     ids = [one] if one else [str(v) for v in form.getlist("ids")]
     if action not in ACTIONS:
@@ -65,7 +68,40 @@ async def decide(request: Request, session: ModeratorSession, form: CheckedForm)
     else:
         moderation = container_of(request).moderation
         session.flash.extend(await moderation.decide(session, action, ids))
-    return redirect(request, "/moderation")
+    order = str(form.get("order", ""))
+    return redirect(request, "/moderation?order=oldest" if order == "oldest" else "/moderation")
+
+
+@moderation_pages.get("/moderation/find", response_class=HTMLResponse)
+async def find(
+    request: Request,
+    session: ModeratorSession,
+    kind: Annotated[str, Query(max_length=10)] = "email",
+    value: Annotated[str, Query(max_length=320)] = "",
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> Response:
+    """A search form; with a value, the author's comments across articles, a page at a time."""
+    value = value.strip()
+    errors: dict[str, str] = {}
+    page = None
+    if kind not in BAN_KINDS:
+        errors["kind"] = "Choose an email or a client address."
+    elif value:
+        try:
+            page = await container_of(request).moderation.find(session, kind, value, cursor)
+        except FieldErrors as refused:
+            errors = {"value": " ".join([*refused.fields.values(), *refused.general])}
+    return render(
+        request,
+        "moderation/find.html",
+        status=422 if errors else 200,
+        title="Find comments",
+        kind=kind,
+        value=value,
+        errors=errors,
+        page=page,
+        first_page=cursor is None,
+    )
 
 
 @moderation_pages.get("/moderation/bans", response_class=HTMLResponse)

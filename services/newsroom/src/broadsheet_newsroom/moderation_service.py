@@ -1,6 +1,7 @@
 """What moderators do in the Newsroom, over the comments service's staff API: read the queue
-(each held comment with its article and parent), decide on one or several comments at once,
-and ban or lift bans. Every call goes through :meth:`Staff.call` with the person's token."""
+(each held comment with its article and parent, newest or oldest first), decide on one or
+several comments at once, find an author's comments, and ban or lift bans. Every call goes
+through :meth:`Staff.call` with the person's token."""
 
 from __future__ import annotations
 
@@ -17,7 +18,10 @@ Action = Literal["approve", "reject", "spam", "delete"]
 ACTIONS: tuple[Action, ...] = ("approve", "reject", "spam", "delete")
 # What a moderator reads after an action: "2 approved", "1 marked as spam".
 DONE = {"approve": "approved", "reject": "rejected", "spam": "marked as spam", "delete": "deleted"}
-BAN_KINDS = ("email", "client")
+BanKind = Literal["email", "client"]
+BAN_KINDS: tuple[BanKind, ...] = ("email", "client")
+Order = Literal["newest", "oldest"]
+ORDERS: tuple[Order, ...] = ("newest", "oldest")
 
 
 @dataclass(frozen=True)
@@ -31,13 +35,32 @@ class Moderation:
         self._staff = staff
         self._page_size = page_size
 
-    async def queue(self, session: Session, cursor: str | None) -> QueuePage:
+    async def queue(self, session: Session, cursor: str | None, order: Order) -> QueuePage:
         answer = await self._staff.call(
             session,
             COMMENTS,
             "GET",
             "/api/editor/comments",
-            params={"status": "pending", "cursor": cursor, "limit": self._page_size},
+            params={
+                "status": "pending",
+                "order": order,
+                "cursor": cursor,
+                "limit": self._page_size,
+            },
+        )
+        return QueuePage(list(answer.body["items"]), answer.body.get("next_cursor"))
+
+    async def find(
+        self, session: Session, kind: BanKind, value: str, cursor: str | None
+    ) -> QueuePage:
+        """An author's comments across articles (any status), newest first, by email or by
+        client address."""
+        answer = await self._staff.call(
+            session,
+            COMMENTS,
+            "GET",
+            "/api/editor/comments/search",
+            params={"kind": kind, "value": value, "cursor": cursor, "limit": self._page_size},
         )
         return QueuePage(list(answer.body["items"]), answer.body.get("next_cursor"))
 

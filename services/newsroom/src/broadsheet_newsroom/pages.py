@@ -35,6 +35,7 @@ SIGN_IN_COOKIE = "newsroom_sign_in"
 ALL_ROLES: tuple[Role, ...] = ("admin", "editor", "moderator")
 EDITORS: tuple[Role, ...] = ("admin", "editor")
 MODERATORS: tuple[Role, ...] = ("admin", "moderator")
+ADMINS: tuple[Role, ...] = ("admin",)
 
 TITLES = {
     400: "Bad request",
@@ -61,7 +62,12 @@ NAV: list[NavItem] = [
     NavItem("Articles", "/articles", EDITORS),
     NavItem("New article", "/articles/new", EDITORS),
     NavItem("Moderation", "/moderation", MODERATORS),
+    NavItem("Find comments", "/moderation/find", MODERATORS),
     NavItem("Bans", "/moderation/bans", MODERATORS),
+    NavItem("Subscribers", "/subscribers", MODERATORS),
+    NavItem("Staff", "/staff", ADMINS),
+    NavItem("Sections", "/sections", ADMINS),
+    NavItem("Audit log", "/audit", ADMINS),
 ]
 
 
@@ -213,7 +219,16 @@ def _typed(request: Request) -> list[tuple[str, str]]:
     form = getattr(request.state, "typed", None)
     if form is None:
         return []
-    hidden = {"csrf_token", "password", "revision", "action", "next", "time_zone"}
+    # Never shown back: secrets (passwords) and the form's own machinery.
+    hidden = {
+        "csrf_token",
+        "password",
+        "password_again",
+        "revision",
+        "action",
+        "next",
+        "time_zone",
+    }
     return [(k, v) for k, v in form.multi_items() if k not in hidden and isinstance(v, str) and v]
 
 

@@ -19,6 +19,7 @@ class ArticleForm:
     summary: str = ""
     body: str = ""
     hero_image_url: str = ""
+    hero_image_alt: str = ""
     publish_at: str = ""
     # The revision the editor started from: a save names it (If-Match).
     revision: str = ""
@@ -37,6 +38,7 @@ class ArticleForm:
             summary=str(article.get("summary", "")),
             body=str(article.get("body", "")),
             hero_image_url=str(article.get("hero_image_url") or ""),
+            hero_image_alt=str(article.get("hero_image_alt") or ""),
             publish_at=to_local(article.get("scheduled_at"), zone),
             revision=str(article.get("revision", "")),
         )
@@ -52,8 +54,10 @@ class ArticleForm:
             "tags": self.tag_list(),
             "summary": self.summary,
             "body": self.body,
-            # Empty: no image (null removes one an edit had).
+            # Empty: no image (null removes one an edit had, and its alt text).
             "hero_image_url": self.hero_image_url.strip() or None,
+            # The articles service requires it with an image and refuses it blank.
+            "hero_image_alt": self.hero_image_alt.strip() or None,
         }
 
     def as_dict(self) -> dict[str, str]:

@@ -18,7 +18,6 @@ from broadsheet_newsroom.timezones import to_utc
 from broadsheet_newsroom.upstream import (
     Answer,
     FieldErrors,
-    NotAllowed,
     NotFoundPage,
     ServiceUnavailable,
     SignInRequired,
@@ -29,6 +28,7 @@ from broadsheet_shared.auth import InvalidToken, TokenVerifier
 
 ARTICLES = "articles"
 COMMENTS = "comments"
+NOTIFICATIONS = "notifications"
 # An access token this close to expiry is refreshed before it is used.
 REFRESH_MARGIN = timedelta(seconds=30)
 STATUSES = ("draft", "scheduled", "published", "unpublished")
@@ -154,26 +154,24 @@ class Desk:
         )
         return int(answer.body["total"]), list(answer.body["items"])
 
-    async def _held_comments(self, session: Session) -> str | None:
-        """How many comments wait for a moderator ("100+" beyond a page); None when the role
-        may not see the queue (no tile), "unavailable" when the comments service is down."""
+    async def _tile(self, session: Session, service: str, path: str, **params: str) -> str:
+        """A count from a service's count route (any staff may read them: they name no one),
+        or "unavailable" when that service is down, so the rest of the dashboard still shows."""
         try:
-            answer = await self._staff.call(
-                session, COMMENTS, "GET", "/api/editor/comments", params={"limit": 100}
-            )
-        except NotAllowed:
-            return None
+            answer = await self._staff.call(session, service, "GET", path, params=params)
         except ServiceUnavailable:
             return "unavailable"
-        count = len(answer.body.get("items") or [])
-        return f"{count}+" if answer.body.get("next_cursor") else str(count)
+        return str(int(answer.body["count"]))
 
     async def dashboard(self, session: Session) -> dict[str, Any]:
-        (drafts, _), (scheduled, upcoming), published, held = await asyncio.gather(
+        (drafts, _), (scheduled, upcoming), published, held, failed = await asyncio.gather(
             self._count(session, "draft"),
             self._count(session, "scheduled"),
             self._count(session, "published"),
-            self._held_comments(session),
+            self._tile(session, COMMENTS, "/api/editor/comments/count", status="pending"),
+            self._tile(
+                session, NOTIFICATIONS, "/api/editor/notifications/deliveries/count", state="failed"
+            ),
         )
         today = self._clock().astimezone(UTC).date()
         published_today = [
@@ -189,6 +187,7 @@ class Desk:
             "upcoming": sorted(upcoming, key=lambda a: str(a.get("scheduled_at"))),
             "published_today": published_today,
             "held": held,
+            "failed": failed,
         }
 
     async def articles(self, session: Session, query: ArticleQuery) -> dict[str, Any]:
@@ -303,6 +302,7 @@ class Desk:
             summary=old["summary"],
             body=old["body"],
             hero_image_url=old.get("hero_image_url") or "",
+            hero_image_alt=old.get("hero_image_alt") or "",
             revision=str(max(revisions)),
         )
         saved = await self.save(session, article_id, form)
@@ -311,7 +311,7 @@ class Desk:
         return saved
 
 
-_DIFFED = ("title", "section", "tags", "summary", "hero_image_url", "body")
+_DIFFED = ("title", "section", "tags", "summary", "hero_image_url", "hero_image_alt", "body")
 
 
 def _lines(revision: Mapping[str, Any]) -> list[str]:

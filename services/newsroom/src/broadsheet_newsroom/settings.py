@@ -26,7 +26,12 @@ class Settings(ServiceSettings):
         default="Europe/London",
         description="Time zone of Publish at when the browser sends none (IANA name)",
     )
-    page_size: int = Field(default=20, ge=1, le=100, description="Articles per list page")
+    page_size: int = Field(
+        default=20,
+        ge=1,
+        le=100,
+        description="Items per list page (articles, queue, comments found, deliveries)",
+    )
     timeout_seconds: float = Field(
         default=10.0, gt=0, description="How long a page waits for a service"
     )

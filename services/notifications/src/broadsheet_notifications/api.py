@@ -10,17 +10,25 @@ from broadsheet_notifications.commands import (
     ConfirmAddress,
     ConfirmRequest,
     EndSubscription,
+    EraseData,
     FollowArticle,
+    RequestDataLink,
     RequestManageLink,
     RetryDelivery,
     SuppressAddress,
     Unsubscribe,
 )
 from broadsheet_notifications.domain import DeliveryState
+from broadsheet_notifications.mydata import MyDataService
 from broadsheet_notifications.schemas import (
     ConfirmationView,
+    DataExport,
+    DataLinkRequest,
+    DataLinkResponse,
+    DeliveryCount,
     DeliveryPage,
     DeliveryView,
+    ErasureResult,
     FollowRequest,
     FollowResponse,
     ManageLinkRequest,
@@ -33,7 +41,7 @@ from broadsheet_notifications.schemas import (
 )
 from broadsheet_notifications.service import SubscriptionService
 from broadsheet_notifications.staff import StaffService
-from broadsheet_shared.auth import ModeratorPrincipal
+from broadsheet_shared.auth import ModeratorPrincipal, StaffPrincipal
 from broadsheet_shared.errors import Conflict, InvalidLink
 from broadsheet_shared.http.clients import TrustedProxies, client_address
 from broadsheet_shared.http.contract import raises
@@ -58,6 +66,11 @@ async def subscriptions(request: Request) -> SubscriptionService:
     return service
 
 
+async def my_data(request: Request) -> MyDataService:
+    service: MyDataService = request.app.state.container.my_data
+    return service
+
+
 async def staff(request: Request) -> StaffService:
     service: StaffService = request.app.state.container.staff
     return service
@@ -69,6 +82,7 @@ async def client_id(request: Request) -> str:
 
 
 Subscriptions = Annotated[SubscriptionService, Depends(subscriptions)]
+MyData = Annotated[MyDataService, Depends(my_data)]
 Staff = Annotated[StaffService, Depends(staff)]
 ClientId = Annotated[str, Depends(client_id)]
 
@@ -185,6 +199,40 @@ async def manage_unsubscribe(
     return ManageView(**await service.end_subscription(EndSubscription(token, subscription_id)))
 
 
+@router.post(
+    "/api/my-data",
+    status_code=202,
+    response_model=DataLinkResponse,
+    tags=["my-data"],
+)
+async def request_data_link(
+    body: DataLinkRequest, service: MyData, client: ClientId
+) -> DataLinkResponse:
+    await service.request_link(RequestDataLink(str(body.email), client))
+    return DataLinkResponse(status="link_sent")
+
+
+@router.get(
+    "/api/my-data/{token}",
+    response_model=DataExport,
+    responses=raises(InvalidLink),
+    tags=["my-data"],
+)
+async def export_data(token: Token, service: MyData) -> DataExport:
+    return DataExport(**await service.export(token))
+
+
+@router.post(
+    "/api/my-data/{token}/erase",
+    response_model=ErasureResult,
+    responses=raises(InvalidLink),
+    tags=["my-data"],
+)
+async def erase_data(token: Token, service: MyData) -> ErasureResult:
+    await service.erase(EraseData(token))
+    return ErasureResult(status="erased")
+
+
 @router.get(
     "/api/editor/notifications/deliveries",
     response_model=DeliveryPage,
@@ -200,6 +248,19 @@ async def list_deliveries(
 ) -> DeliveryPage:
     items, next_cursor = await service.deliveries(state, limit, cursor)
     return DeliveryPage(items=[DeliveryView.of(d) for d in items], next_cursor=next_cursor)
+
+
+@router.get(
+    "/api/editor/notifications/deliveries/count",
+    response_model=DeliveryCount,
+    tags=["staff"],
+)
+async def count_deliveries(
+    _: StaffPrincipal, service: Staff, state: DeliveryState = DeliveryState.FAILED
+) -> DeliveryCount:
+    """How many deliveries are in a state: any staff may read it (editors' dashboards show the
+    failed ones); it names no one."""
+    return DeliveryCount(state=state, count=await service.count(state))
 
 
 @router.post(

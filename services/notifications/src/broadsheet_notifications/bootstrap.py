@@ -8,6 +8,7 @@ from broadsheet_notifications.consumers import build_router
 from broadsheet_notifications.delivery import DeliveryWorker
 from broadsheet_notifications.inbound import InboundSmtpServer, Mailbox, UnsubscribeHandler
 from broadsheet_notifications.mail import MailComposer
+from broadsheet_notifications.mydata import MyDataService
 from broadsheet_notifications.planner import Planner, Policies
 from broadsheet_notifications.repository import (
     INDEXES,
@@ -20,6 +21,7 @@ from broadsheet_notifications.smtp import Mailer, SmtpPool
 from broadsheet_notifications.staff import StaffService
 from broadsheet_notifications.tokens import LinkSigner
 from broadsheet_shared.addresses import AddressDigest
+from broadsheet_shared.grants import DataGrants
 from broadsheet_shared.inbox import MongoInbox
 from broadsheet_shared.kafka.router import EventRouter
 from broadsheet_shared.ratelimit import MongoRateLimiter, RateLimit
@@ -39,6 +41,7 @@ class Container:
     mailer: Mailer
     planner: Planner
     subscriptions: SubscriptionService
+    my_data: MyDataService
     staff: StaffService
     worker: DeliveryWorker
     router: EventRouter
@@ -113,6 +116,12 @@ def bootstrap(settings: Settings, *, mailer: Mailer | None = None) -> Container:
         digest,
     )
     window = settings.follow_limit_window_seconds
+    # Each request a reader makes by giving an address (a follow, a manage link, a my-data
+    # link) has counters of its own under these limits.
+    limits = FollowLimits(
+        per_client=RateLimit(settings.follow_limit_per_client, window),
+        per_address=RateLimit(settings.follow_limit_per_address, window),
+    )
     subscriptions = SubscriptionService(
         repos.articles,
         repos.addresses,
@@ -122,10 +131,21 @@ def bootstrap(settings: Settings, *, mailer: Mailer | None = None) -> Container:
         planner,
         signer,
         limiter,
-        FollowLimits(
-            per_client=RateLimit(settings.follow_limit_per_client, window),
-            per_address=RateLimit(settings.follow_limit_per_address, window),
-        ),
+        limits,
+        digest,
+        on_queued=worker.wake,
+    )
+    my_data = MyDataService(
+        repos.articles,
+        repos.addresses,
+        repos.subscriptions,
+        repos.ledger,
+        runtime.uow,
+        planner,
+        signer,
+        DataGrants(settings.data_grant_key.get_secret_value()),
+        limiter,
+        limits,
         digest,
         on_queued=worker.wake,
     )
@@ -159,6 +179,7 @@ def bootstrap(settings: Settings, *, mailer: Mailer | None = None) -> Container:
         mailer=mailer,
         planner=planner,
         subscriptions=subscriptions,
+        my_data=my_data,
         staff=staff,
         worker=worker,
         router=router,

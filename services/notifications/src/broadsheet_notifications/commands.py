@@ -39,6 +39,21 @@ class RequestManageLink:
 
 
 @dataclass(frozen=True)
+class RequestDataLink:
+    """Mail the address a link to the page that downloads or erases its data."""
+
+    email: str
+    client: str  # the reader's address, for the per-client rate limit
+
+
+@dataclass(frozen=True)
+class EraseData:
+    """Erase everything held about a my-data link's address, here and (by event) elsewhere."""
+
+    token: str
+
+
+@dataclass(frozen=True)
 class EndSubscription:
     """End one subscription of a manage link's address, or all of them (``subscription_id``
     None), from the manage page."""

@@ -14,6 +14,7 @@ from broadsheet_shared.events import (
     CommentDeletedV1,
     CommentPostedV1,
     CommentRejectedV1,
+    StaffPasswordLinkIssuedV1,
 )
 from broadsheet_shared.inbox import Inbox
 from broadsheet_shared.kafka.router import EventRouter
@@ -77,5 +78,13 @@ def build_router(
             await planner.comment_withdrawn(event.data.comment_id, session)
 
         await inbox.handle_once("comment_deleted", str(event.id), effects)
+
+    @router.subscribe(StaffPasswordLinkIssuedV1)
+    async def staff_password_link(event: StaffPasswordLinkIssuedV1) -> None:
+        async def effects(session: Session) -> None:
+            await planner.staff_password_link(str(event.id), event.data, session)
+
+        if await inbox.handle_once("staff_password_link", str(event.id), effects):
+            on_queued()
 
     return router

@@ -43,10 +43,10 @@ from broadsheet_notifications.repository import LedgerRepository
 from broadsheet_notifications.smtp import Mailer, PermanentFailure
 from broadsheet_shared.clock import Clock, utcnow
 from broadsheet_shared.events import (
-    NotificationFailedData,
-    NotificationFailedV1,
-    NotificationSentData,
-    NotificationSentV1,
+    NotificationFailedDataV2,
+    NotificationFailedV2,
+    NotificationSentDataV2,
+    NotificationSentV2,
 )
 from broadsheet_shared.unit_of_work import Transaction, UnitOfWork
 
@@ -273,9 +273,9 @@ class DeliveryWorker:
                 log.error("sent, but the claim was lost: it may go out twice", delivery_id=d.id)
                 return
             tx.emit(
-                NotificationSentV1(
+                NotificationSentV2(
                     subject=subject,
-                    data=NotificationSentData(**_event_fields(d), sent_at=now),
+                    data=NotificationSentDataV2(**_event_fields(d), sent_at=now),
                 )
             )
             return
@@ -294,9 +294,9 @@ class DeliveryWorker:
             return
         log.warning("delivery failed", delivery_id=d.id, error=outcome.error, attempts=d.attempts)
         tx.emit(
-            NotificationFailedV1(
+            NotificationFailedV2(
                 subject=subject,
-                data=NotificationFailedData(
+                data=NotificationFailedDataV2(
                     **_event_fields(d),
                     error=outcome.error[:500],
                     attempts=d.attempts,

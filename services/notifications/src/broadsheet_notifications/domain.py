@@ -14,7 +14,9 @@ from typing import Any, Literal
 
 from broadsheet_shared.addresses import AddressDigest, normalize_email
 
-DeliveryKind = Literal["reply", "follow", "digest", "confirmation", "manage"]
+DeliveryKind = Literal[
+    "reply", "follow", "digest", "confirmation", "manage", "staff_password", "data"
+]
 SubscriptionKind = Literal["reply", "follow"]
 
 
@@ -23,6 +25,8 @@ class AddressState(StrEnum):
     CONFIRMED = "confirmed"  # its owner clicked a confirmation link
     SUPPRESSED = "suppressed"  # staff stopped all mail to it, for good
     UNSUBSCRIBED = "unsubscribed"  # its owner left everything; receives nothing until a new confirm
+    # Its owner erased their data: only the digest is kept, so no request brings it back.
+    ERASED = "erased"
 
 
 class SubscriptionState(StrEnum):
@@ -160,9 +164,26 @@ class Address:
         if not self.suppressed:
             self.state = AddressState.UNSUBSCRIBED
 
+    @property
+    def erased(self) -> bool:
+        return self.state == AddressState.ERASED
+
+    @property
+    def refuses_requests(self) -> bool:
+        """Suppressed by staff or erased by its owner: no request is recorded for it (a
+        stranger's follow, a late "notify me of replies") and no link is mailed to it."""
+        return self.suppressed or self.erased
+
     def suppress(self, now: datetime) -> None:
         self.state = AddressState.SUPPRESSED
         self.suppressed_at = now
+
+    def erase(self) -> None:
+        """Its owner erased their data: the address and its dates go, the digest (the
+        document's key) stays to refuse whatever would record the address again."""
+        self.state = AddressState.ERASED
+        self.email = ""
+        self.created_at = self.confirmed_at = self.suppressed_at = None
 
 
 @dataclass

@@ -27,7 +27,11 @@ _SUBJECTS = {
     "follow": "New comment on “{title}”",
     "digest": "{count} new comments on “{title}”",
     "manage": "Manage your Broadsheet subscriptions",
+    "staff_password": "Set your password for the Broadsheet Newsroom",
+    "data": "Your data at Broadsheet",
 }
+# Mail that is no subscription, so without List-Unsubscribe.
+_NOT_SUBSCRIPTIONS = ("confirmation", "manage", "staff_password", "data")
 
 # How a confirmation mail names each request it asks the reader to confirm.
 _REQUESTS = {
@@ -105,6 +109,12 @@ class MailComposer:
     def manage_url(self, token: str) -> str:
         return self.url(f"/subscriptions/manage/{token}")
 
+    def set_password_url(self, token: str) -> str:
+        return self.url(f"/newsroom/set-password/{token}")
+
+    def data_url(self, token: str) -> str:
+        return self.url(f"/my-data/{token}")
+
     def message_id(self, delivery: Delivery) -> str:
         return message_id(delivery.id, self._domain)
 
@@ -130,7 +140,7 @@ class MailComposer:
         msg["Date"] = format_datetime(delivery.created_at)
         msg["Message-ID"] = _header(self.message_id(delivery))
         msg["Auto-Submitted"] = "auto-generated"
-        if delivery.kind not in ("confirmation", "manage"):
+        if delivery.kind not in _NOT_SUBSCRIPTIONS:
             token = context["unsubscribe_token"]
             mailto = f"mailto:{self._mailto}?subject=unsubscribe%20{token}"
             msg["List-Unsubscribe"] = _header(f"<{self.unsubscribe_url(token)}>, <{mailto}>")
@@ -171,6 +181,7 @@ class MailComposer:
             "unsubscribe_all_url": self.unsubscribe_url(all_token),
             # Written when the mail is composed: the link's lifetime starts at each attempt.
             "manage_url": self.manage_url(self._signer.manage_token(delivery.recipient_hash)),
+            "data_url": self.data_url(self._signer.data_token(delivery.recipient_hash)),
             "items": [
                 {
                     "author_name": item.author_name,
@@ -180,6 +191,10 @@ class MailComposer:
                 for item in delivery.items
             ],
         }
+        if delivery.kind == "staff_password":
+            context["name"] = content["name"]
+            context["set_password_url"] = self.set_password_url(content["token"])
+            context["expires_at"] = content["expires_at"][:16].replace("T", " ") + " UTC"
         if delivery.kind == "confirmation":
             # The link confirms the requests made up to when this mail was recorded: the ones
             # it lists (delivery.created_at, the same on every attempt).

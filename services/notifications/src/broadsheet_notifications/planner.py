@@ -39,7 +39,12 @@ from broadsheet_notifications.repository import (
 )
 from broadsheet_shared.addresses import AddressDigest, mailbox_key, normalize_email
 from broadsheet_shared.clock import Clock, utcnow
-from broadsheet_shared.events import ArticleData, CommentApprovedData, CommentPostedData
+from broadsheet_shared.events import (
+    ArticleData,
+    CommentApprovedData,
+    CommentPostedData,
+    StaffPasswordLinkData,
+)
 from broadsheet_shared.mongo import Session
 from broadsheet_shared.ratelimit import RateLimit, RateLimiter
 
@@ -148,7 +153,7 @@ class Planner:
         if address is None:
             address = Address.new(normalized, now, self._digest)
             await self._addresses.save(address, session)
-        if address.suppressed:
+        if address.refuses_requests:
             return False
         requested = request(recipient, now)
         existing = await self._subscriptions.get(requested.id, session)
@@ -197,7 +202,7 @@ class Planner:
         know the address, it may receive mail and the mailbox's allowance (shared with nothing
         else) has room. True when one was queued; the caller tells nobody which way it went."""
         address = await self._addresses.get(self._digest(normalize_email(email)), session)
-        if address is None or address.suppressed:
+        if address is None or address.refuses_requests:
             return False
         allowance = await self._limiter.hit(
             f"manage:{self._digest(mailbox_key(address.email))}",
@@ -211,6 +216,57 @@ class Planner:
                 kind="manage",
                 key=f"manage:{now.isoformat()}",
                 address=address,
+                article_id=None,
+                source_event_id=None,
+            ),
+            session,
+        )
+        return True
+
+    async def staff_password_link(
+        self, event_id: str, data: StaffPasswordLinkData, session: Session | None
+    ) -> None:
+        """Mail a new staff account's owner their set-password link: one mail per event. It is
+        account mail an admin asked for, not a subscription, so it has no unsubscribe link; a
+        suppressed address still cancels it (``cancel_pending_to``)."""
+        email = normalize_email(data.email)
+        await self._ledger.add(
+            self._delivery(
+                kind="staff_password",
+                key=event_id,
+                address=Address.new(email, self._clock(), self._digest),
+                article_id=None,
+                source_event_id=event_id,
+                content={
+                    "name": data.name,
+                    "token": data.token,
+                    "expires_at": data.expires_at.isoformat(),
+                },
+            ),
+            session,
+        )
+
+    async def mail_data_link(self, email: str, session: Session | None) -> bool:
+        """Queue a mail with a link to the address's my-data page, unless staff suppressed the
+        address or the mailbox's allowance (its own) is spent. Unlike the manage link it goes to
+        addresses we do not know too (a commenter who never subscribed has data in comments),
+        and records no address: only the delivery row, like any mail. True when one was queued;
+        the caller tells nobody which way it went."""
+        normalized = normalize_email(email)
+        now = self._clock()
+        address = await self._addresses.get(self._digest(normalized), session)
+        if address is not None and address.suppressed:
+            return False
+        allowance = await self._limiter.hit(
+            f"data:{self._digest(mailbox_key(normalized))}", self._policies.confirmation_limit
+        )
+        if not allowance.allowed:
+            return False
+        await self._ledger.add(
+            self._delivery(
+                kind="data",
+                key=f"data:{now.isoformat()}",
+                address=Address.new(normalized, now, self._digest),
                 article_id=None,
                 source_event_id=None,
             ),

@@ -61,6 +61,57 @@ class ManageView(BaseModel):
     subscriptions: list[SubscriptionView]
 
 
+class DataLinkRequest(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    email: Email
+
+
+class DataLinkResponse(BaseModel):
+    # One answer whatever the address: known, unknown, suppressed or over its allowance.
+    status: Literal["link_sent"]
+
+
+class AddressExport(BaseModel):
+    email: str
+    state: Literal["pending", "confirmed", "suppressed", "unsubscribed"]
+    created_at: datetime | None
+    confirmed_at: datetime | None
+
+
+class SubscriptionExport(BaseModel):
+    kind: Literal["reply", "follow"]
+    state: Literal["pending", "active", "ended"]
+    article_title: str
+    article_url_path: str
+    comment_id: str | None
+    requested_at: datetime | None
+    confirmed_at: datetime | None
+
+
+class DeliveryExport(BaseModel):
+    kind: str
+    state: DeliveryState
+    email: str
+    article_title: str
+    created_at: datetime
+    sent_at: datetime | None
+
+
+class DataExport(BaseModel):
+    """What notifications holds about a my-data link's address."""
+
+    # Five minutes' leave to fetch the address's data from the comments service (the gateway
+    # gathers the download with it); not part of the reader's data.
+    grant: str
+    address: AddressExport | None
+    subscriptions: list[SubscriptionExport]
+    deliveries: list[DeliveryExport]
+
+
+class ErasureResult(BaseModel):
+    status: Literal["erased"]
+
+
 class UnsubscribeView(BaseModel):
     scope: Literal["subscription", "all"]
     email: str
@@ -103,6 +154,11 @@ class DeliveryView(BaseModel):
             sent_at=d.sent_at,
             last_error=d.last_error,
         )
+
+
+class DeliveryCount(BaseModel):
+    state: DeliveryState
+    count: int
 
 
 class DeliveryPage(BaseModel):

@@ -120,7 +120,7 @@ class SubscriptionService:
 
     async def _address(self, recipient: str, session: Session | None) -> Address:
         address = await self._addresses.get(recipient, session)
-        if address is None:
+        if address is None or address.erased:  # an erased address is only its digest
             raise NotFound("We know nothing about this address.")
         return address
 

@@ -51,6 +51,9 @@ class StaffService:
         next_cursor = items[limit - 1].id if len(items) > limit else None
         return items[:limit], next_cursor
 
+    async def count(self, state: DeliveryState) -> int:
+        return await self._ledger.count(state)
+
     async def retry(self, command: RetryDelivery, staff: Principal) -> Delivery:
         delivery_id = command.delivery_id
         delivery = await self._ledger.get(delivery_id)

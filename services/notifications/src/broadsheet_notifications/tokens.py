@@ -1,11 +1,11 @@
-"""Signed links: confirm an address, leave one subscription, stop all mail to an address, or
-manage an address's subscriptions.
+"""Signed links: confirm an address, leave one subscription, stop all mail to an address,
+manage an address's subscriptions, or download and erase its data.
 
 HMAC-signed with itsdangerous; the payload names what the token acts on, never the address
 itself. Unsubscribe tokens never expire (an old email must still let its reader leave);
 confirmation tokens do, and also carry when their mail was written: a link confirms only the
-requests made up to then, the ones its mail listed. Manage links expire too (they show what an
-address follows, so an old forwarded mail should not keep showing it).
+requests made up to then, the ones its mail listed. Manage and my-data links expire too (they
+show what is held about an address, so an old forwarded mail should not keep showing it).
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ class LinkSigner:
         self._unsubscribe = URLSafeSerializer(secret, salt="broadsheet-notifications-unsubscribe")
         self._confirm = URLSafeTimedSerializer(secret, salt="broadsheet-notifications-confirm")
         self._manage = URLSafeTimedSerializer(secret, salt="broadsheet-notifications-manage")
+        self._data = URLSafeTimedSerializer(secret, salt="broadsheet-notifications-data")
         self._confirm_max_age = confirm_max_age_seconds
 
     def confirm_token(self, recipient_hash: str, issued_at: datetime) -> str:
@@ -47,6 +48,9 @@ class LinkSigner:
 
     def manage_token(self, recipient_hash: str) -> str:
         return str(self._manage.dumps(recipient_hash))
+
+    def data_token(self, recipient_hash: str) -> str:
+        return str(self._data.dumps(recipient_hash))
 
     def unsubscribe_token(self, scope: Literal["subscription", "all"], target: str) -> str:
         return str(self._unsubscribe.dumps([scope, target]))
@@ -86,8 +90,15 @@ class LinkSigner:
 
     def read_manage(self, token: str) -> str:
         """The recipient hash a manage link was mailed to."""
+        return self._read_digest(self._manage, token)
+
+    def read_data(self, token: str) -> str:
+        """The recipient hash a my-data link was mailed to."""
+        return self._read_digest(self._data, token)
+
+    def _read_digest(self, serializer: URLSafeTimedSerializer, token: str) -> str:
         try:
-            payload = self._manage.loads(token, max_age=self._confirm_max_age)
+            payload = serializer.loads(token, max_age=self._confirm_max_age)
         except BadData as exc:
             raise BadToken(str(exc)) from None
         if not isinstance(payload, str):

@@ -37,15 +37,23 @@ from broadsheet_shared.events.comments import (
 )
 from broadsheet_shared.events.notifications import (
     NotificationFailedData,
+    NotificationFailedDataV2,
     NotificationFailedV1,
+    NotificationFailedV2,
     NotificationSentData,
+    NotificationSentDataV2,
     NotificationSentV1,
+    NotificationSentV2,
+    ReaderErasedData,
+    ReaderErasedV1,
 )
 from broadsheet_shared.events.staff import (
     StaffAccountChangedV1,
     StaffAccountData,
     StaffActionData,
     StaffActionRecordedV1,
+    StaffPasswordLinkData,
+    StaffPasswordLinkIssuedV1,
 )
 
 __all__ = [
@@ -70,14 +78,22 @@ __all__ = [
     "EventDecodeError",
     "IntegrationEvent",
     "NotificationFailedData",
+    "NotificationFailedDataV2",
     "NotificationFailedV1",
+    "NotificationFailedV2",
     "NotificationSentData",
+    "NotificationSentDataV2",
     "NotificationSentV1",
+    "NotificationSentV2",
+    "ReaderErasedData",
+    "ReaderErasedV1",
     "SectionRef",
     "StaffAccountChangedV1",
     "StaffAccountData",
     "StaffActionData",
     "StaffActionRecordedV1",
+    "StaffPasswordLinkData",
+    "StaffPasswordLinkIssuedV1",
     "decode_event",
     "encode_event",
     "event_class",

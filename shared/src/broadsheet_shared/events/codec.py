@@ -22,8 +22,18 @@ from broadsheet_shared.events.comments import (
     CommentPostedV1,
     CommentRejectedV1,
 )
-from broadsheet_shared.events.notifications import NotificationFailedV1, NotificationSentV1
-from broadsheet_shared.events.staff import StaffAccountChangedV1, StaffActionRecordedV1
+from broadsheet_shared.events.notifications import (
+    NotificationFailedV1,
+    NotificationFailedV2,
+    NotificationSentV1,
+    NotificationSentV2,
+    ReaderErasedV1,
+)
+from broadsheet_shared.events.staff import (
+    StaffAccountChangedV1,
+    StaffActionRecordedV1,
+    StaffPasswordLinkIssuedV1,
+)
 
 Headers = list[tuple[str, bytes]]
 
@@ -40,8 +50,12 @@ _EVENTS: tuple[type[IntegrationEvent], ...] = (
     CommentImportedV1,
     NotificationSentV1,
     NotificationFailedV1,
+    NotificationSentV2,
+    NotificationFailedV2,
+    ReaderErasedV1,
     StaffAccountChangedV1,
     StaffActionRecordedV1,
+    StaffPasswordLinkIssuedV1,
 )
 
 

@@ -36,6 +36,27 @@ class StaffAccountChangedV1(IntegrationEvent):
     data: StaffAccountData
 
 
+class StaffPasswordLinkData(EventData):
+    staff_id: str
+    email: str
+    name: str
+    # The one-time secret of the set-password link, in clear: the mail must carry it. Articles
+    # keeps only its SHA-256; it expires at ``expires_at`` and works once.
+    token: str
+    expires_at: datetime
+
+
+class StaffPasswordLinkIssuedV1(IntegrationEvent):
+    """An admin added a staff account without a password: its owner is to be mailed a
+    one-time link to set one (published by articles; notifications sends one mail per event)."""
+
+    TOPIC: ClassVar[str] = topics.STAFF
+    type: Literal["staff.password_link_issued"] = "staff.password_link_issued"
+    version: Literal[1] = 1
+    source: str = "articles"
+    data: StaffPasswordLinkData
+
+
 class StaffActionData(EventData):
     """Who did what, when and from where. ``actor_id`` is None for a failed sign-in."""
 

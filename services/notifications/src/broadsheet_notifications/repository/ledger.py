@@ -127,6 +127,10 @@ class LedgerRepository(Protocol):
         """Newest id first, those below ``before``."""
         ...
 
+    async def count(self, state: DeliveryState) -> int:
+        """How many deliveries are in ``state``."""
+        ...
+
     async def cancel_for_comment(self, comment_id: str, session: Session | None) -> None:
         """Individual emails about a withdrawn comment: cancelled, or flagged while sending."""
         ...
@@ -137,6 +141,15 @@ class LedgerRepository(Protocol):
         """Everything still to go to ``recipient`` (of one subscription, or all): pending rows,
         retries included, are cancelled; rows being sent are flagged, so their worker does not
         send them (or stops) and ends them cancelled."""
+        ...
+
+    async def to_recipient(self, recipient: str, session: Session | None) -> list[Delivery]:
+        """Every row addressed to ``recipient``, oldest first."""
+        ...
+
+    async def delete_to(self, recipient: str, session: Session | None) -> None:
+        """Every row addressed to ``recipient``, whatever its state: a row being sent stays
+        (its worker owns it until it ends) and expires with the ledger's retention."""
         ...
 
     async def release_expired(self, now: datetime, session: Session | None) -> None:
@@ -266,6 +279,9 @@ class MongoLedgerRepository:
         docs = await self._deliveries.find(query).sort("_id", DESCENDING).limit(limit).to_list()
         return [delivery_from_doc(doc) for doc in docs]
 
+    async def count(self, state: DeliveryState) -> int:
+        return await self._deliveries.count_documents({"state": state.value})
+
     async def cancel_for_comment(self, comment_id: str, session: Session | None) -> None:
         await self._cancel({"comment_ids": comment_id, "kind": {"$in": INDIVIDUAL_KINDS}}, session)
 
@@ -276,6 +292,18 @@ class MongoLedgerRepository:
         if subscription_id is not None:
             about["subscription_id"] = subscription_id
         await self._cancel(about, session)
+
+    async def to_recipient(self, recipient: str, session: Session | None) -> list[Delivery]:
+        docs = await self._deliveries.find(
+            {"recipient_hash": recipient}, session=session, sort=[("created_at", ASCENDING)]
+        ).to_list()
+        return [delivery_from_doc(doc) for doc in docs]
+
+    async def delete_to(self, recipient: str, session: Session | None) -> None:
+        await self._deliveries.delete_many(
+            {"recipient_hash": recipient, "state": {"$ne": DeliveryState.SENDING.value}},
+            session=session,
+        )
 
     async def _cancel(self, about: dict[str, Any], session: Session | None) -> None:
         await self._deliveries.update_many(

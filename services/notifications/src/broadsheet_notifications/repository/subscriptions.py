@@ -40,6 +40,11 @@ class SubscriptionRepository(Protocol):
         ...
 
     async def end(self, sub_id: str, session: Session | None) -> None: ...
+    async def all_of(self, recipient: str, session: Session | None) -> list[Subscription]:
+        """Every subscription of ``recipient``, ended ones too, oldest request first."""
+        ...
+
+    async def delete_all_of(self, recipient: str, session: Session | None) -> None: ...
     async def end_all_of(self, recipient: str, session: Session | None) -> None: ...
     async def end_for_comment(self, comment_id: str, session: Session | None) -> None: ...
 
@@ -122,6 +127,17 @@ class MongoSubscriptionRepository:
 
     async def end(self, sub_id: str, session: Session | None) -> None:
         await self._end({"_id": sub_id}, session)
+
+    async def all_of(self, recipient: str, session: Session | None) -> list[Subscription]:
+        docs = await self._subscriptions.find(
+            {"recipient_hash": recipient},
+            session=session,
+            sort=[("requested_at", ASCENDING), ("_id", ASCENDING)],
+        ).to_list()
+        return [subscription_from_doc(doc) for doc in docs]
+
+    async def delete_all_of(self, recipient: str, session: Session | None) -> None:
+        await self._subscriptions.delete_many({"recipient_hash": recipient}, session=session)
 
     async def end_all_of(self, recipient: str, session: Session | None) -> None:
         await self._end({"recipient_hash": recipient}, session)
