@@ -6,33 +6,45 @@ See tools/devstack/src/broadsheet_devstack/pytest_plugin.py.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 pytest_plugins = ["broadsheet_devstack.pytest_plugin"]
 
+E2E = Path(__file__).parent / "tests" / "e2e"
+CONTRACT = E2E / "test_api_contract.py"
 _SERVER_MARKERS = ("integration", "e2e", "browser")
 
 
+def _group(item: pytest.Item) -> str:
+    """The end-to-end tests share one platform (tests/e2e/conftest.py): one group. The contract
+    runs are another, on a platform of their own, so the suite's two longest parts overlap.
+    Every other module is its own group, so its fixtures start on one worker only."""
+    if item.path == CONTRACT:
+        return "e2e-contract"
+    if item.path.parent == E2E:
+        return "e2e"
+    return item.path.relative_to(item.config.rootpath).as_posix()
+
+
 def _weight(item: pytest.Item) -> int:
-    """Longest first: the end-to-end group, the contract runs, modules that start servers, then
+    """Longest first: the end-to-end tests, the contract runs, modules that start servers, then
     the unit tests, which fill the workers' last minutes."""
-    group = item.get_closest_marker("xdist_group")
-    if group is not None and group.args[0] == "e2e":
-        return 0
-    if group is not None and group.args[0] == "e2e-contract":
-        return 1
-    return 2 if any(item.get_closest_marker(name) for name in _SERVER_MARKERS) else 3
+    if item.path.parent == E2E:
+        return 1 if item.path == CONTRACT else 0
+    servers = "infra" in getattr(item, "fixturenames", ())
+    return 2 if servers or any(item.get_closest_marker(m) for m in _SERVER_MARKERS) else 3
 
 
-@pytest.hookimpl(trylast=True)  # after tests/e2e/conftest.py grouped its own tests
+def pytest_itemcollected(item: pytest.Item) -> None:
+    # Before any pytest_collection_modifyitems: xdist reads the groups in its own.
+    item.add_marker(pytest.mark.xdist_group(_group(item)))
+
+
+@pytest.hookimpl(trylast=True)  # after tests/e2e/conftest.py put the contract runs last
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Under ``--dist loadgroup`` a worker takes a whole group: one group per module (unless a
-    conftest chose one), so a module's fixtures (an app, a service, a browser) start on one
-    worker only. A worker hands out the groups in collection order (``make test`` passes
-    ``--no-loadscope-reorder``), so there the longest come first."""
-    for item in items:
-        if item.get_closest_marker("xdist_group") is None:
-            module = item.path.relative_to(config.rootpath).as_posix()
-            item.add_marker(pytest.mark.xdist_group(module))
-    if hasattr(config, "workerinput"):  # an xdist worker
+    """An xdist worker under ``--dist loadgroup --no-loadscope-reorder`` (`make test`) hands
+    out whole groups in collection order: there the longest go first."""
+    if hasattr(config, "workerinput"):
         items.sort(key=_weight)  # stable: each group keeps its order

@@ -7,7 +7,6 @@ import secrets
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 import pytest
@@ -15,23 +14,13 @@ import pytest
 from broadsheet_devstack.pytest_plugin import Infra, ServiceFactory
 from broadsheet_devstack.services import DEFAULT_EDITOR_EMAIL, DEFAULT_EDITOR_PASSWORD
 
-HERE = Path(__file__).parent
-
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The contract runs go last: signed in as an admin, schemathesis edits, unpublishes and
     republishes whatever it finds, the session's article included, which the other end-to-end
-    tests read.
-
-    Under pytest-xdist (`make test`) the end-to-end tests are one group, run by one worker on
-    one platform; the contract runs are another, on a platform of their own in the other
-    worker, so the two longest parts of the suite overlap."""
+    tests read."""
     contract = [item for item in items if item.path.name == "test_api_contract.py"]
     items[:] = [item for item in items if item not in contract] + contract
-    for item in items:
-        if item.path.parent == HERE:
-            group = "e2e-contract" if item in contract else "e2e"
-            item.add_marker(pytest.mark.xdist_group(group))
 
 
 @dataclass(frozen=True)
