@@ -22,10 +22,10 @@ RUN := $(UV) run --frozen
 export UV_PYTHON_DOWNLOADS := never
 
 PYTEST_ARGS ?=
-# pytest-xdist workers for `make test` (0: one process). Most tests wait on a chain of
-# processes (test → gateway → service → database) that keeps about one core busy, so two
-# workers, each with its own Kafka, database and platform, use a 2-core machine fully. Groups
-# (conftest.py) keep each module, the end-to-end tests and the contract runs on one worker.
+# pytest-xdist workers for `make test` (0: one process). Most tests wait on one request at a
+# time through a chain of processes (test → gateway → service → database), which leaves much of a
+# second core idle; each worker has its own Kafka, database and platform. Groups (conftest.py)
+# keep each module, the end-to-end tests and the contract runs on one worker.
 TEST_WORKERS ?= 2
 # Names of benchmarks to run, e.g. `make bench BENCH=notifications` (default: all).
 BENCH ?=
