@@ -22,11 +22,6 @@ RUN := $(UV) run --frozen
 export UV_PYTHON_DOWNLOADS := never
 
 PYTEST_ARGS ?=
-# pytest-xdist workers for `make test` (0: one process). Most tests wait on one request at a
-# time through a chain of processes (test → gateway → service → database), which leaves much of a
-# second core idle; each worker has its own Kafka, database and platform. Groups (conftest.py)
-# keep each module, the end-to-end tests and the contract runs on one worker.
-TEST_WORKERS ?= 2
 # Names of benchmarks to run, e.g. `make bench BENCH=notifications` (default: all).
 BENCH ?=
 UNIT_MARKERS := not integration and not e2e and not browser
@@ -74,7 +69,7 @@ run: deps jars ## start the whole platform here (Ctrl-C stops it)
 	$(RUN) broadsheet-run
 
 test: install ## the whole suite: unit, integration, e2e, browser
-	$(RUN) pytest -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder $(PYTEST_ARGS)
+	$(RUN) pytest $(PYTEST_ARGS)
 
 test-unit: deps ## only the tests that start no server
 	$(RUN) pytest -m "$(UNIT_MARKERS)" $(PYTEST_ARGS)
