@@ -17,7 +17,7 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import uuid4
 
 import structlog
 from asgi_correlation_id import correlation_id
@@ -32,6 +32,7 @@ from broadsheet_gateway.edge import SITE_SECURITY_HEADERS
 from broadsheet_gateway.headers import (
     request_headers_for_upstream,
     response_headers_from_upstream,
+    valid_request_id,
 )
 from broadsheet_gateway.limits import json_depth_exceeds
 from broadsheet_gateway.routing import FEED_METHOD, feed_alias
@@ -50,14 +51,6 @@ WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # The label of every /api request in the metrics (the route template it had in FastAPI, so
 # dashboards kept one series); a feed alias is measured under its own template.
 ROUTE_LABEL = "/api/{path:path}"
-
-
-def _valid_request_id(value: str) -> bool:
-    # asgi-correlation-id's default validator: any 32-hex-digit string (a UUID) is accepted.
-    try:
-        return bool(UUID(value, version=4))
-    except ValueError:
-        return False
 
 
 class _BodyTooLarge(Exception):
@@ -122,7 +115,7 @@ class ApiFastPath:
                 connection = value
         if not request_id:
             request_id = uuid4().hex
-        elif not _valid_request_id(request_id):
+        elif not valid_request_id(request_id):
             request_id = uuid4().hex
             _cid_log.warning(
                 "Generated new request ID (%s), since request header value failed validation",

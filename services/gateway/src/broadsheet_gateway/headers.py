@@ -8,6 +8,7 @@ the headers, on the ASGI and upstream-client forms the fast path already holds.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from uuid import UUID
 
 HOP_BY_HOP = frozenset(
     {
@@ -91,3 +92,11 @@ def response_headers_from_upstream(
         elif lowered not in dropped:
             out.append((lowered.encode("latin-1"), value.encode("latin-1")))
     return out, length
+
+
+def valid_request_id(value: str) -> bool:
+    """asgi-correlation-id's default validator: any 32-hex-digit string (a UUID) is accepted."""
+    try:
+        return bool(UUID(value, version=4))
+    except ValueError:
+        return False
