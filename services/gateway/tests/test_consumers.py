@@ -29,6 +29,7 @@ from broadsheet_shared.events.comments import (
 
 pytestmark = pytest.mark.unit
 
+
 def _rendering() -> tuple[CommentRenderer, PageCache]:
     renderer = CommentRenderer(build_templates())
     return renderer, PageCache(renderer, max_entries=10, max_age=10)

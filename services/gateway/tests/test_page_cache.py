@@ -122,10 +122,13 @@ def test_a_reader_s_own_comments_are_composed_with_edit_and_delete() -> None:
     assert both.count("Edit</a>") == 2
 
 
+Site = tuple[httpx.AsyncClient, Upstreams, PageCache]
+
+
 @asynccontextmanager
-async def site(**overrides: object) -> AsyncIterator[tuple[httpx.AsyncClient, Upstreams, PageCache]]:
+async def site() -> AsyncIterator[Site]:
     upstreams = Upstreams()
-    app = create_app(unit_settings(**overrides), transport=httpx.ASGITransport(upstreams.app()))
+    app = create_app(unit_settings(), transport=httpx.ASGITransport(upstreams.app()))
     async with LifespanManager(app) as manager:
         pages: PageCache = app.state.container.pages
         pages.open()  # as the live feed does once connected

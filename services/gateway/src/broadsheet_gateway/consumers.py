@@ -26,12 +26,12 @@ from aiokafka.errors import KafkaError
 from broadsheet_gateway.live import LiveHub
 from broadsheet_gateway.page_cache import PageCache
 from broadsheet_gateway.render import CommentRenderer, clean
-from broadsheet_shared.events.codec import EventDecodeError, decode_event
 from broadsheet_shared.events.articles import (
     ArticleDeletedV1,
     ArticleUnpublishedV1,
     ArticleUpdatedV1,
 )
+from broadsheet_shared.events.codec import EventDecodeError, decode_event
 from broadsheet_shared.events.comments import (
     CommentApprovedV1,
     CommentDeletedV1,
