@@ -324,7 +324,7 @@ def main() -> int:
         wait_http(f"http://127.0.0.1:{backend}/")
         wait_http(f"http://127.0.0.1:{nginx_port}/")
         for port in gateways.values():
-            wait_http(f"http://127.0.0.1:{port}/healthz")
+            wait_http(f"http://127.0.0.1:{port}/healthz", timeout=120)
             wait_live_ready(f"http://127.0.0.1:{port}/articles/bench/live")
 
         path = "/api/articles"
