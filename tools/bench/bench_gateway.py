@@ -251,6 +251,7 @@ def main() -> int:
 
     procs: list[subprocess.Popen[bytes]] = []
     tmp = Path(tempfile.mkdtemp(prefix="bench-gw-"))
+    tmp.chmod(0o755)  # nginx's workers (not root) read the saved page under it
     report: dict[str, Any] = {"duration_s": DURATION, "cpus": os.cpu_count()}
     kafka = KafkaServer(
         tmp / "kafka", log_path=tmp / "kafka.log", port=free_port(), controller_port=free_port()

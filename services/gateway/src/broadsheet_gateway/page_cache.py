@@ -27,7 +27,6 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
-from uuid import uuid4
 
 from asgi_correlation_id import correlation_id
 from starlette.requests import cookie_parser
@@ -36,7 +35,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from broadsheet_gateway import edit_cookies
 from broadsheet_gateway.compression import accepted_encoding, encode
 from broadsheet_gateway.edge import SITE_SECURITY_HEADERS
-from broadsheet_gateway.headers import valid_request_id
+from broadsheet_gateway.headers import request_id_for
 from broadsheet_gateway.render import CommentRenderer, page_query
 from broadsheet_gateway.thread import CommentNode
 from broadsheet_shared.http.metrics import REQUEST_SECONDS, method_label
@@ -273,9 +272,7 @@ class CachedPages:
                 body = self.cache.personal(page, own)
                 if body is not page.body:
                     etag = etag_of(body)
-        # A request id as the correlation middleware gives one: the client's, if it is a UUID.
-        if not request_id or not valid_request_id(request_id):
-            request_id = uuid4().hex
+        request_id = request_id_for(request_id)
         correlation_id.set(request_id)
         headers = [
             (b"cache-control", b"no-cache"),
