@@ -83,7 +83,11 @@ format: deps ## rewrite code in the house style
 	$(RUN) ruff format .
 	$(RUN) ruff check --fix .
 
-bench-tools: ## nginx and wrk from Debian, for the gateway benchmark (as root, when missing)
+# The open-loop load generator of the bench's method (tools/bench/method.py); pinned there too.
+OHA_VERSION := 1.16.0
+OHA := .cache/oha/$(OHA_VERSION)/bin/oha
+
+bench-tools: ## nginx and wrk from Debian, oha from crates.io: the bench's load tools (once)
 	@if command -v nginx >/dev/null 2>&1 && command -v wrk >/dev/null 2>&1; then \
 	  :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
@@ -93,6 +97,14 @@ bench-tools: ## nginx and wrk from Debian, for the gateway benchmark (as root, w
 	    nginx-light wrk >/dev/null; \
 	else \
 	  echo "nginx/wrk missing and not root: install Debian's nginx-light and wrk"; \
+	fi
+	@if [ -x "$(OHA)" ]; then \
+	  :; \
+	elif command -v cargo >/dev/null 2>&1; then \
+	  echo "Building oha $(OHA_VERSION) (once, a few minutes)"; \
+	  cargo install oha --version $(OHA_VERSION) --locked --quiet --root .cache/oha/$(OHA_VERSION); \
+	else \
+	  echo "cargo missing: no oha, the benches on the shared method report their peers missing"; \
 	fi
 
 # The Rust build of the local database server, for benchmarks only (docs/database.md: 2-9x the
