@@ -25,13 +25,18 @@ import json
 import math
 import os
 import re
+import secrets
 import shutil
 import statistics
 import subprocess
+import tempfile
+import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
+
+from broadsheet_devstack.proctree import descendants
 
 ROOT = Path(__file__).resolve().parents[2]
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
@@ -322,13 +327,14 @@ def open_loop(
     *,
     method: str = "GET",
     headers: Mapping[str, str] | None = None,
-    body_lines: Path | None = None,
+    body_template: str | None = None,
     ok_statuses: Iterable[int] = (200,),
     connections: int = 64,
 ) -> Load:
     """``rate`` requests/s for ``seconds``, latency from each request's intended send time.
-    ``body_lines``: a file whose lines are the bodies, one per request in turn (POSTs that must
-    differ, e.g. comments past a duplicate check). Redirects are answers, not followed."""
+    ``body_template``: the body, each request's ``{n}`` replaced by a value of its own (POSTs
+    that must differ, e.g. comments past a duplicate check). Redirects are answers, not
+    followed."""
     argv = [
         str(OHA),
         "--no-tui",
@@ -349,11 +355,21 @@ def open_loop(
     ]
     for name, value in (headers or {}).items():
         argv += ["-H", f"{name}: {value}"]
-    if body_lines is not None:
-        argv += ["-Z", str(body_lines)]
-    argv.append(url)
-    out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+    with tempfile.TemporaryDirectory(prefix="bench-oha-") as tmp:
+        if body_template is not None:
+            # One line per request (and a margin): oha sends them in turn.
+            lines = Path(tmp) / "bodies"
+            lines.write_text(unique_bodies(body_template, int(rate * seconds * 1.5) + 100))
+            argv += ["-Z", str(lines)]
+        argv.append(url)
+        out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
     return oha_result(json.loads(out), ok_statuses)
+
+
+def unique_bodies(template: str, count: int) -> str:
+    """``count`` lines of ``template``, each with ``{n}`` made unique in this run and others."""
+    run = secrets.token_hex(4)
+    return "".join(template.replace("{n}", f"{run}-{i}") + "\n" for i in range(count))
 
 
 _UNIT_MS = {"us": 1e-3, "ms": 1.0, "s": 1000.0}
@@ -384,33 +400,64 @@ def wrk_result(out: str) -> Load:
     )
 
 
+# A wrk script POSTing the template with ``{n}`` unique per request: the run, wrk thread, count.
+_WRK_POST = """
+local template = %s
+local headers = %s
+local run = %s
+local threads = 0
+function setup(thread)
+  threads = threads + 1
+  thread:set("thread_id", threads)
+end
+local count = 0
+request = function()
+  count = count + 1
+  local body = string.gsub(template, "{n}", run .. "-" .. thread_id .. "-" .. count)
+  return wrk.format("POST", nil, headers, body)
+end
+"""
+
+
+def _lua_string(text: str) -> str:
+    return json.dumps(text)  # a JSON string is a valid Lua string literal for these bodies
+
+
 def closed_loop(
     url: str,
     connections: int = 16,
     seconds: int = SECONDS,
     *,
-    script: Path | None = None,
+    headers: Mapping[str, str] | None = None,
+    body_template: str | None = None,
 ) -> Load:
     """Saturation: ``connections`` connections, each sending as soon as it is answered.
-    ``script``: a wrk Lua script (e.g. a POST with a different body each time)."""
+    ``body_template``: POST it, each request's ``{n}`` replaced by a value of its own."""
     argv = ["wrk", "--latency", f"-t{min(2, connections)}", f"-c{connections}", f"-d{seconds}s"]
-    if script is not None:
-        argv += ["-s", str(script)]
-    argv.append(url)
-    return wrk_result(subprocess.run(argv, capture_output=True, text=True, check=True).stdout)
+    with tempfile.TemporaryDirectory(prefix="bench-wrk-") as tmp:
+        if body_template is not None:
+            script = Path(tmp) / "post.lua"
+            lua_headers = (
+                "{"
+                + ", ".join(
+                    f"[{_lua_string(k)}] = {_lua_string(v)}" for k, v in (headers or {}).items()
+                )
+                + "}"
+            )
+            script.write_text(
+                _WRK_POST
+                % (_lua_string(body_template), lua_headers, _lua_string(secrets.token_hex(4)))
+            )
+            argv += ["-s", str(script)]
+        else:
+            for name, value in (headers or {}).items():
+                argv += ["-H", f"{name}: {value}"]
+        argv.append(url)
+        out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+    return wrk_result(out)
 
 
 # --- memory ----------------------------------------------------------------------------------
-
-
-def _children(pid: int) -> list[int]:
-    children: list[int] = []
-    for task in Path(f"/proc/{pid}/task").glob("*/children"):
-        try:
-            children += [int(c) for c in task.read_text().split()]
-        except OSError:
-            continue
-    return children
 
 
 def _rss_kib(pid: int) -> int:
@@ -426,15 +473,10 @@ def _rss_kib(pid: int) -> int:
 def rss_mib(pids: Iterable[int]) -> float:
     """Resident size in MiB of the processes ``pids`` and all their descendants (php-fpm's and
     nginx's workers, uvicorn's children), each process counted once."""
-    seen: set[int] = set()
-    pending = list(pids)
-    while pending:
-        pid = pending.pop()
-        if pid in seen:
-            continue
-        seen.add(pid)
-        pending += _children(pid)
-    return sum(_rss_kib(pid) for pid in seen) / 1024
+    every: set[int] = set()
+    for pid in pids:
+        every |= {pid} | descendants(pid)
+    return sum(_rss_kib(pid) for pid in every) / 1024
 
 
 def pids_named(*names: str) -> list[int]:
@@ -448,3 +490,30 @@ def pids_named(*names: str) -> list[int]:
         except OSError:
             continue
     return found
+
+
+T = TypeVar("T")
+
+
+def peak_rss_during(
+    pids: Iterable[int], work: Callable[[], T], every: float = 0.5
+) -> tuple[T, float]:
+    """Runs ``work`` while sampling ``rss_mib(pids)``; returns its result and the peak in MiB
+    (memory under load)."""
+    roots = list(pids)
+    peak = rss_mib(roots)
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not done.wait(every):
+            peak = max(peak, rss_mib(roots))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        result = work()
+    finally:
+        done.set()
+        sampler.join()
+    return result, peak
