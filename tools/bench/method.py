@@ -433,7 +433,16 @@ def closed_loop(
 ) -> Load:
     """Saturation: ``connections`` connections, each sending as soon as it is answered.
     ``body_template``: POST it, each request's ``{n}`` replaced by a value of its own."""
-    argv = ["wrk", "--latency", f"-t{min(2, connections)}", f"-c{connections}", f"-d{seconds}s"]
+    # wrk's default 2 s timeout would drop a slow page's answers on a loaded machine.
+    argv = [
+        "wrk",
+        "--latency",
+        "--timeout",
+        "30s",
+        f"-t{min(2, connections)}",
+        f"-c{connections}",
+        f"-d{seconds}s",
+    ]
     with tempfile.TemporaryDirectory(prefix="bench-wrk-") as tmp:
         if body_template is not None:
             script = Path(tmp) / "post.lua"
