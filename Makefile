@@ -102,7 +102,8 @@ bench-tools: ## nginx and wrk from Debian, oha from crates.io: the bench's load 
 	  :; \
 	elif command -v cargo >/dev/null 2>&1; then \
 	  echo "Building oha $(OHA_VERSION) (once, a few minutes)"; \
-	  cargo install oha --version $(OHA_VERSION) --locked --quiet --root .cache/oha/$(OHA_VERSION); \
+	  CARGO_TARGET_DIR=.cache/oha/target cargo install oha --version $(OHA_VERSION) --locked \
+	    --quiet --root .cache/oha/$(OHA_VERSION); \
 	else \
 	  echo "cargo missing: no oha, the benches on the shared method report their peers missing"; \
 	fi
