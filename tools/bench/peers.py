@@ -36,9 +36,10 @@ def _run(argv: list[str], what: str) -> str:
     return result.stdout
 
 
-def peer_python(name: str, requirement: str) -> Path:
-    """The Python of a virtualenv holding ``requirement`` (a pinned PyPI requirement), created
-    on first use and again when the requirement changes."""
+def peer_python(name: str, *requirements: str) -> Path:
+    """The Python of a virtualenv holding ``requirements`` (pinned PyPI requirements), created
+    on first use and again when they change."""
+    requirement = " ".join(requirements)
     venv = VENVS / name
     python = venv / "bin" / "python"
     installed = venv / "requirement.txt"
@@ -48,7 +49,7 @@ def peer_python(name: str, requirement: str) -> Path:
     print(f"Installing {requirement} into {venv.relative_to(ROOT)}", file=sys.stderr)
     _run([sys.executable, "-m", "venv", str(venv)], f"creating a virtualenv for {name}")
     pip = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
-    _run([*pip, requirement], f"pip install {requirement}")
+    _run([*pip, *requirements], f"pip install {requirement}")
     installed.write_text(requirement)
     return python
 
