@@ -32,6 +32,7 @@ EXPECTED = {
     "GET /api/editor/users": ADMINS,
     "POST /api/editor/users": ADMINS,
     "PATCH /api/editor/users/{editor_id}": ADMINS,
+    "POST /api/editor/users/{editor_id}/password-link": ADMINS,
     "GET /api/editor/import/articles": ADMINS,
     "PUT /api/editor/import/articles/{wordpress_id}": ADMINS,
     "PUT /api/editor/import/sections/{wordpress_slug}": ADMINS,
