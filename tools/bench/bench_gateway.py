@@ -7,8 +7,10 @@
    an open-loop load at half of it, p99.
 
 The backend is the stand-in ASGI app below (``backend_app``), served by uvicorn, so the
-numbers are about the gateway and not about the services' databases. Prints JSON and markdown.
-Needs ``wrk`` and ``nginx`` (apt-get install wrk nginx-light).
+numbers are about the gateway and not about the services' databases. A Kafka broker (devstack's
+launcher) runs too, with nothing published: the gateways' event feed connects to it, as in
+production, which is what lets them keep rendered pages (``page_cache.py``). Prints JSON and
+markdown. Needs ``wrk`` and ``nginx`` (apt-get install wrk nginx-light).
 """
 
 from __future__ import annotations
@@ -136,6 +138,18 @@ def wait_http(url: str, timeout: float = 30) -> None:
     raise RuntimeError(f"{url} did not come up")
 
 
+def wait_live_ready(url: str, timeout: float = 60) -> None:
+    """Until the gateway's event feed is connected (its live stream says "ready"): from then on
+    it keeps rendered pages."""
+    import httpx
+
+    with httpx.stream("GET", url, timeout=timeout) as stream:
+        for line in stream.iter_lines():
+            if line.startswith("event:") and "ready" in line:
+                return
+    raise RuntimeError(f"{url} never said ready")
+
+
 def start(argv: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         argv,
@@ -215,6 +229,8 @@ http {{
   upstream backend {{ server 127.0.0.1:{backend}; keepalive 64; }}
   server {{
     listen 127.0.0.1:{port};
+    # The gateway's article page, saved: the upper bound for serving it (issue 16, goal 3).
+    location = /article.html {{ root {dir}/static; }}
     location / {{
       proxy_pass http://backend;
       proxy_http_version 1.1;
@@ -231,10 +247,18 @@ def main() -> int:
         if not shutil.which(tool) and not Path(f"/usr/sbin/{tool}").exists():
             print(f"{tool} is missing: apt-get install -y wrk nginx-light", file=sys.stderr)
             return 2
+    from broadsheet_devstack.kafka import KafkaServer
+
     procs: list[subprocess.Popen[bytes]] = []
     tmp = Path(tempfile.mkdtemp(prefix="bench-gw-"))
+    tmp.chmod(0o755)  # nginx's workers (not root) read the saved page under it
     report: dict[str, Any] = {"duration_s": DURATION, "cpus": os.cpu_count()}
+    kafka = KafkaServer(
+        tmp / "kafka", log_path=tmp / "kafka.log", port=free_port(), controller_port=free_port()
+    )
     try:
+        kafka.start()
+        kafka.wait_ready()
         backend = free_port()
         procs.append(
             start(
@@ -275,7 +299,7 @@ def main() -> int:
                 "GATEWAY_ARTICLES_URL": f"http://127.0.0.1:{backend}",
                 "GATEWAY_COMMENTS_URL": f"http://127.0.0.1:{backend}",
                 "GATEWAY_NOTIFICATIONS_URL": f"http://127.0.0.1:{backend}",
-                "GATEWAY_LIVE_UPDATES": "false",
+                "KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
                 "GATEWAY_UPSTREAM_CLIENT": client,
                 "LOG_LEVEL": "WARNING",
                 **extra_env,
@@ -301,7 +325,8 @@ def main() -> int:
         wait_http(f"http://127.0.0.1:{backend}/")
         wait_http(f"http://127.0.0.1:{nginx_port}/")
         for port in gateways.values():
-            wait_http(f"http://127.0.0.1:{port}/healthz")
+            wait_http(f"http://127.0.0.1:{port}/healthz", timeout=120)
+            wait_live_ready(f"http://127.0.0.1:{port}/articles/bench/live")
 
         path = "/api/articles"
         # Latency added by the hop is measured with one connection (no queueing: what one
@@ -324,12 +349,21 @@ def main() -> int:
         port = gateways["aiohttp"]
         if ONLY == "hop":
             return _print(report)
+        import httpx
+
+        (tmp / "static").mkdir()
+        (tmp / "static" / "article.html").write_bytes(
+            httpx.get(f"http://127.0.0.1:{port}/articles/bench").content
+        )
+        static = wrk(f"http://127.0.0.1:{nginx_port}/article.html", connections=16)
+        report["article_page_static_nginx"] = static
         pages = {"aiohttp": gateways["aiohttp"]}
         if "baseline_aiohttp" in gateways:
             pages["baseline_aiohttp"] = gateways["baseline_aiohttp"]
         for name, port in pages.items():
             page_url = f"http://127.0.0.1:{port}/articles/bench"
             saturation = wrk(page_url, connections=16)
+            saturation["rps_vs_static"] = round(saturation["rps"] / max(1.0, static["rps"]), 3)
             half = max(1.0, saturation["rps"] / 2)
             key = "article_page_200_comments" + ("" if name == "aiohttp" else f"_{name}")
             report[key] = {
@@ -344,6 +378,7 @@ def main() -> int:
                 proc.wait(10)
             except subprocess.TimeoutExpired:
                 proc.kill()
+        kafka.stop()
         shutil.rmtree(tmp, ignore_errors=True)
     return _print(report)
 
@@ -362,7 +397,8 @@ def _print(report: dict[str, Any]) -> int:
             continue
         half = page["half_saturation"]
         print(
-            f"\n{key}: saturation {page['saturation']['rps']:.0f} req/s; at "
+            f"\n{key}: saturation {page['saturation']['rps']:.0f} req/s "
+            f"({page['saturation'].get('rps_vs_static', '?')}x nginx serving it as a file); at "
             f"{half['rate']:.0f} req/s p50 {half['p50_ms']:.1f} ms, p99 {half['p99_ms']:.1f} ms"
             " (target <= 20 ms)"
         )

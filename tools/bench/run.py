@@ -1,13 +1,18 @@
 """`make bench`: runs every benchmark script beside this file and writes one report.
 
-Each ``bench_*.py`` starts what it needs (the devstack servers, the service under test), measures,
-and prints its own markdown section on stdout. The report goes to ``artifacts/bench/report.md``.
-Benchmarks are not tests: they assert nothing, they report numbers against the targets.
+Each ``bench_*.py`` starts what it needs (the devstack servers, the service under test, the
+peers), measures, and hands its section over: a bench on the shared method (``method.py``)
+writes it as JSON to the file named by ``BENCH_SECTION_FILE``; an older one prints markdown on
+stdout. The report goes to ``artifacts/bench/report.md`` and, for the sections on the method,
+``artifacts/bench/report.json``. Benchmarks are not tests: they assert nothing, and a missed
+goal is reported, not a failed run. ``make bench BENCH=wordpress`` runs the benches whose name
+contains "wordpress".
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import subprocess
@@ -15,10 +20,14 @@ import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
+
+from method import SECTION_ENV, Section, render_section
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 REPORT = ROOT / "artifacts" / "bench" / "report.md"
+REPORT_JSON = REPORT.with_suffix(".json")
 
 
 def machine() -> str:
@@ -54,12 +63,31 @@ def main() -> int:
         f"Database server: {database_server()}.",
         "",
     ]
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    sections.insert(3, f"Load average (1, 5, 15 min) at the start: {load}.")
+    sections.insert(4, "")
+    document: dict[str, Any] = {
+        "run_at": f"{datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ}",
+        "machine": machine(),
+        "cpus": os.cpu_count(),
+        "load_average": list(os.getloadavg()),
+        "database_server": database_server(),
+        "sections": {},
+    }
     failed = 0
+    REPORT.parent.mkdir(parents=True, exist_ok=True)
     for script in scripts:
         print(f"== {script.stem}", flush=True)
+        section_file = REPORT.parent / f"{script.stem}.section.json"
+        section_file.unlink(missing_ok=True)
         started = time.monotonic()
         result = subprocess.run(
-            [sys.executable, str(script)], cwd=ROOT, capture_output=True, text=True, check=False
+            [sys.executable, str(script)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=False,
+            env={**os.environ, SECTION_ENV: str(section_file)},
         )
         took = time.monotonic() - started
         sys.stderr.write(result.stderr[-4000:])
@@ -76,10 +104,15 @@ def main() -> int:
                 "```",
                 "",
             ]
+        elif section_file.exists():
+            data = json.loads(section_file.read_text())
+            document["sections"][script.stem] = data
+            rendered = render_section(Section.from_json(data))
+            sections += [rendered, f"_{script.stem} took {took:.0f} s._", ""]
         else:
             sections += [result.stdout.strip(), "", f"_{script.stem} took {took:.0f} s._", ""]
-    REPORT.parent.mkdir(parents=True, exist_ok=True)
     REPORT.write_text("\n".join(sections))
+    REPORT_JSON.write_text(json.dumps(document, indent=2))
     print(f"report: {REPORT.relative_to(ROOT)}")
     return 1 if failed else 0
 

@@ -4,7 +4,16 @@ import pytest
 
 from broadsheet_gateway.consumers import build_router
 from broadsheet_gateway.live import LiveHub, ReplayBuffer, StreamLimits
+from broadsheet_gateway.page_cache import PageCache, SharedPage, page_key
 from broadsheet_gateway.render import CommentRenderer, build_templates
+from broadsheet_shared.events.articles import (
+    ArticleData,
+    ArticleDeletedV1,
+    ArticleRef,
+    ArticleUnpublishedV1,
+    ArticleUpdatedV1,
+    SectionRef,
+)
 from broadsheet_shared.events.comments import (
     CommentApprovedData,
     CommentApprovedV1,
@@ -19,6 +28,12 @@ from broadsheet_shared.events.comments import (
 )
 
 pytestmark = pytest.mark.unit
+
+
+def _rendering() -> tuple[CommentRenderer, PageCache]:
+    renderer = CommentRenderer(build_templates())
+    return renderer, PageCache(renderer, max_entries=10, max_age=10)
+
 
 IN_REPLY_TO = '<span class="in-reply-to">in reply to'
 
@@ -61,7 +76,7 @@ class CountingRenderer(CommentRenderer):
 
 async def test_approved_comment_is_pushed_to_open_pages_of_its_article() -> None:
     hub = LiveHub(StreamLimits(per_client=1, total=1), ReplayBuffer(10))
-    router = build_router(hub, CommentRenderer(build_templates()))
+    router = build_router(hub, *_rendering())
     with hub.listen("talks-resume") as queue, hub.listen("other") as other:
         await router.dispatch(approved())
         update = queue.get_nowait()
@@ -90,7 +105,7 @@ async def test_depth_and_in_reply_to_are_shown_as_the_event_gives_them(
     depth: int, in_reply_to: str | None
 ) -> None:
     hub = LiveHub(StreamLimits(per_client=1, total=1), ReplayBuffer(10))
-    router = build_router(hub, CommentRenderer(build_templates()))
+    router = build_router(hub, *_rendering())
     with hub.listen("talks-resume") as queue:
         await router.dispatch(approved(depth=depth, in_reply_to=in_reply_to))
         message = queue.get_nowait().data
@@ -106,7 +121,7 @@ async def test_depth_and_in_reply_to_are_shown_as_the_event_gives_them(
 async def test_a_comment_no_open_page_shows_is_not_rendered() -> None:
     hub = LiveHub(StreamLimits(per_client=1, total=1), ReplayBuffer(10))
     renderer = CountingRenderer()
-    router = build_router(hub, renderer)
+    router = build_router(hub, renderer, PageCache(renderer, max_entries=10, max_age=10))
     await router.dispatch(approved(slug="nobody-reads"))
     assert renderer.rendered == 0
     with hub.listen("talks-resume") as queue:
@@ -121,7 +136,7 @@ async def test_a_comment_no_open_page_shows_is_not_rendered() -> None:
 
 async def test_an_imported_comment_is_never_pushed_live() -> None:
     hub = LiveHub(StreamLimits(per_client=1, total=1), ReplayBuffer(10))
-    router = build_router(hub, CommentRenderer(build_templates()))
+    router = build_router(hub, *_rendering())
     imported = CommentImportedV1(
         subject="c8",
         data=CommentImportedData(
@@ -134,15 +149,87 @@ async def test_an_imported_comment_is_never_pushed_live() -> None:
             wordpress_id=12,
         ),
     )
-    assert not router.handles(imported)
     with hub.listen("talks-resume") as queue:
         await router.dispatch(imported)
         assert queue.empty()
 
 
+async def test_every_event_that_changes_an_article_s_page_drops_its_kept_pages() -> None:
+    hub = LiveHub(StreamLimits(per_client=1, total=1), ReplayBuffer(10))
+    renderer, pages = _rendering()
+    router = build_router(hub, renderer, pages)
+    now = datetime.now(UTC)
+    ref = ArticleRef(article_id="a1", slug="talks-resume", url_path="/articles/talks-resume")
+    article = ArticleData(
+        article_id="a1",
+        slug="talks-resume",
+        previous_slugs=["talks"],
+        title="Talks",
+        section=SectionRef(slug="news", name="News"),
+        url_path="/articles/talks-resume",
+        comments_open=True,
+        published_at=now,
+        revision=2,
+    )
+    events = [
+        approved(),
+        CommentEditedV1(
+            subject="c7",
+            data=CommentEditedData(
+                comment_id="c7",
+                article_id="a1",
+                excerpt="x",
+                body_html="<p>x</p>",
+                edited_at=now,
+                article_slug="talks-resume",
+            ),
+        ),
+        CommentRejectedV1(
+            subject="c8",
+            data=CommentRejectedData(
+                comment_id="c8",
+                article_id="a1",
+                parent_id=None,
+                reason="spam",
+                article_slug="talks-resume",
+            ),
+        ),
+        CommentDeletedV1(
+            subject="c9",
+            data=CommentDeletedData(comment_id="c9", article_id="a1", article_slug="talks-resume"),
+        ),
+        CommentImportedV1(
+            subject="c8",
+            data=CommentImportedData(
+                comment_id="c8",
+                article_id="a1",
+                article_slug="talks-resume",
+                parent_id=None,
+                status="approved",
+                created_at=now,
+                wordpress_id=12,
+            ),
+        ),
+        ArticleUpdatedV1(subject="a1", data=article),
+        ArticleUnpublishedV1(subject="a1", data=ref),
+        ArticleDeletedV1(subject="a1", data=ref),
+    ]
+    page = SharedPage.of(b"x", slug="s", can_reply=True, sort="oldest", cursor=None, thread=[])
+    pages.open()
+    for event in events:
+        for slug in ("talks-resume", "talks", "other"):
+            pages.put(page_key(slug, "oldest", None), page, pages.generation(slug))
+        await router.dispatch(event)
+        assert pages.get(page_key("talks-resume", "oldest", None)) is None, event.type
+        assert pages.get(page_key("other", "oldest", None)) is not None, event.type
+        # A renamed article: its old address's page goes too.
+        renamed = isinstance(event, ArticleUpdatedV1)
+        assert (pages.get(page_key("talks", "oldest", None)) is None) == renamed, event.type
+
+
 async def test_edits_and_removals_are_pushed_by_slug() -> None:
     hub = LiveHub(StreamLimits(per_client=1, total=1), ReplayBuffer(10))
-    router = build_router(hub, CommentRenderer(build_templates()))
+    router = build_router(hub, *_rendering())
     now = datetime.now(UTC)
 
     def edited(body_html: str, slug: str | None = "talks-resume") -> CommentEditedV1:

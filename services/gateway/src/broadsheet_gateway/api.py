@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -28,6 +27,7 @@ from broadsheet_gateway import edit_cookies, voter_cookie
 from broadsheet_gateway.bootstrap import Container
 from broadsheet_gateway.client_address import client_ip
 from broadsheet_gateway.live import TooManyStreams, Update
+from broadsheet_gateway.page_cache import SharedPage, etag_matches, etag_of, page_key
 from broadsheet_gateway.render import article_page_html, page_query
 from broadsheet_gateway.routing import is_safe_segment, segment
 from broadsheet_gateway.seo import PageMeta, article_meta, front_meta, listing_meta
@@ -82,18 +82,6 @@ site = APIRouter(tags=["reader site"])
 LIVE_RETRY_AFTER_SECONDS = 30
 
 
-def _etag(body: bytes) -> str:
-    # Weak: the same page, whatever encoding the compression layer gives it.
-    return f'W/"{hashlib.blake2b(body, digest_size=12).hexdigest()}"'
-
-
-def _matches(if_none_match: str | None, etag: str) -> bool:
-    if not if_none_match:
-        return False
-    tokens = {token.strip().removeprefix("W/") for token in if_none_match.split(",")}
-    return "*" in tokens or etag.removeprefix("W/") in tokens
-
-
 def html(request: Request, template: str, status: int = 200, **context: Any) -> Response:
     """A rendered page. A page is always revalidated (``no-cache``: comments arrive), and a
     revisit with the page's ETag gets a bodiless 304."""
@@ -106,8 +94,8 @@ def page_response(request: Request, body: bytes, status: int = 200) -> Response:
     """A rendered page's answer: always revalidated, and a revisit with its ETag is a 304."""
     headers = {"Cache-Control": "no-cache"}
     if status == 200:
-        etag = headers["ETag"] = _etag(body)
-        if _matches(request.headers.get("if-none-match"), etag):
+        etag = headers["ETag"] = etag_of(body)
+        if etag_matches(request.headers.get("if-none-match"), etag):
             return Response(status_code=304, headers=headers)
     return HTMLResponse(body, status_code=status, headers=headers)
 
@@ -258,26 +246,43 @@ async def _article(
     errors: list[str] | None = None,
     sort: ThreadSort = "oldest",
 ) -> Response:
+    generation = container.pages.generation(slug)
     page, sections = await asyncio.gather(
         container.site.article_page(slug, cursor=cursor, reply_to=reply_to, sort=sort),
         container.site.nav_sections(),
     )
-    body = article_page_html(
-        container.templates,
-        container.comments,
-        page,
+    # Rendered as every reader sees it; the reader's own comments are composed in after.
+    shared = SharedPage.of(
+        article_page_html(
+            container.templates,
+            container.comments,
+            page,
+            cursor=cursor,
+            notice=notice,
+            form=form,
+            error=error,
+            errors=errors,
+            sections=sections,
+            meta=article_meta(
+                _base_url(container), page.article, page.total, _page_path(request, "cpage")
+            ),
+        ).encode(),
+        slug=str(page.article.get("slug", "")),
+        can_reply=page.comments_open,
+        sort=page.sort,
         cursor=cursor,
-        notice=notice,
-        form=form,
-        error=error,
-        errors=errors,
-        sections=sections,
-        meta=article_meta(
-            _base_url(container), page.article, page.total, _page_path(request, "cpage")
-        ),
-        own=edit_cookies.own_comments(request.cookies),
+        thread=page.thread,
     )
-    return page_response(request, body.encode(), status)
+    if (
+        status == 200
+        and page.comments_available
+        and reply_to is None
+        and notice is None
+        and form is None
+    ):
+        container.pages.put(page_key(slug, sort, cursor), shared, generation)
+    own = edit_cookies.own_comments(request.cookies)
+    return page_response(request, container.pages.personal(shared, own), status)
 
 
 @site.get("/articles/{slug}", response_class=HTMLResponse, summary="Article page with comments")
@@ -338,6 +343,9 @@ async def vote_for_comment(
         if wants_json:
             return problem_response(rejected.status, rejected.message, headers=rejected.headers)
         raise PageError(rejected.status, rejected.message) from None
+    # Votes have no event: this replica shows the count now, the others within
+    # page_cache_seconds.
+    container.pages.invalidate([slug])
     response: Response
     if wants_json:
         response = JSONResponse({"votes": voted.votes, "counted": voted.counted})

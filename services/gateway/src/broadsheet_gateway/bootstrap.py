@@ -19,6 +19,7 @@ from broadsheet_gateway.consumers import LiveFeed, build_router
 from broadsheet_gateway.limits import FixedWindowLimiter
 from broadsheet_gateway.live import LiveHub, ReplayBuffer, StreamLimits
 from broadsheet_gateway.openapi import OpenApiService
+from broadsheet_gateway.page_cache import PageCache
 from broadsheet_gateway.proxy import ProxyService
 from broadsheet_gateway.render import CommentRenderer, build_templates, preview_html
 from broadsheet_gateway.routing import Upstream
@@ -49,6 +50,7 @@ class Container:
     templates: Environment
     assets: StaticAssets
     comments: CommentRenderer
+    pages: PageCache
     trusted_proxies: tuple[Network, ...]
     write_limiter: FixedWindowLimiter
     newsroom: newsroom.Container
@@ -115,6 +117,11 @@ def bootstrap(
     assets = StaticAssets()
     templates = build_templates(assets)
     comments = CommentRenderer(templates)
+    pages = PageCache(
+        comments,
+        max_entries=settings.page_cache_entries,
+        max_age=settings.page_cache_seconds,
+    )
     trusted_proxies = tuple(settings.trusted_proxies)
     hub = LiveHub(
         StreamLimits(settings.live_streams_per_client, settings.live_streams_total),
@@ -123,8 +130,9 @@ def bootstrap(
     live_feed = (
         LiveFeed(
             settings.kafka_bootstrap_servers,
-            settings.topic(topics.COMMENTS),
-            build_router(hub, comments),
+            [settings.topic(topics.COMMENTS), settings.topic(topics.ARTICLES)],
+            build_router(hub, comments, pages),
+            pages,
             settings.kafka_replication_factor,
         )
         if settings.live_updates
@@ -151,6 +159,7 @@ def bootstrap(
         templates=templates,
         assets=assets,
         comments=comments,
+        pages=pages,
         trusted_proxies=trusted_proxies,
         write_limiter=FixedWindowLimiter(
             settings.write_rate_limit, settings.write_rate_window_seconds, time.monotonic

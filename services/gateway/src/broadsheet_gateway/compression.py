@@ -9,8 +9,10 @@ and at levels chosen for many small answers (docs/gateway.md has the cost).
 
 from __future__ import annotations
 
+import gzip
 import re
 
+import brotli
 from brotli_asgi import BrotliResponder, Mode
 from starlette.middleware.gzip import GZipResponder
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -32,6 +34,28 @@ def _accepted(scope: Scope) -> bytes:
     return b""
 
 
+def accepted_encoding(accepted: bytes, size: int) -> str | None:
+    """The encoding an answer of ``size`` bytes gets for this ``Accept-Encoding`` (lowercase),
+    or None: brotli where accepted, else gzip."""
+    if size < COMPRESS_MINIMUM_BYTES:
+        return None
+    if b"br" in accepted:
+        return "br"
+    return "gzip" if b"gzip" in accepted else None
+
+
+def encode(body: bytes, encoding: str) -> bytes:
+    """``body`` compressed as the middleware would (for answers made before any request, such
+    as kept pages)."""
+    if encoding == "br":
+        return bytes(
+            brotli.compress(
+                body, mode=brotli.MODE_TEXT, quality=BROTLI_QUALITY, lgwin=BROTLI_WINDOW_BITS
+            )
+        )
+    return gzip.compress(body, GZIP_LEVEL, mtime=0)
+
+
 def _too_small(headers: list[tuple[bytes, bytes]]) -> bool:
     for name, value in headers:
         if name == b"content-length":
@@ -48,8 +72,8 @@ class Compression:
         if not accepted or NOT_COMPRESSED.match(scope["path"]):
             await self.app(scope, receive, send)
             return
-        brotli = b"br" in accepted
-        if not brotli and b"gzip" not in accepted:
+        encoding = accepted_encoding(accepted, COMPRESS_MINIMUM_BYTES)
+        if encoding is None:
             await self.app(scope, receive, send)
             return
         # The compressor is made only for an answer that may be worth it: making one costs
@@ -61,7 +85,7 @@ class Compression:
             if message["type"] == "http.response.start" and not _too_small(
                 message.get("headers", [])
             ):
-                if brotli:
+                if encoding == "br":
                     br = BrotliResponder(
                         self.app,
                         BROTLI_QUALITY,

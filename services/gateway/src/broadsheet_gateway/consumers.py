@@ -1,9 +1,12 @@
 """Live updates: ``comment.approved``, ``comment.edited``, ``comment.rejected`` and
-``comment.deleted`` from the comments topic, fanned out to open pages.
+``comment.deleted`` from the comments topic, fanned out to open pages; those, ``comment.imported``
+and the articles topic's ``article.updated``, ``article.unpublished`` and ``article.deleted``
+also drop the article's kept pages (``page_cache.py``).
 
 Every gateway replica must see every change, so the feed reads without a consumer group, from
 the latest offset, and commits nothing: a page only wants changes made while it is open, and one
-that reconnects gets what it missed from the hub's replay buffer (or is told to reload).
+that reconnects gets what it missed from the hub's replay buffer (or is told to reload). The
+kept pages are used only while the feed is connected, and dropped whenever it (re)connects.
 
 Events: ``comment`` (``{id, parent_id, depth, html}``, a new comment as the page renders it),
 ``edit`` (``{id, body_html}``, cleaned) and ``remove`` (``{id}``: deleted, rejected, or edited
@@ -21,12 +24,19 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaError
 
 from broadsheet_gateway.live import LiveHub
+from broadsheet_gateway.page_cache import PageCache
 from broadsheet_gateway.render import CommentRenderer, clean
+from broadsheet_shared.events.articles import (
+    ArticleDeletedV1,
+    ArticleUnpublishedV1,
+    ArticleUpdatedV1,
+)
 from broadsheet_shared.events.codec import EventDecodeError, decode_event
 from broadsheet_shared.events.comments import (
     CommentApprovedV1,
     CommentDeletedV1,
     CommentEditedV1,
+    CommentImportedV1,
     CommentRejectedV1,
 )
 from broadsheet_shared.kafka.admin import ensure_topics
@@ -40,12 +50,13 @@ def _remove(hub: LiveHub, slug: str | None, comment_id: str) -> None:
         hub.publish(slug, "remove", lambda: {"id": comment_id})
 
 
-def build_router(hub: LiveHub, comments: CommentRenderer) -> EventRouter:
+def build_router(hub: LiveHub, comments: CommentRenderer, pages: PageCache) -> EventRouter:
     router = EventRouter()
 
     @router.subscribe(CommentApprovedV1)
     async def push_approved_comment(event: CommentApprovedV1) -> None:
         data = event.data
+        pages.invalidate([data.article_slug])
         # Depth and in_reply_to are shown as the comments service gives them (it owns the
         # display-depth rule), exactly as on the page the reader loaded.
         comment = {
@@ -74,6 +85,7 @@ def build_router(hub: LiveHub, comments: CommentRenderer) -> EventRouter:
     @router.subscribe(CommentEditedV1)
     async def push_edited_comment(event: CommentEditedV1) -> None:
         data = event.data
+        pages.invalidate([data.article_slug])
         if data.article_slug is None:
             return  # sent before these events named the slug: no page to tell
         if data.body_html:
@@ -88,23 +100,48 @@ def build_router(hub: LiveHub, comments: CommentRenderer) -> EventRouter:
 
     @router.subscribe(CommentRejectedV1)
     async def push_rejected_comment(event: CommentRejectedV1) -> None:
+        pages.invalidate([event.data.article_slug])
         _remove(hub, event.data.article_slug, event.data.comment_id)
 
     @router.subscribe(CommentDeletedV1)
     async def push_deleted_comment(event: CommentDeletedV1) -> None:
+        pages.invalidate([event.data.article_slug])
         _remove(hub, event.data.article_slug, event.data.comment_id)
+
+    @router.subscribe(CommentImportedV1)
+    async def drop_pages_of_imported_comment(event: CommentImportedV1) -> None:
+        pages.invalidate([event.data.article_slug])
+
+    @router.subscribe(ArticleUpdatedV1)
+    async def drop_pages_of_updated_article(event: ArticleUpdatedV1) -> None:
+        # Under an old slug the article is now a redirect.
+        pages.invalidate([event.data.slug, *event.data.previous_slugs])
+
+    @router.subscribe(ArticleUnpublishedV1)
+    async def drop_pages_of_unpublished_article(event: ArticleUnpublishedV1) -> None:
+        pages.invalidate([event.data.slug])
+
+    @router.subscribe(ArticleDeletedV1)
+    async def drop_pages_of_deleted_article(event: ArticleDeletedV1) -> None:
+        pages.invalidate([event.data.slug])
 
     return router
 
 
 class LiveFeed:
     def __init__(
-        self, bootstrap_servers: str, topic: str, router: EventRouter, replication_factor: int = 1
+        self,
+        bootstrap_servers: str,
+        topics: list[str],
+        router: EventRouter,
+        pages: PageCache,
+        replication_factor: int = 1,
     ) -> None:
         self._bootstrap = bootstrap_servers
-        self._topic = topic
+        self._topics = topics
         self._replication_factor = replication_factor
         self._router = router
+        self._pages = pages
         self._consumer: AIOKafkaConsumer | None = None
         self._stopping = asyncio.Event()
         self.assigned = asyncio.Event()
@@ -118,16 +155,17 @@ class LiveFeed:
                 raise
             except Exception as exc:
                 log.warning("live feed interrupted, reconnecting", error=repr(exc))
+                self._pages.close()
                 await self._close()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stopping.wait(), 2.0)
 
     async def _consume(self) -> None:
         await ensure_topics(
-            self._bootstrap, [self._topic], replication_factor=self._replication_factor
+            self._bootstrap, self._topics, replication_factor=self._replication_factor
         )
         consumer = AIOKafkaConsumer(
-            self._topic,
+            *self._topics,
             bootstrap_servers=self._bootstrap,
             group_id=None,
             enable_auto_commit=False,
@@ -143,6 +181,8 @@ class LiveFeed:
                 await asyncio.sleep(0.05)
         for tp in consumer.assignment():
             await consumer.position(tp)
+        # From here every change is seen: pages kept before may have missed some.
+        self._pages.open()
         self.assigned.set()
         while not self._stopping.is_set():
             try:
@@ -171,4 +211,5 @@ class LiveFeed:
 
     async def stop(self) -> None:
         self._stopping.set()
+        self._pages.close()
         await self._close()

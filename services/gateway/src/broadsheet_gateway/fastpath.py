@@ -13,11 +13,9 @@ the full stack unchanged.
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import AsyncIterator
 from typing import Any
-from uuid import UUID, uuid4
 
 import structlog
 from asgi_correlation_id import correlation_id
@@ -31,6 +29,7 @@ from broadsheet_gateway.client_address import client_ip
 from broadsheet_gateway.edge import SITE_SECURITY_HEADERS
 from broadsheet_gateway.headers import (
     request_headers_for_upstream,
+    request_id_for,
     response_headers_from_upstream,
 )
 from broadsheet_gateway.limits import json_depth_exceeds
@@ -40,7 +39,6 @@ from broadsheet_shared.http.clients import client_key
 from broadsheet_shared.http.metrics import REQUEST_SECONDS, method_label
 
 log = structlog.get_logger(__name__)
-_cid_log = logging.getLogger("asgi_correlation_id")
 
 # Bodies at most this large are read whole and sent with Content-Length; larger ones stream.
 BUFFER_LIMIT = 256 * 1024
@@ -50,14 +48,6 @@ WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # The label of every /api request in the metrics (the route template it had in FastAPI, so
 # dashboards kept one series); a feed alias is measured under its own template.
 ROUTE_LABEL = "/api/{path:path}"
-
-
-def _valid_request_id(value: str) -> bool:
-    # asgi-correlation-id's default validator: any 32-hex-digit string (a UUID) is accepted.
-    try:
-        return bool(UUID(value, version=4))
-    except ValueError:
-        return False
 
 
 class _BodyTooLarge(Exception):
@@ -120,14 +110,7 @@ class ApiFastPath:
                 chunked = True
             elif name == b"connection":
                 connection = value
-        if not request_id:
-            request_id = uuid4().hex
-        elif not _valid_request_id(request_id):
-            request_id = uuid4().hex
-            _cid_log.warning(
-                "Generated new request ID (%s), since request header value failed validation",
-                request_id,
-            )
+        request_id = request_id_for(request_id)
         correlation_id.set(request_id)
         rid_header = (b"x-request-id", request_id.encode("latin-1"))
         started = time.perf_counter()

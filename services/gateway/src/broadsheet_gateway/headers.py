@@ -7,7 +7,11 @@ the headers, on the ASGI and upstream-client forms the fast path already holds.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
+from uuid import UUID, uuid4
+
+_cid_log = logging.getLogger("asgi_correlation_id")
 
 HOP_BY_HOP = frozenset(
     {
@@ -91,3 +95,25 @@ def response_headers_from_upstream(
         elif lowered not in dropped:
             out.append((lowered.encode("latin-1"), value.encode("latin-1")))
     return out, length
+
+
+def _valid_request_id(value: str) -> bool:
+    # asgi-correlation-id's default validator: any 32-hex-digit string (a UUID) is accepted.
+    try:
+        return bool(UUID(value, version=4))
+    except ValueError:
+        return False
+
+
+def request_id_for(given: str | None) -> str:
+    """The request's id as the correlation middleware gives one: the client's if it is a UUID,
+    else a new one (logged, as that middleware logs it, when the client's was not valid)."""
+    if given and _valid_request_id(given):
+        return given
+    request_id = uuid4().hex
+    if given:
+        _cid_log.warning(
+            "Generated new request ID (%s), since request header value failed validation",
+            request_id,
+        )
+    return request_id

@@ -12,6 +12,7 @@ from broadsheet_gateway.compression import Compression
 from broadsheet_gateway.edge import SecurityHeadersMiddleware, cors_options
 from broadsheet_gateway.fastpath import ApiFastPath
 from broadsheet_gateway.old_links import OldLinks
+from broadsheet_gateway.page_cache import CachedPages
 from broadsheet_gateway.settings import Settings
 from broadsheet_newsroom.main import create_app as create_newsroom
 from broadsheet_newsroom.settings import Settings as NewsroomSettings
@@ -57,6 +58,8 @@ def create_app(
         app.add_middleware(CORSMiddleware, **cors)
     # Added last, so outermost: API calls and feed aliases skip the stack above (fastpath.py).
     app.add_middleware(ApiFastPath, container=container, cors_options=cors)
-    # Outermost: pages, static files, feeds and the API's JSON alike.
+    # Pages, static files, feeds and the API's JSON alike.
     app.add_middleware(Compression)
+    # Outermost: a kept article page is answered before anything else (it is kept compressed).
+    app.add_middleware(CachedPages, cache=container.pages, service=settings.service_name)
     return app

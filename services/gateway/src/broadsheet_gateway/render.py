@@ -10,7 +10,7 @@ reads, so an edited or newly approved comment renders afresh. Nesting is plain s
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -145,13 +145,13 @@ class CommentRenderer:
         nodes: Sequence[CommentNode],
         slug: str,
         can_reply: bool,
-        own: Collection[str] = (),
         back: str = "",
     ) -> Markup:
-        """The thread's HTML; ``own``: the ids of the reader's own comments (Edit, Delete);
-        ``back``: the page's query (its order and cursor), kept by the vote forms."""
+        """The thread's HTML as every reader sees it (a reader's own comments are composed in
+        by ``page_cache.PageCache.personal``); ``back``: the page's query (its order and
+        cursor), kept by the vote forms."""
         parts: list[str] = []
-        self._append(parts, nodes, slug, can_reply, own, back)
+        self._append(parts, nodes, slug, can_reply, back)
         return Markup("".join(parts))  # noqa: S704 - every piece is the autoescaped macro's output
 
     def _append(
@@ -160,18 +160,17 @@ class CommentRenderer:
         nodes: Sequence[CommentNode],
         slug: str,
         can_reply: bool,
-        own: Collection[str],
         back: str,
     ) -> None:
         for node in nodes:
-            leaf = self.item(node.comment, slug, can_reply, node.id in own, back)
+            leaf = self.item(node.comment, slug, can_reply, False, back)
             if not node.children:
                 parts.append(leaf)
                 continue
             # The macro's caller (the replies) goes just before the closing </li>.
             parts.append(leaf[: -len(_LEAF_END)])
             parts.append('<ol class="children">')
-            self._append(parts, node.children, slug, can_reply, own, back)
+            self._append(parts, node.children, slug, can_reply, back)
             parts.append("</ol>" + _LEAF_END)
 
 
@@ -197,10 +196,9 @@ def article_page_html(
     errors: list[str] | None = None,
     sections: Sequence[Mapping[str, Any]] = (),
     meta: PageMeta,
-    own: Collection[str] = (),
 ) -> str:
     """The reader site's article page: the one renderer of ``article.html``, for readers and for
-    the Newsroom's Preview alike; ``own``: the ids of the reader's own comments."""
+    the Newsroom's Preview alike, as every reader sees it."""
     return templates.get_template("article.html").render(
         article=page.article,
         page=page,
@@ -208,7 +206,6 @@ def article_page_html(
             page.thread,
             str(page.article.get("slug", "")),
             page.comments_open,
-            own=own,
             back=page_query(page.sort, cursor),
         ),
         cursor=cursor,

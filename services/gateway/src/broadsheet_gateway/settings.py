@@ -54,6 +54,10 @@ class Settings(ServiceSettings):
     # The last so many live updates (of any article) are kept for pages that reconnect with
     # Last-Event-ID; a page that missed more is told to reload.
     live_replay_updates: int = Field(default=1000, ge=1)
+    # Rendered article pages kept while the live feed is connected, dropped by the events that
+    # change them (page_cache.py); also after page_cache_seconds, since votes have no event.
+    page_cache_entries: int = Field(default=500, ge=0)
+    page_cache_seconds: float = Field(default=10.0, ge=0)
     openapi_cache_seconds: float = Field(default=60.0, ge=0)
     # Prometheus metrics on their own listener, never the public one (0: no metrics listener).
     metrics_port: int = Field(default=0, ge=0, le=65535)
