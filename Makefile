@@ -73,7 +73,7 @@ test: install ## the whole suite but the fault scenarios: unit, integration, e2e
 
 # Together they take longer than the suite's 15 minutes, even small: a target of their own.
 test-faults: install ## the fault scenarios at their small size (tests/reliability, ~15 minutes)
-	$(RUN) pytest -m fault tests/reliability $(PYTEST_ARGS)
+	$(RUN) pytest -m fault $(PYTEST_ARGS)
 
 test-unit: deps ## only the tests that start no server
 	$(RUN) pytest -m "$(UNIT_MARKERS)" $(PYTEST_ARGS)
@@ -150,7 +150,7 @@ bench: deps jars bench-tools bench-db bench-wordpress ## the benchmarks (tools/b
 
 proof: install ## the fault scenarios at full size (tests/reliability), report in artifacts/proof/report.md
 	rm -f artifacts/proof/results.jsonl
-	BROADSHEET_PROOF=1 $(RUN) pytest -m fault tests/reliability --timeout=3600 $(PYTEST_ARGS); \
+	BROADSHEET_PROOF=1 $(RUN) pytest -m fault --timeout=3600 $(PYTEST_ARGS); \
 	status=$$?; $(RUN) python tools/proof/report.py && exit $$status
 
 clean: ## caches and test artifacts (keeps .data and the jar cache)

@@ -249,4 +249,6 @@ async def test_concurrent_first_replies_each_get_their_own_number(db: Any) -> No
         numbers = await asyncio.gather(
             *(comments.next_child_seq(f"parent-{parent}") for _ in range(8))
         )
-        assert sorted(numbers) == list(range(1, 9))
+        # Each its own number (a loser's retry may leave a gap: numbers only order siblings).
+        assert len(set(numbers)) == 8
+        assert min(numbers) >= 1
