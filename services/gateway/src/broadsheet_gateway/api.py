@@ -224,6 +224,14 @@ async def section_page(
 
 
 OwnCommentId = Annotated[str, Path(pattern=OBJECT_ID_PATTERN)]
+
+# A reader's address in a form (follow, manage link, my-data link): the notifications service
+# decides (a refusal re-renders the page); the document says what it accepts.
+ReaderEmail = Annotated[
+    str,
+    Form(max_length=254, json_schema_extra={"format": "email", "pattern": EMAIL_DOMAIN_PATTERN}),
+]
+
 # The vote route's JSON answer (the comments service's own, passed on).
 _VOTED_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -602,15 +610,7 @@ async def follow(
     request: Request,
     slug: str,
     container: ContainerDep,
-    # The notifications service decides (a refusal re-renders the page); the document says what
-    # it accepts. A browser always sends the field, empty or not.
-    email: Annotated[
-        str,
-        Form(
-            max_length=254,
-            json_schema_extra={"format": "email", "pattern": EMAIL_DOMAIN_PATTERN},
-        ),
-    ],
+    email: ReaderEmail,  # a browser always sends the field, empty or not
 ) -> Response:
     location = await container.site.follow(slug, email, reader_ip(request))
     return RedirectResponse(location, status_code=303)
@@ -739,13 +739,7 @@ async def manage_request_page(
 async def request_manage_link(
     request: Request,
     container: ContainerDep,
-    email: Annotated[
-        str,
-        Form(
-            max_length=254,
-            json_schema_extra={"format": "email", "pattern": EMAIL_DOMAIN_PATTERN},
-        ),
-    ],
+    email: ReaderEmail,
 ) -> Response:
     location = await container.site.request_manage_link(email, reader_ip(request))
     return RedirectResponse(location, status_code=303)
@@ -838,13 +832,7 @@ async def my_data_request_page(
 async def request_data_link(
     request: Request,
     container: ContainerDep,
-    email: Annotated[
-        str,
-        Form(
-            max_length=254,
-            json_schema_extra={"format": "email", "pattern": EMAIL_DOMAIN_PATTERN},
-        ),
-    ],
+    email: ReaderEmail,
 ) -> Response:
     location = await container.site.request_data_link(email, reader_ip(request))
     return RedirectResponse(location, status_code=303)
