@@ -30,6 +30,7 @@ from broadsheet_shared.events import (
     decode_event,
     topics,
 )
+from broadsheet_shared.identifiers import THREAD_PAGE_MAX
 from broadsheet_shared.kafka.producer import EventProducer
 
 pytestmark = pytest.mark.integration
@@ -410,6 +411,20 @@ async def test_sixteen_concurrent_posts_all_land_and_count_exactly(harness: Harn
     thread = (await harness.client.get("/api/articles/crowded-story/comments?limit=100")).json()
     assert thread["total"] == 16
     assert {i["id"] for i in thread["items"]} == {a.json()["id"] for a in answers}
+
+
+async def test_a_thread_page_as_large_as_the_gateway_may_ask_for(harness: Harness) -> None:
+    # GATEWAY_COMMENTS_PAGE_SIZE goes up to THREAD_PAGE_MAX: a smaller cap here left every
+    # article page of such a gateway without its comments (a 422 it shows as an outage).
+    await harness.published("long-page-story")
+    posted = await harness.post("long-page-story", body="Only one")
+    path = "/api/articles/long-page-story/comments"
+    largest = await harness.client.get(f"{path}?limit={THREAD_PAGE_MAX}")
+    assert largest.status_code == 200, largest.text
+    located = await harness.client.get(f"{path}/{posted.json()['id']}?limit={THREAD_PAGE_MAX}")
+    assert located.status_code == 200, located.text
+    too_large = await harness.client.get(f"{path}?limit={THREAD_PAGE_MAX + 1}")
+    assert too_large.status_code == 422
 
 
 async def test_a_thread_spanning_pages_and_a_hidden_subtree(harness: Harness) -> None:

@@ -37,6 +37,9 @@ _THREAD_KEY = r"[0-9a-z]{7}(?:[0-9a-z]{5}){0,38}~?"
 THREAD_CURSOR_PATTERN = (
     rf"^(?:p\.({_THREAD_KEY})|c\.([0-9a-f]{{24}})|b\.([0-9]{{1,9}})\.({_THREAD_KEY}))$"
 )
+# The largest page of a thread the comments API answers, and so the largest page of comments
+# the gateway may ask for (its ``GATEWAY_COMMENTS_PAGE_SIZE``).
+THREAD_PAGE_MAX = 200
 # The moderation queue continues after a comment's sort key (time, then id).
 QUEUE_CURSOR_PATTERN = r"^[0-9]{14}:[0-9a-f]{24}$"
 

@@ -71,6 +71,7 @@ from broadsheet_shared.identifiers import (
     SLUG_MAX_LENGTH,
     SLUG_PATTERN,
     THREAD_CURSOR_PATTERN,
+    THREAD_PAGE_MAX,
 )
 
 
@@ -241,7 +242,7 @@ async def list_comments(
     avatars: AvatarsDep,
     sort: ThreadSort = "oldest",
     cursor: Annotated[str | None, Query(pattern=THREAD_CURSOR_PATTERN)] = None,
-    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    limit: Annotated[int, Query(ge=1, le=THREAD_PAGE_MAX)] = 50,
 ) -> Response:
     page = await queries.thread(slug, sort=sort, cursor=cursor, limit=limit)
     article = page.article
@@ -367,7 +368,9 @@ async def get_comment(
     queries: Queries,
     avatars: AvatarsDep,
     sort: Sort = "oldest",
-    limit: Annotated[int, Query(ge=1, le=100, description="The page size of `cpage`")] = 50,
+    limit: Annotated[
+        int, Query(ge=1, le=THREAD_PAGE_MAX, description="The page size of `cpage`")
+    ] = 50,
 ) -> LocatedCommentOut:
     """One public comment, wherever it is in the thread, and a page of `limit` comments that
     holds it: the one beginning with its top-level comment if it is on it, else with its

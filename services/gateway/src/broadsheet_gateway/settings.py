@@ -8,6 +8,7 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from broadsheet_shared.http.clients import TrustedProxies
+from broadsheet_shared.identifiers import THREAD_PAGE_MAX
 from broadsheet_shared.settings import ServiceSettings
 
 
@@ -40,7 +41,7 @@ class Settings(ServiceSettings):
     pool_max_keepalive: int = Field(default=100, ge=1)
     upstream_client: Literal["httpx", "aiohttp"] = "aiohttp"
 
-    comments_page_size: int = Field(default=50, ge=1, le=200)
+    comments_page_size: int = Field(default=50, ge=1, le=THREAD_PAGE_MAX)
     front_page_articles: int = Field(default=30, ge=1, le=100)
     # Consume comment.approved for the live updates (every replica reads every event).
     live_updates: bool = True
