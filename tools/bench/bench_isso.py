@@ -90,7 +90,17 @@ def isso_server(workdir: Path) -> Iterator[tuple[str, int]]:
     conf.write_text(ISSO_CONF.format(db=workdir / "comments.db", port=port))
     # ``-m``, not the venv's ``bin/gunicorn``: a script names the path its venv was made at,
     # and ``.cache`` may be reached through another path (a worktree's symlink) since.
-    argv = [str(python), "-m", "gunicorn", "-b", f"127.0.0.1:{port}", "-w", "2", "--preload", "isso.run"]
+    argv = [
+        str(python),
+        "-m",
+        "gunicorn",
+        "-b",
+        f"127.0.0.1:{port}",
+        "-w",
+        "2",
+        "--preload",
+        "isso.run",
+    ]
     log = (workdir / "isso.log").open("w")
     process = subprocess.Popen(
         argv, env={**os.environ, "ISSO_SETTINGS": str(conf)}, stdout=log, stderr=log

@@ -14,10 +14,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from method import (
     Comparison,
     Goal,
+    Load,
     Peer,
     Section,
     Spread,
     alternate,
+    closed_loop,
     latencies_from_intended,
     oha_result,
     percentile,
@@ -186,3 +188,28 @@ def test_section_survives_json_round_trip_with_derived_figures() -> None:
     assert data["comparisons"][0]["holds"] is False
     assert data["comparisons"][0]["ours_spread"] == {"median": 310.0, "low": 300.0, "high": 320.0}
     assert render_section(Section.from_json(data)) == render_section(section)
+
+
+def test_a_closed_loop_too_slow_to_answer_each_connection_twice_runs_longer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    runs: list[int] = []
+    answered = {2: 3, 4: 20, 8: 40}  # answers in a run of so many seconds
+
+    def wrk(url: str, connections: int, seconds: int, *_: object) -> Load:
+        runs.append(seconds)
+        n = answered.get(seconds, 1_000)
+        return Load(rps=n / seconds, p50_ms=1.0, p99_ms=2.0, requests=n, failed=0)
+
+    monkeypatch.setattr(sys.modules["method"], "_wrk", wrk)
+    load = closed_loop("http://x/", 16, 2)
+    assert runs == [2, 4, 8]
+    assert load.requests == 40
+    runs.clear()
+    answered.clear()
+    assert closed_loop("http://x/", 16, 2).requests == 1_000
+    assert runs == [2]  # enough answers: one run
+    answered.update({s: 0 for s in (2, 4, 8, 16)})
+    runs.clear()
+    closed_loop("http://x/", 16, 2)
+    assert runs == [2, 4, 8, 16]  # never past eight times the step
