@@ -337,7 +337,7 @@ def main() -> None:
         f"{'holds' if holds else 'missed'}.",
         "Isso's whole thread of 10,000 is not measured: it does not come back within "
         "gunicorn's 30 s worker timeout here (Isso renders every comment on every read).",
-        "Broadsheet's memory is its whole stack: five services, Kafka and the database; "
+        "Broadsheet's memory is its whole stack: four services, Kafka and the database; "
         "Isso's is gunicorn and its workers, with SQLite in process.",
         "Failed requests per round (must be 0): "
         + ", ".join(
