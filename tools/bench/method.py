@@ -260,6 +260,32 @@ def render_section(section: Section) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
+def render_goals(sections: Sequence[Section]) -> str:
+    """Every goal of the run in one table, for the top of the report (and the README): the
+    figure, its ratio to the peer and whether the goal holds; the sections give the rest."""
+    lines = [
+        "## Goals at a glance",
+        "",
+        "| bench | figure | against | ratio | goal | holds |",
+        "|---|---|---|---|---|---|",
+    ]
+    for section in sections:
+        for c in section.comparisons:
+            if c.goal is None:
+                continue
+            ratio = (
+                f"+{_number(Spread.of(c.ours).median - Spread.of(c.theirs).median)} {c.unit}"
+                if c.goal.kind == "added_at_most"
+                else f"{_number(c.ratio)}x"
+            )
+            holds = "yes" if c.holds else "**no**"
+            lines.append(
+                f"| {section.title} | {c.figure} | {c.peer} | {ratio} "
+                f"| {c.goal.describe(c.unit)} | {holds} |"
+            )
+    return "\n".join(lines) + "\n"
+
+
 def emit(section: Section) -> None:
     """Hands the section to run.py (the file it names) and prints it for a reader at a terminal."""
     target = os.environ.get(SECTION_ENV)

@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from method import SECTION_ENV, Section, render_section
+from method import SECTION_ENV, Section, render_goals, render_section
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -66,6 +66,7 @@ def main() -> int:
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     sections.insert(3, f"Load average (1, 5, 15 min) at the start: {load}.")
     sections.insert(4, "")
+    header_lines = len(sections)  # the goals' table goes after the run's header
     document: dict[str, Any] = {
         "run_at": f"{datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ}",
         "machine": machine(),
@@ -111,6 +112,9 @@ def main() -> int:
             sections += [rendered, f"_{script.stem} took {took:.0f} s._", ""]
         else:
             sections += [result.stdout.strip(), "", f"_{script.stem} took {took:.0f} s._", ""]
+    measured = [Section.from_json(data) for data in document["sections"].values()]
+    if any(c.goal for section in measured for c in section.comparisons):
+        sections[header_lines:header_lines] = [render_goals(measured)]
     REPORT.write_text("\n".join(sections))
     REPORT_JSON.write_text(json.dumps(document, indent=2))
     print(f"report: {REPORT.relative_to(ROOT)}")

@@ -23,6 +23,7 @@ from method import (
     latencies_from_intended,
     oha_result,
     percentile,
+    render_goals,
     render_section,
     wrk_result,
 )
@@ -179,6 +180,23 @@ def test_report_shows_medians_spread_ratio_goal_and_why_of_a_miss() -> None:
     assert "misses “page reads at saturation” against WordPress: the page is rendered" in text
     assert "- flood check off" in text
     assert "2.50, 2.00, 1.50" in text
+
+
+def test_the_goals_table_lists_every_goal_of_the_run_and_nothing_else() -> None:
+    hop = Section(
+        title="Gateway",
+        comparisons=[
+            Comparison("added p99", "ms", "nginx", [4.5], [1.0], Goal("added_at_most", 3)),
+            Comparison("memory", "MiB", "nginx", [90.0], [9.0]),
+        ],
+    )
+    text = render_goals([_section(), hop])
+    rows = [line for line in text.splitlines() if line.startswith("| ") and "---" not in line]
+    assert rows[1:] == [
+        "| WordPress | page reads at saturation | WordPress | 5.08x | ≥ 10x | **no** |",
+        "| WordPress | p99 at half saturation | WordPress | 0.3x | ≤ 1x | yes |",
+        "| Gateway | added p99 | nginx | +3.5 ms | + ≤ 3 ms | **no** |",
+    ]
 
 
 def test_section_survives_json_round_trip_with_derived_figures() -> None:
