@@ -45,7 +45,10 @@ def database_server() -> str:
     binary = os.environ.get("DEVSTACK_MONGO_SERVER", "").strip()
     if binary:
         return f"secantusd-rs ({binary})"
-    return "secantusd-py (no secantusd-rs built: `make bench-db` needs cargo and cmake)"
+    return (
+        "secantusd-py (DEVSTACK_MONGO_SERVER unset: `make bench` sets it to secantusd-rs when "
+        "`make bench-db` could build it, with cargo and cmake)"
+    )
 
 
 def main() -> int:
