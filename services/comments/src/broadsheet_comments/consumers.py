@@ -10,8 +10,10 @@ from broadsheet_comments.mydata import ReaderData
 from broadsheet_comments.projection import ArticleProjection
 from broadsheet_shared.events import (
     ArticleDeletedV1,
+    ArticleDeletedV2,
     ArticlePublishedV1,
     ArticleUnpublishedV1,
+    ArticleUnpublishedV2,
     ArticleUpdatedV1,
     ReaderErasedV1,
 )
@@ -52,5 +54,13 @@ def build_router(
     async def article_deleted(event: ArticleDeletedV1) -> None:
         effects = partial(projection.deleted, event.data)
         await inbox.handle_once("article_deleted", event.id, effects)
+
+    # Version 2 carries the change's revision: the projection orders it among the publications.
+    async def article_withdrawn(event: ArticleUnpublishedV2 | ArticleDeletedV2) -> None:
+        effects = partial(projection.withdrawn, event.data)
+        await inbox.handle_once("article_withdrawn", event.id, effects)
+
+    router.subscribe(ArticleUnpublishedV2)(article_withdrawn)
+    router.subscribe(ArticleDeletedV2)(article_withdrawn)
 
     return router

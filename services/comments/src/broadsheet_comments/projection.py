@@ -6,7 +6,7 @@ from dataclasses import replace
 
 from broadsheet_comments.domain import Article
 from broadsheet_comments.repository import ArticleRepository
-from broadsheet_shared.events import ArticleData, ArticleRef, ArticleStateData
+from broadsheet_shared.events import ArticleData, ArticleRef, ArticleRevisionRef, ArticleStateData
 from broadsheet_shared.mongo import Session
 from broadsheet_shared.unit_of_work import UnitOfWork
 
@@ -56,6 +56,28 @@ class ArticleProjection:
 
     async def deleted(self, ref: ArticleRef, session: Session) -> None:
         await self._articles.remove(ref.article_id, session)
+
+    async def withdrawn(self, ref: ArticleRevisionRef, session: Session) -> None:
+        """Unpublished or deleted at ``ref.revision`` (v2 events): hidden at that revision, so
+        that a change older than it arriving late (a publication) changes nothing, and one that
+        arrives first is not undone by a later one (a republication). A deleted article keeps
+        its hidden row for the same reason; a rebuild forgets it (its state is a tombstone)."""
+        current = await self._articles.by_id(ref.article_id, session)
+        if current is not None and ref.revision < current.revision:
+            return  # republished since
+        # Only the revision matters until a newer publication replaces it.
+        placeholder = Article(
+            article_id=ref.article_id,
+            slug=ref.slug,
+            title="",
+            url_path=ref.url_path,
+            section_slug="",
+            comments_open=False,
+            published=False,
+            revision=ref.revision,
+        )
+        hidden = placeholder if current is None else current
+        await self._articles.save(replace(hidden, published=False, revision=ref.revision), session)
 
 
 class RestorableArticles:
