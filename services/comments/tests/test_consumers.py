@@ -97,6 +97,8 @@ async def test_a_late_publication_after_a_delete_v2_stays_deleted(world: Any) ->
     await world.router.dispatch(ArticleUnpublishedV2(subject="a1", data=gone(2)))
     article = await world.articles.by_id("a1")
     assert (article.published, article.revision) == (False, 3)
+    # Its slug is free for another article: no address finds the deleted one.
+    assert await world.articles.by_slug("hello") is None
 
 
 async def test_a_redelivered_event_is_handled_once(world: Any) -> None:

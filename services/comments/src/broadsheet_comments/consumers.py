@@ -56,11 +56,14 @@ def build_router(
         await inbox.handle_once("article_deleted", event.id, effects)
 
     # Version 2 carries the change's revision: the projection orders it among the publications.
-    async def article_withdrawn(event: ArticleUnpublishedV2 | ArticleDeletedV2) -> None:
-        effects = partial(projection.withdrawn, event.data)
-        await inbox.handle_once("article_withdrawn", event.id, effects)
+    @router.subscribe(ArticleUnpublishedV2)
+    async def article_unpublished_at(event: ArticleUnpublishedV2) -> None:
+        effects = partial(projection.unpublished_at, event.data)
+        await inbox.handle_once("article_unpublished", event.id, effects)
 
-    router.subscribe(ArticleUnpublishedV2)(article_withdrawn)
-    router.subscribe(ArticleDeletedV2)(article_withdrawn)
+    @router.subscribe(ArticleDeletedV2)
+    async def article_deleted_at(event: ArticleDeletedV2) -> None:
+        effects = partial(projection.deleted_at, event.data)
+        await inbox.handle_once("article_deleted", event.id, effects)
 
     return router
