@@ -8,7 +8,13 @@ import pytest
 
 from broadsheet_shared.events import (
     ArticleData,
+    ArticleDeletedV1,
+    ArticleDeletedV2,
     ArticlePublishedV1,
+    ArticleRef,
+    ArticleRevisionRef,
+    ArticleUnpublishedV1,
+    ArticleUnpublishedV2,
     CommentApprovedData,
     CommentApprovedV1,
     CommentPostedData,
@@ -186,6 +192,20 @@ def test_notification_kinds_stay_closed_in_version_1_and_open_in_version_2() -> 
     later = NotificationSentV2(subject="s", data={**facts, "kind": "staff_password"})
     _, value, headers = encode_event(later)
     assert decode_event(value, headers) == later
+
+
+def test_unpublished_and_deleted_decode_to_their_own_version() -> None:
+    ref = ArticleRef(article_id="a1", slug="talks-resume", url_path="/articles/talks-resume")
+    events = [
+        ArticleUnpublishedV1(subject="a1", data=ref),
+        ArticleDeletedV1(subject="a1", data=ref),
+        ArticleUnpublishedV2(subject="a1", data=ArticleRevisionRef(**dict(ref), revision=4)),
+        ArticleDeletedV2(subject="a1", data=ArticleRevisionRef(**dict(ref), revision=5)),
+    ]
+    for event in events:
+        _, value, headers = encode_event(event)
+        decoded = decode_event(value, headers)
+        assert (type(decoded), decoded) == (type(event), event)
 
 
 def test_a_tombstone_reaches_the_outbox_as_a_null_value_under_its_key() -> None:

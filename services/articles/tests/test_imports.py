@@ -10,7 +10,7 @@ from broadsheet_articles.domain import ArticleStatus, ImportedContent, ScheduleI
 from broadsheet_articles.imports import EnsureSection, ImportArticle, Outcome
 from broadsheet_articles.service import CreateArticle
 from broadsheet_shared.errors import InvalidField, NotFound
-from broadsheet_shared.events import ArticlePublishedV1, ArticleUnpublishedV1, ArticleUpdatedV1
+from broadsheet_shared.events import ArticlePublishedV1, ArticleUnpublishedV2, ArticleUpdatedV1
 
 pytestmark = pytest.mark.unit
 
@@ -98,7 +98,7 @@ async def test_a_changed_post_updates_its_article_and_a_published_one_emits_upda
         fingerprint="c" * 64, content=content(status=ArticleStatus.DRAFT, published_at=None)
     )
     await world.import_service.import_article(drafted, editor)
-    assert isinstance(world.article_events()[-1], ArticleUnpublishedV1)
+    assert isinstance(world.article_events()[-1], ArticleUnpublishedV2)
 
 
 async def test_a_draft_emits_nothing_and_a_taken_slug_gets_a_suffix(

@@ -18,10 +18,10 @@ from broadsheet_articles.service import Redirect
 from broadsheet_shared.auth import Principal
 from broadsheet_shared.errors import Conflict, InvalidField, NotFound, StaleRevision
 from broadsheet_shared.events import (
-    ArticleDeletedV1,
+    ArticleDeletedV2,
     ArticlePublishedV1,
     ArticleStateV1,
-    ArticleUnpublishedV1,
+    ArticleUnpublishedV2,
     ArticleUpdatedV1,
     Tombstone,
     topics,
@@ -144,7 +144,7 @@ async def test_drafts_and_unpublished_articles_are_not_public(world: Any, editor
         await world.service.public_article(article.slug)
     await world.service.publish(PublishArticle(article.id), editor)
     await world.service.unpublish(article.id, editor)
-    assert isinstance(world.article_events()[-1], ArticleUnpublishedV1)
+    assert isinstance(world.article_events()[-1], ArticleUnpublishedV2)
     with pytest.raises(NotFound, match="No such article"):
         await world.service.public_article(article.slug)
 
@@ -174,7 +174,7 @@ async def test_a_publish_time_in_the_past_publishes_now(world: Any, editor: Any)
 async def test_only_drafts_are_deleted_and_their_slug_is_freed(world: Any, editor: Any) -> None:
     article = await world.service.create(command(), editor)
     await world.service.delete(article.id, editor)
-    assert isinstance(world.article_events()[-1], ArticleDeletedV1)
+    assert isinstance(world.article_events()[-1], ArticleDeletedV2)
     again = await world.service.create(command(), editor)
     assert again.slug == "talks-resume"
     await world.service.publish(PublishArticle(again.id), editor)
@@ -393,8 +393,8 @@ async def test_every_change_event_goes_with_the_articles_state_in_the_same_unit(
     assert [type(e) for e in changes] == [
         ArticlePublishedV1,
         ArticleUpdatedV1,
-        ArticleUnpublishedV1,
-        ArticleDeletedV1,
+        ArticleUnpublishedV2,
+        ArticleDeletedV2,
     ]
     published, updated, unpublished, tombstone = states
     assert isinstance(published, ArticleStateV1)
@@ -407,6 +407,9 @@ async def test_every_change_event_goes_with_the_articles_state_in_the_same_unit(
     stored = await world.service.get(article.id)
     assert not unpublished.data.public
     assert unpublished.data.revision == stored.revision
+    # Every change is ordered by revision, taking the article off the site included.
+    assert [e.data.revision for e in changes[:3]] == [2, 3, 4]
+    assert changes[3].data.revision == draft.revision + 1
     assert {s.subject for s in (published, updated, unpublished)} == {article.id}
     assert tombstone == Tombstone(topics.ARTICLE_STATES, draft.id)
 

@@ -9,10 +9,13 @@ from broadsheet_comments.projection import RestorableArticles
 from broadsheet_shared.events import (
     ArticleData,
     ArticleDeletedV1,
+    ArticleDeletedV2,
     ArticlePublishedV1,
     ArticleRef,
+    ArticleRevisionRef,
     ArticleStateData,
     ArticleUnpublishedV1,
+    ArticleUnpublishedV2,
     ArticleUpdatedV1,
     SectionRef,
 )
@@ -65,6 +68,37 @@ async def test_unpublish_hides_and_delete_forgets(world: Any) -> None:
     assert not (await world.articles.by_id("a1")).published
     await world.router.dispatch(ArticleDeletedV1(subject="a1", data=ref))
     assert await world.articles.by_id("a1") is None
+
+
+def gone(revision: int) -> ArticleRevisionRef:
+    return ArticleRevisionRef(
+        article_id="a1", slug="hello", url_path="/articles/hello", revision=revision
+    )
+
+
+async def test_an_unpublish_v2_hides_and_a_late_one_after_a_republish_is_ignored(
+    world: Any,
+) -> None:
+    await world.router.dispatch(ArticlePublishedV1(subject="a1", data=data(revision=3)))
+    await world.router.dispatch(ArticleUnpublishedV2(subject="a1", data=gone(4)))
+    assert not (await world.articles.by_id("a1")).accepts_comments
+    # Republished at 6, unpublished at 5 delivered after it: readers still see revision 6.
+    await world.router.dispatch(ArticlePublishedV1(subject="a1", data=data(revision=6)))
+    await world.router.dispatch(ArticleUnpublishedV2(subject="a1", data=gone(5)))
+    article = await world.articles.by_id("a1")
+    assert (article.accepts_comments, article.revision, article.title) == (True, 6, "Hello")
+
+
+async def test_a_late_publication_after_a_delete_v2_stays_deleted(world: Any) -> None:
+    # Deleted at 3 (delivered first, before the projection knew the article), then the
+    # publication at 1 and the unpublication at 2 arrive late: the article stays hidden.
+    await world.router.dispatch(ArticleDeletedV2(subject="a1", data=gone(3)))
+    await world.router.dispatch(ArticlePublishedV1(subject="a1", data=data(revision=1)))
+    await world.router.dispatch(ArticleUnpublishedV2(subject="a1", data=gone(2)))
+    article = await world.articles.by_id("a1")
+    assert (article.published, article.revision) == (False, 3)
+    # Its slug is free for another article: no address finds the deleted one.
+    assert await world.articles.by_slug("hello") is None
 
 
 async def test_a_redelivered_event_is_handled_once(world: Any) -> None:

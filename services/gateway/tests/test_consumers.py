@@ -9,8 +9,11 @@ from broadsheet_gateway.render import CommentRenderer, build_templates
 from broadsheet_shared.events.articles import (
     ArticleData,
     ArticleDeletedV1,
+    ArticleDeletedV2,
     ArticleRef,
+    ArticleRevisionRef,
     ArticleUnpublishedV1,
+    ArticleUnpublishedV2,
     ArticleUpdatedV1,
     SectionRef,
 )
@@ -213,6 +216,8 @@ async def test_every_event_that_changes_an_article_s_page_drops_its_kept_pages()
         ArticleUpdatedV1(subject="a1", data=article),
         ArticleUnpublishedV1(subject="a1", data=ref),
         ArticleDeletedV1(subject="a1", data=ref),
+        ArticleUnpublishedV2(subject="a1", data=ArticleRevisionRef(**dict(ref), revision=4)),
+        ArticleDeletedV2(subject="a1", data=ArticleRevisionRef(**dict(ref), revision=5)),
     ]
     page = SharedPage.of(b"x", slug="s", can_reply=True, sort="oldest", cursor=None, thread=[])
     pages.open()

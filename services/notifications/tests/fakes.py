@@ -45,6 +45,15 @@ class FakeArticleRepository:
         if a is not None:
             self.by_id[article_id] = dataclasses.replace(a, live=False)
 
+    async def withdraw(self, gone: ArticleView, session: Any) -> None:
+        current = self.by_id.get(gone.article_id)
+        if current is None:
+            self.by_id[gone.article_id] = gone
+        elif current.revision <= gone.revision:
+            self.by_id[gone.article_id] = dataclasses.replace(
+                current, live=False, revision=gone.revision
+            )
+
     async def live_ids(self) -> set[str]:
         return {i for i, a in self.by_id.items() if a.live}
 

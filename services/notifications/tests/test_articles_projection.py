@@ -1,6 +1,7 @@
 """The articles projection on the real database keeps the newest revision: an older
 ``article.updated`` arriving after a newer one (a redelivery, a replay) changes nothing, as in
-the comments service's projection."""
+the comments service's projection; nor does one arriving after a later unpublication or
+deletion (v2 events, which carry their revision)."""
 
 from __future__ import annotations
 
@@ -12,9 +13,9 @@ import pytest
 from pymongo import AsyncMongoClient
 
 from broadsheet_notifications.planner import Planner
-from broadsheet_notifications.repository import MongoArticleRepository
+from broadsheet_notifications.repository import ArticleView, MongoArticleRepository
 from broadsheet_notifications.repository.articles import ARTICLES
-from broadsheet_shared.events import ArticleData
+from broadsheet_shared.events import ArticleData, ArticleRevisionRef
 
 pytestmark = pytest.mark.integration
 
@@ -75,3 +76,33 @@ async def test_a_row_stored_before_revisions_were_kept_takes_any_revision(db: An
     stored = await MongoArticleRepository(db).live_by_slug(base.slug)
     assert stored is not None
     assert stored.title == "New"
+
+
+async def test_a_withdrawal_orders_by_revision_with_the_publications(db: Any, ev: Any) -> None:
+    planner = planner_on(db)
+    articles = MongoArticleRepository(db)
+    base: ArticleData = ev.article().data
+
+    def gone(number: int) -> ArticleRevisionRef:
+        return ArticleRevisionRef(
+            article_id=base.article_id, slug=base.slug, url_path=base.url_path, revision=number
+        )
+
+    # Deleted at 3, delivered before the article was known; the publication at 1 comes late.
+    await planner.article_withdrawn(gone(3))
+    await planner.article_changed(base.model_copy(update={"revision": 1}))
+    assert await articles.by_ids([base.article_id], None) == {
+        base.article_id: ArticleView(
+            base.article_id, base.slug, [base.slug], "", base.url_path, 3, live=False
+        )
+    }
+    # Republished at 5; the unpublication at 4 arrives after it and changes nothing.
+    await planner.article_changed(base.model_copy(update={"revision": 5}))
+    await planner.article_withdrawn(gone(4))
+    stored = await articles.live_by_slug(base.slug)
+    assert stored is not None
+    assert (stored.title, stored.revision) == (base.title, 5)
+    # Unpublished at 6: the row keeps what readers knew of it, not live.
+    await planner.article_withdrawn(gone(6))
+    kept = (await articles.by_ids([base.article_id], None))[base.article_id]
+    assert (kept.title, kept.revision, kept.live) == (base.title, 6, False)

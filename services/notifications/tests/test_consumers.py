@@ -9,7 +9,15 @@ from broadsheet_notifications.commands import FollowArticle
 from broadsheet_notifications.consumers import build_router
 from broadsheet_notifications.domain import AddressState, DeliveryState
 from broadsheet_notifications.projection import RestorableArticles
-from broadsheet_shared.events import ArticleStateData, CommentImportedData, CommentImportedV1
+from broadsheet_shared.events import (
+    ArticleDeletedV2,
+    ArticleRevisionRef,
+    ArticleStateData,
+    ArticleUnpublishedV2,
+    ArticleUpdatedV1,
+    CommentImportedData,
+    CommentImportedV1,
+)
 from broadsheet_shared.events.staff import (
     StaffAccountChangedV1,
     StaffAccountData,
@@ -153,6 +161,42 @@ async def test_unpublished_article_is_forgotten(world: Any, router: Any, ev: Any
         )
     )
     assert await world.repos.articles.live_by_slug("foreign-affairs-1") is None
+
+
+async def test_a_late_unpublish_v2_after_a_republish_is_ignored(
+    world: Any, router: Any, ev: Any
+) -> None:
+    article = ev.article()
+    republished = article.data.model_copy(update={"revision": article.data.revision + 2})
+    late = ArticleRevisionRef(
+        article_id=article.data.article_id,
+        slug=article.data.slug,
+        url_path=article.data.url_path,
+        revision=article.data.revision + 1,
+    )
+    await router.dispatch(article)
+    await router.dispatch(ArticleUpdatedV1(subject=article.subject, data=republished))
+    await router.dispatch(ArticleUnpublishedV2(subject=article.subject, data=late))
+    assert await world.repos.articles.live_by_slug(article.data.slug) is not None
+    # The current one (after the republication) does hide it.
+    current = late.model_copy(update={"revision": republished.revision + 1})
+    await router.dispatch(ArticleUnpublishedV2(subject=article.subject, data=current))
+    assert await world.repos.articles.live_by_slug(article.data.slug) is None
+
+
+async def test_a_late_publication_after_a_delete_v2_stays_deleted(
+    world: Any, router: Any, ev: Any
+) -> None:
+    article = ev.article()
+    deleted = ArticleRevisionRef(
+        article_id=article.data.article_id,
+        slug=article.data.slug,
+        url_path=article.data.url_path,
+        revision=article.data.revision + 1,
+    )
+    await router.dispatch(ArticleDeletedV2(subject=article.subject, data=deleted))
+    await router.dispatch(article)  # delivered after the deletion
+    assert await world.repos.articles.live_by_slug(article.data.slug) is None
 
 
 async def test_an_imported_comment_is_nobody_s_business_here(

@@ -15,7 +15,7 @@ from slugify import slugify
 
 from broadsheet_shared.auth import Role
 from broadsheet_shared.errors import Conflict, InvalidField
-from broadsheet_shared.events import ArticleData, ArticleRef, ArticleStateData, SectionRef
+from broadsheet_shared.events import ArticleData, ArticleRevisionRef, ArticleStateData, SectionRef
 from broadsheet_shared.identifiers import SLUG_MAX_LENGTH, SLUG_PATTERN
 
 _SLUG_RE = re.compile(SLUG_PATTERN)
@@ -428,8 +428,11 @@ class Article:
     def state_data(self) -> ArticleStateData:
         return ArticleStateData(**dict(self.event_data()), public=self.is_public)
 
-    def event_ref(self) -> ArticleRef:
-        return ArticleRef(article_id=self.id, slug=self.slug, url_path=url_path(self.slug))
+    def gone_ref(self, revision: int) -> ArticleRevisionRef:
+        """The article as an unpublication or a deletion names it, at that change's revision."""
+        return ArticleRevisionRef(
+            article_id=self.id, slug=self.slug, url_path=url_path(self.slug), revision=revision
+        )
 
     def copy(self) -> Article:
         return replace(

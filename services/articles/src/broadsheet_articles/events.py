@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from broadsheet_articles.domain import Article
 from broadsheet_shared.events import (
-    ArticleDeletedV1,
+    ArticleDeletedV2,
     ArticlePublishedV1,
     ArticleStateV1,
-    ArticleUnpublishedV1,
+    ArticleUnpublishedV2,
     ArticleUpdatedV1,
     Tombstone,
     topics,
@@ -27,7 +27,8 @@ def emit_public(
 
 
 def emit_unpublished(tx: Transaction, article: Article) -> None:
-    tx.emit(ArticleUnpublishedV1(subject=article.id, data=article.event_ref()))
+    """After the unpublication's new revision: the event carries it."""
+    tx.emit(ArticleUnpublishedV2(subject=article.id, data=article.gone_ref(article.revision)))
     emit_state(tx, article)
 
 
@@ -37,5 +38,7 @@ def emit_state(tx: Transaction, article: Article) -> None:
 
 
 def emit_deleted(tx: Transaction, article: Article) -> None:
-    tx.emit(ArticleDeletedV1(subject=article.id, data=article.event_ref()))
+    """A deletion stores no revision (the article is gone), but orders after every change of the
+    article all the same: its event carries the revision after the article's last."""
+    tx.emit(ArticleDeletedV2(subject=article.id, data=article.gone_ref(article.revision + 1)))
     tx.emit(Tombstone(topics.ARTICLE_STATES, article.id))

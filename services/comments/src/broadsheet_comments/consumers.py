@@ -10,8 +10,10 @@ from broadsheet_comments.mydata import ReaderData
 from broadsheet_comments.projection import ArticleProjection
 from broadsheet_shared.events import (
     ArticleDeletedV1,
+    ArticleDeletedV2,
     ArticlePublishedV1,
     ArticleUnpublishedV1,
+    ArticleUnpublishedV2,
     ArticleUpdatedV1,
     ReaderErasedV1,
 )
@@ -51,6 +53,17 @@ def build_router(
     @router.subscribe(ArticleDeletedV1)
     async def article_deleted(event: ArticleDeletedV1) -> None:
         effects = partial(projection.deleted, event.data)
+        await inbox.handle_once("article_deleted", event.id, effects)
+
+    # Version 2 carries the change's revision: the projection orders it among the publications.
+    @router.subscribe(ArticleUnpublishedV2)
+    async def article_unpublished_at(event: ArticleUnpublishedV2) -> None:
+        effects = partial(projection.unpublished_at, event.data)
+        await inbox.handle_once("article_unpublished", event.id, effects)
+
+    @router.subscribe(ArticleDeletedV2)
+    async def article_deleted_at(event: ArticleDeletedV2) -> None:
+        effects = partial(projection.deleted_at, event.data)
         await inbox.handle_once("article_deleted", event.id, effects)
 
     return router

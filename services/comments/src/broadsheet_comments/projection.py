@@ -6,7 +6,7 @@ from dataclasses import replace
 
 from broadsheet_comments.domain import Article
 from broadsheet_comments.repository import ArticleRepository
-from broadsheet_shared.events import ArticleData, ArticleRef, ArticleStateData
+from broadsheet_shared.events import ArticleData, ArticleRef, ArticleRevisionRef, ArticleStateData
 from broadsheet_shared.mongo import Session
 from broadsheet_shared.unit_of_work import UnitOfWork
 
@@ -56,6 +56,39 @@ class ArticleProjection:
 
     async def deleted(self, ref: ArticleRef, session: Session) -> None:
         await self._articles.remove(ref.article_id, session)
+
+    async def unpublished_at(self, ref: ArticleRevisionRef, session: Session) -> None:
+        """``article.unpublished`` v2: hidden at its revision (see ``_withdraw``)."""
+        await self._withdraw(ref, session, deleted=False)
+
+    async def deleted_at(self, ref: ArticleRevisionRef, session: Session) -> None:
+        """``article.deleted`` v2: a hidden row at its revision, not none, for the same reason;
+        without its slugs, which the articles service frees for other articles. A rebuild
+        forgets it (its state is a tombstone)."""
+        await self._withdraw(ref, session, deleted=True)
+
+    async def _withdraw(self, ref: ArticleRevisionRef, session: Session, *, deleted: bool) -> None:
+        """Hidden at ``ref.revision``, so that a change older than it arriving late (a
+        publication) changes nothing, and one that arrives first is not undone by a later one
+        (a republication)."""
+        current = await self._articles.by_id(ref.article_id, session)
+        if current is not None and ref.revision < current.revision:
+            return  # republished since
+        # Known only from this event: only its revision matters until a publication replaces it.
+        placeholder = Article(
+            article_id=ref.article_id,
+            slug=ref.slug,
+            title="",
+            url_path=ref.url_path,
+            section_slug="",
+            comments_open=False,
+            published=False,
+            revision=ref.revision,
+        )
+        hidden = replace(current or placeholder, published=False, revision=ref.revision)
+        if deleted:
+            hidden = replace(hidden, slug="", previous_slugs=())
+        await self._articles.save(hidden, session)
 
 
 class RestorableArticles:

@@ -1,7 +1,7 @@
 """Live updates: ``comment.approved``, ``comment.edited``, ``comment.rejected`` and
 ``comment.deleted`` from the comments topic, fanned out to open pages; those, ``comment.imported``
 and the articles topic's ``article.updated``, ``article.unpublished`` and ``article.deleted``
-also drop the article's kept pages (``page_cache.py``).
+(both versions) also drop the article's kept pages (``page_cache.py``).
 
 Every gateway replica must see every change, so the feed reads without a consumer group, from
 the latest offset, and commits nothing: a page only wants changes made while it is open, and one
@@ -28,7 +28,9 @@ from broadsheet_gateway.page_cache import PageCache
 from broadsheet_gateway.render import CommentRenderer, clean
 from broadsheet_shared.events.articles import (
     ArticleDeletedV1,
+    ArticleDeletedV2,
     ArticleUnpublishedV1,
+    ArticleUnpublishedV2,
     ArticleUpdatedV1,
 )
 from broadsheet_shared.events.codec import EventDecodeError, decode_event
@@ -117,13 +119,17 @@ def build_router(hub: LiveHub, comments: CommentRenderer, pages: PageCache) -> E
         # Under an old slug the article is now a redirect.
         pages.invalidate([event.data.slug, *event.data.previous_slugs])
 
-    @router.subscribe(ArticleUnpublishedV1)
-    async def drop_pages_of_unpublished_article(event: ArticleUnpublishedV1) -> None:
+    # Whatever their version or revision: dropping a kept page is never wrong, however late
+    # (the next reader's request renders what the services hold now).
+    async def drop_pages_of_withdrawn_article(
+        event: ArticleUnpublishedV1 | ArticleDeletedV1 | ArticleUnpublishedV2 | ArticleDeletedV2,
+    ) -> None:
         pages.invalidate([event.data.slug])
 
-    @router.subscribe(ArticleDeletedV1)
-    async def drop_pages_of_deleted_article(event: ArticleDeletedV1) -> None:
-        pages.invalidate([event.data.slug])
+    router.subscribe(ArticleUnpublishedV1)(drop_pages_of_withdrawn_article)
+    router.subscribe(ArticleDeletedV1)(drop_pages_of_withdrawn_article)
+    router.subscribe(ArticleUnpublishedV2)(drop_pages_of_withdrawn_article)
+    router.subscribe(ArticleDeletedV2)(drop_pages_of_withdrawn_article)
 
     return router
 

@@ -7,8 +7,10 @@ from collections.abc import Callable
 from broadsheet_notifications.planner import Planner
 from broadsheet_shared.events import (
     ArticleDeletedV1,
+    ArticleDeletedV2,
     ArticlePublishedV1,
     ArticleUnpublishedV1,
+    ArticleUnpublishedV2,
     ArticleUpdatedV1,
     CommentApprovedV1,
     CommentDeletedV1,
@@ -48,6 +50,13 @@ def build_router(
     @router.subscribe(ArticleDeletedV1)
     async def article_deleted(event: ArticleDeletedV1) -> None:
         await planner.article_gone(event.data.article_id)
+
+    # Version 2 carries the change's revision: ordered among the publications by it.
+    async def article_withdrawn(event: ArticleUnpublishedV2 | ArticleDeletedV2) -> None:
+        await planner.article_withdrawn(event.data)
+
+    router.subscribe(ArticleUnpublishedV2)(article_withdrawn)
+    router.subscribe(ArticleDeletedV2)(article_withdrawn)
 
     @router.subscribe(CommentPostedV1)
     async def comment_posted(event: CommentPostedV1) -> None:

@@ -41,6 +41,7 @@ from broadsheet_shared.addresses import AddressDigest, mailbox_key, normalize_em
 from broadsheet_shared.clock import Clock, utcnow
 from broadsheet_shared.events import (
     ArticleData,
+    ArticleRevisionRef,
     CommentApprovedData,
     CommentPostedData,
     StaffPasswordLinkData,
@@ -291,6 +292,23 @@ class Planner:
 
     async def article_gone(self, article_id: str) -> None:
         await self._articles.mark_gone(article_id, None)
+
+    async def article_withdrawn(self, ref: ArticleRevisionRef) -> None:
+        """Unpublished or deleted at ``ref.revision`` (v2 events): gone at that revision, so a
+        late older publication changes nothing. Known only by its reference when the
+        publications have not arrived yet: it is not live, so no one reads the rest."""
+        await self._articles.withdraw(
+            ArticleView(
+                article_id=ref.article_id,
+                slug=ref.slug,
+                slugs=[ref.slug],
+                title="",
+                url_path=ref.url_path,
+                revision=ref.revision,
+                live=False,
+            ),
+            None,
+        )
 
     async def comment_posted(self, data: CommentPostedData, session: Session | None) -> bool:
         """A "notify me of replies" is a request like a follow: pending until the address's owner

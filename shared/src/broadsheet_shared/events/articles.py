@@ -38,6 +38,13 @@ class ArticleRef(EventData):
     url_path: str
 
 
+class ArticleRevisionRef(ArticleRef):
+    """An article taken off the site, at the revision that change made: greater than that of
+    any earlier change of the article, so a consumer can tell a late event from a current one."""
+
+    revision: int
+
+
 class ArticlePublishedV1(IntegrationEvent):
     TOPIC: ClassVar[str] = topics.ARTICLES
     type: Literal["article.published"] = "article.published"
@@ -70,6 +77,28 @@ class ArticleDeletedV1(IntegrationEvent):
     version: Literal[1] = 1
     source: str = "articles"
     data: ArticleRef
+
+
+class ArticleUnpublishedV2(IntegrationEvent):
+    """``article.unpublished`` with the revision of the unpublication: a consumer ignores it
+    when it already holds a later revision (the article republished since)."""
+
+    TOPIC: ClassVar[str] = topics.ARTICLES
+    type: Literal["article.unpublished"] = "article.unpublished"
+    version: Literal[2] = 2
+    source: str = "articles"
+    data: ArticleRevisionRef
+
+
+class ArticleDeletedV2(IntegrationEvent):
+    """``article.deleted`` with the revision of the deletion (the article's last revision plus
+    one): an earlier change of the article arriving after it changes nothing."""
+
+    TOPIC: ClassVar[str] = topics.ARTICLES
+    type: Literal["article.deleted"] = "article.deleted"
+    version: Literal[2] = 2
+    source: str = "articles"
+    data: ArticleRevisionRef
 
 
 class ArticleStateData(ArticleData):

@@ -9,9 +9,11 @@ from pydantic import ValidationError
 
 from broadsheet_shared.events.articles import (
     ArticleDeletedV1,
+    ArticleDeletedV2,
     ArticlePublishedV1,
     ArticleStateV1,
     ArticleUnpublishedV1,
+    ArticleUnpublishedV2,
     ArticleUpdatedV1,
 )
 from broadsheet_shared.events.base import Emitted, IntegrationEvent, Tombstone
@@ -43,6 +45,8 @@ _EVENTS: tuple[type[IntegrationEvent], ...] = (
     ArticleUpdatedV1,
     ArticleUnpublishedV1,
     ArticleDeletedV1,
+    ArticleUnpublishedV2,
+    ArticleDeletedV2,
     ArticleStateV1,
     CommentPostedV1,
     CommentApprovedV1,

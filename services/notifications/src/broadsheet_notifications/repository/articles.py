@@ -35,6 +35,11 @@ class ArticleRepository(Protocol):
         ...
 
     async def mark_gone(self, article_id: str, session: Session | None) -> None: ...
+    async def withdraw(self, gone: ArticleView, session: Session | None) -> None:
+        """Mark the article not live at ``gone.revision`` unless a newer revision is stored; a
+        row that does not exist yet is ``gone`` itself (so a late publication stays out)."""
+        ...
+
     async def live_ids(self) -> set[str]: ...
     async def is_empty(self) -> bool: ...
     async def live_by_slug(self, slug: str) -> ArticleView | None: ...
@@ -59,20 +64,34 @@ class MongoArticleRepository:
             "revision": article.revision,
             "live": article.live,
         }
-        not_newer = {
-            "_id": article.article_id,
-            # Rows written before revisions were kept have none: any revision replaces them.
-            "$or": [{"revision": {"$lte": article.revision}}, {"revision": {"$exists": False}}],
-        }
         # A stored row with a newer revision does not match, so the upsert inserts and meets
         # its _id: nothing changes, as wanted.
         with contextlib.suppress(DuplicateKeyError):
-            await self._articles.replace_one(not_newer, document, upsert=True, session=session)
+            await self._articles.replace_one(
+                _not_newer(article), document, upsert=True, session=session
+            )
 
     async def mark_gone(self, article_id: str, session: Session | None) -> None:
         await self._articles.update_one(
             {"_id": article_id}, {"$set": {"live": False}}, session=session
         )
+
+    async def withdraw(self, gone: ArticleView, session: Session | None) -> None:
+        with contextlib.suppress(DuplicateKeyError):  # as in save: a newer row stays
+            await self._articles.update_one(
+                _not_newer(gone),
+                {
+                    "$set": {"live": False, "revision": gone.revision},
+                    "$setOnInsert": {
+                        "slug": gone.slug,
+                        "slugs": gone.slugs,
+                        "title": gone.title,
+                        "url_path": gone.url_path,
+                    },
+                },
+                upsert=True,
+                session=session,
+            )
 
     async def live_ids(self) -> set[str]:
         return {
@@ -93,6 +112,15 @@ class MongoArticleRepository:
             return {}
         docs = await self._articles.find({"_id": {"$in": article_ids}}, session=session).to_list()
         return {doc["_id"]: _article_from_doc(doc) for doc in docs}
+
+
+def _not_newer(article: ArticleView) -> dict[str, Any]:
+    """The stored row of ``article`` unless it holds a newer revision."""
+    return {
+        "_id": article.article_id,
+        # Rows written before revisions were kept have none: any revision replaces them.
+        "$or": [{"revision": {"$lte": article.revision}}, {"revision": {"$exists": False}}],
+    }
 
 
 def _article_from_doc(doc: dict[str, Any]) -> ArticleView:
