@@ -190,6 +190,21 @@ class Assigned:
         return self._partitions
 
 
+def owning(tp: TopicPartition, router: EventRouter, **options: Any) -> ConsumerRunner:
+    """A runner handed batches directly: its consumer only says that it owns ``tp``."""
+    runner = ConsumerRunner(
+        bootstrap_servers="127.0.0.1:9",
+        group_id="notifications",
+        topics=["broadsheet.comments"],
+        router=router,
+        producer=cast(EventProducer, Producer()),
+        dead_letter_topic="notifications.dlq",
+        **options,
+    )
+    runner._consumer = cast(AIOKafkaConsumer, Assigned(tp))
+    return runner
+
+
 def keyed(key: str, offset: int, comment_id: str) -> ConsumerRecord[bytes, bytes]:
     event = approved().model_copy(
         update={"data": approved().data.model_copy(update={"comment_id": comment_id})}
@@ -216,15 +231,7 @@ async def test_one_partitions_keys_are_handled_concurrently_each_key_in_order() 
             a2_handled.set()
 
     tp = TopicPartition("broadsheet.comments", 0)
-    runner = ConsumerRunner(
-        bootstrap_servers="127.0.0.1:9",
-        group_id="notifications",
-        topics=["broadsheet.comments"],
-        router=router,
-        producer=cast(EventProducer, Producer()),
-        dead_letter_topic="notifications.dlq",
-    )
-    runner._consumer = cast(AIOKafkaConsumer, Assigned(tp))
+    runner = owning(tp, router)
     records = [keyed("a1", 10, "a1-first"), keyed("a2", 11, "a2"), keyed("a1", 12, "a1-second")]
     _, offset = await asyncio.wait_for(runner._handle_partition_batch(tp, records), 5)
     assert order == ["a2", "a1-first", "a1-second"]
@@ -240,16 +247,7 @@ async def test_the_offset_committed_stops_at_the_first_record_not_handled() -> N
             runner.request_stop()  # the service stops while the batch is handled
 
     tp = TopicPartition("broadsheet.comments", 0)
-    runner = ConsumerRunner(
-        bootstrap_servers="127.0.0.1:9",
-        group_id="notifications",
-        topics=["broadsheet.comments"],
-        router=router,
-        producer=cast(EventProducer, Producer()),
-        dead_letter_topic="notifications.dlq",
-        concurrency=1,  # key a's records first, then key b's
-    )
-    runner._consumer = cast(AIOKafkaConsumer, Assigned(tp))
+    runner = owning(tp, router, concurrency=1)  # key a's records first, then key b's
     records = [keyed("a", 3, "a"), keyed("b", 4, "b"), keyed("b", 5, "b-next"), keyed("a", 6, "a")]
     _, offset = await runner._handle_partition_batch(tp, records)
     # a's 3 and 6 and b's 4 were handled; 5 was not, so 6 is delivered again after it.
