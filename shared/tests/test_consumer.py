@@ -5,12 +5,14 @@ by the group it is for only."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, cast
 
 import pytest
-from aiokafka.structs import ConsumerRecord
+from aiokafka import AIOKafkaConsumer
+from aiokafka.structs import ConsumerRecord, TopicPartition
 from pymongo.errors import ExecutionTimeout, ServerSelectionTimeoutError
 
 from broadsheet_shared.events import (
@@ -176,3 +178,77 @@ async def test_a_replayed_dead_letter_is_handled_by_its_own_group_only() -> None
         handled: list[IntegrationEvent] = []
         await runner_for(group, handled, Producer())._handle_record(replayed)
         assert len(handled) == expected, group
+
+
+class Assigned:
+    """The one thing the runner asks a consumer while handling a batch: what it owns."""
+
+    def __init__(self, *partitions: TopicPartition) -> None:
+        self._partitions = set(partitions)
+
+    def assignment(self) -> set[TopicPartition]:
+        return self._partitions
+
+
+def owning(tp: TopicPartition, router: EventRouter, **options: Any) -> ConsumerRunner:
+    """A runner handed batches directly: its consumer only says that it owns ``tp``."""
+    runner = ConsumerRunner(
+        bootstrap_servers="127.0.0.1:9",
+        group_id="notifications",
+        topics=["broadsheet.comments"],
+        router=router,
+        producer=cast(EventProducer, Producer()),
+        dead_letter_topic="notifications.dlq",
+        **options,
+    )
+    runner._consumer = cast(AIOKafkaConsumer, Assigned(tp))
+    return runner
+
+
+def keyed(key: str, offset: int, comment_id: str) -> ConsumerRecord[bytes, bytes]:
+    event = approved().model_copy(
+        update={"data": approved().data.model_copy(update={"comment_id": comment_id})}
+    )
+    _, value, headers = encode_event(event)
+    return ConsumerRecord(
+        "broadsheet.comments", 0, offset, 0, 0, key.encode(), value, None, 1, len(value), headers
+    )
+
+
+async def test_one_partitions_keys_are_handled_concurrently_each_key_in_order() -> None:
+    # Article a1's first event waits until a2's was handled: handled one at a time per
+    # partition, the batch would never finish.
+    a2_handled = asyncio.Event()
+    order: list[str] = []
+    router = EventRouter()
+
+    @router.subscribe(CommentApprovedV1)
+    async def on_approved(event: CommentApprovedV1) -> None:
+        if event.data.comment_id == "a1-first":
+            await a2_handled.wait()
+        order.append(event.data.comment_id)
+        if event.data.comment_id == "a2":
+            a2_handled.set()
+
+    tp = TopicPartition("broadsheet.comments", 0)
+    runner = owning(tp, router)
+    records = [keyed("a1", 10, "a1-first"), keyed("a2", 11, "a2"), keyed("a1", 12, "a1-second")]
+    _, offset = await asyncio.wait_for(runner._handle_partition_batch(tp, records), 5)
+    assert order == ["a2", "a1-first", "a1-second"]
+    assert offset == 13  # every record handled: commit past the last
+
+
+async def test_the_offset_committed_stops_at_the_first_record_not_handled() -> None:
+    router = EventRouter()
+
+    @router.subscribe(CommentApprovedV1)
+    async def on_approved(event: CommentApprovedV1) -> None:
+        if event.data.comment_id == "b":
+            runner.request_stop()  # the service stops while the batch is handled
+
+    tp = TopicPartition("broadsheet.comments", 0)
+    runner = owning(tp, router, concurrency=1)  # key a's records first, then key b's
+    records = [keyed("a", 3, "a"), keyed("b", 4, "b"), keyed("b", 5, "b-next"), keyed("a", 6, "a")]
+    _, offset = await runner._handle_partition_batch(tp, records)
+    # a's 3 and 6 and b's 4 were handled; 5 was not, so 6 is delivered again after it.
+    assert offset == 5

@@ -159,6 +159,7 @@ class FakeLedgerRepository:
         self.leases: dict[str, datetime] = {}
         self.claims: dict[str, str] = {}
         self.cancel_requested: set[str] = set()
+        self.batches = 0  # add_many calls
 
     def in_state(self, state: DeliveryState) -> list[Delivery]:
         return [d for d in self.deliveries.values() if d.state == state]
@@ -178,6 +179,13 @@ class FakeLedgerRepository:
             return False
         self.deliveries[delivery.id] = copy.deepcopy(delivery)
         return True
+
+    async def add_many(self, deliveries: list[Delivery], session: Any) -> None:
+        self.batches += 1
+        taken = [d.id for d in deliveries if d.id in self.deliveries]
+        if taken or len({d.id for d in deliveries}) < len(deliveries):
+            raise AssertionError(f"already in the ledger: {taken}")  # Mongo: a duplicate key
+        self.deliveries.update({d.id: copy.deepcopy(d) for d in deliveries})
 
     async def get(self, delivery_id: str) -> Delivery | None:
         return copy.deepcopy(self.deliveries.get(delivery_id))
@@ -313,19 +321,23 @@ class FakeDigestRepository:
 
     def __init__(self, ledger: FakeLedgerRepository) -> None:
         self._ledger = ledger
+        self.queries = 0  # recent_individual calls: one per event, however many recipients
 
     async def recent_individual(
-        self, recipient: str, article_id: str, since: datetime, session: Any
-    ) -> list[datetime]:
-        return sorted(
-            d.created_at
-            for d in self._ledger.deliveries.values()
-            if d.recipient_hash == recipient
-            and d.article_id == article_id
-            and d.created_at >= since
-            and d.kind in INDIVIDUAL_KINDS
-            and d.state.value in LIVE_STATES
-        )
+        self, recipients: list[str], article_id: str, since: datetime, session: Any
+    ) -> dict[str, list[datetime]]:
+        self.queries += 1
+        recent: dict[str, list[datetime]] = {}
+        for d in sorted(self._ledger.deliveries.values(), key=lambda d: d.created_at):
+            if (
+                d.recipient_hash in recipients
+                and d.article_id == article_id
+                and d.created_at >= since
+                and d.kind in INDIVIDUAL_KINDS
+                and d.state.value in LIVE_STATES
+            ):
+                recent.setdefault(d.recipient_hash, []).append(d.created_at)
+        return recent
 
     def _open(self) -> list[Delivery]:
         return [

@@ -149,6 +149,23 @@ async def test_followers_get_one_email_per_comment(world: Any, router: Any, ev: 
     assert [d.comment_ids for d in follows] == [["c1"]]
 
 
+async def test_a_comment_to_many_followers_costs_one_query_and_one_insert(
+    world: Any, router: Any, ev: Any
+) -> None:
+    # Each round trip happens inside the event's transaction: a fan-out must not add one per
+    # follower, whether a follower gets an email or (past the window's allowance) a digest.
+    await router.dispatch(ev.article())
+    for n in range(4):
+        fan = f"fan{n}@example.org"
+        await world.subscriptions.follow(FollowArticle("foreign-affairs-1", fan, "1.2.3.4"))
+        await world.confirm(fan)
+    for n in range(4):
+        await router.dispatch(ev.approved(f"c{n}"))
+    assert (world.repos.digests.queries, world.repos.ledger.batches) == (4, 4)
+    kinds = sorted(d.kind for d in world.repos.ledger.deliveries.values() if d.comment_ids)
+    assert kinds == ["digest"] * 4 + ["follow"] * 12
+
+
 async def test_unpublished_article_is_forgotten(world: Any, router: Any, ev: Any) -> None:
     from broadsheet_shared.events import ArticleRef, ArticleUnpublishedV1
 

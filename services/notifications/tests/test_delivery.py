@@ -259,3 +259,30 @@ async def test_a_lease_that_cannot_be_renewed_stops_the_send_before_it_runs_out(
     pending = world.repos.ledger.in_state(DeliveryState.PENDING)
     assert len(pending) == 2  # due again after the backoff, by whoever then holds it
     assert all(d.last_error == "stopped: the lease could not be renewed" for d in pending)
+
+
+async def test_a_batch_composes_one_message_per_loop_turn(world: Any, ev: Any) -> None:
+    # The consumer shares the event loop: a batch composing all its messages in one turn would
+    # hold back every database answer the consumer waits for until the last is composed.
+    await reply_story(world, ev)
+    turns: list[str] = []
+    compose = world.composer.compose
+
+    def composing(delivery: Any) -> Any:
+        turns.append("compose")
+        return compose(delivery)
+
+    world.composer.compose = composing
+
+    async def other_work() -> None:
+        while True:
+            turns.append("other")
+            await asyncio.sleep(0)
+
+    other = asyncio.create_task(other_work())
+    try:
+        assert await make_worker(world).run_once() == 2
+    finally:
+        other.cancel()
+    first = turns.index("compose")
+    assert turns[first : first + 3] == ["compose", "other", "compose"]

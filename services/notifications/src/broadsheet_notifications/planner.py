@@ -357,11 +357,19 @@ class Planner:
         )
         now = self._clock()
         policy = self._policies.digest
+        # One query and one insert for all recipients, whatever their number: each round trip
+        # happens inside the event's transaction, so a followed article's fan-out costs the
+        # consumer little more than a reply to one reader.
+        recent_of = await self._digests.recent_individual(
+            [recipient.recipient_hash for recipient in recipients],
+            data.article_id,
+            now - policy.window,
+            session,
+        )
+        deliveries: list[Delivery] = []
         for recipient in recipients:
             address = addresses[recipient.recipient_hash]
-            recent = await self._digests.recent_individual(
-                recipient.recipient_hash, data.article_id, now - policy.window, session
-            )
+            recent = recent_of.get(recipient.recipient_hash, [])
             if not goes_to_digest(len(recent), policy):
                 delivery = self._delivery(
                     kind=recipient.kind,
@@ -401,7 +409,8 @@ class Planner:
                     items=[item],
                     send_at=recent[0] + policy.window,
                 )
-            await self._ledger.add(delivery, session)
+            deliveries.append(delivery)
+        await self._ledger.add_many(deliveries, session)
         return len(recipients)
 
     async def comment_withdrawn(self, comment_id: str, session: Session | None) -> None:

@@ -2,9 +2,12 @@
 
 - One consumer group per service; offsets are committed only after the handler succeeded, as
   explicit per-partition offsets, never auto-committed.
-- The partitions of one poll are handled concurrently, each in order: events of one article
-  share a key, hence a partition, so their order holds, while one partition's database round
-  trips overlap another's.
+- What one poll fetched is handled concurrently, each key's events in order: events of one
+  article share a key (hence a partition), and that order is the one the events promise, so
+  different articles' events, even on one partition, need not wait for each other: handled one
+  at a time per partition, a service had at most three events (three partitions) in its
+  database at once, and each waits for its transaction's round trips. At most ``concurrency``
+  keys are handled at once.
 - A commit refused because the group rebalanced is logged and ignored: the new owner of the
   partition gets the messages again and the idempotent handlers drop what they already did
   (aiokafka issues 929 and 933).
@@ -84,6 +87,7 @@ class ConsumerRunner:
         dead_letter_topic: str,
         retry: RetryPolicy | None = None,
         max_poll_records: int = 100,
+        concurrency: int = 32,
     ) -> None:
         self._group_id = group_id
         self._topics = list(topics)
@@ -104,6 +108,7 @@ class ConsumerRunner:
             session_timeout_ms=10_000,
             heartbeat_interval_ms=3_000,
         )
+        self._slots = asyncio.Semaphore(concurrency)
         self._stopping = asyncio.Event()
         self._started = False
         # Next offset to handle per partition, for the lag gauge.
@@ -145,16 +150,37 @@ class ConsumerRunner:
     async def _handle_partition_batch(
         self, tp: TopicPartition, records: Sequence[ConsumerRecord[bytes, bytes]]
     ) -> tuple[TopicPartition, int | None]:
-        """Handle one partition's records in order; the offset to commit after them, if any."""
+        """Handle one partition's records, each key's in order and the keys concurrently; the
+        offset to commit after them: past the longest run of records, from the first, that
+        were all handled (a record after a gap is delivered again, and the idempotent
+        handlers skip it)."""
+        by_key: dict[bytes | None, list[ConsumerRecord[bytes, bytes]]] = {}
+        for record in records:
+            by_key.setdefault(record.key, []).append(record)
+        handled: set[int] = set()
+        await asyncio.gather(*(self._handle_key(tp, same, handled) for same in by_key.values()))
         next_offset: int | None = None
         for record in records:
-            if tp not in self._consumer.assignment():
-                break  # revoked mid-batch: the new owner takes over from the last commit
-            if self._stopping.is_set():
+            if record.offset not in handled:
                 break
-            await self._handle_record(record)
             next_offset = record.offset + 1
         return tp, next_offset
+
+    async def _handle_key(
+        self,
+        tp: TopicPartition,
+        records: Sequence[ConsumerRecord[bytes, bytes]],
+        handled: set[int],
+    ) -> None:
+        """One key's records in order, adding each handled offset to ``handled``."""
+        async with self._slots:
+            for record in records:
+                if tp not in self._consumer.assignment():
+                    return  # revoked mid-batch: the new owner takes over from the last commit
+                if self._stopping.is_set():
+                    return
+                await self._handle_record(record)
+                handled.add(record.offset)
 
     async def _commit(self, offsets: dict[TopicPartition, int]) -> None:
         # Only partitions still ours: committing a revoked one is refused anyway.

@@ -25,10 +25,12 @@ _OPEN = DeliveryState.PENDING.value  # a digest takes items until a worker claim
 
 class DigestRepository(Protocol):
     async def recent_individual(
-        self, recipient: str, article_id: str, since: datetime, session: Session | None
-    ) -> list[datetime]:
-        """When the individual emails to ``recipient`` about the article since ``since`` were
-        recorded (those that did not end up cancelled or failed), oldest first."""
+        self, recipients: list[str], article_id: str, since: datetime, session: Session | None
+    ) -> dict[str, list[datetime]]:
+        """Per recipient of ``recipients``, when the individual emails to it about the article
+        since ``since`` were recorded (those that did not end up cancelled or failed), oldest
+        first; a recipient with none is left out. One query for them all: an article's
+        followers are many, and each query is a round trip inside the event's transaction."""
         ...
 
     async def open_for(
@@ -48,20 +50,25 @@ class MongoDigestRepository:
         self._deliveries = db[DELIVERIES]
 
     async def recent_individual(
-        self, recipient: str, article_id: str, since: datetime, session: Session | None
-    ) -> list[datetime]:
+        self, recipients: list[str], article_id: str, since: datetime, session: Session | None
+    ) -> dict[str, list[datetime]]:
+        if not recipients:
+            return {}
         docs = await self._deliveries.find(
             {
-                "recipient_hash": recipient,
+                "recipient_hash": {"$in": recipients},
                 "article_id": article_id,
                 "created_at": {"$gte": since},
                 "kind": {"$in": INDIVIDUAL_KINDS},
                 "state": {"$in": LIVE_STATES},
             },
-            {"created_at": 1},
+            {"recipient_hash": 1, "created_at": 1},
             session=session,
         ).to_list()
-        return sorted(doc["created_at"] for doc in docs)
+        recent: dict[str, list[datetime]] = {}
+        for doc in sorted(docs, key=lambda doc: doc["created_at"]):
+            recent.setdefault(doc["recipient_hash"], []).append(doc["created_at"])
+        return recent
 
     async def open_for(
         self, recipient: str, article_id: str, session: Session | None

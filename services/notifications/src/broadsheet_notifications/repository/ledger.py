@@ -120,6 +120,12 @@ class LedgerRepository(Protocol):
         """Record ``delivery``; False when the ledger already holds its id."""
         ...
 
+    async def add_many(self, deliveries: list[Delivery], session: Session | None) -> None:
+        """Record an event's deliveries in one round trip. Their ids are the event's and a
+        recipient's, and the consumer's inbox runs an event's effects once, so none is there
+        yet; one that is fails the whole (the transaction is retried, then dead-lettered)."""
+        ...
+
     async def get(self, delivery_id: str) -> Delivery | None: ...
     async def page(
         self, state: DeliveryState | None, limit: int, before: str | None
@@ -263,6 +269,11 @@ class MongoLedgerRepository:
         except DuplicateKeyError:
             return False
         return True
+
+    async def add_many(self, deliveries: list[Delivery], session: Session | None) -> None:
+        if deliveries:
+            docs = [delivery_to_doc(delivery) for delivery in deliveries]
+            await self._deliveries.insert_many(docs, session=session)
 
     async def get(self, delivery_id: str) -> Delivery | None:
         doc = await self._deliveries.find_one({"_id": delivery_id})
