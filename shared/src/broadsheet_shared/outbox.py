@@ -49,6 +49,8 @@ log = structlog.get_logger(__name__)
 
 OUTBOX = "outbox"
 RELAY_LEASES = "outbox_relay_lease"
+# Rows a relay reads, sends and marks at a time.
+BATCH_SIZE = 200
 # A stopping service waits at most this long to give its relay lease up.
 _RELEASE_TIMEOUT_SECONDS = 2.0
 
@@ -168,7 +170,7 @@ class OutboxRelay:
         publisher: RawPublisher,
         *,
         service: str,
-        batch_size: int = 200,
+        batch_size: int = BATCH_SIZE,
         poll_interval: float = 0.25,
         lease_seconds: float = 30.0,
         max_refusals: int = 5,
