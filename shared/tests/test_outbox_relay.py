@@ -146,23 +146,30 @@ class Recording:
         self.sends.append((slugs, await states(self.runtime)))
 
 
+@pytest.mark.parametrize(
+    ("batch_size", "count"),
+    [(2, 5), (1, 12)],
+    ids=["one-scan", "a-second-scan"],  # one scan lists the ids of ten batches
+)
 async def test_batches_go_out_in_order_each_after_the_one_before_is_marked(
-    runtime: ServiceRuntime,
+    runtime: ServiceRuntime, batch_size: int, count: int
 ) -> None:
     """The next batch is read while one is sent, but sent only once that one is marked, so a
-    crash re-sends from the oldest unmarked batch on; one call drains full batches."""
-    await write(runtime, "a", "b", "c", "d", "e")
+    crash re-sends from the oldest unmarked batch on; one call drains the backlog."""
+    slugs = [f"s{n:02d}" for n in range(count)]
+    await write(runtime, *slugs)
     recording = Recording(runtime)
-    the_relay = relay(runtime, recording, batch_size=2)
+    the_relay = relay(runtime, recording, batch_size=batch_size)
     assert await the_relay.hold_lease()
 
-    assert await the_relay.publish_pending() == 5
-    assert recording.sends == [
-        (["a", "b"], ["pending"] * 5),
-        (["c", "d"], ["published"] * 2 + ["pending"] * 3),
-        (["e"], ["published"] * 4 + ["pending"]),
-    ]
-    assert await states(runtime) == ["published"] * 5
+    assert await the_relay.publish_pending() == count
+    marked = 0
+    for sent, states_then in recording.sends:
+        assert len(sent) == min(batch_size, count - marked)
+        assert states_then == ["published"] * marked + ["pending"] * (count - marked)
+        marked += len(sent)
+    assert [slug for sent, _ in recording.sends for slug in sent] == slugs
+    assert await states(runtime) == ["published"] * count
 
 
 class FrozenThen:

@@ -29,6 +29,7 @@ import asyncio
 import contextlib
 import os
 import socket
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -241,7 +242,7 @@ class OutboxRelay:
             )
 
     async def _fenced(self, changes: list[tuple[list[Any], dict[str, Any]]]) -> bool:
-        """Apply each (ids, update) to the rows still pending, in one transaction that first
+        """Apply each (ids, update) to this relay's batch, in one transaction that first
         renews this relay's lease; False, changing nothing, when the lease is no longer its own.
 
         Writing the lease document is the fence: a relay taking the lease over writes it too, so
@@ -265,11 +266,9 @@ class OutboxRelay:
                 return False
             for ids, update in changes:
                 if ids:
-                    await collection.update_many(
-                        {"_id": {"$in": ids}, "state": OutboxState.PENDING.value},
-                        update,
-                        session=session,
-                    )
+                    # By id alone (a filter on the state would have the server match every
+                    # pending row): under the lease, no other relay changes these rows.
+                    await collection.update_many({"_id": {"$in": ids}}, update, session=session)
             return True
 
         return await run_in_transaction(self._db.client, work)
@@ -280,22 +279,8 @@ class OutboxRelay:
         )
         return lease is not None
 
-    async def _pending(self, excluding: list[Any]) -> list[dict[str, Any]]:
-        """The oldest pending rows, but for ``excluding`` (the batch still on its way)."""
-        query: dict[str, Any] = {"state": OutboxState.PENDING.value}
-        if excluding:
-            query["_id"] = {"$nin": excluding}
-        return (
-            await self._db[OUTBOX]
-            .find(query)
-            .sort("_id", ASCENDING)
-            .limit(self._batch_size)
-            .to_list()
-        )
-
     async def publish_pending(self) -> int:
-        """Publish what is pending, batch after batch while they come full; returns how many
-        events went out.
+        """Publish what is pending, batch after batch; returns how many events went out.
 
         The next batch is read while this one is sent (the database would otherwise idle
         through the send), and sent only once this one is marked, so the events of one article
@@ -304,7 +289,8 @@ class OutboxRelay:
         rows still pending: no other relay can have taken them over."""
         # A relay that crashed between sending and marking left its rows pending: they are
         # sent again, and consumers drop the duplicates by event id.
-        rows = await self._pending([])
+        backlog = _Backlog(self._db[OUTBOX], self._batch_size)
+        rows = await backlog.next([])
         if not rows:
             OUTBOX_PENDING.labels(self._service).set(0)
             return 0
@@ -313,8 +299,8 @@ class OutboxRelay:
         published = 0
         while rows:
             ids = [row["_id"] for row in rows]
-            full = len(rows) == self._batch_size and not self._stopping.is_set()
-            ahead = asyncio.create_task(self._pending(ids)) if full else None
+            more = not backlog.exhausted and not self._stopping.is_set()
+            ahead = asyncio.create_task(backlog.next(ids)) if more else None
             try:
                 count = await self._publish(rows, ids)
             except BaseException:
@@ -379,6 +365,48 @@ class OutboxRelay:
         else:
             log.warning("broker refused an outbox event", event_id=poison["event_id"], error=error)
         return failed
+
+
+# Batches whose ids one scan of the pending rows lists.
+_SCANNED_BATCHES = 10
+
+
+class _Backlog:
+    """The oldest pending rows, a batch at a time. The database server matches every pending
+    row before it sorts and limits, so finding the oldest costs as much as the whole backlog
+    (docs/database.md), while rows read by id cost only themselves: one scan lists the ids of
+    several batches, which are then read by id. Rows committed meanwhile with older ids (ids
+    are made before the commit, by several processes) are found by the next scan."""
+
+    def __init__(self, collection: Any, batch_size: int) -> None:
+        self._collection = collection
+        self._batch_size = batch_size
+        self._ids: deque[Any] = deque()
+        self._scanned_all = False
+
+    @property
+    def exhausted(self) -> bool:
+        return self._scanned_all and not self._ids
+
+    async def next(self, excluding: list[Any]) -> list[dict[str, Any]]:
+        """The next batch; ``excluding`` the batch still on its way, pending until marked."""
+        if not self._ids and not self._scanned_all:
+            await self._scan(excluding)
+        batch = [self._ids.popleft() for _ in range(min(self._batch_size, len(self._ids)))]
+        if not batch:
+            return []
+        # By id alone: a filter on the state too would have the server match every pending row.
+        rows = await self._collection.find({"_id": {"$in": batch}}).sort("_id").to_list()
+        return [row for row in rows if row["state"] == OutboxState.PENDING.value]
+
+    async def _scan(self, excluding: list[Any]) -> None:
+        query: dict[str, Any] = {"state": OutboxState.PENDING.value}
+        if excluding:
+            query["_id"] = {"$nin": excluding}
+        limit = self._batch_size * _SCANNED_BATCHES
+        found = await self._collection.find(query, {"_id": 1}).sort("_id").limit(limit).to_list()
+        self._ids.extend(row["_id"] for row in found)
+        self._scanned_all = len(found) < limit
 
 
 async def _discard(task: asyncio.Task[Any] | None) -> None:
