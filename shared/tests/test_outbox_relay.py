@@ -19,6 +19,7 @@ from broadsheet_shared.outbox import (
     OUTBOX,
     OUTBOX_FAILED,
     RELAY_LEASES,
+    SCANNED_BATCHES,
     MessageRefused,
     OutboxRelay,
     OutgoingMessage,
@@ -148,8 +149,8 @@ class Recording:
 
 @pytest.mark.parametrize(
     ("batch_size", "count"),
-    [(2, 5), (1, 12)],
-    ids=["one-scan", "a-second-scan"],  # one scan lists the ids of ten batches
+    [(2, 5), (1, SCANNED_BATCHES + 2)],
+    ids=["one-scan", "a-second-scan"],  # one scan lists the ids of SCANNED_BATCHES batches
 )
 async def test_batches_go_out_in_order_each_after_the_one_before_is_marked(
     runtime: ServiceRuntime, batch_size: int, count: int

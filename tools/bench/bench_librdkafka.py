@@ -49,6 +49,7 @@ from broadsheet_shared.mongo import Session, run_in_transaction
 from broadsheet_shared.outbox import (
     BATCH_SIZE,
     OUTBOX,
+    SCANNED_BATCHES,
     OutboxRelay,
     OutboxState,
     OutgoingMessage,
@@ -284,8 +285,8 @@ def main() -> None:
         f"{broker_share:.0%} of its drain and on the database server for most of the rest, "
         f"which works row by row: finding the oldest {BATCH_SIZE} pending rows took "
         f"{backlog_read:,.0f} ms with {args.relay_messages:,} pending (the server matches every "
-        f"pending row before it sorts and limits, so the relay scans once per ten batches and "
-        f"reads the rows by id), and it writes {row_write:,.0f} µs per outbox row "
+        f"pending row before it sorts and limits, so the relay scans once per {SCANNED_BATCHES} "
+        f"batches and reads the rows by id), and it writes {row_write:,.0f} µs per outbox row "
         f"({REWRITTEN_ROWS:,} rows updated {BATCH_SIZE} to a transaction as the relay marks "
         f"them, after each drain), one mark per event: at most {1e6 / row_write:,.0f} marks/s "
         f"before any read or send. The relay already reads the next batch during the send, "

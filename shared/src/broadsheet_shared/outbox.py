@@ -367,8 +367,9 @@ class OutboxRelay:
         return failed
 
 
-# Batches whose ids one scan of the pending rows lists.
-_SCANNED_BATCHES = 10
+# Batches whose ids one scan of the pending rows lists (_Backlog): the more, the cheaper a
+# backlog drains, and the longer a row committed late with an older id may wait behind it.
+SCANNED_BATCHES = 50
 
 
 class _Backlog:
@@ -403,7 +404,7 @@ class _Backlog:
         query: dict[str, Any] = {"state": OutboxState.PENDING.value}
         if excluding:
             query["_id"] = {"$nin": excluding}
-        limit = self._batch_size * _SCANNED_BATCHES
+        limit = self._batch_size * SCANNED_BATCHES
         found = await self._collection.find(query, {"_id": 1}).sort("_id").limit(limit).to_list()
         self._ids.extend(row["_id"] for row in found)
         self._scanned_all = len(found) < limit
