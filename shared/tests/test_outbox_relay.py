@@ -1,6 +1,7 @@
 """The outbox relay against the real database and Kafka: a message the broker refuses for good
 is retried, then failed and counted, without holding back the events behind it; a relay that
-lost its lease can neither claim rows nor undo what the relay that took over has done."""
+lost its lease neither sends nor marks anything; batches go out in order, each after the one
+before it is marked."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from broadsheet_shared.outbox import (
     OUTBOX,
     OUTBOX_FAILED,
     RELAY_LEASES,
+    SCANNED_BATCHES,
     MessageRefused,
     OutboxRelay,
     OutgoingMessage,
@@ -68,12 +70,15 @@ async def write(runtime: ServiceRuntime, *slugs: str) -> None:
         await runtime.uow.run(work)
 
 
-def relay(runtime: ServiceRuntime, publisher: RawPublisher | None = None) -> OutboxRelay:
+def relay(
+    runtime: ServiceRuntime, publisher: RawPublisher | None = None, batch_size: int = 200
+) -> OutboxRelay:
     return OutboxRelay(
         runtime.db,
         runtime.outbox,
         publisher or runtime.producer,
         service=runtime.settings.service_name,
+        batch_size=batch_size,
         max_refusals=2,
     )
 
@@ -129,42 +134,89 @@ async def test_a_refused_event_is_failed_after_the_retries_and_the_rest_go_out(
     assert await published_slugs(runtime, 2) == ["first", "third"]
 
 
-class FrozenThenFailing:
-    """A relay frozen mid-publish (a stopped process, a long pause) past its lease; when it
-    wakes up its send fails, so it would put its batch back to pending."""
+class Recording:
+    """Records, at each send, the states of the outbox rows: what was marked before it."""
 
-    def __init__(self) -> None:
+    def __init__(self, runtime: ServiceRuntime) -> None:
+        self.runtime = runtime
+        self.sends: list[tuple[list[str], list[str]]] = []  # (slugs sent, states then)
+
+    async def send_batch(self, messages: Sequence[OutgoingMessage]) -> None:
+        sent = [decode_event(m.value or b"", m.headers) for m in messages]
+        slugs = [event.data.slug for event in sent if isinstance(event, ArticleUnpublishedV1)]
+        self.sends.append((slugs, await states(self.runtime)))
+
+
+@pytest.mark.parametrize(
+    ("batch_size", "count"),
+    [(2, 5), (1, SCANNED_BATCHES + 2)],
+    ids=["one-scan", "a-second-scan"],  # one scan lists the ids of SCANNED_BATCHES batches
+)
+async def test_batches_go_out_in_order_each_after_the_one_before_is_marked(
+    runtime: ServiceRuntime, batch_size: int, count: int
+) -> None:
+    """The next batch is read while one is sent, but sent only once that one is marked, so a
+    crash re-sends from the oldest unmarked batch on; one call drains the backlog."""
+    slugs = [f"s{n:02d}" for n in range(count)]
+    await write(runtime, *slugs)
+    recording = Recording(runtime)
+    the_relay = relay(runtime, recording, batch_size=batch_size)
+    assert await the_relay.hold_lease()
+
+    assert await the_relay.publish_pending() == count
+    marked = 0
+    for sent, states_then in recording.sends:
+        assert len(sent) == min(batch_size, count - marked)
+        assert states_then == ["published"] * marked + ["pending"] * (count - marked)
+        marked += len(sent)
+    assert [slug for sent, _ in recording.sends for slug in sent] == slugs
+    assert await states(runtime) == ["published"] * count
+
+
+class FrozenThen:
+    """A relay frozen mid-publish (a stopped process, a long pause) past its lease; when it
+    wakes up its send fails (it would note the error on its batch) or succeeds (it would mark
+    its batch published)."""
+
+    def __init__(self, fails: bool) -> None:
+        self.fails = fails
         self.entered = asyncio.Event()
         self.wake = asyncio.Event()
 
     async def send_batch(self, messages: Sequence[OutgoingMessage]) -> None:
         self.entered.set()
         await self.wake.wait()
-        raise ConnectionError("broker went away while we slept")
+        if self.fails:
+            raise ConnectionError("broker went away while we slept")
 
 
-async def test_a_relay_that_lost_its_lease_cannot_undo_the_new_holders_work(
-    runtime: ServiceRuntime,
+@pytest.mark.parametrize("fails", [True, False], ids=["send-fails", "send-succeeds"])
+async def test_a_relay_that_lost_its_lease_mid_batch_changes_nothing(
+    runtime: ServiceRuntime, fails: bool
 ) -> None:
     await write(runtime, "one", "two")
-    frozen = FrozenThenFailing()
+    frozen = FrozenThen(fails)
     stale, current = relay(runtime, frozen), relay(runtime)
     assert await stale.hold_lease()
     stale_batch = asyncio.create_task(stale.publish_pending())
     await asyncio.wait_for(frozen.entered.wait(), 10)
 
-    # Its lease runs out while it is frozen; another relay takes over and publishes the rows.
+    # Its lease runs out while it is frozen; another relay takes over.
     await runtime.db[RELAY_LEASES].update_one(
         {"_id": "relay"}, {"$set": {"until": datetime.now(UTC) - timedelta(seconds=1)}}
     )
     assert await current.hold_lease()
-    assert await current.publish_pending() == 2
 
     frozen.wake.set()
-    with pytest.raises(ConnectionError):
-        await stale_batch
-    # Its "back to pending" matched nothing: the rows stay published, and go out only once.
-    assert await states(runtime) == ["published", "published"]
+    if fails:
+        with pytest.raises(ConnectionError):
+            await stale_batch
+    else:
+        assert await stale_batch == 0  # its mark is refused: the lease is no longer its own
+    # It noted no error and marked nothing: the new holder sends the rows, as it must.
+    rows = await runtime.db[OUTBOX].find().sort("_id", 1).to_list()
+    assert [(row["state"], "last_error" in row) for row in rows] == [("pending", False)] * 2
+    assert await current.publish_pending() == 2
     assert await published_slugs(runtime, 2) == ["one", "two"]
 
     # Nor can it claim anything while the other relay holds the lease.

@@ -4,16 +4,16 @@ A use case writes its state change and its events in one transaction; the relay 
 pending, in order, and marks it published. A crash between any two steps loses nothing: an event
 that was sent but not yet marked is sent again, and consumers drop the duplicate by event id.
 
-States: ``pending`` → ``in_flight`` (the relay took it) → ``published``; ``failed`` when an event
-cannot be sent at all (e.g. larger than the broker accepts) and needs a person.
+States: ``pending`` → ``published``; ``failed`` when an event cannot be sent at all (e.g. larger
+than the broker accepts) and needs a person.
 
 Two rules keep one relay from undoing another's work:
 
-- Fencing: each batch is claimed under a fresh claim token, inside the same transaction that
-  checks the relay still holds a live lease; every later transition of a row (published, back to
-  pending, failed) matches that token, so a relay that lost its lease mid-batch changes nothing
-  another relay has claimed since. The lease outlasts a whole batch (settings check it), so a
-  live relay is never overtaken while it publishes.
+- Fencing: a relay sends only after checking that it holds a live lease, and every transition
+  of a row (published, failed, an error noted) is written in a transaction that renews that
+  lease first, so a relay that lost its lease mid-batch changes nothing (another relay sends
+  its rows again). The lease outlasts a whole batch (settings check it), so a live relay is
+  never overtaken while it publishes.
 - Poison rows: a message the broker refuses for good (:class:`MessageRefused`) is tried
   ``max_refusals`` times, then marked ``failed`` and counted (``broadsheet_outbox_failed_total``,
   alert on any increase). Ordering: the rows behind it wait during those tries, so events of one
@@ -29,6 +29,7 @@ import asyncio
 import contextlib
 import os
 import socket
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -49,6 +50,8 @@ log = structlog.get_logger(__name__)
 
 OUTBOX = "outbox"
 RELAY_LEASES = "outbox_relay_lease"
+# Rows a relay reads, sends and marks at a time.
+BATCH_SIZE = 200
 # A stopping service waits at most this long to give its relay lease up.
 _RELEASE_TIMEOUT_SECONDS = 2.0
 
@@ -65,7 +68,6 @@ OUTBOX_FAILED = Counter(
 
 class OutboxState(StrEnum):
     PENDING = "pending"
-    IN_FLIGHT = "in_flight"
     PUBLISHED = "published"
     FAILED = "failed"
 
@@ -102,7 +104,6 @@ def outbox_document(message: Emitted, topic: str) -> dict[str, Any]:
         "value": Binary(value) if value is not None else None,
         "headers": [[name, Binary(val)] for name, val in headers],
         "state": OutboxState.PENDING.value,
-        "attempts": 0,
         "created_at": datetime.now(UTC),
         "published_at": None,
     }
@@ -170,7 +171,7 @@ class OutboxRelay:
         publisher: RawPublisher,
         *,
         service: str,
-        batch_size: int = 200,
+        batch_size: int = BATCH_SIZE,
         poll_interval: float = 0.25,
         lease_seconds: float = 30.0,
         max_refusals: int = 5,
@@ -231,94 +232,108 @@ class OutboxRelay:
 
     async def release_lease(self) -> None:
         """Give the lease up on a graceful stop, so that another relay (the restarted service,
-        a replica) publishes at once instead of waiting the lease out. Rows this relay had
-        claimed stay fenced by their claim token; a relay that dies without stopping keeps the
-        lease until it expires. Best effort: the database may be what is going away."""
+        a replica) publishes at once instead of waiting the lease out; without the lease this relay
+        marks nothing more. A relay that dies without stopping keeps the lease until it
+        expires. Best effort: the database may be what is going away."""
         with contextlib.suppress(PyMongoError, TimeoutError):
             await asyncio.wait_for(
                 self._db[RELAY_LEASES].delete_one({"_id": "relay", "owner": self._owner}),
                 _RELEASE_TIMEOUT_SECONDS,
             )
 
-    async def _claim(self, ids: list[Any], claim: str) -> bool:
-        """Mark the rows in flight under ``claim``, if this relay still holds a live lease."""
-        leases, outbox = self._db[RELAY_LEASES], self._db[OUTBOX]
+    async def _fenced(self, changes: list[tuple[list[Any], dict[str, Any]]]) -> bool:
+        """Apply each (ids, update) to this relay's batch, in one transaction that first
+        renews this relay's lease; False, changing nothing, when the lease is no longer its own.
 
-        # In a transaction for the lease check, and although the write alone would not need
-        # one: a plain multi-document write that meets a writer's open transaction is retried
-        # inside secantusd-py, under its collection lock, for as long as it takes
-        # (docs/database.md); in a transaction the conflict comes back here at once and
-        # with_transaction retries it.
+        Writing the lease document is the fence: a relay taking the lease over writes it too, so
+        the two transactions conflict and the loser retries, then finds the lease gone. It
+        replaces a claim written on every row of a batch (the database writes row by row: that
+        claim cost as much as the mark itself)."""
+        leases, collection = self._db[RELAY_LEASES], self._db[OUTBOX]
+
+        # A transaction even for a lone write: a plain multi-document write that meets a
+        # writer's open transaction is retried inside secantusd-py, under its collection lock,
+        # for as long as it takes (docs/database.md); in a transaction the conflict comes back
+        # here at once and with_transaction retries it.
         async def work(session: Session) -> bool:
-            lease = await leases.find_one(
-                {"_id": "relay", "owner": self._owner, "until": {"$gt": datetime.now(UTC)}},
+            now = datetime.now(UTC)
+            renewed = await leases.update_one(
+                {"_id": "relay", "owner": self._owner, "until": {"$gt": now}},
+                {"$set": {"until": now + self._lease}},
                 session=session,
             )
-            if lease is None:
+            if renewed.matched_count == 0:
                 return False
-            await outbox.update_many(
-                {"_id": {"$in": ids}, "state": {"$in": _UNPUBLISHED}},
-                {
-                    "$set": {"state": OutboxState.IN_FLIGHT.value, "claim": claim},
-                    "$inc": {"attempts": 1},
-                },
-                session=session,
-            )
+            for ids, update in changes:
+                if ids:
+                    # By id alone (a filter on the state would have the server match every
+                    # pending row): under the lease, no other relay changes these rows.
+                    await collection.update_many({"_id": {"$in": ids}}, update, session=session)
             return True
 
         return await run_in_transaction(self._db.client, work)
 
-    async def _transition(
-        self, changes: list[tuple[list[Any], dict[str, Any]]], claim: str
-    ) -> None:
-        """Apply each (ids, update) to the rows still claimed under ``claim``, in one
-        transaction; rows another relay has claimed since are left alone."""
-        collection = self._db[OUTBOX]
-
-        async def work(session: Session) -> None:
-            for ids, update in changes:
-                if ids:
-                    await collection.update_many(
-                        {"_id": {"$in": ids}, "claim": claim}, update, session=session
-                    )
-
-        await run_in_transaction(self._db.client, work)
+    async def _holds_lease(self) -> bool:
+        lease = await self._db[RELAY_LEASES].find_one(
+            {"_id": "relay", "owner": self._owner, "until": {"$gt": datetime.now(UTC)}}
+        )
+        return lease is not None
 
     async def publish_pending(self) -> int:
-        """Publish one batch; returns how many events went out."""
-        collection = self._db[OUTBOX]
-        # in_flight rows are those a crashed relay took but never marked: send them again.
-        rows = (
-            await collection.find({"state": {"$in": _UNPUBLISHED}})
-            .sort("_id", ASCENDING)
-            .limit(self._batch_size)
-            .to_list()
-        )
+        """Publish what is pending, batch after batch; returns how many events went out.
+
+        The next batch is read while this one is sent (the database would otherwise idle
+        through the send), and sent only once this one is marked, so the events of one article
+        go out in order and a crash re-sends from the oldest unmarked batch on. The lease is
+        checked before the first send and renewed by every mark, so a batch read ahead holds
+        rows still pending: no other relay can have taken them over."""
+        # A relay that crashed between sending and marking left its rows pending: they are
+        # sent again, and consumers drop the duplicates by event id.
+        backlog = _Backlog(self._db[OUTBOX], self._batch_size)
+        rows = await backlog.next([])
         if not rows:
             OUTBOX_PENDING.labels(self._service).set(0)
             return 0
-        ids = [row["_id"] for row in rows]
-        claim = str(ObjectId())
-        if not await self._claim(ids, claim):
+        if not await self._holds_lease():
             return 0  # the lease expired under us: another relay may hold it now
+        published = 0
+        while rows:
+            ids = [row["_id"] for row in rows]
+            more = not backlog.exhausted and not self._stopping.is_set()
+            ahead = asyncio.create_task(backlog.next(ids)) if more else None
+            try:
+                count = await self._publish(rows, ids)
+            except BaseException:
+                await _discard(ahead)
+                raise
+            published += count
+            if ahead is None or count < len(rows):  # the last batch, a refusal, a lost lease
+                await _discard(ahead)
+                break
+            rows = await ahead
+        return published
+
+    async def _publish(self, rows: list[dict[str, Any]], ids: list[Any]) -> int:
+        """Send one batch and mark it; returns how many of its events went out."""
         try:
             await self._publisher.send_batch([_message(row) for row in rows])
         except MessageRefused as refused:
-            if not await self._record_refusal(rows, refused, claim):
+            if not await self._record_refusal(rows, refused):
                 raise  # tried again after the relay's backoff
             return refused.index
         except Exception as exc:
             with contextlib.suppress(PyMongoError):
-                await self._transition([(ids, _back_to_pending(exc))], claim)
+                await self._fenced([(ids, _last_error(exc))])
             raise
-        await self._transition([(ids, _published())], claim)
+        if not await self._fenced([(ids, _published())]):
+            # Sent, but another relay took over meanwhile: it sends these rows again.
+            log.warning("outbox relay lost its lease mid-batch", count=len(rows))
+            return 0
         OUTBOX_PUBLISHED.labels(self._service).inc(len(rows))
         log.debug("outbox published", count=len(rows))
         return len(rows)
 
-    async def _record_refusal(
-        self, rows: list[dict[str, Any]], refused: MessageRefused, claim: str
-    ) -> bool:
+    async def _record_refusal(self, rows: list[dict[str, Any]], refused: MessageRefused) -> bool:
         """The rows before the refused one went out; the refused one is tried again later or,
         refused too often, failed (True); the rows after it wait for the next batch."""
         sent = [row["_id"] for row in rows[: refused.index]]
@@ -334,14 +349,10 @@ class OutboxRelay:
             },
             "$inc": {"refusals": 1},
         }
-        await self._transition(
-            [
-                (sent, _published()),
-                ([poison["_id"]], poison_update),
-                (behind, _back_to_pending(refused)),
-            ],
-            claim,
-        )
+        if not await self._fenced(
+            [(sent, _published()), ([poison["_id"]], poison_update), (behind, _last_error(refused))]
+        ):
+            return False  # another relay took over and sends these rows again
         OUTBOX_PUBLISHED.labels(self._service).inc(len(sent))
         if failed:
             OUTBOX_FAILED.labels(self._service).inc()
@@ -356,7 +367,54 @@ class OutboxRelay:
         return failed
 
 
-_UNPUBLISHED = [OutboxState.PENDING.value, OutboxState.IN_FLIGHT.value]
+# Batches whose ids one scan of the pending rows lists (_Backlog): the more, the cheaper a
+# backlog drains, and the longer a row committed late with an older id may wait behind it.
+SCANNED_BATCHES = 50
+
+
+class _Backlog:
+    """The oldest pending rows, a batch at a time. The database server matches every pending
+    row before it sorts and limits, so finding the oldest costs as much as the whole backlog
+    (docs/database.md), while rows read by id cost only themselves: one scan lists the ids of
+    several batches, which are then read by id. Rows committed meanwhile with older ids (ids
+    are made before the commit, by several processes) are found by the next scan."""
+
+    def __init__(self, collection: Any, batch_size: int) -> None:
+        self._collection = collection
+        self._batch_size = batch_size
+        self._ids: deque[Any] = deque()
+        self._scanned_all = False
+
+    @property
+    def exhausted(self) -> bool:
+        return self._scanned_all and not self._ids
+
+    async def next(self, excluding: list[Any]) -> list[dict[str, Any]]:
+        """The next batch; ``excluding`` the batch still on its way, pending until marked."""
+        if not self._ids and not self._scanned_all:
+            await self._scan(excluding)
+        batch = [self._ids.popleft() for _ in range(min(self._batch_size, len(self._ids)))]
+        if not batch:
+            return []
+        # By id alone: a filter on the state too would have the server match every pending row.
+        rows = await self._collection.find({"_id": {"$in": batch}}).sort("_id").to_list()
+        return [row for row in rows if row["state"] == OutboxState.PENDING.value]
+
+    async def _scan(self, excluding: list[Any]) -> None:
+        query: dict[str, Any] = {"state": OutboxState.PENDING.value}
+        if excluding:
+            query["_id"] = {"$nin": excluding}
+        limit = self._batch_size * SCANNED_BATCHES
+        found = await self._collection.find(query, {"_id": 1}).sort("_id").limit(limit).to_list()
+        self._ids.extend(row["_id"] for row in found)
+        self._scanned_all = len(found) < limit
+
+
+async def _discard(task: asyncio.Task[Any] | None) -> None:
+    """Drop a read-ahead no longer wanted, once it has stopped."""
+    if task is not None:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
 
 
 def _message(row: dict[str, Any]) -> OutgoingMessage:
@@ -372,5 +430,5 @@ def _published() -> dict[str, Any]:
     return {"$set": {"state": OutboxState.PUBLISHED.value, "published_at": datetime.now(UTC)}}
 
 
-def _back_to_pending(exc: BaseException) -> dict[str, Any]:
-    return {"$set": {"state": OutboxState.PENDING.value, "last_error": repr(exc)}}
+def _last_error(exc: BaseException) -> dict[str, Any]:
+    return {"$set": {"last_error": repr(exc)}}

@@ -213,8 +213,9 @@ class DatabaseServiceSettings(ServiceSettings):
 
     @model_validator(mode="after")
     def _lease_outlasts_a_publish(self) -> DatabaseServiceSettings:
-        # A relay renews its lease before each batch, then claims, publishes and marks it (one
-        # publish and at most three database operations). Were the lease shorter, a second
+        # A relay renews its lease, then reads a batch, checks the lease, publishes and marks
+        # the batch (renewing the lease again): one publish and at most three database
+        # operations between two renewals. Were the lease shorter, a second
         # relay could take over a batch still being published and publish it again.
         batch_seconds = self.kafka_producer_timeout_seconds + 3 * self.mongo_timeout_ms / 1000
         if self.outbox_lease_seconds <= batch_seconds:
