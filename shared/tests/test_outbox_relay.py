@@ -254,3 +254,22 @@ async def test_a_stopped_relay_gives_its_lease_up_and_a_killed_one_keeps_it(
     with pytest.raises(asyncio.CancelledError):
         await task
     assert not await relay(runtime).hold_lease()
+
+
+async def test_rows_an_earlier_relay_left_claimed_are_sent_after_an_upgrade(
+    runtime: ServiceRuntime,
+) -> None:
+    # Relays before this one claimed a batch ("in_flight") before sending it; one killed
+    # between the two left its batch so, and this relay never looks for that state.
+    await write(runtime, "claimed", "pending")
+    first = await runtime.db[OUTBOX].find_one(sort=[("_id", 1)])
+    assert first is not None
+    await runtime.db[OUTBOX].update_one({"_id": first["_id"]}, {"$set": {"state": "in_flight"}})
+    the_relay = relay(runtime)
+    task = asyncio.create_task(the_relay.run())
+    try:
+        assert await published_slugs(runtime, 2) == ["claimed", "pending"]
+    finally:
+        the_relay.stop()
+        await asyncio.wait_for(task, 10)
+    assert await states(runtime) == ["published", "published"]

@@ -72,6 +72,11 @@ class OutboxState(StrEnum):
     FAILED = "failed"
 
 
+# The state in which relays before 2026-12 left the rows they had claimed (OutboxRelay
+# makes such rows pending again when it starts).
+_OLD_CLAIMED = "in_flight"
+
+
 OUTBOX_INDEXES = [
     IndexSpec(
         OUTBOX,
@@ -186,6 +191,7 @@ class OutboxRelay:
         self._max_refusals = max_refusals
         self._owner = f"{socket.gethostname()}:{os.getpid()}:{id(self)}"
         self._stopping = asyncio.Event()
+        self._upgraded = False
 
     async def run(self) -> None:
         backoff = self._poll_interval
@@ -195,6 +201,9 @@ class OutboxRelay:
                     if not await self.hold_lease():
                         await self._sleep(self._lease.total_seconds() / 3)
                         continue
+                    if not self._upgraded:
+                        await self._release_old_claims()
+                        self._upgraded = True
                     published = await self.publish_pending()
                     backoff = self._poll_interval
                     if published == 0:
@@ -240,6 +249,14 @@ class OutboxRelay:
                 self._db[RELAY_LEASES].delete_one({"_id": "relay", "owner": self._owner}),
                 _RELEASE_TIMEOUT_SECONDS,
             )
+
+    async def _release_old_claims(self) -> None:
+        """Make rows an earlier relay left claimed (``in_flight``: it claimed a batch before
+        sending it) pending again, once the lease is ours, so that an upgrade strands none:
+        they are sent again, and consumers drop what they already had by event id."""
+        await self._db[OUTBOX].update_many(
+            {"state": _OLD_CLAIMED}, {"$set": {"state": OutboxState.PENDING.value}}
+        )
 
     async def _fenced(self, changes: list[tuple[list[Any], dict[str, Any]]]) -> bool:
         """Apply each (ids, update) to this relay's batch, in one transaction that first
