@@ -15,7 +15,7 @@ import pytest
 import pytest_asyncio
 from pymongo import AsyncMongoClient
 
-from broadsheet_comments.domain import Article, Comment
+from broadsheet_comments.domain import Comment
 from broadsheet_comments.queries import CommentQueries
 from broadsheet_comments.repository import (
     ARTICLES,
@@ -31,6 +31,8 @@ from broadsheet_comments.repository import (
 from broadsheet_comments.threads import ThreadSort, child_path, root_path
 from broadsheet_shared.mongo import ensure_indexes, run_in_transaction
 from broadsheet_shared.testing import DEV_DIGEST
+
+from .conftest import new_article
 
 pytestmark = pytest.mark.integration
 
@@ -260,16 +262,7 @@ async def test_as_many_concurrent_posters_as_count_shards_never_conflict(db: Any
     """Each open posting transaction moves its own shard of the public count: none waits for
     another's commit or is aborted by it (a WriteConflict would end this test with an error)."""
     articles = MongoArticleRepository(db)
-    article = Article(
-        article_id="art-busy",
-        slug="busy",
-        title="Busy",
-        url_path="/articles/busy",
-        section_slug="news",
-        comments_open=True,
-        published=True,
-        revision=1,
-    )
+    article = new_article("busy")
     await run_in_transaction(db.client, lambda session: articles.save(article, session))
     sessions = [db.client.start_session() for _ in range(COUNT_SHARDS)]
     try:
