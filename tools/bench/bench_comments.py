@@ -43,6 +43,15 @@ from broadsheet_shared.events import ArticleData, ArticlePublishedV1, SectionRef
 from broadsheet_shared.kafka.producer import EventProducer
 
 SIZES = (10, 1_000, 10_000)
+# Why a comment post (the Isso and WordPress benches) falls short: measured with a pymongo
+# command listener in the comments service under the Isso bench's closed loop.
+POST_WHY = (
+    "A post costs about 8 database commands in the comments service (the article; ban, rate-limit "
+    "and duplicate checks at once; the root number; a transaction inserting the comment and its "
+    "outbox rows and moving a count shard, then commit), each 8-40 ms at load 5-8 on its one "
+    "Python event loop, and 0.5-1 WriteConflict retries per post once more than the article's 8 "
+    "count shards are held by concurrent posting transactions."
+)
 PAGE = 50
 
 

@@ -37,7 +37,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import httpx
-from bench_comments import SIZES, seed
+from bench_comments import POST_WHY, SIZES, seed
 from harness import LIFTED_LIMITS, platform_stack, stack_pids
 from method import (
     Comparison,
@@ -295,7 +295,13 @@ def main() -> None:
             )
     section.comparisons += [
         Comparison(
-            "post a comment", "req/s", "Isso", ours["post req/s"], theirs["post req/s"], POSTS
+            "post a comment",
+            "req/s",
+            "Isso",
+            ours["post req/s"],
+            theirs["post req/s"],
+            POSTS,
+            why=POST_WHY,
         ),
         Comparison(
             "post a comment, p99 at half saturation",

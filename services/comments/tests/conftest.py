@@ -386,18 +386,7 @@ class World:
         )
 
     def add_article(self, slug: str = "hello", **changes: Any) -> Article:
-        fields: dict[str, Any] = {
-            "article_id": f"art-{slug}",
-            "slug": slug,
-            "title": f"Title of {slug}",
-            "url_path": f"/articles/{slug}",
-            "section_slug": "foreign-affairs",
-            "comments_open": True,
-            "published": True,
-            "revision": 1,
-        }
-        fields.update(changes)
-        article = Article(**fields)
+        article = new_article(slug, **changes)
         self.articles.rows[article.article_id] = article
         return article
 
@@ -410,6 +399,22 @@ def world() -> World:
 @pytest.fixture
 def make_world() -> type[World]:
     return World
+
+
+def new_article(slug: str = "hello", **changes: Any) -> Article:
+    """A published article open for comments, ``changes`` applied."""
+    fields: dict[str, Any] = {
+        "article_id": f"art-{slug}",
+        "slug": slug,
+        "title": f"Title of {slug}",
+        "url_path": f"/articles/{slug}",
+        "section_slug": "foreign-affairs",
+        "comments_open": True,
+        "published": True,
+        "revision": 1,
+    }
+    fields.update(changes)
+    return Article(**fields)
 
 
 def new_comment(cid: str, parent: Comment | None = None, **changes: Any) -> Comment:

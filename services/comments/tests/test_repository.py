@@ -10,6 +10,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pymongo
 import pytest
 import pytest_asyncio
 from pymongo import AsyncMongoClient
@@ -19,6 +20,7 @@ from broadsheet_comments.queries import CommentQueries
 from broadsheet_comments.repository import (
     ARTICLES,
     COMMENTS,
+    COUNT_SHARDS,
     INDEXES,
     OUTLINES,
     MongoArticleRepository,
@@ -29,6 +31,8 @@ from broadsheet_comments.repository import (
 from broadsheet_comments.threads import ThreadSort, child_path, root_path
 from broadsheet_shared.mongo import ensure_indexes, run_in_transaction
 from broadsheet_shared.testing import DEV_DIGEST
+
+from .conftest import new_article
 
 pytestmark = pytest.mark.integration
 
@@ -252,3 +256,24 @@ async def test_concurrent_first_replies_each_get_their_own_number(db: Any) -> No
         # Each its own number (a loser's retry may leave a gap: numbers only order siblings).
         assert len(set(numbers)) == 8
         assert min(numbers) >= 1
+
+
+async def test_as_many_concurrent_posters_as_count_shards_never_conflict(db: Any) -> None:
+    """Each open posting transaction moves its own shard of the public count: none waits for
+    another's commit or is aborted by it (a WriteConflict would end this test with an error)."""
+    articles = MongoArticleRepository(db)
+    article = new_article("busy")
+    await run_in_transaction(db.client, lambda session: articles.save(article, session))
+    sessions = [db.client.start_session() for _ in range(COUNT_SHARDS)]
+    try:
+        # A shard another open transaction holds would block this one (or abort it).
+        with pymongo.timeout(10):
+            for session in sessions:
+                await session.start_transaction()
+                await articles.add_to_count(article.article_id, 1, session)
+            for session in sessions:
+                await session.commit_transaction()
+    finally:
+        for session in sessions:
+            await session.end_session()
+    assert await articles.counts([article]) == {article.article_id: COUNT_SHARDS}
