@@ -2,6 +2,7 @@ import pytest
 from itsdangerous import URLSafeTimedSerializer
 
 from broadsheet_shared.grants import BadGrant, DataGrants
+from broadsheet_shared.testing import tampered
 
 DIGEST = "ab" * 32
 
@@ -22,7 +23,7 @@ def test_a_forged_or_tampered_grant_is_refused() -> None:
     with pytest.raises(BadGrant):
         DataGrants("another key" * 4).read(grants.issue(DIGEST))
     with pytest.raises(BadGrant):
-        grants.read(grants.issue(DIGEST)[:-2] + "xx")
+        grants.read(tampered(grants.issue(DIGEST)))
     # Signed with the right key under another salt (another kind of token): not a grant.
     other = URLSafeTimedSerializer("k" * 32, salt="broadsheet-notifications-manage").dumps(DIGEST)
     with pytest.raises(BadGrant):

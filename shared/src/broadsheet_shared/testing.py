@@ -37,6 +37,18 @@ E = TypeVar("E", bound=IntegrationEvent)
 NO_SESSION = cast(Session, None)
 
 
+def tampered(token: str) -> str:
+    """``token`` with the first character of its signature changed.
+
+    Not the last: base64 ignores the spare low bits of a signature's last character, so
+    changing it can leave the signature valid (a test that did so failed about once in a
+    thousand runs).
+    """
+    head, _, signature = token.rpartition(".")
+    first = "B" if signature[0] == "A" else "A"
+    return f"{head}.{first}{signature[1:]}"
+
+
 class FakeUnitOfWork:
     """Keeps the events of units that succeed. A unit that raises keeps none and puts the given
     fake stores back as they were, as a rolled-back transaction would. Stores are restored by
