@@ -180,18 +180,41 @@ async def test_a_replayed_dead_letter_is_handled_by_its_own_group_only() -> None
         assert len(handled) == expected, group
 
 
-class Assigned:
-    """The one thing the runner asks a consumer while handling a batch: what it owns."""
+class Broker:
+    """The consumer a runner polls, without Kafka: each poll hands out the next scripted batch
+    of one partition (an empty one once the script is done), and commits are recorded."""
 
-    def __init__(self, *partitions: TopicPartition) -> None:
-        self._partitions = set(partitions)
+    def __init__(self, tp: TopicPartition, *polls: list[ConsumerRecord[bytes, bytes]]) -> None:
+        self._tp = tp
+        self._polls = list(polls)
+        self.polls_taken = 0
+        self.commits: list[int] = []
+        self.committed = asyncio.Event()
 
     def assignment(self) -> set[TopicPartition]:
-        return self._partitions
+        return {self._tp}
+
+    def highwater(self, tp: TopicPartition) -> int | None:
+        return None
+
+    async def getmany(self, timeout_ms: int) -> dict[TopicPartition, Any]:
+        await asyncio.sleep(0)
+        if self.polls_taken < len(self._polls):
+            self.polls_taken += 1
+            return {self._tp: self._polls[self.polls_taken - 1]}
+        await asyncio.sleep(0.001)
+        return {}
+
+    async def commit(self, offsets: dict[TopicPartition, int]) -> None:
+        self.commits.append(offsets[self._tp])
+        self.committed.set()
 
 
-def owning(tp: TopicPartition, router: EventRouter, **options: Any) -> ConsumerRunner:
-    """A runner handed batches directly: its consumer only says that it owns ``tp``."""
+TP = TopicPartition("broadsheet.comments", 0)
+
+
+def polling(broker: Broker, router: EventRouter, **options: Any) -> ConsumerRunner:
+    """A runner whose consumer is ``broker``."""
     runner = ConsumerRunner(
         bootstrap_servers="127.0.0.1:9",
         group_id="notifications",
@@ -201,7 +224,7 @@ def owning(tp: TopicPartition, router: EventRouter, **options: Any) -> ConsumerR
         dead_letter_topic="notifications.dlq",
         **options,
     )
-    runner._consumer = cast(AIOKafkaConsumer, Assigned(tp))
+    runner._consumer = cast(AIOKafkaConsumer, broker)
     return runner
 
 
@@ -215,40 +238,115 @@ def keyed(key: str, offset: int, comment_id: str) -> ConsumerRecord[bytes, bytes
     )
 
 
-async def test_one_partitions_keys_are_handled_concurrently_each_key_in_order() -> None:
-    # Article a1's first event waits until a2's was handled: handled one at a time per
-    # partition, the batch would never finish.
-    a2_handled = asyncio.Event()
-    order: list[str] = []
-    router = EventRouter()
+class Gated:
+    """A handler that records the comments it handled, in order, and holds the ones named in
+    ``held`` until they are released."""
 
-    @router.subscribe(CommentApprovedV1)
-    async def on_approved(event: CommentApprovedV1) -> None:
-        if event.data.comment_id == "a1-first":
-            await a2_handled.wait()
-        order.append(event.data.comment_id)
-        if event.data.comment_id == "a2":
-            a2_handled.set()
+    def __init__(self, *held: str) -> None:
+        self.order: list[str] = []
+        self.gates = {comment_id: asyncio.Event() for comment_id in held}
+        self.arrived: dict[str, asyncio.Event] = {}
+        self.router = EventRouter()
 
-    tp = TopicPartition("broadsheet.comments", 0)
-    runner = owning(tp, router)
-    records = [keyed("a1", 10, "a1-first"), keyed("a2", 11, "a2"), keyed("a1", 12, "a1-second")]
-    _, offset = await asyncio.wait_for(runner._handle_partition_batch(tp, records), 5)
-    assert order == ["a2", "a1-first", "a1-second"]
-    assert offset == 13  # every record handled: commit past the last
+        @self.router.subscribe(CommentApprovedV1)
+        async def on_approved(event: CommentApprovedV1) -> None:
+            comment_id = event.data.comment_id
+            self.arrived.setdefault(comment_id, asyncio.Event()).set()
+            if comment_id in self.gates:
+                await self.gates[comment_id].wait()
+            self.order.append(comment_id)
+
+    async def reached(self, comment_id: str) -> None:
+        await asyncio.wait_for(self.arrived.setdefault(comment_id, asyncio.Event()).wait(), 5)
 
 
-async def test_the_offset_committed_stops_at_the_first_record_not_handled() -> None:
-    router = EventRouter()
+async def until(condition: Any) -> None:
+    async with asyncio.timeout(5):
+        while not condition():
+            await asyncio.sleep(0.001)
 
-    @router.subscribe(CommentApprovedV1)
-    async def on_approved(event: CommentApprovedV1) -> None:
-        if event.data.comment_id == "b":
-            runner.request_stop()  # the service stops while the batch is handled
 
-    tp = TopicPartition("broadsheet.comments", 0)
-    runner = owning(tp, router, concurrency=1)  # key a's records first, then key b's
-    records = [keyed("a", 3, "a"), keyed("b", 4, "b"), keyed("b", 5, "b-next"), keyed("a", 6, "a")]
-    _, offset = await runner._handle_partition_batch(tp, records)
-    # a's 3 and 6 and b's 4 were handled; 5 was not, so 6 is delivered again after it.
-    assert offset == 5
+async def stopped(runner: ConsumerRunner, task: asyncio.Task[None]) -> None:
+    runner.request_stop()
+    await asyncio.wait_for(task, 5)
+
+
+async def test_a_later_poll_goes_ahead_of_a_slow_key_whose_later_records_wait_for_it() -> None:
+    # a1's first reply is slow. The next poll is taken meanwhile: a2's reply in it is handled
+    # at once, a1's second waits for a1's first. (Waiting for a whole poll before the next
+    # one, a2 would wait for a1's first too.)
+    handler = Gated("a1-first")
+    broker = Broker(
+        TP,
+        [keyed("a1", 10, "a1-first")],
+        [keyed("a2", 11, "a2"), keyed("a1", 12, "a1-second")],
+    )
+    runner = polling(broker, handler.router)
+    task = asyncio.create_task(runner.run())
+    await handler.reached("a1-first")
+    await until(lambda: handler.order == ["a2"])
+    await asyncio.sleep(0.01)
+    assert handler.order == ["a2"]  # a1's second is still behind a1's first
+    assert broker.commits == []  # nothing before offset 10 is handled yet
+    handler.gates["a1-first"].set()
+    await until(lambda: broker.commits[-1:] == [13])
+    assert handler.order == ["a2", "a1-first", "a1-second"]
+    await stopped(runner, task)
+
+
+async def test_the_offset_committed_never_passes_a_record_not_handled() -> None:
+    handler = Gated("b")
+    broker = Broker(TP, [keyed("a", 3, "a"), keyed("b", 4, "b")], [keyed("a", 5, "a-next")])
+    runner = polling(broker, handler.router)
+    task = asyncio.create_task(runner.run())
+    await until(lambda: handler.order == ["a", "a-next"])
+    await until(lambda: broker.commits == [4])  # past 3; 5 is handled, but 4 is not
+    await asyncio.sleep(0.01)
+    assert broker.commits == [4]
+    handler.gates["b"].set()
+    await until(lambda: broker.commits == [4, 6])
+    await stopped(runner, task)
+
+
+async def test_a_stopped_runner_commits_what_it_finished_and_not_the_rest() -> None:
+    handler = Gated("a")
+    broker = Broker(TP, [keyed("a", 3, "a"), keyed("a", 4, "a-next"), keyed("b", 5, "b")])
+    runner = polling(broker, handler.router)
+    task = asyncio.create_task(runner.run())
+    await handler.reached("a")
+    await until(lambda: "b" in handler.order)
+    runner.request_stop()
+    handler.gates["a"].set()  # the record in hand is finished, the key's next is left
+    await asyncio.wait_for(task, 5)
+    assert handler.order == ["b", "a"]
+    assert broker.commits[-1] == 4  # 4 comes again, and 5 after it (then skipped)
+
+
+async def test_records_of_a_revoked_partition_still_in_hand_are_not_handled_nor_committed() -> None:
+    handler = Gated("a")
+    broker = Broker(TP, [keyed("a", 3, "a"), keyed("a", 4, "a-next")])
+    runner = polling(broker, handler.router)
+    task = asyncio.create_task(runner.run())
+    await handler.reached("a")
+    runner._forget([TP])  # a rebalance takes the partition away
+    handler.gates["a"].set()  # the record being handled ends; its successor is not handled
+    await asyncio.sleep(0.02)
+    assert handler.order == ["a"]
+    assert broker.commits == []
+    await stopped(runner, task)
+
+
+async def test_polling_waits_while_the_records_in_hand_are_at_the_limit() -> None:
+    handler = Gated("a", "b")
+    broker = Broker(TP, [keyed("a", 3, "a"), keyed("b", 4, "b")], [keyed("c", 5, "c")])
+    runner = polling(broker, handler.router, max_in_hand=2)
+    task = asyncio.create_task(runner.run())
+    await handler.reached("a")
+    await handler.reached("b")
+    await asyncio.sleep(0.01)
+    assert broker.polls_taken == 1  # a and b are in hand: two, the limit
+    handler.gates["b"].set()
+    await until(lambda: handler.order == ["b", "c"])
+    handler.gates["a"].set()
+    await until(lambda: broker.commits[-1:] == [6])
+    await stopped(runner, task)

@@ -2,12 +2,22 @@
 
 - One consumer group per service; offsets are committed only after the handler succeeded, as
   explicit per-partition offsets, never auto-committed.
-- What one poll fetched is handled concurrently, each key's events in order: events of one
-  article share a key (hence a partition), and that order is the one the events promise, so
-  different articles' events, even on one partition, need not wait for each other: handled one
-  at a time per partition, a service had at most three events (three partitions) in its
-  database at once, and each waits for its transaction's round trips. At most ``concurrency``
-  keys are handled at once.
+- Records are handled as they are fetched, each key's in order and the keys concurrently:
+  events of one article share a key (hence a partition), and that order is the one the events
+  promise, so different articles' events, even on one partition, need not wait for each other.
+  The next poll does not wait for the previous one's records either: a record of a key that
+  still has earlier records in hand waits behind them, whichever poll brought it, and the rest go
+  ahead. (Waiting for a whole poll's records before the next poll made every record wait for the
+  slowest of its poll, and those fetched meanwhile for all of them; aiokafka also fetches
+  nothing more from a broker while a partition's fetched records wait to be taken.) At most
+  ``concurrency`` keys are handled at once, and polling waits while ``max_in_hand`` records
+  are fetched and not yet handled.
+- What is committed per partition is the offset past the longest run of handled records from
+  the last commit: never past a record not handled, which is delivered again after a restart
+  or a rebalance (and the idempotent handlers skip what was handled after it).
+- A partition revoked in a rebalance is forgotten: the records of it still in hand are not
+  handled (its new owner, or this member again, gets them from the last commit), and nothing
+  more of it is committed.
 - A commit refused because the group rebalanced is logged and ignored: the new owner of the
   partition gets the messages again and the idempotent handlers drop what they already did
   (aiokafka issues 929 and 933).
@@ -27,11 +37,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import traceback
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import structlog
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from aiokafka.errors import (
     CommitFailedError,
     IllegalStateError,
@@ -75,6 +86,49 @@ REPLAY_FOR = "dlq_replay_for"
 _COMMIT_REFUSED = (CommitFailedError, RebalanceInProgressError, IllegalStateError, KafkaError)
 
 
+class _Partition:
+    """One assignment of a partition: the offsets fetched since its last commit, in order, and
+    which of them are handled. A partition revoked and assigned again is a new one: the records
+    of the old one still in hand are not handled (they come again from the last commit)."""
+
+    def __init__(self) -> None:
+        self._fetched: deque[int] = deque()
+        self._handled: set[int] = set()
+
+    def fetched(self, offset: int) -> None:
+        self._fetched.append(offset)
+
+    def handled(self, offset: int) -> None:
+        self._handled.add(offset)
+
+    def commit_point(self) -> int | None:
+        """The offset past the handled run from the first record held, which is forgotten;
+        None when that run is empty (the first record held is not handled yet)."""
+        point = None
+        while self._fetched and self._fetched[0] in self._handled:
+            offset = self._fetched.popleft()
+            self._handled.discard(offset)
+            point = offset + 1
+        return point
+
+
+class _Revocations(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Tells the runner which partitions a rebalance takes away, before it assigns any."""
+
+    def __init__(self, revoked: Callable[[Iterable[TopicPartition]], None]) -> None:
+        self._revoked = revoked
+
+    def on_partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None:
+        self._revoked(revoked)
+
+    def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
+        pass  # a partition is tracked from its first record fetched
+
+
+# A key's records in hand, in offset order, each with the partition assignment that fetched it.
+_Lane = deque[tuple[_Partition, ConsumerRecord[bytes, bytes]]]
+
+
 class ConsumerRunner:
     def __init__(
         self,
@@ -88,6 +142,7 @@ class ConsumerRunner:
         retry: RetryPolicy | None = None,
         max_poll_records: int = 100,
         concurrency: int = 32,
+        max_in_hand: int = 1000,
     ) -> None:
         self._group_id = group_id
         self._topics = list(topics)
@@ -96,7 +151,6 @@ class ConsumerRunner:
         self._dead_letter_topic = dead_letter_topic
         self._retry = retry or RetryPolicy()
         self._consumer = AIOKafkaConsumer(
-            *self._topics,
             bootstrap_servers=bootstrap_servers,
             group_id=group_id,
             client_id=group_id,
@@ -108,9 +162,17 @@ class ConsumerRunner:
             session_timeout_ms=10_000,
             heartbeat_interval_ms=3_000,
         )
+        self._consumer.subscribe(self._topics, listener=_Revocations(self._forget))
         self._slots = asyncio.Semaphore(concurrency)
         self._stopping = asyncio.Event()
         self._started = False
+        # The partitions this member holds records of, and each (partition, key)'s records in
+        # hand; a lane's task handles them in order and ends when it is empty.
+        self._partitions: dict[TopicPartition, _Partition] = {}
+        self._lanes: dict[tuple[TopicPartition, bytes | None], _Lane] = {}
+        self._max_in_hand = max_in_hand
+        self._in_hand = 0
+        self._progress = asyncio.Event()  # set when a record leaves a lane
         # Next offset to handle per partition, for the lag gauge.
         self._handled_up_to: dict[TopicPartition, int] = {}
 
@@ -128,59 +190,77 @@ class ConsumerRunner:
         self._stopping.set()
 
     async def run(self) -> None:
-        """Poll, handle, commit, until stopped. Start it with :meth:`start` first."""
-        while not self._stopping.is_set():
-            try:
-                batches = await self._consumer.getmany(timeout_ms=500)
-            except KafkaError as exc:
-                log.warning("poll failed", error=repr(exc))
-                await asyncio.sleep(1)
-                continue
-            if not batches or self._stopping.is_set():
-                continue
-            handled = await asyncio.gather(
-                *(self._handle_partition_batch(tp, records) for tp, records in batches.items())
-            )
-            offsets = {tp: offset for tp, offset in handled if offset is not None}
-            if offsets:
-                self._handled_up_to.update(offsets)
-                await self._commit(offsets)
-            self._record_lag()
+        """Poll and hand the records to their keys' lanes, committing what the lanes handled,
+        until stopped; then commit what they finished. Start it with :meth:`start` first. A
+        lane that fails (the dead-letter topic refused a message) ends the run: the next
+        consumer starts from the last commit."""
+        async with asyncio.TaskGroup() as lanes:
+            while not self._stopping.is_set():
+                await self._commit_handled()
+                while self._in_hand >= self._max_in_hand and not self._stopping.is_set():
+                    self._progress.clear()
+                    await self._progress.wait()
+                try:
+                    batches = await self._consumer.getmany(timeout_ms=500)
+                except KafkaError as exc:
+                    log.warning("poll failed", error=repr(exc))
+                    await asyncio.sleep(1)
+                    continue
+                if self._stopping.is_set():
+                    break
+                for tp, records in batches.items():
+                    self._take(tp, records, lanes)
+                self._record_lag()
+        await self._commit_handled()
 
-    async def _handle_partition_batch(
-        self, tp: TopicPartition, records: Sequence[ConsumerRecord[bytes, bytes]]
-    ) -> tuple[TopicPartition, int | None]:
-        """Handle one partition's records, each key's in order and the keys concurrently; the
-        offset to commit after them: past the longest run of records, from the first, that
-        were all handled (a record after a gap is delivered again, and the idempotent
-        handlers skip it)."""
-        by_key: dict[bytes | None, list[ConsumerRecord[bytes, bytes]]] = {}
-        for record in records:
-            by_key.setdefault(record.key, []).append(record)
-        handled: set[int] = set()
-        await asyncio.gather(*(self._handle_key(tp, same, handled) for same in by_key.values()))
-        next_offset: int | None = None
-        for record in records:
-            if record.offset not in handled:
-                break
-            next_offset = record.offset + 1
-        return tp, next_offset
-
-    async def _handle_key(
+    def _take(
         self,
         tp: TopicPartition,
         records: Sequence[ConsumerRecord[bytes, bytes]],
-        handled: set[int],
+        lanes: asyncio.TaskGroup,
     ) -> None:
-        """One key's records in order, adding each handled offset to ``handled``."""
-        async with self._slots:
-            for record in records:
-                if tp not in self._consumer.assignment():
-                    return  # revoked mid-batch: the new owner takes over from the last commit
-                if self._stopping.is_set():
-                    return
-                await self._handle_record(record)
-                handled.add(record.offset)
+        """Queue each record behind the records of its key still in hand."""
+        partition = self._partitions.setdefault(tp, _Partition())
+        for record in records:
+            partition.fetched(record.offset)
+            self._in_hand += 1
+            lane_key = (tp, record.key)
+            lane = self._lanes.get(lane_key)
+            if lane is None:
+                lane = self._lanes[lane_key] = deque()
+                lanes.create_task(self._drain(lane_key, lane))
+            lane.append((partition, record))
+
+    async def _drain(self, lane_key: tuple[TopicPartition, bytes | None], lane: _Lane) -> None:
+        """Handle a key's records in order, until none is left (or the runner stops)."""
+        tp = lane_key[0]
+        try:
+            async with self._slots:
+                while lane and not self._stopping.is_set():
+                    partition, record = lane[0]
+                    if self._partitions.get(tp) is partition:  # not revoked meanwhile
+                        await self._handle_record(record)
+                        partition.handled(record.offset)
+                    lane.popleft()
+                    self._in_hand -= 1
+                    self._progress.set()
+        finally:
+            del self._lanes[lane_key]
+
+    def _forget(self, revoked: Iterable[TopicPartition]) -> None:
+        for tp in revoked:
+            if tp in self._partitions:
+                del self._partitions[tp]
+
+    async def _commit_handled(self) -> None:
+        offsets = {}
+        for tp, partition in self._partitions.items():
+            point = partition.commit_point()
+            if point is not None:
+                offsets[tp] = point
+        if offsets:
+            self._handled_up_to.update(offsets)
+            await self._commit(offsets)
 
     async def _commit(self, offsets: dict[TopicPartition, int]) -> None:
         # Only partitions still ours: committing a revoked one is refused anyway.
