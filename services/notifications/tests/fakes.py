@@ -93,22 +93,16 @@ class FakeSubscriptionRepository:
     async def save(self, sub: Subscription, session: Any) -> None:
         self.by_id[sub.id] = copy.deepcopy(sub)
 
-    async def to_replies(self, comment_id: str, session: Any) -> Subscription | None:
-        return next(
-            (
-                copy.deepcopy(s)
-                for s in self.by_id.values()
-                if s.comment_id == comment_id and s.kind == "reply" and s.active
-            ),
-            None,
-        )
-
-    async def followers(self, article_id: str, session: Any) -> list[Subscription]:
-        return [
-            copy.deepcopy(s)
-            for s in self.by_id.values()
-            if s.article_id == article_id and s.kind == "follow" and s.active
+    async def of_new_comment(
+        self, article_id: str, parent_id: str | None, session: Any
+    ) -> tuple[Subscription | None, list[Subscription]]:
+        of_article = [
+            copy.deepcopy(s) for s in self.by_id.values() if s.article_id == article_id and s.active
         ]
+        reply = next(
+            (s for s in of_article if s.kind == "reply" and s.comment_id == parent_id), None
+        )
+        return reply, [s for s in of_article if s.kind == "follow"]
 
     async def pending_of(self, recipient: str, session: Any) -> list[Subscription]:
         pending = [s for s in self.by_id.values() if s.recipient_hash == recipient and s.pending]

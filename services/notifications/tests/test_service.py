@@ -68,7 +68,7 @@ async def test_a_follow_takes_effect_only_when_its_owner_confirms(published: Any
     w = published
     await follow(w, SLUG)
     assert subscription(w, "art-1").pending
-    assert await w.repos.subscriptions.followers("art-1", None) == []
+    assert (await w.repos.subscriptions.of_new_comment("art-1", None, None))[1] == []
     token = w.confirm_token(VICTIM)
     view = await w.subscriptions.confirmation(token)  # GET: shows, changes nothing
     assert (view["status"], [r["kind"] for r in view["requests"]]) == ("pending", ["follow"])
@@ -133,7 +133,7 @@ async def test_a_strangers_follow_never_takes_effect_whatever_the_address_state(
     mails_before = len(w.confirmations_to(VICTIM))
     # The use case answers nothing (the API's one answer); it raises nothing either.
     assert await follow(w, OTHER, client="6.6.6.6") is None
-    assert await w.repos.subscriptions.followers("art-2", None) == []
+    assert (await w.repos.subscriptions.of_new_comment("art-2", None, None))[1] == []
     mails = w.confirmations_to(VICTIM)
     if state == "suppressed":
         assert mails == []
@@ -158,7 +158,7 @@ async def test_a_link_confirms_only_the_requests_its_mail_listed(two_articles: A
     assert [r["id"] for r in result["later_requests"]] == [subscription(w, "art-2").id]
     assert subscription(w, "art-1").active
     assert subscription(w, "art-2").pending
-    assert await w.repos.subscriptions.followers("art-2", None) == []
+    assert (await w.repos.subscriptions.of_new_comment("art-2", None, None))[1] == []
 
 
 async def test_a_second_follow_the_same_day_gets_a_mail_listing_everything_pending(
@@ -257,7 +257,7 @@ async def test_an_ended_subscription_stays_ended_until_its_owner_confirms_again(
     assert subscription(w, "art-1").pending
     # The old link (still within its age) confirms nothing asked for after its mail.
     assert (await w.subscriptions.confirm(ConfirmAddress(old_link)))["requests"] == []
-    assert await w.repos.subscriptions.followers("art-1", None) == []
+    assert (await w.repos.subscriptions.of_new_comment("art-1", None, None))[1] == []
     await w.confirm(VICTIM)  # the new mail's link: the owner's choice
     assert subscription(w, "art-1").active
 

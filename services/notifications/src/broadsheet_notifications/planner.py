@@ -326,12 +326,9 @@ class Planner:
         self, event_id: str, data: CommentApprovedData, session: Session | None
     ) -> int:
         """Record one delivery (or digest item) per recipient. Returns how many were recorded."""
-        reply_sub = (
-            await self._subscriptions.to_replies(data.parent_id, session)
-            if data.parent_id
-            else None
+        reply_sub, followers = await self._subscriptions.of_new_comment(
+            data.article_id, data.parent_id, session
         )
-        followers = await self._subscriptions.followers(data.article_id, session)
         hashes = [sub.recipient_hash for sub in [*([reply_sub] if reply_sub else []), *followers]]
         addresses = await self._addresses.get_many(sorted(set(hashes)), session)
         recipients = plan_recipients(

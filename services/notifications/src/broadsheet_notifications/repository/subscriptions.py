@@ -26,11 +26,16 @@ SUBSCRIPTION_INDEXES = [
 class SubscriptionRepository(Protocol):
     async def get(self, sub_id: str, session: Session | None) -> Subscription | None: ...
     async def save(self, sub: Subscription, session: Session | None) -> None: ...
-    async def to_replies(self, comment_id: str, session: Session | None) -> Subscription | None:
-        """The active subscription to replies to ``comment_id``, if its author asked for one."""
+    async def of_new_comment(
+        self, article_id: str, parent_id: str | None, session: Session | None
+    ) -> tuple[Subscription | None, list[Subscription]]:
+        """Whom a comment approved on ``article_id`` concerns: the active subscription to
+        replies to ``parent_id`` (when it answers a comment whose author asked for one) and the
+        article's active followers. One query, each a round trip inside the event's
+        transaction: a reply's parent is on the same article (the comments service refuses any
+        other), so both are among the article's subscriptions."""
         ...
 
-    async def followers(self, article_id: str, session: Session | None) -> list[Subscription]: ...
     async def pending_of(self, recipient: str, session: Session | None) -> list[Subscription]:
         """The address's pending requests, oldest first."""
         ...
@@ -96,17 +101,18 @@ class MongoSubscriptionRepository:
             {"_id": doc["_id"]}, doc, upsert=True, session=session
         )
 
-    async def to_replies(self, comment_id: str, session: Session | None) -> Subscription | None:
-        doc = await self._subscriptions.find_one(
-            {"comment_id": comment_id, "kind": "reply", "state": _ACTIVE}, session=session
-        )
-        return subscription_from_doc(doc) if doc else None
-
-    async def followers(self, article_id: str, session: Session | None) -> list[Subscription]:
+    async def of_new_comment(
+        self, article_id: str, parent_id: str | None, session: Session | None
+    ) -> tuple[Subscription | None, list[Subscription]]:
+        kinds: list[dict[str, Any]] = [{"kind": "follow"}]
+        if parent_id is not None:
+            kinds.append({"kind": "reply", "comment_id": parent_id})
         docs = await self._subscriptions.find(
-            {"article_id": article_id, "kind": "follow", "state": _ACTIVE}, session=session
+            {"article_id": article_id, "state": _ACTIVE, "$or": kinds}, session=session
         ).to_list()
-        return [subscription_from_doc(doc) for doc in docs]
+        subs = [subscription_from_doc(doc) for doc in docs]
+        reply = next((sub for sub in subs if sub.kind == "reply"), None)
+        return reply, [sub for sub in subs if sub.kind == "follow"]
 
     async def pending_of(self, recipient: str, session: Session | None) -> list[Subscription]:
         docs = await self._subscriptions.find(
