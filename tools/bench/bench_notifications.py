@@ -291,8 +291,8 @@ def where_the_time_goes(figures: dict[str, float], stat: str) -> str:
     if consume >= send:
         return (
             f"{stages}: the service's Kafka consumer lags (each reply is one transaction of "
-            "seven database round trips, and a poll's next batch waits for the whole of the "
-            f"previous one){busy}."
+            "six database round trips, handled as soon as it is fetched unless its article's "
+            f"earlier replies are still in hand){busy}."
         )
     return (
         f"{stages}: the delivery worker lags (each batch is claimed, sent and recorded in "
