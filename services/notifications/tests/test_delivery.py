@@ -119,6 +119,27 @@ async def test_crash_after_smtp_accepted_costs_at_most_one_duplicate(world: Any,
     assert len(world.repos.ledger.in_state(DeliveryState.SENT)) == 2
 
 
+async def test_expired_leases_are_released_at_most_once_a_second(world: Any, ev: Any) -> None:
+    # Releasing is a transaction of its own: paid before every claim, it stood in front of each
+    # fresh row's send, many times a second under load, for rows that waited a lease already.
+    await reply_story(world, ev)
+    releases: list[Any] = []
+    release = world.repos.ledger.release_expired
+
+    async def counted(now: Any, session: Any) -> None:
+        releases.append(now)
+        await release(now, session)
+
+    world.repos.ledger.release_expired = counted
+    worker = make_worker(world)
+    assert await worker.run_once() == 2
+    assert await worker.run_once() == 0
+    assert len(releases) == 1
+    world.clock.advance(seconds=1)
+    assert await worker.run_once() == 0
+    assert len(releases) == 2
+
+
 async def test_digest_waits_for_window_end(world: Any, ev: Any) -> None:
     await reply_story(world, ev)
     router = build_router(world.planner, world.inbox, world._queued, world.staff_access)

@@ -103,6 +103,13 @@ class _Batch:
         ]
 
 
+# How often at most a worker releases the rows whose lease ran out (their worker died or lost the
+# database). Such a row has waited a whole lease already (a minute by default); releasing is a
+# transaction of its own, which every refill of due ids paid before its claim, many times a second
+# under load, and always in front of a fresh row's send.
+RELEASE_EVERY = timedelta(seconds=1)
+
+
 class DeliveryWorker:
     def __init__(
         self,
@@ -129,6 +136,7 @@ class DeliveryWorker:
         self._clock = clock
         self._wake = asyncio.Event()
         self._due: deque[str] = deque()
+        self._released_at: datetime | None = None
         self._prefetch = prefetch_batches
         self.on_recorded: Callable[[list[Outcome]], None] | None = None
 
@@ -169,7 +177,9 @@ class DeliveryWorker:
         if not self._due:
             # One query for several batches: finding due rows is the expensive part (it scans
             # on the local server), claiming a known list of ids is cheap.
-            await self._uow.run(lambda tx: self._ledger.release_expired(now, tx.session))
+            if self._released_at is None or now - self._released_at >= RELEASE_EVERY:
+                self._released_at = now  # before the await: the other loops need not run it too
+                await self._uow.run(lambda tx: self._ledger.release_expired(now, tx.session))
             self._due.extend(await self._ledger.due_ids(now, self._batch_size * self._prefetch))
         ids = [self._due.popleft() for _ in range(min(self._batch_size, len(self._due)))]
         if not ids:
