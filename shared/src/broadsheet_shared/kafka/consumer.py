@@ -8,10 +8,10 @@
   The next poll does not wait for the previous one's records either: a record of a key that
   still has earlier records in hand waits behind them, whichever poll brought it, and the rest go
   ahead. (Waiting for a whole poll's records before the next poll made every record wait for the
-  slowest of its poll, and those fetched meanwhile for all of them; aiokafka also fetches
-  nothing more from a broker while a partition's fetched records wait to be taken.) At most
-  ``concurrency`` keys are handled at once, and polling waits while ``max_in_hand`` records
-  are fetched and not yet handled.
+  slowest of its poll, and those fetched meanwhile for all of them; aiokafka fetches nothing
+  more of a partition whose fetched records wait to be taken, nor for their first 100 ms
+  anything from its broker.) At most ``concurrency`` keys are handled at once, and polling
+  waits while ``max_in_hand`` records are fetched and not yet handled.
 - What is committed per partition is the offset past the longest run of handled records from
   the last commit: never past a record not handled, which is delivered again after a restart
   or a rebalance (and the idempotent handlers skip what was handled after it).
