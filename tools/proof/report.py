@@ -6,6 +6,7 @@ Run by ``make proof`` after the scenarios; the rows come from ``tests/reliabilit
 from __future__ import annotations
 
 import json
+import os
 import platform
 import sys
 from datetime import UTC, datetime
@@ -15,13 +16,20 @@ RESULTS = Path("artifacts/proof/results.jsonl")
 REPORT = Path("artifacts/proof/report.md")
 
 
+def database_server() -> str:
+    """Which server the scenarios' database was (``make proof`` sets the variable)."""
+    binary = os.environ.get("DEVSTACK_MONGO_SERVER", "").strip()
+    return Path(binary).name if binary else "secantusd-py"
+
+
 def main() -> int:
     rows = [json.loads(line) for line in RESULTS.read_text(encoding="utf-8").splitlines() if line]
     lines = [
         "# Broadsheet under faults",
         "",
         f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.node()}, "
-        f"{platform.machine()}, Python {platform.python_version()}",
+        f"{platform.machine()}, Python {platform.python_version()}, "
+        f"database server {database_server()}",
         "",
         "| Scenario | Events | Lost | Duplicated | Recovery (s) | Result |",
         "|---|---:|---:|---:|---:|---|",
