@@ -152,9 +152,13 @@ bench-wordpress: ## Debian's WordPress, php-fpm and MariaDB for the bench (as ro
 bench: deps jars bench-tools bench-db bench-wordpress ## the benchmarks (tools/bench), report in artifacts/bench/report.md
 	@$(FAST_DB) $(RUN) python tools/bench/run.py $(BENCH)
 
+# `make proof PROOF=poison` runs again the scenarios whose test names match (pytest -k) and
+# keeps the other scenarios' rows of the last run.
+PROOF ?=
+
 proof: install bench-db ## the fault scenarios at full size (tests/reliability), report in artifacts/proof/report.md
-	rm -f artifacts/proof/results.jsonl
-	$(FAST_DB) BROADSHEET_PROOF=1 $(RUN) pytest -m fault --timeout=3600 $(PYTEST_ARGS); \
+	$(if $(PROOF),,rm -f artifacts/proof/results.jsonl)
+	$(FAST_DB) BROADSHEET_PROOF=1 $(RUN) pytest -m fault --timeout=3600 $(if $(PROOF),-k "$(PROOF)") $(PYTEST_ARGS); \
 	status=$$?; $(RUN) python tools/proof/report.py && exit $$status
 
 clean: ## caches and test artifacts (keeps .data and the jar cache)

@@ -23,7 +23,13 @@ def database_server() -> str:
 
 
 def main() -> int:
-    rows = [json.loads(line) for line in RESULTS.read_text(encoding="utf-8").splitlines() if line]
+    # A scenario run again replaces its earlier row; rows stay in the order first run.
+    newest = {}
+    for line in RESULTS.read_text(encoding="utf-8").splitlines():
+        if line:
+            row = json.loads(line)
+            newest[row["scenario"]] = row
+    rows = list(newest.values())
     lines = [
         "# Broadsheet under faults",
         "",
@@ -31,15 +37,15 @@ def main() -> int:
         f"{platform.machine()}, Python {platform.python_version()}, "
         f"database server {database_server()}",
         "",
-        "| Scenario | Events | Lost | Duplicated | Recovery (s) | Result |",
-        "|---|---:|---:|---:|---:|---|",
+        "| Scenario | Events | Lost | Duplicated | Recovery (s) | Result | Ran (UTC) |",
+        "|---|---:|---:|---:|---:|---|---|",
     ]
     for row in rows:
         recovery = row["recovery_seconds"]
         lines.append(
             f"| {row['scenario']} | {row['events']} | {row['lost']} | {row['duplicated']} | "
             f"{'' if recovery is None else f'{recovery:.1f}'} | "
-            f"{'pass' if row['passed'] else 'FAIL'} |"
+            f"{'pass' if row['passed'] else 'FAIL'} | {row.get('at', '')} |"
         )
     notes = [(row["scenario"], note) for row in rows for note in row["notes"]]
     if notes:
