@@ -68,11 +68,15 @@ browser-tools: ## Lighthouse and axe-core from npm, pinned in tools/browser (onc
 run: deps jars ## start the whole platform here (Ctrl-C stops it)
 	$(RUN) broadsheet-run
 
-test: install ## the whole suite but the fault scenarios: unit, integration, e2e, browser
-	$(RUN) pytest -m "not fault" $(PYTEST_ARGS)
+# Two pytest workers (pytest-xdist), each with its own Kafka, database and SMTP capture: most
+# integration tests wait on a broker, a process or a timer, so two share the two cores well.
+# A file runs whole on one worker (its module fixtures start once).
+TEST_WORKERS ?= 2
 
-# Together they take longer than the suite's 15 minutes, even small: a target of their own.
-test-faults: install ## the fault scenarios at their small size (tests/reliability, ~15 minutes)
+test: install ## the whole suite: unit, integration, e2e, browser and the fault scenarios (small)
+	$(RUN) pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+
+test-faults: install ## only the fault scenarios, at their small size (tests/reliability)
 	$(RUN) pytest -m fault $(PYTEST_ARGS)
 
 test-unit: deps ## only the tests that start no server
