@@ -123,10 +123,10 @@ def comments_env(**env: str) -> dict[str, str]:
     }
 
 
-def open_article(infra: Infra, prefix: str, comments: ServiceProcess) -> str:
+def open_article(infra: Infra, prefix: str, comments: ServiceProcess, name: str = "article") -> str:
     """Publish an article (as the articles service would) and wait until comments knows it;
     its slug."""
-    event = article_published(f"{prefix}-article")
+    event = article_published(f"{prefix}-{name}")
     publish(infra, prefix, [event])
     path = f"{comments.url}/api/articles/{event.data.slug}/comments"
     wait_until(lambda: httpx.get(path, timeout=5).status_code == 200, 60, "the article")

@@ -4,7 +4,8 @@
 take longer than the suite's 15 minutes); ``make proof`` sets
 ``BROADSHEET_PROOF=1`` and runs them at the sizes issue 14 names. Either way a scenario calls
 :func:`record` with what it counted *before* it asserts, so a failing scenario still leaves its
-row; ``tools/proof/report.py`` turns the rows into ``artifacts/proof/report.md``.
+row; ``tools/proof/report.py`` turns the rows into ``artifacts/proof/report.md``, the newest
+of each scenario (``make proof PYTEST_ARGS="-k …"`` runs some again and keeps the others' rows).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 AT_FULL_SIZE = os.environ.get("BROADSHEET_PROOF") == "1"
@@ -38,7 +40,7 @@ class Outcome:
 
 def record(outcome: Outcome) -> None:
     """Print the row (pytest ``-s`` or the proof log shows it) and append it to the results."""
-    line = json.dumps(asdict(outcome))
+    line = json.dumps(asdict(outcome) | {"at": f"{datetime.now(UTC):%Y-%m-%d %H:%M}"})
     print(f"proof: {line}")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     with RESULTS.open("a", encoding="utf-8") as results:

@@ -2,6 +2,11 @@
 still succeed, their events waiting in the outbox; readiness reports the broker missing
 meanwhile; once the broker is back everything drains within 60 s.
 
+The load is a fixed rate of comments spread over several articles, as readers post them. (As
+fast as one client could post to one article, the load was whatever this machine's comments
+service could take, 2,631 comments in the minute, and the drain time the ratio of its POST path
+to the consumers' for one article, whose events are handled in order.)
+
 The session's own broker is stopped and started again on the same port and data dir (every
 other test's services meet the same outage, and must ride it out as these do). Downstream is the
 real notifications service: each comment asks for reply notifications from its own address, so
@@ -32,6 +37,8 @@ from .faults import (
 pytestmark = [pytest.mark.fault, pytest.mark.e2e]
 
 DOWN_SECONDS = proof.size(in_suite=5, in_proof=60)
+RATE = 20  # comments a second: 72,000 an hour, a very busy night for a news site
+ARTICLES = 10
 DRAIN_WITHIN = 60.0  # the issue's bound, counted from the broker answering again
 
 
@@ -40,7 +47,7 @@ def test_posts_succeed_while_the_broker_is_down_and_drain_after(
 ) -> None:
     start_notifications(service_process)
     comments = service_process("comments", env=comments_env())
-    slug = open_article(infra, unique_prefix, comments)
+    slugs = [open_article(infra, unique_prefix, comments, f"a{n}") for n in range(ARTICLES)]
     posted: list[str] = []
     refused: list[int] = []
     readiness: list[dict[str, Any]] = []
@@ -48,9 +55,10 @@ def test_posts_succeed_while_the_broker_is_down_and_drain_after(
     with httpx.Client(base_url=comments.url, timeout=30) as client:
 
         def post() -> None:
-            address = f"{unique_prefix}-{len(posted) + len(refused)}@readers.example"
+            n = len(posted) + len(refused)
+            address = f"{unique_prefix}-{n}@readers.example"
             response = client.post(
-                f"/api/articles/{slug}/comments", json=comment(len(posted), address)
+                f"/api/articles/{slugs[n % ARTICLES]}/comments", json=comment(n, address)
             )
             if response.status_code == 201:
                 posted.append(address)
@@ -64,6 +72,8 @@ def test_posts_succeed_while_the_broker_is_down_and_drain_after(
                 post()
                 ready = client.get("/readyz")
                 readiness.append({"status": ready.status_code, **ready.json()})
+                # The next comment's time; one running late is posted at once.
+                time.sleep(max(0.0, stopped + len(readiness) / RATE - time.monotonic()))
             down = time.monotonic() - stopped
         drained = seconds_until(
             lambda: set(mail_count(infra, set(posted))) == set(posted), DRAIN_WITHIN + 60
@@ -96,7 +106,8 @@ def test_posts_succeed_while_the_broker_is_down_and_drain_after(
             and drained is not None
             and drained < DRAIN_WITHIN,
             notes=[
-                f"broker down {down:.0f} s; {len(posted)} POSTs accepted, {len(refused)} refused",
+                f"broker down {down:.0f} s; {len(posted)} POSTs at {RATE}/s over {ARTICLES} "
+                f"articles accepted, {len(refused)} refused",
                 f"readiness polled {len(readiness)} times while down, "
                 f"{'always' if broker_reported_missing else 'not always'} 'kafka: down'",
             ],
