@@ -1,11 +1,10 @@
 """What every fault scenario (marker ``fault``) shares: its size and the row it reports.
 
-``make test-faults`` runs each scenario small (``make test`` leaves them out: together they
-take longer than the suite's 15 minutes); ``make proof`` sets
+``make test`` (and ``make test-faults``, only them) runs each scenario small; ``make proof`` sets
 ``BROADSHEET_PROOF=1`` and runs them at the sizes issue 14 names. Either way a scenario calls
 :func:`record` with what it counted *before* it asserts, so a failing scenario still leaves its
 row; ``tools/proof/report.py`` turns the rows into ``artifacts/proof/report.md``, the newest
-of each scenario (``make proof PYTEST_ARGS="-k …"`` runs some again and keeps the others' rows).
+of each scenario (``make proof PROOF=…`` runs some again and keeps the others' rows).
 """
 
 from __future__ import annotations

@@ -63,3 +63,19 @@ def test_a_comment_s_votes_and_its_page_are_part_of_what_is_cached() -> None:
     # Closed to new comments: no form, and a count only where there is one.
     assert "vote" not in renderer.item(comment, "talks", can_reply=False)
     assert "3 votes" in renderer.item({**comment, "votes": 3}, "talks", can_reply=False)
+
+
+def test_a_page_never_carries_a_code_point_html_forbids() -> None:
+    # A section name as a fuzzed staff API stored it: every reader page shows it in its navigation.
+    templates = build_templates()
+    article = {
+        "slug": "talks-resume",
+        "title": "Talks\x9d resume\ufdd0",
+        "section": {"slug": "ygyq02ky", "name": "ÇÈ\x9dČ"},
+        "body_html": "<p>They\x07 met.</p>",
+        "comments_open": True,
+    }
+    page = preview_html(templates, CommentRenderer(templates), article)
+    assert "<h1>Talks resume</h1>" in page
+    assert "ÇÈČ" in page
+    assert not any(char in page for char in "\x9d\ufdd0\x07")

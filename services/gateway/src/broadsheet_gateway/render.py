@@ -26,6 +26,7 @@ from broadsheet_gateway.seo import PageMeta
 from broadsheet_gateway.service import ArticlePage, CommentForm
 from broadsheet_gateway.texts import comments_heading, notice_for
 from broadsheet_gateway.thread import CommentNode
+from broadsheet_shared.http.html import without_forbidden_code_points
 
 TEMPLATES = Path(__file__).parent / "templates"
 _LEAF_END = "</li>"
@@ -94,6 +95,7 @@ def build_templates(assets: StaticAssets | None = None) -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         auto_reload=False,
+        finalize=without_forbidden_code_points,
     )
     env.filters["nicedate"] = _nicedate
     env.filters["isotime"] = _isotime

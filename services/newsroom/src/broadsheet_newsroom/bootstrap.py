@@ -22,6 +22,7 @@ from broadsheet_newsroom.timezones import shown
 from broadsheet_newsroom.upstream import UpstreamClient
 from broadsheet_shared.auth import TokenVerifier
 from broadsheet_shared.http.clients import Network
+from broadsheet_shared.http.html import without_forbidden_code_points
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -62,6 +63,7 @@ def build_templates() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         auto_reload=False,
+        finalize=without_forbidden_code_points,
     )
     env.filters["shown"] = shown
     return env
