@@ -45,6 +45,7 @@ from pymongo.errors import DuplicateKeyError, PyMongoError
 from broadsheet_shared.events.base import Emitted, Tombstone
 from broadsheet_shared.events.codec import encode, topic_of
 from broadsheet_shared.mongo import Database, IndexSpec, Session, run_in_transaction
+from broadsheet_shared.waiting import wait_until_set
 
 log = structlog.get_logger(__name__)
 
@@ -133,8 +134,7 @@ class Outbox:
         self._wake.set()
 
     async def wait_for_work(self, timeout: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), timeout)
+        await wait_until_set(self._wake, timeout)
         self._wake.clear()
 
 
@@ -223,8 +223,7 @@ class OutboxRelay:
         self._outbox.notify_committed()
 
     async def _sleep(self, seconds: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stopping.wait(), seconds)
+        await wait_until_set(self._stopping, seconds)
 
     async def hold_lease(self) -> bool:
         """Take or renew the relay lease; False while another relay holds a live one."""

@@ -17,6 +17,7 @@ from pydantic import (
 
 from broadsheet_articles.domain import ArticleStatus
 from broadsheet_shared.auth import Role
+from broadsheet_shared.http.html import FORBIDDEN_IN_HTML
 from broadsheet_shared.identifiers import SLUG_MAX_LENGTH, SLUG_PATTERN
 from broadsheet_shared.timestamps import Timestamp
 
@@ -24,8 +25,10 @@ MAX_TITLE = 300
 MAX_SUMMARY = 1000
 MAX_BODY = 200_000
 
-# C0 controls (but tab and newlines) and lone surrogates cannot be stored as UTF-8 or put in XML.
-_UNPRINTABLE_CHARS = r"\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff"
+# What a page cannot carry (controls but tab and newlines, noncharacters: the reader site drops
+# them, so a stored name would not match its page), form feed, which XML (the feeds) forbids too,
+# and lone surrogates, which cannot be stored as UTF-8.
+_UNPRINTABLE_CHARS = FORBIDDEN_IN_HTML + r"\x0c"
 _UNPRINTABLE = re.compile(f"[{_UNPRINTABLE_CHARS}\ud800-\udfff]")
 # The same rules as patterns in the schema, so that a schema-valid text is never refused (the
 # validators decide). Lone surrogates are left out of the patterns: they are no characters
@@ -36,7 +39,7 @@ _LINE_PATTERN = f"^[^{_UNPRINTABLE_CHARS}]*[^\\s{_UNPRINTABLE_CHARS}][^{_UNPRINT
 
 def _printable(value: str) -> str:
     if _UNPRINTABLE.search(value):
-        raise ValueError("must not contain control characters")
+        raise ValueError("must not contain control characters or noncharacters")
     return value
 
 

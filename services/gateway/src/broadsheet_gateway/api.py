@@ -4,7 +4,6 @@ feed aliases never reach these: the fast path forwards them, ``fastpath.py``.)""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -51,6 +50,7 @@ from broadsheet_shared.identifiers import (
     THREAD_CURSOR_PATTERN,
 )
 from broadsheet_shared.ratelimit import raise_if_limited
+from broadsheet_shared.waiting import wait_until_set
 
 
 def get_container(request: Request) -> Container:
@@ -983,13 +983,14 @@ async def live(
             for update in missed:
                 yield sse(update)
             if container.live_feed is not None:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(container.live_feed.assigned.wait(), 10)
+                await wait_until_set(container.live_feed.assigned, 10)
             # The id lets a page that reconnects before any update resume from here.
             yield {"event": "ready", "id": position, "data": "{}"}
             while True:
                 try:
-                    update = await asyncio.wait_for(queue.get(), settings.live_idle_seconds)
+                    # asyncio.timeout, not wait_for: see broadsheet_shared.waiting.
+                    async with asyncio.timeout(settings.live_idle_seconds):
+                        update = await queue.get()
                 except TimeoutError:
                     return  # idle: the page's EventSource reconnects if it is still open
                 yield sse(update)

@@ -43,6 +43,7 @@ from broadsheet_shared.events.comments import (
 )
 from broadsheet_shared.kafka.admin import ensure_topics
 from broadsheet_shared.kafka.router import EventRouter
+from broadsheet_shared.waiting import wait_until_set
 
 log = structlog.get_logger(__name__)
 
@@ -163,8 +164,7 @@ class LiveFeed:
                 log.warning("live feed interrupted, reconnecting", error=repr(exc))
                 self._pages.close()
                 await self._close()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stopping.wait(), 2.0)
+                await wait_until_set(self._stopping, 2.0)
 
     async def _consume(self) -> None:
         await ensure_topics(

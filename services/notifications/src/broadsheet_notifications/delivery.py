@@ -26,7 +26,6 @@ of a lease (the holder writes ``lease_until``, the others compare it with their 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -49,6 +48,7 @@ from broadsheet_shared.events import (
     NotificationSentV2,
 )
 from broadsheet_shared.unit_of_work import Transaction, UnitOfWork
+from broadsheet_shared.waiting import wait_until_set
 
 log = structlog.get_logger(__name__)
 
@@ -165,8 +165,7 @@ class DeliveryWorker:
                 backoff = min(backoff * 2, 10.0)
                 continue
             if handled == 0:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self._poll)
+                await wait_until_set(self._wake, self._poll)
                 self._wake.clear()
 
     async def _next_batch(self) -> _Batch | None:

@@ -35,7 +35,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import traceback
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
@@ -57,6 +56,7 @@ from broadsheet_shared.kafka.producer import EventProducer
 from broadsheet_shared.kafka.router import EventRouter
 from broadsheet_shared.mongo import UNAVAILABLE
 from broadsheet_shared.outbox import OutgoingMessage
+from broadsheet_shared.waiting import wait_until_set
 
 log = structlog.get_logger(__name__)
 
@@ -331,8 +331,7 @@ class ConsumerRunner:
             return
 
     async def _pause(self, seconds: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stopping.wait(), seconds)
+        await wait_until_set(self._stopping, seconds)
 
     async def _dead_letter(
         self, record: ConsumerRecord[bytes, bytes], exc: BaseException, *, attempts: int
