@@ -307,3 +307,48 @@ async def test_a_batch_composes_one_message_per_loop_turn(world: Any, ev: Any) -
         other.cancel()
     first = turns.index("compose")
     assert turns[first : first + 3] == ["compose", "other", "compose"]
+
+
+async def test_loops_woken_together_look_for_due_rows_once(world: Any, ev: Any) -> None:
+    # Every consumer commit wakes every loop at once; each used to run the scan of its own.
+    await reply_story(world, ev)
+    finds: list[Any] = []
+    due_ids = world.repos.ledger.due_ids
+
+    async def slow_due_ids(now: Any, limit: int) -> list[str]:
+        finds.append(now)
+        await asyncio.sleep(0.01)
+        result: list[str] = await due_ids(now, limit)
+        return result
+
+    world.repos.ledger.due_ids = slow_due_ids
+    worker = make_worker(world)
+    handled = await asyncio.gather(*(worker.run_once() for _ in range(3)))
+    assert sorted(handled) == [0, 0, 2]
+    assert len(finds) == 1
+
+
+async def test_rows_being_claimed_are_not_claimed_again_by_another_loop(
+    world: Any, ev: Any
+) -> None:
+    await reply_story(world, ev)
+    claimed: list[list[str]] = []
+    claim, entered, go_on = world.repos.ledger.claim, asyncio.Event(), asyncio.Event()
+
+    async def slow_claim(ids: list[str], now: Any, **kwargs: Any) -> Any:
+        claimed.append(list(ids))
+        entered.set()
+        await go_on.wait()
+        return await claim(ids, now, **kwargs)
+
+    world.repos.ledger.claim = slow_claim
+    worker = make_worker(world)
+    first = asyncio.create_task(worker.run_once())
+    await entered.wait()
+    go_on.set()  # the second loop's own claim would go through at once
+    # The second loop looks again (the first one's look is over) while the first one claims:
+    # the rows are still due in the ledger, but it leaves them to the first.
+    assert await worker.run_once() == 0
+    assert await first == 2
+    assert len(claimed) == 1
+    assert [d.state for d in world.repos.ledger.deliveries.values()] == [DeliveryState.SENT] * 2

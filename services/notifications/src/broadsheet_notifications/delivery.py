@@ -136,6 +136,13 @@ class DeliveryWorker:
         self._clock = clock
         self._wake = asyncio.Event()
         self._due: deque[str] = deque()
+        # One loop looks for due rows at a time, and the others take from what it found: every
+        # consumer commit wakes them all at once, and each used to run the scan of its own.
+        self._finding = asyncio.Lock()
+        self._finds = 0
+        # Ids taken from ``_due`` whose batch is not recorded yet: a scan that ran while they
+        # were being claimed may list them again, and a claim of them could only fail.
+        self._taken: set[str] = set()
         self._released_at: datetime | None = None
         self._prefetch = prefetch_batches
         self.on_recorded: Callable[[list[Outcome]], None] | None = None
@@ -174,22 +181,35 @@ class DeliveryWorker:
         # consumer's transaction then comes back at once and is retried here, instead of a plain
         # write waiting inside the database (docs/database.md).
         if not self._due:
-            # One query for several batches: finding due rows is the expensive part (it scans
-            # on the local server), claiming a known list of ids is cheap.
-            if self._released_at is None or now - self._released_at >= RELEASE_EVERY:
-                self._released_at = now  # before the await: the other loops need not run it too
-                await self._uow.run(lambda tx: self._ledger.release_expired(now, tx.session))
-            self._due.extend(await self._ledger.due_ids(now, self._batch_size * self._prefetch))
+            finds = self._finds
+            async with self._finding:
+                if self._finds == finds:  # no other loop looked while this one waited
+                    await self._find_due(now)
         ids = [self._due.popleft() for _ in range(min(self._batch_size, len(self._due)))]
         if not ids:
             return None
+        self._taken.update(ids)
         claim = uuid4().hex
-        deliveries = await self._uow.run(
-            lambda tx: self._ledger.claim(
-                ids, now, lease_until=now + self._lease, claim=claim, session=tx.session
+        try:
+            deliveries = await self._uow.run(
+                lambda tx: self._ledger.claim(
+                    ids, now, lease_until=now + self._lease, claim=claim, session=tx.session
+                )
             )
-        )
+        finally:
+            self._taken.difference_update(ids)
+        self._taken.update(d.id for d in deliveries)  # until their outcome is recorded
         return _Batch(claim, deliveries)
+
+    async def _find_due(self, now: datetime) -> None:
+        # One query for several batches: finding due rows is the expensive part (it scans on
+        # the local server), claiming a known list of ids is cheap.
+        if self._released_at is None or now - self._released_at >= RELEASE_EVERY:
+            self._released_at = now
+            await self._uow.run(lambda tx: self._ledger.release_expired(now, tx.session))
+        due = await self._ledger.due_ids(now, self._batch_size * self._prefetch)
+        self._finds += 1
+        self._due.extend(i for i in due if i not in self._taken)
 
     async def run_once(self) -> int:
         """Claim, send and record one batch; returns how many deliveries it handled."""
@@ -219,6 +239,7 @@ class DeliveryWorker:
                 heartbeat.cancel()
             for task in batch.tasks.values():
                 task.cancel()
+            self._taken.difference_update(d.id for d in batch.deliveries)
         return len(batch.deliveries)
 
     async def _keep_lease(self, batch: _Batch, claimed_at: float) -> None:

@@ -104,12 +104,16 @@ class MongoSubscriptionRepository:
     async def of_new_comment(
         self, article_id: str, parent_id: str | None, session: Session | None
     ) -> tuple[Subscription | None, list[Subscription]]:
-        kinds: list[dict[str, Any]] = [{"kind": "follow"}]
+        # One query, each branch of its $or on an index of its own: the article's followers,
+        # the parent's reply subscription. The article id outside the $or instead had the
+        # database read every subscription of the article, each reply subscription of a
+        # popular one among them: on secantusd-rs 2.6 ms at 3,000 subscriptions and 6.7 ms
+        # at 12,000, against 0.4-0.5 ms for this one at both (docs/database.md).
+        query: dict[str, Any] = {"article_id": article_id, "kind": "follow", "state": _ACTIVE}
         if parent_id is not None:
-            kinds.append({"kind": "reply", "comment_id": parent_id})
-        docs = await self._subscriptions.find(
-            {"article_id": article_id, "state": _ACTIVE, "$or": kinds}, session=session
-        ).to_list()
+            replies = {"article_id": article_id, "comment_id": parent_id, "kind": "reply"}
+            query = {"$or": [query, {**replies, "state": _ACTIVE}]}
+        docs = await self._subscriptions.find(query, session=session).to_list()
         subs = [subscription_from_doc(doc) for doc in docs]
         reply = next((sub for sub in subs if sub.kind == "reply"), None)
         return reply, [sub for sub in subs if sub.kind == "follow"]
