@@ -324,8 +324,9 @@ class Planner:
 
     async def comment_approved(
         self, event_id: str, data: CommentApprovedData, session: Session | None
-    ) -> int:
-        """Record one delivery (or digest item) per recipient. Returns how many were recorded."""
+    ) -> list[str]:
+        """Record one delivery (or digest item) per recipient. Returns the ids of the deliveries
+        due at once, for the delivery worker to take without looking for them."""
         reply_sub, followers = await self._subscriptions.of_new_comment(
             data.article_id, data.parent_id, session
         )
@@ -408,7 +409,7 @@ class Planner:
                 )
             deliveries.append(delivery)
         await self._ledger.add_many(deliveries, session)
-        return len(recipients)
+        return [d.id for d in deliveries if d.next_attempt_at <= now]
 
     async def comment_withdrawn(self, comment_id: str, session: Session | None) -> None:
         """Rejected or deleted: whatever has not gone out yet never will."""
