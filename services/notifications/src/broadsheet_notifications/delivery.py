@@ -140,6 +140,7 @@ class DeliveryWorker:
         # that recorded them, or found by a scan.
         self._due: dict[str, None] = {}
         self._found_at: datetime | None = None
+        self._unnamed = False  # woken for something due that nobody named: scan for it
         # One loop looks for due rows at a time, and the others take from what it found: every
         # consumer commit wakes them all at once, and each used to run the scan of its own.
         self._finding = asyncio.Lock()
@@ -155,9 +156,12 @@ class DeliveryWorker:
         """Something is due now; ``due`` names the deliveries when the caller knows them, and
         the worker then takes them without looking for them (a scan per commit, at 100 replies
         a second, was a seventh of the database commands)."""
+        named = False
         for delivery_id in due:
+            named = True
             if delivery_id not in self._taken:
                 self._due[delivery_id] = None
+        self._unnamed = self._unnamed or not named
         self._wake.set()
 
     async def run(self, concurrency: int = 1) -> None:
@@ -190,9 +194,11 @@ class DeliveryWorker:
         # Ledger writes run in transactions even when they stand alone: a conflict with a
         # consumer's transaction then comes back at once and is retried here, instead of a plain
         # write waiting inside the database (docs/database.md).
-        # Scanning finds what nobody handed over (retries, digests, what another process or
-        # replica recorded): when nothing is known to be due, and at least once a poll.
-        if not self._due or self._found_at is None or now - self._found_at >= self._poll_delta:
+        # Scanning finds what nobody handed over: what a wake did not name, and once a poll
+        # retries, digests and what another process or replica recorded. Not every time the
+        # loops run dry: each hand-over wakes them all, and all but one find nothing.
+        if self._unnamed or self._found_at is None or now - self._found_at >= self._poll_delta:
+            self._unnamed = False
             finds = self._finds
             async with self._finding:
                 if self._finds == finds:  # no other loop looked while this one waited
