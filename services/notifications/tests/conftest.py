@@ -3,7 +3,7 @@ event builders and shared fixtures."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes
 from email.policy import default
@@ -108,7 +108,6 @@ class World:
             self.clock,
         )
         self.queued = 0
-        self.handed_over: list[str] = []
         self.subscriptions = SubscriptionService(
             repos.articles,
             repos.addresses,
@@ -149,9 +148,8 @@ class World:
             clock=self.clock,
         )
 
-    def _queued(self, due: Iterable[str] = ()) -> None:
+    def _queued(self) -> None:
         self.queued += 1
-        self.handed_over.extend(due)
 
     def confirmations_to(self, email: str) -> list[Delivery]:
         """The confirmation mails recorded for ``email``, oldest first."""

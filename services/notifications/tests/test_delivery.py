@@ -352,38 +352,3 @@ async def test_rows_being_claimed_are_not_claimed_again_by_another_loop(
     assert await first == 2
     assert len(claimed) == 1
     assert [d.state for d in world.repos.ledger.deliveries.values()] == [DeliveryState.SENT] * 2
-
-
-async def test_deliveries_the_consumer_hands_over_are_sent_without_a_scan(
-    world: Any, ev: Any
-) -> None:
-    # At 100 replies a second each commit's scan was a seventh of the database commands.
-    worker = make_worker(world)
-    router = build_router(world.planner, world.inbox, worker.wake, world.staff_access)
-    await router.dispatch(ev.posted("c1", "ada@example.org"))
-    await world.confirm("ada@example.org")
-    finds: list[Any] = []
-    due_ids = world.repos.ledger.due_ids
-
-    async def counted(now: Any, limit: int) -> list[str]:
-        finds.append(now)
-        result: list[str] = await due_ids(now, limit)
-        return result
-
-    world.repos.ledger.due_ids = counted
-    assert await worker.run_once() == 1  # the confirmation mail: found by the scan
-    await router.dispatch(ev.approved("c2", parent_id="c1"))
-    assert await worker.run_once() == 1  # the reply: handed over
-    assert len(finds) == 1
-    sent = [d.kind for d in world.repos.ledger.deliveries.values() if d.state == DeliveryState.SENT]
-    assert sorted(sent) == ["confirmation", "reply"]
-    # A scan still runs once a poll: for retries, digests and other processes' rows.
-    world.clock.advance(seconds=1)
-    assert await worker.run_once() == 0
-    assert len(finds) == 2
-
-
-async def test_the_consumer_hands_over_the_reply_it_recorded(world: Any, ev: Any) -> None:
-    await reply_story(world, ev)
-    reply = [d for d in world.repos.ledger.deliveries.values() if d.kind == "reply"]
-    assert world.handed_over == [reply[0].id]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 from broadsheet_notifications.planner import Planner
 from broadsheet_shared.events import (
@@ -27,7 +27,7 @@ from broadsheet_shared.staff_access import StaffAccessProjection, subscribe_staf
 def build_router(
     planner: Planner,
     inbox: Inbox,
-    on_queued: Callable[[Sequence[str]], None],
+    on_queued: Callable[[], None],
     staff_access: StaffAccessProjection,
 ) -> EventRouter:
     router = EventRouter()
@@ -64,18 +64,15 @@ def build_router(
             await planner.comment_posted(event.data, session)
 
         if await inbox.handle_once("comment_posted", str(event.id), effects):
-            on_queued(())
+            on_queued()
 
     @router.subscribe(CommentApprovedV1)
     async def comment_approved(event: CommentApprovedV1) -> None:
-        due: list[str] = []
-
         async def effects(session: Session) -> None:
-            # The transaction may run this again: only its last, committed run counts.
-            due[:] = await planner.comment_approved(str(event.id), event.data, session)
+            await planner.comment_approved(str(event.id), event.data, session)
 
         if await inbox.handle_once("comment_approved", str(event.id), effects):
-            on_queued(due)
+            on_queued()
 
     @router.subscribe(CommentRejectedV1)
     async def comment_rejected(event: CommentRejectedV1) -> None:
@@ -97,6 +94,6 @@ def build_router(
             await planner.staff_password_link(str(event.id), event.data, session)
 
         if await inbox.handle_once("staff_password_link", str(event.id), effects):
-            on_queued(())
+            on_queued()
 
     return router

@@ -26,8 +26,8 @@ of a lease (the holder writes ``lease_until``, the others compare it with their 
 from __future__ import annotations
 
 import asyncio
-import itertools
-from collections.abc import Callable, Iterable
+from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -132,15 +132,10 @@ class DeliveryWorker:
         self._retry = retry
         self._batch_size = batch_size
         self._poll = poll_seconds
-        self._poll_delta = timedelta(seconds=poll_seconds)
         self._lease = timedelta(seconds=lease_seconds)
         self._clock = clock
         self._wake = asyncio.Event()
-        # Ids known to be due, in order (a dict as an ordered set): handed over by the consumer
-        # that recorded them, or found by a scan.
-        self._due: dict[str, None] = {}
-        self._found_at: datetime | None = None
-        self._unnamed = False  # woken for something due that nobody named: scan for it
+        self._due: deque[str] = deque()
         # One loop looks for due rows at a time, and the others take from what it found: every
         # consumer commit wakes them all at once, and each used to run the scan of its own.
         self._finding = asyncio.Lock()
@@ -152,16 +147,7 @@ class DeliveryWorker:
         self._prefetch = prefetch_batches
         self.on_recorded: Callable[[list[Outcome]], None] | None = None
 
-    def wake(self, due: Iterable[str] = ()) -> None:
-        """Something is due now; ``due`` names the deliveries when the caller knows them, and
-        the worker then takes them without looking for them (a scan per commit, at 100 replies
-        a second, was a seventh of the database commands)."""
-        named = False
-        for delivery_id in due:
-            named = True
-            if delivery_id not in self._taken:
-                self._due[delivery_id] = None
-        self._unnamed = self._unnamed or not named
+    def wake(self) -> None:
         self._wake.set()
 
     async def run(self, concurrency: int = 1) -> None:
@@ -194,18 +180,12 @@ class DeliveryWorker:
         # Ledger writes run in transactions even when they stand alone: a conflict with a
         # consumer's transaction then comes back at once and is retried here, instead of a plain
         # write waiting inside the database (docs/database.md).
-        # Scanning finds what nobody handed over: what a wake did not name, and once a poll
-        # retries, digests and what another process or replica recorded. Not every time the
-        # loops run dry: each hand-over wakes them all, and all but one find nothing.
-        if self._unnamed or self._found_at is None or now - self._found_at >= self._poll_delta:
-            self._unnamed = False
+        if not self._due:
             finds = self._finds
             async with self._finding:
                 if self._finds == finds:  # no other loop looked while this one waited
                     await self._find_due(now)
-        ids = list(itertools.islice(self._due, self._batch_size))
-        for delivery_id in ids:
-            del self._due[delivery_id]
+        ids = [self._due.popleft() for _ in range(min(self._batch_size, len(self._due)))]
         if not ids:
             return None
         self._taken.update(ids)
@@ -229,8 +209,7 @@ class DeliveryWorker:
             await self._uow.run(lambda tx: self._ledger.release_expired(now, tx.session))
         due = await self._ledger.due_ids(now, self._batch_size * self._prefetch)
         self._finds += 1
-        self._found_at = now
-        self._due.update((i, None) for i in due if i not in self._taken)
+        self._due.extend(i for i in due if i not in self._taken)
 
     async def run_once(self) -> int:
         """Claim, send and record one batch; returns how many deliveries it handled."""

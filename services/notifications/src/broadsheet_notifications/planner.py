@@ -324,9 +324,8 @@ class Planner:
 
     async def comment_approved(
         self, event_id: str, data: CommentApprovedData, session: Session | None
-    ) -> list[str]:
-        """Record one delivery (or digest item) per recipient. Returns the ids of the deliveries
-        due at once, for the delivery worker to take without looking for them."""
+    ) -> int:
+        """Record one delivery (or digest item) per recipient. Returns how many were recorded."""
         reply_sub, followers = await self._subscriptions.of_new_comment(
             data.article_id, data.parent_id, session
         )
@@ -409,7 +408,7 @@ class Planner:
                 )
             deliveries.append(delivery)
         await self._ledger.add_many(deliveries, session)
-        return [d.id for d in deliveries if d.next_attempt_at <= now]
+        return len(recipients)
 
     async def comment_withdrawn(self, comment_id: str, session: Session | None) -> None:
         """Rejected or deleted: whatever has not gone out yet never will."""
