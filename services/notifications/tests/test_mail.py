@@ -2,11 +2,13 @@
 
 from datetime import UTC, datetime
 from email import message_from_bytes
-from email.policy import default
+from email.generator import Generator
+from email.policy import compat32, default
 from typing import Any
 
 import pytest
 
+from broadsheet_notifications import mail
 from broadsheet_notifications.domain import Delivery
 from broadsheet_shared.testing import DEV_DIGEST
 
@@ -154,3 +156,18 @@ def test_the_set_password_mail_links_to_the_newsroom_without_unsubscribe(world: 
         'href="https://news.example/newsroom/set-password/tok-123"'
         in msg.get_body(("html",)).get_content()
     )
+
+
+@pytest.mark.parametrize(
+    "title", ["Talks resume in Geneva", "Ünïcode, and a title long enough to fold " * 3, "a  b\tc"]
+)
+def test_the_wire_is_what_the_standard_policy_writes(
+    world: Any, title: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The composer writes short ASCII headers itself (compat32 is slow at it); the bytes must be
+    # the standard library's to the last one, long and encoded headers folded as before.
+    monkeypatch.setattr(Generator, "_make_boundary", classmethod(lambda cls, text=None: "=="))
+    d = delivery(article_title=title)
+    ours = world.composer.compose(d).data
+    monkeypatch.setattr(mail, "_WIRE", compat32.clone(linesep="\r\n"))
+    assert ours == world.composer.compose(d).data
