@@ -7,7 +7,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from broadsheet_comments.rendering import plain_name, render_body, sanitize_html
+from broadsheet_comments.rendering import clean_text, plain_name, render_body, sanitize_html
 
 pytestmark = pytest.mark.unit
 
@@ -173,3 +173,15 @@ def test_sanitizer_output_is_stable_and_inert(text: str) -> None:
     raw = sanitize_html(text)
     assert sanitize_html(raw) == raw
     assert_inert(raw)
+
+
+@pytest.mark.parametrize(
+    "char", ["\x00", "\x0b", "\x0c", "\x7f", "\x85", "\x9d", "\ufdd0", "\uffff"]
+)
+def test_what_readers_type_loses_controls_and_noncharacters(char: str) -> None:
+    # The page drops them anyway (HTML forbids them); kept, the API would answer with text
+    # the page does not show. Tabs, newlines and other text stay.
+    assert clean_text(f"Well{char} said,\tfriend\r\nÇa va \U0001f600") == (
+        "Well said,\tfriend\nÇa va \U0001f600"
+    )
+    assert char not in render_body(f"Well{char} said")

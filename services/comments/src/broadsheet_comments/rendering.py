@@ -15,6 +15,8 @@ import unicodedata
 import nh3
 from markdown_it import MarkdownIt
 
+from broadsheet_shared.http.html import FORBIDDEN_IN_HTML
+
 ALLOWED_TAGS = frozenset(
     {"p", "br", "em", "strong", "a", "code", "pre", "blockquote", "ul", "ol", "li", "s", "del"}
 )
@@ -30,7 +32,9 @@ _markdown = (
     .disable(["heading", "lheading", "image", "hr"])
 )
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# What a page cannot carry (controls other than tab and newlines, C1 among them, and the
+# noncharacters), and form feed, which the feeds' XML cannot either: one rule with the pages'.
+_CONTROL = re.compile(f"[{FORBIDDEN_IN_HTML}\\x0c]")
 
 
 def sanitize_html(fragment: str) -> str:
@@ -49,7 +53,8 @@ def render_body(markdown: str) -> str:
 
 
 def clean_text(text: str) -> str:
-    """NFC, no control characters other than newlines and tabs, Windows newlines unified."""
+    """NFC, no control characters other than newlines and tabs and no noncharacters, Windows
+    newlines unified."""
     text = unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
     return _CONTROL.sub("", text)
 
