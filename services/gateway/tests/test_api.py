@@ -166,6 +166,28 @@ async def test_subscription_pages_show_a_button_and_post_through(gw: Gw) -> None
     assert bad.status_code == 404
 
 
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/subscriptions/confirm/~n"),
+        ("POST", "/subscriptions/confirm/~n"),
+        ("POST", "/subscriptions/unsubscribe/~n"),
+        ("GET", "/subscriptions/manage/~n"),
+        ("POST", "/subscriptions/manage/~n/unsubscribe"),
+    ],
+)
+async def test_a_link_we_could_not_have_signed_is_an_invalid_link(
+    gw: Gw, method: str, path: str
+) -> None:
+    # The contract run found "~n" answered with the service's 422 for its path pattern.
+    client, upstreams = gw
+    seen = len(upstreams.seen)
+    answer = await client.request(method, path)
+    assert answer.status_code == 400
+    assert "This link is not valid" in answer.text
+    assert len(upstreams.seen) == seen  # refused here, not asked upstream
+
+
 # The id of a request made after the link's mail (stubs.py).
 LATER = "reply-22222222222222222222222222222222"
 

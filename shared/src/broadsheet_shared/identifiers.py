@@ -43,6 +43,11 @@ THREAD_PAGE_MAX = 200
 # The moderation queue continues after a comment's sort key (time, then id).
 QUEUE_CURSOR_PATTERN = r"^[0-9]{14}:[0-9a-f]{24}$"
 
-# The domains email-validator refuses however an address is written (RFC 6761 special-use
-# names): stated in the schema, so that a schema-valid address is never refused.
-EMAIL_DOMAIN_PATTERN = r"^(?!.*[@.](?:" + "|".join(sorted(SPECIAL_USE_DOMAIN_NAMES)) + r")\.?$)"
+# What email-validator refuses however an address is written, stated in the schema so that a
+# schema-valid address is never refused: a domain without a dot or whose last label is not
+# letters (or punycode): "0@00" (the contract run found it), "a@0.00", "a@b.c1"; and the RFC
+# 6761 special-use names.
+EMAIL_DOMAIN_PATTERN = (
+    r"^(?=[^@]+@[^@]+\.(?:[^\W\d_](?:[^\W\d_]|-)*|xn--[A-Za-z0-9-]+)$)"
+    r"(?!.*[@.](?:" + "|".join(sorted(SPECIAL_USE_DOMAIN_NAMES)) + r")\.?$)"
+)

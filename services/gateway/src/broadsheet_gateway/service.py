@@ -26,7 +26,7 @@ from broadsheet_gateway.routing import Upstream, is_safe_segment, segment
 from broadsheet_gateway.texts import comments_heading
 from broadsheet_gateway.thread import CommentNode, nest_comments
 from broadsheet_gateway.upstreams import ApiResult, ServiceApis, UpstreamError
-from broadsheet_shared.identifiers import OBJECT_ID_PATTERN
+from broadsheet_shared.identifiers import OBJECT_ID_PATTERN, SIGNED_LINK_PATTERN
 
 log = structlog.get_logger(__name__)
 
@@ -124,6 +124,15 @@ def _require_segment(value: str, what: str) -> str:
     if not is_safe_segment(value):
         raise PageError(404, f"There is no such {what}.")
     return segment(value)
+
+
+def _require_link(token: str) -> str:
+    """A subscription link's token, quoted for the path. One we could not have signed is refused
+    like one we did not sign (400, docs/api.md), not with the service's 422 for a path that does
+    not match its pattern."""
+    if not re.fullmatch(SIGNED_LINK_PATTERN, token):
+        raise PageError(400, "This link is not valid, or it has expired.")
+    return segment(token)
 
 
 def _refusal_status(result: ApiResult) -> int:
@@ -528,7 +537,7 @@ class SiteService:
     ) -> ApiResult:
         """The manage page's data (GET), or unsubscribe from one subscription or, without
         ``subscription_id``, from all of them (POST)."""
-        path = f"/api/subscriptions/manage/{_require_segment(token, 'link')}"
+        path = f"/api/subscriptions/manage/{_require_link(token)}"
         if subscription_id is not None:
             path += f"/subscriptions/{_require_segment(subscription_id, 'subscription')}"
         try:
@@ -604,7 +613,7 @@ class SiteService:
     async def subscription(
         self, kind: str, token: str, method: str, body: bytes = b"", request_id: str | None = None
     ) -> ApiResult:
-        quoted = _require_segment(token, "link")
+        quoted = _require_link(token)
         path = f"/api/subscriptions/{kind}/{quoted}"
         if request_id is not None:
             path += f"/requests/{_require_segment(request_id, 'request')}"
