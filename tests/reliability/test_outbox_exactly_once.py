@@ -61,12 +61,10 @@ def test_exactly_once_across_relay_and_consumer_kills(infra: Any, unique_prefix:
     assert run("write", EVENTS, writer_env) == 0
     assert outbox.count_documents({"state": "pending"}) == EVENTS
 
-    # The relay dies right after Kafka acknowledged its second batch, before marking it. The
-    # first batch's mark ran during that send: it may or may not have committed.
+    # The relay dies right after Kafka acknowledged its second batch, before marking it.
     assert run("relay", 2, writer_env) == -signal.SIGKILL
-    published = outbox.count_documents({"state": "published"})
-    assert published in (0, RELAY_BATCH)
-    assert outbox.count_documents({"state": "pending"}) == EVENTS - published
+    assert outbox.count_documents({"state": "published"}) == RELAY_BATCH
+    assert outbox.count_documents({"state": "pending"}) == EVENTS - RELAY_BATCH
 
     assert run("relay", 0, writer_env) == 0
     assert outbox.count_documents({"state": "published"}) == EVENTS

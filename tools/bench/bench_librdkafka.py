@@ -11,8 +11,7 @@ Kafka), in alternating rounds (method.alternate):
   end to end from database commit to broker ack: the events are committed to the outbox first
   (as use cases do, 100 to a transaction), then the relay publishes them as it does in a
   service (list the oldest pending rows, read a batch, check the lease, send it while reading
-  the next and marking the one before, wait for every ack, mark it published under the lease)
-  until none is pending. Its
+  the next, wait for every ack, mark it published under the lease) until none is pending. Its
   figure is events/s over that drain.
 
 Goal: the relay publishes >= 0.5x librdkafka's messages/s.
@@ -290,9 +289,9 @@ def main() -> None:
         f"batches and reads the rows by id), and it writes {row_write:,.0f} µs per outbox row "
         f"({REWRITTEN_ROWS:,} rows updated {BATCH_SIZE} to a transaction as the relay marks "
         f"them, after each drain), one mark per event: at most {1e6 / row_write:,.0f} marks/s "
-        f"before any read or send. The relay already reads the next batch and marks the one "
-        f"before during each send, fences its marks by renewing its lease instead of writing a "
-        f"claim on every row, and marks a batch in one transaction."
+        f"before any read or send. The relay already reads the next batch during the send, "
+        f"fences its marks by renewing its lease instead of writing a claim on every row, and "
+        f"marks a batch in one transaction."
     )
     for peer in runners:
         section.comparisons.append(
@@ -309,8 +308,7 @@ def main() -> None:
     section.notes += [
         f"Per round: {args.messages:,} messages from each peer, {args.relay_messages:,} events "
         f"through the relay (committed first, then drained: database read, send, ack, mark; the "
-        f"next batch read and the one before marked during each send); {MESSAGE_BYTES}-byte "
-        f"values, {topics.PARTITIONS} "
+        f"next batch read during the send); {MESSAGE_BYTES}-byte values, {topics.PARTITIONS} "
         f"partitions, linger 5 ms for all three.",
         "librdkafka and the relay key by article id (50 ids); kafka-producer-perf-test sends "
         "no key.",

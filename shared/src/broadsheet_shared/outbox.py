@@ -299,12 +299,10 @@ class OutboxRelay:
         """Publish what is pending, batch after batch; returns how many events went out.
 
         The next batch is read while this one is sent (the database would otherwise idle
-        through the send), and this one is marked while the next is sent (the broker would
-        otherwise idle through the mark). Batches are sent one after the other, so the events of
-        one article go out in order; a batch is sent only once the one before the last is
-        marked, so a crash re-sends at most the last two batches, from the oldest unmarked on.
-        The lease is checked before the first send and renewed by every mark, so a batch read
-        ahead holds rows still pending: no other relay can have taken them over."""
+        through the send), and sent only once this one is marked, so the events of one article
+        go out in order and a crash re-sends from the oldest unmarked batch on. The lease is
+        checked before the first send and renewed by every mark, so a batch read ahead holds
+        rows still pending: no other relay can have taken them over."""
         # A relay that crashed between sending and marking left its rows pending: they are
         # sent again, and consumers drop the duplicates by event id.
         backlog = _Backlog(self._db[OUTBOX], self._batch_size)
@@ -315,71 +313,41 @@ class OutboxRelay:
         if not await self._holds_lease():
             return 0  # the lease expired under us: another relay may hold it now
         published = 0
-        marking: _Marking | None = None  # the batch before, marked while this one is sent
-        try:
-            while rows:
-                ids = [row["_id"] for row in rows]
-                more = not backlog.exhausted and not self._stopping.is_set()
-                # A scan must not list the rows of a batch still being marked either.
-                unmarked = ids + (marking.ids if marking else [])
-                ahead = asyncio.create_task(backlog.next(unmarked)) if more else None
-                try:
-                    try:
-                        refused = await self._send(rows)
-                    except Exception:
-                        if marking is not None:  # acknowledged: its mark is worth finishing
-                            with contextlib.suppress(Exception):
-                                await marking.task
-                            marking = None
-                        raise
-                    if marking is not None:
-                        # Its outcome first: the lease must still be ours to mark this batch.
-                        marked, marking = await marking.task, None
-                        if not marked:
-                            break  # lost the lease: this batch is sent again by its holder
-                        published += marked
-                    if refused is not None:
-                        if not await self._record_refusal(rows, refused):
-                            raise refused  # tried again after the relay's backoff
-                        published += refused.index
-                        break
-                    marking = _Marking(ids, asyncio.create_task(self._mark(ids)))
-                    if ahead is None:
-                        break
-                    rows = await ahead
-                    ahead = None
-                finally:
-                    await _discard(ahead)
-            if marking is not None:
-                published += await marking.task
-                marking = None
-        finally:
-            if marking is not None:  # cancelled, or its outcome failed: its rows go out again
-                await _discard(marking.task)
+        while rows:
+            ids = [row["_id"] for row in rows]
+            more = not backlog.exhausted and not self._stopping.is_set()
+            ahead = asyncio.create_task(backlog.next(ids)) if more else None
+            try:
+                count = await self._publish(rows, ids)
+            except BaseException:
+                await _discard(ahead)
+                raise
+            published += count
+            if ahead is None or count < len(rows):  # the last batch, a refusal, a lost lease
+                await _discard(ahead)
+                break
+            rows = await ahead
         return published
 
-    async def _send(self, rows: list[dict[str, Any]]) -> MessageRefused | None:
-        """Send one batch; the broker's refusal of one of its events, if it refused one. Any
-        other failure is noted on the batch's rows and raised."""
+    async def _publish(self, rows: list[dict[str, Any]], ids: list[Any]) -> int:
+        """Send one batch and mark it; returns how many of its events went out."""
         try:
             await self._publisher.send_batch([_message(row) for row in rows])
         except MessageRefused as refused:
-            return refused
+            if not await self._record_refusal(rows, refused):
+                raise  # tried again after the relay's backoff
+            return refused.index
         except Exception as exc:
             with contextlib.suppress(PyMongoError):
-                await self._fenced([([row["_id"] for row in rows], _last_error(exc))])
+                await self._fenced([(ids, _last_error(exc))])
             raise
-        return None
-
-    async def _mark(self, ids: list[Any]) -> int:
-        """Mark a sent batch published; how many events that makes, 0 if the lease was lost."""
         if not await self._fenced([(ids, _published())]):
             # Sent, but another relay took over meanwhile: it sends these rows again.
-            log.warning("outbox relay lost its lease mid-batch", count=len(ids))
+            log.warning("outbox relay lost its lease mid-batch", count=len(rows))
             return 0
-        OUTBOX_PUBLISHED.labels(self._service).inc(len(ids))
-        log.debug("outbox published", count=len(ids))
-        return len(ids)
+        OUTBOX_PUBLISHED.labels(self._service).inc(len(rows))
+        log.debug("outbox published", count=len(rows))
+        return len(rows)
 
     async def _record_refusal(self, rows: list[dict[str, Any]], refused: MessageRefused) -> bool:
         """The rows before the refused one went out; the refused one is tried again later or,
@@ -456,14 +424,6 @@ class _Backlog:
         found = await self._collection.find(query, {"_id": 1}).sort("_id").limit(limit).to_list()
         self._ids.extend(row["_id"] for row in found)
         self._scanned_all = len(found) < limit
-
-
-@dataclass
-class _Marking:
-    """A sent batch whose mark runs while the next batch is sent."""
-
-    ids: list[Any]
-    task: asyncio.Task[int]
 
 
 async def _discard(task: asyncio.Task[Any] | None) -> None:
