@@ -6,6 +6,7 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import httpx
@@ -13,14 +14,6 @@ import pytest
 
 from broadsheet_devstack.pytest_plugin import Infra, ServiceFactory
 from broadsheet_devstack.services import DEFAULT_EDITOR_EMAIL, DEFAULT_EDITOR_PASSWORD
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The contract runs go last: signed in as an admin, schemathesis edits, unpublishes and
-    republishes whatever it finds, the session's article included, which the other end-to-end
-    tests read."""
-    contract = [item for item in items if item.path.name == "test_api_contract.py"]
-    items[:] = [item for item in items if item not in contract] + contract
 
 
 @dataclass(frozen=True)
@@ -40,8 +33,9 @@ def _wait_for(check: object, timeout: float = 30.0) -> None:
     raise AssertionError("condition not met in time")
 
 
-@pytest.fixture(scope="session")
-def platform(infra: Infra) -> Iterator[Platform]:
+@contextmanager
+def running_platform(infra: Infra) -> Iterator[Platform]:
+    """The four services, on topics and databases of their own, and one published article."""
     factory = ServiceFactory(infra, f"e{secrets.token_hex(4)}")
     try:
         # Every test here posts from 127.0.0.1: per-client limits sized for one reader would
@@ -113,3 +107,12 @@ def platform(infra: Infra) -> Iterator[Platform]:
         yield Platform(gateway.url, token, slug, factory)
     finally:
         factory.stop_all()
+
+
+@pytest.fixture(scope="session")
+def platform(infra: Infra) -> Iterator[Platform]:
+    """The platform the reader and newsroom tests share. The API contract runs, which edit,
+    unpublish and delete whatever they find, have their own (test_api_contract.py): with two
+    pytest-xdist workers they may run before the tests that read this one's article."""
+    with running_platform(infra) as platform:
+        yield platform

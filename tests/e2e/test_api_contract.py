@@ -7,15 +7,17 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from broadsheet_devstack.pytest_plugin import Infra
 from broadsheet_devstack.services import DEFAULT_EDITOR_EMAIL, DEFAULT_EDITOR_PASSWORD
 
-from .conftest import Platform
+from .conftest import Platform, running_platform
 
 # A whole run against the platform takes minutes, more than the default per-test timeout.
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1800)]
@@ -91,16 +93,29 @@ def staff_operations(document: dict[str, Any]) -> dict[str, Any]:
     return {**document, "paths": paths}
 
 
+@pytest.fixture(scope="module")
+def contract_platform(infra: Infra) -> Iterator[Platform]:
+    """A platform of the contract runs' own: schemathesis, signed in as an admin, edits,
+    unpublishes and deletes whatever it finds, and the other end-to-end tests read the shared
+    platform's article."""
+    with running_platform(infra) as own:
+        yield own
+
+
 def test_anonymous_clients_get_what_the_document_promises(
-    platform: Platform, tmp_path: Path
+    contract_platform: Platform, tmp_path: Path
 ) -> None:
-    _schemathesis(platform, tmp_path, CONFIG.read_text(), f"{platform.gateway_url}/openapi.json")
+    url = contract_platform.gateway_url
+    _schemathesis(contract_platform, tmp_path, CONFIG.read_text(), f"{url}/openapi.json")
 
 
-def test_staff_clients_get_what_the_document_promises(platform: Platform, tmp_path: Path) -> None:
+def test_staff_clients_get_what_the_document_promises(
+    contract_platform: Platform, tmp_path: Path
+) -> None:
     """Signed in, on the operations a staff token opens; the anonymous run above covers every
     other operation with the same checks, and a token changes nothing there."""
-    document = httpx.get(f"{platform.gateway_url}/openapi.json", timeout=30).raise_for_status()
+    url = contract_platform.gateway_url
+    document = httpx.get(f"{url}/openapi.json", timeout=30).raise_for_status()
     schema = tmp_path / "staff-openapi.json"
     schema.write_text(json.dumps(staff_operations(document.json())))
-    _schemathesis(platform, tmp_path, CONFIG.read_text() + STAFF_AUTH, str(schema))
+    _schemathesis(contract_platform, tmp_path, CONFIG.read_text() + STAFF_AUTH, str(schema))
