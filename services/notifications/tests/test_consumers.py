@@ -71,8 +71,11 @@ async def test_notify_replies_of_a_confirmed_address_waits_for_its_owner_too(
 
 async def test_posted_without_notify_records_nothing(world: Any, router: Any, ev: Any) -> None:
     await router.dispatch(ev.posted("c1", None))
+    await router.dispatch(ev.posted("c2", "ada@example.org", status="spam"))
     assert world.repos.addresses.by_recipient == {}
     assert world.repos.ledger.deliveries == {}
+    # Nothing done, nothing to remember: not even the inbox's row.
+    assert world.inbox.handled == set()
 
 
 async def test_reply_to_unconfirmed_author_sends_nothing(world: Any, router: Any, ev: Any) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from broadsheet_notifications.planner import Planner
+from broadsheet_notifications.planner import Planner, asks_for_replies
 from broadsheet_shared.events import (
     ArticleDeletedV1,
     ArticleDeletedV2,
@@ -60,6 +60,11 @@ def build_router(
 
     @router.subscribe(CommentPostedV1)
     async def comment_posted(event: CommentPostedV1) -> None:
+        # Most comments ask for nothing: nothing to do, so no inbox row and no transaction to
+        # remember doing it (of the two this service would commit per published comment).
+        if not asks_for_replies(event.data):
+            return
+
         async def effects(session: Session) -> None:
             await planner.comment_posted(event.data, session)
 

@@ -80,6 +80,12 @@ def describe_requests(
     return described
 
 
+def asks_for_replies(data: CommentPostedData) -> bool:
+    """Whether a new comment asks for its author to hear of replies, with an address to ask
+    at; spam asks nothing."""
+    return data.notify_replies and data.author_email is not None and data.status != "spam"
+
+
 def _comment_path(article_url_path: str, comment_id: str) -> str:
     return f"{article_url_path}#comment-{comment_id}"
 
@@ -313,7 +319,7 @@ class Planner:
     async def comment_posted(self, data: CommentPostedData, session: Session | None) -> bool:
         """A "notify me of replies" is a request like a follow: pending until the address's owner
         confirms it. True when a confirmation mail was queued."""
-        if not data.notify_replies or data.author_email is None or data.status == "spam":
+        if not asks_for_replies(data):
             return False
         comment_id, article_id = data.comment_id, data.article_id
         return await self.request_subscription(
