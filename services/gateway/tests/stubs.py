@@ -3,6 +3,7 @@ by the port in the Host header), recording what reached it."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -91,6 +92,8 @@ class Upstreams:
     )
     # The voter ids that voted (POST .../comments/{id}/votes), as the comments service counts.
     voters: list[str] = field(default_factory=list)
+    # Seconds each answer takes to arrive once made, as from services under load.
+    delay: float = 0.0
 
     def app(self) -> Starlette:
         async def any_route(request: Request) -> Response:
@@ -106,7 +109,10 @@ class Upstreams:
                     "body": body,
                 }
             )
-            return self.answer(service, request, body)
+            answer = self.answer(service, request, body)
+            if self.delay:
+                await asyncio.sleep(self.delay)
+            return answer
 
         return Starlette(
             routes=[

@@ -1,3 +1,4 @@
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -221,3 +222,34 @@ async def test_a_vote_drops_the_article_s_kept_pages() -> None:
         assert voted.status_code == 303
         await client.get("/articles/talks-resume")
         assert _page_asks(upstreams) == asked + 1
+
+
+async def test_readers_who_ask_while_the_page_renders_wait_for_it() -> None:
+    async with site() as (client, upstreams, _):
+        upstreams.delay = 0.05
+        answers = await asyncio.gather(*(client.get("/articles/talks-resume") for _ in range(8)))
+        assert [a.status_code for a in answers] == [200] * 8
+        assert len({a.content for a in answers}) == 1
+        assert _page_asks(upstreams) == 1
+
+
+async def test_readers_waiting_for_a_render_an_event_overtook_get_the_page_afresh() -> None:
+    async with site() as (client, upstreams, pages):
+        upstreams.delay = 0.05
+
+        async def comment_approved_meanwhile() -> None:
+            await asyncio.sleep(0.01)
+            upstreams.comments.append(comment("c4", 0, None, "Dave"))
+            pages.invalidate(["talks-resume"])
+
+        first, *waited = await asyncio.gather(
+            *(client.get("/articles/talks-resume") for _ in range(4)),
+            comment_approved_meanwhile(),
+        )
+        assert first is not None
+        assert 'id="comment-c4"' not in first.text
+        # Not kept (it may predate the event): each waiting reader renders the page itself.
+        readers = [answer for answer in waited if answer is not None]
+        assert len(readers) == 3
+        assert all('id="comment-c4"' in answer.text for answer in readers)
+        assert _page_asks(upstreams) == 4

@@ -19,11 +19,13 @@ after ``max_age`` seconds, so a vote cast through another replica shows at most 
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
@@ -133,6 +135,8 @@ class PageCache:
         self._epoch = 0
         self._changes = 0
         self._changed_at: dict[str, int] = {}
+        # Set when the page being rendered at a key is kept, or its render ends without it.
+        self._renders: dict[PageKey, asyncio.Event] = {}
         self.active = False
 
     def __len__(self) -> int:
@@ -154,15 +158,40 @@ class PageCache:
         return page
 
     def put(self, key: PageKey, page: SharedPage, generation: tuple[int, int]) -> None:
-        if not self.active or not self._max_entries or generation != self.generation(key[0]):
-            return
-        page.made_at = self._clock()
-        if key in self._pages:
-            self._drop(key)
-        while len(self._pages) >= self._max_entries:
-            self._drop(next(iter(self._pages)))
-        self._pages[key] = page
-        self._keys_by_slug.setdefault(key[0], set()).add(key)
+        try:
+            if not self.active or not self._max_entries or generation != self.generation(key[0]):
+                return
+            page.made_at = self._clock()
+            if key in self._pages:
+                self._drop(key)
+            while len(self._pages) >= self._max_entries:
+                self._drop(next(iter(self._pages)))
+            self._pages[key] = page
+            self._keys_by_slug.setdefault(key[0], set()).add(key)
+        finally:
+            # Readers waiting for this render go on now, kept or not: not once its answer has
+            # been sent, which a reader slow to read it could hold back.
+            self._rendered(key)
+
+    @contextmanager
+    def rendering(self, key: PageKey) -> Iterator[None]:
+        """While a request renders the page at ``key``: others that ask for it wait for it
+        (``render_of``) rather than render it too."""
+        self._renders[key] = asyncio.Event()
+        try:
+            yield
+        finally:
+            self._rendered(key)
+
+    def render_of(self, key: PageKey) -> asyncio.Event | None:
+        """Set once the page being rendered at ``key`` is kept or its render has ended; None
+        when no request is rendering it."""
+        return self._renders.get(key)
+
+    def _rendered(self, key: PageKey) -> None:
+        done = self._renders.pop(key, None)
+        if done is not None:
+            done.set()
 
     def invalidate(self, slugs: Iterable[str | None]) -> None:
         """An event changed these articles' pages (None: an event too old to name its article,
@@ -242,17 +271,27 @@ class CachedPages:
         self._not_modified = REQUEST_SECONDS.labels(service, "GET", ROUTE_LABEL, "304")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        page = None
-        if (
-            self.cache.active
-            and scope["type"] == "http"
-            and scope["method"] in ("GET", "HEAD")
-            and (key := _lookup_key(scope["path"], scope["query_string"])) is not None
-        ):
-            page = self.cache.get(key)
-        if page is None:
+        key = None
+        if self.cache.active and scope["type"] == "http" and scope["method"] in ("GET", "HEAD"):
+            key = _lookup_key(scope["path"], scope["query_string"])
+        if key is None:
             await self.app(scope, receive, send)
             return
+        page = self.cache.get(key)
+        if page is None:
+            # One reader's request renders a page that is not kept (or no longer: an event,
+            # max_age); the others wait for it instead of each asking the services for the same
+            # page (on a read article, that stampede held every reader for seconds).
+            rendered = self.cache.render_of(key)
+            if rendered is None:
+                with self.cache.rendering(key):
+                    await self.app(scope, receive, send)
+                return
+            await rendered.wait()
+            page = self.cache.get(key)
+            if page is None:  # not kept after all: a failure, an event meanwhile
+                await self.app(scope, receive, send)
+                return
         started = time.perf_counter()
         cookie = if_none_match = request_id = None
         accepted = b""
