@@ -99,6 +99,10 @@ def test_least_recently_used_pages_go_first_and_no_page_outlives_max_age() -> No
     clock.now += 10.5
     assert pages.get(a) is None
     assert pages.get(c) is None
+    # Past max_age a page is only stale: still there for readers while it is rendered again.
+    assert pages.stale(a) is not None
+    pages.invalidate(["a"])
+    assert pages.stale(a) is None
 
 
 def test_a_reader_s_own_comments_are_composed_with_edit_and_delete() -> None:
@@ -253,3 +257,22 @@ async def test_readers_waiting_for_a_render_an_event_overtook_get_the_page_afres
         assert len(readers) == 3
         assert all('id="comment-c4"' in answer.text for answer in readers)
         assert _page_asks(upstreams) == 4
+
+
+async def test_past_max_age_readers_get_the_kept_page_while_it_is_rendered_again() -> None:
+    async with site() as (client, upstreams, pages):
+        first = await client.get("/articles/talks-resume")
+        kept = pages.get(page_key("talks-resume", "oldest", None))
+        assert kept is not None
+        kept.made_at -= 60  # past max_age: a vote on another replica may have changed it
+        upstreams.delay = 0.05
+        upstreams.comments.append(comment("c4", 0, None, "Dave"))
+        renewing, *meanwhile = await asyncio.gather(
+            *(client.get("/articles/talks-resume") for _ in range(4))
+        )
+        # One request renders it again; the others get the page as it was kept, at once.
+        assert 'id="comment-c4"' in renewing.text
+        assert [answer.content for answer in meanwhile] == [first.content] * 3
+        assert _page_asks(upstreams) == 2
+        after = await client.get("/articles/talks-resume")
+        assert after.content == renewing.content

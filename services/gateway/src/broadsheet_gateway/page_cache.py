@@ -13,8 +13,11 @@ What is shared is kept: the page as an anonymous reader sees it, per (slug, orde
 What is personal is composed per request: the reader's own comments get their Edit and Delete
 links by swapping in those comments' own markup. A reply form (``?replytocom=``), a notice and
 a form with errors are rendered every time and never kept. Votes have no event, and the
-navigation's sections are themselves kept ``NAV_SECTIONS_SECONDS``: a page is also dropped
-after ``max_age`` seconds, so a vote cast through another replica shows at most that late.
+navigation's sections are themselves kept ``NAV_SECTIONS_SECONDS``: a page is also rendered
+again after ``max_age`` seconds, so a vote cast through another replica shows at most that late.
+
+A page is rendered by one request at a time: readers who ask for it meanwhile get it as kept
+(past ``max_age``) or wait for the new one (after an event).
 """
 
 from __future__ import annotations
@@ -148,14 +151,18 @@ class PageCache:
         return (self._epoch, self._changed_at.get(slug, 0))
 
     def get(self, key: PageKey) -> SharedPage | None:
+        """The page kept at ``key``, unless older than ``max_age``: such a page stays (see
+        ``stale``) until a new render replaces it or an event drops it."""
         page = self._pages.get(key)
-        if page is None:
-            return None
-        if self._clock() - page.made_at > self._max_age:
-            self._drop(key)
+        if page is None or self._clock() - page.made_at > self._max_age:
             return None
         self._pages.move_to_end(key)
         return page
+
+    def stale(self, key: PageKey) -> SharedPage | None:
+        """The page kept at ``key`` even past ``max_age``, which only votes (they have no event)
+        can have made stale: what readers get while it is rendered again."""
+        return self._pages.get(key)
 
     def put(self, key: PageKey, page: SharedPage, generation: tuple[int, int]) -> None:
         try:
@@ -287,8 +294,10 @@ class CachedPages:
                 with self.cache.rendering(key):
                     await self.app(scope, receive, send)
                 return
-            await rendered.wait()
-            page = self.cache.get(key)
+            page = self.cache.stale(key)
+            if page is None:  # dropped by an event: only the new render will do
+                await rendered.wait()
+                page = self.cache.get(key)
             if page is None:  # not kept after all: a failure, an event meanwhile
                 await self.app(scope, receive, send)
                 return
