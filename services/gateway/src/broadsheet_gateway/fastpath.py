@@ -1,5 +1,6 @@
 """The one forwarder: every ``/api/...`` request, and the reader site's feed aliases of the
-articles API, as a lean raw ASGI app in front of the FastAPI stack.
+articles API, as a lean raw ASGI app in front of the rest of the FastAPI stack (only FastAPI's
+own error, telemetry and body-limit layers wrap it).
 
 Crossing six middlewares, Starlette's router, a ``Request`` object and header re-encoding was
 most of the latency the gateway added (docs/gateway.md has the numbers). This app does, in one
