@@ -276,3 +276,27 @@ async def test_past_max_age_readers_get_the_kept_page_while_it_is_rendered_again
         assert _page_asks(upstreams) == 2
         after = await client.get("/articles/talks-resume")
         assert after.content == renewing.content
+
+
+def test_a_render_that_ends_lets_go_only_its_own_waiters() -> None:
+    pages = cache()
+    key = page_key("s", "oldest", None)
+    first_render, second_render = pages.rendering(key), pages.rendering(key)
+    first_render.__enter__()
+    first = pages.render_of(key)
+    assert first is not None
+    # Its page is not kept (an event came meanwhile): its waiters go on at once, and a second
+    # request starts rendering while the first is still sending its answer.
+    pages.invalidate(["s"])
+    pages.put(key, shared(), (0, 0))
+    assert first.is_set()
+    assert pages.render_of(key) is None
+    second_render.__enter__()
+    second = pages.render_of(key)
+    assert second is not None
+    first_render.__exit__(None, None, None)
+    assert pages.render_of(key) is second
+    assert not second.is_set()
+    second_render.__exit__(None, None, None)
+    assert second.is_set()
+    assert pages.render_of(key) is None

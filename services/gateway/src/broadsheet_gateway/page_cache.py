@@ -178,27 +178,27 @@ class PageCache:
         finally:
             # Readers waiting for this render go on now, kept or not: not once its answer has
             # been sent, which a reader slow to read it could hold back.
-            self._rendered(key)
+            rendered = self._renders.pop(key, None)
+            if rendered is not None:
+                rendered.set()
 
     @contextmanager
     def rendering(self, key: PageKey) -> Iterator[None]:
         """While a request renders the page at ``key``: others that ask for it wait for it
         (``render_of``) rather than render it too."""
-        self._renders[key] = asyncio.Event()
+        rendered = self._renders[key] = asyncio.Event()
         try:
             yield
         finally:
-            self._rendered(key)
+            # Unless put() already let them go, and another request has started a render since.
+            if self._renders.get(key) is rendered:
+                del self._renders[key]
+            rendered.set()
 
     def render_of(self, key: PageKey) -> asyncio.Event | None:
         """Set once the page being rendered at ``key`` is kept or its render has ended; None
         when no request is rendering it."""
         return self._renders.get(key)
-
-    def _rendered(self, key: PageKey) -> None:
-        done = self._renders.pop(key, None)
-        if done is not None:
-            done.set()
 
     def invalidate(self, slugs: Iterable[str | None]) -> None:
         """An event changed these articles' pages (None: an event too old to name its article,
@@ -287,8 +287,9 @@ class CachedPages:
         page = self.cache.get(key)
         if page is None:
             # One reader's request renders a page that is not kept (or no longer: an event,
-            # max_age); the others wait for it instead of each asking the services for the same
-            # page (on a read article, that stampede held every reader for seconds).
+            # max_age); the others get the page as kept past max_age, or wait for the new one
+            # after an event, instead of each asking the services for the same page (on a read
+            # article, that stampede held every reader for seconds).
             rendered = self.cache.render_of(key)
             if rendered is None:
                 with self.cache.rendering(key):
