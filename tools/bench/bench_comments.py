@@ -46,7 +46,7 @@ SIZES = (10, 1_000, 10_000)
 # Why a comment post (the Isso and WordPress benches) falls short: measured with a pymongo
 # command listener in the comments service under the Isso bench's closed loop.
 POST_WHY = (
-    "A post is about 25 database commands across the platform (counted on this load: 10.5 "
+    "A post is about 22 database commands across the platform (counted on this load: 10.5 "
     "finds, 4.3 find-and-modify, 4.1 inserts, 1.3 updates, 2.1 commits per post): the comments "
     "service reads the article, bans and recent duplicates, counts two rate limits, takes the "
     "root number, commits the comment with its outbox rows and a count shard; after a form "
