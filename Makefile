@@ -25,7 +25,7 @@ PYTEST_ARGS ?=
 # Names of benchmarks to run, e.g. `make bench BENCH=notifications` (default: all).
 BENCH ?=
 UNIT_MARKERS := not integration and not e2e and not browser
-TYPED_SOURCES := shared/src tools/devstack/src tools/importer/src tools/admin/src $(wildcard services/*/src)
+TYPED_SOURCES := shared/src tools/devstack/src tools/importer/src tools/admin/src tools/bench $(wildcard services/*/src)
 
 .PHONY: help install uv deps jars browsers browser-tools run test test-unit test-faults lint format proof bench bench-tools bench-wordpress bench-db clean clean-data
 

@@ -165,7 +165,9 @@ async def page_cursors(client: httpx.AsyncClient, slug: str) -> list[str | None]
     """Walks the whole thread once: the cursor of every page (None for the first)."""
     cursors: list[str | None] = [None]
     while True:
-        params = {"limit": PAGE, "cursor": cursors[-1]} if cursors[-1] else {"limit": PAGE}
+        params: dict[str, str | int] = {"limit": PAGE}
+        if cursors[-1]:
+            params["cursor"] = cursors[-1]
         page = (await client.get(f"/api/articles/{slug}/comments", params=params)).json()
         if not page["next_cursor"]:
             return cursors
@@ -189,7 +191,9 @@ async def measure_reads(
             for size in sizes[n % len(sizes) :] + sizes[: n % len(sizes)]:
                 for _ in range(requests // rounds):
                     cursor = rng.choice(cursors[size])
-                    params = {"limit": PAGE, **({"cursor": cursor} if cursor else {})}
+                    params: dict[str, str | int] = {"limit": PAGE}
+                    if cursor:
+                        params["cursor"] = cursor
                     started = time.perf_counter()
                     response = await client.get(
                         f"/api/articles/{slugs[size]}/comments", params=params

@@ -215,11 +215,13 @@ def wordpress() -> Iterator[WordPressSite]:
             log_path=tmp / "mariadb.log",
         ),
         ManagedProcess(
-            "php-fpm", ["php-fpm8.2", "-F", "-y", tmp / "php-fpm.conf"], log_path=tmp / "fpm.log"
+            "php-fpm",
+            ["php-fpm8.2", "-F", "-y", str(tmp / "php-fpm.conf")],
+            log_path=tmp / "fpm.log",
         ),
         ManagedProcess(
             "nginx",
-            ["nginx", "-c", tmp / "nginx.conf", "-g", "daemon off;"],
+            ["nginx", "-c", str(tmp / "nginx.conf"), "-g", "daemon off;"],
             log_path=tmp / "nginx.log",
         ),
     ]
